@@ -1,0 +1,1 @@
+# Data audits, prediction logs and relabelling arrive with their issue; see DESIGN.md.

@@ -1,0 +1,63 @@
+"""One application error type and one DRF exception handler: API v1 errors always look like
+{"message": "...", "detail": {"field": ["..."]}}."""
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+
+class ApplicationError(Exception):
+    """A domain rule was broken. Raised by services; views turn it into a clear 4xx."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+
+    def __init__(self, message: str, *, field: str | None = None, detail: dict | None = None,
+                 status_code: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.detail = dict(detail or {})
+        if field:
+            self.detail.setdefault(field, [message])
+        if status_code is not None:
+            self.status_code = status_code
+
+
+class NotFound(ApplicationError):
+    status_code = status.HTTP_404_NOT_FOUND
+
+
+class Conflict(ApplicationError):
+    status_code = status.HTTP_409_CONFLICT
+
+
+def _as_field_dict(data) -> dict:
+    if isinstance(data, dict):
+        return data
+    if isinstance(data, list):
+        return {"non_field_errors": data}
+    return {"non_field_errors": [data]}
+
+
+def api_exception_handler(exc, context):
+    if isinstance(exc, ApplicationError):
+        return Response({"message": exc.message, "detail": exc.detail}, status=exc.status_code)
+    if isinstance(exc, DjangoValidationError):
+        detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        exc = exceptions.ValidationError(detail=detail)
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        response.data = {"message": "Invalid input.", "detail": _as_field_dict(response.data)}
+    else:
+        message = response.data.get("detail", str(exc)) if isinstance(response.data, dict) else str(exc)
+        response.data = {"message": str(message), "detail": {}}
+    return response

@@ -1,0 +1,61 @@
+"""Who may do what. Roles are Django groups; each holds Django permissions, checked per action.
+
+Admins may re-assign permissions to groups in the Django admin; `sync_role_groups` only adds the
+defaults below, it never removes what an admin granted.
+"""
+
+from django.contrib.auth.models import Group, Permission
+from rest_framework.permissions import BasePermission
+
+REVIEWERS = "reviewers"
+SUPPORT_AGENTS = "support-agents"
+LABELLERS = "labellers"
+PIPELINES = "pipelines"
+
+USE_KEEL = "mlops.use_keel"
+REGISTER_MODELS = "registry.register_models"
+MOVE_ALIAS = "registry.move_alias"
+
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    REVIEWERS: [USE_KEEL, REGISTER_MODELS, MOVE_ALIAS],
+    SUPPORT_AGENTS: [USE_KEEL],
+    LABELLERS: [USE_KEEL],
+    PIPELINES: [USE_KEEL, REGISTER_MODELS],
+}
+
+
+def sync_role_groups(**kwargs) -> None:
+    for group_name, perms in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=group_name)
+        for dotted in perms:
+            app_label, codename = dotted.split(".")
+            perm = Permission.objects.filter(content_type__app_label=app_label, codename=codename).first()
+            # post_migrate runs once per app; a permission of a later app appears on a later pass.
+            if perm is not None:
+                group.permissions.add(perm)
+
+
+class ActionPermission(BasePermission):
+    """Requires the Django permission a view declares for the request's HTTP method.
+
+    Views set `required_permissions = {"GET": USE_KEEL, "POST": REGISTER_MODELS, ...}`; a method
+    without an entry is refused, so adding a method never silently opens it up.
+    """
+
+    message = "Your role does not allow this action."
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        if not (user and user.is_authenticated):
+            return False
+        method = "GET" if request.method in ("HEAD", "OPTIONS") else request.method
+        required = getattr(view, "required_permissions", {}).get(method)
+        return bool(required) and user.has_perm(required)
+
+
+class IsKeelMember(BasePermission):
+    message = "Your account has no Keel role."
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        return bool(user and user.is_authenticated and user.has_perm(USE_KEEL))

@@ -1,0 +1,88 @@
+"""Reads of the registry shared by pages, the API and later the promotion gate."""
+
+from django.db.models import OuterRef, QuerySet, Subquery
+
+from .config_diff import DiffRow, diff_configs
+from .models import AliasEvent, ModelAlias, ModelVersion, RegisteredModel, TrainingRun
+
+PRODUCTION = "production"
+
+
+def model_overview() -> QuerySet[RegisteredModel]:
+    """Models with their production version number and when their newest version was registered."""
+    production = ModelAlias.objects.filter(model=OuterRef("pk"), name=PRODUCTION)
+    newest = ModelVersion.objects.filter(model=OuterRef("pk")).order_by("-version")
+    return RegisteredModel.objects.select_related("owner").annotate(
+        production_version=Subquery(production.values("version__version")[:1]),
+        production_since=Subquery(production.values("updated_at")[:1]),
+        latest_version=Subquery(newest.values("version")[:1]),
+        last_refreshed_at=Subquery(newest.values("created_at")[:1]),
+    )
+
+
+def alias_map(model: RegisteredModel) -> dict[str, ModelVersion]:
+    return {a.name: a.version for a in model.aliases.select_related("version")}
+
+
+def versions_with_aliases(model: RegisteredModel) -> list[ModelVersion]:
+    """Newest first, each with `.alias_names` set: the version timeline."""
+    versions = list(model.versions.select_related("created_by", "run").order_by("-version"))
+    names: dict[int, list[str]] = {}
+    for alias in model.aliases.all():
+        names.setdefault(alias.version_id, []).append(alias.name)
+    for version in versions:
+        version.alias_names = sorted(names.get(version.pk, []))
+    return versions
+
+
+def alias_history(model: RegisteredModel) -> QuerySet[AliasEvent]:
+    return model.alias_events.select_related("from_version", "to_version", "actor")
+
+
+def latest_tags(queryset) -> dict[str, str]:
+    """The current value of each tag in a tag history (newest row wins)."""
+    latest: dict[str, str] = {}
+    for key, value in queryset.order_by("key", "-id").values_list("key", "value"):
+        latest.setdefault(key, value)
+    return latest
+
+
+def metrics_table(versions: list[ModelVersion]) -> tuple[list[str], list[tuple[ModelVersion, list]]]:
+    """Metric names across versions and, per version, its value for each name (None when absent)."""
+    keys = sorted({key for v in versions for key in v.metrics})
+    return keys, [(v, [v.metrics.get(key) for key in keys]) for v in versions]
+
+
+def _feature_label(feature: dict) -> str:
+    return feature["type"] + (", categorical" if feature.get("categorical") else "")
+
+
+def version_config(version: ModelVersion) -> dict[str, dict]:
+    """What defines a version, by section, in the shape config_diff compares."""
+    return {
+        "Decision": {
+            "decision_threshold": version.decision_threshold,
+            "flavor": version.flavor,
+        },
+        "Training data": {
+            "window_start": version.train_window_start.isoformat() if version.train_window_start else None,
+            "window_end": version.train_window_end.isoformat() if version.train_window_end else None,
+            "dataset_uri": version.dataset_uri or None,
+            "dataset_sha256": version.dataset_sha256 or None,
+        },
+        "Code": {
+            "code_commit": version.code_commit or None,
+            "training_run": version.run.run_id if version.run_id else None,
+        },
+        "Hyperparameters": dict(sorted(version.hyperparameters.items())),
+        "Feature schema": {f["name"]: _feature_label(f) for f in version.feature_schema},
+        "Metrics": dict(sorted(version.metrics.items())),
+    }
+
+
+def version_diff(left: ModelVersion, right: ModelVersion) -> list[DiffRow]:
+    return diff_configs(version_config(left), version_config(right))
+
+
+def run_metric_history(run: TrainingRun, key: str) -> QuerySet:
+    return run.metrics.filter(key=key).order_by("step", "timestamp")

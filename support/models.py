@@ -1,0 +1,1 @@
+# Blacklist, boost and privacy entries arrive with their issue; see DESIGN.md.

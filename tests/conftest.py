@@ -1,0 +1,69 @@
+"""Named actors and clients shared by every test module.
+
+The actors are the people of DESIGN.md: a reviewer and a second reviewer, a pipeline (token), a
+support agent, a labeller, and an outsider who has an account but no Keel role.
+"""
+
+import pytest
+from django.utils.crypto import get_random_string
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from mlops import roles
+from tests.factories import UserFactory
+
+
+@pytest.fixture
+def reviewer(db):
+    return UserFactory(username="rita-reviewer", groups=[roles.REVIEWERS])
+
+
+@pytest.fixture
+def second_reviewer(db):
+    return UserFactory(username="sam-reviewer", groups=[roles.REVIEWERS])
+
+
+@pytest.fixture
+def pipeline(db):
+    return UserFactory(username="nightly-pipeline", groups=[roles.PIPELINES])
+
+
+@pytest.fixture
+def agent(db):
+    return UserFactory(username="ada-agent", groups=[roles.SUPPORT_AGENTS])
+
+
+@pytest.fixture
+def labeller(db):
+    return UserFactory(username="lou-labeller", groups=[roles.LABELLERS])
+
+
+@pytest.fixture
+def outsider(db):
+    return UserFactory(username="olly-outsider")
+
+
+@pytest.fixture
+def anonymous_api():
+    return APIClient()
+
+
+@pytest.fixture
+def api_as():
+    """api_as(user): an API client for that user — token auth for pipelines, session auth with
+    CSRF checks for people, as each really signs in."""
+
+    def make(user) -> APIClient:
+        client = APIClient(enforce_csrf_checks=True)
+        if user.groups.filter(name=roles.PIPELINES).exists():
+            token, _ = Token.objects.get_or_create(user=user)
+            client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        else:
+            client.force_login(user)
+            # A browser sends the CSRF cookie back as a header; so does this client.
+            csrf = get_random_string(32)
+            client.cookies["csrftoken"] = csrf
+            client.credentials(HTTP_X_CSRFTOKEN=csrf)
+        return client
+
+    return make
