@@ -14,6 +14,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("api/v1/", include("registry.api_urls")),
+    path("api/v1/", include("registry.api_urls", namespace="api")),
     path("models/", include("registry.urls")),
 ]

@@ -2,6 +2,8 @@
 
 from django.db.models import OuterRef, QuerySet, Subquery
 
+from mlops.errors import NotFound
+
 from .config_diff import DiffRow, diff_configs
 from .models import AliasEvent, ModelAlias, ModelVersion, RegisteredModel, TrainingRun
 
@@ -39,12 +41,14 @@ def alias_history(model: RegisteredModel) -> QuerySet[AliasEvent]:
     return model.alias_events.select_related("from_version", "to_version", "actor")
 
 
-def latest_tags(queryset) -> dict[str, str]:
-    """The current value of each tag in a tag history (newest row wins)."""
-    latest: dict[str, str] = {}
-    for key, value in queryset.order_by("key", "-id").values_list("key", "value"):
-        latest.setdefault(key, value)
-    return latest
+def latest_tags(rows) -> dict[str, str]:
+    """The current value of each tag from its history rows (a queryset or prefetched rows):
+    tags are never edited in place, so the newest row of a key is its value."""
+    latest: dict[str, tuple[int, str]] = {}
+    for row in rows:
+        if row.key not in latest or row.id > latest[row.key][0]:
+            latest[row.key] = (row.id, row.value)
+    return {key: value for key, (_, value) in sorted(latest.items())}
 
 
 def metrics_table(versions: list[ModelVersion]) -> tuple[list[str], list[tuple[ModelVersion, list]]]:
@@ -86,3 +90,33 @@ def version_diff(left: ModelVersion, right: ModelVersion) -> list[DiffRow]:
 
 def run_metric_history(run: TrainingRun, key: str) -> QuerySet:
     return run.metrics.filter(key=key).order_by("step", "timestamp")
+
+
+def model_get(name: str) -> RegisteredModel:
+    model = RegisteredModel.objects.select_related("owner").filter(name=name).first()
+    if model is None:
+        raise NotFound(f"No model named '{name}'.")
+    return model
+
+
+def version_get(model: RegisteredModel, number: int) -> ModelVersion:
+    version = model.versions.select_related("model", "run").filter(version=number).first()
+    if version is None:
+        raise NotFound(f"Model '{model.name}' has no version {number}.")
+    return version
+
+
+def run_get(run_id: str) -> TrainingRun:
+    run = TrainingRun.objects.select_related("experiment").filter(run_id=run_id).first()
+    if run is None:
+        raise NotFound(f"No training run with id '{run_id}'.")
+    return run
+
+
+def versions_for_api(model: RegisteredModel) -> QuerySet[ModelVersion]:
+    return model.versions.select_related("model", "run", "created_by").prefetch_related(
+        "tags", "aliases", "artifact_checks")
+
+
+def runs_for_api() -> QuerySet[TrainingRun]:
+    return TrainingRun.objects.select_related("experiment", "created_by").prefetch_related("params", "metrics", "tags")

@@ -13,6 +13,13 @@ from mlops import roles
 from tests.factories import UserFactory
 
 
+def pytest_configure(config):
+    from django.conf import settings
+
+    # Real hashing costs ~0.3 s a user; tests make hundreds of users and check roles, not hashes.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def reviewer(db):
     return UserFactory(username="rita-reviewer", groups=[roles.REVIEWERS])
