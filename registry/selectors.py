@@ -51,6 +51,17 @@ def latest_tags(rows) -> dict[str, str]:
     return {key: value for key, (_, value) in sorted(latest.items())}
 
 
+def latest_metrics(points) -> dict[str, float | None]:
+    """Each metric's latest value (highest step, then newest timestamp, as MLflow's "latest"), None
+    for NaN, from a run's metric points (a queryset or prefetched rows)."""
+    latest = {}
+    for point in points:
+        best = latest.get(point.key)
+        if best is None or (point.step, point.timestamp) >= (best.step, best.timestamp):
+            latest[point.key] = point
+    return {key: (None if p.is_nan else p.value) for key, p in sorted(latest.items())}
+
+
 def metrics_table(versions: list[ModelVersion]) -> tuple[list[str], list[tuple[ModelVersion, list]]]:
     """Metric names across versions and, per version, its value for each name (None when absent)."""
     keys = sorted({key for v in versions for key in v.metrics})

@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from mlops.api import StrictSerializer
 
-from .selectors import latest_tags
+from .selectors import latest_metrics, latest_tags
 from .models import AliasEvent, Experiment, ModelVersion, RegisteredModel, RunStatus, TaskType, TrainingRun
 from .validators import (
     validate_commit,
@@ -227,13 +227,7 @@ class RunOut(serializers.ModelSerializer):
         return {p.key: p.value for p in run.params.all()}
 
     def get_metrics(self, run) -> dict[str, float | None]:
-        """The latest point of each metric (highest step, then newest timestamp)."""
-        latest = {}
-        for point in run.metrics.all():
-            best = latest.get(point.key)
-            if best is None or (point.step, point.timestamp) >= (best.step, best.timestamp):
-                latest[point.key] = point
-        return {key: (None if p.is_nan else p.value) for key, p in sorted(latest.items())}
+        return latest_metrics(run.metrics.all())
 
     def get_tags(self, run) -> dict[str, str]:
         return latest_tags(run.tags.all())

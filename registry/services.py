@@ -34,7 +34,7 @@ from .models import (
     RunTag,
     TrainingRun,
 )
-from .selectors import latest_tags
+from .selectors import latest_metrics, latest_tags
 from .validators import MAX_PARAM_VALUE_LENGTH, SHA256_RE
 
 HASH_CHUNK = 1024 * 1024
@@ -211,11 +211,7 @@ def version_create(*, model: RegisteredModel, actor, run: TrainingRun | None = N
         if hyperparameters is None:
             hyperparameters = dict(run.params.values_list("key", "value"))
         if metrics is None:
-            metrics = {}
-            for key, value, is_nan in run.metrics.order_by("key", "step", "timestamp").values_list(
-                    "key", "value", "is_nan"):
-                if not is_nan:
-                    metrics[key] = value
+            metrics = {k: v for k, v in latest_metrics(run.metrics.all()).items() if v is not None}
         code_commit = code_commit or run.code_commit
 
     last = model.versions.order_by("-version").values_list("version", flat=True).first() or 0

@@ -1,2 +1,11 @@
+from django.urls import path
+
+from . import views
+
 app_name = "registry"
-urlpatterns = []
+urlpatterns = [
+    path("", views.model_list, name="model-list"),
+    path("<slug:name>/", views.model_detail, name="model-detail"),
+    path("<slug:name>/diff/", views.version_diff, name="version-diff"),
+    path("<slug:name>/versions/<int:number>/", views.version_detail, name="version-detail"),
+]

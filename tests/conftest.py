@@ -20,6 +20,24 @@ def pytest_configure(config):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _tasks_in_process_unless_integration(request):
+    """Unit tests run Celery tasks in-process even when REDIS_URL is set (./run test); only the
+    integration tests talk to the real worker. The Redis cache is emptied so tests stay independent."""
+    from django.core.cache import cache
+
+    from mlops.celery import app
+
+    if request.node.get_closest_marker("integration"):
+        yield
+        return
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    cache.clear()
+    yield
+    app.conf.task_always_eager = eager
+
+
 @pytest.fixture
 def reviewer(db):
     return UserFactory(username="rita-reviewer", groups=[roles.REVIEWERS])

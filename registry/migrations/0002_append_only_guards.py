@@ -53,7 +53,12 @@ $$ LANGUAGE plpgsql;
 
 def install(apps, schema_editor):
     vendor = schema_editor.connection.vendor
-    run = schema_editor.execute
+
+    def run(sql):
+        # params=None: the SQL is sent as is; with params, '%' in the plpgsql bodies would be read as
+        # placeholders (PostgreSQL's schema editor merges params client-side) and the migration fails.
+        schema_editor.execute(sql, params=None)
+
     if vendor == "postgresql":
         run(PG_REFUSE)
         run(PG_VERSION_FROZEN)

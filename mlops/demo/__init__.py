@@ -1,0 +1,1 @@
+"""The "Soom" upsell demo: a seeded signup generator and the model trained on it (both pure)."""

@@ -1,0 +1,243 @@
+"""Seed the "Soom" upsell demo: its people, a pipeline token, and the upsell model's first two versions.
+
+    python manage.py seed_demo                    # safe to run again: existing rows are kept
+    python manage.py seed_demo --reset-passwords  # also puts the demo people's passwords back
+
+Everything goes through the registry services, as a real pipeline and real reviewers would: two
+training runs with their params, learning curves and tags; two versions with real joblib artifacts;
+production moved to v1, then (after a challenger period) to v2.
+"""
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from rest_framework.authtoken.models import Token
+
+from mlops import roles
+from mlops.demo.signups import generate_signups
+from mlops.demo.training import TrainedModel, evaluate, time_split, train_upsell_model
+from registry import services
+from registry.models import RegisteredModel, RunStatus, TaskType
+
+DEMO_PASSWORD = "keel-demo"
+PIPELINE_USER = "upsell-pipeline"
+MODEL_NAME = "upsell"
+EXPERIMENT_NAME = "upsell-nightly"
+SEED = 2026
+SIGNUPS = 36_000  # Jan–Sep 2026, about 130 a day
+DATA_START, DATA_END = date(2026, 1, 1), date(2026, 9, 30)
+
+# username -> (role group or None, is superuser)
+PEOPLE = {
+    "reviewer": (roles.REVIEWERS, False),
+    "reviewer2": (roles.REVIEWERS, False),
+    "agent": (roles.SUPPORT_AGENTS, False),
+    "labeller": (roles.LABELLERS, False),
+    "admin": (None, True),
+}
+
+MODEL_DESCRIPTION = (
+    "Scores each new free-tier Soom signup on how likely it is to buy a paid plan within 90 days "
+    "(label `upgraded_90d`). Sales reach out to signups at or above the version's decision threshold; "
+    "support can see why a customer was scored as they were.\n\n"
+    "Features: plan, country, event_type (meeting, webinar, conference, meetup), meeting_minutes and "
+    "attendees of the first event. Trained nightly by `upsell-pipeline` on the signups of the window "
+    "shown on each version; measured on the latest 20% of that window (a time-based hold-out)."
+)
+
+
+@dataclass(frozen=True)
+class Release:
+    """One training run and the version it registers."""
+
+    run_name: str
+    window_end: date
+    hyperparameters: dict
+    code_commit: str
+    trained_at: datetime
+    description: str
+
+
+RELEASES = [
+    Release(
+        run_name="upsell-2026-07-02",
+        window_end=date(2026, 6, 30),
+        hyperparameters={"learning_rate": 0.1, "max_iter": 150, "max_depth": 4, "l2_regularization": 0.0},
+        code_commit="3f9c2a7e1b4d6f8a0c2e4b6d8f0a1c3e5b7d9f20",
+        trained_at=datetime(2026, 7, 2, 2, 0, tzinfo=UTC),
+        description="First upsell model, trained on January–June 2026 signups.",
+    ),
+    Release(
+        run_name="upsell-2026-10-02",
+        window_end=DATA_END,
+        hyperparameters={"learning_rate": 0.05, "max_iter": 250, "max_depth": 3, "l2_regularization": 1.0},
+        code_commit="8e1d4b7a2c5f9e3d6b0a4c8e2f6d1b5a9c3e7f41",
+        trained_at=datetime(2026, 10, 2, 2, 0, tzinfo=UTC),
+        description="Retrained on January–September 2026 signups with shallower, more regularised trees.",
+    ),
+]
+
+
+class Command(BaseCommand):
+    help = "Create the Soom upsell demo: demo users, a pipeline token and the upsell model's v1 and v2."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--reset-passwords", action="store_true",
+                            help=f"Set the demo people's passwords back to '{DEMO_PASSWORD}'.")
+
+    def handle(self, *args, reset_passwords: bool, **options):
+        began = time.monotonic()
+        roles.sync_role_groups()  # in case migrate ran before a role was added
+        with transaction.atomic():
+            people, shown_passwords = {}, {}
+            for name, (group, superuser) in PEOPLE.items():
+                people[name], shown_passwords[name] = self._person(name, group, superuser, reset_passwords)
+            pipeline, token = self._pipeline_user()
+        # The registry part commits as one unit: a failed run leaves no half-seeded rows, so the next
+        # run starts over (at worst an artifact file from the failed attempt stays in storage).
+        with transaction.atomic():
+            self._seed_model(owner=people["reviewer"], pipeline=pipeline,
+                             reviewers=(people["reviewer"], people["reviewer2"]))
+        self._print_logins(shown_passwords, token)
+        self.stdout.write(self.style.SUCCESS(f"Demo ready in {time.monotonic() - began:.1f} s."))
+
+    # --- people -----------------------------------------------------------------------------
+
+    def _person(self, username: str, group: str | None, superuser: bool, reset_password: bool):
+        """The user, and the password to show for it (a kept account's password is not ours to print)."""
+        User = get_user_model()
+        user, created = User.objects.get_or_create(
+            username=username, defaults={"email": f"{username}@soom.example", "is_staff": superuser,
+                                         "is_superuser": superuser})
+        if created or reset_password:
+            user.set_password(DEMO_PASSWORD)
+            user.save()
+        if group:
+            user.groups.add(Group.objects.get(name=group))
+        self.stdout.write(f"{'Created' if created else 'Kept'} user {username}.")
+        return user, DEMO_PASSWORD if created or reset_password else "(unchanged)"
+
+    def _pipeline_user(self):
+        User = get_user_model()
+        user, created = User.objects.get_or_create(username=PIPELINE_USER)
+        if created:
+            # As create_pipeline_user does: a pipeline signs in with its token only.
+            user.set_unusable_password()
+            user.save()
+        elif user.has_usable_password():
+            raise CommandError(f"User '{PIPELINE_USER}' exists and signs in with a password; "
+                               "the demo will not turn a person's account into a pipeline.")
+        user.groups.add(Group.objects.get(name=roles.PIPELINES))
+        token, _ = Token.objects.get_or_create(user=user)
+        self.stdout.write(f"{'Created' if created else 'Kept'} pipeline user {PIPELINE_USER}.")
+        return user, token
+
+    # --- the upsell model -------------------------------------------------------------------
+
+    def _seed_model(self, *, owner, pipeline, reviewers):
+        model = RegisteredModel.objects.filter(name=MODEL_NAME).first()
+        if model is None:
+            model = services.model_create(name=MODEL_NAME, task_type=TaskType.BINARY, owner=owner,
+                                          description=MODEL_DESCRIPTION)
+            self.stdout.write(f"Registered model {MODEL_NAME}.")
+        if model.versions.exists():
+            self.stdout.write(f"Model {MODEL_NAME} already has versions; skipping training and alias moves.")
+            return
+        experiment = services.experiment_get_or_create(name=EXPERIMENT_NAME, actor=pipeline)
+
+        self.stdout.write(f"Generating {SIGNUPS:,} signups ({DATA_START} to {DATA_END})…")
+        signups = generate_signups(SIGNUPS, start=DATA_START, end=DATA_END, seed=SEED)
+        versions, trained = [], []
+        for release in RELEASES:
+            frame = signups[signups["signup_date"] <= str(release.window_end)]
+            self.stdout.write(f"Training {release.run_name} on {len(frame):,} signups…")
+            result = train_upsell_model(frame, hyperparameters=release.hyperparameters, seed=SEED)
+            versions.append(self._register(model, experiment, pipeline, release, result))
+            trained.append((result, frame))
+            self.stdout.write(f"  v{versions[-1].version}: hold-out ROC AUC {result.metrics['roc_auc']:.3f}, "
+                              f"threshold {result.decision_threshold:.3f}.")
+        self._move_aliases(model, versions, trained, reviewers)
+
+    def _register(self, model, experiment, pipeline, release: Release, result: TrainedModel):
+        run = services.run_create(
+            experiment=experiment, actor=pipeline, name=release.run_name, code_commit=release.code_commit,
+            started_at=release.trained_at,
+            tags={"mlflow.source.git.commit": release.code_commit, "mlflow.user": PIPELINE_USER,
+                  "trigger": "nightly", "dataset": "soom-signups"},
+        )
+        params = {**result.hyperparameters, "seed": SEED, "train_window_start": result.train_window_start,
+                  "train_window_end": result.train_window_end, "holdout_start": result.holdout_start,
+                  "n_train": result.n_train, "n_holdout": result.n_holdout}
+        # The learning curve is logged as it would be live: one point per step, a second apart.
+        start_ms = int(release.trained_at.timestamp() * 1000)
+        history = []
+        for step, roc_auc, loss in result.learning_curve:
+            at = start_ms + step * 1000
+            history += [{"key": "holdout_roc_auc", "value": roc_auc, "step": step, "timestamp": at},
+                        {"key": "holdout_log_loss", "value": loss, "step": step, "timestamp": at}]
+        end_ms = start_ms + (result.learning_curve[-1][0] + 5) * 1000
+        final = [{"key": key, "value": value, "step": 0, "timestamp": end_ms} for key, value in result.metrics.items()]
+        services.run_log(run=run, actor=pipeline, params=[(k, str(v)) for k, v in params.items()],
+                         metrics=history + final)
+        services.run_set_status(run=run, status=RunStatus.FINISHED,
+                                ended_at=datetime.fromtimestamp(end_ms / 1000, tz=UTC))
+
+        window = f"{result.train_window_start:%Y-%m-%d}_{result.train_window_end:%Y-%m-%d}"
+        version = services.version_create(
+            model=model, actor=pipeline, run=run, description=release.description,
+            feature_schema=result.feature_schema, decision_threshold=result.decision_threshold,
+            train_window_start=result.train_window_start, train_window_end=result.train_window_end,
+            dataset_uri=f"s3://soom-ml/upsell/signups/{window}.csv", dataset_sha256=result.dataset_sha256,
+            code_commit=release.code_commit, hyperparameters=result.hyperparameters, metrics=result.metrics,
+            tags={"source": "seed_demo"},
+        )
+        upload = SimpleUploadedFile("model.joblib", result.artifact_bytes, content_type="application/octet-stream")
+        return services.artifact_attach(version=version, uploaded=upload, sha256=result.artifact_sha256)
+
+    def _move_aliases(self, model, versions, trained, reviewers):
+        v1, v2 = versions
+        (first, _), (second, full_frame) = trained
+        reviewer, second_reviewer = reviewers
+        # A fair comparison: both versions scored on v2's hold-out (the latest signups, unseen by either).
+        _, holdout, holdout_start = time_split(full_frame, 0.2)
+        v1_there = evaluate(first.pipeline, holdout, first.decision_threshold)["roc_auc"]
+        v2_there = second.metrics["roc_auc"]
+        moves = [
+            ("production", v1, reviewer,
+             f"First model: hold-out ROC AUC {first.metrics['roc_auc']:.3f} on signups from "
+             f"{first.holdout_start.day} {first.holdout_start:%b}; launching the upsell outreach."),
+            ("challenger", v2, reviewer,
+             "Retrained on January–September signups; challenging production before promotion."),
+            ("production", v2, second_reviewer,
+             f"On signups since {holdout_start.day} {holdout_start:%b}, unseen by both, v2 scores ROC AUC "
+             f"{v2_there:.3f} against v1's {v1_there:.3f}; it has learned from three more months of signups."),
+            ("challenger", None, second_reviewer, "v2 promoted to production; no challenger in flight."),
+        ]
+        for alias, version, actor, reason in moves:
+            services.alias_move(model=model, alias=alias, version=version, actor=actor, reason=reason)
+            target = f"v{version.version}" if version else "(removed)"
+            self.stdout.write(f"Alias {alias} → {target} by {actor.username}.")
+
+    # --- output -----------------------------------------------------------------------------
+
+    def _print_logins(self, shown_passwords: dict[str, str], token):
+        rows = [("username", "password", "role")]
+        for name, password in shown_passwords.items():
+            group, superuser = PEOPLE[name]
+            rows.append((name, password, "superuser (admin site)" if superuser else group))
+        widths = [max(len(row[i]) for row in rows) for i in range(3)]
+        self.stdout.write("")
+        self.stdout.write(self.style.MIGRATE_HEADING("Demo logins"))
+        for index, row in enumerate(rows):
+            self.stdout.write("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)))
+            if index == 0:
+                self.stdout.write("  " + "  ".join("-" * width for width in widths))
+        self.stdout.write("")
+        self.stdout.write(self.style.MIGRATE_HEADING("Pipeline token"))
+        self.stdout.write(f"  {PIPELINE_USER} (pipelines): Authorization: Token {token.key}")

@@ -1,0 +1,137 @@
+"""`manage.py seed_demo`: the demo's people, pipeline token and the upsell model, and that a second run
+changes nothing."""
+
+import hashlib
+import io
+from dataclasses import replace
+from datetime import date
+
+import joblib
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from rest_framework.authtoken.models import Token
+
+from mlops import roles
+from mlops.demo.signups import generate_signups
+from mlops.demo.training import FEATURES
+from mlops.management.commands import seed_demo
+from registry.models import AliasEvent, ArtifactCheck, ModelVersion, RegisteredModel, RunStatus, TrainingRun
+
+pytestmark = pytest.mark.django_db
+
+User = get_user_model()
+
+
+@pytest.fixture
+def seeded(settings, tmp_path, monkeypatch, django_capture_on_commit_callbacks):
+    """Runs the command twice, on a smaller scenario so the test stays quick."""
+    settings.MEDIA_ROOT = tmp_path
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    monkeypatch.setattr(seed_demo, "SIGNUPS", 12_000)
+    monkeypatch.setattr(seed_demo, "RELEASES", [
+        replace(r, hyperparameters={**r.hyperparameters, "max_iter": 40}) for r in seed_demo.RELEASES
+    ])
+    outputs = []
+    for _ in range(2):
+        out = io.StringIO()
+        # execute=True runs the artifact checks queued on commit, as the eager Celery setup does.
+        with django_capture_on_commit_callbacks(execute=True):
+            call_command("seed_demo", stdout=out)
+        outputs.append(out.getvalue())
+    return outputs
+
+
+def test_second_run_duplicates_nothing(seeded):
+    model = RegisteredModel.objects.get(name="upsell")
+    assert model.versions.count() == 2
+    assert TrainingRun.objects.filter(experiment__name="upsell-nightly").count() == 2
+    assert AliasEvent.objects.count() == 4
+    assert User.objects.filter(username__in=[*seed_demo.PEOPLE, "upsell-pipeline"]).count() == 6
+    assert "already has versions" in seeded[1]
+
+
+def test_production_ends_on_v2_after_the_recorded_moves(seeded):
+    model = RegisteredModel.objects.get(name="upsell")
+    assert {a.name: a.version.version for a in model.aliases.all()} == {"production": 2}
+    history = [(e.alias, e.from_version and e.from_version.version, e.to_version and e.to_version.version,
+                e.actor.username) for e in model.alias_events.order_by("id")]
+    assert history == [
+        ("production", None, 1, "reviewer"),
+        ("challenger", None, 2, "reviewer"),
+        ("production", 1, 2, "reviewer2"),
+        ("challenger", 2, None, "reviewer2"),
+    ]
+    assert all(e.reason for e in model.alias_events.all())
+
+
+def test_versions_carry_their_full_config(seeded):
+    v1, v2 = ModelVersion.objects.filter(model__name="upsell").order_by("version")
+    assert (v1.train_window_start, v1.train_window_end) == (date(2026, 1, 1), date(2026, 6, 30))
+    assert (v2.train_window_start, v2.train_window_end) == (date(2026, 1, 1), date(2026, 9, 30))
+    assert v1.code_commit != v2.code_commit and len(v2.code_commit) == 40
+    assert v1.hyperparameters != v2.hyperparameters
+    assert v1.dataset_sha256 != v2.dataset_sha256
+    for version in (v1, v2):
+        version.full_clean()
+        assert 0 < version.decision_threshold < 1
+        assert [f["name"] for f in version.feature_schema] == FEATURES
+        assert 0.6 < version.metrics["roc_auc"] < 0.95
+        assert version.run.status == RunStatus.FINISHED
+        assert version.created_by.username == "upsell-pipeline"
+
+
+def test_runs_log_params_and_a_metric_history(seeded):
+    for run in TrainingRun.objects.filter(experiment__name="upsell-nightly"):
+        params = dict(run.params.values_list("key", "value"))
+        assert params["max_iter"] == "40" and "train_window_end" in params
+        history = list(run.metrics.filter(key="holdout_roc_auc").order_by("step").values_list("step", flat=True))
+        assert history == [1, 10, 20, 30, 40]
+        assert run.metrics.filter(key="roc_auc").exists()
+        assert run.tags.filter(key="mlflow.source.git.commit", value=run.code_commit).exists()
+
+
+def test_artifacts_match_their_hash_and_predict(seeded):
+    frame = generate_signups(200, start=date(2026, 10, 1), end=date(2026, 10, 31), seed=99)
+    for version in ModelVersion.objects.filter(model__name="upsell"):
+        with version.artifact.open("rb") as handle:
+            data = handle.read()
+        assert hashlib.sha256(data).hexdigest() == version.artifact_sha256
+        assert version.artifact_size == len(data)
+        scores = joblib.load(io.BytesIO(data)).predict_proba(frame[FEATURES])[:, 1]
+        assert scores.shape == (200,) and ((0 <= scores) & (scores <= 1)).all()
+        # The integrity check queued on commit ran once per attach, and passed.
+        assert list(ArtifactCheck.objects.filter(version=version).values_list("ok", flat=True)) == [True]
+
+
+def test_demo_people_sign_in_with_their_roles(seeded):
+    expected = {"reviewer": roles.REVIEWERS, "reviewer2": roles.REVIEWERS, "agent": roles.SUPPORT_AGENTS,
+                "labeller": roles.LABELLERS}
+    for username, group in expected.items():
+        user = User.objects.get(username=username)
+        assert list(user.groups.values_list("name", flat=True)) == [group]
+        assert user.check_password(seed_demo.DEMO_PASSWORD)
+        assert not user.is_staff
+    admin = User.objects.get(username="admin")
+    assert admin.is_superuser and admin.is_staff and admin.check_password(seed_demo.DEMO_PASSWORD)
+    assert "reviewer2" in seeded[0] and seed_demo.DEMO_PASSWORD in seeded[0]
+
+
+def test_pipeline_has_a_token_and_no_password(seeded):
+    pipeline = User.objects.get(username="upsell-pipeline")
+    assert list(pipeline.groups.values_list("name", flat=True)) == [roles.PIPELINES]
+    assert not pipeline.has_usable_password()
+    token = Token.objects.get(user=pipeline)
+    assert token.key in seeded[0] and token.key in seeded[1]  # the same token, printed both times
+
+
+def test_rerun_keeps_changed_passwords_unless_asked(seeded):
+    reviewer = User.objects.get(username="reviewer")
+    reviewer.set_password("changed-by-hand")
+    reviewer.save()
+    call_command("seed_demo", stdout=io.StringIO())
+    reviewer.refresh_from_db()
+    assert reviewer.check_password("changed-by-hand")
+    call_command("seed_demo", "--reset-passwords", stdout=io.StringIO())
+    reviewer.refresh_from_db()
+    assert reviewer.check_password(seed_demo.DEMO_PASSWORD)
