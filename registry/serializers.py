@@ -121,8 +121,9 @@ class MetricValueField(serializers.FloatField):
 class MetricIn(StrictSerializer):
     key = serializers.CharField(max_length=250)
     value = MetricValueField()
-    step = serializers.IntegerField(required=False, default=0)
-    timestamp = serializers.IntegerField(required=False, min_value=0,
+    # Bounded to PostgreSQL's bigint so an absurd value is a 400, not a database error.
+    step = serializers.IntegerField(required=False, default=0, min_value=-(2**63), max_value=2**63 - 1)
+    timestamp = serializers.IntegerField(required=False, min_value=0, max_value=2**63 - 1,
                                          help_text="Milliseconds since the epoch; defaults to now.")
 
 

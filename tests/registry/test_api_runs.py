@@ -9,11 +9,6 @@ from registry.models import RunMetric, RunParam, RunTag, TrainingRun
 
 
 @pytest.fixture
-def pipeline_api(api_as, pipeline):
-    return api_as(pipeline)
-
-
-@pytest.fixture
 def run_id(pipeline_api):
     response = pipeline_api.post("/api/v1/runs/", {
         "experiment": "upsell-nightly", "name": "retrain-2026-11",

@@ -10,11 +10,6 @@ DATASET_SHA = "5" * 64
 
 
 @pytest.fixture
-def pipeline_api(api_as, pipeline):
-    return api_as(pipeline)
-
-
-@pytest.fixture
 def upsell(pipeline_api):
     response = pipeline_api.post("/api/v1/models/", {
         "name": "upsell", "task_type": "binary_classification", "description": "Free-tier upgrades in 90 days",
