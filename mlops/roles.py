@@ -15,9 +15,10 @@ PIPELINES = "pipelines"
 USE_KEEL = "mlops.use_keel"
 REGISTER_MODELS = "registry.register_models"
 MOVE_ALIAS = "registry.move_alias"
+APPROVE_PROMOTION = "registry.approve_promotion"
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    REVIEWERS: [USE_KEEL, REGISTER_MODELS, MOVE_ALIAS],
+    REVIEWERS: [USE_KEEL, REGISTER_MODELS, MOVE_ALIAS, APPROVE_PROMOTION],
     SUPPORT_AGENTS: [USE_KEEL],
     LABELLERS: [USE_KEEL],
     PIPELINES: [USE_KEEL, REGISTER_MODELS],

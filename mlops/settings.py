@@ -120,6 +120,9 @@ MEDIA_URL = "/media/"
 
 # Upload limits: artifacts stream to disk, so the cap protects the disk rather than memory.
 KEEL_MAX_ARTIFACT_BYTES = int(os.environ.get("KEEL_MAX_ARTIFACT_BYTES", str(512 * 1024 * 1024)))
+KEEL_MAX_HOLDOUT_BYTES = int(os.environ.get("KEEL_MAX_HOLDOUT_BYTES", str(2 * 1024 * 1024 * 1024)))
+# Data that stays where it is (hold-outs, later audit batches) is read only from below this folder.
+KEEL_DATA_ROOT = Path(os.environ.get("KEEL_DATA_ROOT", BASE_DIR / "var" / "data"))
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
@@ -142,6 +145,28 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# Notifications (registry.services.notifications). Mail goes to the console unless EMAIL_BACKEND says
+# otherwise (tests swap in Django's locmem outbox). Every network wait is bounded so a stuck SMTP or
+# webhook receiver can only delay its own delivery, never hold a worker indefinitely.
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "10"))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "keel@localhost")
+# Where Keel is reached from outside: relative links in notifications ("/promotions/7/") are made
+# absolute with it, since an email or a chat message has no page to be relative to.
+KEEL_BASE_URL = os.environ.get("KEEL_BASE_URL", "http://localhost:8000")
+KEEL_WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("KEEL_WEBHOOK_TIMEOUT_SECONDS", "5"))
+KEEL_NOTIFY_MAX_ATTEMPTS = int(os.environ.get("KEEL_NOTIFY_MAX_ATTEMPTS", "6"))
+# Run by `celery -A mlops beat`: deliveries recorded while the broker was down go out within a minute.
+CELERY_BEAT_SCHEDULE = {
+    "requeue-pending-deliveries": {"task": "registry.tasks.requeue_pending_deliveries", "schedule": 60.0},
+    "requeue-stalled-gates": {"task": "registry.tasks.requeue_stalled_gates", "schedule": 300.0},
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

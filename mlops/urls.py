@@ -16,4 +16,5 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("registry.api_urls", namespace="api")),
     path("models/", include("registry.urls")),
+    path("promotions/", include("registry.promotion_urls")),
 ]

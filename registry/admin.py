@@ -1,20 +1,31 @@
 """The registry in Django's admin: a window onto the records, not a second way to change them.
 
 Logs are append-only (and refused by database triggers on UPDATE), a version's config is frozen, and
-alias moves must leave an AliasEvent, so almost everything here is view-only. The one edit allowed,
-a model's description, goes through the same service the API uses.
+alias moves must leave an AliasEvent, so almost everything here is view-only. The edits allowed, a
+model's description and its promotion policy, go through the same services the API uses; the other
+editable records are configuration: notification channels. Promotion decisions are made on Keel's
+approval page (four eyes, fresh evidence), never here.
 """
 
+from django import forms
 from django.contrib import admin
+from django.utils.html import format_html, format_html_join
 
 from . import services
 from .models import (
     AliasEvent,
     ArtifactCheck,
     Experiment,
+    HoldoutDataset,
     ModelAlias,
     ModelVersion,
     ModelVersionTag,
+    NotificationChannel,
+    NotificationDelivery,
+    NotificationEvent,
+    PromotionEvent,
+    PromotionPolicy,
+    PromotionRequest,
     RegisteredModel,
     RunMetric,
     RunParam,
@@ -205,3 +216,130 @@ class RunTagAdmin(ViewOnlyAdmin):
     list_display = ("run", "key", "value", "set_by", "set_at")
     search_fields = ("key", "value", "run__run_id")
     list_select_related = ("run", "set_by")
+
+
+# --- promotion governance -----------------------------------------------------------------------
+
+
+class PromotionEventInline(ViewOnlyInline):
+    model = PromotionEvent
+    fields = ("created_at", "from_state", "to_state", "actor", "note")
+    show_change_link = False
+
+
+@admin.register(PromotionPolicy)
+class PromotionPolicyAdmin(admin.ModelAdmin):
+    list_display = ("model", "primary_metric", "min_primary_metric", "max_regression", "max_flip_rate",
+                    "threshold_rule", "updated_by", "updated_at")
+    list_select_related = ("model", "updated_by")
+    search_fields = ("model__name",)
+
+    def get_readonly_fields(self, request, obj=None):
+        # A policy belongs to its model for good; moving it would silently change another model's gate.
+        return ("model", "updated_by", "updated_at") if obj else ("updated_by", "updated_at")
+
+    def has_delete_permission(self, request, obj=None):
+        # Deleting would quietly fall back to the defaults; edit the fields instead.
+        return False
+
+    def save_model(self, request, obj, form, change):
+        fields = {name: form.cleaned_data[name] for name in form.cleaned_data if name != "model"}
+        policy = services.policy_update(model=obj.model, actor=request.user, **fields)
+        obj.pk, obj.updated_by, obj.updated_at = policy.pk, policy.updated_by, policy.updated_at
+
+
+@admin.register(HoldoutDataset)
+class HoldoutDatasetAdmin(ViewOnlyAdmin):
+    list_display = ("name", "model", "format", "label_column", "size_bytes", "created_by", "created_at")
+    list_filter = ("format", "model")
+    search_fields = ("name", "model__name", "sha256", "storage_path")
+    list_select_related = ("model", "created_by")
+
+
+@admin.register(PromotionRequest)
+class PromotionRequestAdmin(ViewOnlyAdmin):
+    list_display = ("__str__", "model", "version", "target_alias", "action", "state", "submitted_by",
+                    "submitted_at", "decided_by")
+    list_filter = ("state", "target_alias", "action", "model")
+    search_fields = ("model__name", "reason", "submitted_by__username", "decided_by__username")
+    list_select_related = ("model", "version", "submitted_by", "decided_by")
+    date_hierarchy = "submitted_at"
+    fields = ("model", "version", "target_alias", "action", "canary_percent", "holdout", "reason", "state",
+              "gate_stage", "gate_progress", "evidence_summary", "proposed_threshold", "approved_threshold",
+              "submitted_by", "submitted_at", "decided_by", "decided_at", "decision_comment", "evidence")
+    readonly_fields = ("evidence_summary",)
+    inlines = (PromotionEventInline,)
+
+    @admin.display(description="Evidence summary")
+    def evidence_summary(self, obj):
+        evidence = obj.evidence or {}
+        rows = []
+        primary = evidence.get("primary_metric")
+        metrics = evidence.get("metrics") or {}
+        if primary:
+            for side in ("candidate", "production", "baseline"):
+                value = (metrics.get(side) or {}).get(primary)
+                if value is not None:
+                    rows.append((f"{primary} ({side})", value))
+        for key, label in (("rows", "Hold-out rows"), ("beats_production", "Beats production"),
+                           ("note", "Note"), ("production_note", "Production"), ("error", "Error")):
+            if evidence.get(key) not in (None, ""):
+                rows.append((label, evidence[key]))
+        table = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows)
+        failures = format_html_join("", "<li>{}</li>", ((reason,) for reason in obj.failure_reasons or []))
+        if not rows and not failures:
+            return "No evidence yet."
+        return format_html("<table>{}</table>{}", table,
+                           format_html("<p>Failed checks:</p><ul>{}</ul>", failures) if failures else "")
+
+
+@admin.register(PromotionEvent)
+class PromotionEventAdmin(ViewOnlyAdmin):
+    list_display = ("created_at", "request", "from_state", "to_state", "actor", "note")
+    list_filter = ("to_state",)
+    search_fields = ("note", "actor__username", "request__model__name")
+    list_select_related = ("request__model", "request__version", "actor")
+    date_hierarchy = "created_at"
+
+
+# --- notifications ------------------------------------------------------------------------------
+
+
+class NotificationChannelForm(forms.ModelForm):
+    # Ticked boxes instead of a JSON text area: nobody has to remember the event names.
+    events = forms.MultipleChoiceField(
+        choices=NotificationEvent.choices, required=False, widget=forms.CheckboxSelectMultiple,
+        help_text="None ticked: every event.")
+
+    class Meta:
+        model = NotificationChannel
+        fields = ("name", "kind", "target", "events", "model", "is_active")
+
+
+@admin.register(NotificationChannel)
+class NotificationChannelAdmin(admin.ModelAdmin):
+    form = NotificationChannelForm
+    list_display = ("name", "kind", "target", "model", "is_active", "created_at")
+    list_filter = ("kind", "is_active", "model")
+    search_fields = ("name", "target")
+    list_select_related = ("model",)
+    fields = ("name", "kind", "target", "events", "model", "is_active", "secret", "created_at")
+    readonly_fields = ("secret", "created_at")
+
+    def get_readonly_fields(self, request, obj=None):
+        # The secret is generated, never typed: shown once the channel exists, for the receiver's config.
+        return self.readonly_fields if obj else ("created_at",)
+
+    def get_fields(self, request, obj=None):
+        return self.fields if obj else tuple(f for f in self.fields if f != "secret")
+
+
+@admin.register(NotificationDelivery)
+class NotificationDeliveryAdmin(ViewOnlyAdmin):
+    list_display = ("created_at", "event", "channel", "state", "attempts", "last_status_code", "delivered_at")
+    list_filter = ("state", "event", "channel")
+    search_fields = ("dedupe_key", "channel__name", "last_error")
+    list_select_related = ("channel",)
+    date_hierarchy = "created_at"
+    fields = ("channel", "event", "dedupe_key", "state", "attempts", "last_status_code", "last_error",
+              "created_at", "delivered_at", "payload")

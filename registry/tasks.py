@@ -1,4 +1,6 @@
 from celery import shared_task
+from django.conf import settings
+from django.db import OperationalError
 
 from . import services
 
@@ -8,3 +10,35 @@ def verify_artifact(self, version_id: int, check_key: str) -> dict:
     """Re-hash a stored artifact in the background; the check is recorded once per check_key."""
     check = services.artifact_verify(version_id=version_id, check_key=check_key)
     return {"check_id": check.pk, "ok": check.ok}
+
+
+@shared_task(bind=True, acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def run_promotion_gate(self, request_id: int) -> dict:
+    """Validate a promotion request on its hold-out data; a retry after the verdict does nothing."""
+    from .gate import run_gate
+
+    request = run_gate(request_id=request_id)
+    return {"request_id": request.pk, "state": request.state}
+
+
+@shared_task(acks_late=True)
+def requeue_stalled_gates(older_than_seconds: int = 600) -> int:
+    """Restart gates whose job was never queued (broker down) or whose worker died before the verdict."""
+    return services.promotion_gates_requeue(older_than_seconds=older_than_seconds)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=settings.KEEL_NOTIFY_MAX_ATTEMPTS)
+def deliver_notification(self, delivery_id: int) -> dict:
+    """Send one notification delivery; transient failures come back with a growing, jittered delay.
+    The service counts attempts and gives up on its own, so max_retries is only a backstop."""
+    try:
+        delivery = services.delivery_attempt(delivery_id=delivery_id)
+    except services.DeliveryFailed as exc:
+        raise self.retry(exc=exc, countdown=services.delivery_retry_countdown(attempts=exc.attempts))
+    return {"delivery_id": delivery.pk, "state": delivery.state, "attempts": delivery.attempts}
+
+
+@shared_task(acks_late=True)
+def requeue_pending_deliveries(older_than_seconds: int = 60) -> int:
+    """Queue deliveries recorded while the broker was down, or whose retry was lost (beat: every minute)."""
+    return services.deliveries_requeue_pending(older_than_seconds=older_than_seconds)

@@ -16,6 +16,7 @@ from . import selectors
 from .config_diff import SAME, changed_only
 from .forms import CompareForm
 from .models import ModelVersion, RegisteredModel
+from .promotion_views import model_panels
 
 keel_member_required = permission_required(USE_KEEL, raise_exception=True)
 
@@ -29,7 +30,11 @@ def model_list(request):
 @require_GET
 @keel_member_required
 def model_detail(request, name: str):
-    model = get_object_or_404(RegisteredModel.objects.select_related("owner"), name=name)
+    return model_detail_page(request, get_object_or_404(RegisteredModel.objects.select_related("owner"), name=name))
+
+
+def model_detail_page(request, model: RegisteredModel, *, rollback_form=None, status: int = 200):
+    """The model page; the rollback view renders it too, to show its form's errors in place."""
     versions = selectors.versions_with_aliases(model)
     # One query for every version's checks; ArtifactCheck's ordering puts the newest first, which the
     # timeline shows as the artifact's current status.
@@ -43,7 +48,8 @@ def model_detail(request, name: str):
         "metric_names": metric_names,
         "metric_rows": metric_rows,
         "compare_form": CompareForm(model=model),
-    })
+        **model_panels(request, model, rollback_form=rollback_form),
+    }, status=status)
 
 
 @require_GET

@@ -143,3 +143,12 @@ def generate_signups(n: int, *, start: date, end: date, seed: int,
     p_upgrade = 1.0 / (1.0 + np.exp(-_upgrade_log_odds(frame, events, hidden)))
     frame[LABEL] = (rng.random(n) < p_upgrade).astype(np.int64)
     return frame[COLUMNS]
+
+
+
+def minutes_as_hours(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy with meeting_minutes in hours, as a warehouse migration that changed the column's unit
+    would deliver it. A model trained on it reads real minutes as 60× longer meetings."""
+    out = df.copy()
+    out["meeting_minutes"] = (out["meeting_minutes"] / 60).round(3)
+    return out

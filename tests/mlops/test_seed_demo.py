@@ -16,7 +16,7 @@ from mlops import roles
 from mlops.demo.signups import generate_signups
 from mlops.demo.training import FEATURES
 from mlops.management.commands import seed_demo
-from registry.models import AliasEvent, ArtifactCheck, ModelVersion, RegisteredModel, RunStatus, TrainingRun
+from registry.models import AliasEvent, ArtifactCheck, PromotionRequest, ModelVersion, RegisteredModel, RunStatus, TrainingRun
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +28,8 @@ def seeded(settings, tmp_path, monkeypatch, django_capture_on_commit_callbacks):
     """Runs the command twice, on a smaller scenario so the test stays quick."""
     settings.MEDIA_ROOT = tmp_path
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    monkeypatch.setattr(seed_demo, "SIGNUPS", 12_000)
+    monkeypatch.setattr(seed_demo, "SIGNUPS", 8_000)
+    monkeypatch.setattr(seed_demo, "HOLDOUT_SIGNUPS", 800)
     monkeypatch.setattr(seed_demo, "RELEASES", [
         replace(r, hyperparameters={**r.hyperparameters, "max_iter": 40}) for r in seed_demo.RELEASES
     ])
@@ -44,35 +45,41 @@ def seeded(settings, tmp_path, monkeypatch, django_capture_on_commit_callbacks):
 
 def test_second_run_duplicates_nothing(seeded):
     model = RegisteredModel.objects.get(name="upsell")
-    assert model.versions.count() == 2
-    assert TrainingRun.objects.filter(experiment__name="upsell-nightly").count() == 2
-    assert AliasEvent.objects.count() == 4
+    assert model.versions.count() == 4
+    assert TrainingRun.objects.filter(experiment__name="upsell-nightly").count() == 4
+    assert PromotionRequest.objects.count() == 4 and model.holdouts.count() == 1
+    assert AliasEvent.objects.count() == 3
     assert User.objects.filter(username__in=[*seed_demo.PEOPLE, "upsell-pipeline"]).count() == 6
     assert "already has versions" in seeded[1]
 
 
-def test_production_ends_on_v2_after_the_recorded_moves(seeded):
+def test_the_promotion_story_replays_through_the_real_gate(seeded):
     model = RegisteredModel.objects.get(name="upsell")
-    assert {a.name: a.version.version for a in model.aliases.all()} == {"production": 2}
+    states = list(model.promotion_requests.order_by("pk").values_list("version__version", "state"))
+    assert states == [(1, "approved"), (2, "rolled_back"), (3, "validation_failed"), (4, "awaiting_approval")]
     history = [(e.alias, e.from_version and e.from_version.version, e.to_version and e.to_version.version,
                 e.actor.username) for e in model.alias_events.order_by("id")]
-    assert history == [
-        ("production", None, 1, "reviewer"),
-        ("challenger", None, 2, "reviewer"),
-        ("production", 1, 2, "reviewer2"),
-        ("challenger", 2, None, "reviewer2"),
-    ]
-    assert all(e.reason for e in model.alias_events.all())
+    assert history == [("production", None, 1, "reviewer"), ("production", 1, 2, "reviewer2"),
+                       ("production", 2, 1, "reviewer")]
+    assert {a.name: a.version.version for a in model.aliases.all()} == {"production": 1}
+    assert model.alias_events.order_by("id").last().reason.startswith("Rollback:")
+
+    failed = model.promotion_requests.get(version__version=3)
+    assert failed.failure_reasons and failed.evidence["metrics"]["candidate"]["roc_auc"] is not None
+    waiting = model.promotion_requests.get(version__version=4)
+    assert waiting.submitted_by.username == "upsell-pipeline"  # so either demo reviewer may approve it
+    assert waiting.evidence["production"]["version"] == 1 and waiting.proposed_threshold is not None
 
 
 def test_versions_carry_their_full_config(seeded):
-    v1, v2 = ModelVersion.objects.filter(model__name="upsell").order_by("version")
+    v1, v2, v3, v4 = ModelVersion.objects.filter(model__name="upsell").order_by("version")
     assert (v1.train_window_start, v1.train_window_end) == (date(2026, 1, 1), date(2026, 6, 30))
     assert (v2.train_window_start, v2.train_window_end) == (date(2026, 1, 1), date(2026, 9, 30))
     assert v1.code_commit != v2.code_commit and len(v2.code_commit) == 40
     assert v1.hyperparameters != v2.hyperparameters
     assert v1.dataset_sha256 != v2.dataset_sha256
-    for version in (v1, v2):
+    assert len({v.code_commit for v in (v1, v2, v3, v4)}) == 4
+    for version in (v1, v2, v3, v4):
         version.full_clean()
         assert 0 < version.decision_threshold < 1
         assert [f["name"] for f in version.feature_schema] == FEATURES

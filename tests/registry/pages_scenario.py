@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from django.utils import timezone
 
 from registry import services
+from registry.services.catalog import alias_point
 from tests.factories import SCHEMA, ModelVersionFactory, RegisteredModelFactory, TrainingRunFactory
 
 OLD_COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -39,8 +40,8 @@ def upsell_model(*, owner, registered_by, mover=None):
         metrics={"roc_auc": 0.843, "precision": 0.66, "recall": 0.58},
     )
     if mover is not None:
-        services.alias_move(model=model, alias="production", version=v1, actor=mover, reason="First model goes live")
-        services.alias_move(model=model, alias="production", version=v2, actor=mover,
+        alias_point(model=model, alias="production", version=v1, actor=mover, reason="First model goes live")
+        alias_point(model=model, alias="production", version=v2, actor=mover,
                             reason="Retrained on fresher signups; AUC up 3 points")
-        services.alias_move(model=model, alias="shadow", version=v1, actor=mover, reason="Keep v1 for comparison")
+        alias_point(model=model, alias="shadow", version=v1, actor=mover, reason="Keep v1 for comparison")
     return model, v1, v2

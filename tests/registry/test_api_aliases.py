@@ -22,31 +22,31 @@ def move(api, alias, version, reason="because"):
     return api.put(f"/api/v1/models/upsell/aliases/{alias}", {"version": version, "reason": reason}, format="json")
 
 
-def test_moving_production_records_the_history(api_as, reviewer, second_reviewer, upsell):
-    assert move(api_as(reviewer), "production", 1, "first model").status_code == 200
-    response = move(api_as(second_reviewer), "production", 2, "retrained on Q3 data")
-    assert response.json() == {**response.json(), "alias": "production", "from_version": 1, "to_version": 2,
+def test_moving_an_alias_records_the_history(api_as, reviewer, second_reviewer, upsell):
+    assert move(api_as(reviewer), "challenger", 1, "first model").status_code == 200
+    response = move(api_as(second_reviewer), "challenger", 2, "retrained on Q3 data")
+    assert response.json() == {**response.json(), "alias": "challenger", "from_version": 1, "to_version": 2,
                                "actor": second_reviewer.username, "reason": "retrained on Q3 data"}
-    assert api_as(reviewer).get("/api/v1/models/upsell/aliases/production").json() == {
-        "alias": "production", "version": 2}
+    assert api_as(reviewer).get("/api/v1/models/upsell/aliases/challenger").json() == {
+        "alias": "challenger", "version": 2}
     history = api_as(reviewer).get("/api/v1/models/upsell/alias-history/").json()["results"]
     assert [(h["from_version"], h["to_version"], h["actor"]) for h in history] == [
         (1, 2, second_reviewer.username), (None, 1, reviewer.username)]
-    assert api_as(reviewer).get("/api/v1/models/upsell/").json()["aliases"] == {"production": 2}
+    assert api_as(reviewer).get("/api/v1/models/upsell/").json()["aliases"] == {"challenger": 2}
 
 
 def test_an_alias_names_one_version_and_a_version_may_carry_several(api_as, reviewer, upsell):
-    move(api_as(reviewer), "production", 1)
-    move(api_as(reviewer), "shadow", 1)
-    move(api_as(reviewer), "shadow", 3)
-    assert dict(upsell.aliases.values_list("name", "version__version")) == {"production": 1, "shadow": 3}
+    move(api_as(reviewer), "challenger", 1)
+    move(api_as(reviewer), "staging", 1)
+    move(api_as(reviewer), "staging", 3)
+    assert dict(upsell.aliases.values_list("name", "version__version")) == {"challenger": 1, "staging": 3}
     with pytest.raises(IntegrityError), transaction.atomic():
-        ModelAlias.objects.create(model=upsell, name="production", version=upsell.versions.get(version=2))
+        ModelAlias.objects.create(model=upsell, name="challenger", version=upsell.versions.get(version=2))
 
 
 def test_pointing_an_alias_where_it_already_points_records_nothing(api_as, reviewer, upsell):
-    move(api_as(reviewer), "production", 1)
-    response = move(api_as(reviewer), "production", 1)
+    move(api_as(reviewer), "challenger", 1)
+    response = move(api_as(reviewer), "challenger", 1)
     assert response.status_code == 200 and "nothing moved" in response.json()["message"]
     assert AliasEvent.objects.count() == 1
 
@@ -64,7 +64,7 @@ def test_removing_an_alias_is_a_recorded_move_too(api_as, reviewer, upsell):
     ({"version": "one", "reason": "x"}, "version"),
 ])
 def test_a_move_needs_a_version_and_a_reason(api_as, reviewer, upsell, body, field):
-    response = api_as(reviewer).put("/api/v1/models/upsell/aliases/production", body, format="json")
+    response = api_as(reviewer).put("/api/v1/models/upsell/aliases/challenger", body, format="json")
     assert response.status_code == 400 and field in response.json()["detail"]
     assert not AliasEvent.objects.exists()
 
@@ -72,19 +72,28 @@ def test_a_move_needs_a_version_and_a_reason(api_as, reviewer, upsell, body, fie
 def test_an_alias_cannot_point_at_another_models_version(reviewer, upsell):
     other = ModelVersionFactory(model=RegisteredModelFactory(name="churn"))
     with pytest.raises(ApplicationError) as refused:
-        services.alias_move(model=upsell, alias="production", version=other, actor=reviewer, reason="oops")
+        services.alias_move(model=upsell, alias="challenger", version=other, actor=reviewer, reason="oops")
     assert "does not belong" in refused.value.message
     assert not AliasEvent.objects.exists()
 
 
 def test_an_unknown_version_is_a_404(api_as, reviewer, upsell):
-    response = move(api_as(reviewer), "production", 42)
+    response = move(api_as(reviewer), "challenger", 42)
     assert response.status_code == 404 and "no version 42" in response.json()["message"]
 
 
 def test_alias_history_cannot_be_rewritten(reviewer, upsell):
-    services.alias_move(model=upsell, alias="production", version=upsell.versions.get(version=1), actor=reviewer,
+    services.alias_move(model=upsell, alias="challenger", version=upsell.versions.get(version=1), actor=reviewer,
                         reason="first")
     with pytest.raises(IntegrityError), transaction.atomic():
         AliasEvent.objects.update(reason="nothing to see")
     assert AliasEvent.objects.get().reason == "first"
+
+
+@pytest.mark.parametrize("alias", ["production", "shadow", "canary"])
+def test_governed_aliases_cannot_be_moved_directly(api_as, reviewer, upsell, alias):
+    response = move(api_as(reviewer), alias, 2, "just ship it")
+    assert response.status_code == 409
+    message = response.json()["detail"]["alias"][0]
+    assert "promotion request" in message and "/api/v1/promotions/" in message
+    assert not upsell.aliases.exists() and not AliasEvent.objects.exists()

@@ -3,7 +3,7 @@ and pipelines without the right role are refused (403), and each role gets exact
 
 import pytest
 
-from registry import services
+from registry.services.catalog import alias_point
 from tests.factories import ModelVersionFactory, RegisteredModelFactory, TrainingRunFactory
 
 NAME = "upsell"
@@ -15,7 +15,7 @@ def registry_state(db, reviewer):
     ModelVersionFactory(model=model)
     ModelVersionFactory(model=model)
     run = TrainingRunFactory(run_id="ab" * 16)
-    services.alias_move(model=model, alias="production", version=model.versions.get(version=1), actor=reviewer,
+    alias_point(model=model, alias="production", version=model.versions.get(version=1), actor=reviewer,
                         reason="first")
     return {"model": model, "run": run}
 
@@ -45,7 +45,7 @@ REGISTER_WRITES = [
     ("post", f"/api/v1/runs/{'ab' * 16}/log", {"params": [{"key": "lr", "value": "0.1"}]}, 200),
     ("post", f"/api/v1/runs/{'ab' * 16}/status", {"status": "FINISHED"}, 200),
 ]
-ALIAS_WRITE = ("put", f"/api/v1/models/{NAME}/aliases/shadow", {"version": 2, "reason": "watch v2"}, 200)
+ALIAS_WRITE = ("put", f"/api/v1/models/{NAME}/aliases/challenger", {"version": 2, "reason": "watch v2"}, 200)
 
 
 def call(client, method, path, body=None):

@@ -20,9 +20,10 @@ from django.db import transaction
 from rest_framework.authtoken.models import Token
 
 from mlops import roles
-from mlops.demo.signups import generate_signups
-from mlops.demo.training import TrainedModel, evaluate, time_split, train_upsell_model
+from mlops.demo.signups import generate_signups, minutes_as_hours
+from mlops.demo.training import TrainedModel, train_upsell_model
 from registry import services
+from registry.gate import run_gate
 from registry.models import RegisteredModel, RunStatus, TaskType
 
 DEMO_PASSWORD = "keel-demo"
@@ -62,6 +63,8 @@ class Release:
     code_commit: str
     trained_at: datetime
     description: str
+    # The training feed delivered meeting_minutes in hours: the story's candidate the gate must stop.
+    unit_bug: bool = False
 
 
 RELEASES = [
@@ -81,11 +84,30 @@ RELEASES = [
         trained_at=datetime(2026, 10, 2, 2, 0, tzinfo=UTC),
         description="Retrained on January–September 2026 signups with shallower, more regularised trees.",
     ),
+    Release(
+        run_name="upsell-2026-10-16",
+        window_end=DATA_END,
+        hyperparameters={"learning_rate": 0.05, "max_iter": 250, "max_depth": 3, "l2_regularization": 1.0},
+        code_commit="c4a8e2f6b0d3a7c1e5f9b3d7a1c5e9f3b7d1a5c9",
+        trained_at=datetime(2026, 10, 16, 2, 0, tzinfo=UTC),
+        description="Retrained on the new warehouse export.",
+        unit_bug=True,
+    ),
+    Release(
+        run_name="upsell-2026-10-30",
+        window_end=DATA_END,
+        hyperparameters={"learning_rate": 0.08, "max_iter": 200, "max_depth": 4, "l2_regularization": 0.5},
+        code_commit="f0b6d2a8c4e1f7b3d9a5c1e7f3b9d5a1c7e3f9b5",
+        trained_at=datetime(2026, 10, 30, 2, 0, tzinfo=UTC),
+        description="Retrained on the new warehouse export with meeting durations converted back to minutes.",
+    ),
 ]
+HOLDOUT_SIGNUPS = 2_000  # October 2026: signups none of the versions trained on
 
 
 class Command(BaseCommand):
-    help = "Create the Soom upsell demo: demo users, a pipeline token and the upsell model's v1 and v2."
+    help = ("Create the Soom upsell demo: demo users, a pipeline token, four versions of the upsell model and "
+            "their promotion story (approvals, a rollback, a failed gate, a request awaiting review).")
 
     def add_arguments(self, parser):
         parser.add_argument("--reset-passwords", action="store_true",
@@ -156,13 +178,14 @@ class Command(BaseCommand):
         versions, trained = [], []
         for release in RELEASES:
             frame = signups[signups["signup_date"] <= str(release.window_end)]
+            if release.unit_bug:
+                frame = minutes_as_hours(frame)
             self.stdout.write(f"Training {release.run_name} on {len(frame):,} signups…")
             result = train_upsell_model(frame, hyperparameters=release.hyperparameters, seed=SEED)
             versions.append(self._register(model, experiment, pipeline, release, result))
-            trained.append((result, frame))
             self.stdout.write(f"  v{versions[-1].version}: hold-out ROC AUC {result.metrics['roc_auc']:.3f}, "
                               f"threshold {result.decision_threshold:.3f}.")
-        self._move_aliases(model, versions, trained, reviewers)
+        self._govern(model, versions, pipeline, reviewers)
 
     def _register(self, model, experiment, pipeline, release: Release, result: TrainedModel):
         run = services.run_create(
@@ -200,29 +223,43 @@ class Command(BaseCommand):
         upload = SimpleUploadedFile("model.joblib", result.artifact_bytes, content_type="application/octet-stream")
         return services.artifact_attach(version=version, uploaded=upload, sha256=result.artifact_sha256)
 
-    def _move_aliases(self, model, versions, trained, reviewers):
-        v1, v2 = versions
-        (first, _), (second, full_frame) = trained
+    def _govern(self, model, versions, pipeline, reviewers):
+        """Replay the promotion story through the real workflow: gate, four eyes, rollback."""
+        v1, v2, v3, v4 = versions
         reviewer, second_reviewer = reviewers
-        # A fair comparison: both versions scored on v2's hold-out (the latest signups, unseen by either).
-        _, holdout, holdout_start = time_split(full_frame, 0.2)
-        v1_there = evaluate(first.pipeline, holdout, first.decision_threshold)["roc_auc"]
-        v2_there = second.metrics["roc_auc"]
-        moves = [
-            ("production", v1, reviewer,
-             f"First model: hold-out ROC AUC {first.metrics['roc_auc']:.3f} on signups from "
-             f"{first.holdout_start.day} {first.holdout_start:%b}; launching the upsell outreach."),
-            ("challenger", v2, reviewer,
-             "Retrained on January–September signups; challenging production before promotion."),
-            ("production", v2, second_reviewer,
-             f"On signups since {holdout_start.day} {holdout_start:%b}, unseen by both, v2 scores ROC AUC "
-             f"{v2_there:.3f} against v1's {v1_there:.3f}; it has learned from three more months of signups."),
-            ("challenger", None, second_reviewer, "v2 promoted to production; no challenger in flight."),
-        ]
-        for alias, version, actor, reason in moves:
-            services.alias_move(model=model, alias=alias, version=version, actor=actor, reason=reason)
-            target = f"v{version.version}" if version else "(removed)"
-            self.stdout.write(f"Alias {alias} → {target} by {actor.username}.")
+        services.policy_update(model=model, actor=reviewer, primary_metric="roc_auc", max_regression=0.02,
+                               min_margin_over_baseline=0.05, max_flip_rate=0.15, slice_columns=["country", "plan"],
+                               min_slice_rows=40, max_slice_gap=0.35, staleness_days=60)
+        october = generate_signups(HOLDOUT_SIGNUPS, start=date(2026, 10, 1), end=date(2026, 10, 31), seed=SEED + 1,
+                                   first_customer=SIGNUPS + 1)
+        holdout = services.holdout_register(
+            model=model, actor=pipeline, name="October 2026 signups", label_column="upgraded_90d",
+            uploaded=SimpleUploadedFile("signups-2026-10.csv", october.to_csv(index=False).encode()),
+            window_start=date(2026, 10, 1), window_end=date(2026, 10, 31))
+
+        def request(version, reason):
+            created = services.promotion_request_create(version=version, actor=pipeline, reason=reason,
+                                                        holdout=holdout)
+            # The gate runs here rather than after the seed's transaction commits, so the story can go on.
+            validated = run_gate(request_id=created.pk)
+            verdict = validated.state.replace("_", " ")
+            self.stdout.write(f"Promotion request #{validated.pk}: v{version.version} → production: {verdict}.")
+            return validated
+
+        def approve(req, actor, comment):
+            services.promotion_approve(request=req, actor=actor, comment=comment)
+            self.stdout.write(f"  approved by {actor.username}.")
+
+        approve(request(v1, "First upsell model; launches the outreach programme."), reviewer,
+                "Clears the baseline comfortably; threshold as proposed.")
+        approve(request(v2, "Nightly retrain on January–September signups."), second_reviewer,
+                "Holds up on October signups; fewer false leads in the slices we watch.")
+        services.promotion_rollback(model=model, to_version=v1, actor=reviewer,
+                                    reason="Sales report v2 doubled the outreach list in its first week; back to "
+                                           "v1 while we look at the threshold.")
+        self.stdout.write("Production rolled back to v1 by reviewer.")
+        request(v3, "Nightly retrain on the new warehouse export.")
+        request(v4, "Retrain with meeting durations back in minutes; ready for review.")
 
     # --- output -----------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""The registry's vocabulary: models, their versions, training runs (config and commit log), aliases.
+"""The catalog: models, their versions, training runs (config and commit log), aliases.
 
 Logs (params, metrics, tags, alias moves, artifact checks) are append-only: services only insert,
 and database triggers (migration 0002) refuse UPDATE everywhere and DELETE on PostgreSQL.
@@ -14,7 +14,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
-from .validators import (
+from ..validators import (
     validate_commit,
     validate_feature_schema,
     validate_hyperparameters,
@@ -22,6 +22,25 @@ from .validators import (
     validate_run_id,
     validate_sha256,
 )
+
+__all__ = [
+    "TaskType",
+    "RegisteredModel",
+    "Experiment",
+    "RunStatus",
+    "new_run_id",
+    "TrainingRun",
+    "RunParam",
+    "RunMetric",
+    "TagHistory",
+    "RunTag",
+    "artifact_upload_to",
+    "ModelVersion",
+    "ModelVersionTag",
+    "ArtifactCheck",
+    "ModelAlias",
+    "AliasEvent",
+]
 
 
 class TaskType(models.TextChoices):

@@ -19,7 +19,8 @@ from django.utils.text import slugify
 
 from mlops.errors import ApplicationError, Conflict
 
-from .models import (
+from ..models import (
+    GOVERNED_ALIASES,
     TERMINAL_RUN_STATUSES,
     AliasEvent,
     ArtifactCheck,
@@ -34,8 +35,13 @@ from .models import (
     RunTag,
     TrainingRun,
 )
-from .selectors import latest_metrics, latest_tags
-from .validators import MAX_PARAM_VALUE_LENGTH, SHA256_RE
+from ..selectors import latest_metrics, latest_tags
+from ..validators import MAX_PARAM_VALUE_LENGTH, SHA256_RE
+
+__all__ = [
+    "model_create", "model_update_description", "experiment_get_or_create", "run_create", "run_log",
+    "run_set_status", "version_create", "version_set_tags", "artifact_attach", "artifact_verify", "alias_move",
+]
 
 HASH_CHUNK = 1024 * 1024
 
@@ -297,7 +303,7 @@ def artifact_attach(*, version: ModelVersion, uploaded: UploadedFile, sha256: st
 
 
 def _queue_artifact_check(version_id: int, check_key: uuid.UUID) -> None:
-    from .tasks import verify_artifact
+    from ..tasks import verify_artifact
 
     verify_artifact.delay(version_id, str(check_key))
 
@@ -341,13 +347,28 @@ def _alias_name(alias: str) -> str:
     return alias
 
 
-@transaction.atomic
 def alias_move(*, model: RegisteredModel, alias: str, version: ModelVersion | None, actor,
                reason: str) -> AliasEvent | None:
-    """Point `alias` at `version` (or remove it when `version` is None), recording who, when and why.
+    """Point a free alias (challenger, staging, anything but a governed one) at `version`, or remove
+    it when `version` is None, recording who, when and why. Returns the event, or None if nothing moved.
 
-    The one way an alias changes. Returns the recorded event, or None when nothing moved.
+    Governed aliases (production, shadow, canary) are what serving systems act on: they move only
+    through an approved promotion request or a rollback, never directly.
     """
+    if alias in GOVERNED_ALIASES:
+        raise Conflict(
+            f"'{alias}' is a governed alias: it moves only through a promotion request that a second "
+            f"reviewer approves (POST /api/v1/promotions/ or the model's 'Request promotion' page), "
+            f"or a rollback.",
+            field="alias",
+        )
+    return alias_point(model=model, alias=alias, version=version, actor=actor, reason=reason)
+
+
+@transaction.atomic
+def alias_point(*, model: RegisteredModel, alias: str, version: ModelVersion | None, actor,
+                reason: str) -> AliasEvent | None:
+    """The one place an alias row changes. Only alias_move and the promotion workflow call it."""
     alias = _alias_name(alias)
     reason = (reason or "").strip()
     if not reason:

@@ -1,0 +1,166 @@
+"""REST API v1 for promotion governance. Thin: check the form, call one service, render."""
+
+import hashlib
+import json
+
+import django_filters
+from django.db.models import Prefetch
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+
+from mlops.api import KeelAPIView, filter_parameters
+from mlops.errors import NotFound
+from mlops.roles import APPROVE_PROMOTION, REGISTER_MODELS, USE_KEEL
+
+from . import promotion_serializers as s
+from . import selectors, services
+from .models import PromotionEvent, PromotionRequest, PromotionState
+
+
+class PromotionFilter(django_filters.FilterSet):
+    model = django_filters.CharFilter(field_name="model__name")
+    state = django_filters.ChoiceFilter(choices=PromotionState.choices)
+    target_alias = django_filters.CharFilter()
+
+    class Meta:
+        model = PromotionRequest
+        fields = ["model", "state", "target_alias"]
+
+
+def _requests():
+    return PromotionRequest.objects.select_related(
+        "model", "version", "compared_version", "submitted_by", "decided_by").prefetch_related(
+        Prefetch("events", queryset=PromotionEvent.objects.select_related("actor")))
+
+
+def request_get(pk: int) -> PromotionRequest:
+    found = _requests().filter(pk=pk).first()
+    if found is None:
+        raise NotFound(f"No promotion request #{pk}.")
+    return found
+
+
+class HoldoutListApi(KeelAPIView):
+    required_permissions = {"GET": USE_KEEL, "POST": REGISTER_MODELS}
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+
+    @extend_schema(responses=s.HoldoutOut(many=True))
+    def get(self, request, name):
+        model = selectors.model_get(name)
+        return self.list_response(request, model.holdouts.select_related("created_by"), s.HoldoutOut)
+
+    @extend_schema(request=s.HoldoutIn, responses={201: s.HoldoutOut})
+    def post(self, request, name):
+        data = dict(self.validated(s.HoldoutIn))
+        holdout = services.holdout_register(model=selectors.model_get(name), actor=request.user,
+                                            uploaded=data.pop("file", None), **data)
+        return Response(s.HoldoutOut(holdout).data, status=status.HTTP_201_CREATED)
+
+
+class PolicyApi(KeelAPIView):
+    required_permissions = {"GET": USE_KEEL, "PUT": APPROVE_PROMOTION}
+
+    @extend_schema(responses=s.PolicyOut)
+    def get(self, request, name):
+        return Response(s.PolicyOut(selectors.policy_for(selectors.model_get(name))).data)
+
+    @extend_schema(request=s.PolicyIn, responses=s.PolicyOut)
+    def put(self, request, name):
+        policy = services.policy_update(model=selectors.model_get(name), actor=request.user,
+                                        **self.validated(s.PolicyIn))
+        return Response(s.PolicyOut(policy).data)
+
+
+class PromotionListApi(KeelAPIView):
+    required_permissions = {"GET": USE_KEEL, "POST": REGISTER_MODELS}
+
+    @extend_schema(responses=s.PromotionSummaryOut(many=True), parameters=filter_parameters(PromotionFilter))
+    def get(self, request):
+        return self.list_response(request, _requests(), s.PromotionSummaryOut, PromotionFilter)
+
+    @extend_schema(request=s.PromotionIn, responses={201: s.PromotionOut})
+    def post(self, request):
+        data = self.validated(s.PromotionIn)
+        model = selectors.model_get(data["model"])
+        holdout = None
+        if data["holdout"] is not None:
+            holdout = model.holdouts.filter(pk=data["holdout"]).first()
+            if holdout is None:
+                raise NotFound(f"Model '{model.name}' has no hold-out dataset {data['holdout']}.", field="holdout")
+        created = services.promotion_request_create(
+            version=selectors.version_get(model, data["version"]), actor=request.user, reason=data["reason"],
+            target_alias=data["target_alias"], holdout=holdout, action=data["action"],
+            canary_percent=data["canary_percent"])
+        return Response(s.PromotionOut(request_get(created.pk)).data, status=status.HTTP_201_CREATED)
+
+
+class PromotionDetailApi(KeelAPIView):
+    required_permissions = {"GET": USE_KEEL}
+
+    @extend_schema(responses=s.PromotionOut)
+    def get(self, request, pk):
+        return Response(s.PromotionOut(request_get(pk)).data)
+
+
+class PromotionApproveApi(KeelAPIView):
+    required_permissions = {"POST": APPROVE_PROMOTION}
+
+    @extend_schema(request=s.DecisionIn, responses=s.PromotionOut)
+    def post(self, request, pk):
+        data = self.validated(s.DecisionIn)
+        services.promotion_approve(request=request_get(pk), actor=request.user, **data)
+        return Response(s.PromotionOut(request_get(pk)).data)
+
+
+class PromotionRejectApi(KeelAPIView):
+    required_permissions = {"POST": APPROVE_PROMOTION}
+
+    @extend_schema(request=s.RejectIn, responses=s.PromotionOut)
+    def post(self, request, pk):
+        services.promotion_reject(request=request_get(pk), actor=request.user, **self.validated(s.RejectIn))
+        return Response(s.PromotionOut(request_get(pk)).data)
+
+
+class PromotionCancelApi(KeelAPIView):
+    required_permissions = {"POST": REGISTER_MODELS}
+
+    @extend_schema(request=s.CancelIn, responses=s.PromotionOut)
+    def post(self, request, pk):
+        services.promotion_cancel(request=request_get(pk), actor=request.user, **self.validated(s.CancelIn))
+        return Response(s.PromotionOut(request_get(pk)).data)
+
+
+class RollbackApi(KeelAPIView):
+    required_permissions = {"POST": APPROVE_PROMOTION}
+
+    @extend_schema(request=s.RollbackIn, responses={200: dict})
+    def post(self, request, name):
+        model = selectors.model_get(name)
+        data = self.validated(s.RollbackIn)
+        services.promotion_rollback(model=model, to_version=selectors.version_get(model, data["version"]),
+                                    actor=request.user, reason=data["reason"])
+        return Response(_serving_body(request, model))
+
+
+def _serving_body(request, model) -> dict:
+    config = selectors.serving_config(model)
+    for key in ("production", "fallback", "shadow", "canary"):
+        if config[key]:
+            config[key]["artifact_url"] = request.build_absolute_uri(config[key]["artifact_url"])
+    return config
+
+
+class ServingConfigApi(KeelAPIView):
+    """Polled by serving systems: cheap to ask again, answering 304 while nothing changed."""
+
+    required_permissions = {"GET": USE_KEEL}
+
+    @extend_schema(responses={200: dict, 304: None})
+    def get(self, request, name):
+        body = _serving_body(request, selectors.model_get(name))
+        etag = '"' + hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:32] + '"'
+        if etag in [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]:
+            return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
+        return Response(body, headers={"ETag": etag, "Cache-Control": "no-cache"})

@@ -1,0 +1,123 @@
+"""API v1 shapes for promotion governance: hold-outs, policies, requests, rollback, serving config."""
+
+from rest_framework import serializers
+
+from mlops.api import StrictSerializer
+
+from .models import (
+    GOVERNED_ALIASES,
+    HoldoutDataset,
+    HoldoutFormat,
+    PromotionAction,
+    PromotionEvent,
+    PromotionPolicy,
+    PromotionRequest,
+    ThresholdRule,
+)
+
+
+class HoldoutIn(StrictSerializer):
+    name = serializers.CharField(max_length=200)
+    label_column = serializers.CharField(max_length=200)
+    group_column = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    file = serializers.FileField(required=False)
+    storage_path = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    format = serializers.ChoiceField(choices=HoldoutFormat.choices, required=False, allow_blank=True, default="")
+    window_start = serializers.DateField(required=False, allow_null=True, default=None)
+    window_end = serializers.DateField(required=False, allow_null=True, default=None)
+
+
+class HoldoutOut(serializers.ModelSerializer):
+    created_by = serializers.CharField(source="created_by.username")
+    source = serializers.SerializerMethodField()
+
+    class Meta:
+        model = HoldoutDataset
+        fields = ["id", "name", "format", "label_column", "group_column", "source", "sha256", "size_bytes",
+                  "window_start", "window_end", "created_by", "created_at"]
+
+    def get_source(self, holdout) -> str:
+        return "upload" if holdout.file else f"path:{holdout.storage_path}"
+
+
+class PolicyIn(StrictSerializer):
+    primary_metric = serializers.CharField(max_length=50, required=False)
+    min_primary_metric = serializers.FloatField(required=False, allow_null=True)
+    max_regression = serializers.FloatField(required=False, min_value=0)
+    min_margin_over_baseline = serializers.FloatField(required=False)
+    max_flip_rate = serializers.FloatField(required=False, min_value=0, max_value=1)
+    max_slice_gap = serializers.FloatField(required=False, allow_null=True, min_value=0)
+    slice_columns = serializers.ListField(child=serializers.CharField(max_length=200), required=False, max_length=20)
+    min_slice_rows = serializers.IntegerField(required=False, min_value=1)
+    threshold_rule = serializers.ChoiceField(choices=ThresholdRule.choices, required=False)
+    threshold_target = serializers.FloatField(required=False, allow_null=True, min_value=0, max_value=1)
+    ranking_k = serializers.IntegerField(required=False, min_value=1, max_value=1000)
+    staleness_days = serializers.IntegerField(required=False, min_value=1, max_value=3650)
+
+
+class PolicyOut(serializers.ModelSerializer):
+    class Meta:
+        model = PromotionPolicy
+        exclude = ["id", "model", "updated_by"]
+
+
+class PromotionIn(StrictSerializer):
+    model = serializers.SlugField()
+    version = serializers.IntegerField(min_value=1)
+    target_alias = serializers.ChoiceField(choices=[(a, a) for a in GOVERNED_ALIASES], default="production")
+    action = serializers.ChoiceField(choices=PromotionAction.choices, default=PromotionAction.PROMOTE)
+    holdout = serializers.IntegerField(required=False, allow_null=True, default=None,
+                                       help_text="Id of a hold-out dataset of this model.")
+    canary_percent = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1,
+                                              max_value=50)
+    reason = serializers.CharField(max_length=4000)
+
+
+class DecisionIn(StrictSerializer):
+    comment = serializers.CharField(max_length=4000, required=False, allow_blank=True, default="")
+    threshold = serializers.FloatField(required=False, allow_null=True, default=None, min_value=0, max_value=1)
+
+
+class RejectIn(StrictSerializer):
+    comment = serializers.CharField(max_length=4000)
+
+
+class CancelIn(StrictSerializer):
+    reason = serializers.CharField(max_length=4000, required=False, allow_blank=True, default="")
+
+
+class RollbackIn(StrictSerializer):
+    version = serializers.IntegerField(min_value=1)
+    reason = serializers.CharField(max_length=4000)
+
+
+class PromotionEventOut(serializers.ModelSerializer):
+    actor = serializers.SerializerMethodField()
+
+    class Meta:
+        model = PromotionEvent
+        fields = ["from_state", "to_state", "actor", "note", "created_at"]
+
+    def get_actor(self, event) -> str:
+        return event.actor.username if event.actor_id else "keel-gate"
+
+
+class PromotionOut(serializers.ModelSerializer):
+    model = serializers.CharField(source="model.name")
+    version = serializers.IntegerField(source="version.version")
+    compared_version = serializers.IntegerField(source="compared_version.version", allow_null=True, default=None)
+    submitted_by = serializers.CharField(source="submitted_by.username")
+    decided_by = serializers.CharField(source="decided_by.username", allow_null=True, default=None)
+    events = PromotionEventOut(many=True, read_only=True)
+
+    class Meta:
+        model = PromotionRequest
+        fields = ["id", "model", "version", "target_alias", "action", "canary_percent", "holdout", "reason",
+                  "state", "gate_stage", "gate_progress", "submitted_by", "submitted_at", "compared_version",
+                  "failure_reasons", "proposed_threshold", "approved_threshold", "decided_by", "decided_at",
+                  "decision_comment", "evidence", "events"]
+
+
+class PromotionSummaryOut(PromotionOut):
+    class Meta(PromotionOut.Meta):
+        fields = [f for f in PromotionOut.Meta.fields if f not in ("evidence", "events")]

@@ -1,0 +1,6 @@
+"""Every write to the registry, by theme. Callers use `from registry import services` and
+`services.<noun>_<verb>(...)`; the modules below are where each lives."""
+
+from .catalog import *  # noqa: F401,F403
+from .promotion import *  # noqa: F401,F403
+from .notifications import *  # noqa: F401,F403
