@@ -25,7 +25,9 @@ class ApplicationError(Exception):
             self.status_code = status_code
 
 
-class NotFound(ApplicationError):
+class NotFound(ApplicationError, Http404):
+    """Also an Http404, so one selector serves the API (JSON with the message) and pages (404 page)."""
+
     status_code = status.HTTP_404_NOT_FOUND
 
 

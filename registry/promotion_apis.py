@@ -4,7 +4,6 @@ import hashlib
 import json
 
 import django_filters
-from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -16,7 +15,8 @@ from mlops.roles import APPROVE_PROMOTION, REGISTER_MODELS, USE_KEEL
 
 from . import promotion_serializers as s
 from . import selectors, services
-from .models import PromotionEvent, PromotionRequest, PromotionState
+from .promotion_selectors import promotion_get, promotion_requests
+from .models import PromotionRequest, PromotionState
 
 
 class PromotionFilter(django_filters.FilterSet):
@@ -27,19 +27,6 @@ class PromotionFilter(django_filters.FilterSet):
     class Meta:
         model = PromotionRequest
         fields = ["model", "state", "target_alias"]
-
-
-def _requests():
-    return PromotionRequest.objects.select_related(
-        "model", "version", "compared_version", "submitted_by", "decided_by").prefetch_related(
-        Prefetch("events", queryset=PromotionEvent.objects.select_related("actor")))
-
-
-def request_get(pk: int) -> PromotionRequest:
-    found = _requests().filter(pk=pk).first()
-    if found is None:
-        raise NotFound(f"No promotion request #{pk}.")
-    return found
 
 
 class HoldoutListApi(KeelAPIView):
@@ -78,7 +65,7 @@ class PromotionListApi(KeelAPIView):
 
     @extend_schema(responses=s.PromotionSummaryOut(many=True), parameters=filter_parameters(PromotionFilter))
     def get(self, request):
-        return self.list_response(request, _requests(), s.PromotionSummaryOut, PromotionFilter)
+        return self.list_response(request, promotion_requests(), s.PromotionSummaryOut, PromotionFilter)
 
     @extend_schema(request=s.PromotionIn, responses={201: s.PromotionOut})
     def post(self, request):
@@ -93,7 +80,7 @@ class PromotionListApi(KeelAPIView):
             version=selectors.version_get(model, data["version"]), actor=request.user, reason=data["reason"],
             target_alias=data["target_alias"], holdout=holdout, action=data["action"],
             canary_percent=data["canary_percent"])
-        return Response(s.PromotionOut(request_get(created.pk)).data, status=status.HTTP_201_CREATED)
+        return Response(s.PromotionOut(promotion_get(created.pk)).data, status=status.HTTP_201_CREATED)
 
 
 class PromotionDetailApi(KeelAPIView):
@@ -101,7 +88,7 @@ class PromotionDetailApi(KeelAPIView):
 
     @extend_schema(responses=s.PromotionOut)
     def get(self, request, pk):
-        return Response(s.PromotionOut(request_get(pk)).data)
+        return Response(s.PromotionOut(promotion_get(pk)).data)
 
 
 class PromotionApproveApi(KeelAPIView):
@@ -110,8 +97,8 @@ class PromotionApproveApi(KeelAPIView):
     @extend_schema(request=s.DecisionIn, responses=s.PromotionOut)
     def post(self, request, pk):
         data = self.validated(s.DecisionIn)
-        services.promotion_approve(request=request_get(pk), actor=request.user, **data)
-        return Response(s.PromotionOut(request_get(pk)).data)
+        services.promotion_approve(request=promotion_get(pk), actor=request.user, **data)
+        return Response(s.PromotionOut(promotion_get(pk)).data)
 
 
 class PromotionRejectApi(KeelAPIView):
@@ -119,8 +106,8 @@ class PromotionRejectApi(KeelAPIView):
 
     @extend_schema(request=s.RejectIn, responses=s.PromotionOut)
     def post(self, request, pk):
-        services.promotion_reject(request=request_get(pk), actor=request.user, **self.validated(s.RejectIn))
-        return Response(s.PromotionOut(request_get(pk)).data)
+        services.promotion_reject(request=promotion_get(pk), actor=request.user, **self.validated(s.RejectIn))
+        return Response(s.PromotionOut(promotion_get(pk)).data)
 
 
 class PromotionCancelApi(KeelAPIView):
@@ -128,8 +115,8 @@ class PromotionCancelApi(KeelAPIView):
 
     @extend_schema(request=s.CancelIn, responses=s.PromotionOut)
     def post(self, request, pk):
-        services.promotion_cancel(request=request_get(pk), actor=request.user, **self.validated(s.CancelIn))
-        return Response(s.PromotionOut(request_get(pk)).data)
+        services.promotion_cancel(request=promotion_get(pk), actor=request.user, **self.validated(s.CancelIn))
+        return Response(s.PromotionOut(promotion_get(pk)).data)
 
 
 class RollbackApi(KeelAPIView):

@@ -4,7 +4,8 @@ model's recent requests, and how many wait for a reviewer (the nav badge)."""
 from dataclasses import dataclass
 
 from django.db.models import Max, Prefetch, QuerySet
-from django.http import Http404
+
+from mlops.errors import NotFound
 
 from .models import (
     HoldoutDataset,
@@ -28,7 +29,7 @@ def promotion_get(pk: int) -> PromotionRequest:
     found = promotion_requests().prefetch_related(
         Prefetch("events", queryset=PromotionEvent.objects.select_related("actor"))).filter(pk=pk).first()
     if found is None:
-        raise Http404(f"No promotion request #{pk}.")
+        raise NotFound(f"No promotion request #{pk}.")
     return found
 
 
