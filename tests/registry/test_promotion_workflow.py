@@ -297,3 +297,26 @@ def test_the_admin_cannot_move_an_alias(client, reviewer, upsell):
                            {"model": upsell.pk, "name": "production", "version": v(upsell, 1).pk})
     assert response.status_code == 403
     assert not upsell.aliases.exists()
+
+
+def test_each_step_notifies_subscribers_and_a_winning_challenger_is_announced(
+        reviewer, pipeline, upsell, holdout, django_capture_on_commit_callbacks, mailoutbox):
+    from registry.models import ChannelKind, NotificationChannel, NotificationDelivery
+
+    NotificationChannel.objects.create(name="ml-team", kind=ChannelKind.EMAIL, target="ml@soom.example")
+    with django_capture_on_commit_callbacks(execute=True):
+        first = services.promotion_request_create(version=v(upsell, 1), actor=pipeline, reason="first",
+                                                  holdout=holdout)
+    with django_capture_on_commit_callbacks(execute=True):
+        gate_verdict(first, failures=["roc_auc below the floor"])
+    with django_capture_on_commit_callbacks(execute=True):
+        second = services.promotion_request_create(version=v(upsell, 2), actor=pipeline, reason="retrain",
+                                                   holdout=holdout)
+        gate_verdict(second, beats=True)
+        services.promotion_approve(request=second, actor=reviewer, comment="ship")
+
+    events = list(NotificationDelivery.objects.order_by("id").values_list("event", flat=True))
+    assert events == ["promotion.created", "promotion.validation_failed", "promotion.created",
+                      "promotion.awaiting_approval", "promotion.challenger_beats_production", "promotion.approved"]
+    assert NotificationDelivery.objects.filter(state="delivered").count() == 6
+    assert any("v2" in message.subject and "approved" in message.subject for message in mailoutbox)
