@@ -1,1 +1,219 @@
-# Data audits, prediction logs and relabelling arrive with their issue; see DESIGN.md.
+"""Data audits: batches of data, the training reference a model version learned from, the suite of
+checks, audit jobs with their findings, and the alerts they raise."""
+
+import os
+import uuid
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.text import get_valid_filename
+
+from registry.models import ModelVersion, RegisteredModel
+
+
+class DataFormat(models.TextChoices):
+    CSV = "csv", "CSV"
+    PARQUET = "parquet", "Parquet"
+    JSONL = "jsonl", "JSON lines"
+
+
+class BatchPurpose(models.TextChoices):
+    TRAINING = "training", "Training data"
+    HOLDOUT = "holdout", "Hold-out data"
+    INCOMING = "incoming", "Incoming batch"
+    SERVING = "serving", "Serving log"
+
+
+def batch_upload_to(instance: "DataBatch", filename: str) -> str:
+    safe = get_valid_filename(os.path.basename(filename or "")) or "batch"
+    return f"batches/{instance.model.name}/{uuid.uuid4().hex[:12]}-{safe}"
+
+
+class DataBatch(models.Model):
+    """One data file a model trains or predicts on: uploaded, or read in place under KEEL_DATA_ROOT."""
+
+    model = models.ForeignKey(RegisteredModel, on_delete=models.PROTECT, related_name="data_batches")
+    name = models.CharField(max_length=200)
+    purpose = models.CharField(max_length=10, choices=BatchPurpose.choices, default=BatchPurpose.INCOMING)
+    file = models.FileField(upload_to=batch_upload_to, max_length=500, blank=True)
+    storage_path = models.CharField(max_length=500, blank=True)
+    format = models.CharField(max_length=10, choices=DataFormat.choices)
+    sha256 = models.CharField(max_length=64, help_text="Of the bytes Keel received.")
+    declared_sha256 = models.CharField(max_length=64, blank=True, help_text="What the sender said it sent.")
+    signature = models.CharField(max_length=128, blank=True, help_text="Sender's HMAC-SHA256 of the bytes (hex).")
+    size_bytes = models.BigIntegerField(validators=[MinValueValidator(0)])
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(~Q(file="") & Q(storage_path="")) | (Q(file="") & ~Q(storage_path="")),
+                name="audits_batch_one_source"),
+            models.CheckConstraint(condition=Q(format__in=DataFormat.values), name="audits_batch_format_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model.name}: {self.name}"
+
+
+class ReferenceProfile(models.Model):
+    """What a model version learned from, summarised: the baseline every later batch is compared to."""
+
+    version = models.OneToOneField(ModelVersion, on_delete=models.CASCADE, related_name="reference_profile")
+    batch = models.ForeignKey(DataBatch, on_delete=models.PROTECT, related_name="+")
+    specs = models.JSONField(help_text="Column specs (name, kind, dtype, declared bounds).")
+    profile = models.JSONField()
+    rows = models.BigIntegerField()
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    def __str__(self) -> str:
+        return f"Reference of {self.version}"
+
+
+class AuditSuite(models.Model):
+    """The checks a model's batches must pass, suggested from its reference and edited by reviewers."""
+
+    model = models.OneToOneField(RegisteredModel, on_delete=models.CASCADE, related_name="audit_suite")
+    suite = models.JSONField()
+    suggested_from = models.ForeignKey(ModelVersion, on_delete=models.SET_NULL, null=True, blank=True,
+                                       related_name="+")
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                   related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Audit suite of {self.model.name}"
+
+
+class AuditKind(models.TextChoices):
+    REFERENCE = "reference", "Build the training reference"
+    BATCH = "batch", "Audit a batch"
+
+
+class AuditState(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class Verdict(models.TextChoices):
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+
+
+class AuditJob(models.Model):
+    """One audit (or reference build) as a background job, with its progress and outcome."""
+
+    model = models.ForeignKey(RegisteredModel, on_delete=models.PROTECT, related_name="audit_jobs")
+    version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="audit_jobs",
+                                help_text="Whose training reference the batch is compared with.")
+    batch = models.ForeignKey(DataBatch, on_delete=models.PROTECT, related_name="audit_jobs")
+    kind = models.CharField(max_length=10, choices=AuditKind.choices, default=AuditKind.BATCH)
+    state = models.CharField(max_length=10, choices=AuditState.choices, default=AuditState.QUEUED)
+    stage = models.CharField(max_length=100, blank=True)
+    rows_done = models.BigIntegerField(default=0)
+    rows_total = models.BigIntegerField(null=True, blank=True)
+    verdict = models.CharField(max_length=4, choices=Verdict.choices, blank=True)
+    error = models.TextField(blank=True, help_text="Why the audit could not run, for the person who sent the data.")
+    facts = models.JSONField(default=dict, blank=True, help_text="File facts: bytes, rows, sha256, columns.")
+    profile = models.JSONField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        permissions = [("run_audits", "Can start audits and edit audit suites")]
+        constraints = [
+            models.CheckConstraint(condition=Q(state__in=AuditState.values), name="audits_job_state_valid"),
+            models.CheckConstraint(condition=~Q(state=AuditState.FAILED) | ~Q(error=""),
+                                   name="audits_failed_job_says_why"),
+            models.CheckConstraint(
+                condition=Q(verdict="") | (Q(state=AuditState.SUCCEEDED) & Q(kind=AuditKind.BATCH)),
+                name="audits_verdict_only_on_success"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Audit #{self.pk} of {self.batch} ({self.state})"
+
+    @property
+    def progress(self) -> float | None:
+        if not self.rows_total:
+            return None
+        return min(1.0, self.rows_done / self.rows_total)
+
+
+class Severity(models.TextChoices):
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+class FindingStatus(models.TextChoices):
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+
+
+class Finding(models.Model):
+    """One check's outcome in one audit. Written once, when the audit completes."""
+
+    job = models.ForeignKey(AuditJob, on_delete=models.CASCADE, related_name="findings")
+    check_name = models.CharField(max_length=100)
+    column = models.CharField(max_length=200, blank=True)
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    status = models.CharField(max_length=4, choices=FindingStatus.choices)
+    message = models.TextField()
+    value = models.FloatField(null=True, blank=True)
+    threshold = models.FloatField(null=True, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["job", "status"], name="audits_finding_status")]
+
+    def __str__(self) -> str:
+        where = f"[{self.column}] " if self.column else ""
+        return f"{self.status.upper()} {self.check_name} {where}{self.message[:60]}"
+
+
+class AlertState(models.TextChoices):
+    OPEN = "open"
+    RESOLVED = "resolved"
+
+
+class Alert(models.Model):
+    """One incident per (model, check, column): repeated failures update it rather than add alerts."""
+
+    model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="alerts")
+    check_name = models.CharField(max_length=100)
+    column = models.CharField(max_length=200, blank=True)
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    state = models.CharField(max_length=10, choices=AlertState.choices, default=AlertState.OPEN)
+    message = models.TextField()
+    occurrences = models.PositiveIntegerField(default=1)
+    first_job = models.ForeignKey(AuditJob, on_delete=models.SET_NULL, null=True, related_name="+")
+    last_job = models.ForeignKey(AuditJob, on_delete=models.SET_NULL, null=True, related_name="+")
+    opened_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["state", "-last_seen_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["model", "check_name", "column"], condition=Q(state=AlertState.OPEN),
+                                    name="audits_one_open_alert_per_check"),
+        ]
+
+    def __str__(self) -> str:
+        where = f"[{self.column}] " if self.column else ""
+        return f"{self.model.name}: {self.check_name} {where}({self.state}, ×{self.occurrences})"

@@ -123,6 +123,9 @@ KEEL_MAX_ARTIFACT_BYTES = int(os.environ.get("KEEL_MAX_ARTIFACT_BYTES", str(512 
 KEEL_MAX_HOLDOUT_BYTES = int(os.environ.get("KEEL_MAX_HOLDOUT_BYTES", str(2 * 1024 * 1024 * 1024)))
 # Data that stays where it is (hold-outs, later audit batches) is read only from below this folder.
 KEEL_DATA_ROOT = Path(os.environ.get("KEEL_DATA_ROOT", BASE_DIR / "var" / "data"))
+KEEL_MAX_BATCH_BYTES = int(os.environ.get("KEEL_MAX_BATCH_BYTES", str(5 * 1024 * 1024 * 1024)))
+# Senders may sign batches with HMAC-SHA256 under this shared key; unset, signatures are not checked.
+KEEL_BATCH_HMAC_KEY = os.environ.get("KEEL_BATCH_HMAC_KEY", "")
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
@@ -166,6 +169,7 @@ KEEL_NOTIFY_MAX_ATTEMPTS = int(os.environ.get("KEEL_NOTIFY_MAX_ATTEMPTS", "6"))
 CELERY_BEAT_SCHEDULE = {
     "requeue-pending-deliveries": {"task": "registry.tasks.requeue_pending_deliveries", "schedule": 60.0},
     "requeue-stalled-gates": {"task": "registry.tasks.requeue_stalled_gates", "schedule": 300.0},
+    "requeue-stalled-audits": {"task": "audits.tasks.requeue_stalled_audits", "schedule": 300.0},
 }
 
 REST_FRAMEWORK = {
@@ -193,6 +197,16 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several models have a "state", "status" or "format" field; name each choice set once.
+    "ENUM_NAME_OVERRIDES": {
+        "RunStatusEnum": "registry.models.RunStatus",
+        "PromotionStateEnum": "registry.models.PromotionState",
+        "HoldoutFormatEnum": "registry.models.HoldoutFormat",
+        "DataFormatEnum": "audits.models.DataFormat",
+        "AuditStateEnum": "audits.models.AuditState",
+        "AlertStateEnum": "audits.models.AlertState",
+        "VerdictEnum": "audits.models.Verdict",
+    },
 }
 
 LOGGING = {

@@ -15,10 +15,11 @@ import pandas as pd
 from django.db import OperationalError as DatabaseOperationalError
 from threadpoolctl import threadpool_limits
 
+from mlops.datafiles import resolve_data_path
+
 from . import evaluation, selectors, services
 from .holdout_files import HoldoutFileError, read_frame
 from .models import HoldoutDataset, ModelVersion, PromotionAction, PromotionRequest, PromotionState
-from .services.promotion import resolve_data_path
 
 log = logging.getLogger(__name__)
 

@@ -202,10 +202,16 @@ def model_health(model: RegisteredModel, *, now=None) -> dict:
 def audit_status_for_holdout(holdout) -> dict:
     """The latest data-audit verdict for the hold-out data, for the gate to cite.
 
-    The registry reads audits only through here (DESIGN.md). Until the audits app records verdicts,
-    the gate says plainly that the data was not audited.
+    The registry reads audits only through here (DESIGN.md): an audit of the very same bytes (same
+    sha256) is the one that speaks for this hold-out.
     """
-    return {"status": "not_audited", "detail": "No data audit has run on this hold-out data yet."}
+    from audits.selectors import latest_audit_of_bytes
+
+    job = latest_audit_of_bytes(model=holdout.model, sha256=holdout.sha256)
+    if job is None:
+        return {"status": "not_audited", "detail": "No data audit has run on this hold-out data yet."}
+    return {"status": job.verdict, "audit_id": job.pk, "finished_at": job.finished_at.isoformat(),
+            "detail": f"Audit #{job.pk} of these exact bytes: {job.verdict}."}
 
 
 def serving_config(model: RegisteredModel) -> dict:

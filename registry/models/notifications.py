@@ -22,6 +22,7 @@ class NotificationEvent(models.TextChoices):
     APPROVED = "promotion.approved", "Approved"
     ROLLED_BACK = "promotion.rolled_back", "Rolled back"
     CHALLENGER_WINS = "promotion.challenger_beats_production", "A retrained challenger beats production"
+    AUDIT_ALERT = "audit.alert_opened", "A data audit opened a high-severity alert"
 
 
 def new_signing_secret() -> str:

@@ -5,9 +5,7 @@ cancelled by the submitter while open; rolled_back when a reviewer rolls product
 Each transition appends a PromotionEvent (who, when, why) and notifies subscribers.
 """
 
-import hashlib
 import logging
-from pathlib import Path
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
@@ -15,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
+from mlops.datafiles import resolve_data_path, sha256_and_size
 from mlops.errors import ApplicationError, Conflict
 
 from ..holdout_files import HoldoutFileError, columns_of, guess_format
@@ -34,7 +33,7 @@ from ..models import (
     RegisteredModel,
 )
 from ..selectors import PRODUCTION, rollback_targets
-from .catalog import HASH_CHUNK, alias_point
+from .catalog import alias_point
 
 __all__ = [
     "policy_update", "holdout_register", "promotion_request_create", "promotion_gate_record",
@@ -65,30 +64,6 @@ def policy_update(*, model: RegisteredModel, actor, **fields) -> PromotionPolicy
     return policy
 
 
-def _data_root() -> Path:
-    return Path(settings.KEEL_DATA_ROOT).resolve()
-
-
-def resolve_data_path(storage_path: str) -> Path:
-    """A path under KEEL_DATA_ROOT, refusing anything that escapes it (.., absolute paths, links)."""
-    root = _data_root()
-    candidate = (root / storage_path).resolve()
-    if not candidate.is_relative_to(root) or candidate == root:
-        raise ApplicationError("The path must name a file inside Keel's data root.", field="storage_path")
-    if not candidate.is_file():
-        raise ApplicationError(f"No file at '{storage_path}' under Keel's data root.", field="storage_path")
-    return candidate
-
-
-def _sha256_of(handle) -> tuple[str, int]:
-    digest, size = hashlib.sha256(), 0
-    for chunk in iter(lambda: handle.read(HASH_CHUNK), b""):
-        digest.update(chunk)
-        size += len(chunk)
-    handle.seek(0)
-    return digest.hexdigest(), size
-
-
 @transaction.atomic
 def holdout_register(*, model: RegisteredModel, actor, name: str, label_column: str, uploaded: UploadedFile | None = None,
                      storage_path: str = "", format: str = "", group_column: str = "",
@@ -113,7 +88,7 @@ def holdout_register(*, model: RegisteredModel, actor, name: str, label_column: 
     else:
         handle = resolve_data_path(storage_path).open("rb")
     try:
-        sha, size = _sha256_of(handle)
+        sha, size = sha256_and_size(handle)
         try:
             columns = columns_of(handle, fmt)
         except HoldoutFileError as exc:

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from . import apis
+
+app_name = "audits-api"
+
+urlpatterns = [
+    path("audits/", apis.AuditListApi.as_view(), name="audit-list"),
+    path("audits/<int:pk>/", apis.AuditDetailApi.as_view(), name="audit-detail"),
+    path("audits/<int:pk>/report.json", apis.AuditReportApi.as_view(), name="audit-report"),
+    path("alerts/", apis.AlertListApi.as_view(), name="alert-list"),
+    path("models/<slug:name>/versions/<int:version>/reference", apis.ReferenceApi.as_view(), name="reference"),
+    path("models/<slug:name>/audit-suite", apis.SuiteApi.as_view(), name="suite"),
+]

@@ -1,0 +1,327 @@
+"""Every write of the audits app: data batches, training references, suites, audit jobs, alerts.
+
+An audit is a background job. Bad data never raises into the void: it ends the job as failed with a
+reason the sender can act on. A job that already finished is left alone, so a redelivered task
+(acks_late after a killed worker) completes it exactly once.
+"""
+
+import logging
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.db import OperationalError as DatabaseOperationalError
+from django.db import transaction
+from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerUnavailable
+
+from mlops.datafiles import resolve_data_path, sha256_and_size
+from mlops.errors import ApplicationError
+from registry import selectors as registry_selectors
+from registry.models import ModelVersion, NotificationEvent, RegisteredModel
+
+from .engine import audit as engine
+from .engine import sources
+from .engine.columns import ColumnSpec, specs_from_schema
+from .engine.suite import Suite, suggest_suite
+from .models import (
+    Alert,
+    AlertState,
+    AuditJob,
+    AuditKind,
+    AuditState,
+    AuditSuite,
+    BatchPurpose,
+    DataBatch,
+    DataFormat,
+    Finding,
+    ReferenceProfile,
+    Severity,
+)
+
+__all__ = ["batch_register", "reference_build_start", "audit_start", "audit_run", "suite_update",
+           "suite_for", "audits_requeue_stalled"]
+
+log = logging.getLogger(__name__)
+
+FORMAT_BY_SUFFIX = {".csv": DataFormat.CSV, ".parquet": DataFormat.PARQUET, ".pq": DataFormat.PARQUET,
+                    ".jsonl": DataFormat.JSONL, ".ndjson": DataFormat.JSONL}
+
+
+# --- batches ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def batch_register(*, model: RegisteredModel, actor, name: str, purpose: str = BatchPurpose.INCOMING,
+                   uploaded: UploadedFile | None = None, storage_path: str = "", format: str = "",
+                   declared_sha256: str = "", signature: str = "") -> DataBatch:
+    """Accept a data file as it is. Its content is judged by the audit, which reports what is wrong."""
+    if bool(uploaded) == bool(storage_path):
+        raise ApplicationError("Send either a file or a storage_path, not both or neither.", field="file")
+    source_name = uploaded.name if uploaded else storage_path
+    fmt = format or FORMAT_BY_SUFFIX.get(Path(source_name).suffix.lower())
+    if fmt not in DataFormat.values:
+        raise ApplicationError("Say the format (csv, parquet or jsonl); it cannot be told from the name.",
+                               field="format")
+    if uploaded:
+        limit = settings.KEEL_MAX_BATCH_BYTES
+        if uploaded.size > limit:
+            raise ApplicationError(f"The file is {uploaded.size} bytes; the limit is {limit} bytes.",
+                                   field="file", status_code=413)
+        sha, size = sha256_and_size(uploaded)
+    else:
+        with resolve_data_path(storage_path).open("rb") as handle:
+            sha, size = sha256_and_size(handle)
+    batch = DataBatch(model=model, name=name, purpose=purpose, format=fmt, sha256=sha, size_bytes=size,
+                      declared_sha256=declared_sha256.strip().lower(), signature=signature.strip().lower(),
+                      storage_path=storage_path, created_by=actor)
+    if uploaded:
+        batch.file.save(uploaded.name, uploaded, save=False)
+        stored = batch.file.name
+        try:
+            batch.save()
+        except Exception:
+            batch.file.storage.delete(stored)
+            raise
+    else:
+        batch.save()
+    return batch
+
+
+def _batch_path(batch: DataBatch) -> Path:
+    if batch.file:
+        return Path(batch.file.path)
+    return resolve_data_path(batch.storage_path)
+
+
+# --- starting jobs --------------------------------------------------------------------------------
+
+
+def _queue(job_id: int) -> None:
+    from .tasks import run_audit
+
+    try:
+        run_audit.delay(job_id)
+    except BrokerUnavailable:
+        log.warning("Broker unavailable: audit %s waits for the sweep", job_id)
+
+
+@transaction.atomic
+def reference_build_start(*, version: ModelVersion, batch: DataBatch, actor, id_columns=(), timestamp_columns=(),
+                          text_columns=(), label_column: str = "", prediction_column: str = "") -> AuditJob:
+    """Profile a version's training data as the reference its later batches are compared with."""
+    if batch.model_id != version.model_id:
+        raise ApplicationError("That batch belongs to another model.", field="batch")
+    if not version.feature_schema:
+        raise ApplicationError(f"v{version.version} has no feature schema; Keel needs it to know each column's "
+                               "kind.", field="version")
+    extra = {}
+    if label_column:
+        extra[label_column] = "categorical" if "classification" in version.model.task_type else "numeric"
+    if prediction_column:
+        extra[prediction_column] = "numeric"
+    specs = specs_from_schema(version.feature_schema, id_columns=id_columns, timestamp_columns=timestamp_columns,
+                              text_columns=text_columns, extra=extra)
+    job = AuditJob.objects.create(model=version.model, version=version, batch=batch, kind=AuditKind.REFERENCE,
+                                  created_by=actor, facts={"specs": [spec.to_dict() for spec in specs]},
+                                  stage="queued")
+    transaction.on_commit(lambda: _queue(job.pk))
+    return job
+
+
+@transaction.atomic
+def audit_start(*, batch: DataBatch, actor, version: ModelVersion | None = None) -> AuditJob:
+    """Audit a batch against a version's training reference (by default, production's)."""
+    model = batch.model
+    if version is None:
+        version = registry_selectors.alias_map(model).get(registry_selectors.PRODUCTION)
+        if version is None:
+            raise ApplicationError(f"'{model.name}' has no production version; say which version's reference "
+                                   "to audit against.", field="version")
+    if version.model_id != model.pk:
+        raise ApplicationError("That version belongs to another model.", field="version")
+    if not ReferenceProfile.objects.filter(version=version).exists():
+        raise ApplicationError(
+            f"v{version.version} has no training reference yet; build one first "
+            f"(POST /api/v1/models/{model.name}/versions/{version.version}/reference).", field="version")
+    job = AuditJob.objects.create(model=model, version=version, batch=batch, kind=AuditKind.BATCH,
+                                  created_by=actor, stage="queued")
+    transaction.on_commit(lambda: _queue(job.pk))
+    return job
+
+
+# --- running jobs -------------------------------------------------------------------------------
+
+
+def _update(job_id: int, **fields) -> None:
+    # Outside any transaction, so the page shows progress while the job runs.
+    AuditJob.objects.filter(pk=job_id).update(**fields)
+
+
+def audit_run(*, job_id: int) -> AuditJob:
+    """Run one audit or reference build. Idempotent: a finished job is returned unchanged."""
+    job = AuditJob.objects.select_related("model", "version", "batch").get(pk=job_id)
+    if job.state in (AuditState.SUCCEEDED, AuditState.FAILED):
+        return job
+    _update(job.pk, state=AuditState.RUNNING, started_at=timezone.now(), attempts=job.attempts + 1,
+            stage="Checking the file", rows_done=0)
+    try:
+        if job.kind == AuditKind.REFERENCE:
+            return _build_reference(job)
+        return _audit_batch(job)
+    except (engine.AuditInputError, sources.SourceError) as exc:
+        return _fail(job.pk, str(exc))
+    except DatabaseOperationalError:
+        raise  # transient: the task retries
+    except Exception as exc:  # a bug must not leave the job running forever
+        log.exception("Audit %s crashed", job.pk)
+        return _fail(job.pk, f"The audit could not finish ({type(exc).__name__}: {exc}).")
+
+
+@transaction.atomic
+def _fail(job_id: int, reason: str) -> AuditJob:
+    job = AuditJob.objects.select_for_update().get(pk=job_id)
+    if job.state in (AuditState.SUCCEEDED, AuditState.FAILED):
+        return job
+    job.state, job.error, job.finished_at, job.stage = AuditState.FAILED, reason, timezone.now(), "failed"
+    job.save(update_fields=["state", "error", "finished_at", "stage"])
+    return job
+
+
+def _check_file(job: AuditJob, path: Path) -> dict:
+    batch = job.batch
+    key = settings.KEEL_BATCH_HMAC_KEY.encode() if settings.KEEL_BATCH_HMAC_KEY else None
+    return engine.check_file(path, batch.format, max_bytes=settings.KEEL_MAX_BATCH_BYTES,
+                             received_sha256=batch.sha256, declared_sha256=batch.declared_sha256,
+                             hmac_key=key, signature=batch.signature)
+
+
+def _specs(reference: ReferenceProfile) -> list[ColumnSpec]:
+    return [ColumnSpec.from_dict(spec) for spec in reference.specs]
+
+
+def _build_reference(job: AuditJob) -> AuditJob:
+    path = _batch_path(job.batch)
+    facts = {**job.facts, **_check_file(job, path)}
+    specs = [ColumnSpec.from_dict(spec) for spec in facts["specs"]]
+    _update(job.pk, stage="Profiling the training data", rows_total=facts["rows"])
+    profile = engine.build_reference(path, job.batch.format, specs, facts)
+    with transaction.atomic():
+        locked = AuditJob.objects.select_for_update().get(pk=job.pk)
+        if locked.state != AuditState.RUNNING:
+            return locked
+        ReferenceProfile.objects.update_or_create(
+            version=job.version,
+            defaults={"batch": job.batch, "specs": facts["specs"], "profile": profile, "rows": profile["rows"]})
+        # A model's suite starts as the reference's suggestion; reviewers refine it from there.
+        if not AuditSuite.objects.filter(model=job.model).exists():
+            AuditSuite.objects.create(model=job.model, suite=suggest_suite(profile, specs).to_dict(),
+                                      suggested_from=job.version)
+        locked.state, locked.stage, locked.finished_at = AuditState.SUCCEEDED, "done", timezone.now()
+        locked.rows_done, locked.facts = profile["rows"], facts
+        locked.save(update_fields=["state", "stage", "finished_at", "rows_done", "facts"])
+        return locked
+
+
+def suite_for(model: RegisteredModel, reference: ReferenceProfile) -> Suite:
+    saved = AuditSuite.objects.filter(model=model).first()
+    return Suite.from_dict(saved.suite) if saved else suggest_suite(reference.profile, _specs(reference))
+
+
+def _history(job: AuditJob, suite: Suite) -> list[tuple[int, int]]:
+    earlier = AuditJob.objects.filter(model=job.model, kind=AuditKind.BATCH, state=AuditState.SUCCEEDED,
+                                      created_at__lt=job.created_at).order_by("-created_at")
+    return [(f["rows"], f["bytes"]) for f in earlier.values_list("facts", flat=True)[:suite.history_batches]
+            if f and "rows" in f]
+
+
+def _audit_batch(job: AuditJob) -> AuditJob:
+    path = _batch_path(job.batch)
+    reference = job.version.reference_profile
+    specs, suite = _specs(reference), suite_for(job.model, reference)
+    facts = _check_file(job, path)
+    _update(job.pk, rows_total=facts["rows"])
+    findings, verdict, profile = engine.audit_file(
+        path, job.batch.format, reference=reference.profile, specs=specs, suite=suite, facts=facts,
+        history=_history(job, suite), progress=lambda rows: _update(job.pk, rows_done=rows),
+        stage=lambda text: _update(job.pk, stage=text))
+    return _record(job.pk, findings, verdict, profile, facts)
+
+
+@transaction.atomic
+def _record(job_id: int, findings: list, verdict: str, profile: dict, facts: dict) -> AuditJob:
+    job = AuditJob.objects.select_for_update().select_related("model").get(pk=job_id)
+    if job.state != AuditState.RUNNING:
+        return job  # a retry that raced a finished run records nothing twice
+    Finding.objects.bulk_create([
+        Finding(job=job, check_name=f.check, column=f.column or "", severity=f.severity, status=f.status,
+                message=f.message, value=f.value, threshold=f.threshold, details=f.details)
+        for f in findings])
+    job.state, job.verdict, job.stage, job.finished_at = AuditState.SUCCEEDED, verdict, "done", timezone.now()
+    job.profile, job.facts, job.rows_done = profile, facts, profile["rows"]
+    job.save(update_fields=["state", "verdict", "stage", "finished_at", "profile", "facts", "rows_done"])
+    _raise_alerts(job, findings)
+    return job
+
+
+def _raise_alerts(job: AuditJob, findings: list) -> None:
+    """One open alert per (model, check, column): a repeat updates it, a passing check resolves it.
+    Only a newly opened error-severity alert notifies people; the rest wait on the dashboard."""
+    now = timezone.now()
+    open_alerts = {(a.check_name, a.column): a for a in
+                   Alert.objects.select_for_update().filter(model=job.model, state=AlertState.OPEN)}
+    # Several findings of one check on one column (two integrity problems, say) are one incident.
+    worst: dict[tuple[str, str], object] = {}
+    for finding in findings:  # sorted most severe first, so the first of a key is its worst
+        worst.setdefault((finding.check, finding.column or ""), finding)
+    for key, finding in worst.items():
+        alert = open_alerts.get(key)
+        if finding.status == "pass" or finding.severity == Severity.INFO:
+            if alert is not None:
+                alert.state, alert.resolved_at, alert.last_job = AlertState.RESOLVED, now, job
+                alert.save(update_fields=["state", "resolved_at", "last_job"])
+            continue
+        if alert is not None:
+            alert.occurrences += 1
+            alert.last_seen_at, alert.last_job, alert.message = now, job, finding.message
+            alert.severity = finding.severity
+            alert.save(update_fields=["occurrences", "last_seen_at", "last_job", "message", "severity"])
+            continue
+        alert = Alert.objects.create(model=job.model, check_name=key[0], column=key[1], severity=finding.severity,
+                                     message=finding.message, first_job=job, last_job=job, opened_at=now,
+                                     last_seen_at=now)
+        if finding.severity == Severity.ERROR:
+            transaction.on_commit(lambda a=alert: _notify_alert(a))
+
+
+def _notify_alert(alert: Alert) -> None:
+    from registry.services import notify
+
+    notify(event=NotificationEvent.AUDIT_ALERT, model=alert.model, dedupe_key=f"alert:{alert.pk}", payload={
+        "title": f"{alert.model.name}: {alert.check_name}{' on ' + alert.column if alert.column else ''} failed",
+        "message": alert.message, "severity": alert.severity, "audit_id": alert.first_job_id,
+        "url": f"/audits/{alert.first_job_id}/"})
+
+
+# --- suites and sweeps --------------------------------------------------------------------------
+
+
+@transaction.atomic
+def suite_update(*, model: RegisteredModel, actor, suite: dict) -> AuditSuite:
+    try:
+        parsed = Suite.from_dict(suite)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise ApplicationError(f"The suite is not valid: {exc}", field="suite") from exc
+    saved, _ = AuditSuite.objects.update_or_create(model=model, defaults={"suite": parsed.to_dict(),
+                                                                         "updated_by": actor})
+    return saved
+
+
+def audits_requeue_stalled(*, older_than_seconds: int = 1800) -> int:
+    """Queue again the audits that never started (broker down) or whose worker vanished."""
+    cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
+    stalled = list(AuditJob.objects.filter(state__in=[AuditState.QUEUED, AuditState.RUNNING],
+                                           created_at__lt=cutoff).values_list("pk", flat=True))
+    for job_id in stalled:
+        _queue(job_id)
+    return len(stalled)

@@ -1,0 +1,16 @@
+from celery import shared_task
+from django.db import OperationalError
+
+from . import services
+
+
+@shared_task(bind=True, acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def run_audit(self, job_id: int) -> dict:
+    """Run one audit; redelivered after a lost worker, it finishes the job exactly once."""
+    job = services.audit_run(job_id=job_id)
+    return {"job_id": job.pk, "state": job.state, "verdict": job.verdict}
+
+
+@shared_task(acks_late=True)
+def requeue_stalled_audits(older_than_seconds: int = 1800) -> int:
+    return services.audits_requeue_stalled(older_than_seconds=older_than_seconds)

@@ -1,0 +1,44 @@
+"""Template helpers of the audit pages, and the model page's audit panel for the registry to include
+(`{% load keel_audits %}{% model_audits_panel model %}`)."""
+
+from django import template
+
+from mlops.roles import RUN_AUDITS, USE_KEEL
+
+from .. import page_selectors
+
+register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def open_alert_count(context) -> int:
+    """Open alerts across models, for the nav badge: one small COUNT per page."""
+    user = context.get("user")
+    if user is None or not user.has_perm(USE_KEEL):
+        return 0
+    return page_selectors.open_alert_count()
+
+
+@register.inclusion_tag("audits/_model_audits_panel.html", takes_context=True)
+def model_audits_panel(context, model) -> dict:
+    """The model page's audit panel: verdict trend, latest audits, open alerts, links."""
+    user = context.get("user")
+    return {**page_selectors.model_audit_summary(model), "may_run": bool(user and user.has_perm(RUN_AUDITS))}
+
+
+@register.filter
+def stat(value) -> str:
+    """A check's value or threshold: four significant digits are what a reviewer compares."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if float(value).is_integer() and abs(value) >= 1:
+        return f"{int(value):,}"
+    return f"{value:.4g}"
+
+
+@register.filter
+def share(value) -> str:
+    """A 0–1 progress as a whole percentage for bars and labels."""
+    return f"{round(100 * (value or 0))}"

@@ -1,0 +1,227 @@
+"""Data audit pages: the list with each model's verdict trend and the open alerts, an audit's
+report (findings first, then pictures), starting an audit, and a model's audit suite.
+
+Thin like registry's pages: selectors read, one service call writes, and a service's refusal comes
+back on the form (with its status code), never as a 500. Roles per action: every Keel member reads;
+RUN_AUDITS (reviewers, pipelines) starts audits and edits suites.
+"""
+
+import json
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.cache import patch_cache_control
+from django.views.decorators.http import require_GET, require_http_methods
+
+from mlops.errors import ApplicationError
+from mlops.roles import RUN_AUDITS, USE_KEEL
+from registry.models import RegisteredModel
+from registry.promotion_forms import show_service_error
+
+from . import page_selectors, report_display, selectors, services
+from .forms import AuditFilterForm, AuditStartForm, ColumnRulesForm, SuiteJsonForm
+from .models import AuditJob, AuditState, AuditSuite, ReferenceProfile
+
+keel_member_required = permission_required(USE_KEEL, raise_exception=True)
+auditor_required = permission_required(RUN_AUDITS, raise_exception=True)
+
+# A queued or running audit's page reloads itself this often to show its progress.
+REFRESH_SECONDS = 3
+# A finished audit's profile never changes, so a browser may keep its pictures; `private` because
+# they describe data behind a login, not for shared caches.
+PLOT_MAX_AGE = 3600
+
+
+# --- the list -----------------------------------------------------------------------------------
+
+
+@require_GET
+@keel_member_required
+def audit_list(request):
+    form = AuditFilterForm(request.GET or None)
+    model = None
+    if form.is_valid() and form.cleaned_data["model"]:
+        model = RegisteredModel.objects.get(name=form.cleaned_data["model"])
+    return render(request, "audits/audit_list.html", {
+        "form": form,
+        "model": model,
+        "alerts": page_selectors.open_alert_list(model),
+        "trends": page_selectors.verdict_trends(page_selectors.audited_models(model)),
+        "trend_length": page_selectors.TREND_LENGTH,
+        "audits": page_selectors.audit_list(model),
+        "may_run": request.user.has_perm(RUN_AUDITS),
+    })
+
+
+# --- the report ---------------------------------------------------------------------------------
+
+
+@require_GET
+@keel_member_required
+def audit_detail(request, pk: int):
+    job = selectors.audit_get(pk)
+    reference = ReferenceProfile.objects.filter(version=job.version).only("id", "profile", "rows").first()
+    sections = report_display.finding_sections(job.findings.all())
+    in_progress = job.state in (AuditState.QUEUED, AuditState.RUNNING)
+    return render(request, "audits/audit_detail.html", {
+        "job": job,
+        "model": job.model,
+        "batch": job.batch,
+        "facts": job.facts or {},
+        "reference": reference,
+        "sections": sections,
+        "plot_columns": report_display.plot_columns(reference and reference.profile, job.profile, sections),
+        "refresh_seconds": REFRESH_SECONDS if in_progress else None,
+        "in_progress": in_progress,
+    })
+
+
+def _profiles(pk: int) -> tuple[dict, dict]:
+    """The reference's and the batch's profiles of an audit, or 404 when either is missing."""
+    job = get_object_or_404(AuditJob.objects.only("id", "version_id", "profile"), pk=pk)
+    reference = ReferenceProfile.objects.filter(version_id=job.version_id).values_list("profile", flat=True).first()
+    if not job.profile or not reference:
+        raise Http404("This audit has no profile to draw (it has not finished, or it built a reference).")
+    return reference, job.profile
+
+
+def _png(data: bytes) -> HttpResponse:
+    response = HttpResponse(data, content_type="image/png")
+    patch_cache_control(response, private=True, max_age=PLOT_MAX_AGE)
+    return response
+
+
+@require_GET
+@keel_member_required
+def audit_plot_nulls(request, pk: int):
+    # Imported here: matplotlib takes a while to load and only the picture views need it.
+    from . import plots
+
+    reference, current = _profiles(pk)
+    try:
+        return _png(plots.null_rates_png(reference, current))
+    except ValueError as exc:
+        raise Http404(str(exc)) from exc
+
+
+@require_GET
+@keel_member_required
+def audit_plot_column(request, pk: int, column: str):
+    from . import plots
+
+    reference, current = _profiles(pk)
+    ref_column, cur_column = reference["columns"].get(column), current["columns"].get(column)
+    if ref_column is None or cur_column is None:
+        raise Http404(f"The audit has no column '{column}' in both profiles.")
+    try:
+        return _png(plots.histogram_png(ref_column, cur_column, column))
+    except ValueError as exc:  # an id column, or a kind the batch profiled differently
+        raise Http404(str(exc)) from exc
+
+
+# --- starting an audit --------------------------------------------------------------------------
+
+# Service field names → this form's names.
+START_FIELDS = {"storage_path": "storage_path", "batch": "file", "purpose": None}
+
+
+@require_http_methods(["GET", "POST"])
+@auditor_required
+def audit_new(request):
+    if request.method == "GET":
+        initial = {"model": request.GET.get("model")} if request.GET.get("model") else {}
+        return _start_page(request, AuditStartForm(initial=initial))
+    form = AuditStartForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _start_page(request, form, status=400)
+    data = form.cleaned_data
+    batch = None
+    try:
+        # One transaction: a batch nobody audits is not kept when the audit cannot start.
+        with transaction.atomic():
+            batch = services.batch_register(model=data["model"], actor=request.user, name=form.batch_name(),
+                                            uploaded=data["file"], storage_path=data["storage_path"].strip(),
+                                            format=data["format"])
+            job = services.audit_start(batch=batch, actor=request.user, version=data["model_version"])
+    except ApplicationError as exc:
+        if batch is not None and batch.file:
+            batch.file.storage.delete(batch.file.name)  # its row was rolled back; so goes the upload
+        show_service_error(form, exc, START_FIELDS)
+        return _start_page(request, form, status=exc.status_code)
+    messages.success(request, f"Audit #{job.pk} queued: Keel compares “{batch.name}” with "
+                              f"v{job.version.version}'s training data. This page follows its progress.")
+    return redirect("audits:detail", pk=job.pk)
+
+
+def _start_page(request, form, status=200):
+    return render(request, "audits/audit_new.html", {"form": form}, status=status)
+
+
+# --- the suite ----------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@keel_member_required
+def suite_detail(request, name: str):
+    model = get_object_or_404(RegisteredModel, name=name)
+    saved = AuditSuite.objects.filter(model=model).select_related("suggested_from", "updated_by").first()
+    # With no saved suite yet, audits run with the one production's reference suggests: show that.
+    suggestion = None if saved else page_selectors.suggested_suite(model)
+    suite = saved.suite if saved else (suggestion["suite"] if suggestion else None)
+    may_edit = request.user.has_perm(RUN_AUDITS)
+    bound = {}
+    status = 200
+    if request.method == "POST":
+        if not may_edit:
+            raise PermissionDenied("Only reviewers and pipelines edit audit suites.")
+        if suite is None:
+            raise Http404(f"'{model.name}' has no suite to edit yet.")
+        form, changed = _bound_suite_form(request.POST, suite)
+        if form is None:
+            raise Http404("No such column in the suite.")
+        if changed is not None:
+            try:
+                services.suite_update(model=model, actor=request.user, suite=changed)
+            except ApplicationError as exc:
+                # A column's form shows the engine's reason above its fields.
+                show_service_error(form, exc, {"suite": None} if "column" in form.fields else None)
+                status = exc.status_code
+            else:
+                what = f"The rules of {form.cleaned_data['column']}" if "column" in form.fields else "The suite"
+                messages.success(request, f"{what} saved. They apply to audits that start from now on.")
+                return redirect("audits:suite", name=model.name)
+        else:
+            status = 400
+        bound = {request.POST.get("column") or "json": form}  # re-shown with its errors, open
+    return render(request, "audits/suite_detail.html", {
+        "model": model, "saved": saved, "suggestion": suggestion, "may_edit": may_edit,
+        "suite": suite,
+        "columns": [(column, _column_form(column, bound) if may_edit else None)
+                    for column in report_display.suite_columns(suite)],
+        "json_form": (bound.get("json") or SuiteJsonForm(initial={"suite": json.dumps(suite, indent=2)}))
+        if may_edit and suite else None,
+        "json_open": "json" in bound,
+    }, status=status)
+
+
+def _column_form(column, bound: dict) -> ColumnRulesForm:
+    return bound.get(column.name) or ColumnRulesForm(column=column.name, kind=column.kind, rules=column.rules)
+
+
+def _bound_suite_form(data, suite: dict):
+    """The form a suite POST filled in (one column's rules, or the whole JSON) and, when it is
+    valid, the suite it asks for; (None, None) for a column the suite does not have."""
+    if "column" not in data:
+        form = SuiteJsonForm(data)
+        return form, form.cleaned_data["suite"] if form.is_valid() else None
+    current = (suite.get("columns") or {}).get(data["column"])
+    if current is None:
+        return None, None
+    form = ColumnRulesForm(data, column=data["column"], kind=current.get("kind", ""))
+    if not form.is_valid():
+        return form, None
+    return form, {**suite, "columns": {**suite["columns"], data["column"]: form.rules(current)}}

@@ -1,0 +1,34 @@
+from datetime import date
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from mlops.demo.batches import clean_batch, to_csv
+from mlops.demo.training import feature_schema
+from registry import services as registry_services
+from registry.models import TaskType
+from registry.services.catalog import alias_point
+
+TRAINING_ROWS = 6000
+
+
+@pytest.fixture
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def upsell_with_reference(db, media, reviewer, pipeline, api_as, django_capture_on_commit_callbacks):
+    """The upsell model in production at v1, with v1's training reference built from its training data."""
+    model = registry_services.model_create(name="upsell", task_type=TaskType.BINARY, owner=reviewer)
+    version = registry_services.version_create(model=model, actor=pipeline, feature_schema=feature_schema(),
+                                               decision_threshold=0.2)
+    alias_point(model=model, alias="production", version=version, actor=reviewer, reason="first model")
+    training = clean_batch(TRAINING_ROWS, start=date(2026, 1, 1), end=date(2026, 9, 30), seed=11, first_customer=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_as(pipeline).post("/api/v1/models/upsell/versions/1/reference", {
+            "file": SimpleUploadedFile("training.csv", to_csv(training)), "id_columns": ["customer_id"],
+            "timestamp_columns": ["signup_date"], "label_column": "upgraded_90d"}, format="multipart")
+    assert response.status_code == 202, response.content
+    return model
