@@ -1,7 +1,6 @@
 """REST API v1 for data audits: pipelines gate on these verdicts."""
 
 import django_filters
-from django.db import transaction
 from django.http import JsonResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -14,7 +13,7 @@ from mlops.roles import RUN_AUDITS, USE_KEEL
 from registry import selectors as registry_selectors
 
 from . import selectors, serializers as s, services
-from .models import Alert, AlertState, AuditJob, AuditState, BatchPurpose, Verdict
+from .models import Alert, AlertState, AuditJob, AuditState, Verdict
 
 
 class AuditFilter(django_filters.FilterSet):
@@ -49,14 +48,10 @@ class AuditListApi(KeelAPIView):
         data = self.validated(s.AuditIn)
         model = registry_selectors.model_get(data["model"])
         version = registry_selectors.version_get(model, data["version"]) if data["version"] else None
-        uploaded = data.get("file")
-        with transaction.atomic():
-            batch = services.batch_register(
-                model=model, actor=request.user, name=data["name"] or (uploaded.name if uploaded else
-                                                                        data["storage_path"]),
-                purpose=data["purpose"], uploaded=uploaded, storage_path=data["storage_path"],
-                format=data["format"], declared_sha256=data["sha256"], signature=data["signature"])
-            job = services.audit_start(batch=batch, actor=request.user, version=version)
+        job = services.audit_submit(
+            model=model, actor=request.user, version=version, name=data["name"], purpose=data["purpose"],
+            uploaded=data.get("file"), storage_path=data["storage_path"], format=data["format"],
+            declared_sha256=data["sha256"], signature=data["signature"])
         return Response(s.AuditOut(job).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -91,13 +86,7 @@ class ReferenceApi(KeelAPIView):
         model = registry_selectors.model_get(name)
         found = registry_selectors.version_get(model, version)
         data = dict(self.validated(s.ReferenceIn))
-        uploaded = data.pop("file", None)
-        with transaction.atomic():
-            batch = services.batch_register(
-                model=model, actor=request.user, name=f"training data of v{found.version}",
-                purpose=BatchPurpose.TRAINING, uploaded=uploaded, storage_path=data.pop("storage_path"),
-                format=data.pop("format"))
-            job = services.reference_build_start(version=found, batch=batch, actor=request.user, **data)
+        job = services.reference_submit(version=found, actor=request.user, uploaded=data.pop("file", None), **data)
         return Response(s.AuditOut(job).data, status=status.HTTP_202_ACCEPTED)
 
 

@@ -39,7 +39,7 @@ from .models import (
     Severity,
 )
 
-__all__ = ["batch_register", "reference_build_start", "audit_start", "audit_run", "suite_update",
+__all__ = ["batch_register", "reference_submit", "reference_build_start", "audit_start", "audit_submit", "audit_run", "suite_update",
            "suite_for", "audits_requeue_stalled"]
 
 log = logging.getLogger(__name__)
@@ -106,15 +106,29 @@ def _queue(job_id: int) -> None:
         log.warning("Broker unavailable: audit %s waits for the sweep", job_id)
 
 
+def _require_schema(version: ModelVersion) -> None:
+    if not version.feature_schema:
+        raise ApplicationError(f"v{version.version} has no feature schema; Keel needs it to know each column's "
+                               "kind.", field="version")
+
+
+@transaction.atomic
+def reference_submit(*, version: ModelVersion, actor, uploaded: UploadedFile | None = None, storage_path: str = "",
+                     format: str = "", **columns) -> AuditJob:
+    """Accept a version's training data and queue its reference build (checked before bytes are stored)."""
+    _require_schema(version)
+    batch = batch_register(model=version.model, actor=actor, name=f"training data of v{version.version}",
+                           purpose=BatchPurpose.TRAINING, uploaded=uploaded, storage_path=storage_path, format=format)
+    return reference_build_start(version=version, batch=batch, actor=actor, **columns)
+
+
 @transaction.atomic
 def reference_build_start(*, version: ModelVersion, batch: DataBatch, actor, id_columns=(), timestamp_columns=(),
                           text_columns=(), label_column: str = "", prediction_column: str = "") -> AuditJob:
     """Profile a version's training data as the reference its later batches are compared with."""
     if batch.model_id != version.model_id:
         raise ApplicationError("That batch belongs to another model.", field="batch")
-    if not version.feature_schema:
-        raise ApplicationError(f"v{version.version} has no feature schema; Keel needs it to know each column's "
-                               "kind.", field="version")
+    _require_schema(version)
     extra = {}
     if label_column:
         extra[label_column] = "categorical" if "classification" in version.model.task_type else "numeric"
@@ -129,10 +143,8 @@ def reference_build_start(*, version: ModelVersion, batch: DataBatch, actor, id_
     return job
 
 
-@transaction.atomic
-def audit_start(*, batch: DataBatch, actor, version: ModelVersion | None = None) -> AuditJob:
-    """Audit a batch against a version's training reference (by default, production's)."""
-    model = batch.model
+def _audit_target(model: RegisteredModel, version: ModelVersion | None) -> ModelVersion:
+    """The version whose training reference a batch is compared with (default: production)."""
     if version is None:
         version = registry_selectors.alias_map(model).get(registry_selectors.PRODUCTION)
         if version is None:
@@ -144,10 +156,30 @@ def audit_start(*, batch: DataBatch, actor, version: ModelVersion | None = None)
         raise ApplicationError(
             f"v{version.version} has no training reference yet; build one first "
             f"(POST /api/v1/models/{model.name}/versions/{version.version}/reference).", field="version")
-    job = AuditJob.objects.create(model=model, version=version, batch=batch, kind=AuditKind.BATCH,
+    return version
+
+
+@transaction.atomic
+def audit_start(*, batch: DataBatch, actor, version: ModelVersion | None = None) -> AuditJob:
+    """Audit a registered batch against a version's training reference (by default, production's)."""
+    version = _audit_target(batch.model, version)
+    job = AuditJob.objects.create(model=batch.model, version=version, batch=batch, kind=AuditKind.BATCH,
                                   created_by=actor, stage="queued")
     transaction.on_commit(lambda: _queue(job.pk))
     return job
+
+
+@transaction.atomic
+def audit_submit(*, model: RegisteredModel, actor, name: str = "", version: ModelVersion | None = None,
+                 purpose: str = BatchPurpose.INCOMING, uploaded: UploadedFile | None = None, storage_path: str = "",
+                 format: str = "", declared_sha256: str = "", signature: str = "") -> AuditJob:
+    """Accept a batch and queue its audit. The target is checked before any bytes are stored, so a
+    request that cannot be audited leaves nothing behind."""
+    version = _audit_target(model, version)
+    batch = batch_register(model=model, actor=actor, name=name or (uploaded.name if uploaded else storage_path),
+                           purpose=purpose, uploaded=uploaded, storage_path=storage_path, format=format,
+                           declared_sha256=declared_sha256, signature=signature)
+    return audit_start(batch=batch, actor=actor, version=version)
 
 
 # --- running jobs -------------------------------------------------------------------------------
@@ -244,7 +276,7 @@ def _audit_batch(job: AuditJob) -> AuditJob:
     findings, verdict, profile = engine.audit_file(
         path, job.batch.format, reference=reference.profile, specs=specs, suite=suite, facts=facts,
         history=_history(job, suite), progress=lambda rows: _update(job.pk, rows_done=rows),
-        stage=lambda text: _update(job.pk, stage=text))
+        stage=lambda text: _update(job.pk, stage=text), chunk_rows=settings.KEEL_AUDIT_CHUNK_ROWS)
     return _record(job.pk, findings, verdict, profile, facts)
 
 

@@ -11,7 +11,6 @@ import json
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import patch_cache_control
@@ -139,19 +138,14 @@ def audit_new(request):
     if not form.is_valid():
         return _start_page(request, form, status=400)
     data = form.cleaned_data
-    batch = None
     try:
-        # One transaction: a batch nobody audits is not kept when the audit cannot start.
-        with transaction.atomic():
-            batch = services.batch_register(model=data["model"], actor=request.user, name=form.batch_name(),
-                                            uploaded=data["file"], storage_path=data["storage_path"].strip(),
-                                            format=data["format"])
-            job = services.audit_start(batch=batch, actor=request.user, version=data["model_version"])
+        job = services.audit_submit(model=data["model"], actor=request.user, name=form.batch_name(),
+                                    version=data["model_version"], uploaded=data["file"],
+                                    storage_path=data["storage_path"].strip(), format=data["format"])
     except ApplicationError as exc:
-        if batch is not None and batch.file:
-            batch.file.storage.delete(batch.file.name)  # its row was rolled back; so goes the upload
         show_service_error(form, exc, START_FIELDS)
         return _start_page(request, form, status=exc.status_code)
+    batch = job.batch
     messages.success(request, f"Audit #{job.pk} queued: Keel compares “{batch.name}” with "
                               f"v{job.version.version}'s training data. This page follows its progress.")
     return redirect("audits:detail", pk=job.pk)

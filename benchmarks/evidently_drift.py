@@ -29,10 +29,14 @@ ID_COLUMN = "record_id"
 TIMESTAMP_COLUMN = "event_time"
 
 
-def _drift_results(snapshot_dict: dict) -> tuple[dict | None, dict[str, float]]:
-    """(DriftedColumnsCount value, {column: drift score}) from the snapshot's dict."""
+def _drift_results(snapshot_dict: dict) -> tuple[dict | None, dict[str, float], list[str]]:
+    """(DriftedColumnsCount value, {column: drift score}, drifted columns) from the snapshot's dict.
+
+    A column drifted when its score passes the metric's threshold: at or above it for the distance
+    methods Evidently picks by default (Wasserstein, Jensen-Shannon, PSI), below it for p-values."""
     count = None
     scores: dict[str, float] = {}
+    drifted: list[str] = []
     for metric in snapshot_dict.get("metrics", []):
         name = str(metric.get("metric_name") or metric.get("metric_id") or "")
         config = metric.get("config") or {}
@@ -40,8 +44,13 @@ def _drift_results(snapshot_dict: dict) -> tuple[dict | None, dict[str, float]]:
             count = metric.get("value")
         elif name.startswith("ValueDrift"):
             column = config.get("column") or name
-            scores[column] = metric.get("value")
-    return count, scores
+            value, threshold = metric.get("value"), config.get("threshold")
+            scores[column] = value
+            if isinstance(value, (int, float)) and isinstance(threshold, (int, float)):
+                p_value = "p_value" in str(config.get("method", "")).lower().replace("-", "_").replace(" ", "_")
+                if (value < threshold) if p_value else (value >= threshold):
+                    drifted.append(column)
+    return count, scores, drifted
 
 
 def _read(path: Path, category_dtype: bool):
@@ -91,12 +100,12 @@ def run_report(reference_path: Path, current_path: Path, out: Path | None, *, ca
     target.write_text(text)
     timings["snapshot to JSON"] = round(time.perf_counter() - t, 3)
 
-    count, scores = _drift_results(result)
+    count, scores, drifted = _drift_results(result)
     return {
         "tool": "evidently", "evidently": evidently_version, "pandas": pd.__version__,
         "categorical_dtype": str(reference[categorical[0]].dtype) if categorical else None,
         "reference_rows": len(reference), "current_rows": len(current),
-        "drifted_columns": count, "column_scores": scores, "snapshot_json": str(target),
+        "drifted_columns": count, "drifted": drifted, "column_scores": scores, "snapshot_json": str(target),
         "snapshot_bytes": len(text), "timings_s": timings,
     }
 
@@ -112,7 +121,7 @@ def main(argv=None) -> int:
     summary = run_report(args.reference, args.current, args.json, category_dtype=args.category_dtype)
     print(f"Evidently {summary['evidently']} DataDriftPreset: {summary['current_rows']:,} rows against "
           f"{summary['reference_rows']:,}; categorical columns as {summary['categorical_dtype']}")
-    print(f"drifted columns: {summary['drifted_columns']}")
+    print(f"drifted columns: {summary['drifted_columns']}: {', '.join(summary['drifted'])}")
     for column, score in sorted(summary["column_scores"].items()):
         print(f"  {column}: {score}")
     for label, seconds in summary["timings_s"].items():

@@ -123,6 +123,8 @@ KEEL_MAX_ARTIFACT_BYTES = int(os.environ.get("KEEL_MAX_ARTIFACT_BYTES", str(512 
 KEEL_MAX_HOLDOUT_BYTES = int(os.environ.get("KEEL_MAX_HOLDOUT_BYTES", str(2 * 1024 * 1024 * 1024)))
 # Data that stays where it is (hold-outs, later audit batches) is read only from below this folder.
 KEEL_DATA_ROOT = Path(os.environ.get("KEEL_DATA_ROOT", BASE_DIR / "var" / "data"))
+# Rows an audit holds in memory at once; memory stays flat however large the file.
+KEEL_AUDIT_CHUNK_ROWS = int(os.environ.get("KEEL_AUDIT_CHUNK_ROWS", "200000"))
 KEEL_MAX_BATCH_BYTES = int(os.environ.get("KEEL_MAX_BATCH_BYTES", str(5 * 1024 * 1024 * 1024)))
 # Senders may sign batches with HMAC-SHA256 under this shared key; unset, signatures are not checked.
 KEEL_BATCH_HMAC_KEY = os.environ.get("KEEL_BATCH_HMAC_KEY", "")
@@ -145,6 +147,9 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# How long Redis keeps an unacknowledged task before handing it to another worker: the longest a
+# killed worker's audit waits to be redelivered. Must exceed the longest job.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(os.environ.get("KEEL_BROKER_VISIBILITY_TIMEOUT", "3600"))}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

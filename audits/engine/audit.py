@@ -54,13 +54,14 @@ def build_reference(path: Path, fmt: str, specs: list[ColumnSpec], facts: dict) 
 
 def audit_file(path: Path, fmt: str, *, reference: dict, specs: list[ColumnSpec], suite: Suite, facts: dict,
                history: list[tuple[int, int]] = (), progress: Callable[[int], None] | None = None,
-               stage: Callable[[str], None] | None = None) -> tuple[list, str, dict]:
+               stage: Callable[[str], None] | None = None, chunk_rows: int = 200_000) -> tuple[list, str, dict]:
     """Findings (most severe first), verdict and the file's profile."""
     stage = stage or (lambda text: None)
     present = [spec for spec in specs if spec.name in facts["columns"]]
     stage("Profiling")
     # Over a whole file, profile_source counts duplicate ids exactly as it streams.
-    profile = sources.profile_source(path, fmt, present, edges=reference_edges(reference), progress=progress)
+    profile = sources.profile_source(path, fmt, present, edges=reference_edges(reference), progress=progress,
+                                     chunk_rows=chunk_rows)
     stage("Comparing with the training reference")
     findings = checks.schema_findings([spec.to_dict() for spec in specs], facts["columns"])
     findings += [checks.Finding(check="integrity", column=None, severity="error", status="fail", message=problem)

@@ -55,66 +55,73 @@ def integration_media_root(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("integration-media")
 
 
-@pytest.fixture(scope="session")
-def celery_worker_process(integration_services, django_db_setup, django_db_blocker, integration_media_root,
-                          tmp_path_factory):
-    """A `celery -A mlops worker` subprocess on the test database; yields its node name.
+class WorkerProcess:
+    """A `celery -A mlops worker` subprocess on the test database, its log kept for failure reports."""
 
-    Requests django_db_setup, so the worker stops before pytest-django drops the test database.
-    """
+    def __init__(self, *, database_url: str, media_root: Path, log_path: Path, queues: str = "celery",
+                 extra_env: dict | None = None):
+        self.nodename = f"keel-test-{uuid.uuid4().hex[:8]}@localhost"
+        self.log_path = log_path
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "mlops.settings", "DATABASE_URL": database_url,
+               "DB_CONN_MAX_AGE": "0", "REDIS_URL": os.environ["REDIS_URL"], "MEDIA_ROOT": str(media_root),
+               "PYTHONUNBUFFERED": "1", **(extra_env or {})}
+        celery = shutil.which("celery", path=str(Path(sys.executable).parent)) or shutil.which("celery")
+        command = [celery] if celery else [sys.executable, "-m", "celery"]
+        command += ["-A", "mlops", "worker", "--pool=solo", "--concurrency=1", "--loglevel=INFO", "-n", self.nodename,
+                    "-Q", queues, "--without-gossip", "--without-mingle", "--without-heartbeat"]
+        self._log = open(log_path, "ab")
+        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL)
+
+    def log(self) -> str:
+        self._log.flush()
+        return f"--- celery worker log ({self.log_path}) ---\n{self.log_path.read_text(errors='replace')[-8000:]}"
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + WORKER_START_TIMEOUT
+        while True:
+            if self.process.poll() is not None:
+                pytest.fail(f"The Celery worker exited with code {self.process.returncode} before answering ping."
+                            f"\n{self.log()}", pytrace=False)
+            if celery_app.control.ping(destination=[self.nodename], timeout=0.5):
+                return
+            if time.monotonic() > deadline:
+                pytest.fail(f"The Celery worker did not answer ping within {WORKER_START_TIMEOUT}s.\n{self.log()}",
+                            pytrace=False)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()  # warm shutdown: the worker finishes its current task and exits
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+        self._log.close()
+
+
+@pytest.fixture(scope="session")
+def test_database_url(integration_services, django_db_setup, django_db_blocker) -> str:
     from django.db import connection
 
     with django_db_blocker.unblock():
-        database_url = _database_url(connection.settings_dict)  # NAME is now the test database
-    log_path = tmp_path_factory.mktemp("celery-worker") / "worker.log"
-    nodename = f"keel-test-{uuid.uuid4().hex[:8]}@localhost"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "mlops.settings",
-        "DATABASE_URL": database_url,
-        "DB_CONN_MAX_AGE": "0",
-        "REDIS_URL": os.environ["REDIS_URL"],
-        "MEDIA_ROOT": str(integration_media_root),
-        "PYTHONUNBUFFERED": "1",
-    }
-    celery = shutil.which("celery", path=str(Path(sys.executable).parent)) or shutil.which("celery")
-    command = [celery] if celery else [sys.executable, "-m", "celery"]
-    command += ["-A", "mlops", "worker", "--pool=solo", "--concurrency=1", "--loglevel=INFO", "-n", nodename,
-                "--without-gossip", "--without-mingle", "--without-heartbeat"]
-    log = open(log_path, "wb")
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                               stdin=subprocess.DEVNULL)
+        return _database_url(connection.settings_dict)  # NAME is now the test database
 
-    def worker_log() -> str:
-        log.flush()
-        return f"--- celery worker log ({log_path}) ---\n{log_path.read_text(errors='replace')[-8000:]}"
 
+@pytest.fixture(scope="session")
+def celery_worker_process(test_database_url, integration_media_root, tmp_path_factory):
+    """The shared worker of the integration tests; yields it.
+
+    Requests django_db_setup (through test_database_url), so the worker stops before pytest-django
+    drops the test database.
+    """
+    worker = WorkerProcess(database_url=test_database_url, media_root=integration_media_root,
+                           log_path=tmp_path_factory.mktemp("celery-worker") / "worker.log")
     try:
-        deadline = time.monotonic() + WORKER_START_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"The Celery worker exited with code {process.returncode} before answering ping.\n"
-                            f"{worker_log()}", pytrace=False)
-            if celery_app.control.ping(destination=[nodename], timeout=0.5):
-                break
-            if time.monotonic() > deadline:
-                pytest.fail(f"The Celery worker did not answer ping within {WORKER_START_TIMEOUT}s.\n{worker_log()}",
-                            pytrace=False)
-        yield _Worker(nodename, process, worker_log)
+        worker.wait_ready()
+        yield worker
     finally:
-        if process.poll() is None:
-            process.terminate()  # warm shutdown: the worker finishes its current task and exits
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
-        log.close()
-
-
-class _Worker:
-    def __init__(self, nodename, process, log):
-        self.nodename, self.process, self.log = nodename, process, log
+        worker.stop()
 
 
 @pytest.fixture
