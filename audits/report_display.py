@@ -12,7 +12,7 @@ SEVERITY_RANK = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
 
 # A p-value answers "could both samples come from one distribution?"; with many rows even a
 # negligible shift is "significant", so the effect sizes decide and the p-value only informs.
-PVALUE_NOTE = "information only: large samples make tiny differences significant"
+PVALUE_NOTE = "rules out sampling noise only: effect size sets the status"
 
 # The drift statistics a finding may carry in `details`, in reading order: (key, label, note).
 DRIFT_STATS = (

@@ -230,9 +230,9 @@ def main(argv=None) -> int:
                      "engine_sha256": {p.name: hashlib.sha256(p.read_bytes()).hexdigest()[:12]
                                        for p in sorted((ROOT / "audits" / "engine").glob("*.py"))}}
     keel_cmd = [sys.executable, str(HERE / "keel_audit.py"), str(ref), str(cur)]
-    keel_runs = [run_measured(f"keel (run {i + 1} of {args.keel_repeat})", keel_cmd,
+    keel_runs = [run_measured(f"keel (run {i + 1} of {max(1, args.keel_repeat)})", keel_cmd,
                               log_path=work / f"keel-{args.rows}-run{i + 1}.log")
-                 for i in range(args.keel_repeat)]
+                 for i in range(max(1, args.keel_repeat))]
     keel = median_run(keel_runs)
     results["runs"]["keel"] = keel
     results["runs"]["keel_all"] = keel_runs

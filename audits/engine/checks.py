@@ -8,7 +8,7 @@ checks with two thresholds (nulls, drift) report ``warn`` past the first and ``f
 ``verdict`` turns the findings into the batch's pass / warn / fail.
 
 Drift findings take their status from EFFECT SIZES (PSI, Jensen-Shannon distance, Wasserstein scaled
-by the reference's IQR); p-values are carried in ``details`` as information only, because with many
+by the reference's IQR); p-values are carried in ``details`` and only veto a warning that sampling noise explains, because with many
 rows a negligible shift is "significant".
 
 Pure Python; no Django. Profiles follow docs/audit-profile-format.md.
@@ -53,7 +53,8 @@ DEFAULT_SEVERITY = {
     "skew_drift": "warning",
 }
 
-PVALUE_NOTE = "p-values are information only (with many rows tiny shifts are significant)"
+PVALUE_NOTE = ("effect size sets the status; the p-value only rules out sampling noise "
+               "(with many rows tiny shifts are significant)")
 MIXED_FORMAT_SHARE = 0.01  # a second format on more than 1 % of values makes a column "mixed"
 UNPARSEABLE_FAIL_SHARE = 0.01
 RANGE_IQR_RATIO = (0.5, 2.0)
@@ -630,6 +631,10 @@ def _id_findings(name, current, cur, rules: ColumnRules) -> list[Finding]:
 # ---------------------------------------------------------------------------------------------
 
 
+def _beyond_noise(pvalue, rules: ColumnRules) -> bool:
+    return pvalue is None or pvalue < rules.drift_noise_pvalue
+
+
 def _drift_finding(check: str, name: str, ref: Mapping, cur: Mapping, rules: ColumnRules, *, subject: str,
                    severity: str | None = None) -> Finding | None:
     """One drift finding for a numeric or categorical column, status by effect size."""
@@ -662,6 +667,10 @@ def _drift_finding(check: str, name: str, ref: Mapping, cur: Mapping, rules: Col
         else:
             status, threshold = "pass", rules.drift_psi_warn
             head = f"{subject} is stable: PSI {psi_v:.2f} (warning at {rules.drift_psi_warn:g}), {moved}"
+        if status != "pass" and not _beyond_noise(stats["ks_pvalue"], rules):
+            status, threshold = "pass", rules.drift_noise_pvalue
+            head = (f"{subject} differs from training by no more than sampling noise explains: PSI {psi_v:.2f}, "
+                    f"{moved}")
         message = f"{head}. {pv}; {PVALUE_NOTE}."
         return Finding(check, name, severity, status, message, psi_v, threshold, stats)
     stats = drift.categorical_drift(ref, cur)
@@ -680,6 +689,9 @@ def _drift_finding(check: str, name: str, ref: Mapping, cur: Mapping, rules: Col
     else:
         status, threshold = "pass", rules.drift_psi_warn
         head = f"{subject} is stable: {parts} (warning at PSI {rules.drift_psi_warn:g} or JS {rules.drift_js_warn:g})"
+    if status != "pass" and not _beyond_noise(stats["chi2_pvalue"], rules):
+        status, threshold = "pass", rules.drift_noise_pvalue
+        head = f"{subject} differs from training by no more than sampling noise explains: {parts}"
     extra = ""
     if stats["new_categories"]:
         extra = " New: " + ", ".join(f"'{v}'" for v in stats["new_categories"][:5]) + "."

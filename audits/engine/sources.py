@@ -144,7 +144,9 @@ def _parquet(path):
     import pyarrow.parquet as pq
 
     try:
-        return pq.ParquetFile(path)
+        # pre_buffer=False: with Arrow's default read-ahead a batch iteration keeps most of the file
+        # in memory (apache/arrow#39808), so memory grew with the file instead of staying flat.
+        return pq.ParquetFile(path, pre_buffer=False)
     except (pa.ArrowException, OSError) as e:
         raise SourceError(f"This is not a readable Parquet file: {e}") from None
 

@@ -62,6 +62,10 @@ class ColumnRules:
     drift_js_warn: float = 0.1
     drift_js_fail: float = 0.2
     drift_wasserstein_warn: float = 0.1
+    # Effect size decides how bad a drift is; a warning also needs the difference to exceed sampling
+    # noise (test p-value below this). Small clean batches otherwise warn on heavy tails by chance,
+    # while on large batches every real shift is significant and effect size alone decides.
+    drift_noise_pvalue: float = 0.01
     severity_overrides: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self):
@@ -84,6 +88,9 @@ class ColumnRules:
             if value < 0:
                 raise ValueError(f"{name} must not be negative")
             setattr(self, name, value)
+        self.drift_noise_pvalue = _number("drift_noise_pvalue", self.drift_noise_pvalue)
+        if not 0 < self.drift_noise_pvalue <= 1:
+            raise ValueError("drift_noise_pvalue must be above 0 and at most 1")
         if self.drift_psi_warn > self.drift_psi_fail:
             raise ValueError("drift_psi_warn is above drift_psi_fail")
         if self.drift_js_warn > self.drift_js_fail:

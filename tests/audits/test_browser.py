@@ -52,7 +52,7 @@ def test_reviewer_finds_the_failing_batch_and_sees_why(live_server, page, sign_i
     failing = page.locator("section[aria-labelledby=failing-h] .finding")
     assert failing.count() == 2 and "festival" in failing.first.inner_text()
     warning = page.locator("section[aria-labelledby=warnings-h] .finding")
-    assert "information only" in warning.inner_text()
+    assert "effect size sets the status" in warning.inner_text()
     # The passed checks are folded away until asked for.
     passed = page.locator(".passed-checks .finding").first
     assert not passed.is_visible()

@@ -269,13 +269,13 @@ def test_the_report_puts_failing_checks_above_warnings_above_the_passed_ones(fes
     assert f'href="/api/v1/audits/{festival.pk}/report.json"' in html
 
 
-def test_drift_statistics_are_labelled_and_the_p_value_is_information_only(festival, reviewer, client_as):
+def test_drift_statistics_are_labelled_and_the_p_value_only_rules_out_noise(festival, reviewer, client_as):
     warnings = section(page(client_as(reviewer), report_url(festival)), "warnings-h")
     stats = dict(re.findall(r"<dt>([^<]+?)(?: <span[^>]*>[^<]*</span>)?</dt><dd>([^<]+)</dd>", warnings))
     assert stats == {"PSI": "0.183", "KS D": "0.162", "p-value": "3.1e-19", "Wasserstein": "11.8",
                      "Wasserstein / spread": "0.31"}
-    assert re.search(r'class="information-only".*?<dt>p-value <span class="stat-note">\(information only: large '
-                     r'samples make tiny differences significant\)</span>', warnings)
+    assert re.search(r'class="information-only".*?<dt>p-value <span class="stat-note">\(rules out sampling noise '
+                     r'only: effect size sets the status\)</span>', warnings)
     failing = section(page(client_as(reviewer), report_url(festival)), "failing-h")
     assert "<dt>χ²</dt><dd>812.4</dd>" in failing and "<dt>Jensen–Shannon</dt><dd>0.21</dd>" in failing
 

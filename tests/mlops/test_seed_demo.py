@@ -30,6 +30,7 @@ def seeded(settings, tmp_path, monkeypatch, django_capture_on_commit_callbacks):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     monkeypatch.setattr(seed_demo, "SIGNUPS", 8_000)
     monkeypatch.setattr(seed_demo, "HOLDOUT_SIGNUPS", 800)
+    monkeypatch.setattr(seed_demo, "BATCH_SIGNUPS", 1500)
     monkeypatch.setattr(seed_demo, "RELEASES", [
         replace(r, hyperparameters={**r.hyperparameters, "max_iter": 40}) for r in seed_demo.RELEASES
     ])
@@ -48,6 +49,7 @@ def test_second_run_duplicates_nothing(seeded):
     assert model.versions.count() == 4
     assert TrainingRun.objects.filter(experiment__name="upsell-nightly").count() == 4
     assert PromotionRequest.objects.count() == 4 and model.holdouts.count() == 1
+    assert model.audit_jobs.count() == 5  # the reference build and four batch audits
     assert AliasEvent.objects.count() == 3
     assert User.objects.filter(username__in=[*seed_demo.PEOPLE, "upsell-pipeline"]).count() == 6
     assert "already has versions" in seeded[1]
@@ -69,6 +71,20 @@ def test_the_promotion_story_replays_through_the_real_gate(seeded):
     waiting = model.promotion_requests.get(version__version=4)
     assert waiting.submitted_by.username == "upsell-pipeline"  # so either demo reviewer may approve it
     assert waiting.evidence["production"]["version"] == 1 and waiting.proposed_threshold is not None
+    assert waiting.evidence["audit"]["status"] == "pass"  # the hold-out's own bytes were audited
+
+
+def test_the_audit_story_catches_each_broken_batch(seeded):
+    from audits.models import AuditJob
+
+    verdicts = dict(AuditJob.objects.filter(kind="batch").values_list("batch__name", "verdict"))
+    assert verdicts == {"signups-2026-10.csv": "pass", "signups-2026-11-a-lobby-minutes.csv": "fail",
+                        "signups-2026-11-b-festivals.csv": "fail", "signups-2026-11-c-new-export.csv": "fail"}
+    failing = {job.batch.name: {f.column for f in job.findings.filter(status="fail")}
+               for job in AuditJob.objects.filter(verdict="fail")}
+    assert "meeting_minutes" in failing["signups-2026-11-a-lobby-minutes.csv"]
+    assert "event_type" in failing["signups-2026-11-b-festivals.csv"]
+    assert "signup_date" in failing["signups-2026-11-c-new-export.csv"]
 
 
 def test_versions_carry_their_full_config(seeded):

@@ -22,6 +22,8 @@ from rest_framework.authtoken.models import Token
 from mlops import roles
 from mlops.demo.signups import generate_signups, minutes_as_hours
 from mlops.demo.training import TrainedModel, train_upsell_model
+from audits import services as audit_services
+from mlops.demo.batches import FLIPPED_DATE_FORMAT, clean_batch, festival_batch, shifted_batch, to_csv
 from registry import services
 from registry.gate import run_gate
 from registry.models import RegisteredModel, RunStatus, TaskType
@@ -103,6 +105,7 @@ RELEASES = [
     ),
 ]
 HOLDOUT_SIGNUPS = 2_000  # October 2026: signups none of the versions trained on
+BATCH_SIGNUPS = 2_000  # each November batch the audits look at
 
 
 class Command(BaseCommand):
@@ -185,7 +188,9 @@ class Command(BaseCommand):
             versions.append(self._register(model, experiment, pipeline, release, result))
             self.stdout.write(f"  v{versions[-1].version}: hold-out ROC AUC {result.metrics['roc_auc']:.3f}, "
                               f"threshold {result.decision_threshold:.3f}.")
-        self._govern(model, versions, pipeline, reviewers)
+        october = self._audit_story_start(model, versions[0], signups, pipeline)
+        self._govern(model, versions, pipeline, reviewers, october)
+        self._audit_broken_batches(model, pipeline)
 
     def _register(self, model, experiment, pipeline, release: Release, result: TrainedModel):
         run = services.run_create(
@@ -223,18 +228,48 @@ class Command(BaseCommand):
         upload = SimpleUploadedFile("model.joblib", result.artifact_bytes, content_type="application/octet-stream")
         return services.artifact_attach(version=version, uploaded=upload, sha256=result.artifact_sha256)
 
-    def _govern(self, model, versions, pipeline, reviewers):
+    def _audit_story_start(self, model, v1, signups, pipeline) -> bytes:
+        """v1's training reference, and October's clean signups audited against it. Returns October's
+        CSV: the same bytes become the gate's hold-out, so the gate cites their passing audit."""
+        training = signups[signups["signup_date"] <= str(v1.train_window_end)]
+        job = audit_services.reference_submit(
+            version=v1, actor=pipeline, uploaded=SimpleUploadedFile("signups-2026-h1.csv", to_csv(training)),
+            id_columns=["customer_id"], timestamp_columns=["signup_date"], label_column="upgraded_90d")
+        audit_services.audit_run(job_id=job.pk)  # here, not after the seed's transaction commits
+        self.stdout.write(f"Built v1's training reference from {len(training):,} signups.")
+        october = clean_batch(HOLDOUT_SIGNUPS, start=date(2026, 10, 1), end=date(2026, 10, 31), seed=SEED + 1,
+                              first_customer=SIGNUPS + 1)
+        content = to_csv(october)
+        self._audit(model, pipeline, "signups-2026-10.csv", content, version=v1)
+        return content
+
+    def _audit(self, model, pipeline, name: str, content: bytes, version=None):
+        job = audit_services.audit_submit(model=model, actor=pipeline, name=name, version=version,
+                                          uploaded=SimpleUploadedFile(name, content))
+        job = audit_services.audit_run(job_id=job.pk)
+        failed = job.findings.filter(status="fail").count()
+        self.stdout.write(f"Audit #{job.pk} of {name}: {job.verdict or job.state} ({failed} failing checks).")
+
+    def _audit_broken_batches(self, model, pipeline):
+        """The batches the audits exist for: each broken the way real feeds break."""
+        november = dict(start=date(2026, 11, 1), end=date(2026, 11, 15), seed=SEED + 2,
+                        first_customer=SIGNUPS + HOLDOUT_SIGNUPS + 1)
+        self._audit(model, pipeline, "signups-2026-11-a-lobby-minutes.csv",
+                    to_csv(shifted_batch(BATCH_SIGNUPS, **november)))
+        self._audit(model, pipeline, "signups-2026-11-b-festivals.csv", to_csv(festival_batch(BATCH_SIGNUPS, **november)))
+        self._audit(model, pipeline, "signups-2026-11-c-new-export.csv",
+                    to_csv(clean_batch(BATCH_SIGNUPS, **november), date_format=FLIPPED_DATE_FORMAT))
+
+    def _govern(self, model, versions, pipeline, reviewers, october: bytes):
         """Replay the promotion story through the real workflow: gate, four eyes, rollback."""
         v1, v2, v3, v4 = versions
         reviewer, second_reviewer = reviewers
         services.policy_update(model=model, actor=reviewer, primary_metric="roc_auc", max_regression=0.02,
                                min_margin_over_baseline=0.05, max_flip_rate=0.15, slice_columns=["country", "plan"],
                                min_slice_rows=40, max_slice_gap=0.35, staleness_days=60)
-        october = generate_signups(HOLDOUT_SIGNUPS, start=date(2026, 10, 1), end=date(2026, 10, 31), seed=SEED + 1,
-                                   first_customer=SIGNUPS + 1)
         holdout = services.holdout_register(
             model=model, actor=pipeline, name="October 2026 signups", label_column="upgraded_90d",
-            uploaded=SimpleUploadedFile("signups-2026-10.csv", october.to_csv(index=False).encode()),
+            uploaded=SimpleUploadedFile("signups-2026-10.csv", october),
             window_start=date(2026, 10, 1), window_end=date(2026, 10, 31))
 
         def request(version, reason):
