@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import OperationalError as DatabaseOperationalError
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
@@ -267,17 +268,71 @@ def _history(job: AuditJob, suite: Suite) -> list[tuple[int, int]]:
             if f and "rows" in f]
 
 
-def _audit_batch(job: AuditJob) -> AuditJob:
-    path = _batch_path(job.batch)
+def _audit_inputs(job: AuditJob):
     reference = job.version.reference_profile
-    specs, suite = _specs(reference), suite_for(job.model, reference)
+    return _batch_path(job.batch), reference, _specs(reference)
+
+
+def _audit_batch(job: AuditJob) -> AuditJob:
+    path, reference, specs = _audit_inputs(job)
+    suite = suite_for(job.model, reference)
     facts = _check_file(job, path)
-    _update(job.pk, rows_total=facts["rows"])
+    _update(job.pk, rows_total=facts["rows"], facts=facts)
+    partitions = _partitions(facts["rows"])
+    if len(partitions) > 1:
+        _update(job.pk, stage=f"Profiling in {len(partitions)} partitions on the workers")
+        _queue_partitions(job.pk, partitions)
+        return AuditJob.objects.get(pk=job.pk)
     findings, verdict, profile = engine.audit_file(
         path, job.batch.format, reference=reference.profile, specs=specs, suite=suite, facts=facts,
         history=_history(job, suite), progress=lambda rows: _update(job.pk, rows_done=rows),
         stage=lambda text: _update(job.pk, stage=text), chunk_rows=settings.KEEL_AUDIT_CHUNK_ROWS)
     return _record(job.pk, findings, verdict, profile, facts)
+
+
+def _partitions(rows: int) -> list[tuple[int, int]]:
+    """Row ranges for parallel profiling. In-process (eager) Celery gains nothing from splitting."""
+    size = settings.KEEL_AUDIT_PARTITION_ROWS
+    if settings.CELERY_TASK_ALWAYS_EAGER or rows <= size:
+        return [(0, rows)]
+    return [(start, min(start + size, rows)) for start in range(0, rows, size)]
+
+
+def _queue_partitions(job_id: int, partitions: list[tuple[int, int]]) -> None:
+    from celery import chord
+
+    from .tasks import finish_partitioned_audit, profile_partition
+
+    chord(profile_partition.s(job_id, start, stop) for start, stop in partitions)(
+        finish_partitioned_audit.s(job_id))
+
+
+def audit_profile_partition(*, job_id: int, row_start: int, row_stop: int) -> dict:
+    """Profile one row range of a running audit's file (a pure read: safe to run twice)."""
+    job = AuditJob.objects.select_related("version", "batch").get(pk=job_id)
+    path, reference, specs = _audit_inputs(job)
+    profile = engine.profile_rows(path, job.batch.format, reference=reference.profile, specs=specs,
+                                  facts=job.facts, row_start=row_start, row_stop=row_stop,
+                                  chunk_rows=settings.KEEL_AUDIT_CHUNK_ROWS)
+    AuditJob.objects.filter(pk=job_id).update(rows_done=F("rows_done") + (row_stop - row_start))
+    return profile
+
+
+def audit_finish_partitioned(*, job_id: int, profiles: list[dict]) -> AuditJob:
+    """Merge the partitions' profiles, judge the whole file, record the verdict once."""
+    job = AuditJob.objects.select_related("model", "version", "batch").get(pk=job_id)
+    if job.state != AuditState.RUNNING:
+        return job
+    try:
+        path, reference, specs = _audit_inputs(job)
+        suite = suite_for(job.model, reference)
+        _update(job.pk, stage="Merging partitions and comparing with the training reference")
+        profile = engine.merge_partitions(path, job.batch.format, profiles, specs, job.facts)
+        findings, verdict = engine.judge(profile, reference=reference.profile, specs=specs, suite=suite,
+                                         facts=job.facts, history=_history(job, suite))
+    except (engine.AuditInputError, sources.SourceError) as exc:
+        return _fail(job.pk, str(exc))
+    return _record(job.pk, findings, verdict, profile, job.facts)
 
 
 @transaction.atomic

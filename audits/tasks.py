@@ -11,6 +11,18 @@ def run_audit(self, job_id: int) -> dict:
     return {"job_id": job.pk, "state": job.state, "verdict": job.verdict}
 
 
+@shared_task(bind=True, acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def profile_partition(self, job_id: int, row_start: int, row_stop: int) -> dict:
+    """Profile one row range of a large file; the chord merges the partitions' profiles."""
+    return services.audit_profile_partition(job_id=job_id, row_start=row_start, row_stop=row_stop)
+
+
+@shared_task(bind=True, acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def finish_partitioned_audit(self, profiles: list[dict], job_id: int) -> dict:
+    job = services.audit_finish_partitioned(job_id=job_id, profiles=profiles)
+    return {"job_id": job.pk, "state": job.state, "verdict": job.verdict}
+
+
 @shared_task(acks_late=True)
 def requeue_stalled_audits(older_than_seconds: int = 1800) -> int:
     return services.audits_requeue_stalled(older_than_seconds=older_than_seconds)

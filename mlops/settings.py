@@ -125,6 +125,8 @@ KEEL_MAX_HOLDOUT_BYTES = int(os.environ.get("KEEL_MAX_HOLDOUT_BYTES", str(2 * 10
 KEEL_DATA_ROOT = Path(os.environ.get("KEEL_DATA_ROOT", BASE_DIR / "var" / "data"))
 # Rows an audit holds in memory at once; memory stays flat however large the file.
 KEEL_AUDIT_CHUNK_ROWS = int(os.environ.get("KEEL_AUDIT_CHUNK_ROWS", "200000"))
+# Files with more rows are profiled in partitions of this size by several workers at once (a chord).
+KEEL_AUDIT_PARTITION_ROWS = int(os.environ.get("KEEL_AUDIT_PARTITION_ROWS", "2000000"))
 KEEL_MAX_BATCH_BYTES = int(os.environ.get("KEEL_MAX_BATCH_BYTES", str(5 * 1024 * 1024 * 1024)))
 # Senders may sign batches with HMAC-SHA256 under this shared key; unset, signatures are not checked.
 KEEL_BATCH_HMAC_KEY = os.environ.get("KEEL_BATCH_HMAC_KEY", "")

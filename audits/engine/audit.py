@@ -6,6 +6,7 @@ from pathlib import Path
 
 from . import checks, sources
 from .columns import ColumnSpec
+from .profile import merge_profiles
 from .suite import Suite
 
 
@@ -52,17 +53,31 @@ def build_reference(path: Path, fmt: str, specs: list[ColumnSpec], facts: dict) 
     return sources.profile_source(path, fmt, specs)
 
 
-def audit_file(path: Path, fmt: str, *, reference: dict, specs: list[ColumnSpec], suite: Suite, facts: dict,
-               history: list[tuple[int, int]] = (), progress: Callable[[int], None] | None = None,
-               stage: Callable[[str], None] | None = None, chunk_rows: int = 200_000) -> tuple[list, str, dict]:
-    """Findings (most severe first), verdict and the file's profile."""
-    stage = stage or (lambda text: None)
+def profile_rows(path: Path, fmt: str, *, reference: dict, specs: list[ColumnSpec], facts: dict,
+                 row_start: int = 0, row_stop: int | None = None, progress: Callable[[int], None] | None = None,
+                 chunk_rows: int = 200_000) -> dict:
+    """Profile a file, or one row range of it, on the reference's bins. Partitions merge exactly."""
     present = [spec for spec in specs if spec.name in facts["columns"]]
-    stage("Profiling")
-    # Over a whole file, profile_source counts duplicate ids exactly as it streams.
-    profile = sources.profile_source(path, fmt, present, edges=reference_edges(reference), progress=progress,
-                                     chunk_rows=chunk_rows)
-    stage("Comparing with the training reference")
+    return sources.profile_source(path, fmt, present, edges=reference_edges(reference), progress=progress,
+                                  chunk_rows=chunk_rows, row_start=row_start, row_stop=row_stop)
+
+
+def merge_partitions(path: Path, fmt: str, profiles: list[dict], specs: list[ColumnSpec], facts: dict) -> dict:
+    """One profile from the partitions' profiles. Duplicate ids across partitions are only visible to a
+    pass over the id column itself, so that column is re-read (cheap: one column)."""
+    merged = profiles[0]
+    for profile in profiles[1:]:
+        merged = merge_profiles(merged, profile)
+    for spec in specs:
+        if spec.kind == "id" and spec.name in facts["columns"]:
+            count, examples = sources.duplicate_ids(path, fmt, spec.name)
+            merged["columns"][spec.name].update(duplicates=count, duplicate_examples=examples)
+    return merged
+
+
+def judge(profile: dict, *, reference: dict, specs: list[ColumnSpec], suite: Suite, facts: dict,
+          history: list[tuple[int, int]] = ()) -> tuple[list, str]:
+    """Findings (most severe first) and verdict for a file's profile."""
     findings = checks.schema_findings([spec.to_dict() for spec in specs], facts["columns"])
     findings += [checks.Finding(check="integrity", column=None, severity="error", status="fail", message=problem)
                  for problem in facts["integrity_problems"]]
@@ -70,4 +85,18 @@ def audit_file(path: Path, fmt: str, *, reference: dict, specs: list[ColumnSpec]
     findings += checks.quality_findings(reference, profile, suite)
     findings += checks.drift_findings(reference, profile, suite)
     findings = checks.sort_findings(findings)
-    return findings, checks.verdict(findings), profile
+    return findings, checks.verdict(findings)
+
+
+def audit_file(path: Path, fmt: str, *, reference: dict, specs: list[ColumnSpec], suite: Suite, facts: dict,
+               history: list[tuple[int, int]] = (), progress: Callable[[int], None] | None = None,
+               stage: Callable[[str], None] | None = None, chunk_rows: int = 200_000) -> tuple[list, str, dict]:
+    """A whole audit in one process: findings (most severe first), verdict and the file's profile."""
+    stage = stage or (lambda text: None)
+    stage("Profiling")
+    # Over a whole file, profile_source counts duplicate ids exactly as it streams.
+    profile = profile_rows(path, fmt, reference=reference, specs=specs, facts=facts, progress=progress,
+                           chunk_rows=chunk_rows)
+    stage("Comparing with the training reference")
+    findings, verdict = judge(profile, reference=reference, specs=specs, suite=suite, facts=facts, history=history)
+    return findings, verdict, profile

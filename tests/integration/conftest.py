@@ -20,6 +20,8 @@ from mlops.celery import app as celery_app
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER_START_TIMEOUT = 60
+# Small partitions, so an integration-sized file exercises the parallel (chord) path of an audit.
+SHARED_WORKER_PARTITION_ROWS = 40_000
 
 
 def _missing_services() -> list[str]:
@@ -116,7 +118,8 @@ def celery_worker_process(test_database_url, integration_media_root, tmp_path_fa
     drops the test database.
     """
     worker = WorkerProcess(database_url=test_database_url, media_root=integration_media_root,
-                           log_path=tmp_path_factory.mktemp("celery-worker") / "worker.log")
+                           log_path=tmp_path_factory.mktemp("celery-worker") / "worker.log",
+                           extra_env={"KEEL_AUDIT_PARTITION_ROWS": str(SHARED_WORKER_PARTITION_ROWS)})
     try:
         worker.wait_ready()
         yield worker
