@@ -16,7 +16,7 @@ from django.db.models import F
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
-from mlops.datafiles import resolve_data_path, sha256_and_size
+from mlops.datafiles import resolve_data_path, save_with_upload, sha256_and_size
 from mlops.errors import ApplicationError
 from registry import selectors as registry_selectors
 from registry.models import ModelVersion, NotificationEvent, RegisteredModel
@@ -76,16 +76,7 @@ def batch_register(*, model: RegisteredModel, actor, name: str, purpose: str = B
     batch = DataBatch(model=model, name=name, purpose=purpose, format=fmt, sha256=sha, size_bytes=size,
                       declared_sha256=declared_sha256.strip().lower(), signature=signature.strip().lower(),
                       storage_path=storage_path, created_by=actor)
-    if uploaded:
-        batch.file.save(uploaded.name, uploaded, save=False)
-        stored = batch.file.name
-        try:
-            batch.save()
-        except Exception:
-            batch.file.storage.delete(stored)
-            raise
-    else:
-        batch.save()
+    save_with_upload(batch, "file", uploaded)
     return batch
 
 

@@ -30,3 +30,20 @@ def sha256_and_size(handle) -> tuple[str, int]:
         size += len(chunk)
     handle.seek(0)
     return digest.hexdigest(), size
+
+
+def save_with_upload(instance, field_name: str, uploaded) -> None:
+    """Store `uploaded` in the instance's file field and save the row; if the row cannot be saved,
+    the stored bytes are removed again, so a refused write leaves no orphan file."""
+    if uploaded is None:
+        instance.save()
+        return
+    field = getattr(instance, field_name)
+    uploaded.seek(0)
+    field.save(uploaded.name, uploaded, save=False)
+    stored = field.name
+    try:
+        instance.save()
+    except BaseException:
+        field.storage.delete(stored)
+        raise

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
-from mlops.datafiles import resolve_data_path, sha256_and_size
+from mlops.datafiles import resolve_data_path, save_with_upload, sha256_and_size
 from mlops.errors import ApplicationError, Conflict
 
 from ..holdout_files import HoldoutFileError, columns_of, guess_format
@@ -104,17 +104,7 @@ def holdout_register(*, model: RegisteredModel, actor, name: str, label_column: 
     holdout = HoldoutDataset(model=model, name=name, format=fmt, label_column=label_column,
                              group_column=group_column, sha256=sha, size_bytes=size, window_start=window_start,
                              window_end=window_end, created_by=actor, storage_path=storage_path)
-    if uploaded:
-        uploaded.seek(0)
-        holdout.file.save(uploaded.name, uploaded, save=False)
-        stored = holdout.file.name
-        try:
-            holdout.save()
-        except Exception:
-            holdout.file.storage.delete(stored)
-            raise
-    else:
-        holdout.save()
+    save_with_upload(holdout, "file", uploaded)
     return holdout
 
 
