@@ -11,4 +11,9 @@ urlpatterns = [
     path("alerts/", apis.AlertListApi.as_view(), name="alert-list"),
     path("models/<slug:name>/versions/<int:version>/reference", apis.ReferenceApi.as_view(), name="reference"),
     path("models/<slug:name>/audit-suite", apis.SuiteApi.as_view(), name="suite"),
+    path("predictions/", apis.PredictionListApi.as_view(), name="prediction-list"),
+    path("models/<slug:name>/serving-audits", apis.ServingAuditApi.as_view(), name="serving-audit"),
+    path("models/<slug:name>/audit-schedules", apis.ScheduleListApi.as_view(), name="schedule-list"),
+    path("models/<slug:name>/audit-schedules/<slug:schedule_name>", apis.ScheduleDetailApi.as_view(),
+         name="schedule-detail"),
 ]

@@ -9,11 +9,11 @@ from rest_framework.response import Response
 
 from mlops.api import KeelAPIView, filter_parameters
 from mlops.errors import ApplicationError
-from mlops.roles import RUN_AUDITS, USE_KEEL
+from mlops.roles import LOG_PREDICTIONS, RUN_AUDITS, USE_KEEL, VIEW_PREDICTIONS
 from registry import selectors as registry_selectors
 
 from . import selectors, serializers as s, services
-from .models import Alert, AlertState, AuditJob, AuditState, Verdict
+from .models import Alert, AlertState, AuditJob, AuditState, PredictionLog, Verdict
 
 
 class AuditFilter(django_filters.FilterSet):
@@ -33,6 +33,18 @@ class AlertFilter(django_filters.FilterSet):
     class Meta:
         model = Alert
         fields = ["model", "state"]
+
+
+class PredictionFilter(django_filters.FilterSet):
+    model = django_filters.CharFilter(field_name="model__name")
+    entity_id = django_filters.CharFilter()
+    version = django_filters.NumberFilter(field_name="version__version")
+    since = django_filters.IsoDateTimeFilter(field_name="predicted_at", lookup_expr="gte")
+    until = django_filters.IsoDateTimeFilter(field_name="predicted_at", lookup_expr="lt")
+
+    class Meta:
+        model = PredictionLog
+        fields = ["model", "entity_id", "version", "since", "until"]
 
 
 class AuditListApi(KeelAPIView):
@@ -115,3 +127,63 @@ class AlertListApi(KeelAPIView):
     @extend_schema(responses=s.AlertOut(many=True), parameters=filter_parameters(AlertFilter))
     def get(self, request):
         return self.list_response(request, Alert.objects.select_related("model"), s.AlertOut, AlertFilter)
+
+
+class PredictionListApi(KeelAPIView):
+    """Serving logs: serving systems send predictions in bulk; people who explain decisions read them."""
+
+    required_permissions = {"GET": VIEW_PREDICTIONS, "POST": LOG_PREDICTIONS}
+
+    @extend_schema(responses=s.PredictionOut(many=True), parameters=filter_parameters(PredictionFilter))
+    def get(self, request):
+        return self.list_response(request, selectors.predictions(), s.PredictionOut, PredictionFilter)
+
+    @extend_schema(request=s.PredictionsIn, responses={201: dict})
+    def post(self, request):
+        data = self.validated(s.PredictionsIn)
+        counts = services.predictions_log(model=registry_selectors.model_get(data["model"]), records=data["records"])
+        return Response(counts, status=status.HTTP_201_CREATED)
+
+
+class ServingAuditApi(KeelAPIView):
+    """Audit a window of a version's serving log for training-serving skew and prediction drift."""
+
+    required_permissions = {"POST": RUN_AUDITS}
+
+    @extend_schema(request=s.ServingAuditIn, responses={202: s.AuditOut})
+    def post(self, request, name):
+        data = self.validated(s.ServingAuditIn)
+        model = registry_selectors.model_get(name)
+        version = registry_selectors.version_get(model, data["version"]) if data["version"] else None
+        job = services.serving_audit_submit(model=model, actor=request.user, since=data["since"],
+                                            until=data["until"], version=version)
+        return Response(s.AuditOut(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class ScheduleListApi(KeelAPIView):
+    required_permissions = {"GET": USE_KEEL, "POST": RUN_AUDITS}
+
+    @extend_schema(responses=s.ScheduleOut(many=True))
+    def get(self, request, name):
+        model = registry_selectors.model_get(name)
+        return self.list_response(request, selectors.audit_schedules(model), s.ScheduleOut)
+
+    @extend_schema(request=s.ScheduleIn, responses={201: s.ScheduleOut})
+    def post(self, request, name):
+        data = dict(self.validated(s.ScheduleIn))
+        model = registry_selectors.model_get(name)
+        number = data.pop("version")
+        version = registry_selectors.version_get(model, number) if number else None
+        schedule = services.schedule_create(model=model, actor=request.user, version=version, **data)
+        return Response(s.ScheduleOut(schedule).data, status=status.HTTP_201_CREATED)
+
+
+class ScheduleDetailApi(KeelAPIView):
+    required_permissions = {"PATCH": RUN_AUDITS}
+
+    @extend_schema(request=s.ScheduleEnabledIn, responses={200: s.ScheduleOut})
+    def patch(self, request, name, schedule_name):
+        model = registry_selectors.model_get(name)
+        schedule = selectors.schedule_get(model, schedule_name)
+        schedule = services.schedule_set_enabled(schedule=schedule, **self.validated(s.ScheduleEnabledIn))
+        return Response(s.ScheduleOut(schedule).data)

@@ -8,7 +8,7 @@ from django import forms
 
 from registry.models import ModelVersion, RegisteredModel
 
-from .models import DataFormat
+from .models import DataFormat, ScheduleSource
 
 
 class AuditFilterForm(forms.Form):
@@ -152,3 +152,19 @@ class ColumnRulesForm(forms.Form):
                 continue  # an emptied threshold keeps its value rather than failing validation
             rules[name] = value
         return rules
+
+
+class ScheduleForm(forms.Form):
+    name = forms.SlugField(max_length=100, label="Name", help_text="e.g. daily-signups")
+    source = forms.ChoiceField(choices=ScheduleSource.choices, label="What to audit")
+    cron = forms.CharField(max_length=100, label="When (cron, UTC)", initial="0 6 * * *",
+                           help_text="minute hour day-of-month month day-of-week; “0 6 * * *” is 06:00 daily.")
+    storage_path = forms.CharField(required=False, max_length=500, label="File path under the data root",
+                                   help_text="strftime fields allowed: incoming/signups-%Y-%m-%d.csv")
+    format = forms.ChoiceField(required=False, choices=[("", "Tell from the file name"), *DataFormat.choices])
+    window_hours = forms.IntegerField(min_value=1, max_value=24 * 31, initial=24, label="Serving-log window (hours)")
+
+
+class ServingAuditForm(forms.Form):
+    hours = forms.IntegerField(min_value=1, max_value=24 * 31, initial=24, label="Audit the serving log of the last",
+                               help_text="hours")

@@ -69,10 +69,17 @@ class ReferenceProfile(models.Model):
     specs = models.JSONField(help_text="Column specs (name, kind, dtype, declared bounds).")
     profile = models.JSONField()
     rows = models.BigIntegerField()
+    label_column = models.CharField(max_length=200, blank=True, help_text="The true outcome, if the data has it.")
+    prediction_column = models.CharField(max_length=200, blank=True,
+                                         help_text="The model's score on this data: the baseline of prediction drift.")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     def __str__(self) -> str:
         return f"Reference of {self.version}"
+
+    @property
+    def roles(self) -> dict:
+        return {"label": self.label_column or None, "prediction": self.prediction_column or None}
 
 
 class AuditSuite(models.Model):
@@ -125,6 +132,10 @@ class AuditJob(models.Model):
     facts = models.JSONField(default=dict, blank=True, help_text="File facts: bytes, rows, sha256, columns.")
     profile = models.JSONField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    schedule = models.ForeignKey("AuditSchedule", on_delete=models.SET_NULL, null=True, blank=True,
+                                 related_name="jobs")
+    trigger_key = models.CharField(max_length=100, blank=True,
+                                   help_text="The scheduler's task id: a redelivered run starts one audit, not two.")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -140,6 +151,8 @@ class AuditJob(models.Model):
             models.CheckConstraint(
                 condition=Q(verdict="") | (Q(state=AuditState.SUCCEEDED) & Q(kind=AuditKind.BATCH)),
                 name="audits_verdict_only_on_success"),
+            models.UniqueConstraint(fields=["trigger_key"], condition=~Q(trigger_key=""),
+                                    name="audits_job_trigger_once"),
         ]
 
     def __str__(self) -> str:
@@ -176,6 +189,8 @@ class Finding(models.Model):
     value = models.FloatField(null=True, blank=True)
     threshold = models.FloatField(null=True, blank=True)
     details = models.JSONField(default=dict, blank=True)
+    redacted_at = models.DateTimeField(null=True, blank=True,
+                                       help_text="When a privacy request replaced a person's id in the text.")
 
     class Meta:
         ordering = ["id"]
@@ -217,3 +232,89 @@ class Alert(models.Model):
     def __str__(self) -> str:
         where = f"[{self.column}] " if self.column else ""
         return f"{self.model.name}: {self.check_name} {where}({self.state}, ×{self.occurrences})"
+
+
+class PredictionLog(models.Model):
+    """One prediction a serving system made, as it logged it: what it received (raw features), what
+    the model saw (features after processing), what it answered, with which version and when.
+    Logged rows are never edited, except a privacy erasure, which empties what identifies a person."""
+
+    model = models.ForeignKey(RegisteredModel, on_delete=models.PROTECT, related_name="predictions")
+    version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="predictions")
+    request_id = models.CharField(max_length=100, help_text="The sender's id of the prediction: re-sending a "
+                                                            "batch adds nothing twice.")
+    entity_id = models.CharField(max_length=200, blank=True, help_text="Who the prediction was about (a customer id).")
+    predicted_at = models.DateTimeField()
+    raw_features = models.JSONField(default=dict, blank=True, help_text="As received, before processing.")
+    features = models.JSONField(default=dict, blank=True, help_text="As the model saw them, after processing.")
+    score = models.FloatField(null=True, blank=True)
+    label = models.CharField(max_length=100, blank=True, help_text="The decision or predicted class.")
+    received_at = models.DateTimeField(default=timezone.now, editable=False)
+    erased_at = models.DateTimeField(null=True, blank=True, help_text="When a privacy request emptied this row.")
+
+    class Meta:
+        ordering = ["-predicted_at", "-id"]
+        permissions = [("log_predictions", "Can send serving logs")]
+        indexes = [models.Index(fields=["model", "predicted_at"], name="audits_prediction_time"),
+                   models.Index(fields=["entity_id", "-predicted_at"], name="audits_prediction_entity")]
+        constraints = [
+            models.UniqueConstraint(fields=["model", "request_id"], name="audits_prediction_request_once"),
+            models.CheckConstraint(condition=Q(score__isnull=False) | ~Q(label=""),
+                                   name="audits_prediction_has_output"),
+            models.CheckConstraint(condition=Q(erased_at__isnull=True) | Q(entity_id=""),
+                                   name="audits_erased_prediction_names_nobody"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model.name} v{self.version.version} {self.request_id} at {self.predicted_at:%Y-%m-%d %H:%M}"
+
+
+class ErasedEntity(models.Model):
+    """A person whose logged data was erased on request: later logs about them are anonymised on
+    arrival, and sampling for review leaves them out. Records that erasure happened, not what it removed."""
+
+    entity_id = models.CharField(max_length=200, unique=True)
+    erased_at = models.DateTimeField(default=timezone.now)
+    counts = models.JSONField(default=dict, blank=True, help_text="How many rows of each kind were anonymised.")
+
+    def __str__(self) -> str:
+        return f"Erased {self.entity_id} at {self.erased_at:%Y-%m-%d %H:%M}"
+
+
+class ScheduleSource(models.TextChoices):
+    STORAGE_PATH = "storage_path", "A file dropped under the data root"
+    SERVING_LOG = "serving_log", "The serving log of the last hours"
+
+
+class AuditSchedule(models.Model):
+    """An audit that runs by itself, on a cron schedule kept by django-celery-beat: the daily file
+    of a feed (its path may hold strftime fields, e.g. incoming/upsell/%Y-%m-%d.csv) or the window
+    of serving logs since the last run. A file that does not arrive is an alert (staleness)."""
+
+    model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="audit_schedules")
+    name = models.SlugField(max_length=100)
+    source = models.CharField(max_length=20, choices=ScheduleSource.choices)
+    storage_path = models.CharField(max_length=500, blank=True, help_text="strftime fields allowed.")
+    format = models.CharField(max_length=10, choices=DataFormat.choices, blank=True)
+    window_hours = models.PositiveIntegerField(default=24, validators=[MinValueValidator(1)])
+    version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+                                help_text="Whose reference to compare with; empty means production at run time.")
+    cron = models.CharField(max_length=100, help_text="minute hour day-of-month month day-of-week")
+    periodic_task = models.OneToOneField("django_celery_beat.PeriodicTask", on_delete=models.SET_NULL, null=True,
+                                         blank=True, related_name="+")
+    enabled = models.BooleanField(default=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["model", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["model", "name"], name="audits_schedule_name_per_model"),
+            models.CheckConstraint(condition=Q(source__in=ScheduleSource.values), name="audits_schedule_source_valid"),
+            models.CheckConstraint(condition=~Q(source=ScheduleSource.STORAGE_PATH) | ~Q(storage_path=""),
+                                   name="audits_file_schedule_has_path"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model.name}: {self.name} ({self.cron})"

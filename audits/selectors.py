@@ -4,7 +4,7 @@ from django.db.models import Count, Q, QuerySet
 
 from mlops.errors import NotFound
 
-from .models import Alert, AlertState, AuditJob, AuditKind, AuditState
+from .models import Alert, AlertState, AuditJob, AuditKind, AuditSchedule, AuditState, ErasedEntity, PredictionLog
 
 
 def audit_jobs() -> QuerySet[AuditJob]:
@@ -32,3 +32,32 @@ def latest_audit_of_bytes(*, model, sha256: str) -> AuditJob | None:
 def open_alerts(model=None) -> QuerySet[Alert]:
     alerts = Alert.objects.filter(state=AlertState.OPEN).select_related("model", "last_job")
     return alerts.filter(model=model) if model is not None else alerts
+
+
+def predictions() -> QuerySet[PredictionLog]:
+    return PredictionLog.objects.select_related("model", "version")
+
+
+def latest_prediction(*, entity_id: str, model=None) -> PredictionLog | None:
+    """The newest logged prediction about someone (support explains it), erased rows excluded."""
+    found = predictions().filter(entity_id=entity_id, erased_at__isnull=True)
+    if model is not None:
+        found = found.filter(model=model)
+    return found.order_by("-predicted_at", "-id").first()
+
+
+def is_erased(entity_id: str) -> bool:
+    """Whether a person asked to be erased: sampling for review must leave them out."""
+    return ErasedEntity.objects.filter(entity_id=entity_id).exists()
+
+
+def audit_schedules(model=None) -> QuerySet[AuditSchedule]:
+    found = AuditSchedule.objects.select_related("model", "version", "created_by")
+    return found.filter(model=model) if model is not None else found
+
+
+def schedule_get(model, name: str) -> AuditSchedule:
+    found = audit_schedules(model).filter(name=name).first()
+    if found is None:
+        raise NotFound(f"'{model.name}' has no audit schedule named '{name}'.")
+    return found

@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from mlops.api import StrictSerializer
 
-from .models import Alert, AuditJob, BatchPurpose, DataFormat, Finding
+from .models import Alert, AuditJob, AuditSchedule, BatchPurpose, DataFormat, Finding, PredictionLog, ScheduleSource
 
 
 class AuditIn(StrictSerializer):
@@ -79,3 +79,61 @@ class AlertOut(serializers.ModelSerializer):
         model = Alert
         fields = ["id", "model", "check", "column", "severity", "state", "message", "occurrences", "first_job",
                   "last_job", "opened_at", "last_seen_at", "resolved_at"]
+
+
+class PredictionIn(StrictSerializer):
+    request_id = serializers.CharField(max_length=100, help_text="Your id of the prediction; re-sent ids are skipped.")
+    version = serializers.IntegerField(min_value=1)
+    predicted_at = serializers.DateTimeField()
+    entity_id = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    raw_features = serializers.DictField(required=False, default=dict, help_text="As received, before processing.")
+    features = serializers.DictField(help_text="As the model saw them, after processing.")
+    score = serializers.FloatField(required=False, allow_null=True, default=None)
+    label = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+
+
+class PredictionsIn(StrictSerializer):
+    model = serializers.SlugField()
+    records = PredictionIn(many=True, allow_empty=False)
+
+
+class PredictionOut(serializers.ModelSerializer):
+    model = serializers.CharField(source="model.name")
+    version = serializers.IntegerField(source="version.version")
+
+    class Meta:
+        model = PredictionLog
+        fields = ["id", "model", "version", "request_id", "entity_id", "predicted_at", "raw_features", "features",
+                  "score", "label", "received_at", "erased_at"]
+
+
+class ServingAuditIn(StrictSerializer):
+    since = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    until = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    version = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1,
+                                       help_text="Whose serving log to audit; default production.")
+
+
+class ScheduleIn(StrictSerializer):
+    name = serializers.SlugField(max_length=100)
+    source = serializers.ChoiceField(choices=ScheduleSource.choices)
+    cron = serializers.CharField(max_length=100, help_text="minute hour day-of-month month day-of-week (UTC)")
+    storage_path = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    format = serializers.ChoiceField(choices=DataFormat.choices, required=False, allow_blank=True, default="")
+    window_hours = serializers.IntegerField(min_value=1, max_value=24 * 31, required=False, default=24)
+    version = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
+
+
+class ScheduleEnabledIn(StrictSerializer):
+    enabled = serializers.BooleanField()
+
+
+class ScheduleOut(serializers.ModelSerializer):
+    model = serializers.CharField(source="model.name")
+    version = serializers.IntegerField(source="version.version", allow_null=True, default=None)
+    created_by = serializers.CharField(source="created_by.username")
+
+    class Meta:
+        model = AuditSchedule
+        fields = ["id", "model", "name", "source", "cron", "storage_path", "format", "window_hours", "version",
+                  "enabled", "last_run_at", "created_by", "created_at"]

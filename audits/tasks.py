@@ -26,3 +26,10 @@ def finish_partitioned_audit(self, profiles: list[dict], job_id: int) -> dict:
 @shared_task(acks_late=True)
 def requeue_stalled_audits(older_than_seconds: int = 1800) -> int:
     return services.audits_requeue_stalled(older_than_seconds=older_than_seconds)
+
+
+@shared_task(bind=True, acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def run_scheduled_audit(self, schedule_id: int) -> dict:
+    """Beat's tick of an audit schedule; the task id makes a redelivered tick start one audit."""
+    job = services.scheduled_audit_run(schedule_id=schedule_id, trigger_key=self.request.id or "")
+    return {"schedule_id": schedule_id, "job_id": job.pk if job else None}

@@ -13,4 +13,5 @@ urlpatterns = [
     path("<int:pk>/plots/nulls.png", views.audit_plot_nulls, name="plot-nulls"),
     path("<int:pk>/plots/column/<str:column>.png", views.audit_plot_column, name="plot-column"),
     path("suites/<slug:name>/", views.suite_detail, name="suite"),
+    path("schedules/<slug:name>/", views.schedule_list, name="schedules"),
 ]

@@ -13,6 +13,7 @@ from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -22,7 +23,7 @@ from registry.models import RegisteredModel
 from registry.promotion_forms import show_service_error
 
 from . import page_selectors, report_display, selectors, services
-from .forms import AuditFilterForm, AuditStartForm, ColumnRulesForm, SuiteJsonForm
+from .forms import AuditFilterForm, AuditStartForm, ColumnRulesForm, ScheduleForm, ServingAuditForm, SuiteJsonForm
 from .models import AuditJob, AuditState, AuditSuite, ReferenceProfile
 
 keel_member_required = permission_required(USE_KEEL, raise_exception=True)
@@ -219,3 +220,54 @@ def _bound_suite_form(data, suite: dict):
     if not form.is_valid():
         return form, None
     return form, {**suite, "columns": {**suite["columns"], data["column"]: form.rules(current)}}
+
+
+# --- schedules and serving-log audits -------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@keel_member_required
+def schedule_list(request, name: str):
+    """A model's audit schedules (beat runs them) and a button to audit its serving log now."""
+    model = get_object_or_404(RegisteredModel, name=name)
+    may_edit = request.user.has_perm(RUN_AUDITS)
+    form, serving_form, status = ScheduleForm(), ServingAuditForm(), 200
+    if request.method == "POST":
+        if not may_edit:
+            raise PermissionDenied("Only reviewers and pipelines schedule audits.")
+        action = request.POST.get("action")
+        try:
+            if action == "create":
+                form = ScheduleForm(request.POST)
+                if form.is_valid():
+                    schedule = services.schedule_create(model=model, actor=request.user, **form.cleaned_data)
+                    messages.success(request, f"Schedule “{schedule.name}” saved; beat runs it at “{schedule.cron}” UTC.")
+                    return redirect("audits:schedules", name=model.name)
+                status = 400
+            elif action in ("pause", "resume"):
+                schedule = selectors.schedule_get(model, request.POST.get("schedule", ""))
+                services.schedule_set_enabled(schedule=schedule, enabled=action == "resume")
+                messages.success(request, f"Schedule “{schedule.name}” {'resumed' if action == 'resume' else 'paused'}.")
+                return redirect("audits:schedules", name=model.name)
+            elif action == "serving":
+                serving_form = ServingAuditForm(request.POST)
+                if serving_form.is_valid():
+                    now = timezone.now()
+                    job = services.serving_audit_submit(
+                        model=model, actor=request.user, until=now,
+                        since=now - timezone.timedelta(hours=serving_form.cleaned_data["hours"]))
+                    messages.success(request, f"Audit #{job.pk} queued: the serving log against the training data.")
+                    return redirect("audits:detail", pk=job.pk)
+                status = 400
+            else:
+                raise Http404("Unknown action.")
+        except ApplicationError as exc:
+            if action not in ("create", "serving"):
+                raise
+            target = serving_form if action == "serving" else form
+            show_service_error(target, exc, {"since": None, "version": None} if action == "serving" else None)
+            status = exc.status_code
+    return render(request, "audits/schedule_list.html", {
+        "model": model, "schedules": selectors.audit_schedules(model), "may_edit": may_edit, "form": form,
+        "serving_form": serving_form, "predictions_logged": selectors.predictions().filter(model=model).count(),
+    }, status=status)

@@ -17,13 +17,25 @@ REGISTER_MODELS = "registry.register_models"
 MOVE_ALIAS = "registry.move_alias"
 APPROVE_PROMOTION = "registry.approve_promotion"
 RUN_AUDITS = "audits.run_audits"
+# Serving systems send their logs; people who explain decisions read them (they hold personal data).
+LOG_PREDICTIONS = "audits.log_predictions"
+VIEW_PREDICTIONS = "audits.view_predictionlog"
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    REVIEWERS: [USE_KEEL, REGISTER_MODELS, MOVE_ALIAS, APPROVE_PROMOTION, RUN_AUDITS],
-    SUPPORT_AGENTS: [USE_KEEL],
+    REVIEWERS: [USE_KEEL, REGISTER_MODELS, MOVE_ALIAS, APPROVE_PROMOTION, RUN_AUDITS, VIEW_PREDICTIONS],
+    SUPPORT_AGENTS: [USE_KEEL, VIEW_PREDICTIONS],
     LABELLERS: [USE_KEEL],
-    PIPELINES: [USE_KEEL, REGISTER_MODELS, RUN_AUDITS],
+    PIPELINES: [USE_KEEL, REGISTER_MODELS, RUN_AUDITS, LOG_PREDICTIONS],
 }
+
+# Support lists (support/). Agents change them; serving pipelines only read them; reviewers may look
+# at them and their history but not change them: what customers see is the agents' call, made
+# through the agents' guard rails (rate limit, confirmations, conflicts). Labellers get neither.
+READ_LISTS = "support.read_lists"
+MANAGE_LISTS = "support.manage_lists"
+ROLE_PERMISSIONS[SUPPORT_AGENTS] += [READ_LISTS, MANAGE_LISTS]
+ROLE_PERMISSIONS[PIPELINES] += [READ_LISTS]
+ROLE_PERMISSIONS[REVIEWERS] += [READ_LISTS]
 
 
 def sync_role_groups(**kwargs) -> None:

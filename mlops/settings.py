@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_celery_beat",
     "mlops",
     "registry",
     "audits",
@@ -130,6 +131,29 @@ KEEL_AUDIT_PARTITION_ROWS = int(os.environ.get("KEEL_AUDIT_PARTITION_ROWS", "200
 KEEL_MAX_BATCH_BYTES = int(os.environ.get("KEEL_MAX_BATCH_BYTES", str(5 * 1024 * 1024 * 1024)))
 # Senders may sign batches with HMAC-SHA256 under this shared key; unset, signatures are not checked.
 KEEL_BATCH_HMAC_KEY = os.environ.get("KEEL_BATCH_HMAC_KEY", "")
+# Serving logs arrive in bulk; one request holds at most this many predictions (all or nothing).
+KEEL_MAX_PREDICTIONS_PER_REQUEST = int(os.environ.get("KEEL_MAX_PREDICTIONS_PER_REQUEST", "10000"))
+# Support lists (support/): blacklists, boosts and privacy requests, and the lists serving systems poll.
+KEEL_SUPPORT_ENTITY_TYPES = env_list("KEEL_SUPPORT_ENTITY_TYPES", "customer,product")
+# The entity type a privacy request is about (a person).
+KEEL_SUPPORT_PRIVACY_ENTITY_TYPE = os.environ.get("KEEL_SUPPORT_PRIVACY_ENTITY_TYPE", "customer")
+# Boosts are temporary: a weight in this range, for at most this many days.
+KEEL_SUPPORT_BOOST_MIN_WEIGHT = float(os.environ.get("KEEL_SUPPORT_BOOST_MIN_WEIGHT", "0.1"))
+KEEL_SUPPORT_BOOST_MAX_WEIGHT = float(os.environ.get("KEEL_SUPPORT_BOOST_MAX_WEIGHT", "10"))
+KEEL_SUPPORT_BOOST_MAX_DAYS = int(os.environ.get("KEEL_SUPPORT_BOOST_MAX_DAYS", "30"))
+# Each agent may make this many changes (a bulk upload counts as one) per window of seconds.
+KEEL_SUPPORT_RATE_LIMIT_CHANGES = int(os.environ.get("KEEL_SUPPORT_RATE_LIMIT_CHANGES", "60"))
+KEEL_SUPPORT_RATE_LIMIT_SECONDS = int(os.environ.get("KEEL_SUPPORT_RATE_LIMIT_SECONDS", "600"))
+# Bulk CSV uploads: size and row limits, how long a preview may be confirmed, and above how many new
+# blacklisted IDs the agent must type the count to confirm.
+KEEL_SUPPORT_BULK_MAX_BYTES = int(os.environ.get("KEEL_SUPPORT_BULK_MAX_BYTES", str(2 * 1024 * 1024)))
+KEEL_SUPPORT_BULK_MAX_ROWS = int(os.environ.get("KEEL_SUPPORT_BULK_MAX_ROWS", "20000"))
+KEEL_SUPPORT_BULK_PREVIEW_SECONDS = int(os.environ.get("KEEL_SUPPORT_BULK_PREVIEW_SECONDS", "1800"))
+KEEL_SUPPORT_BULK_CONFIRM_THRESHOLD = int(os.environ.get("KEEL_SUPPORT_BULK_CONFIRM_THRESHOLD", "100"))
+# Serving lists are cached (invalidated on every change, rebuilt at the next expiry); this bounds how
+# long a cached copy may live at all. A reader's token and permissions are cached this long.
+KEEL_SUPPORT_LISTS_CACHE_SECONDS = int(os.environ.get("KEEL_SUPPORT_LISTS_CACHE_SECONDS", "300"))
+KEEL_SUPPORT_LISTS_AUTH_CACHE_SECONDS = int(os.environ.get("KEEL_SUPPORT_LISTS_AUTH_CACHE_SECONDS", "30"))
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
@@ -178,6 +202,9 @@ CELERY_BEAT_SCHEDULE = {
     "requeue-stalled-gates": {"task": "registry.tasks.requeue_stalled_gates", "schedule": 300.0},
     "requeue-stalled-audits": {"task": "audits.tasks.requeue_stalled_audits", "schedule": 300.0},
 }
+# Beat reads schedules from the database, so reviewers add audit schedules in Keel (or the admin)
+# without a deploy; the fixed sweeps above are synced into the same tables at beat start.
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -213,6 +240,8 @@ SPECTACULAR_SETTINGS = {
         "AuditStateEnum": "audits.models.AuditState",
         "AlertStateEnum": "audits.models.AlertState",
         "VerdictEnum": "audits.models.Verdict",
+        "AuditKindEnum": "audits.models.AuditKind",
+        "ScheduleSourceEnum": "audits.models.ScheduleSource",
     },
 }
 

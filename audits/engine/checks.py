@@ -11,6 +11,9 @@ Drift findings take their status from EFFECT SIZES (PSI, Jensen-Shannon distance
 by the reference's IQR); p-values are carried in ``details`` and only veto a warning that sampling noise explains, because with many
 rows a negligible shift is "significant".
 
+Feature–label correlation (``target_correlation``) follows the same rule: the change of r (or η)
+sets the status, its p-value only vetoes a warning sampling noise explains.
+
 Pure Python; no Django. Profiles follow docs/audit-profile-format.md.
 """
 
@@ -22,7 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from . import drift
+from . import drift, target
 from .suite import SEVERITIES, ColumnRules, Suite, majority_format
 
 STATUSES = ("pass", "warn", "fail")
@@ -51,6 +54,8 @@ DEFAULT_SEVERITY = {
     "skew_missing": "error",
     "skew_nulls": "error",
     "skew_drift": "warning",
+    "skew_processing": "warning",  # error when processing nulls half the values (see skew_processing_findings)
+    "target_correlation": "warning",
 }
 
 PVALUE_NOTE = ("effect size sets the status; the p-value only rules out sampling noise "
@@ -63,6 +68,8 @@ TEXT_EMPTY_INCREASE = 0.10
 TOP_WORDS = 20
 TOP_WORDS_MIN_OVERLAP = 0.5
 SKEW_NULL_FAIL = 0.5
+SKEW_PROCESSING_WARN = 0.05  # processing that nulls this share of present raw values is reported
+SKEW_PROCESSING_ERROR = 0.5  # ... and from this share it is an error: the model mostly runs without the feature
 
 
 @dataclass
@@ -699,8 +706,10 @@ def _drift_finding(check: str, name: str, ref: Mapping, cur: Mapping, rules: Col
     return Finding(check, name, severity, status, message, psi_v, threshold, stats)
 
 
-def drift_findings(reference: Mapping, current: Mapping, suite: Suite) -> list[Finding]:
-    """One ``drift`` finding per numeric or categorical column present in both profiles.
+def drift_findings(reference: Mapping, current: Mapping, suite: Suite, *,
+                   skip: Iterable[str] = ()) -> list[Finding]:
+    """One ``drift`` finding per numeric or categorical column present in both profiles (but the
+    columns in ``skip``, which another check reports: the prediction, a serving log's features).
 
     Status by effect size, with the column's thresholds: numeric – PSI ≥ drift_psi_fail fails, PSI ≥
     drift_psi_warn or scaled Wasserstein ≥ drift_wasserstein_warn warns; categorical – PSI or
@@ -708,10 +717,11 @@ def drift_findings(reference: Mapping, current: Mapping, suite: Suite) -> list[F
     KS / chi-squared statistics and p-values are in ``details`` for information.
     """
     out = []
+    skip = set(skip)
     ref_cols = reference.get("columns") or {}
     for name, cur in (current.get("columns") or {}).items():
         ref = ref_cols.get(name)
-        if ref is None:
+        if ref is None or name in skip:
             continue
         rules = suite.rules_for(name, cur.get("kind"))
         finding = _drift_finding("drift", name, ref, cur, rules, subject=name)
@@ -778,6 +788,143 @@ def skew_findings(training: Mapping, serving: Mapping, features: Sequence[str], 
             if finding is not None:
                 out.append(finding)
     return out
+
+
+def skew_processing_findings(processing: Mapping[str, Mapping], *, suite: Suite | None = None) -> list[Finding]:
+    """What the serving pipeline's processing did to each feature: ``processing`` maps a feature to
+    {"rows": rows whose RAW value was present, "dropped": of those, rows whose PROCESSED value is
+    null}. Processing that nulls at least 5 % of present values is reported (``skew_processing``):
+    severity warning, error from 50 % (the model mostly runs without the feature), unless the
+    column's severity_overrides say otherwise. A value the request carried and the model never saw
+    is skew no profile comparison can show: both sides may look alike while the join or parser fails."""
+    out = []
+    for name, counts in processing.items():
+        rows, dropped = int(counts.get("rows") or 0), int(counts.get("dropped") or 0)
+        share = dropped / rows if rows else 0.0
+        rules = suite.columns.get(name) if suite is not None else None
+        if rules is not None and "skew_processing" in rules.severity_overrides:
+            severity = rules.severity_overrides["skew_processing"]
+        else:
+            severity = "error" if share >= SKEW_PROCESSING_ERROR else DEFAULT_SEVERITY["skew_processing"]
+        details = {"rows": rows, "dropped": dropped, "share": share}
+        if rows and share >= SKEW_PROCESSING_WARN:
+            out.append(Finding("skew_processing", name, severity, _tripped(severity),
+                               f"Processing turned {_pct(share)} of {name} values into nulls ({_num(dropped)} of "
+                               f"{_num(rows)} requests that carried one): the model never saw them.",
+                               share, SKEW_PROCESSING_WARN, details))
+        else:
+            what = (f"processing turned {_pct(share)} of {name} values into nulls ({_num(dropped)} of {_num(rows)})"
+                    if rows else f"no request carried a value of {name}")
+            out.append(Finding("skew_processing", name, severity, "pass",
+                               f"{what[0].upper()}{what[1:]}; reported from {_pct(SKEW_PROCESSING_WARN)}.",
+                               share, SKEW_PROCESSING_WARN, details))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Feature–label correlation
+# ---------------------------------------------------------------------------------------------
+
+
+def target_correlation_findings(reference: Mapping, current: Mapping, suite: Suite, *,
+                                skip: Iterable[str] = (), label: str | None = None) -> list[Finding]:
+    """One ``target_correlation`` finding per feature whose label statistics ("target", see
+    audits/engine/target.py) are in both profiles: Pearson's r for a numeric feature, the correlation
+    ratio η (corrected for chance) for a categorical one, training against this batch.
+
+    Effect size sets the status: |Δ| ≥ the column's target_corr_warn warns, ≥ target_corr_fail (if
+    set) fails; severity warning unless overridden. A rise in |correlation| hints at a leak (a feature
+    that carries the label), a fall at drift or a broken feature. The change's p-value (Fisher's z for
+    r, an interaction F-test for η) only vetoes a warning that sampling noise explains, like drift;
+    where no test is possible (fewer than 4 labelled pairs, fewer than two categories shared with
+    training) a change is only noted (info), since it cannot be told from chance.
+
+    A batch without labels (no "target", or no labelled row) gets no finding: incoming batches are
+    unlabelled. ``label`` (the label's name) adds an info finding when the batch HAS that column but
+    was profiled without label statistics. A label that cannot be made numeric, or a reference without
+    label statistics, gives one info finding saying why. Features in ``skip`` are left out."""
+    cur_t = current.get("target")
+    if cur_t is None:
+        col = (current.get("columns") or {}).get(label) if label else None
+        if col is not None and int(col.get("count") or 0):
+            return [Finding("target_correlation", label, "info", "pass",
+                            f"The batch has labels ({label}) but was profiled without label statistics, so "
+                            f"feature–label correlations are not compared.")]
+        return []
+    name = cur_t["column"]
+    if not cur_t["numeric"]:
+        return [Finding("target_correlation", name, "info", "pass",
+                        f"Feature–label correlations are not checked: {cur_t['reason']}.", details={"label": name})]
+    if not cur_t["labelled"]:
+        return []
+    ref_t = reference.get("target")
+    if ref_t is None or ref_t.get("column") != name:
+        return [Finding("target_correlation", name, "info", "pass",
+                        f"The training reference has no statistics for the label {name}: rebuild it with the label "
+                        f"named to compare feature–label correlations.", details={"label": name})]
+    if not ref_t["numeric"]:
+        return [Finding("target_correlation", name, "info", "pass",
+                        f"Feature–label correlations are not checked: in training, {ref_t['reason']}.",
+                        details={"label": name})]
+    out = []
+    skip = set(skip)
+    for feature, cur in cur_t["features"].items():
+        ref = ref_t["features"].get(feature)
+        if feature in skip or ref is None or ref["kind"] != cur["kind"]:
+            continue
+        out.append(_target_finding(feature, name, ref, cur, suite.rules_for(feature, cur["kind"])))
+    return out
+
+
+def _target_finding(feature: str, label: str, ref: Mapping, cur: Mapping, rules: ColumnRules) -> Finding:
+    severity = _severity(rules, "target_correlation")
+    warn_at, fail_at = rules.target_corr_warn, rules.target_corr_fail
+    a_ref, a_cur = target.association(ref), target.association(cur)
+    measure = "correlation" if cur["kind"] == "numeric" else "association (correlation ratio η)"
+    subject = f"{feature}'s {measure} with {label}"
+    if a_ref is None or a_cur is None:
+        side = "training" if a_ref is None else "this batch"
+        return Finding("target_correlation", feature, "info", "pass",
+                       f"{subject} cannot be computed in {side} (too few labelled rows, or a constant side).",
+                       details={"label": label, "reference_n": ref.get("n"), "current_n": cur.get("n")})
+    r0, r1 = a_ref["value"], a_cur["value"]
+    delta = r1 - r0
+    effect = abs(delta)
+    pvalue, test = target.change_pvalue(ref, cur)
+    details = {"label": label, "measure": a_cur["measure"], "reference": r0, "current": r1, "delta": delta,
+               "reference_n": a_ref["n"], "current_n": a_cur["n"], "pvalue": pvalue, "test": test}
+    if a_cur["measure"] == "eta":
+        details.update(reference_eta_raw=a_ref["eta_raw"], current_eta_raw=a_cur["eta_raw"],
+                       reference_groups=a_ref["groups"], current_groups=a_cur["groups"])
+    signed = "+.2f" if a_cur["measure"] == "pearson" else ".2f"
+    moved = f"from {r0:{signed}} in training to {r1:{signed}}"
+    if r0 * r1 < 0:
+        moved += " (its sign reversed)"
+    test_text = {"fisher_z": "Fisher z", "interaction_f": "Interaction F"}[test]
+    tail = f"{test_text} p {_pvalue(pvalue)}; {PVALUE_NOTE}."
+    if fail_at is not None and effect >= fail_at:
+        status, limit = "fail", f"fail at {fail_at:g}"
+    elif effect >= warn_at:
+        status, limit = "warn", f"warning at {warn_at:g}"
+    else:
+        return Finding("target_correlation", feature, severity, "pass",
+                       f"{subject} is stable: {moved} (change {effect:.2f}, warning at {warn_at:g}). {tail}",
+                       r1, warn_at, details)
+    if pvalue is None:  # unlike drift, no test means no warning: 3 rows or 1 shared category say nothing
+        return Finding("target_correlation", feature, "info", "pass",
+                       f"{subject} moved {moved}, but with {_num(a_cur['n'])} labelled rows"
+                       + (" and fewer than two categories shared with training" if test == "interaction_f" else "")
+                       + " the change cannot be told from chance.", r1, warn_at, details)
+    if not _beyond_noise(pvalue, rules):
+        return Finding("target_correlation", feature, severity, "pass",
+                       f"{subject} moved {moved}, no more than sampling noise explains with {_num(a_cur['n'])} "
+                       f"labelled rows. {tail}", r1, warn_at, details)
+    if abs(r1) > abs(r0):
+        head = f"{subject} jumped {moved} (change {effect:.2f}, {limit}): this hints at a leak (a feature that " \
+               f"carries the label)"
+    else:
+        head = f"{subject} fell {moved} (change {effect:.2f}, {limit}): this hints at drift or a broken feature"
+    return Finding("target_correlation", feature, severity, status, f"{head}. {tail}", r1, warn_at, details)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -53,6 +53,7 @@ import pandas as pd
 from datasketches import kll_doubles_sketch
 
 from audits.engine.columns import ColumnSpec
+from audits.engine.target import merge_target, target_stats
 
 FINE_BINS = 1000
 PSI_BINS = 10
@@ -431,13 +432,17 @@ def profile_frame(
     *,
     edges: dict[str, tuple[list, list]] | None = None,
     now: datetime | None = None,
+    target_column: str | None = None,
     _id_duplicates: bool = True,
 ) -> dict:
     """Profile one frame. edges=None means this frame IS the reference: each numeric column's edges are
     computed from it (reference_edges). Otherwise edges maps column -> (fine edges, psi edges) from the
     reference; a numeric column missing from that dict is binned on ([], []) (one bin), so chunk profiles
-    stay mergeable. Columns missing from the frame are skipped. (_id_duplicates=False skips the
-    within-frame duplicate search for callers that track ids across chunks themselves.)"""
+    stay mergeable. Columns missing from the frame are skipped. With `target_column` naming a column
+    of the frame, the profile also carries the feature–label statistics under "target" (see
+    audits/engine/target.py); a frame without that column (an unlabelled batch) gets no "target".
+    (_id_duplicates=False skips the within-frame duplicate search for callers that track ids across
+    chunks themselves.)"""
     ts_now = _now(now)
     columns = {}
     for spec in specs:
@@ -459,7 +464,10 @@ def profile_frame(
             columns[spec.name] = _profile_text(s)
         else:
             columns[spec.name] = _profile_id(s, duplicates=_id_duplicates)
-    return {"rows": int(len(frame)), "columns": columns}
+    profile = {"rows": int(len(frame)), "columns": columns}
+    if target_column is not None and target_column in frame.columns:
+        profile["target"] = target_stats(frame, specs, target_column)
+    return profile
 
 
 def empty_profile(specs: list[ColumnSpec], edges: dict[str, tuple[list, list]] | None) -> dict:
@@ -557,9 +565,10 @@ def _merge_column(name: str, a: dict, b: dict) -> dict:
 def merge_profiles(a: dict, b: dict) -> dict:
     """The profile of the concatenation of the two profiled parts. Exact for counts, histograms, moments,
     min/max; sketches are merged (quantiles within the KLL error); categorical counts and words are
-    re-folded to CAPACITY / TOP_WORDS; id duplicates add up (a lower bound: see module doc).
-    Raises ValueError when a column's kinds or numeric bin edges differ. A column present in only one
-    profile is copied as is."""
+    re-folded to CAPACITY / TOP_WORDS; id duplicates add up (a lower bound: see module doc); the
+    feature–label statistics ("target") merge exactly (target.merge_target).
+    Raises ValueError when a column's kinds or numeric bin edges differ. A column (or "target")
+    present in only one profile is copied as is."""
     columns = {}
     for name in list(a["columns"]) + [n for n in b["columns"] if n not in a["columns"]]:
         ca, cb = a["columns"].get(name), b["columns"].get(name)
@@ -567,7 +576,11 @@ def merge_profiles(a: dict, b: dict) -> dict:
             columns[name] = copy.deepcopy(ca if cb is None else cb)
         else:
             columns[name] = _merge_column(name, ca, cb)
-    return {"rows": a["rows"] + b["rows"], "columns": columns}
+    merged = {"rows": a["rows"] + b["rows"], "columns": columns}
+    target = merge_target(a.get("target"), b.get("target"))
+    if target is not None:
+        merged["target"] = target
+    return merged
 
 
 # ------------------------------------------------------------------------------- chunked reference
@@ -609,6 +622,7 @@ def profile_reference_chunks(
     now: datetime | None = None,
     progress: Callable[[int], None] | None = None,
     edge_chunks: Callable[[], Iterable[pd.DataFrame]] | None = None,
+    target_column: str | None = None,
     _id_duplicates: bool = True,
 ) -> dict:
     """Profile a reference delivered in chunks; chunks() must start a fresh iteration on each call.
@@ -619,6 +633,7 @@ def profile_reference_chunks(
     `edge_chunks`, if given, replaces chunks() in pass 1 (e.g. a reader of the numeric columns only).
     `progress`, if given, receives a monotone row figure ending at the total rows: half the rows read
     in pass 1, then half the total plus half the rows profiled in pass 2.
+    `target_column` is passed to profile_frame in pass 2 (label statistics need no edges).
     """
     numeric = [s for s in specs if s.kind == "numeric"]
     collectors = {s.name: _EdgeCollector() for s in numeric}
@@ -639,7 +654,8 @@ def profile_reference_chunks(
     for chunk in chunks():
         if edges is None and profile is not None:
             raise RuntimeError("chunks() yielded more chunks on its second iteration than on its first")
-        part = profile_frame(chunk, specs, edges=edges, now=now, _id_duplicates=_id_duplicates)
+        part = profile_frame(chunk, specs, edges=edges, now=now, target_column=target_column,
+                             _id_duplicates=_id_duplicates)
         profile = part if profile is None else merge_profiles(profile, part)
         done += len(chunk)
         del chunk, part

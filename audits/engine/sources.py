@@ -533,7 +533,8 @@ def duplicate_ids(path, fmt, column, *, chunk_rows: int = 1_000_000, examples: i
 
 def profile_source(path, fmt, specs: list[ColumnSpec], *, edges: dict | None = None, chunk_rows: int = 200_000,
                    row_start: int = 0, row_stop: int | None = None,
-                   progress: Callable[[int], None] | None = None, now: datetime | None = None) -> dict:
+                   progress: Callable[[int], None] | None = None, now: datetime | None = None,
+                   target_column: str | None = None) -> dict:
     """Profile a file (or the partition [row_start, row_stop) of it) one chunk at a time.
 
     With `edges` (a batch, or a partition of a reference whose edges are known) each chunk is profiled
@@ -543,8 +544,14 @@ def profile_source(path, fmt, specs: list[ColumnSpec], *, edges: dict | None = N
 
     Id columns: duplicates are tracked across the chunks read here, so they are exact for what this
     call read; merging partition profiles only adds them up -- use duplicate_ids for the whole file.
+
+    `target_column` names the label: the profile then carries feature–label statistics ("target",
+    see audits/engine/target.py). It is read even when no spec names it; a file without it (an
+    unlabelled batch) gets no "target".
     """
     wanted = [s.name for s in specs]
+    if target_column is not None and target_column not in wanted:
+        wanted.append(target_column)
     dtypes = csv_dtypes(specs)
     ids = [s.name for s in specs if s.kind == "id"]
     trackers = {name: DuplicateTracker() for name in ids}
@@ -563,12 +570,14 @@ def profile_source(path, fmt, specs: list[ColumnSpec], *, edges: dict | None = N
     if edges is None:
         numeric = [s.name for s in specs if s.kind == "numeric"]
         profile = profile_reference_chunks(lambda: tracked(read(wanted)()), specs, now=now, progress=progress,
-                                           edge_chunks=read(numeric), _id_duplicates=not ids)
+                                           edge_chunks=read(numeric), target_column=target_column,
+                                           _id_duplicates=not ids)
     else:
         profile = None
         done = 0
         for chunk in tracked(read(wanted)()):
-            part = profile_frame(chunk, specs, edges=edges, now=now, _id_duplicates=not ids)
+            part = profile_frame(chunk, specs, edges=edges, now=now, target_column=target_column,
+                                 _id_duplicates=not ids)
             profile = part if profile is None else merge_profiles(profile, part)
             done += len(chunk)
             del chunk, part

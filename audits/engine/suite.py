@@ -42,6 +42,9 @@ class ColumnRules:
     * ``max_share_change`` – a categorical share moving by more than this (absolute) warns.
     * drift thresholds on the EFFECT sizes: PSI and Jensen-Shannon distance warn / fail, the
       Wasserstein distance scaled by the reference's IQR warns.
+    * ``target_corr_warn`` / ``target_corr_fail`` – a feature's correlation with the label (r, or η
+      for a categorical feature) moving by at least this much between training and a labelled batch
+      warns / fails (fail off when None). A jump hints at a leak, a fall at drift or a broken feature.
     * ``severity_overrides`` – check name → severity, to soften or harden a check for this column
       (e.g. {"drift": "warning"} so drift never fails the batch).
     """
@@ -66,6 +69,9 @@ class ColumnRules:
     # noise (test p-value below this). Small clean batches otherwise warn on heavy tails by chance,
     # while on large batches every real shift is significant and effect size alone decides.
     drift_noise_pvalue: float = 0.01
+    # Older saved suites lack these two; from_dict then takes the defaults.
+    target_corr_warn: float = 0.2
+    target_corr_fail: float | None = None
     severity_overrides: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self):
@@ -91,6 +97,13 @@ class ColumnRules:
         self.drift_noise_pvalue = _number("drift_noise_pvalue", self.drift_noise_pvalue)
         if not 0 < self.drift_noise_pvalue <= 1:
             raise ValueError("drift_noise_pvalue must be above 0 and at most 1")
+        self.target_corr_warn = _number("target_corr_warn", self.target_corr_warn)
+        if not 0 <= self.target_corr_warn <= 2:  # correlations lie in [-1, 1]: a change is at most 2
+            raise ValueError("target_corr_warn must be between 0 and 2")
+        if self.target_corr_fail is not None:
+            self.target_corr_fail = _number("target_corr_fail", self.target_corr_fail)
+            if not self.target_corr_warn <= self.target_corr_fail <= 2:
+                raise ValueError("target_corr_fail must lie between target_corr_warn and 2")
         if self.drift_psi_warn > self.drift_psi_fail:
             raise ValueError("drift_psi_warn is above drift_psi_fail")
         if self.drift_js_warn > self.drift_js_fail:

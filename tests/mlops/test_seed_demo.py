@@ -49,7 +49,7 @@ def test_second_run_duplicates_nothing(seeded):
     assert model.versions.count() == 4
     assert TrainingRun.objects.filter(experiment__name="upsell-nightly").count() == 4
     assert PromotionRequest.objects.count() == 4 and model.holdouts.count() == 1
-    assert model.audit_jobs.count() == 5  # the reference build and four batch audits
+    assert model.audit_jobs.count() == 6  # the reference build, four batch audits, one serving-log audit
     assert AliasEvent.objects.count() == 3
     assert User.objects.filter(username__in=[*seed_demo.PEOPLE, "upsell-pipeline"]).count() == 6
     assert "already has versions" in seeded[1]
@@ -77,7 +77,7 @@ def test_the_promotion_story_replays_through_the_real_gate(seeded):
 def test_the_audit_story_catches_each_broken_batch(seeded):
     from audits.models import AuditJob
 
-    verdicts = dict(AuditJob.objects.filter(kind="batch").values_list("batch__name", "verdict"))
+    verdicts = dict(AuditJob.objects.filter(kind="batch", batch__purpose="incoming").values_list("batch__name", "verdict"))
     assert verdicts == {"signups-2026-10.csv": "pass", "signups-2026-11-a-lobby-minutes.csv": "fail",
                         "signups-2026-11-b-festivals.csv": "fail", "signups-2026-11-c-new-export.csv": "fail"}
     failing = {job.batch.name: {f.column for f in job.findings.filter(status="fail")}
@@ -158,3 +158,18 @@ def test_rerun_keeps_changed_passwords_unless_asked(seeded):
     call_command("seed_demo", "--reset-passwords", stdout=io.StringIO())
     reviewer.refresh_from_db()
     assert reviewer.check_password(seed_demo.DEMO_PASSWORD)
+
+
+def test_the_serving_log_story_shows_skew_and_schedules(seeded):
+    from audits.models import AuditJob, AuditSchedule, PredictionLog
+
+    model = RegisteredModel.objects.get(name="upsell")
+    assert PredictionLog.objects.filter(model=model).count() == seed_demo.SERVING_SIGNUPS
+    serving = AuditJob.objects.get(model=model, batch__purpose="serving")
+    flagged = set(serving.findings.exclude(status="pass").values_list("check_name", "column"))
+    assert ("skew_processing", "meeting_minutes") in flagged and ("skew_nulls", "meeting_minutes") in flagged
+    assert serving.verdict != "pass" and not serving.findings.filter(check_name="schema", status="fail").exists()
+    assert serving.findings.filter(check_name="prediction_drift").exists()
+    october = AuditJob.objects.get(model=model, batch__name="signups-2026-10.csv")
+    assert october.verdict != "fail", list(october.findings.filter(status="fail").values_list("check_name", "message"))
+    assert set(AuditSchedule.objects.values_list("name", flat=True)) == {"nightly-serving-log", "daily-signups"}

@@ -10,20 +10,24 @@ production moved to v1, then (after a challenger period) to v2.
 
 import time
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from mlops import roles
 from mlops.demo.signups import generate_signups, minutes_as_hours
-from mlops.demo.training import TrainedModel, train_upsell_model
+from mlops.demo.serving import serving_records
+from mlops.demo.training import FEATURES, TrainedModel, train_upsell_model
 from audits import services as audit_services
 from mlops.demo.batches import FLIPPED_DATE_FORMAT, clean_batch, festival_batch, shifted_batch, to_csv
+from threadpoolctl import threadpool_limits
+
 from registry import services
 from registry.gate import run_gate
 from registry.models import RegisteredModel, RunStatus, TaskType
@@ -106,6 +110,13 @@ RELEASES = [
 ]
 HOLDOUT_SIGNUPS = 2_000  # October 2026: signups none of the versions trained on
 BATCH_SIGNUPS = 2_000  # each November batch the audits look at
+SERVING_SIGNUPS = 2_800  # a week of logged predictions
+
+
+def _scores(result: TrainedModel, frame) -> list[float]:
+    """The model's upgrade probability for each row, as serving computes it."""
+    with threadpool_limits(limits=1, user_api="openmp"):
+        return [round(float(p), 6) for p in result.pipeline.predict_proba(frame[FEATURES])[:, 1]]
 
 
 class Command(BaseCommand):
@@ -188,9 +199,11 @@ class Command(BaseCommand):
             versions.append(self._register(model, experiment, pipeline, release, result))
             self.stdout.write(f"  v{versions[-1].version}: hold-out ROC AUC {result.metrics['roc_auc']:.3f}, "
                               f"threshold {result.decision_threshold:.3f}.")
-        october = self._audit_story_start(model, versions[0], signups, pipeline)
+            trained.append(result)
+        october = self._audit_story_start(model, versions[0], signups, pipeline, trained[0])
         self._govern(model, versions, pipeline, reviewers, october)
         self._audit_broken_batches(model, pipeline)
+        self._serving_story(model, versions[0], pipeline, trained[0], owner)
 
     def _register(self, model, experiment, pipeline, release: Release, result: TrainedModel):
         run = services.run_create(
@@ -228,13 +241,16 @@ class Command(BaseCommand):
         upload = SimpleUploadedFile("model.joblib", result.artifact_bytes, content_type="application/octet-stream")
         return services.artifact_attach(version=version, uploaded=upload, sha256=result.artifact_sha256)
 
-    def _audit_story_start(self, model, v1, signups, pipeline) -> bytes:
-        """v1's training reference, and October's clean signups audited against it. Returns October's
-        CSV: the same bytes become the gate's hold-out, so the gate cites their passing audit."""
-        training = signups[signups["signup_date"] <= str(v1.train_window_end)]
+    def _audit_story_start(self, model, v1, signups, pipeline, result: TrainedModel) -> bytes:
+        """v1's training reference (with v1's scores on it, the baseline of prediction drift), and
+        October's clean signups audited against it. Returns October's CSV: the same bytes become the
+        gate's hold-out, so the gate cites their passing audit."""
+        training = signups[signups["signup_date"] <= str(v1.train_window_end)].copy()
+        training["score"] = _scores(result, training)
         job = audit_services.reference_submit(
             version=v1, actor=pipeline, uploaded=SimpleUploadedFile("signups-2026-h1.csv", to_csv(training)),
-            id_columns=["customer_id"], timestamp_columns=["signup_date"], label_column="upgraded_90d")
+            id_columns=["customer_id"], timestamp_columns=["signup_date"], label_column="upgraded_90d",
+            prediction_column="score")
         audit_services.audit_run(job_id=job.pk)  # here, not after the seed's transaction commits
         self.stdout.write(f"Built v1's training reference from {len(training):,} signups.")
         october = clean_batch(HOLDOUT_SIGNUPS, start=date(2026, 10, 1), end=date(2026, 10, 31), seed=SEED + 1,
@@ -259,6 +275,35 @@ class Command(BaseCommand):
         self._audit(model, pipeline, "signups-2026-11-b-festivals.csv", to_csv(festival_batch(BATCH_SIGNUPS, **november)))
         self._audit(model, pipeline, "signups-2026-11-c-new-export.csv",
                     to_csv(clean_batch(BATCH_SIGNUPS, **november), date_format=FLIPPED_DATE_FORMAT))
+
+    def _serving_story(self, model, v1, pipeline, result: TrainedModel, owner):
+        """A week of v1's serving logs, sent through the bulk API's service; the new request parser
+        of the last two days drops meeting_minutes, and the skew audit of the window says so."""
+        if model.predictions.exists():
+            return
+        now = timezone.now().replace(microsecond=0)
+        week = clean_batch(SERVING_SIGNUPS, start=date(2026, 11, 16), end=date(2026, 11, 22), seed=SEED + 3,
+                           first_customer=SIGNUPS + HOLDOUT_SIGNUPS + BATCH_SIGNUPS + 1)
+        healthy, broken = week.iloc[:SERVING_SIGNUPS * 5 // 7], week.iloc[SERVING_SIGNUPS * 5 // 7:]
+        every = timedelta(days=7) / SERVING_SIGNUPS
+        start = now - timedelta(days=7)
+        records = serving_records(healthy, _scores(result, healthy), version=v1.version, start=start, every=every,
+                                  request_prefix="web")
+        records += serving_records(broken, _scores(result, broken), version=v1.version,
+                                   start=start + len(healthy) * every, every=every, request_prefix="web-parser2",
+                                   dropped_by_processing="meeting_minutes")
+        for record in records:
+            record["predicted_at"] = datetime.fromisoformat(record["predicted_at"])
+        counts = audit_services.predictions_log(model=model, records=records)
+        self.stdout.write(f"Logged {counts['stored']:,} predictions of v1 from the last 7 days.")
+        job = audit_services.serving_audit_submit(model=model, actor=owner, since=start, until=now, version=v1)
+        job = audit_services.audit_run(job_id=job.pk)
+        self.stdout.write(f"Audit #{job.pk} of the serving log: {job.verdict or job.state} "
+                          f"({job.findings.filter(status='fail').count()} failing checks).")
+        audit_services.schedule_create(model=model, actor=owner, name="nightly-serving-log", source="serving_log",
+                                       cron="0 2 * * *", window_hours=24)
+        audit_services.schedule_create(model=model, actor=owner, name="daily-signups", source="storage_path",
+                                       cron="0 6 * * *", storage_path="incoming/upsell/signups-%Y-%m-%d.csv")
 
     def _govern(self, model, versions, pipeline, reviewers, october: bytes):
         """Replay the promotion story through the real workflow: gate, four eyes, rollback."""

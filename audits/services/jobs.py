@@ -21,11 +21,11 @@ from mlops.errors import ApplicationError
 from registry import selectors as registry_selectors
 from registry.models import ModelVersion, NotificationEvent, RegisteredModel
 
-from .engine import audit as engine
-from .engine import sources
-from .engine.columns import ColumnSpec, specs_from_schema
-from .engine.suite import Suite, suggest_suite
-from .models import (
+from ..engine import audit as engine
+from ..engine import sources
+from ..engine.columns import ColumnSpec, specs_from_schema
+from ..engine.suite import Suite, suggest_suite
+from ..models import (
     Alert,
     AlertState,
     AuditJob,
@@ -90,7 +90,7 @@ def _batch_path(batch: DataBatch) -> Path:
 
 
 def _queue(job_id: int) -> None:
-    from .tasks import run_audit
+    from ..tasks import run_audit
 
     try:
         run_audit.delay(job_id)
@@ -129,8 +129,10 @@ def reference_build_start(*, version: ModelVersion, batch: DataBatch, actor, id_
     specs = specs_from_schema(version.feature_schema, id_columns=id_columns, timestamp_columns=timestamp_columns,
                               text_columns=text_columns, extra=extra)
     job = AuditJob.objects.create(model=version.model, version=version, batch=batch, kind=AuditKind.REFERENCE,
-                                  created_by=actor, facts={"specs": [spec.to_dict() for spec in specs]},
-                                  stage="queued")
+                                  created_by=actor, stage="queued",
+                                  facts={"specs": [spec.to_dict() for spec in specs],
+                                         "roles": {"label": label_column or None,
+                                                   "prediction": prediction_column or None}})
     transaction.on_commit(lambda: _queue(job.pk))
     return job
 
@@ -152,11 +154,14 @@ def _audit_target(model: RegisteredModel, version: ModelVersion | None) -> Model
 
 
 @transaction.atomic
-def audit_start(*, batch: DataBatch, actor, version: ModelVersion | None = None) -> AuditJob:
-    """Audit a registered batch against a version's training reference (by default, production's)."""
+def audit_start(*, batch: DataBatch, actor, version: ModelVersion | None = None, schedule=None,
+                trigger_key: str = "", serving: dict | None = None) -> AuditJob:
+    """Audit a registered batch against a version's training reference (by default, production's).
+    `serving` marks a serving-log export: the model's features and what processing dropped."""
     version = _audit_target(batch.model, version)
     job = AuditJob.objects.create(model=batch.model, version=version, batch=batch, kind=AuditKind.BATCH,
-                                  created_by=actor, stage="queued")
+                                  created_by=actor, stage="queued", schedule=schedule, trigger_key=trigger_key,
+                                  facts={"serving": serving} if serving else {})
     transaction.on_commit(lambda: _queue(job.pk))
     return job
 
@@ -164,14 +169,15 @@ def audit_start(*, batch: DataBatch, actor, version: ModelVersion | None = None)
 @transaction.atomic
 def audit_submit(*, model: RegisteredModel, actor, name: str = "", version: ModelVersion | None = None,
                  purpose: str = BatchPurpose.INCOMING, uploaded: UploadedFile | None = None, storage_path: str = "",
-                 format: str = "", declared_sha256: str = "", signature: str = "") -> AuditJob:
+                 format: str = "", declared_sha256: str = "", signature: str = "", schedule=None,
+                 trigger_key: str = "") -> AuditJob:
     """Accept a batch and queue its audit. The target is checked before any bytes are stored, so a
     request that cannot be audited leaves nothing behind."""
     version = _audit_target(model, version)
     batch = batch_register(model=model, actor=actor, name=name or (uploaded.name if uploaded else storage_path),
                            purpose=purpose, uploaded=uploaded, storage_path=storage_path, format=format,
                            declared_sha256=declared_sha256, signature=signature)
-    return audit_start(batch=batch, actor=actor, version=version)
+    return audit_start(batch=batch, actor=actor, version=version, schedule=schedule, trigger_key=trigger_key)
 
 
 # --- running jobs -------------------------------------------------------------------------------
@@ -229,14 +235,16 @@ def _build_reference(job: AuditJob) -> AuditJob:
     facts = {**job.facts, **_check_file(job, path)}
     specs = [ColumnSpec.from_dict(spec) for spec in facts["specs"]]
     _update(job.pk, stage="Profiling the training data", rows_total=facts["rows"])
-    profile = engine.build_reference(path, job.batch.format, specs, facts)
+    roles = facts.get("roles") or {}
+    profile = engine.build_reference(path, job.batch.format, specs, facts, target_column=roles.get("label"))
     with transaction.atomic():
         locked = AuditJob.objects.select_for_update().get(pk=job.pk)
         if locked.state != AuditState.RUNNING:
             return locked
         ReferenceProfile.objects.update_or_create(
             version=job.version,
-            defaults={"batch": job.batch, "specs": facts["specs"], "profile": profile, "rows": profile["rows"]})
+            defaults={"batch": job.batch, "specs": facts["specs"], "profile": profile, "rows": profile["rows"],
+                      "label_column": roles.get("label") or "", "prediction_column": roles.get("prediction") or ""})
         # A model's suite starts as the reference's suggestion; reviewers refine it from there.
         if not AuditSuite.objects.filter(model=job.model).exists():
             AuditSuite.objects.create(model=job.model, suite=suggest_suite(profile, specs).to_dict(),
@@ -253,7 +261,9 @@ def suite_for(model: RegisteredModel, reference: ReferenceProfile) -> Suite:
 
 
 def _history(job: AuditJob, suite: Suite) -> list[tuple[int, int]]:
+    # Volume is learned per kind of feed: serving-log windows are not the size of training batches.
     earlier = AuditJob.objects.filter(model=job.model, kind=AuditKind.BATCH, state=AuditState.SUCCEEDED,
+                                      batch__purpose=job.batch.purpose,
                                       created_at__lt=job.created_at).order_by("-created_at")
     return [(f["rows"], f["bytes"]) for f in earlier.values_list("facts", flat=True)[:suite.history_batches]
             if f and "rows" in f]
@@ -264,10 +274,16 @@ def _audit_inputs(job: AuditJob):
     return _batch_path(job.batch), reference, _specs(reference)
 
 
+def _judging(job: AuditJob, reference: ReferenceProfile) -> dict:
+    """What the engine needs to know beyond the profiles: which columns are the label and the
+    prediction, and whether the file is a serving-log export."""
+    return {"roles": reference.roles, "serving": job.facts.get("serving")}
+
+
 def _audit_batch(job: AuditJob) -> AuditJob:
     path, reference, specs = _audit_inputs(job)
     suite = suite_for(job.model, reference)
-    facts = _check_file(job, path)
+    facts = {**job.facts, **_check_file(job, path)}
     _update(job.pk, rows_total=facts["rows"], facts=facts)
     partitions = _partitions(facts["rows"])
     if len(partitions) > 1:
@@ -277,7 +293,8 @@ def _audit_batch(job: AuditJob) -> AuditJob:
     findings, verdict, profile = engine.audit_file(
         path, job.batch.format, reference=reference.profile, specs=specs, suite=suite, facts=facts,
         history=_history(job, suite), progress=lambda rows: _update(job.pk, rows_done=rows),
-        stage=lambda text: _update(job.pk, stage=text), chunk_rows=settings.KEEL_AUDIT_CHUNK_ROWS)
+        stage=lambda text: _update(job.pk, stage=text), chunk_rows=settings.KEEL_AUDIT_CHUNK_ROWS,
+        target_column=reference.label_column or None, **_judging(job, reference))
     return _record(job.pk, findings, verdict, profile, facts)
 
 
@@ -292,7 +309,7 @@ def _partitions(rows: int) -> list[tuple[int, int]]:
 def _queue_partitions(job_id: int, partitions: list[tuple[int, int]]) -> None:
     from celery import chord
 
-    from .tasks import finish_partitioned_audit, profile_partition
+    from ..tasks import finish_partitioned_audit, profile_partition
 
     chord(profile_partition.s(job_id, start, stop) for start, stop in partitions)(
         finish_partitioned_audit.s(job_id))
@@ -304,7 +321,8 @@ def audit_profile_partition(*, job_id: int, row_start: int, row_stop: int) -> di
     path, reference, specs = _audit_inputs(job)
     profile = engine.profile_rows(path, job.batch.format, reference=reference.profile, specs=specs,
                                   facts=job.facts, row_start=row_start, row_stop=row_stop,
-                                  chunk_rows=settings.KEEL_AUDIT_CHUNK_ROWS)
+                                  chunk_rows=settings.KEEL_AUDIT_CHUNK_ROWS,
+                                  target_column=reference.label_column or None)
     AuditJob.objects.filter(pk=job_id).update(rows_done=F("rows_done") + (row_stop - row_start))
     return profile
 
@@ -320,7 +338,7 @@ def audit_finish_partitioned(*, job_id: int, profiles: list[dict]) -> AuditJob:
         _update(job.pk, stage="Merging partitions and comparing with the training reference")
         profile = engine.merge_partitions(path, job.batch.format, profiles, specs, job.facts)
         findings, verdict = engine.judge(profile, reference=reference.profile, specs=specs, suite=suite,
-                                         facts=job.facts, history=_history(job, suite))
+                                         facts=job.facts, history=_history(job, suite), **_judging(job, reference))
     except (engine.AuditInputError, sources.SourceError) as exc:
         return _fail(job.pk, str(exc))
     return _record(job.pk, findings, verdict, profile, job.facts)

@@ -1,0 +1,35 @@
+"""The demo's serving logs: what Soom's serving system sends Keel for each prediction it made, the
+raw request and the features after processing. Pure pandas, shared by the seed and the tests."""
+
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+
+from .training import FEATURES
+
+
+def serving_records(frame: pd.DataFrame, scores, *, version: int, start: datetime, every: timedelta,
+                    request_prefix: str = "req", dropped_by_processing: str | None = None,
+                    missing_features=()) -> list[dict]:
+    """One log record per signup, timed `every` apart from `start`. `dropped_by_processing` names a
+    feature the serving pipeline's processing turns into nulls (a parsing bug: the raw value is there,
+    the model never sees it); `missing_features` are features serving stopped sending at all."""
+    records = []
+    for i, (row, score) in enumerate(zip(frame.to_dict("records"), np.asarray(scores, dtype=float), strict=True)):
+        raw = {name: _plain(row[name]) for name in FEATURES if name not in missing_features}
+        features = dict(raw)
+        if dropped_by_processing in features:
+            features[dropped_by_processing] = None
+        records.append({"request_id": f"{request_prefix}-{i}", "version": version,
+                        "predicted_at": (start + i * every).isoformat(), "entity_id": str(row["customer_id"]),
+                        "raw_features": raw, "features": features, "score": round(float(score), 6)})
+    return records
+
+
+def _plain(value):
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return None if np.isnan(value) else float(value)
+    return value
