@@ -40,8 +40,8 @@ from ..models import (
     Severity,
 )
 
-__all__ = ["batch_register", "reference_submit", "reference_build_start", "audit_start", "audit_submit", "audit_run", "suite_update",
-           "suite_for", "audits_requeue_stalled"]
+__all__ = ["batch_register", "reference_submit", "reference_build_start", "audit_start", "audit_submit", "audit_run",
+           "audit_profile_partition", "audit_finish_partitioned", "suite_update", "suite_for", "audits_requeue_stalled"]
 
 log = logging.getLogger(__name__)
 

@@ -101,7 +101,7 @@ def _resolve_stale(schedule: AuditSchedule, job: AuditJob) -> None:
 def scheduled_audit_run(*, schedule_id: int, trigger_key: str = "", now=None) -> AuditJob | None:
     """One tick of a schedule. Idempotent per trigger (beat's task id): a redelivered tick returns the
     audit the first delivery started. Returns None when there was nothing to audit (alert raised)."""
-    schedule = AuditSchedule.objects.select_for_update().select_related("model", "version", "created_by") \
+    schedule = AuditSchedule.objects.select_for_update(of=("self",)).select_related("model", "version", "created_by") \
         .get(pk=schedule_id)
     if trigger_key:
         started = AuditJob.objects.filter(trigger_key=trigger_key).first()

@@ -37,7 +37,7 @@ def test_a_killed_worker_does_not_lose_the_audit(integration_services, test_data
     batch_rows = 300_000
     content = to_csv(shifted_batch(batch_rows, start=date(2026, 10, 1), end=date(2026, 10, 31), seed=5,
                                    first_customer=10**6))
-    monkeypatch.setattr(services, "_queue", lambda job_id: None)  # we send it to our queue ourselves
+    monkeypatch.setattr(services.jobs, "_queue", lambda job_id: None)  # we send it to our queue ourselves
     batch = services.batch_register(model=model, actor=pipeline, name="big october",
                                     uploaded=SimpleUploadedFile("october.csv", content))
     job = services.audit_start(batch=batch, actor=pipeline)
