@@ -44,8 +44,10 @@ def test_partitioned_profiles_merge_into_the_same_audit(celery_worker, reviewer,
     specs = services._specs(reference)
     whole, verdict, profile = engine.audit_file(
         services._batch_path(job.batch), "csv", reference=reference.profile, specs=specs,
-        suite=services.suite_for(model, reference), facts=job.facts)
+        suite=services.suite_for(model, reference), facts=job.facts, roles=reference.roles,
+        target_column=reference.label_column or None)
     assert job.verdict == verdict == "fail"
     assert sorted(job.findings.values_list("check_name", "column", "status")) == \
         sorted((f.check, f.column or "", f.status) for f in whole)
     assert job.profile["columns"]["event_type"]["counts"] == profile["columns"]["event_type"]["counts"]
+    assert job.findings.filter(check_name="target_correlation").exists()  # label statistics merged too
