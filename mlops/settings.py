@@ -154,6 +154,9 @@ KEEL_SUPPORT_BULK_CONFIRM_THRESHOLD = int(os.environ.get("KEEL_SUPPORT_BULK_CONF
 # long a cached copy may live at all. A reader's token and permissions are cached this long.
 KEEL_SUPPORT_LISTS_CACHE_SECONDS = int(os.environ.get("KEEL_SUPPORT_LISTS_CACHE_SECONDS", "300"))
 KEEL_SUPPORT_LISTS_AUTH_CACHE_SECONDS = int(os.environ.get("KEEL_SUPPORT_LISTS_AUTH_CACHE_SECONDS", "30"))
+# Explainer backgrounds (the sample a model-agnostic SHAP explainer compares against), per version.
+KEEL_EXPLAIN_MAX_BACKGROUND_ROWS = int(os.environ.get("KEEL_EXPLAIN_MAX_BACKGROUND_ROWS", "1000"))
+KEEL_EXPLAIN_MAX_BACKGROUND_BYTES = int(os.environ.get("KEEL_EXPLAIN_MAX_BACKGROUND_BYTES", str(2 * 1024 * 1024)))
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
@@ -201,6 +204,7 @@ CELERY_BEAT_SCHEDULE = {
     "requeue-pending-deliveries": {"task": "registry.tasks.requeue_pending_deliveries", "schedule": 60.0},
     "requeue-stalled-gates": {"task": "registry.tasks.requeue_stalled_gates", "schedule": 300.0},
     "requeue-stalled-audits": {"task": "audits.tasks.requeue_stalled_audits", "schedule": 300.0},
+    "requeue-pending-erasures": {"task": "support.tasks.requeue_pending_erasures", "schedule": 300.0},
 }
 # Beat reads schedules from the database, so reviewers add audit schedules in Keel (or the admin)
 # without a deploy; the fixed sweeps above are synced into the same tables at beat start.
@@ -242,6 +246,7 @@ SPECTACULAR_SETTINGS = {
         "VerdictEnum": "audits.models.Verdict",
         "AuditKindEnum": "audits.models.AuditKind",
         "ScheduleSourceEnum": "audits.models.ScheduleSource",
+        "EntryKindEnum": "support.models.EntryKind",
     },
 }
 

@@ -79,3 +79,75 @@ class ModelVersionFactory(factory.django.DjangoModelFactory):
     hyperparameters = factory.LazyFunction(lambda: {"learning_rate": 0.1, "max_depth": 3})
     metrics = factory.LazyFunction(lambda: {"roc_auc": 0.81})
     created_by = factory.SubFactory(UserFactory)
+
+
+# --- support lists ---------------------------------------------------------------------------------------
+# Entries are made the way agents make them, through the services (change numbers, conflicts, scope).
+
+from datetime import timedelta  # noqa: E402
+
+from django.utils import timezone  # noqa: E402
+
+from support import services as support_services  # noqa: E402
+from support.models import ListEntry, Surface  # noqa: E402
+
+
+class SurfaceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Surface
+        django_get_or_create = ("name",)
+
+    name = factory.Sequence(lambda n: f"surface-{n}")
+    description = "Where recommendations are shown"
+
+
+class SupportAgentFactory(UserFactory):
+    username = factory.Sequence(lambda n: f"agent-{n}")
+
+    @factory.post_generation
+    def groups(self, create, extracted, **kwargs):
+        for name in extracted or ["support-agents"]:
+            self.groups.add(Group.objects.get(name=name))
+        if create:
+            self.save()
+
+
+class BlacklistEntryFactory(factory.Factory):
+    """A blacklist made through support.services.blacklist_add (everywhere, until lifted, by default)."""
+
+    class Meta:
+        model = ListEntry
+
+    actor = factory.SubFactory(SupportAgentFactory)
+    entity_type = "product"
+    entity_id = factory.Sequence(lambda n: f"sku-{n:05d}")
+    reason = "inappropriate"
+    note = ""
+    all_surfaces = factory.LazyAttribute(lambda o: not o.surfaces)
+    surfaces = ()
+    expires_at = None
+
+    @classmethod
+    def _create(cls, model_class, **kwargs):
+        return support_services.blacklist_add(**kwargs)
+
+
+class BoostEntryFactory(factory.Factory):
+    """A boost made through support.services.boost_add (a cold-start lift for two weeks, by default)."""
+
+    class Meta:
+        model = ListEntry
+
+    actor = factory.SubFactory(SupportAgentFactory)
+    entity_type = "product"
+    entity_id = factory.Sequence(lambda n: f"new-sku-{n:05d}")
+    weight = 2.0
+    expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=14))
+    reason = "cold_start"
+    note = ""
+    all_surfaces = factory.LazyAttribute(lambda o: not o.surfaces)
+    surfaces = ()
+
+    @classmethod
+    def _create(cls, model_class, **kwargs):
+        return support_services.boost_add(**kwargs)

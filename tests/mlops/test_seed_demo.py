@@ -173,3 +173,30 @@ def test_the_serving_log_story_shows_skew_and_schedules(seeded):
     october = AuditJob.objects.get(model=model, batch__name="signups-2026-10.csv")
     assert october.verdict != "fail", list(october.findings.filter(status="fail").values_list("check_name", "message"))
     assert set(AuditSchedule.objects.values_list("name", flat=True)) == {"nightly-serving-log", "daily-signups"}
+
+
+def test_the_demo_has_an_explainable_customer(seeded):
+    import re
+
+    from support.models import ExplainerBackground, Explanation
+
+    model = RegisteredModel.objects.get(name="upsell")
+    v1 = model.versions.get(version=1)
+    assert ExplainerBackground.objects.get(version=v1).rows == 100
+    found = re.findall(r"Explain a decision: /support/explain/\?entity_id=(C\d+)", seeded[0])
+    assert found and re.findall(r"entity_id=(C\d+)", seeded[1]) == found  # the same customer, both runs
+    explanation = Explanation.objects.get(entity_id=found[0])
+    assert explanation.state == "succeeded" and explanation.version == v1
+    assert explanation.result["method"] == "tree" and explanation.result["reasons"]
+    assert Explanation.objects.count() == 1  # the second run answered from the cache
+
+
+def test_the_support_desk_has_active_entries_and_a_privacy_request(seeded):
+    from audits.models import ErasedEntity
+    from support.models import ListEntry, PrivacyRequest
+
+    assert ListEntry.objects.filter(kind="blacklist").count() == 3  # fraud, inappropriate, the privacy one
+    assert ListEntry.objects.filter(kind="boost").count() == 1
+    request = PrivacyRequest.objects.get()
+    assert ErasedEntity.objects.filter(entity_id=request.entity_id).exists()
+    assert "Privacy request" in seeded[0] and "Privacy request" not in seeded[1]

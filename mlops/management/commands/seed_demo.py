@@ -111,6 +111,8 @@ RELEASES = [
 HOLDOUT_SIGNUPS = 2_000  # October 2026: signups none of the versions trained on
 BATCH_SIGNUPS = 2_000  # each November batch the audits look at
 SERVING_SIGNUPS = 2_800  # a week of logged predictions
+SURFACES = {"upsell-email": "The weekly upgrade email to free-tier customers.",
+            "in-app-upgrade": "The upgrade suggestions inside the Soom app."}
 
 
 def _scores(result: TrainedModel, frame) -> list[float]:
@@ -140,6 +142,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             self._seed_model(owner=people["reviewer"], pipeline=pipeline,
                              reviewers=(people["reviewer"], people["reviewer2"]))
+        self._support_story(people["agent"])
         self._print_logins(shown_passwords, token)
         self.stdout.write(self.style.SUCCESS(f"Demo ready in {time.monotonic() - began:.1f} s."))
 
@@ -184,6 +187,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Registered model {MODEL_NAME}.")
         if model.versions.exists():
             self.stdout.write(f"Model {MODEL_NAME} already has versions; skipping training and alias moves.")
+            self._explainable_customer(model, pipeline)  # kept, or added to a demo seeded before it existed
             return
         experiment = services.experiment_get_or_create(name=EXPERIMENT_NAME, actor=pipeline)
 
@@ -204,6 +208,7 @@ class Command(BaseCommand):
         self._govern(model, versions, pipeline, reviewers, october)
         self._audit_broken_batches(model, pipeline)
         self._serving_story(model, versions[0], pipeline, trained[0], owner)
+        self._explainable_customer(model, pipeline)
 
     def _register(self, model, experiment, pipeline, release: Release, result: TrainedModel):
         run = services.run_create(
@@ -340,6 +345,66 @@ class Command(BaseCommand):
         self.stdout.write("Production rolled back to v1 by reviewer.")
         request(v3, "Nightly retrain on the new warehouse export.")
         request(v4, "Retrain with meeting durations back in minutes; ready for review.")
+
+    def _explainable_customer(self, model, pipeline):
+        """v1's explainer background, sampled from its training data, and the explanation of a
+        customer v1 scored high in its serving logs, computed now so the demo page opens at once.
+        Safe to run again: the background is kept and the explanation is answered from the cache."""
+        from audits.models import PredictionLog
+        from support import explanations
+
+        v1 = model.versions.filter(version=1).first()
+        if v1 is None:
+            return
+        background = explanations.explainer_background_from_reference(version=v1)
+        if background is not None:
+            self.stdout.write(f"Explainer background of v1: {background.source}.")
+        production = explanations.production_version(model)
+        if production is None:
+            return
+        names = [feature["name"] for feature in production.feature_schema]
+        # The healthy part of the week (the new parser's rows lack meeting_minutes), highest score first.
+        logged = (PredictionLog.objects.filter(model=model, version=v1, erased_at__isnull=True, score__isnull=False)
+                  .exclude(entity_id="").order_by("-score", "entity_id").only("entity_id", "features", "score"))
+        customer = next((row for row in logged[:200] if all(row.features.get(name) is not None for name in names)),
+                        None)
+        if customer is None:
+            return
+        explanation = explanations.explanation_request(actor=pipeline, model=model, entity_id=customer.entity_id)
+        reasons = (explanation.result or {}).get("reasons") or []
+        self.stdout.write(f"Explainable customer {customer.entity_id} (v1 scored {customer.score:.2f}; explanation "
+                          f"#{explanation.pk} {explanation.state}{': ' + reasons[0] if reasons else ''}).")
+        self.stdout.write(f"Explain a decision: /support/explain/?entity_id={customer.entity_id}")
+
+    def _support_story(self, agent):
+        """What the support desk did this month: surfaces, a fraud blacklist on outreach, an
+        inappropriate product pulled from recommendations, a cold-start boost, and a privacy request
+        whose erasure reaches the serving logs. Skipped when the lists already have entries."""
+        from support import services as support_services
+        from support.models import ListEntry, Surface
+
+        if ListEntry.objects.exists():
+            return
+        model = RegisteredModel.objects.get(name=MODEL_NAME)
+        for name, description in SURFACES.items():
+            if not Surface.objects.filter(name=name).exists():
+                support_services.surface_create(name=name, description=description, model=model)
+        now = timezone.now()
+        support_services.blacklist_add(actor=agent, entity_type="customer", entity_id="C000042", reason="fraud",
+                                       note="Chargebacks on three cards; ticket SUP-1182.", surfaces=["upsell-email"])
+        support_services.blacklist_add(actor=agent, entity_type="product", entity_id="addon-party-pack",
+                                       reason="inappropriate", note="Novelty backgrounds flagged in a school account.",
+                                       all_surfaces=True, expires_at=now + timedelta(days=90))
+        support_services.boost_add(actor=agent, entity_type="product", entity_id="plan-webinar-pro", weight=1.5,
+                                   reason="cold_start", note="New plan launched 2026-11-20: two weeks of lift.",
+                                   surfaces=["in-app-upgrade"], expires_at=now + timedelta(days=14))
+        logged = (model.predictions.exclude(entity_id="").order_by("score", "entity_id")
+                  .values_list("entity_id", flat=True).first())
+        if logged:
+            request = support_services.privacy_request_create(actor=agent, entity_id=logged, reference="DSR-2026-311",
+                                                              note="Customer asked to be forgotten by email.")
+            self.stdout.write(f"Privacy request #{request.pk} for {logged}: blacklisted everywhere, logs erased.")
+        self.stdout.write("Support lists: 2 blacklists, 1 boost; serving systems poll /api/v1/support/lists?surface=…")
 
     # --- output -----------------------------------------------------------------------------
 
