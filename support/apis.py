@@ -68,6 +68,27 @@ def _not_modified(etag: str) -> HttpResponseNotModified:
     return response
 
 
+def fast_poll(request) -> HttpResponse | None:
+    """A poll by a recently seen token for a current list, answered from one cache round trip (see
+    lists_cache.fast_answer); None for everything else, which goes through DRF. Called by
+    support.middleware ahead of the session/CSRF/auth middleware, and by the view itself."""
+    auth = request.headers.get("Authorization", "").split()
+    surface = request.GET.get("surface", "")
+    if not (request.method == "GET" and len(auth) == 2 and auth[0].lower() == "token"
+            and SURFACE_NAME.fullmatch(surface)):
+        return None
+    answer = lists_cache.fast_answer(token=auth[1], permission=READ_LISTS, surface=surface,
+                                     if_none_match=request.headers.get("If-None-Match"),
+                                     since=request.GET.get("since"), now=timezone.now())
+    if answer is None:
+        return None
+    if answer.changes is not None:
+        return _json(answer.changes, request)
+    if answer.bodies is None:
+        return _not_modified(answer.etag)
+    return _json(answer.bodies[0], request, answer.bodies[1], answer.etag)
+
+
 class ServingListsApi(SupportAPIView):
     """What a surface must apply after the model: the active blacklist and boosts.
 
@@ -80,22 +101,7 @@ class ServingListsApi(SupportAPIView):
     required_permissions = {"GET": READ_LISTS}
 
     def dispatch(self, request, *args, **kwargs):
-        """A poll by a recently seen token for a current list is answered from one cache round trip,
-        before DRF's request wrapping (see lists_cache.fast_answer); everything else goes through DRF."""
-        auth = request.headers.get("Authorization", "").split()
-        surface = request.GET.get("surface", "")
-        if (request.method == "GET" and len(auth) == 2 and auth[0].lower() == "token"
-                and SURFACE_NAME.fullmatch(surface)):
-            answer = lists_cache.fast_answer(token=auth[1], permission=self.required_permissions["GET"],
-                                             surface=surface, if_none_match=request.headers.get("If-None-Match"),
-                                             since=request.GET.get("since"), now=timezone.now())
-            if answer is not None:
-                if answer.changes is not None:
-                    return _json(answer.changes, request)
-                if answer.bodies is None:
-                    return _not_modified(answer.etag)
-                return _json(answer.bodies[0], request, answer.bodies[1], answer.etag)
-        return super().dispatch(request, *args, **kwargs)
+        return fast_poll(request) or super().dispatch(request, *args, **kwargs)
 
     @extend_schema(
         parameters=[OpenApiParameter("surface", str, required=True, description="A surface's name."),

@@ -348,7 +348,7 @@ def fast_answer(*, token: str, permission: str, surface: str, if_none_match: str
     if since is not None:
         try:
             cursor = selectors.Cursor.parse(since)
-        except Exception:
+        except Exception:  # an unreadable cursor takes the normal path, which answers 400 with the reason
             return None
     auth_key = _auth_key(token)
     key = _meta_key(surface) if cursor is None else _delta_key(surface, str(cursor))
