@@ -82,6 +82,8 @@ class _EntityForm(_ScopeForm):
 
 
 class BlacklistForm(_EntityForm):
+    # The page's form id, sub-navigation tab and heading (templates/support/_entry_form_base.html).
+    kind, heading = "blacklist", "Blacklist an ID"
     reason = forms.ChoiceField(label="Reason", choices=_reasons(BLACKLIST_REASONS), widget=forms.RadioSelect,
                                error_messages={"required": "Pick a reason."})
     note = forms.CharField(required=False, label="In your words",
@@ -96,6 +98,7 @@ class BlacklistForm(_EntityForm):
 
 
 class BoostForm(_EntityForm):
+    kind, heading = "boost", "Boost an ID"
     weight = forms.FloatField(label="Weight", initial=2.0, widget=forms.NumberInput(attrs={"step": "0.1"}),
                               error_messages={"required": "Give the boost's weight."})
     reason = forms.ChoiceField(label="Reason", choices=_reasons(BOOST_REASONS), initial=EntryReason.COLD_START,

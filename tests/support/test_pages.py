@@ -646,3 +646,14 @@ def test_the_explain_slot_links_only_once_the_page_exists(surfaces, as_agent):
         for url in pages_to_check:
             response = as_agent.get(url)
             assert response.status_code == 200 and 'href="/support/explain/' in response.content.decode()
+
+
+@pytest.mark.parametrize("path, heading, form_id, extra", [
+    ("/support/blacklist/", "Blacklist an ID", "blacklist-form", None),
+    ("/support/boost/", "Boost an ID", "boost-form", 'name="weight"'),
+])
+def test_each_entry_form_says_what_it_does(surfaces, as_agent, path, heading, form_id, extra):
+    body = as_agent.get(path).content.decode()
+    assert f"<title>{heading} · Support" in body and f"<h1>{heading}</h1>" in body
+    assert f'id="{form_id}"' in body
+    assert (extra in body) if extra else 'name="weight"' not in body
