@@ -1,6 +1,13 @@
+"""The WSGI application gunicorn (and runserver) serve: Django, with serving-list polls answered
+ahead of it when the cache can (support.lists_wsgi)."""
+
 import os
 
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mlops.settings")
-application = get_wsgi_application()
+django_application = get_wsgi_application()
+
+from support.lists_wsgi import ServingListsWSGI  # noqa: E402  (needs the settings configured above)
+
+application = ServingListsWSGI(django_application)

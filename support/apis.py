@@ -4,7 +4,6 @@ Reads need `support.read_lists` (agents, reviewers, pipelines); changes need `su
 (support agents only). Each view validates its input and calls one service or selector.
 """
 
-import re
 
 from django.http import HttpResponse, HttpResponseNotModified
 from django.utils import timezone
@@ -19,11 +18,11 @@ from mlops.api import KeelAPIView
 from mlops.errors import ApplicationError
 from mlops.roles import MANAGE_LISTS, READ_LISTS, ActionPermission
 
-from . import lists_cache, selectors, services
+from . import lists_cache, lists_poll, selectors, services
 from . import serializers as s
 from .models import EntryKind, EntryReason, EntryState
 
-SURFACE_NAME = re.compile(r"[-a-zA-Z0-9_]{1,64}")
+SURFACE_NAME = lists_poll.SURFACE_NAME
 
 
 class SupportAPIView(KeelAPIView):
@@ -49,44 +48,37 @@ class ListsReadPermission(ActionPermission):
 
 
 def _json(body: bytes, request, gzip_body: bytes | None = None, etag: str | None = None) -> HttpResponse:
-    if gzip_body is not None and "gzip" in request.headers.get("Accept-Encoding", ""):
-        response = HttpResponse(gzip_body, content_type="application/json")
-        response["Content-Encoding"] = "gzip"
-    else:
-        response = HttpResponse(body, content_type="application/json")
-    response["Cache-Control"] = "no-cache"
-    response["Vary"] = "Accept, Accept-Encoding, Authorization, Cookie"
-    if etag:
-        response["ETag"] = etag
+    gzipped = gzip_body is not None and lists_poll.wants_gzip(request.headers.get("Accept-Encoding"))
+    response = HttpResponse(gzip_body if gzipped else body, content_type="application/json")
+    for name, value in lists_poll.list_headers(etag=etag, gzipped=gzipped):
+        response[name] = value
     return response
 
 
 def _not_modified(etag: str) -> HttpResponseNotModified:
     response = HttpResponseNotModified()
-    response["ETag"] = etag
-    response["Cache-Control"] = "no-cache"
+    for name, value in lists_poll.list_headers(etag=etag, not_modified=True):
+        response[name] = value
     return response
 
 
 def fast_poll(request) -> HttpResponse | None:
-    """A poll by a recently seen token for a current list, answered from one cache round trip (see
-    lists_cache.fast_answer); None for everything else, which goes through DRF. Called by
-    support.middleware ahead of the session/CSRF/auth middleware, and by the view itself."""
-    auth = request.headers.get("Authorization", "").split()
-    surface = request.GET.get("surface", "")
-    if not (request.method == "GET" and len(auth) == 2 and auth[0].lower() == "token"
-            and SURFACE_NAME.fullmatch(surface)):
+    """A poll the cache can answer (lists_poll.poll_answer), as a Django response; None for the rest.
+    Production answers these before Django (support.lists_wsgi); the view asks too, for servers
+    that call Django directly."""
+    if request.method != "GET":
         return None
-    answer = lists_cache.fast_answer(token=auth[1], permission=READ_LISTS, surface=surface,
-                                     if_none_match=request.headers.get("If-None-Match"),
-                                     since=request.GET.get("since"), now=timezone.now())
+    answer = lists_poll.poll_answer(
+        authorization=request.headers.get("Authorization", ""), surface=request.GET.get("surface", ""),
+        if_none_match=request.headers.get("If-None-Match"), since=request.GET.get("since"),
+        accept_encoding=request.headers.get("Accept-Encoding"), now=timezone.now())
     if answer is None:
         return None
-    if answer.changes is not None:
-        return _json(answer.changes, request)
-    if answer.bodies is None:
-        return _not_modified(answer.etag)
-    return _json(answer.bodies[0], request, answer.bodies[1], answer.etag)
+    response = HttpResponseNotModified() if answer.status == 304 else HttpResponse(
+        answer.body, content_type="application/json")
+    for name, value in answer.headers:
+        response[name] = value
+    return response
 
 
 class ServingListsApi(SupportAPIView):
@@ -120,7 +112,7 @@ class ServingListsApi(SupportAPIView):
         if lists_cache.etag_matches(request.headers.get("If-None-Match"), meta["etag"]):
             return _not_modified(meta["etag"])
         bodies = lists_cache.list_bodies(meta)
-        found = lists_cache.CachedList(meta["etag"], *bodies) if bodies else lists_cache.full_list(surface, now)
+        found = lists_cache.CachedList(meta["etag"], bodies) if bodies else lists_cache.full_list(surface, now)
         return _json(found.body, request, found.gzip_body, found.etag)
 
 

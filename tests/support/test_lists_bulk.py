@@ -13,6 +13,7 @@ from django.utils import timezone
 from support import services
 from support.models import BulkUpload, ListEntry
 from tests.factories import BlacklistEntryFactory, SupportAgentFactory
+from tests.support.served_lists import expand
 
 BULK = "/api/v1/support/bulk"
 
@@ -86,7 +87,10 @@ def test_confirming_applies_exactly_the_new_rows(surfaces, agent_api, api, pipel
     assert sorted(made.values_list("entity_id", flat=True)) == ["sku-1", "sku-2"]
     assert {(e.reason, e.note, e.all_surfaces) for e in made} == {("legal", "Court order 12", True)}
     served = api(pipeline).get("/api/v1/support/lists", {"surface": "home"}).json()
-    assert sorted(row["entity_id"] for row in served["blacklist"]) == ["sku-1", "sku-2", "sku-active"]
+    assert sorted(row["entity_id"] for row in expand(served["blacklist"])) == ["sku-1", "sku-2", "sku-active"]
+    # IDs of one type that end at the same time (here never) come as one group, however they were added.
+    assert {"entity_type": "product", "expires_at": None, "entity_ids": ["sku-1", "sku-2", "sku-active"]} \
+        in served["blacklist"]
 
 
 def test_a_double_click_applies_the_upload_once(surfaces, agent_api):

@@ -16,6 +16,7 @@ from mlops.errors import ApplicationError
 from support import selectors, services
 from support.models import ListEntry
 from tests.factories import BlacklistEntryFactory, BoostEntryFactory, SupportAgentFactory
+from tests.support.served_lists import expand, ids
 
 LISTS = "/api/v1/support/lists"
 
@@ -24,10 +25,6 @@ def fetch(client, surface="home", **params):
     """GET the lists; HTTP_* keywords are request headers, the rest query parameters."""
     headers = {key: params.pop(key) for key in list(params) if key.startswith("HTTP_")}
     return client.get(LISTS, {"surface": surface, **params}, **headers)
-
-
-def ids(rows) -> set[str]:
-    return {row["entity_id"] for row in rows}
 
 
 @pytest.fixture
@@ -52,9 +49,10 @@ def test_a_surface_gets_what_applies_everywhere_and_what_names_it(surfaces, pipe
     body = home.json()
     assert body["surface"] == "home"
     assert ids(body["blacklist"]) == {"sku-everywhere", "sku-home"}
-    assert body["blacklist"][0] == {"entity_type": "product", "entity_id": "sku-everywhere", "expires_at": None}
-    assert body["boosts"] == [{"entity_type": "product", "entity_id": "sku-new", "weight": 1.5,
-                               "expires_at": boost.expires_at.isoformat().replace("+00:00", "Z")}]
+    assert expand(body["blacklist"])[0] == {"entity_type": "product", "entity_id": "sku-everywhere",
+                                            "expires_at": None}
+    assert expand(body["boosts"]) == [{"entity_type": "product", "entity_id": "sku-new", "weight": 1.5,
+                                       "expires_at": boost.expires_at.isoformat().replace("+00:00", "Z")}]
     assert body["cursor"] and body["generated_at"]
     assert body["next_expiry"] == body["boosts"][0]["expires_at"]
 
@@ -194,9 +192,9 @@ def test_since_a_cursor_a_poller_gets_additions_lifts_and_expiries(surfaces, age
 
     changes = fetch(pipeline_api, since=cursor).json()
     assert changes["since"] == cursor and changes["cursor"] != cursor
-    assert changes["added"]["blacklist"] == [{"entity_type": "product", "entity_id": "sku-added", "expires_at": None}]
-    assert changes["removed"]["blacklist"] == [{"entity_type": "product", "entity_id": "sku-expiring"},
-                                               {"entity_type": "product", "entity_id": "sku-lifted"}]
+    assert changes["added"]["blacklist"] == [{"entity_type": "product", "expires_at": None,
+                                              "entity_ids": ["sku-added"]}]
+    assert changes["removed"]["blacklist"] == [{"entity_type": "product", "entity_ids": ["sku-expiring", "sku-lifted"]}]
     assert changes["added"]["boosts"] == [] and changes["removed"]["boosts"] == []
 
     caught_up = fetch(pipeline_api, since=changes["cursor"]).json()
@@ -223,8 +221,8 @@ def test_a_copy_kept_up_to_date_with_changes_always_equals_the_full_list(surface
     scopes = [{"all_surfaces": True}, {"surfaces": ["home"]}, {"surfaces": ["search"]}, {"surfaces": ["home", "email"]}]
 
     def as_copy(body):
-        return ({row["entity_id"]: row["expires_at"] for row in body["blacklist"]},
-                {row["entity_id"]: (row["weight"], row["expires_at"]) for row in body["boosts"]})
+        return ({row["entity_id"]: row["expires_at"] for row in expand(body["blacklist"])},
+                {row["entity_id"]: (row["weight"], row["expires_at"]) for row in expand(body["boosts"])})
 
     first = fetch(pipeline_api).json()
     blacklist, boosts = as_copy(first)
@@ -251,13 +249,13 @@ def test_a_copy_kept_up_to_date_with_changes_always_equals_the_full_list(surface
             pass  # a refused conflict changes nothing
         agent_cache_reset(agent)
         changes = fetch(pipeline_api, since=cursor).json()
-        for row in changes["removed"]["blacklist"]:
+        for row in expand(changes["removed"]["blacklist"]):
             blacklist.pop(row["entity_id"])
-        for row in changes["removed"]["boosts"]:
+        for row in expand(changes["removed"]["boosts"]):
             boosts.pop(row["entity_id"])
-        for row in changes["added"]["blacklist"]:
+        for row in expand(changes["added"]["blacklist"]):
             blacklist[row["entity_id"]] = row["expires_at"]
-        for row in changes["added"]["boosts"]:
+        for row in expand(changes["added"]["boosts"]):
             boosts[row["entity_id"]] = (row["weight"], row["expires_at"])
         cursor = changes["cursor"]
         assert (blacklist, boosts) == as_copy(fetch(pipeline_api).json()), f"drifted at step {step} ({action})"
