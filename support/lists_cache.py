@@ -472,6 +472,17 @@ def fast_answer(*, token: str, permission: str, surface: str, if_none_match: str
     auth_key = _auth_key(token)
     key = _meta_key(surface) if cursor is None else _delta_key(surface, str(cursor))
     found = _poll_get_many([auth_key, GEN_KEY, key])
+    answer = _answer_from(found, auth_key, key, permission=permission, cursor=cursor,
+                          if_none_match=if_none_match, now=now)
+    if answer is None:
+        # Django's path writes what replaces them (a grant, a list description of the current
+        # generation) without announcing it: this worker's copies would only send polls there again.
+        near.forget([auth_key, key])
+    return answer
+
+
+def _answer_from(found: dict, auth_key: str, key: str, *, permission: str, cursor, if_none_match: str | None,
+                 now: datetime) -> FastAnswer | None:
     gen = found.get(GEN_KEY)
     if gen is None or not _granted(found.get(auth_key), permission, now):
         return None

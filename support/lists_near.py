@@ -44,6 +44,7 @@ class NearCache:
         self._live = False
         self._pid = None
         self._stop = threading.Event()
+        self._pubsub = None
 
     # --- reads and writes by the poll ---------------------------------------------------------------
 
@@ -68,6 +69,13 @@ class NearCache:
                 for key, value in values.items():
                     self._values[key] = (now, value)
 
+    def forget(self, keys: list[str]) -> None:
+        """Drop copies the poll found no use for (a list description of an older generation, an ended
+        grant): Django's path writes their successors to Redis without announcing them."""
+        with self._lock:
+            for key in keys:
+                self._values.pop(key, None)
+
     def clear(self) -> None:
         with self._lock:
             self._values.clear()
@@ -76,6 +84,16 @@ class NearCache:
     @property
     def live(self) -> bool:
         return self._live
+
+    def subscription_address(self) -> str | None:
+        """host:port of this worker's end of its subscription, as Redis's CLIENT LIST shows it (addr=),
+        to find (or CLIENT KILL ADDR) one worker's subscription among many."""
+        connection = getattr(self._pubsub, "connection", None)
+        sock = getattr(connection, "_sock", None)
+        if sock is None:
+            return None
+        host, port = sock.getsockname()[:2]
+        return f"{host}:{port}"
 
     # --- the subscription ----------------------------------------------------------------------------
 
@@ -114,7 +132,7 @@ class NearCache:
         while not stop.is_set():
             pubsub = None
             try:
-                pubsub = client_factory().pubsub()
+                pubsub = self._pubsub = client_factory().pubsub()
                 pubsub.subscribe(CHANNEL)
                 heard = time.monotonic()
                 while not stop.is_set():
