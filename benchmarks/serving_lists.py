@@ -9,14 +9,15 @@
    bulk services (preview + confirm, as an agent would): 60% product blacklists on all surfaces, 20%
    customer blacklists on `home` expiring in 30 days, 20% product boosts on `home` for 14 days — all
    served on `home`. Writes the list's current JSON (and its .gz) into STATIC_ROOT as the floor.
-2. Starts the production server: `gunicorn mlops.wsgi` with DJANGO_SETTINGS_MODULE=
+2. Starts the production server: `gunicorn mlops.wsgi --config gunicorn.conf.py` (gthread, one
+   worker per core, 4 threads each, keep-alive, as in production) with DJANGO_SETTINGS_MODULE=
    mlops.settings_production (DEBUG off, a random SECRET_KEY, HTTPS redirect and HSTS on). Requests
    carry `X-Forwarded-Proto: https`, the header those settings trust from the TLS proxy in front, so
-   nothing is changed about the settings. --workers processes with --threads threads each (gthread:
-   keep-alive connections, as serving systems use); `--worker-class sync` to compare.
-3. --clients concurrent clients (threads over --client-procs processes, each a minimal keep-alive
-   HTTP/1.1 client on a raw socket: no extra dependency) hit each scenario for --duration seconds
-   after a one-second warm-up. It prints requests/s, p50 and p99 latency and the ratios against the
+   nothing is changed about the settings. `--workers`, `--threads`, `--worker-class sync` to compare.
+3. --clients concurrent keep-alive connections from `wrk` (Debian package `wrk`: C and epoll, so the
+   load generator takes little of the CPU it shares with the server; `--load python` uses threads
+   with a minimal raw-socket HTTP/1.1 client instead) hit each scenario for --duration seconds after
+   a one-second warm-up. It prints requests/s, p50 and p99 latency and the ratios against the
    static file served by the same gunicorn through whitenoise:
      304       If-None-Match with the current ETag         vs the static file's 304
      full      the whole list                             vs the static file

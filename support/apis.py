@@ -84,8 +84,12 @@ def fast_poll(request) -> HttpResponse | None:
 class ServingListsApi(SupportAPIView):
     """What a surface must apply after the model: the active blacklist and boosts.
 
+    IDs come in groups that share a type and an expiry (boosts also a weight):
+    `{"blacklist": [{"entity_type", "expires_at", "entity_ids": [...]}], "boosts": [{"entity_type",
+    "weight", "expires_at", "entity_ids": [...]}], "cursor", "next_expiry", ...}`.
     Cheap to poll: send the ETag back in If-None-Match for a 304, or `since=<cursor>` for only what
-    changed (added, lifted, expired). Entries stop being served at their expiry without anyone acting.
+    changed (`added` in the same groups, `removed`: lifted or expired IDs by type). Entries stop being
+    served at their expiry without anyone acting.
     """
 
     authentication_classes = [lists_cache.CachedTokenAuthentication, SessionAuthentication]

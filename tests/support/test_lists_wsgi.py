@@ -53,7 +53,7 @@ class Poller:
         self.entry = ServingListsWSGI(self.django)
 
     def get(self, path=LISTS, *, file_wrapper=True, **params) -> Answer:
-        headers = {key: params.pop(key) for key in list(params) if key.startswith("HTTP_") or key.isupper()}
+        headers = {key: params.pop(key) for key in list(params) if key.startswith("HTTP_")}
         headers.setdefault("HTTP_AUTHORIZATION", f"Token {self.token}")
         environ = RequestFactory().get(path, params, **headers).environ
         if file_wrapper:
