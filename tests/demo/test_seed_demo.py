@@ -15,7 +15,7 @@ from rest_framework.authtoken.models import Token
 from mlops import roles
 from demo.signups import generate_signups
 from demo.training import FEATURES
-from demo.management.commands import seed_demo
+from demo.stories import soom
 from registry.models import AliasEvent, ArtifactCheck, PromotionRequest, ModelVersion, RegisteredModel, RunStatus, TrainingRun
 
 pytestmark = pytest.mark.django_db
@@ -28,11 +28,11 @@ def seeded(settings, tmp_path, monkeypatch, django_capture_on_commit_callbacks):
     """Runs the command twice, on a smaller scenario so the test stays quick."""
     settings.MEDIA_ROOT = tmp_path
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    monkeypatch.setattr(seed_demo, "SIGNUPS", 8_000)
-    monkeypatch.setattr(seed_demo, "HOLDOUT_SIGNUPS", 800)
-    monkeypatch.setattr(seed_demo, "BATCH_SIGNUPS", 1500)
-    monkeypatch.setattr(seed_demo, "RELEASES", [
-        replace(r, hyperparameters={**r.hyperparameters, "max_iter": 40}) for r in seed_demo.RELEASES
+    monkeypatch.setattr(soom, "SIGNUPS", 8_000)
+    monkeypatch.setattr(soom, "HOLDOUT_SIGNUPS", 800)
+    monkeypatch.setattr(soom, "BATCH_SIGNUPS", 1500)
+    monkeypatch.setattr(soom, "RELEASES", [
+        replace(r, hyperparameters={**r.hyperparameters, "max_iter": 40}) for r in soom.RELEASES
     ])
     outputs = []
     for _ in range(2):
@@ -51,7 +51,7 @@ def test_second_run_duplicates_nothing(seeded):
     assert PromotionRequest.objects.count() == 4 and model.holdouts.count() == 1
     assert model.audit_jobs.count() == 6  # the reference build, four batch audits, one serving-log audit
     assert AliasEvent.objects.count() == 3
-    assert User.objects.filter(username__in=[*seed_demo.PEOPLE, "upsell-pipeline"]).count() == 6
+    assert User.objects.filter(username__in=[*soom.PEOPLE, "upsell-pipeline"]).count() == 6
     assert "already has versions" in seeded[1]
 
 
@@ -133,11 +133,11 @@ def test_demo_people_sign_in_with_their_roles(seeded):
     for username, group in expected.items():
         user = User.objects.get(username=username)
         assert list(user.groups.values_list("name", flat=True)) == [group]
-        assert user.check_password(seed_demo.DEMO_PASSWORD)
+        assert user.check_password(soom.DEMO_PASSWORD)
         assert not user.is_staff
     admin = User.objects.get(username="admin")
-    assert admin.is_superuser and admin.is_staff and admin.check_password(seed_demo.DEMO_PASSWORD)
-    assert "reviewer2" in seeded[0] and seed_demo.DEMO_PASSWORD in seeded[0]
+    assert admin.is_superuser and admin.is_staff and admin.check_password(soom.DEMO_PASSWORD)
+    assert "reviewer2" in seeded[0] and soom.DEMO_PASSWORD in seeded[0]
 
 
 def test_pipeline_has_a_token_and_no_password(seeded):
@@ -157,14 +157,14 @@ def test_rerun_keeps_changed_passwords_unless_asked(seeded):
     assert reviewer.check_password("changed-by-hand")
     call_command("seed_demo", "--reset-passwords", stdout=io.StringIO())
     reviewer.refresh_from_db()
-    assert reviewer.check_password(seed_demo.DEMO_PASSWORD)
+    assert reviewer.check_password(soom.DEMO_PASSWORD)
 
 
 def test_the_serving_log_story_shows_skew_and_schedules(seeded):
     from audits.models import AuditJob, AuditSchedule, PredictionLog
 
     model = RegisteredModel.objects.get(name="upsell")
-    assert PredictionLog.objects.filter(model=model).count() == seed_demo.SERVING_SIGNUPS
+    assert PredictionLog.objects.filter(model=model).count() == soom.SERVING_SIGNUPS
     serving = AuditJob.objects.get(model=model, batch__purpose="serving")
     flagged = set(serving.findings.exclude(status="pass").values_list("check_name", "column"))
     assert ("skew_processing", "meeting_minutes") in flagged and ("skew_nulls", "meeting_minutes") in flagged
