@@ -9,7 +9,6 @@ RUN_AUDITS (reviewers, pipelines) starts audits and edits suites.
 import json
 
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -18,16 +17,16 @@ from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_GET, require_http_methods
 
 from mlops.errors import ApplicationError
-from mlops.roles import RUN_AUDITS, USE_KEEL
+from mlops.forms import show_service_error
+from mlops.permissions import keel_member_required, permission_required_403
+from mlops.roles import RUN_AUDITS
 from registry.models import RegisteredModel
-from registry.promotion_forms import show_service_error
 
 from . import page_selectors, report_display, selectors, services
 from .forms import AuditFilterForm, AuditStartForm, ColumnRulesForm, ScheduleForm, ServingAuditForm, SuiteJsonForm
 from .models import AuditJob, AuditState, AuditSuite, ReferenceProfile
 
-keel_member_required = permission_required(USE_KEEL, raise_exception=True)
-auditor_required = permission_required(RUN_AUDITS, raise_exception=True)
+auditor_required = permission_required_403(RUN_AUDITS)
 
 # A queued or running audit's page reloads itself this often to show its progress.
 REFRESH_SECONDS = 3

@@ -3,7 +3,7 @@ model and the same rows.
 
     .venv/bin/python benchmarks/explain_latency.py [--rows 200] [--signups 20000] [--background 100]
 
-1. Trains the demo upsell model once (mlops.demo: --signups seeded signups, the default
+1. Trains the demo upsell model once (demo: --signups seeded signups, the default
    hyperparameters: HistGradientBoosting, 150 iterations) and a logistic-regression pipeline on the
    same signups (one-hot + scaled numbers), which Keel explains with its model-agnostic path. The
    background is support.explain.make_background(rows=--background), as a version stores it.
@@ -27,7 +27,7 @@ model and the same rows.
    untimed call each. Prints p50 / p99 ms, Keel/bare ratios of the p50s, and how many rows' values
    add up to the score (|base + sum - score| <= 1e-6 in the call's units).
 
-All timing runs with one OpenMP thread (as mlops.demo.training fits and scores) and after
+All timing runs with one OpenMP thread (as demo.training fits and scores) and after
 support.explain.warm_up() (shap's numba kernels: once per process, timed and printed separately).
 It is a benchmark, not a test: nothing fails on a slow run.
 """
@@ -54,8 +54,8 @@ from sklearn.pipeline import Pipeline  # noqa: E402
 from sklearn.preprocessing import OneHotEncoder, StandardScaler  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
-from mlops.demo.signups import LABEL, generate_signups  # noqa: E402
-from mlops.demo.training import CATEGORICAL, FEATURES, train_upsell_model  # noqa: E402
+from demo.signups import LABEL, generate_signups  # noqa: E402
+from demo.training import CATEGORICAL, FEATURES, train_upsell_model  # noqa: E402
 from support import explain as ex  # noqa: E402
 
 with warnings.catch_warnings():

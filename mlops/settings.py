@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "registry",
     "audits",
     "support",
+    "demo",
 ]
 
 MIDDLEWARE = [

@@ -11,6 +11,8 @@ from django import forms
 from django.contrib import admin
 from django.utils.html import format_html, format_html_join
 
+from mlops.admin import ViewOnlyMixin
+
 from . import services
 from .models import (
     AliasEvent,
@@ -32,20 +34,6 @@ from .models import (
     RunTag,
     TrainingRun,
 )
-
-
-class ViewOnlyMixin:
-    """No add, change or delete for anyone, superusers included: the admin then renders read-only
-    pages and answers 403 to a forged POST."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class ViewOnlyAdmin(ViewOnlyMixin, admin.ModelAdmin):

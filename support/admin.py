@@ -5,18 +5,9 @@ Changes to the lists go through the agents' API and pages, with their guard rail
 from django.contrib import admin
 from django.utils import timezone
 
+from mlops.admin import ViewOnlyMixin
+
 from .models import BulkUpload, EntrySurface, ListEntry, PrivacyRequest, Surface
-
-
-class _ViewOnly:
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Surface)
@@ -32,7 +23,7 @@ class SurfaceAdmin(admin.ModelAdmin):
         return False
 
 
-class EntrySurfaceInline(_ViewOnly, admin.TabularInline):
+class EntrySurfaceInline(ViewOnlyMixin, admin.TabularInline):
     model = EntrySurface
     fields = ("surface",)
     readonly_fields = ("surface",)
@@ -41,7 +32,7 @@ class EntrySurfaceInline(_ViewOnly, admin.TabularInline):
 
 
 @admin.register(ListEntry)
-class ListEntryAdmin(_ViewOnly, admin.ModelAdmin):
+class ListEntryAdmin(ViewOnlyMixin, admin.ModelAdmin):
     list_display = ("id", "kind", "entity_type", "entity_id", "reason", "scope", "weight", "expires_at", "state",
                     "created_by", "created_at")
     list_filter = ("kind", "reason", "entity_type", "all_surfaces")
@@ -59,7 +50,7 @@ class ListEntryAdmin(_ViewOnly, admin.ModelAdmin):
 
 
 @admin.register(PrivacyRequest)
-class PrivacyRequestAdmin(_ViewOnly, admin.ModelAdmin):
+class PrivacyRequestAdmin(ViewOnlyMixin, admin.ModelAdmin):
     list_display = ("id", "entity_type", "entity_id", "reference", "requested_by", "created_at", "erase_state",
                     "erased_at")
     list_filter = ("erase_state",)
@@ -68,7 +59,7 @@ class PrivacyRequestAdmin(_ViewOnly, admin.ModelAdmin):
 
 
 @admin.register(BulkUpload)
-class BulkUploadAdmin(_ViewOnly, admin.ModelAdmin):
+class BulkUploadAdmin(ViewOnlyMixin, admin.ModelAdmin):
     list_display = ("id", "kind", "reason", "filename", "counts", "created_by", "created_at", "applied_at",
                     "applied_count")
     list_filter = ("kind",)

@@ -10,7 +10,6 @@ LoginRequiredMiddleware sends anonymous visitors to the login page.
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.contrib.auth.decorators import permission_required
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
@@ -18,14 +17,15 @@ from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_GET, require_http_methods
 
 from mlops.errors import ApplicationError
+from mlops.forms import show_service_error
+from mlops.permissions import permission_required_403
 from mlops.roles import EXPLAIN_DECISIONS, MANAGE_LISTS, READ_LISTS
-from registry.promotion_forms import show_service_error
 
 from . import explain_selectors as selectors
 from . import explanations as services
 from .explain_forms import FEATURE_PREFIX, ChooseModelForm, ExplainForm
 
-explainer_required = permission_required(EXPLAIN_DECISIONS, raise_exception=True)
+explainer_required = permission_required_403(EXPLAIN_DECISIONS)
 
 # A queued or running explanation's page reloads itself this often to show its progress.
 REFRESH_SECONDS = 2

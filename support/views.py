@@ -13,12 +13,13 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from mlops.errors import ApplicationError
+from mlops.forms import show_service_error
+from mlops.permissions import permission_required_403
 from mlops.roles import MANAGE_LISTS, READ_LISTS
 
 from . import page_selectors, selectors, services
@@ -34,24 +35,18 @@ from .forms import (
 )
 from .models import EntryKind, EntryReason, EraseState, RowStatus
 
-lists_reader_required = permission_required(READ_LISTS, raise_exception=True)
-lists_manager_required = permission_required(MANAGE_LISTS, raise_exception=True)
+lists_reader_required = permission_required_403(READ_LISTS)
+lists_manager_required = permission_required_403(MANAGE_LISTS)
 
 BULK_ROWS_SHOWN = 500
 RECENT_UPLOADS = 10
+# The id of a conflicting entry in a refusal's detail is not a message: the message already names
+# the entry, and the page links to the ID's history.
+CONFLICT_DATA = ("existing_entry",)
 
 
 def history_url(entity_type: str, entity_id: str) -> str:
     return f"{reverse('support:history')}?{urlencode({'entity_type': entity_type, 'entity_id': entity_id})}"
-
-
-def _show_error(form, exc: ApplicationError) -> None:
-    """A service's refusal on the form: on the field it names when the form has it, else above the
-    form. The id of a conflicting entry (detail["existing_entry"]) is not a message: the message
-    already names the entry, and the page links to the ID's history."""
-    detail = {field: found for field, found in exc.detail.items() if field != "existing_entry"}
-    for field, found in (detail or {None: [exc.message]}).items():
-        form.add_error(field if field in form.fields else None, list(found))
 
 
 def _refused(response, exc: ApplicationError):
@@ -162,7 +157,7 @@ def entry_lift(request, pk: int):
         try:
             services.entry_lift(entry=entry.pk, actor=request.user, reason=form.cleaned_data["reason"])
         except ApplicationError as exc:
-            _show_error(form, exc)
+            show_service_error(form, exc, ignore=CONFLICT_DATA)
             return _refused(_history_page(request, entry.entity_type, entry.entity_id, bound_lift=form), exc)
         messages.success(request, f"Lifted {entry.get_kind_display().lower()} #{entry.pk} of {entry.entity_type} "
                                   f"{entry.entity_id}: it no longer applies.")
@@ -190,7 +185,7 @@ def _entry_form_view(request, *, form_class, add, template: str, describe):
         conflict_url = None
         if exc.detail.get("existing_entry"):
             conflict_url = history_url(form.cleaned_data["entity_type"], form.cleaned_data["entity_id"].strip())
-        _show_error(form, exc)  # takes the fields it names out of cleaned_data
+        show_service_error(form, exc, ignore=CONFLICT_DATA)  # takes the fields it names out of cleaned_data
         return _refused(_entry_page(request, template, form, conflict_url=conflict_url), exc)
     messages.success(request, describe(entry))
     return redirect(history_url(entry.entity_type, entry.entity_id))
@@ -237,7 +232,7 @@ def bulk_new(request):
     try:
         bulk = services.bulk_preview(actor=request.user, **form.service_kwargs())
     except ApplicationError as exc:
-        _show_error(form, exc)
+        show_service_error(form, exc, ignore=CONFLICT_DATA)
         return _refused(_bulk_upload_page(request, form), exc)
     return redirect("support:bulk-detail", pk=bulk.pk)
 
@@ -296,7 +291,7 @@ def bulk_confirm(request, pk: int):
         applied = services.bulk_confirm(bulk=bulk.pk, actor=request.user,
                                         confirm_count=form.cleaned_data["confirm_count"])
     except ApplicationError as exc:
-        _show_error(form, exc)
+        show_service_error(form, exc, ignore=CONFLICT_DATA)
         return _refused(_bulk_page(request, selectors.bulk_get(pk), confirm_form=form), exc)
     if applied.already_applied:
         messages.info(request, f"This upload was already applied on {applied.applied_at:%Y-%m-%d %H:%M %Z} "
@@ -324,7 +319,7 @@ def privacy_new(request):
     try:
         created = services.privacy_request_create(actor=request.user, **form.service_kwargs())
     except ApplicationError as exc:
-        _show_error(form, exc)
+        show_service_error(form, exc, ignore=CONFLICT_DATA)
         return _refused(_privacy_page(request, form), exc)
     messages.success(request, f"Privacy request #{created.pk} filed: {entity_type} {created.entity_id} is "
                               "blacklisted on every surface for good, and their logged data is being erased. "

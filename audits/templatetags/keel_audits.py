@@ -3,7 +3,8 @@
 
 from django import template
 
-from mlops.roles import RUN_AUDITS, USE_KEEL
+from mlops.roles import RUN_AUDITS
+from mlops.templatetags.keel import for_keel_members, missing_as_dash
 
 from .. import page_selectors
 
@@ -11,11 +12,9 @@ register = template.Library()
 
 
 @register.simple_tag(takes_context=True)
+@for_keel_members
 def open_alert_count(context) -> int:
     """Open alerts across models, for the nav badge: one small COUNT per page."""
-    user = context.get("user")
-    if user is None or not user.has_perm(USE_KEEL):
-        return 0
     return page_selectors.open_alert_count()
 
 
@@ -27,18 +26,11 @@ def model_audits_panel(context, model) -> dict:
 
 
 @register.filter
+@missing_as_dash
 def stat(value) -> str:
     """A check's value or threshold: four significant digits are what a reviewer compares."""
-    if value is None:
-        return "—"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return str(value)
     if float(value).is_integer() and abs(value) >= 1:
         return f"{int(value):,}"
     return f"{value:.4g}"
-
-
-@register.filter
-def share(value) -> str:
-    """A 0–1 progress as a whole percentage for bars and labels."""
-    return f"{round(100 * (value or 0))}"

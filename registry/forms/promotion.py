@@ -3,9 +3,6 @@ evidence, what a canary needs…) live in services, whose refusals `show_service
 the form next to the field they concern."""
 
 from django import forms
-from django.core.exceptions import ValidationError
-
-from mlops.errors import ApplicationError
 
 from .evaluation import DESCRIPTIVE_METRICS, HIGHER_IS_BETTER
 from .models import (
@@ -18,19 +15,6 @@ from .models import (
     TaskType,
 )
 from .selectors import model_holdouts, promotable_versions
-
-
-def show_service_error(form: forms.Form, exc: ApplicationError | ValidationError, rename: dict | None = None) -> None:
-    """Attach a service refusal to the form: on the field it names when the form has that field
-    (after `rename`, for services that call it differently), otherwise above the form."""
-    rename = rename or {}
-    if isinstance(exc, ValidationError):
-        detail = exc.message_dict if hasattr(exc, "error_dict") else {None: exc.messages}
-    else:
-        detail = exc.detail or {None: [exc.message]}
-    for field, messages in detail.items():
-        name = rename.get(field, field)
-        form.add_error(name if name in form.fields else None, list(messages))
 
 
 # --- the queue --------------------------------------------------------------------------------------

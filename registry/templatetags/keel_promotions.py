@@ -2,7 +2,7 @@
 
 from django import template
 
-from mlops.roles import USE_KEEL
+from mlops.templatetags.keel import for_keel_members, missing_as_dash
 
 from ..selectors import awaiting_approval_count
 
@@ -10,37 +10,32 @@ register = template.Library()
 
 
 @register.simple_tag(takes_context=True)
+@for_keel_members
 def awaiting_approval(context) -> int:
     """Requests waiting for a reviewer, for the nav badge: one small COUNT per page."""
-    user = context.get("user")
-    if user is None or not user.has_perm(USE_KEEL):
-        return 0
     return awaiting_approval_count()
 
 
 @register.filter
+@missing_as_dash
 def percent(value, digits: int = 1) -> str:
     """A share (0–1) as a percentage; a dash when missing."""
-    if value is None:
-        return "—"
     return f"{100 * value:.{digits}f}%"
 
 
 @register.filter
+@missing_as_dash
 def signed(value) -> str:
     """A change with its sign, so +0.012 and −0.012 read differently at a glance."""
-    if value is None:
-        return "—"
     if value == 0:
         return "0"
     return f"{value:+.4g}".replace("-", "−")
 
 
 @register.filter
+@missing_as_dash
 def metric(value) -> str:
     """A metric value: four decimals are what a reviewer compares; large values (rmse) keep fewer."""
-    if value is None:
-        return "—"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return str(value)
     if isinstance(value, int):

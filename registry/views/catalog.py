@@ -5,20 +5,17 @@ the Keel role; `raise_exception` makes a signed-in user without one get a 403 ra
 loop.
 """
 
-from django.contrib.auth.decorators import permission_required
 from django.db.models import prefetch_related_objects
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
-from mlops.roles import USE_KEEL
+from mlops.permissions import keel_member_required
 
 from . import selectors
 from .config_diff import SAME, changed_only
 from .forms import CompareForm
 from .models import ModelVersion, RegisteredModel
 from .promotion_views import model_panels
-
-keel_member_required = permission_required(USE_KEEL, raise_exception=True)
 
 
 @require_GET

@@ -8,7 +8,6 @@ their own request) is the service's rule; the page only avoids offering what wou
 """
 
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -17,7 +16,9 @@ from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from mlops.errors import ApplicationError
-from mlops.roles import APPROVE_PROMOTION, REGISTER_MODELS, USE_KEEL
+from mlops.forms import show_service_error
+from mlops.permissions import keel_member_required, permission_required_403
+from mlops.roles import APPROVE_PROMOTION, REGISTER_MODELS
 
 from . import evidence_display, selectors, services
 from .config_diff import changed_only
@@ -31,12 +32,10 @@ from .promotion_forms import (
     QueueFilterForm,
     RejectForm,
     RollbackForm,
-    show_service_error,
 )
 
-keel_member_required = permission_required(USE_KEEL, raise_exception=True)
-registrar_required = permission_required(REGISTER_MODELS, raise_exception=True)
-approver_required = permission_required(APPROVE_PROMOTION, raise_exception=True)
+registrar_required = permission_required_403(REGISTER_MODELS)
+approver_required = permission_required_403(APPROVE_PROMOTION)
 
 # The gate writes progress while it runs; a validating request's page reloads itself this often.
 REFRESH_SECONDS = 3

@@ -3,8 +3,8 @@ from datetime import date
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from mlops.demo.batches import clean_batch, to_csv
-from mlops.demo.training import feature_schema
+from demo.batches import clean_batch, to_csv
+from demo.training import feature_schema
 from registry import services as registry_services
 from registry.models import TaskType
 from registry.services.catalog import alias_point

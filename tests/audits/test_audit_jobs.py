@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from audits import services
 from audits.models import Alert, AlertState, AuditJob, AuditState, Finding, ReferenceProfile
-from mlops.demo.batches import FLIPPED_DATE_FORMAT, clean_batch, festival_batch, shifted_batch, to_csv
+from demo.batches import FLIPPED_DATE_FORMAT, clean_batch, festival_batch, shifted_batch, to_csv
 
 OCTOBER = dict(start=date(2026, 10, 1), end=date(2026, 10, 31))
 

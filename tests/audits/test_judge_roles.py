@@ -10,7 +10,7 @@ from audits.engine import audit, checks
 from audits.engine.columns import ColumnSpec
 from audits.engine.profile import profile_edges, profile_frame
 from audits.engine.suite import ColumnRules, Suite
-from mlops.demo.batches import clean_batch
+from demo.batches import clean_batch
 
 LABEL, SCORE = "upgraded_90d", "score"
 FEATURES = ["plan", "country", "event_type", "meeting_minutes", "attendees"]

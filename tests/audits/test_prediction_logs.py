@@ -9,9 +9,9 @@ from django.db import IntegrityError, transaction
 
 from audits import services
 from audits.models import AuditJob, ErasedEntity, Finding, PredictionLog
-from mlops.demo.batches import clean_batch
-from mlops.demo.serving import serving_records
-from mlops.demo.training import feature_schema
+from demo.batches import clean_batch
+from demo.serving import serving_records
+from demo.training import feature_schema
 from registry import services as registry_services
 from registry.models import TaskType
 from registry.services.catalog import alias_point

@@ -8,7 +8,7 @@ from django_celery_beat.models import PeriodicTask
 
 from audits import services
 from audits.models import Alert, AlertState, AuditJob, AuditSchedule
-from mlops.demo.batches import clean_batch, to_csv
+from demo.batches import clean_batch, to_csv
 
 NOV_23 = datetime(2026, 11, 23, 6, 0, tzinfo=timezone.utc)
 

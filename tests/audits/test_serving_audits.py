@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from audits.models import AuditJob, BatchPurpose
-from mlops.demo.batches import clean_batch
-from mlops.demo.serving import serving_records
+from demo.batches import clean_batch
+from demo.serving import serving_records
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 
@@ -98,8 +98,8 @@ def upsell_with_scored_reference(db, media, reviewer, pipeline, django_capture_o
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     from audits import services
-    from mlops.demo.batches import to_csv
-    from mlops.demo.training import feature_schema
+    from demo.batches import to_csv
+    from demo.training import feature_schema
     from registry import services as registry_services
     from registry.models import TaskType
     from registry.services.catalog import alias_point

@@ -14,7 +14,7 @@ from audits.engine.checks import verdict
 from audits.engine.columns import ColumnSpec
 from audits.engine.profile import merge_profiles, profile_edges, profile_frame
 from audits.engine.suite import ColumnRules, Suite
-from mlops.demo.batches import clean_batch
+from demo.batches import clean_batch
 
 LABEL = "upgraded_90d"
 SPECS = [ColumnSpec("meeting_minutes", "numeric"), ColumnSpec("attendees", "numeric"),

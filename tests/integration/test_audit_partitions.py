@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from audits import services
 from audits.engine import audit as engine
 from audits.models import AuditState
-from mlops.demo.batches import festival_batch, to_csv
+from demo.batches import festival_batch, to_csv
 from tests.integration.conftest import SHARED_WORKER_PARTITION_ROWS
 from tests.integration.test_celery_worker import wait_for
 

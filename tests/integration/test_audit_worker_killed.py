@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from audits import services
 from audits.models import AuditJob, AuditState, Finding
 from audits.tasks import run_audit
-from mlops.demo.batches import clean_batch, shifted_batch, to_csv
+from demo.batches import clean_batch, shifted_batch, to_csv
 from tests.integration.conftest import WorkerProcess
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]

@@ -6,8 +6,8 @@ from datetime import date
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from mlops.demo.signups import generate_signups
-from mlops.demo.training import train_upsell_model
+from demo.signups import generate_signups
+from demo.training import train_upsell_model
 from registry.models import PromotionRequest
 from tests.integration.test_celery_worker import wait_for
 from tests.registry.promotion_helpers import csv_upload

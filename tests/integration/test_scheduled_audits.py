@@ -16,7 +16,7 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from audits import services
 from audits.models import Alert, AuditJob, AuditState
-from mlops.demo.batches import clean_batch, to_csv
+from demo.batches import clean_batch, to_csv
 from tests.integration.conftest import ROOT
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]

@@ -11,8 +11,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from sklearn.metrics import average_precision_score, log_loss, roc_auc_score
 
-from mlops.demo.signups import generate_signups
-from mlops.demo.training import train_upsell_model
+from demo.signups import generate_signups
+from demo.training import train_upsell_model
 from registry import gate, selectors, services
 from registry.models import PromotionRequest, PromotionState, RegisteredModel, TaskType
 from tests.registry.promotion_helpers import csv_upload

@@ -17,8 +17,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
-from mlops.demo.signups import LABEL, generate_signups
-from mlops.demo.training import CATEGORICAL, FEATURES, NUMERIC, feature_schema, train_upsell_model
+from demo.signups import LABEL, generate_signups
+from demo.training import CATEGORICAL, FEATURES, NUMERIC, feature_schema, train_upsell_model
 from support import explain as ex
 
 with warnings.catch_warnings():

@@ -21,10 +21,10 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
-from mlops.demo.batches import clean_batch, to_csv
-from mlops.demo.serving import serving_records
-from mlops.demo.signups import LABEL, generate_signups
-from mlops.demo.training import CATEGORICAL, FEATURES, train_upsell_model
+from demo.batches import clean_batch, to_csv
+from demo.serving import serving_records
+from demo.signups import LABEL, generate_signups
+from demo.training import CATEGORICAL, FEATURES, train_upsell_model
 from registry import services as registry_services
 from registry.models import TaskType
 from registry.services.catalog import alias_point

@@ -21,11 +21,11 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from mlops import roles
-from mlops.demo.signups import generate_signups, minutes_as_hours
-from mlops.demo.serving import serving_records
-from mlops.demo.training import FEATURES, TrainedModel, train_upsell_model
+from demo.signups import generate_signups, minutes_as_hours
+from demo.serving import serving_records
+from demo.training import FEATURES, TrainedModel, train_upsell_model
 from audits import services as audit_services
-from mlops.demo.batches import FLIPPED_DATE_FORMAT, clean_batch, festival_batch, shifted_batch, to_csv
+from demo.batches import FLIPPED_DATE_FORMAT, clean_batch, festival_batch, shifted_batch, to_csv
 from threadpoolctl import threadpool_limits
 
 from registry import services

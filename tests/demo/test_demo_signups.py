@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from sklearn.metrics import f1_score, roc_auc_score
 
-from mlops.demo.signups import COLUMNS, EVENT_TYPES, LABEL, EventProfile, generate_signups
-from mlops.demo.training import FEATURES, dataset_sha256, time_split, train_upsell_model
+from demo.signups import COLUMNS, EVENT_TYPES, LABEL, EventProfile, generate_signups
+from demo.training import FEATURES, dataset_sha256, time_split, train_upsell_model
 
 START, END = date(2026, 1, 1), date(2026, 6, 30)
 FEATURE_TYPES = {"float", "int", "string", "bool", "datetime"}

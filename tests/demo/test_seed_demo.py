@@ -13,9 +13,9 @@ from django.core.management import call_command
 from rest_framework.authtoken.models import Token
 
 from mlops import roles
-from mlops.demo.signups import generate_signups
-from mlops.demo.training import FEATURES
-from mlops.management.commands import seed_demo
+from demo.signups import generate_signups
+from demo.training import FEATURES
+from demo.management.commands import seed_demo
 from registry.models import AliasEvent, ArtifactCheck, PromotionRequest, ModelVersion, RegisteredModel, RunStatus, TrainingRun
 
 pytestmark = pytest.mark.django_db

@@ -1,1 +1,0 @@
-"""The "Soom" upsell demo: a seeded signup generator and the model trained on it (both pure)."""
