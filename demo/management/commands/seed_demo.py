@@ -29,7 +29,6 @@ from demo.batches import FLIPPED_DATE_FORMAT, clean_batch, festival_batch, shift
 from threadpoolctl import threadpool_limits
 
 from registry import services
-from registry.gate import run_gate
 from registry.models import RegisteredModel, RunStatus, TaskType
 
 DEMO_PASSWORD = "keel-demo"
@@ -326,13 +325,13 @@ class Command(BaseCommand):
             created = services.promotion_request_create(version=version, actor=pipeline, reason=reason,
                                                         holdout=holdout)
             # The gate runs here rather than after the seed's transaction commits, so the story can go on.
-            validated = run_gate(request_id=created.pk)
+            validated = services.promotion_gate_run(promotion_id=created.pk)
             verdict = validated.state.replace("_", " ")
             self.stdout.write(f"Promotion request #{validated.pk}: v{version.version} → production: {verdict}.")
             return validated
 
         def approve(req, actor, comment):
-            services.promotion_approve(request=req, actor=actor, comment=comment)
+            services.promotion_approve(promotion=req, actor=actor, comment=comment)
             self.stdout.write(f"  approved by {actor.username}.")
 
         approve(request(v1, "First upsell model; launches the outreach programme."), reviewer,
