@@ -145,8 +145,8 @@ def _reference_sample(version: ModelVersion) -> tuple[list[dict], str] | None:
     no reference. Read chunk by chunk (each chunk sampled, then the samples), so a large training
     file never sits in memory whole."""
     from audits import services as audit_services
-    from audits.engine.sources import iter_chunks
     from audits.models import ReferenceProfile
+    from mlops.datafiles.reading import iter_chunks
 
     reference = ReferenceProfile.objects.select_related("batch").filter(version=version).first()
     if reference is None:
@@ -180,7 +180,7 @@ def explainer_background_from_reference(*, version: ModelVersion, replace: bool 
             return current
     try:
         sample = _reference_sample(version)
-    except ValueError as exc:  # a SourceError (unreadable file) is a ValueError too
+    except ValueError as exc:  # a DataFileError (unreadable file) is a ValueError too
         raise ApplicationError(f"No background could be sampled from v{version.version}'s training data: {exc}",
                                field="version") from None
     if sample is None:

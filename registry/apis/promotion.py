@@ -1,6 +1,5 @@
 """REST API v1 for promotion governance. Thin: check the form, call one service, render."""
 
-import hashlib
 import json
 
 import django_filters
@@ -11,6 +10,7 @@ from rest_framework.response import Response
 
 from mlops.api import KeelAPIView, filter_parameters
 from mlops.errors import NotFound
+from mlops.etags import etag_for, etag_matches
 from mlops.roles import APPROVE_PROMOTION, REGISTER_MODELS, USE_KEEL
 
 from .. import selectors, serializers as s, services
@@ -149,7 +149,7 @@ class ServingConfigApi(KeelAPIView):
     @extend_schema(responses={200: dict, 304: None})
     def get(self, request, name):
         body = _serving_body(request, selectors.model_get(name))
-        etag = '"' + hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:32] + '"'
-        if etag in [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]:
+        etag = etag_for(json.dumps(body, sort_keys=True, default=str).encode())
+        if etag_matches(request.headers.get("If-None-Match"), etag):
             return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
         return Response(body, headers={"ETag": etag, "Cache-Control": "no-cache"})

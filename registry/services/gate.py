@@ -6,7 +6,6 @@ progress and the verdict through the promotion services; every number comes from
 registry.evaluation, which knows nothing of Django.
 """
 
-import hashlib
 import logging
 from dataclasses import dataclass
 from functools import partial
@@ -16,10 +15,11 @@ import pandas as pd
 from django.db import OperationalError as DatabaseOperationalError
 from threadpoolctl import threadpool_limits
 
-from mlops.datafiles import resolve_data_path
+from mlops.datafiles.reading import DataFileError, read_frame
+from mlops.datafiles.storage import resolve_data_path
+from mlops.hashing import sha256_stream
 
 from .. import evaluation, selectors
-from ..holdout_files import HoldoutFileError, read_frame
 from ..models import HoldoutDataset, ModelVersion, PromotionAction, PromotionRequest, PromotionState
 from .promotion import promotion_gate_progress, promotion_gate_record
 
@@ -56,16 +56,12 @@ def load_holdout(holdout: HoldoutDataset) -> pd.DataFrame:
         except Exception as exc:
             raise GateInputError(f"The hold-out file '{holdout.storage_path}' cannot be read: {exc}") from exc
     with opener as handle:
-        digest = hashlib.sha256()
-        for chunk in iter(lambda: handle.read(1024 * 1024), b""):
-            digest.update(chunk)
-        if digest.hexdigest() != holdout.sha256:
+        if sha256_stream(handle)[0] != holdout.sha256:
             raise GateInputError("The hold-out file changed since it was registered (sha256 differs); "
                                  "register it again.")
-        handle.seek(0)
         try:
             frame = read_frame(handle, holdout.format)
-        except HoldoutFileError as exc:
+        except DataFileError as exc:
             raise GateInputError(str(exc)) from exc
     if frame.empty:
         raise GateInputError("The hold-out file has no rows.")

@@ -13,15 +13,17 @@ from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
-from mlops.datafiles import resolve_data_path, save_with_upload, sha256_and_size
+from mlops.datafiles.reading import DataFileError, guess_format, read_frame
+from mlops.datafiles.storage import resolve_data_path, save_with_upload
 from mlops.errors import ApplicationError, Conflict
+from mlops.hashing import sha256_stream
 
-from ..holdout_files import HoldoutFileError, columns_of, guess_format
 from ..models import (
     GOVERNED_ALIASES,
     OPEN_STATES,
     AliasEvent,
     HoldoutDataset,
+    HoldoutFormat,
     ModelAlias,
     ModelVersion,
     NotificationEvent,
@@ -74,7 +76,7 @@ def holdout_register(*, model: RegisteredModel, actor, name: str, label_column: 
         raise ApplicationError("Send either a file or a storage_path, not both or neither.", field="file")
     source_name = uploaded.name if uploaded else storage_path
     fmt = format or guess_format(source_name)
-    if fmt is None:
+    if fmt not in HoldoutFormat.values:
         raise ApplicationError("Say the format (csv or parquet); it cannot be told from the name.", field="format")
     if window_start and window_end and window_end < window_start:
         raise ApplicationError("The hold-out window ends before it starts.", field="window_end")
@@ -88,10 +90,10 @@ def holdout_register(*, model: RegisteredModel, actor, name: str, label_column: 
     else:
         handle = resolve_data_path(storage_path).open("rb")
     try:
-        sha, size = sha256_and_size(handle)
+        sha, size = sha256_stream(handle)
         try:
-            columns = columns_of(handle, fmt)
-        except HoldoutFileError as exc:
+            columns = list(read_frame(handle, fmt, nrows=5).columns)
+        except DataFileError as exc:
             raise ApplicationError(str(exc), field="file" if uploaded else "storage_path") from exc
     finally:
         if not uploaded:
