@@ -108,7 +108,8 @@ class PromotionRejectApi(KeelAPIView):
 
     @extend_schema(request=s.RejectIn, responses=s.PromotionOut)
     def post(self, request, pk):
-        services.promotion_reject(promotion=selectors.promotion_get(pk), actor=request.user, **self.validated(s.RejectIn))
+        services.promotion_reject(promotion=selectors.promotion_get(pk), actor=request.user,
+                                  **self.validated(s.RejectIn))
         return Response(s.PromotionOut(selectors.promotion_get(pk)).data)
 
 
@@ -117,7 +118,8 @@ class PromotionCancelApi(KeelAPIView):
 
     @extend_schema(request=s.CancelIn, responses=s.PromotionOut)
     def post(self, request, pk):
-        services.promotion_cancel(promotion=selectors.promotion_get(pk), actor=request.user, **self.validated(s.CancelIn))
+        services.promotion_cancel(promotion=selectors.promotion_get(pk), actor=request.user,
+                                  **self.validated(s.CancelIn))
         return Response(s.PromotionOut(selectors.promotion_get(pk)).data)
 
 
