@@ -1,4 +1,4 @@
-"""Shapes the gate's evidence JSON (see registry/gate.py) into rows a template can print without
+"""Shapes the gate's evidence JSON (see registry/services/gate.py) into rows a template can print without
 logic: which metric got worse, which slice is too small to judge, which plots exist.
 
 Plain Python: the evidence is stored JSON, so every part may be missing (an older gate, a task type

@@ -1,5 +1,5 @@
 """PNG plots of promotion-gate evidence for reviewers, drawn from the JSON that
-registry/evaluation.py produced (never from the models, so a plot can be redrawn at any time).
+registry/evaluation/ produced (never from the models, so a plot can be redrawn at any time).
 
 Thread-safe by construction: each plot builds its own ``matplotlib.figure.Figure`` (no pyplot
 global state, which is shared across threads of a web or Celery worker) and renders with Agg.

@@ -15,10 +15,8 @@ def verify_artifact(self, version_id: int, check_key: str) -> dict:
 @shared_task(bind=True, acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
 def run_promotion_gate(self, request_id: int) -> dict:
     """Validate a promotion request on its hold-out data; a retry after the verdict does nothing."""
-    from .gate import run_gate
-
-    request = run_gate(request_id=request_id)
-    return {"request_id": request.pk, "state": request.state}
+    promotion = services.promotion_gate_run(promotion_id=request_id)
+    return {"request_id": promotion.pk, "state": promotion.state}
 
 
 @shared_task(acks_late=True)

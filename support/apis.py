@@ -16,6 +16,7 @@ from rest_framework.response import Response
 
 from mlops.api import KeelAPIView
 from mlops.errors import ApplicationError
+from mlops.etags import etag_matches
 from mlops.roles import MANAGE_LISTS, READ_LISTS, ActionPermission
 
 from . import lists_cache, lists_poll, selectors, services
@@ -113,7 +114,7 @@ class ServingListsApi(SupportAPIView):
         if since is not None:
             return _json(lists_cache.changes(surface, since, now), request)
         meta = lists_cache.list_meta(surface, now)
-        if lists_cache.etag_matches(request.headers.get("If-None-Match"), meta["etag"]):
+        if etag_matches(request.headers.get("If-None-Match"), meta["etag"]):
             return _not_modified(meta["etag"])
         bodies = lists_cache.list_bodies(meta)
         found = lists_cache.CachedList(meta["etag"], bodies) if bodies else lists_cache.full_list(surface, now)

@@ -145,8 +145,8 @@ def _reference_sample(version: ModelVersion) -> tuple[list[dict], str] | None:
     no reference. Read chunk by chunk (each chunk sampled, then the samples), so a large training
     file never sits in memory whole."""
     from audits import services as audit_services
-    from audits.engine.sources import iter_chunks
     from audits.models import ReferenceProfile
+    from mlops.datafiles.reading import iter_chunks
 
     reference = ReferenceProfile.objects.select_related("batch").filter(version=version).first()
     if reference is None:
@@ -180,7 +180,7 @@ def explainer_background_from_reference(*, version: ModelVersion, replace: bool 
             return current
     try:
         sample = _reference_sample(version)
-    except ValueError as exc:  # a SourceError (unreadable file) is a ValueError too
+    except ValueError as exc:  # a DataFileError (unreadable file) is a ValueError too
         raise ApplicationError(f"No background could be sampled from v{version.version}'s training data: {exc}",
                                field="version") from None
     if sample is None:
@@ -213,9 +213,7 @@ def _version_key(version: ModelVersion, background: ExplainerBackground | None) 
 
 
 def _load(version: ModelVersion):
-    from registry.gate import load_estimator
-
-    return load_estimator(version)
+    return registry_selectors.artifact_estimator(version)
 
 
 def _is_fast(version: ModelVersion) -> bool:
@@ -229,11 +227,9 @@ def _is_fast(version: ModelVersion) -> bool:
     if method:
         fast = method == "tree"
     else:
-        from registry.gate import GateInputError
-
         try:
             estimator = _load(version)
-        except GateInputError as exc:
+        except registry_selectors.ArtifactError as exc:
             raise Conflict(str(exc), field="model") from None
         steps = getattr(estimator, "steps", None)
         final = steps[-1][1] if steps else estimator
@@ -393,8 +389,6 @@ def explanation_compute(*, explanation_id: int) -> Explanation | None:
     entity erased, its background replaced) is None, and a redelivered job finishes it once. An input
     or a version that cannot be explained ends failed with the reason; database hiccups raise (the
     job retries them)."""
-    from registry.gate import GateInputError
-
     explanation = Explanation.objects.select_related("version__model").filter(pk=explanation_id).first()
     if explanation is None or explanation.state in FINISHED:
         return explanation
@@ -416,11 +410,11 @@ def explanation_compute(*, explanation_id: int) -> Explanation | None:
                                       "the contributions", 0.3)
         result = ex.explain(partial(_load, version), explanation.input, task_type=model.task_type,
                             feature_schema=version.feature_schema,
-                            threshold=registry_selectors.serving_threshold(model, version),
+                            threshold=registry_selectors.applicable_threshold(version, approved=True),
                             background=background.records if background is not None else None, version_key=key)
     except ex.ExplainInputError as exc:
         return _fail(explanation_id, f"The input cannot be explained: {exc}")
-    except GateInputError as exc:
+    except registry_selectors.ArtifactError as exc:
         return _fail(explanation_id, str(exc))
     except DatabaseOperationalError:
         raise  # transient: the job retries

@@ -47,6 +47,8 @@ from django.utils import timezone
 from drf_spectacular.drainage import set_override
 from rest_framework.authentication import TokenAuthentication
 
+from mlops.etags import etag_matches
+
 from . import selectors
 from .lists_near import CHANNEL, near
 
@@ -497,11 +499,3 @@ def _answer_from(found: dict, auth_key: str, key: str, *, permission: str, curso
         return FastAnswer(etag=etag)
     bodies = _local_get(etag)
     return FastAnswer(etag=etag, bodies=bodies) if bodies is not None else None
-
-
-def etag_matches(header: str | None, etag: str) -> bool:
-    """If-None-Match, compared weakly (RFC 9110: W/ is ignored for If-None-Match)."""
-    if not header:
-        return False
-    bare = etag.removeprefix("W/")
-    return any(tag.strip() == "*" or tag.strip().removeprefix("W/") == bare for tag in header.split(","))

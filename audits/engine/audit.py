@@ -4,6 +4,8 @@ quality and drift findings, verdict. The audits app runs it as a job; the benchm
 from collections.abc import Callable
 from pathlib import Path
 
+from mlops.datafiles import reading
+
 from . import checks, sources
 from .columns import ColumnSpec
 from .profile import merge_profiles
@@ -17,27 +19,26 @@ class AuditInputError(ValueError):
 def check_file(path: Path, fmt: str, *, max_bytes: int, received_sha256: str | None = None,
                declared_sha256: str | None = None, hmac_key: bytes | None = None,
                signature: str | None = None) -> dict:
-    """What can be known of a file before reading its rows. Refuses what cannot be audited (empty,
-    too large, not UTF-8, no rows); records integrity problems (tampering) as facts to report."""
+    """What can be known of a file before reading its rows, from one read of its bytes (and, for the
+    columns, its header or footer). Refuses what cannot be audited (empty, too large, not UTF-8, no
+    rows); records integrity problems (tampering) as facts to report."""
     size = path.stat().st_size
     if size == 0:
         raise AuditInputError("The file is empty.")
     if size > max_bytes:
         raise AuditInputError(f"The file is {size} bytes; the limit is {max_bytes} bytes.")
-    if fmt in ("csv", "jsonl"):
-        offset = sources.first_bad_utf8_offset(path)
-        if offset is not None:
-            raise AuditInputError(f"The file is not valid UTF-8: the first bad byte is at offset {offset}.")
-    sha = sources.sha256_of(path)
-    problems = sources.verify_signature(path, sha256=declared_sha256 or None,
-                                        hmac_key=hmac_key if signature else None, hmac_hex=signature or None)
-    if received_sha256 and sha != received_sha256:
+    scan = reading.scan_file(path, fmt=fmt, sha256=declared_sha256 or None,
+                             hmac_key=hmac_key if signature else None, hmac_hex=signature or None)
+    if fmt in ("csv", "jsonl") and scan.bad_utf8_offset is not None:
+        raise AuditInputError(f"The file is not valid UTF-8: the first bad byte is at offset {scan.bad_utf8_offset}.")
+    problems = list(scan.signature_problems)
+    if received_sha256 and scan.sha256 != received_sha256:
         problems.append("The stored file no longer matches the bytes Keel received.")
-    columns = sources.read_columns(path, fmt)
-    rows = sources.count_rows(path, fmt)
+    columns = reading.read_columns(path, fmt)
+    rows = reading.count_rows(path, fmt, scan=scan)
     if rows == 0:
         raise AuditInputError("The file has a header but no rows.")
-    return {"bytes": size, "sha256": sha, "columns": columns, "rows": rows, "integrity_problems": problems}
+    return {"bytes": size, "sha256": scan.sha256, "columns": columns, "rows": rows, "integrity_problems": problems}
 
 
 def reference_edges(reference: dict) -> dict:

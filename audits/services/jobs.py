@@ -16,13 +16,14 @@ from django.db.models import F
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
-from mlops.datafiles import resolve_data_path, save_with_upload, sha256_and_size
+from mlops.datafiles.reading import DataFileError
+from mlops.datafiles.storage import resolve_data_path, save_with_upload
 from mlops.errors import ApplicationError
+from mlops.hashing import sha256_stream
 from registry import selectors as registry_selectors
 from registry.models import ModelVersion, NotificationEvent, RegisteredModel
 
 from ..engine import audit as engine
-from ..engine import sources
 from ..engine.columns import ColumnSpec, specs_from_schema
 from ..engine.suite import Suite, suggest_suite
 from ..models import (
@@ -69,10 +70,10 @@ def batch_register(*, model: RegisteredModel, actor, name: str, purpose: str = B
         if uploaded.size > limit:
             raise ApplicationError(f"The file is {uploaded.size} bytes; the limit is {limit} bytes.",
                                    field="file", status_code=413)
-        sha, size = sha256_and_size(uploaded)
+        sha, size = sha256_stream(uploaded)
     else:
         with resolve_data_path(storage_path).open("rb") as handle:
-            sha, size = sha256_and_size(handle)
+            sha, size = sha256_stream(handle)
     batch = DataBatch(model=model, name=name, purpose=purpose, format=fmt, sha256=sha, size_bytes=size,
                       declared_sha256=declared_sha256.strip().lower(), signature=signature.strip().lower(),
                       storage_path=storage_path, created_by=actor)
@@ -199,7 +200,7 @@ def audit_run(*, job_id: int) -> AuditJob:
         if job.kind == AuditKind.REFERENCE:
             return _build_reference(job)
         return _audit_batch(job)
-    except (engine.AuditInputError, sources.SourceError) as exc:
+    except (engine.AuditInputError, DataFileError) as exc:
         return _fail(job.pk, str(exc))
     except DatabaseOperationalError:
         raise  # transient: the task retries
@@ -339,7 +340,7 @@ def audit_finish_partitioned(*, job_id: int, profiles: list[dict]) -> AuditJob:
         profile = engine.merge_partitions(path, job.batch.format, profiles, specs, job.facts)
         findings, verdict = engine.judge(profile, reference=reference.profile, specs=specs, suite=suite,
                                          facts=job.facts, history=_history(job, suite), **_judging(job, reference))
-    except (engine.AuditInputError, sources.SourceError) as exc:
+    except (engine.AuditInputError, DataFileError) as exc:
         return _fail(job.pk, str(exc))
     return _record(job.pk, findings, verdict, profile, job.facts)
 

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
-from mlops.datafiles import resolve_data_path
+from mlops.datafiles.storage import resolve_data_path
 from mlops.errors import ApplicationError
 from registry.models import ModelVersion, RegisteredModel
 

@@ -8,7 +8,6 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from demo.signups import generate_signups, minutes_as_hours
 from demo.training import TrainedModel, train_upsell_model
 from registry import services
-from registry.gate import run_gate
 from registry.models import RegisteredModel, RunStatus, TaskType
 
 from . import soom
@@ -99,13 +98,13 @@ def govern(model, versions, pipeline, reviewers, october: bytes, *, say):
         created = services.promotion_request_create(version=version, actor=pipeline, reason=reason,
                                                     holdout=holdout)
         # The gate runs here rather than after the seed's transaction commits, so the story can go on.
-        validated = run_gate(request_id=created.pk)
+        validated = services.promotion_gate_run(promotion_id=created.pk)
         verdict = validated.state.replace("_", " ")
         say(f"Promotion request #{validated.pk}: v{version.version} → production: {verdict}.")
         return validated
 
     def approve(req, actor, comment):
-        services.promotion_approve(request=req, actor=actor, comment=comment)
+        services.promotion_approve(promotion=req, actor=actor, comment=comment)
         say(f"  approved by {actor.username}.")
 
     approve(request(v1, "First upsell model; launches the outreach programme."), reviewer,

@@ -1,6 +1,8 @@
-"""Every write to the registry, by theme. Callers use `from registry import services` and
-`services.<noun>_<verb>(...)`; the modules below are where each lives."""
+"""Every write to the registry, by theme (the promotion gate's run included). Callers use
+`from registry import services` and `services.<noun>_<verb>(...)`; the modules below are where each
+lives."""
 
 from .catalog import *  # noqa: F401,F403
 from .promotion import *  # noqa: F401,F403
 from .notifications import *  # noqa: F401,F403
+from .gate import *  # noqa: F401,F403

@@ -4,7 +4,6 @@ Each function is keyword-only, runs in one transaction and leaves nothing half-w
 batch logs nothing, a refused upload stores no bytes.
 """
 
-import hashlib
 import math
 import time
 import uuid
@@ -18,6 +17,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from mlops.errors import ApplicationError, Conflict
+from mlops.hashing import sha256_stream
 
 from ..models import (
     GOVERNED_ALIASES,
@@ -42,8 +42,6 @@ __all__ = [
     "model_create", "model_update_description", "experiment_get_or_create", "run_create", "run_log",
     "run_set_status", "version_create", "version_set_tags", "artifact_attach", "artifact_verify", "alias_move",
 ]
-
-HASH_CHUNK = 1024 * 1024
 
 
 def _clean(instance, *, exclude: Iterable[str] = ()) -> None:
@@ -252,11 +250,8 @@ def version_set_tags(*, version: ModelVersion, actor, tags: dict[str, str]) -> i
 
 
 def _hash_upload(uploaded: UploadedFile) -> str:
-    digest = hashlib.sha256()
-    for chunk in uploaded.chunks(HASH_CHUNK):
-        digest.update(chunk)
     uploaded.seek(0)
-    return digest.hexdigest()
+    return sha256_stream(uploaded)[0]
 
 
 def artifact_attach(*, version: ModelVersion, uploaded: UploadedFile, sha256: str) -> ModelVersion:
@@ -319,11 +314,8 @@ def artifact_verify(*, version_id: int, check_key: str) -> ArtifactCheck:
         error = "No artifact is attached to this version."
     else:
         try:
-            digest = hashlib.sha256()
             with version.artifact.open("rb") as handle:
-                for chunk in iter(lambda: handle.read(HASH_CHUNK), b""):
-                    digest.update(chunk)
-            computed = digest.hexdigest()
+                computed = sha256_stream(handle)[0]
         except OSError as exc:
             error = f"The stored artifact could not be read: {exc}"
     ok = not error and computed == version.artifact_sha256

@@ -13,15 +13,17 @@ from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
-from mlops.datafiles import resolve_data_path, save_with_upload, sha256_and_size
+from mlops.datafiles.reading import DataFileError, guess_format, read_frame
+from mlops.datafiles.storage import resolve_data_path, save_with_upload
 from mlops.errors import ApplicationError, Conflict
+from mlops.hashing import sha256_stream
 
-from ..holdout_files import HoldoutFileError, columns_of, guess_format
 from ..models import (
     GOVERNED_ALIASES,
     OPEN_STATES,
     AliasEvent,
     HoldoutDataset,
+    HoldoutFormat,
     ModelAlias,
     ModelVersion,
     NotificationEvent,
@@ -32,11 +34,11 @@ from ..models import (
     PromotionState,
     RegisteredModel,
 )
-from ..selectors import PRODUCTION, rollback_targets
+from ..selectors import PRODUCTION, applicable_threshold, rollback_targets
 from .catalog import alias_point
 
 __all__ = [
-    "policy_update", "holdout_register", "promotion_request_create", "promotion_gate_record",
+    "policy_update", "holdout_register", "promotion_request_create", "promotion_gate_progress", "promotion_gate_record",
     "promotion_approve", "promotion_reject", "promotion_cancel", "promotion_rollback", "promotion_gates_requeue",
 ]
 
@@ -74,7 +76,7 @@ def holdout_register(*, model: RegisteredModel, actor, name: str, label_column: 
         raise ApplicationError("Send either a file or a storage_path, not both or neither.", field="file")
     source_name = uploaded.name if uploaded else storage_path
     fmt = format or guess_format(source_name)
-    if fmt is None:
+    if fmt not in HoldoutFormat.values:
         raise ApplicationError("Say the format (csv or parquet); it cannot be told from the name.", field="format")
     if window_start and window_end and window_end < window_start:
         raise ApplicationError("The hold-out window ends before it starts.", field="window_end")
@@ -88,10 +90,10 @@ def holdout_register(*, model: RegisteredModel, actor, name: str, label_column: 
     else:
         handle = resolve_data_path(storage_path).open("rb")
     try:
-        sha, size = sha256_and_size(handle)
+        sha, size = sha256_stream(handle)
         try:
-            columns = columns_of(handle, fmt)
-        except HoldoutFileError as exc:
+            columns = list(read_frame(handle, fmt, nrows=5).columns)
+        except DataFileError as exc:
             raise ApplicationError(str(exc), field="file" if uploaded else "storage_path") from exc
     finally:
         if not uploaded:
@@ -111,37 +113,37 @@ def holdout_register(*, model: RegisteredModel, actor, name: str, label_column: 
 # --- requests -------------------------------------------------------------------------------------
 
 
-def _transition(request: PromotionRequest, to_state: str, *, actor, note: str = "", **fields) -> PromotionRequest:
-    from_state = request.state
-    request.state = to_state
+def _transition(promotion: PromotionRequest, to_state: str, *, actor, note: str = "", **fields) -> PromotionRequest:
+    from_state = promotion.state
+    promotion.state = to_state
     for name, value in fields.items():
-        setattr(request, name, value)
-    request.save()
-    PromotionEvent.objects.create(request=request, from_state=from_state, to_state=to_state, actor=actor, note=note)
-    return request
+        setattr(promotion, name, value)
+    promotion.save()
+    PromotionEvent.objects.create(request=promotion, from_state=from_state, to_state=to_state, actor=actor, note=note)
+    return promotion
 
 
-def _queue_gate(request_id: int) -> None:
+def _queue_gate(promotion_id: int) -> None:
     from ..tasks import run_promotion_gate
 
     try:
-        run_promotion_gate.delay(request_id)
+        run_promotion_gate.delay(promotion_id)
     except BrokerUnavailable:
         # The request is saved; the periodic sweep (requeue_stalled_gates) starts its gate later.
-        log.warning("Broker unavailable: promotion request %s waits for the sweep", request_id)
+        log.warning("Broker unavailable: promotion request %s waits for the sweep", promotion_id)
 
 
-def _notify(request: PromotionRequest, event: str, **extra) -> None:
+def _notify(promotion: PromotionRequest, event: str, **extra) -> None:
     from .notifications import notify
 
     payload = {
-        "title": f"{request.model.name} v{request.version.version} → {request.target_alias}: "
+        "title": f"{promotion.model.name} v{promotion.version.version} → {promotion.target_alias}: "
                  f"{NotificationEvent(event).label.lower()}",
-        "request_id": request.pk, "model": request.model.name, "version": request.version.version,
-        "target_alias": request.target_alias, "state": request.state, "url": f"/promotions/{request.pk}/",
+        "request_id": promotion.pk, "model": promotion.model.name, "version": promotion.version.version,
+        "target_alias": promotion.target_alias, "state": promotion.state, "url": f"/promotions/{promotion.pk}/",
         **extra,
     }
-    notify(event=event, model=request.model, dedupe_key=f"{event}:{request.pk}:{request.events.count()}",
+    notify(event=event, model=promotion.model, dedupe_key=f"{event}:{promotion.pk}:{promotion.events.count()}",
            payload=payload)
 
 
@@ -189,111 +191,116 @@ def promotion_request_create(*, version: ModelVersion, actor, reason: str, targe
     if duplicate:
         raise Conflict(f"Request #{duplicate.pk} for the same change is still open.", field="version")
 
-    request = PromotionRequest.objects.create(
+    promotion = PromotionRequest.objects.create(
         model=model, version=version, target_alias=target_alias, action=action, canary_percent=canary_percent,
         holdout=holdout, reason=reason.strip(), submitted_by=actor, gate_stage="queued")
-    PromotionEvent.objects.create(request=request, to_state=PromotionState.VALIDATING, actor=actor, note=reason)
-    transaction.on_commit(lambda: _queue_gate(request.pk))
-    transaction.on_commit(lambda: _notify(request, NotificationEvent.REQUEST_CREATED))
-    return request
+    PromotionEvent.objects.create(request=promotion, to_state=PromotionState.VALIDATING, actor=actor, note=reason)
+    transaction.on_commit(lambda: _queue_gate(promotion.pk))
+    transaction.on_commit(lambda: _notify(promotion, NotificationEvent.REQUEST_CREATED))
+    return promotion
+
+
+def promotion_gate_progress(*, promotion_id: int, stage: str, share: float) -> None:
+    """Show how far the gate has got on a request (its stage and share done). Call it outside any
+    transaction: the request page reads it while the job runs."""
+    PromotionRequest.objects.filter(pk=promotion_id).update(gate_stage=stage, gate_progress=share)
 
 
 @transaction.atomic
-def promotion_gate_record(*, request_id: int, evidence: dict, failures: list[str], proposed_threshold,
+def promotion_gate_record(*, promotion_id: int, evidence: dict, failures: list[str], proposed_threshold,
                           compared_version_id: int | None, blocking: bool) -> PromotionRequest:
     """Store the gate's verdict on a request still validating (a retried gate records nothing twice).
 
     `blocking` is False for shadow requests: a shadow serves nobody, so failed checks are shown to
     the reviewer as warnings instead of stopping the request.
     """
-    request = PromotionRequest.objects.select_for_update().select_related("model", "version").get(pk=request_id)
-    if request.state != PromotionState.VALIDATING:
-        return request
+    promotion = PromotionRequest.objects.select_for_update().select_related("model", "version").get(pk=promotion_id)
+    if promotion.state != PromotionState.VALIDATING:
+        return promotion
     fields = dict(evidence=evidence, failure_reasons=failures, proposed_threshold=proposed_threshold,
                   compared_version_id=compared_version_id, gate_stage="done", gate_progress=1.0)
     if failures and blocking:
-        _transition(request, PromotionState.VALIDATION_FAILED, actor=None,
+        _transition(promotion, PromotionState.VALIDATION_FAILED, actor=None,
                     note="Validation failed: " + " ".join(failures), **fields)
-        transaction.on_commit(lambda: _notify(request, NotificationEvent.VALIDATION_FAILED, reasons=failures))
-        return request
+        transaction.on_commit(lambda: _notify(promotion, NotificationEvent.VALIDATION_FAILED, reasons=failures))
+        return promotion
     note = "Validation passed." if not failures else "Passed with warnings: " + " ".join(failures)
-    _transition(request, PromotionState.AWAITING_APPROVAL, actor=None, note=note, **fields)
-    transaction.on_commit(lambda: _notify(request, NotificationEvent.AWAITING_APPROVAL))
+    _transition(promotion, PromotionState.AWAITING_APPROVAL, actor=None, note=note, **fields)
+    transaction.on_commit(lambda: _notify(promotion, NotificationEvent.AWAITING_APPROVAL))
     if evidence.get("beats_production"):
-        transaction.on_commit(lambda: _notify(request, NotificationEvent.CHALLENGER_WINS,
+        transaction.on_commit(lambda: _notify(promotion, NotificationEvent.CHALLENGER_WINS,
                                               primary_metric=evidence.get("primary_metric"),
                                               candidate=evidence["metrics"]["candidate"].get(evidence["primary_metric"]),
                                               production=evidence["metrics"]["production"].get(evidence["primary_metric"])))
-    return request
+    return promotion
 
 
-def _lock_open(request: PromotionRequest) -> PromotionRequest:
-    return PromotionRequest.objects.select_for_update().select_related("model", "version").get(pk=request.pk)
+def _lock_open(promotion: PromotionRequest) -> PromotionRequest:
+    return PromotionRequest.objects.select_for_update().select_related("model", "version").get(pk=promotion.pk)
 
 
 @transaction.atomic
-def promotion_approve(*, request: PromotionRequest, actor, comment: str = "",
+def promotion_approve(*, promotion: PromotionRequest, actor, comment: str = "",
                       threshold: float | None = None) -> PromotionRequest:
     """A second reviewer approves: the alias moves to the version in the same transaction.
 
     Two approvals racing for the same alias cannot both win: the model row is locked, and an approval
     whose evidence was gathered against a different alias target than the current one is refused.
     """
-    RegisteredModel.objects.select_for_update().get(pk=request.model_id)
-    request = _lock_open(request)
-    if request.submitted_by_id == actor.pk:
+    RegisteredModel.objects.select_for_update().get(pk=promotion.model_id)
+    promotion = _lock_open(promotion)
+    if promotion.submitted_by_id == actor.pk:
         raise ApplicationError("You submitted this request; a different reviewer must approve it (four eyes).",
                                field="actor", status_code=403)
-    if request.state != PromotionState.AWAITING_APPROVAL:
+    if promotion.state != PromotionState.AWAITING_APPROVAL:
         detail = " Validation failed: it cannot be approved; fix the candidate and submit again." \
-            if request.state == PromotionState.VALIDATION_FAILED else ""
-        raise Conflict(f"Request #{request.pk} is {request.state.replace('_', ' ')}, not awaiting approval.{detail}",
-                       field="state")
-    current = _current(request.model, request.target_alias)
-    if request.action == PromotionAction.PROMOTE and current != request.compared_version \
-            and request.target_alias != "shadow":
+            if promotion.state == PromotionState.VALIDATION_FAILED else ""
+        raise Conflict(f"Request #{promotion.pk} is {promotion.state.replace('_', ' ')}, not awaiting approval."
+                       f"{detail}", field="state")
+    current = _current(promotion.model, promotion.target_alias)
+    if promotion.action == PromotionAction.PROMOTE and current != promotion.compared_version \
+            and promotion.target_alias != "shadow":
         raise Conflict(
-            f"{request.target_alias} has moved since this request was validated (now "
+            f"{promotion.target_alias} has moved since this request was validated (now "
             f"{'v%d' % current.version if current else 'unset'}); its evidence is stale. Submit it again.",
             field="state")
     if threshold is not None and not 0 <= threshold <= 1:
         raise ApplicationError("A decision threshold is between 0 and 1.", field="threshold")
-    serving_threshold = threshold if threshold is not None else (
-        request.proposed_threshold if request.proposed_threshold is not None else request.version.decision_threshold)
+    serving_threshold = applicable_threshold(promotion.version, threshold, promotion.proposed_threshold)
 
-    target = None if request.action == PromotionAction.REMOVE else request.version
-    alias_point(model=request.model, alias=request.target_alias, version=target, actor=actor,
-                reason=f"Promotion request #{request.pk} approved by {actor.get_username()}"
+    target = None if promotion.action == PromotionAction.REMOVE else promotion.version
+    alias_point(model=promotion.model, alias=promotion.target_alias, version=target, actor=actor,
+                reason=f"Promotion request #{promotion.pk} approved by {actor.get_username()}"
                        + (f": {comment}" if comment else ""))
-    _transition(request, PromotionState.APPROVED, actor=actor, note=comment, decided_by=actor,
+    _transition(promotion, PromotionState.APPROVED, actor=actor, note=comment, decided_by=actor,
                 decided_at=timezone.now(), decision_comment=comment, approved_threshold=serving_threshold)
-    transaction.on_commit(lambda: _notify(request, NotificationEvent.APPROVED, approved_by=actor.get_username()))
-    return request
+    transaction.on_commit(lambda: _notify(promotion, NotificationEvent.APPROVED, approved_by=actor.get_username()))
+    return promotion
 
 
 @transaction.atomic
-def promotion_reject(*, request: PromotionRequest, actor, comment: str) -> PromotionRequest:
-    request = _lock_open(request)
-    if request.submitted_by_id == actor.pk:
+def promotion_reject(*, promotion: PromotionRequest, actor, comment: str) -> PromotionRequest:
+    promotion = _lock_open(promotion)
+    if promotion.submitted_by_id == actor.pk:
         raise ApplicationError("You submitted this request; cancel it instead of rejecting it.",
                                field="actor", status_code=403)
-    if request.state not in OPEN_STATES:
-        raise Conflict(f"Request #{request.pk} is already {request.state.replace('_', ' ')}.", field="state")
+    if promotion.state not in OPEN_STATES:
+        raise Conflict(f"Request #{promotion.pk} is already {promotion.state.replace('_', ' ')}.", field="state")
     if not (comment or "").strip():
         raise ApplicationError("Say why you reject it; the submitter reads it.", field="comment")
-    return _transition(request, PromotionState.REJECTED, actor=actor, note=comment, decided_by=actor,
+    return _transition(promotion, PromotionState.REJECTED, actor=actor, note=comment, decided_by=actor,
                        decided_at=timezone.now(), decision_comment=comment)
 
 
 @transaction.atomic
-def promotion_cancel(*, request: PromotionRequest, actor, reason: str = "") -> PromotionRequest:
-    request = _lock_open(request)
-    if request.submitted_by_id != actor.pk:
+def promotion_cancel(*, promotion: PromotionRequest, actor, reason: str = "") -> PromotionRequest:
+    promotion = _lock_open(promotion)
+    if promotion.submitted_by_id != actor.pk:
         raise ApplicationError("Only the submitter cancels a request; reviewers reject it.", field="actor",
                                status_code=403)
-    if request.state not in OPEN_STATES:
-        raise Conflict(f"Request #{request.pk} is already {request.state.replace('_', ' ')}.", field="state")
-    return _transition(request, PromotionState.CANCELLED, actor=actor, note=reason or "Cancelled by the submitter.")
+    if promotion.state not in OPEN_STATES:
+        raise Conflict(f"Request #{promotion.pk} is already {promotion.state.replace('_', ' ')}.", field="state")
+    return _transition(promotion, PromotionState.CANCELLED, actor=actor, note=reason or "Cancelled by the submitter.")
 
 
 @transaction.atomic
@@ -320,11 +327,11 @@ def promotion_rollback(*, model: RegisteredModel, to_version: ModelVersion, acto
     rolled = PromotionRequest.objects.select_for_update().select_related("model", "version").filter(
         model=model, target_alias=PRODUCTION, state=PromotionState.APPROVED, decided_at__gt=since,
     ).exclude(version=to_version)
-    for request in rolled:
-        _transition(request, PromotionState.ROLLED_BACK, actor=actor,
+    for undone in rolled:
+        _transition(undone, PromotionState.ROLLED_BACK, actor=actor,
                     note=f"Production rolled back to v{to_version.version}: {reason.strip()}")
-        transaction.on_commit(lambda r=request: _notify(r, NotificationEvent.ROLLED_BACK, to_version=to_version.version,
-                                                        from_version=from_version.version if from_version else None))
+        transaction.on_commit(lambda r=undone: _notify(r, NotificationEvent.ROLLED_BACK, to_version=to_version.version,
+                                                     from_version=from_version.version if from_version else None))
     return event
 
 
@@ -333,6 +340,6 @@ def promotion_gates_requeue(*, older_than_seconds: int = 600) -> int:
     cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
     stalled = list(PromotionRequest.objects.filter(state=PromotionState.VALIDATING, submitted_at__lt=cutoff)
                    .values_list("pk", flat=True))
-    for request_id in stalled:
-        _queue_gate(request_id)
+    for promotion_id in stalled:
+        _queue_gate(promotion_id)
     return len(stalled)

@@ -4,7 +4,7 @@ from django import template
 
 from mlops.templatetags.keel import for_keel_members, missing_as_dash
 
-from ..promotion_selectors import awaiting_approval_count
+from ..selectors import awaiting_approval_count
 
 register = template.Library()
 

@@ -15,17 +15,16 @@ import pytest
 
 from audits.engine.columns import ColumnSpec
 from audits.engine.profile import merge_profiles, profile_edges, profile_frame
-from audits.engine.sources import (
-    SourceError,
+from audits.engine.sources import duplicate_ids, profile_source
+from mlops.datafiles.reading import (
+    DataFileError,
     count_rows,
-    duplicate_ids,
     first_bad_utf8_offset,
     iter_chunks,
-    profile_source,
     read_columns,
-    sha256_of,
-    verify_signature,
+    scan_file,
 )
+from mlops.hashing import sha256_file
 
 NOW = datetime(2026, 10, 1, tzinfo=timezone.utc)
 SPECS = [
@@ -84,18 +83,22 @@ def test_sha256_and_hmac_signatures(tmp_path):
     key = b"pipeline-secret"
     signature = hmac.new(key, b"plan\nfree\npro\n", hashlib.sha256).hexdigest()
 
-    assert sha256_of(path) == digest
-    assert verify_signature(path, sha256=digest.upper(), hmac_key=key, hmac_hex=signature) == []
+    assert sha256_file(path) == digest
+    assert scan_file(path).sha256 == digest
+    assert scan_file(path, sha256=digest.upper(), hmac_key=key, hmac_hex=signature).signature_problems == []
 
-    problems = verify_signature(path, sha256="0" * 64, hmac_key=b"another key", hmac_hex=signature)
+    problems = scan_file(path, sha256="0" * 64, hmac_key=b"another key", hmac_hex=signature).signature_problems
     assert problems[0].startswith("sha256 differs: expected 000")
     assert digest in problems[0]
     assert problems[1].startswith("HMAC signature does not match")
 
     path.write_bytes(b"plan\nfree\nPRO\n")  # tampered after signing
-    assert verify_signature(path, hmac_key=key, hmac_hex=signature) == [
+    assert scan_file(path, hmac_key=key, hmac_hex=signature).signature_problems == [
         "HMAC signature does not match: the file was altered or signed with another key."]
-    assert verify_signature(path, hmac_key=key) == ["HMAC signature missing: the file was expected to be signed."]
+    assert scan_file(path, hmac_key=key).signature_problems == [
+        "HMAC signature missing: the file was expected to be signed."]
+    assert scan_file(path, hmac_hex=signature).signature_problems == [
+        "The file carries an HMAC signature but no key is configured to check it."]
 
 
 def test_first_bad_utf8_byte_at_a_chunk_boundary(tmp_path):
@@ -125,7 +128,7 @@ def test_a_multibyte_character_split_across_reads_is_valid(tmp_path):
 def test_a_csv_that_is_not_utf8_names_the_first_bad_byte(tmp_path):
     path = tmp_path / "latin1.csv"
     path.write_bytes("city,n\nParis,1\n".encode() + "Zürich,2\n".encode("latin-1"))
-    with pytest.raises(SourceError, match="not valid UTF-8: the first bad byte is at byte offset 16"):
+    with pytest.raises(DataFileError, match="not valid UTF-8: the first bad byte is at byte offset 16"):
         list(iter_chunks(path, "csv"))
 
 
@@ -137,16 +140,16 @@ def test_an_empty_file_is_refused(tmp_path, fmt):
     path.write_bytes(b"")
     for call in (lambda: list(iter_chunks(path, fmt)), lambda: count_rows(path, fmt),
                  lambda: profile_source(path, fmt, SPECS)):
-        with pytest.raises(SourceError, match="^The file is empty.$"):
+        with pytest.raises(DataFileError, match="^The file is empty.$"):
             call()
 
 
 def test_garbage_that_claims_to_be_parquet(tmp_path):
     path = tmp_path / "batch.parquet"
     path.write_bytes(b"plan,country\nfree,DE\n" * 10)
-    with pytest.raises(SourceError, match="not a readable Parquet file"):
+    with pytest.raises(DataFileError, match="not a readable Parquet file"):
         list(iter_chunks(path, "parquet"))
-    with pytest.raises(SourceError, match="not a readable Parquet file"):
+    with pytest.raises(DataFileError, match="not a readable Parquet file"):
         count_rows(path, "parquet")
 
 
@@ -154,28 +157,28 @@ def test_a_truncated_csv_is_refused_with_its_last_line(tmp_path):
     path = tmp_path / "cut.csv"
     path.write_bytes(b"plan,country,meeting_minutes\nfree,DE,12\npro,FR,30\nteam,D")
     assert count_rows(path, "csv") == 3  # the last line has no line break but still counts
-    with pytest.raises(SourceError, match=r"truncated: its last line \(line 4\) has 2 of 3 fields"):
+    with pytest.raises(DataFileError, match=r"truncated: its last line \(line 4\) has 2 of 3 fields"):
         list(iter_chunks(path, "csv"))
 
 
 def test_an_unclosed_quote_and_a_row_with_extra_fields_name_their_lines(tmp_path):
     path = tmp_path / "quote.csv"
     path.write_bytes(b'plan,comment\nfree,ok\npro,"never closed\nteam,x\n')
-    with pytest.raises(SourceError, match="starts on line 3 is never closed"):
+    with pytest.raises(DataFileError, match="starts on line 3 is never closed"):
         list(iter_chunks(path, "csv"))
 
     rows = [b"plan,n"] + [b"free,%d" % i for i in range(10)] + [b"pro,1,surprise"] + [b"team,2"]
     path.write_bytes(b"\n".join(rows) + b"\n")
-    with pytest.raises(SourceError, match="^Line 12 has 3 fields but the header has 2.$"):
+    with pytest.raises(DataFileError, match="^Line 12 has 3 fields but the header has 2.$"):
         list(iter_chunks(path, "csv", chunk_rows=3))  # the bad row is in the fourth chunk
-    with pytest.raises(SourceError, match="^Line 12 has 3 fields but the header has 2.$"):
+    with pytest.raises(DataFileError, match="^Line 12 has 3 fields but the header has 2.$"):
         list(iter_chunks(path, "csv", chunk_rows=3, row_start=5))  # ... and in a partition
 
 
 def test_a_jsonl_line_that_is_not_json_is_named(tmp_path):
     path = tmp_path / "batch.jsonl"
     path.write_text('{"plan": "free"}\n{"plan": "pro"}\n{"plan": "team",\n')
-    with pytest.raises(SourceError, match="^Line 3 is not valid JSON"):
+    with pytest.raises(DataFileError, match="^Line 3 is not valid JSON"):
         list(iter_chunks(path, "jsonl"))
 
 
@@ -269,7 +272,7 @@ def test_duplicate_ids_are_found_across_chunk_boundaries(tmp_path, fmt):
 
     profile = profile_source(path, fmt, [ColumnSpec("customer_id", "id")], edges={}, chunk_rows=100)
     assert profile["columns"]["customer_id"]["duplicates"] == 4
-    with pytest.raises(SourceError, match="no column 'account'"):
+    with pytest.raises(DataFileError, match="no column 'account'"):
         duplicate_ids(path, fmt, "account")
 
 

@@ -45,7 +45,7 @@ def test_two_concurrent_approvals_cannot_both_win(integration_services, reviewer
             services.promotion_rollback(model=model, to_version=model.versions.get(version=1), actor=reviewer,
                                         reason="next round")
             for still_open in PromotionRequest.objects.filter(state=PromotionState.AWAITING_APPROVAL):
-                services.promotion_cancel(request=still_open, actor=pipeline, reason="stale")
+                services.promotion_cancel(promotion=still_open, actor=pipeline, reason="stale")
             candidates = []
             for number in (2, 3):
                 request = services.promotion_request_create(version=model.versions.get(version=number),
@@ -60,7 +60,7 @@ def test_two_concurrent_approvals_cannot_both_win(integration_services, reviewer
         def approve(request, actor):
             try:
                 barrier.wait(timeout=10)
-                services.promotion_approve(request=request, actor=actor, comment="ship")
+                services.promotion_approve(promotion=request, actor=actor, comment="ship")
                 outcomes[request.version.version] = "approved"
             except ApplicationError as exc:
                 outcomes[request.version.version] = exc.message

@@ -41,10 +41,10 @@ def gate_verdict(request: PromotionRequest, *, failures=(), threshold=0.3, beats
                 "checks": [{"name": "x", "passed": not failures, "detail": f} for f in failures] or
                           [{"name": "beats_baseline", "passed": True, "detail": "ok"}]}
     return services.promotion_gate_record(
-        request_id=request.pk, evidence=evidence, failures=list(failures), proposed_threshold=threshold,
+        promotion_id=request.pk, evidence=evidence, failures=list(failures), proposed_threshold=threshold,
         compared_version_id=compared.version_id if compared else None, blocking=request.target_alias != "shadow")
 
 
 def approved(request, reviewer, **kwargs):
     gate_verdict(request, **kwargs)
-    return services.promotion_approve(request=request, actor=reviewer, comment="looks good")
+    return services.promotion_approve(promotion=request, actor=reviewer, comment="looks good")

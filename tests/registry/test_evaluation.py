@@ -1,4 +1,4 @@
-"""registry/evaluation.py against scikit-learn and brute force, on seeded random data. No database."""
+"""registry/evaluation/ against scikit-learn and brute force, on seeded random data. No database."""
 
 import json
 import math

@@ -13,7 +13,7 @@ from sklearn.metrics import average_precision_score, log_loss, roc_auc_score
 
 from demo.signups import generate_signups
 from demo.training import train_upsell_model
-from registry import gate, selectors, services
+from registry import selectors, services
 from registry.models import PromotionRequest, PromotionState, RegisteredModel, TaskType
 from tests.registry.promotion_helpers import csv_upload
 
@@ -95,7 +95,7 @@ def test_a_retrain_is_compared_with_production_on_the_same_rows(upsell, pipeline
                                                                 django_capture_on_commit_callbacks):
     holdout = holdout_of(upsell, pipeline, trained["holdout"])
     first = request_and_gate(upsell, 1, pipeline, holdout, django_capture_on_commit_callbacks)
-    services.promotion_approve(request=first, actor=reviewer)
+    services.promotion_approve(promotion=first, actor=reviewer)
     second = request_and_gate(upsell, 2, pipeline, holdout, django_capture_on_commit_callbacks)
     assert second.state == PromotionState.AWAITING_APPROVAL, second.failure_reasons
     assert second.compared_version.version == 1
@@ -124,14 +124,14 @@ def test_a_model_worse_than_the_naive_baseline_fails_the_gate(upsell, pipeline, 
     assert any("baseline" in reason for reason in request.failure_reasons), request.failure_reasons
     assert request.events.last().actor is None  # the gate, not a person, failed it
     with pytest.raises(Exception, match="cannot be approved"):
-        services.promotion_approve(request=request, actor=reviewer)
+        services.promotion_approve(promotion=request, actor=reviewer)
     assert "production" not in selectors.alias_map(upsell)
 
 
 def test_too_many_flipped_decisions_fail_the_gate(upsell, pipeline, reviewer, trained,
                                                   django_capture_on_commit_callbacks):
     holdout = holdout_of(upsell, pipeline, trained["holdout"])
-    services.promotion_approve(request=request_and_gate(upsell, 1, pipeline, holdout,
+    services.promotion_approve(promotion=request_and_gate(upsell, 1, pipeline, holdout,
                                                         django_capture_on_commit_callbacks), actor=reviewer)
     services.policy_update(model=upsell, actor=reviewer, max_flip_rate=0.0001)
     request = request_and_gate(upsell, 2, pipeline, holdout, django_capture_on_commit_callbacks)
@@ -187,5 +187,5 @@ def test_a_retried_gate_changes_nothing(upsell, pipeline, trained, django_captur
     holdout = holdout_of(upsell, pipeline, trained["holdout"])
     request = request_and_gate(upsell, 1, pipeline, holdout, django_capture_on_commit_callbacks)
     events = request.events.count()
-    again = gate.run_gate(request_id=request.pk)
+    again = services.promotion_gate_run(promotion_id=request.pk)
     assert again.state == PromotionState.AWAITING_APPROVAL and again.events.count() == events

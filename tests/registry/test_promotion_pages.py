@@ -21,7 +21,7 @@ from tests.registry.promotion_helpers import holdout_for
 
 pytestmark = pytest.mark.django_db
 
-# What the gate stores for a binary candidate that beats production, in the shape registry/gate.py writes.
+# What the gate stores for a binary candidate that beats production, in the shape registry/services/gate.py writes.
 EVIDENCE = {
     "task_type": "binary_classification",
     "rows": 4000,
@@ -114,14 +114,14 @@ def submitted(version, actor, *, alias="production", holdout=None, reason="Retra
 
 def gate_passes(request, compared, evidence=EVIDENCE, proposed=0.37) -> PromotionRequest:
     """`compared` is what the target alias pointed at when the gate ran (None for a first canary)."""
-    return services.promotion_gate_record(request_id=request.pk, evidence=evidence, failures=[],
+    return services.promotion_gate_record(promotion_id=request.pk, evidence=evidence, failures=[],
                                           proposed_threshold=proposed, compared_version_id=compared and compared.pk,
                                           blocking=True)
 
 
 def gate_fails(request, compared=None) -> PromotionRequest:
     evidence = {**EVIDENCE, "checks": [{"name": "no_regression_vs_production", "passed": False, "detail": FAILURE}]}
-    return services.promotion_gate_record(request_id=request.pk, evidence=evidence, failures=[FAILURE],
+    return services.promotion_gate_record(promotion_id=request.pk, evidence=evidence, failures=[FAILURE],
                                           proposed_threshold=0.37, compared_version_id=compared and compared.pk,
                                           blocking=True)
 
@@ -377,7 +377,7 @@ def test_a_shadow_request_without_holdout_explains_its_evidence(soom, pipeline, 
     model, v1, v2, v3 = soom
     request = submitted(v3, pipeline, alias="shadow")
     note = "No hold-out data was named: shadow traffic will provide the evidence."
-    services.promotion_gate_record(request_id=request.pk, evidence={"note": note}, failures=[],
+    services.promotion_gate_record(promotion_id=request.pk, evidence={"note": note}, failures=[],
                                    proposed_threshold=None, compared_version_id=None, blocking=False)
     html = page(client_as(reviewer), detail_url(request))
     assert "shadow traffic will provide the evidence" in html
@@ -507,7 +507,7 @@ def test_a_stale_production_model_is_flagged_red(soom, reviewer, client_as):
 def test_a_reviewer_rolls_production_back_from_the_model_page(awaiting, soom, second_reviewer, client_as):
     model, v1, v2, v3 = soom
     client = client_as(second_reviewer)
-    services.promotion_approve(request=awaiting, actor=second_reviewer, comment="go")
+    services.promotion_approve(promotion=awaiting, actor=second_reviewer, comment="go")
     assert selectors.alias_map(model)["production"] == v3
 
     response = client.post(reverse("registry:model-rollback", args=[model.name]),

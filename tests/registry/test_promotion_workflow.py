@@ -269,7 +269,7 @@ def test_shadow_and_canary_are_reviewed_changes_too(api_as, pipeline, reviewer, 
                                                target_alias="shadow")
     gate_verdict(shadow, failures=["roc_auc below floor"])  # a shadow serves nobody: warnings, not a stop
     assert PromotionRequest.objects.get(pk=shadow.pk).state == PromotionState.AWAITING_APPROVAL
-    services.promotion_approve(request=shadow, actor=reviewer)
+    services.promotion_approve(promotion=shadow, actor=reviewer)
     canary = services.promotion_request_create(version=v(upsell, 3), actor=pipeline, reason="5% of traffic",
                                                target_alias="canary", canary_percent=5, holdout=holdout)
     approved(canary, reviewer)
@@ -313,7 +313,7 @@ def test_each_step_notifies_subscribers_and_a_winning_challenger_is_announced(
         second = services.promotion_request_create(version=v(upsell, 2), actor=pipeline, reason="retrain",
                                                    holdout=holdout)
         gate_verdict(second, beats=True)
-        services.promotion_approve(request=second, actor=reviewer, comment="ship")
+        services.promotion_approve(promotion=second, actor=reviewer, comment="ship")
 
     events = list(NotificationDelivery.objects.order_by("id").values_list("event", flat=True))
     assert events == ["promotion.created", "promotion.validation_failed", "promotion.created",

@@ -90,7 +90,7 @@ def _total(explanation) -> float:
 
 
 def _gate_score(model, row) -> float:
-    """What registry.gate.score shows for a binary model: P(class 1)."""
+    """What registry/services/gate.py score() shows for a binary model: P(class 1)."""
     return float(model.predict_proba(row)[:, list(model.classes_).index(1)][0])
 
 

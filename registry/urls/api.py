@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import apis, promotion_apis
+from .. import apis
 
 app_name = "api"
 
@@ -15,15 +15,15 @@ urlpatterns = [
     path("models/<slug:name>/aliases/<slug:alias>", apis.AliasApi.as_view(), name="alias"),
     path("models/<slug:name>/alias-history/", apis.AliasHistoryApi.as_view(), name="alias-history"),
     path("models/<slug:name>/diff/", apis.VersionDiffApi.as_view(), name="version-diff"),
-    path("models/<slug:name>/holdouts/", promotion_apis.HoldoutListApi.as_view(), name="holdout-list"),
-    path("models/<slug:name>/policy", promotion_apis.PolicyApi.as_view(), name="policy"),
-    path("models/<slug:name>/rollback", promotion_apis.RollbackApi.as_view(), name="rollback"),
-    path("models/<slug:name>/serving", promotion_apis.ServingConfigApi.as_view(), name="serving"),
-    path("promotions/", promotion_apis.PromotionListApi.as_view(), name="promotion-list"),
-    path("promotions/<int:pk>/", promotion_apis.PromotionDetailApi.as_view(), name="promotion-detail"),
-    path("promotions/<int:pk>/approve", promotion_apis.PromotionApproveApi.as_view(), name="promotion-approve"),
-    path("promotions/<int:pk>/reject", promotion_apis.PromotionRejectApi.as_view(), name="promotion-reject"),
-    path("promotions/<int:pk>/cancel", promotion_apis.PromotionCancelApi.as_view(), name="promotion-cancel"),
+    path("models/<slug:name>/holdouts/", apis.HoldoutListApi.as_view(), name="holdout-list"),
+    path("models/<slug:name>/policy", apis.PolicyApi.as_view(), name="policy"),
+    path("models/<slug:name>/rollback", apis.RollbackApi.as_view(), name="rollback"),
+    path("models/<slug:name>/serving", apis.ServingConfigApi.as_view(), name="serving"),
+    path("promotions/", apis.PromotionListApi.as_view(), name="promotion-list"),
+    path("promotions/<int:pk>/", apis.PromotionDetailApi.as_view(), name="promotion-detail"),
+    path("promotions/<int:pk>/approve", apis.PromotionApproveApi.as_view(), name="promotion-approve"),
+    path("promotions/<int:pk>/reject", apis.PromotionRejectApi.as_view(), name="promotion-reject"),
+    path("promotions/<int:pk>/cancel", apis.PromotionCancelApi.as_view(), name="promotion-cancel"),
     path("experiments/", apis.ExperimentListApi.as_view(), name="experiment-list"),
     path("runs/", apis.RunListApi.as_view(), name="run-list"),
     path("runs/<str:run_id>/", apis.RunDetailApi.as_view(), name="run-detail"),

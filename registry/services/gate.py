@@ -1,25 +1,29 @@
 """The validation gate: score the candidate and the current production model on the same hold-out
 rows, gather the evidence a reviewer needs, and let the model's policy decide pass or fail.
 
-This module does the Django-side work (files, artifacts, progress, recording the verdict); every
-number comes from registry.evaluation, which knows nothing of Django.
+`promotion_gate_run` is the gate job's one entry: it reads the files and artifacts, and records
+progress and the verdict through the promotion services; every number comes from
+registry.evaluation, which knows nothing of Django.
 """
 
-import hashlib
 import logging
 from dataclasses import dataclass
+from functools import partial
 
-import joblib
 import numpy as np
 import pandas as pd
 from django.db import OperationalError as DatabaseOperationalError
 from threadpoolctl import threadpool_limits
 
-from mlops.datafiles import resolve_data_path
+from mlops.datafiles.reading import DataFileError, read_frame
+from mlops.datafiles.storage import resolve_data_path
+from mlops.hashing import sha256_stream
 
-from . import evaluation, selectors, services
-from .holdout_files import HoldoutFileError, read_frame
-from .models import HoldoutDataset, ModelVersion, PromotionAction, PromotionRequest, PromotionState
+from .. import evaluation, selectors
+from ..models import HoldoutDataset, ModelVersion, PromotionAction, PromotionRequest, PromotionState
+from .promotion import promotion_gate_progress, promotion_gate_record
+
+__all__ = ["promotion_gate_run"]
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +43,6 @@ class Scored:
     estimator: object
 
 
-def _progress(request_id: int, stage: str, share: float) -> None:
-    # Written outside any transaction so the request page shows it while the job runs.
-    PromotionRequest.objects.filter(pk=request_id).update(gate_stage=stage, gate_progress=share)
-
-
 # --- inputs -------------------------------------------------------------------------------------
 
 
@@ -57,16 +56,12 @@ def load_holdout(holdout: HoldoutDataset) -> pd.DataFrame:
         except Exception as exc:
             raise GateInputError(f"The hold-out file '{holdout.storage_path}' cannot be read: {exc}") from exc
     with opener as handle:
-        digest = hashlib.sha256()
-        for chunk in iter(lambda: handle.read(1024 * 1024), b""):
-            digest.update(chunk)
-        if digest.hexdigest() != holdout.sha256:
+        if sha256_stream(handle)[0] != holdout.sha256:
             raise GateInputError("The hold-out file changed since it was registered (sha256 differs); "
                                  "register it again.")
-        handle.seek(0)
         try:
             frame = read_frame(handle, holdout.format)
-        except HoldoutFileError as exc:
+        except DataFileError as exc:
             raise GateInputError(str(exc)) from exc
     if frame.empty:
         raise GateInputError("The hold-out file has no rows.")
@@ -120,23 +115,6 @@ def prepare_labels(frame: pd.DataFrame, holdout: HoldoutDataset, task_type: str)
     return labels.to_numpy()
 
 
-def load_estimator(version: ModelVersion):
-    """Unpickle an artifact only after its bytes match the registered sha256."""
-    if not version.artifact:
-        raise GateInputError(f"v{version.version} has no artifact.")
-    with version.artifact.open("rb") as handle:
-        raw = handle.read()
-    if hashlib.sha256(raw).hexdigest() != version.artifact_sha256:
-        raise GateInputError(f"The stored artifact of v{version.version} does not match its registered sha256; "
-                             "refusing to load it.")
-    try:
-        import io
-
-        return joblib.load(io.BytesIO(raw))
-    except Exception as exc:  # any unpickling failure means the same thing to the reviewer
-        raise GateInputError(f"The artifact of v{version.version} could not be loaded: {exc}") from exc
-
-
 def score(estimator, version: ModelVersion, features: pd.DataFrame, task_type: str) -> tuple[np.ndarray, list | None]:
     try:
         if task_type == "binary_classification":
@@ -154,80 +132,81 @@ def score(estimator, version: ModelVersion, features: pd.DataFrame, task_type: s
 # --- the gate -------------------------------------------------------------------------------------
 
 
-def run_gate(*, request_id: int) -> PromotionRequest:
+def promotion_gate_run(*, promotion_id: int) -> PromotionRequest:
     """Validate one request. Idempotent: a request no longer validating is returned as it is."""
-    request = PromotionRequest.objects.select_related("model", "version", "holdout").get(pk=request_id)
-    if request.state != PromotionState.VALIDATING:
-        return request
-    compared = selectors.alias_map(request.model).get(request.target_alias)
-    blocking = request.target_alias != "shadow"
+    promotion = PromotionRequest.objects.select_related("model", "version", "holdout").get(pk=promotion_id)
+    if promotion.state != PromotionState.VALIDATING:
+        return promotion
+    compared = selectors.alias_map(promotion.model).get(promotion.target_alias)
+    blocking = promotion.target_alias != "shadow"
     try:
         # One native thread: the gate makes many small predict calls, and OpenMP's thread team spinning
         # against other processes on the worker made each call ~20x slower than single-threaded.
         with threadpool_limits(limits=1):
-            evidence = _evidence(request, compared)
-    except GateInputError as exc:
-        return _record_failure(request, compared, str(exc))
+            evidence = _evidence(promotion, compared)
+    except (GateInputError, selectors.ArtifactError) as exc:
+        return _record_failure(promotion, compared, str(exc))
     except DatabaseOperationalError:
         raise  # transient: the task retries
     except Exception as exc:  # a bug must not leave the request validating forever
-        log.exception("Promotion gate crashed on request %s", request.pk)
-        return _record_failure(request, compared, f"The gate could not finish ({type(exc).__name__}: {exc}).")
+        log.exception("Promotion gate crashed on request %s", promotion.pk)
+        return _record_failure(promotion, compared, f"The gate could not finish ({type(exc).__name__}: {exc}).")
     failures = [check["detail"] for check in evidence.get("checks", []) if not check["passed"]]
     proposed = (evidence.get("threshold") or {}).get("threshold")
-    return services.promotion_gate_record(
-        request_id=request.pk, evidence=evidence, failures=failures, proposed_threshold=proposed,
+    return promotion_gate_record(
+        promotion_id=promotion.pk, evidence=evidence, failures=failures, proposed_threshold=proposed,
         compared_version_id=compared.pk if compared else None, blocking=blocking)
 
 
-def _record_failure(request: PromotionRequest, compared: ModelVersion | None, reason: str) -> PromotionRequest:
-    return services.promotion_gate_record(
-        request_id=request.pk, evidence={"error": reason}, failures=[reason], proposed_threshold=None,
+def _record_failure(promotion: PromotionRequest, compared: ModelVersion | None, reason: str) -> PromotionRequest:
+    return promotion_gate_record(
+        promotion_id=promotion.pk, evidence={"error": reason}, failures=[reason], proposed_threshold=None,
         compared_version_id=compared.pk if compared else None, blocking=True)
 
 
-def _evidence(request: PromotionRequest, compared: ModelVersion | None) -> dict:
-    if request.action == PromotionAction.REMOVE:
-        return {"action": "remove", "note": f"Stops {request.target_alias} traffic to v{request.version.version}."}
-    if request.holdout is None:
+def _evidence(promotion: PromotionRequest, compared: ModelVersion | None) -> dict:
+    if promotion.action == PromotionAction.REMOVE:
+        return {"action": "remove", "note": f"Stops {promotion.target_alias} traffic to v{promotion.version.version}."}
+    if promotion.holdout is None:
         return {"note": "No hold-out data was named: shadow traffic will provide the evidence."}
 
-    model, candidate_version, holdout = request.model, request.version, request.holdout
+    model, candidate_version, holdout = promotion.model, promotion.version, promotion.holdout
+    # Written outside any transaction so the request page shows it while the job runs.
+    progress = partial(promotion_gate_progress, promotion_id=promotion.pk)
     task_type = model.task_type
     policy = selectors.policy_as_dict(selectors.policy_for(model))
-    _progress(request.pk, "Reading hold-out data", 0.05)
+    progress(stage="Reading hold-out data", share=0.05)
     frame = load_holdout(holdout)
-    _progress(request.pk, "Checking columns and types", 0.15)
+    progress(stage="Checking columns and types", share=0.15)
     y_true = prepare_labels(frame, holdout, task_type)
     groups = frame[holdout.group_column].to_numpy() if holdout.group_column else None
     candidate_features = prepare_features(frame, candidate_version)
 
-    _progress(request.pk, f"Scoring candidate v{candidate_version.version}", 0.3)
-    candidate_estimator = load_estimator(candidate_version)
+    progress(stage=f"Scoring candidate v{candidate_version.version}", share=0.3)
+    candidate_estimator = selectors.artifact_estimator(candidate_version)
     candidate_scores, classes = score(candidate_estimator, candidate_version, candidate_features, task_type)
 
     production = production_note = None
     production_version = selectors.alias_map(model).get(selectors.PRODUCTION)
     if production_version is not None and production_version != candidate_version:
-        _progress(request.pk, f"Scoring production v{production_version.version}", 0.45)
+        progress(stage=f"Scoring production v{production_version.version}", share=0.45)
         try:
             features = prepare_features(frame, production_version)
-            estimator = load_estimator(production_version)
+            estimator = selectors.artifact_estimator(production_version)
             scores, _ = score(estimator, production_version, features, task_type)
             production = Scored(production_version, scores, classes,
-                                selectors.serving_threshold(model, production_version), estimator)
-        except GateInputError as exc:
+                                selectors.applicable_threshold(production_version, approved=True), estimator)
+        except (GateInputError, selectors.ArtifactError) as exc:
             # Not the candidate's fault: reviewers see why production could not be compared.
             production_note = f"Production v{production_version.version} could not be scored: {exc}"
 
-    _progress(request.pk, "Metrics and threshold", 0.6)
+    progress(stage="Metrics and threshold", share=0.6)
     threshold = None
     if task_type == "binary_classification":
         threshold = evaluation.learn_threshold(y_true, candidate_scores, policy["threshold_rule"],
                                                policy["threshold_target"])
-        if threshold["threshold"] is None:
-            threshold["threshold"] = candidate_version.decision_threshold
-    candidate_threshold = (threshold or {}).get("threshold") or candidate_version.decision_threshold or 0.5
+        threshold["threshold"] = selectors.applicable_threshold(candidate_version, threshold["threshold"])
+    candidate_threshold = (threshold or {}).get("threshold") or selectors.applicable_threshold(candidate_version) or 0.5
     metric_args = dict(classes=classes, groups=groups, k=policy["ranking_k"])
     baseline = evaluation.baseline_scores(task_type, y_true, classes=classes, groups=groups)
     metrics = {
@@ -238,7 +217,7 @@ def _evidence(request: PromotionRequest, compared: ModelVersion | None) -> dict:
         "baseline": evaluation.metrics_for(task_type, y_true, baseline, threshold=0.5, **metric_args),
     }
 
-    _progress(request.pk, "Prediction differences", 0.7)
+    progress(stage="Prediction differences", share=0.7)
     ids = frame[frame.columns[0]].astype(str).to_numpy() if frame.columns[0] != holdout.label_column else None
     diff = None if production is None else evaluation.prediction_diff(
         task_type, candidate_scores, production.scores, ids=ids, candidate_threshold=candidate_threshold,
@@ -248,7 +227,7 @@ def _evidence(request: PromotionRequest, compared: ModelVersion | None) -> dict:
         curves = {"candidate": evaluation.curve_points(y_true, candidate_scores),
                   "production": None if production is None else evaluation.curve_points(y_true, production.scores)}
 
-    _progress(request.pk, "Feature importance", 0.8)
+    progress(stage="Feature importance", share=0.8)
     importance_now = evaluation.permutation_importance_top(candidate_estimator, candidate_features, y_true,
                                                            task_type=task_type, classes=classes)
     importance_before = None
@@ -257,7 +236,7 @@ def _evidence(request: PromotionRequest, compared: ModelVersion | None) -> dict:
             production.estimator, prepare_features(frame, production.version), y_true, task_type=task_type,
             classes=classes)
 
-    _progress(request.pk, "Slices", 0.9)
+    progress(stage="Slices", share=0.9)
     slices = evaluation.slice_metrics(
         task_type, frame, y_true, candidate_scores, None if production is None else production.scores,
         columns=policy["slice_columns"], metric=policy["primary_metric"], threshold=candidate_threshold,
@@ -284,7 +263,7 @@ def _evidence(request: PromotionRequest, compared: ModelVersion | None) -> dict:
     }
     evidence["beats_production"] = _beats(metrics, primary)
     evidence["checks"] = evaluation.policy_checks(evidence, policy)
-    _progress(request.pk, "Recording the verdict", 0.97)
+    progress(stage="Recording the verdict", share=0.97)
     return evidence
 
 

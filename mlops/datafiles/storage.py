@@ -1,14 +1,11 @@
-"""Data files Keel reads: paths confined to KEEL_DATA_ROOT, and hashing as they stream past.
-Shared by registry hold-outs and audit batches."""
+"""Where data files live: paths confined to KEEL_DATA_ROOT, and uploads stored with the row that
+names them. Shared by registry hold-outs and audit batches."""
 
-import hashlib
 from pathlib import Path
 
 from django.conf import settings
 
-from .errors import ApplicationError
-
-HASH_CHUNK = 1024 * 1024
+from ..errors import ApplicationError
 
 
 def resolve_data_path(storage_path: str, *, field: str = "storage_path") -> Path:
@@ -20,16 +17,6 @@ def resolve_data_path(storage_path: str, *, field: str = "storage_path") -> Path
     if not candidate.is_file():
         raise ApplicationError(f"No file at '{storage_path}' under Keel's data root.", field=field)
     return candidate
-
-
-def sha256_and_size(handle) -> tuple[str, int]:
-    """Hash a binary handle from its current position to the end, then rewind it."""
-    digest, size = hashlib.sha256(), 0
-    for chunk in iter(lambda: handle.read(HASH_CHUNK), b""):
-        digest.update(chunk)
-        size += len(chunk)
-    handle.seek(0)
-    return digest.hexdigest(), size
 
 
 def save_with_upload(instance, field_name: str, uploaded) -> None:

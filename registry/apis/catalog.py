@@ -12,9 +12,16 @@ from mlops.api import KeelAPIView, filter_parameters
 from mlops.errors import ApplicationError
 from mlops.roles import MOVE_ALIAS, REGISTER_MODELS, USE_KEEL
 
-from . import selectors, serializers as s, services
-from .filters import ModelFilter, RunFilter, VersionFilter
-from .models import Experiment, RegisteredModel
+from .. import selectors, serializers as s, services
+from ..filters import ModelFilter, RunFilter, VersionFilter
+from ..models import Experiment, RegisteredModel
+
+__all__ = [
+    "READ", "READ_WRITE", "MULTIPART_SLACK", "ModelListApi", "ModelDetailApi", "VersionListApi",
+    "VersionDetailApi", "VersionArtifactApi", "VersionTagsApi", "AliasApi", "AliasHistoryApi",
+    "VersionDiffApi", "ExperimentListApi", "RunListApi", "RunDetailApi", "RunLogApi", "RunStatusApi",
+    "RunMetricHistoryApi",
+]
 
 READ = {"GET": USE_KEEL}
 READ_WRITE = {"GET": USE_KEEL, "POST": REGISTER_MODELS}

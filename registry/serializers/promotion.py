@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from mlops.api import StrictSerializer
 
-from .models import (
+from ..models import (
     GOVERNED_ALIASES,
     HoldoutDataset,
     HoldoutFormat,
@@ -15,6 +15,10 @@ from .models import (
     ThresholdRule,
 )
 
+__all__ = [
+    "HoldoutIn", "HoldoutOut", "PolicyIn", "PolicyOut", "PromotionIn", "DecisionIn", "RejectIn", "CancelIn",
+    "RollbackIn", "PromotionEventOut", "PromotionOut", "PromotionSummaryOut",
+]
 
 class HoldoutIn(StrictSerializer):
     name = serializers.CharField(max_length=200)

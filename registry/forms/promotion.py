@@ -4,8 +4,8 @@ the form next to the field they concern."""
 
 from django import forms
 
-from .evaluation import DESCRIPTIVE_METRICS, HIGHER_IS_BETTER
-from .models import (
+from ..evaluation import DESCRIPTIVE_METRICS, HIGHER_IS_BETTER
+from ..models import (
     GOVERNED_ALIASES,
     PromotionAction,
     PromotionPolicy,
@@ -14,8 +14,12 @@ from .models import (
     RegisteredModel,
     TaskType,
 )
-from .promotion_selectors import model_holdouts, promotable_versions
+from ..selectors import model_holdouts, promotable_versions
 
+__all__ = [
+    "QueueFilterForm", "ALIAS_HELP", "REQUEST_FIELDS", "PromotionRequestForm", "DecisionForm", "ApproveForm",
+    "RejectForm", "CancelForm", "RollbackForm", "QUALITY_METRICS", "PolicyForm",
+]
 
 # --- the queue --------------------------------------------------------------------------------------
 

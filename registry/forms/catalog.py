@@ -2,8 +2,11 @@
 
 from django import forms
 
-from .models import ModelVersion, RegisteredModel
+from ..models import ModelVersion, RegisteredModel
 
+__all__ = [
+    "CompareForm",
+]
 
 class CompareForm(forms.Form):
     """Picks two versions of one model to diff. Bound to the query string, so a diff is a link."""

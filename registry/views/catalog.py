@@ -5,18 +5,20 @@ the Keel role; `raise_exception` makes a signed-in user without one get a 403 ra
 loop.
 """
 
-from django.db.models import prefetch_related_objects
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
 from mlops.permissions import keel_member_required
 
-from . import selectors
-from .config_diff import SAME, changed_only
-from .forms import CompareForm
-from .models import ModelVersion, RegisteredModel
-from .promotion_views import model_panels
+from .. import selectors
+from ..config_diff import SAME, changed_only
+from ..forms import CompareForm
+from ..models import ModelVersion, RegisteredModel
+from .model_page import model_detail_page
 
+__all__ = [
+    "model_list", "model_detail", "version_diff", "version_detail",
+]
 
 @require_GET
 @keel_member_required
@@ -28,25 +30,6 @@ def model_list(request):
 @keel_member_required
 def model_detail(request, name: str):
     return model_detail_page(request, get_object_or_404(RegisteredModel.objects.select_related("owner"), name=name))
-
-
-def model_detail_page(request, model: RegisteredModel, *, rollback_form=None, status: int = 200):
-    """The model page; the rollback view renders it too, to show its form's errors in place."""
-    versions = selectors.versions_with_aliases(model)
-    # One query for every version's checks; ArtifactCheck's ordering puts the newest first, which the
-    # timeline shows as the artifact's current status.
-    prefetch_related_objects(versions, "artifact_checks")
-    metric_names, metric_rows = selectors.metrics_table(versions)
-    return render(request, "registry/model_detail.html", {
-        "model": model,
-        "aliases": sorted(selectors.alias_map(model).items()),
-        "versions": versions,
-        "history": selectors.alias_history(model),
-        "metric_names": metric_names,
-        "metric_rows": metric_rows,
-        "compare_form": CompareForm(model=model),
-        **model_panels(request, model, rollback_form=rollback_form),
-    }, status=status)
 
 
 @require_GET

@@ -8,9 +8,9 @@ from rest_framework import serializers
 
 from mlops.api import StrictSerializer
 
-from .selectors import latest_metrics, latest_tags
-from .models import AliasEvent, Experiment, ModelVersion, RegisteredModel, RunStatus, TaskType, TrainingRun
-from .validators import (
+from ..selectors import latest_metrics, latest_tags
+from ..models import AliasEvent, Experiment, ModelVersion, RegisteredModel, RunStatus, TaskType, TrainingRun
+from ..validators import (
     validate_commit,
     validate_feature_schema,
     validate_hyperparameters,
@@ -19,6 +19,11 @@ from .validators import (
     validate_string_map,
 )
 
+__all__ = [
+    "ModelCreateIn", "ModelUpdateIn", "VersionCreateIn", "ArtifactUploadIn", "TagsIn", "AliasMoveIn",
+    "ExperimentIn", "RunCreateIn", "KeyValueIn", "MetricValueField", "MetricIn", "RunLogIn", "RunStatusIn",
+    "ModelOut", "VersionOut", "ExperimentOut", "RunOut", "MetricPointOut", "AliasEventOut", "DiffRowOut",
+]
 
 def _django_validator(func):
     """Run a Django validator inside DRF so its message lands on the right field."""

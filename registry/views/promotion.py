@@ -1,5 +1,5 @@
 """Promotion governance pages: the queue, asking for a promotion, the approval page with the gate's
-evidence, rollback and the policy. Thin like views.py: selectors read, one service call writes, and a
+evidence, rollback and the policy. Thin like the catalog pages: selectors read, one service call writes, and a
 service's refusal comes back on the form (with its status code), never as a 500.
 
 Roles per action: every Keel member reads; REGISTER_MODELS asks for (and cancels its own) promotions;
@@ -20,11 +20,9 @@ from mlops.forms import show_service_error
 from mlops.permissions import keel_member_required, permission_required_403
 from mlops.roles import APPROVE_PROMOTION, REGISTER_MODELS
 
-from . import evidence_display, selectors, services
-from . import promotion_selectors as promotions
-from .config_diff import changed_only
-from .models import PromotionAction, PromotionRequest, PromotionState, RegisteredModel, ThresholdRule
-from .promotion_forms import (
+from .. import evidence_display, selectors, services
+from ..config_diff import changed_only
+from ..forms import (
     REQUEST_FIELDS,
     ApproveForm,
     CancelForm,
@@ -34,6 +32,14 @@ from .promotion_forms import (
     RejectForm,
     RollbackForm,
 )
+from ..models import PromotionAction, PromotionRequest, PromotionState, RegisteredModel, ThresholdRule
+from . import model_page
+
+__all__ = [
+    "REFRESH_SECONDS", "PLOT_MAX_AGE", "promotion_queue", "promotion_new", "promotion_detail",
+    "promotion_approve", "promotion_reject", "promotion_cancel", "promotion_plot", "model_rollback",
+    "model_policy",
+]
 
 registrar_required = permission_required_403(REGISTER_MODELS)
 approver_required = permission_required_403(APPROVE_PROMOTION)
@@ -43,8 +49,6 @@ REFRESH_SECONDS = 3
 # Evidence never changes once recorded, so a browser may keep a plot; `private` because it is
 # governance data behind a login, not for shared caches.
 PLOT_MAX_AGE = 3600
-# Amber once the production model has used this share of the policy's staleness limit.
-AGEING_SHARE = 0.8
 
 
 # --- the queue --------------------------------------------------------------------------------------
@@ -60,7 +64,7 @@ def promotion_queue(request):
             model = RegisteredModel.objects.get(name=form.cleaned_data["model"])
         state = form.cleaned_data["state"]
     return render(request, "registry/promotion_queue.html", {
-        "form": form, "queue": promotions.promotion_queue(model=model, state=state),
+        "form": form, "queue": selectors.promotion_queue(model=model, state=state),
         "filtered": bool(model or state),
     })
 
@@ -121,7 +125,7 @@ def _request_form_page(request, model, form, status=200):
 @require_GET
 @keel_member_required
 def promotion_detail(request, pk: int):
-    return _detail_page(request, promotions.promotion_get(pk))
+    return _detail_page(request, selectors.promotion_get(pk))
 
 
 def _detail_page(request, promotion: PromotionRequest, *, status: int = 200, **bound_forms):
@@ -180,14 +184,14 @@ def _config_diff(promotion: PromotionRequest) -> dict | None:
 def _decide(request, pk: int, form_class, form_name: str, act, done: str):
     """The three decisions share one shape: bind the form, call the service, report back. Errors
     re-render the request page with the form and its errors, at the service's status code."""
-    promotion = promotions.promotion_get(pk)
+    promotion = selectors.promotion_get(pk)
     form = form_class(request.POST, promotion=promotion)
     if form.is_valid():
         try:
             act(promotion, form.cleaned_data)
         except ApplicationError as exc:
             show_service_error(form, exc)
-            return _detail_page(request, promotions.promotion_get(pk), status=exc.status_code, **{form_name: form})
+            return _detail_page(request, selectors.promotion_get(pk), status=exc.status_code, **{form_name: form})
         messages.success(request, done.format(promotion=promotion))
         return redirect("promotions:detail", pk=pk)
     return _detail_page(request, promotion, status=400, **{form_name: form})
@@ -199,7 +203,7 @@ def promotion_approve(request, pk: int):
     return _decide(
         request, pk, ApproveForm, "approve_form",
         lambda promotion, data: services.promotion_approve(
-            request=promotion, actor=request.user, comment=data["comment"].strip(), threshold=data.get("threshold")),
+            promotion=promotion, actor=request.user, comment=data["comment"].strip(), threshold=data.get("threshold")),
         "Approved: {promotion.target_alias} now serves v{promotion.version.version}.")
 
 
@@ -208,7 +212,7 @@ def promotion_approve(request, pk: int):
 def promotion_reject(request, pk: int):
     return _decide(
         request, pk, RejectForm, "reject_form",
-        lambda promotion, data: services.promotion_reject(request=promotion, actor=request.user,
+        lambda promotion, data: services.promotion_reject(promotion=promotion, actor=request.user,
                                                           comment=data["comment"].strip()),
         "Rejected request #{promotion.pk}; the submitter is told why.")
 
@@ -218,7 +222,7 @@ def promotion_reject(request, pk: int):
 def promotion_cancel(request, pk: int):
     return _decide(
         request, pk, CancelForm, "cancel_form",
-        lambda promotion, data: services.promotion_cancel(request=promotion, actor=request.user,
+        lambda promotion, data: services.promotion_cancel(promotion=promotion, actor=request.user,
                                                           reason=data["reason"].strip()),
         "Cancelled request #{promotion.pk}.")
 
@@ -230,7 +234,7 @@ def promotion_plot(request, pk: int, plot: str):
     if part is None:
         raise Http404(f"No plot called '{plot}'.")
     # Imported here: matplotlib takes a while to load and only these views need it.
-    from . import plots
+    from .. import plots
 
     draw = {"curves": plots.curves_png, "prediction-diff": plots.prediction_diff_png,
             "importance": plots.importance_png}[plot]
@@ -249,33 +253,9 @@ def promotion_plot(request, pk: int, plot: str):
 # --- the model page's promotion panels, rollback and policy -----------------------------------------
 
 
-def model_panels(request, model: RegisteredModel, *, rollback_form: RollbackForm | None = None) -> dict:
-    """Context for the serving, health, promotions and rollback panels of the model page."""
-    health = selectors.model_health(model)
-    if health["production"] is None:
-        health["level"] = "none"
-    elif health["stale"]:
-        health["level"] = "bad"
-    else:
-        health["level"] = "warn" if health["age_days"] >= AGEING_SHARE * health["staleness_days"] else "ok"
-    may_roll_back = request.user.has_perm(APPROVE_PROMOTION)
-    if may_roll_back and rollback_form is None:
-        rollback_form = RollbackForm(targets=selectors.rollback_targets(model))
-    return {
-        "serving": selectors.serving_config(model),
-        "health": health,
-        "recent_promotions": promotions.recent_promotions(model),
-        "may_request_promotion": request.user.has_perm(REGISTER_MODELS),
-        "rollback_form": rollback_form if may_roll_back else None,
-    }
-
-
 @require_POST
 @approver_required
 def model_rollback(request, name: str):
-    # The form lives on the model page, which shows its errors; imported here as views imports this module.
-    from .views import model_detail_page
-
     model = get_object_or_404(RegisteredModel.objects.select_related("owner"), name=name)
     form = RollbackForm(request.POST, targets=selectors.rollback_targets(model))
     if form.is_valid():
@@ -284,10 +264,10 @@ def model_rollback(request, name: str):
                                         reason=form.cleaned_data["reason"])
         except ApplicationError as exc:
             show_service_error(form, exc)
-            return model_detail_page(request, model, rollback_form=form, status=exc.status_code)
+            return model_page.model_detail_page(request, model, rollback_form=form, status=exc.status_code)
         messages.success(request, f"Production rolled back to v{form.cleaned_data['version']}.")
         return redirect(reverse("registry:model-detail", args=[model.name]) + "#serving")
-    return model_detail_page(request, model, rollback_form=form, status=400)
+    return model_page.model_detail_page(request, model, rollback_form=form, status=400)
 
 
 @require_http_methods(["GET", "POST"])

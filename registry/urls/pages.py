@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import promotion_views, views
+from .. import views
 
 app_name = "registry"
 urlpatterns = [
@@ -9,7 +9,7 @@ urlpatterns = [
     path("<slug:name>/diff/", views.version_diff, name="version-diff"),
     path("<slug:name>/versions/<int:number>/", views.version_detail, name="version-detail"),
     # Promotion governance on a model (the requests themselves live under /promotions/).
-    path("<slug:name>/promotions/new/", promotion_views.promotion_new, name="promotion-new"),
-    path("<slug:name>/rollback/", promotion_views.model_rollback, name="model-rollback"),
-    path("<slug:name>/policy/", promotion_views.model_policy, name="model-policy"),
+    path("<slug:name>/promotions/new/", views.promotion_new, name="promotion-new"),
+    path("<slug:name>/rollback/", views.model_rollback, name="model-rollback"),
+    path("<slug:name>/policy/", views.model_policy, name="model-policy"),
 ]

@@ -1,6 +1,5 @@
 """REST API v1 for promotion governance. Thin: check the form, call one service, render."""
 
-import hashlib
 import json
 
 import django_filters
@@ -11,13 +10,16 @@ from rest_framework.response import Response
 
 from mlops.api import KeelAPIView, filter_parameters
 from mlops.errors import NotFound
+from mlops.etags import etag_for, etag_matches
 from mlops.roles import APPROVE_PROMOTION, REGISTER_MODELS, USE_KEEL
 
-from . import promotion_serializers as s
-from . import selectors, services
-from .promotion_selectors import promotion_get, promotion_requests
-from .models import PromotionRequest, PromotionState
+from .. import selectors, serializers as s, services
+from ..models import PromotionRequest, PromotionState
 
+__all__ = [
+    "PromotionFilter", "HoldoutListApi", "PolicyApi", "PromotionListApi", "PromotionDetailApi",
+    "PromotionApproveApi", "PromotionRejectApi", "PromotionCancelApi", "RollbackApi", "ServingConfigApi",
+]
 
 class PromotionFilter(django_filters.FilterSet):
     model = django_filters.CharFilter(field_name="model__name")
@@ -65,7 +67,7 @@ class PromotionListApi(KeelAPIView):
 
     @extend_schema(responses=s.PromotionSummaryOut(many=True), parameters=filter_parameters(PromotionFilter))
     def get(self, request):
-        return self.list_response(request, promotion_requests(), s.PromotionSummaryOut, PromotionFilter)
+        return self.list_response(request, selectors.promotion_requests(), s.PromotionSummaryOut, PromotionFilter)
 
     @extend_schema(request=s.PromotionIn, responses={201: s.PromotionOut})
     def post(self, request):
@@ -80,7 +82,7 @@ class PromotionListApi(KeelAPIView):
             version=selectors.version_get(model, data["version"]), actor=request.user, reason=data["reason"],
             target_alias=data["target_alias"], holdout=holdout, action=data["action"],
             canary_percent=data["canary_percent"])
-        return Response(s.PromotionOut(promotion_get(created.pk)).data, status=status.HTTP_201_CREATED)
+        return Response(s.PromotionOut(selectors.promotion_get(created.pk)).data, status=status.HTTP_201_CREATED)
 
 
 class PromotionDetailApi(KeelAPIView):
@@ -88,7 +90,7 @@ class PromotionDetailApi(KeelAPIView):
 
     @extend_schema(responses=s.PromotionOut)
     def get(self, request, pk):
-        return Response(s.PromotionOut(promotion_get(pk)).data)
+        return Response(s.PromotionOut(selectors.promotion_get(pk)).data)
 
 
 class PromotionApproveApi(KeelAPIView):
@@ -97,8 +99,8 @@ class PromotionApproveApi(KeelAPIView):
     @extend_schema(request=s.DecisionIn, responses=s.PromotionOut)
     def post(self, request, pk):
         data = self.validated(s.DecisionIn)
-        services.promotion_approve(request=promotion_get(pk), actor=request.user, **data)
-        return Response(s.PromotionOut(promotion_get(pk)).data)
+        services.promotion_approve(promotion=selectors.promotion_get(pk), actor=request.user, **data)
+        return Response(s.PromotionOut(selectors.promotion_get(pk)).data)
 
 
 class PromotionRejectApi(KeelAPIView):
@@ -106,8 +108,9 @@ class PromotionRejectApi(KeelAPIView):
 
     @extend_schema(request=s.RejectIn, responses=s.PromotionOut)
     def post(self, request, pk):
-        services.promotion_reject(request=promotion_get(pk), actor=request.user, **self.validated(s.RejectIn))
-        return Response(s.PromotionOut(promotion_get(pk)).data)
+        services.promotion_reject(promotion=selectors.promotion_get(pk), actor=request.user,
+                                  **self.validated(s.RejectIn))
+        return Response(s.PromotionOut(selectors.promotion_get(pk)).data)
 
 
 class PromotionCancelApi(KeelAPIView):
@@ -115,8 +118,9 @@ class PromotionCancelApi(KeelAPIView):
 
     @extend_schema(request=s.CancelIn, responses=s.PromotionOut)
     def post(self, request, pk):
-        services.promotion_cancel(request=promotion_get(pk), actor=request.user, **self.validated(s.CancelIn))
-        return Response(s.PromotionOut(promotion_get(pk)).data)
+        services.promotion_cancel(promotion=selectors.promotion_get(pk), actor=request.user,
+                                  **self.validated(s.CancelIn))
+        return Response(s.PromotionOut(selectors.promotion_get(pk)).data)
 
 
 class RollbackApi(KeelAPIView):
@@ -147,7 +151,7 @@ class ServingConfigApi(KeelAPIView):
     @extend_schema(responses={200: dict, 304: None})
     def get(self, request, name):
         body = _serving_body(request, selectors.model_get(name))
-        etag = '"' + hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:32] + '"'
-        if etag in [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]:
+        etag = etag_for(json.dumps(body, sort_keys=True, default=str).encode())
+        if etag_matches(request.headers.get("If-None-Match"), etag):
             return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
         return Response(body, headers={"ETag": etag, "Cache-Control": "no-cache"})

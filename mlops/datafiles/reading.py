@@ -1,0 +1,557 @@
+"""Reading data files (csv, parquet, jsonl): checks of the bytes, column names, row counts, chunks.
+
+Pure Python, no Django: the audit engine and the registry's hold-outs both read through here. Every
+problem with the file itself is a DataFileError whose message is meant for the person who sent it.
+
+CSV reading
+-----------
+Pandas' C parser in chunks. `dtypes` (from the caller) names the columns read as strings (dtype=object,
+which pandas 3 reads faster than its arrow-backed "str"; not dtype="category", whose parser converts
+all-numeric categories: "007" would become 7), so "007" stays "007" and a category never flips between
+int and str from one chunk to the next. Other columns are left to the C parser (its fast float path);
+if one chunk holds a stray word the column arrives as strings for that chunk. Null tokens are pandas'
+defaults (empty, "null", "NaN", "N/A", "NA", ...). Caveat: "NA" (Namibia's country code) therefore reads
+as a null; a custom null-token list would fix that but slows pandas' parser by ~50% on the benchmark
+file, so we keep its fast path.
+
+A row with more fields than the header is a DataFileError naming its line -- unless fewer than half the
+file's columns are read (then pandas' usecols is used for speed, and it drops extra fields silently).
+
+Row partitions (row_start/row_stop) and count_rows work on physical lines: a quoted field containing a
+line break makes them count that row twice (documented caveat; reading the whole file is unaffected).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import hmac
+import io
+import json
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+
+import pandas as pd
+
+from mlops.hashing import BLOCK
+
+FORMATS = ("csv", "parquet", "jsonl")
+SUFFIXES = {".csv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl",
+            ".ndjson": "jsonl"}
+
+
+class DataFileError(ValueError):
+    """A problem with the data file itself; the message is for the person who sent it."""
+
+
+def guess_format(name: str) -> str | None:
+    """The format a file name's suffix says (csv, parquet or jsonl), None when it says none."""
+    return SUFFIXES.get(os.path.splitext(name.lower())[1])
+
+
+# ------------------------------------------------------------------------------------------- bytes
+
+def _blocks(path, size: int = BLOCK) -> Iterator[bytes]:
+    with open(path, "rb") as f:
+        while block := f.read(size):
+            yield block
+
+
+class _Utf8Check:
+    """The offset of the first byte that is not UTF-8 in blocks fed in order (None while valid). A
+    multi-byte character split across two blocks is fine; one cut off by the end is reported at its
+    first byte."""
+
+    def __init__(self):
+        self._decoder = codecs.getincrementaldecoder("utf-8")("strict")
+        self._position = 0  # offset of the start of the block being decoded
+        self.bad: int | None = None
+
+    def feed(self, block: bytes, *, final: bool = False) -> None:
+        if self.bad is not None:
+            return
+        pending = len(self._decoder.getstate()[0])
+        try:
+            self._decoder.decode(block, final=final)
+        except UnicodeDecodeError as e:
+            self.bad = self._position - pending + e.start
+        self._position += len(block)
+
+
+_BLANK_LINE = re.compile(rb"\n[ \t\r\x0b\x0c]*(?=\n)")
+_NOT_SPACE = re.compile(rb"[^ \t\n\r\x0b\x0c]")
+
+
+class _LineCount:
+    """Line breaks (b"\\n") of blocks fed in order, whether the last byte is one, and optionally the
+    lines holding only whitespace (what bytes.strip() removes)."""
+
+    def __init__(self, *, blanks: bool):
+        self.newlines = 0
+        self.ends_with_newline = False
+        self.blank_lines: int | None = 0 if blanks else None
+        self._blank_so_far = True  # the current, unfinished line is whitespace so far
+        self._empty = True
+
+    def feed(self, block: bytes) -> None:
+        count = block.count(b"\n")
+        self.newlines += count
+        self.ends_with_newline = block.endswith(b"\n")
+        self._empty = False
+        if self.blank_lines is None:
+            return
+        if not count:
+            self._blank_so_far = self._blank_so_far and not _NOT_SPACE.search(block)
+            return
+        first, last = block.index(b"\n"), block.rindex(b"\n")
+        if self._blank_so_far and not _NOT_SPACE.search(block, 0, first):
+            self.blank_lines += 1
+        self.blank_lines += len(_BLANK_LINE.findall(block, first, last + 1))
+        self._blank_so_far = not _NOT_SPACE.search(block, last + 1)
+
+    @property
+    def lines(self) -> int:
+        """Physical lines: line breaks, plus a last line without one."""
+        return self.newlines + (0 if self._empty or self.ends_with_newline else 1)
+
+    def finish(self) -> _LineCount:
+        if self.blank_lines is not None and not self._empty and not self.ends_with_newline and self._blank_so_far:
+            self.blank_lines += 1
+        return self
+
+
+def first_bad_utf8_offset(path, *, chunk: int = BLOCK) -> int | None:
+    """Byte offset of the first byte that is not valid UTF-8 (None if the file is valid)."""
+    check = _Utf8Check()
+    for block in _blocks(path, chunk):
+        check.feed(block)
+        if check.bad is not None:
+            return check.bad
+    check.feed(b"", final=True)
+    return check.bad
+
+
+@dataclass(frozen=True)
+class FileScan:
+    """What one read of a file's bytes tells: its sha256 and size; for text formats the first byte that
+    is not UTF-8 and its line breaks; and the problems with its declared checksum or HMAC signature."""
+
+    sha256: str
+    size: int
+    bad_utf8_offset: int | None = None
+    newlines: int = 0
+    ends_with_newline: bool = False
+    blank_lines: int | None = None  # counted for jsonl only
+    signature_problems: list[str] = field(default_factory=list)
+
+    @property
+    def lines(self) -> int:
+        return self.newlines + (0 if self.size == 0 or self.ends_with_newline else 1)
+
+
+def scan_file(path, *, sha256: str | None = None, hmac_key: bytes | None = None, hmac_hex: str | None = None,
+              fmt: str | None = None, block: int = BLOCK) -> FileScan:
+    """Read the file once: sha256 and size; unless fmt is parquet, the UTF-8 check and line breaks
+    (blank lines too for jsonl); and whether the declared `sha256` and the HMAC-SHA256 signature
+    `hmac_hex` (under `hmac_key`) match. signature_problems is [] when everything given matches."""
+    problems: list[str] = []
+    if hmac_hex is not None and hmac_key is None:
+        problems.append("The file carries an HMAC signature but no key is configured to check it.")
+    if hmac_key is not None and not hmac_hex:
+        problems.append("HMAC signature missing: the file was expected to be signed.")
+    digest = hashlib.sha256()
+    mac = hmac.new(hmac_key, digestmod=hashlib.sha256) if hmac_key is not None and hmac_hex else None
+    text = fmt != "parquet"
+    utf8 = _Utf8Check() if text else None
+    lines = _LineCount(blanks=fmt == "jsonl") if text else None
+    size = 0
+    for data in _blocks(path, block):
+        digest.update(data)
+        if mac is not None:
+            mac.update(data)
+        if utf8 is not None:
+            utf8.feed(data)
+            lines.feed(data)
+        size += len(data)
+    actual = digest.hexdigest()
+    if sha256 is not None and not hmac.compare_digest(actual, sha256.strip().lower()):
+        problems.append(f"sha256 differs: expected {sha256.strip().lower()}, the file has {actual}.")
+    if mac is not None and not hmac.compare_digest(mac.hexdigest(), hmac_hex.strip().lower()):
+        problems.append("HMAC signature does not match: the file was altered or signed with another key.")
+    if utf8 is None:
+        return FileScan(actual, size, signature_problems=problems)
+    utf8.feed(b"", final=True)
+    lines.finish()
+    return FileScan(actual, size, utf8.bad, lines.newlines, lines.ends_with_newline, lines.blank_lines, problems)
+
+
+# ------------------------------------------------------------------------------------------ shapes
+
+def _check_format(fmt: str) -> str:
+    if fmt not in FORMATS:
+        raise DataFileError(f"Unsupported file format {fmt!r}: use one of {', '.join(FORMATS)}.")
+    return fmt
+
+
+def _check_file(path):
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        raise DataFileError("The file could not be found.") from None
+    if size == 0:
+        raise DataFileError("The file is empty.")
+    return size
+
+
+def _not_utf8(offset: int | None) -> DataFileError:
+    where = f" at byte offset {offset}" if offset is not None else ""
+    return DataFileError(f"The file is not valid UTF-8: the first bad byte is{where}. Save it as UTF-8 and send it "
+                         "again.")
+
+
+def _parquet(source):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        # pre_buffer=False: with Arrow's default read-ahead a batch iteration keeps most of the file
+        # in memory (apache/arrow#39808), so memory grew with the file instead of staying flat.
+        return pq.ParquetFile(source, pre_buffer=False)
+    except (pa.ArrowException, OSError) as e:
+        raise DataFileError(f"This is not a readable Parquet file: {e}") from None
+
+
+def read_columns(path, fmt) -> list[str]:
+    """Column names. jsonl: the keys of the first 1,000 records, in order of first appearance."""
+    _check_format(fmt)
+    _check_file(path)
+    if fmt == "parquet":
+        return list(_parquet(path).schema_arrow.names)
+    if fmt == "csv":
+        try:
+            return [str(c) for c in pd.read_csv(path, nrows=0, encoding="utf-8").columns]
+        except UnicodeDecodeError:
+            raise _not_utf8(first_bad_utf8_offset(path)) from None
+        except pd.errors.EmptyDataError:
+            raise DataFileError("The file is empty.") from None
+        except pd.errors.ParserError as e:
+            raise _csv_error(e, 0) from None
+    names: dict[str, None] = {}
+    for _, record in _jsonl_records(path, limit=1000):
+        names.update(dict.fromkeys(record))
+    return list(names)
+
+
+def _count_lines(path, *, blanks: bool = False) -> _LineCount:
+    lines = _LineCount(blanks=blanks)
+    for block in _blocks(path, 1 << 22):
+        lines.feed(block)
+    return lines.finish()
+
+
+def count_rows(path, fmt, *, scan: FileScan | None = None) -> int:
+    """Data rows. parquet: from the footer metadata. csv: line breaks (+1 for a last line without one)
+    minus the header -- fast, but a quoted field containing a line break counts as an extra row.
+    jsonl: non-blank lines. A `scan` of the file (scan_file with the same fmt) saves reading it again."""
+    _check_format(fmt)
+    _check_file(path)
+    if fmt == "parquet":
+        return _parquet(path).metadata.num_rows
+    if scan is None or (fmt == "jsonl" and scan.blank_lines is None):
+        scan = _count_lines(path, blanks=fmt == "jsonl")
+    if fmt == "csv":
+        return max(scan.lines - 1, 0)
+    return scan.lines - scan.blank_lines
+
+
+# ------------------------------------------------------------------------------------ whole frames
+
+def read_frame(source, fmt: str, *, nrows: int | None = None) -> pd.DataFrame:
+    """A whole file (or its first `nrows` rows) as one DataFrame, from a path or a binary handle; for
+    files small enough to hold in memory (hold-out data). CSV and jsonl must be UTF-8 throughout."""
+    _check_format(fmt)
+    if isinstance(source, (str, os.PathLike)):
+        with open(source, "rb") as handle:
+            return read_frame(handle, fmt, nrows=nrows)
+    if fmt == "parquet":
+        return _parquet_frame(source, nrows)
+    raw = source.read()
+    check = _Utf8Check()
+    check.feed(raw, final=True)
+    if check.bad is not None:
+        raise _not_utf8(check.bad)
+    if not raw.strip():
+        raise DataFileError("The file is empty.")
+    if fmt == "jsonl":
+        numbered = [(number, line) for number, line in enumerate(io.BytesIO(raw), start=1) if line.strip()]
+        numbered = numbered if nrows is None else numbered[:nrows]
+        return _jsonl_frame([line for _, line in numbered], [number for number, _ in numbered])
+    try:
+        return pd.read_csv(io.BytesIO(raw), nrows=nrows)
+    except pd.errors.EmptyDataError:
+        raise DataFileError("The file is empty.") from None
+    except pd.errors.ParserError as e:
+        raise _csv_error(e, 0) from None
+
+
+def _parquet_frame(source, nrows: int | None) -> pd.DataFrame:
+    import pyarrow as pa
+
+    pf = _parquet(source)
+    try:
+        if nrows is None:
+            table = pf.read()
+        else:
+            first = list(islice(pf.iter_batches(batch_size=max(nrows, 1)), 1))
+            table = pa.Table.from_batches(first, schema=pf.schema_arrow).slice(0, nrows)
+    except (pa.ArrowException, OSError) as e:
+        raise DataFileError(f"The Parquet file could not be read: {e}") from None
+    return table.to_pandas()
+
+
+# ------------------------------------------------------------------------------------------ chunks
+
+def iter_chunks(path, fmt, *, chunk_rows: int = 200_000, columns=None, row_start: int = 0,
+                row_stop: int | None = None, dtypes: dict | None = None) -> Iterator[pd.DataFrame]:
+    """DataFrames of at most chunk_rows rows for data rows [row_start, row_stop) (0-based, header excluded).
+
+    `columns` restricts the read to those names (names not in the file are ignored); `dtypes` is passed
+    to pandas for csv (see the module doc) and used to turn those columns into strings for jsonl. jsonl:
+    the keys of the first 1,000 records are the file's columns; a chunk where none of its records has one
+    of them gets it as all-null (so its rows count as nulls), and keys first seen later appear from the
+    chunk that has them. Parquet reads only the row groups overlapping the partition. Problems with the
+    file raise DataFileError.
+    """
+    _check_format(fmt)
+    _check_file(path)
+    if chunk_rows < 1:
+        raise ValueError("chunk_rows must be positive")
+    if row_start < 0 or (row_stop is not None and row_stop < row_start):
+        raise ValueError("need 0 <= row_start <= row_stop")
+    if row_stop is not None and row_stop == row_start:
+        return iter(())
+    if fmt == "csv":
+        return _iter_csv(path, chunk_rows, columns, row_start, row_stop, dtypes or {})
+    if fmt == "parquet":
+        return _iter_parquet(path, chunk_rows, columns, row_start, row_stop)
+    return _iter_jsonl(path, chunk_rows, columns, row_start, row_stop, dtypes or {})
+
+
+_FIELDS = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+_EOF_QUOTE = re.compile(r"EOF inside string starting at row (\d+)")
+
+
+def _csv_error(e: Exception, line_shift: int) -> DataFileError:
+    """A pandas ParserError rephrased; line_shift converts the parser's line numbers to the file's."""
+    message = str(e)
+    if m := _FIELDS.search(message):
+        expected, line, saw = (int(g) for g in m.groups())
+        return DataFileError(f"Line {line + line_shift} has {saw} fields but the header has {expected}.")
+    if m := _EOF_QUOTE.search(message):
+        line = int(m.group(1)) + 1 + line_shift
+        return DataFileError(f"A quoted field that starts on line {line} is never closed (is the file truncated?).")
+    return DataFileError(f"The CSV could not be parsed: {message.replace('Error tokenizing data. C error: ', '')}")
+
+
+def _line_offset(path, line: int) -> int | None:
+    """Byte offset where 0-based physical line `line` starts (None past the end)."""
+    if line == 0:
+        return 0
+    seen, position = 0, 0
+    for block in _blocks(path, 1 << 22):
+        count = block.count(b"\n")
+        if seen + count >= line:
+            index = -1
+            for _ in range(line - seen):
+                index = block.index(b"\n", index + 1)
+            return position + index + 1
+        seen += count
+        position += len(block)
+    return None
+
+
+def _check_truncated_csv(path, size: int, header: list[str]):
+    """A last line without a line break that has fewer fields than the header means the upload was cut."""
+    with open(path, "rb") as f:
+        f.seek(max(0, size - (1 << 16)))
+        tail = f.read()
+    if tail.endswith(b"\n"):
+        return
+    last = tail.rsplit(b"\n", 1)[-1]
+    if b'"' in last:
+        return  # quoting: leave it to the parser
+    try:
+        fields = next(csv.reader([last.decode("utf-8")]), [])
+    except UnicodeDecodeError:
+        return
+    if 0 < len(fields) < len(header):
+        line = _count_lines(path).newlines + 1
+        raise DataFileError(
+            f"The file looks truncated: its last line (line {line}) has {len(fields)} of {len(header)} fields "
+            "and no line break."
+        )
+
+
+def _iter_csv(path, chunk_rows, columns, row_start, row_stop, dtypes) -> Iterator[pd.DataFrame]:
+    # (row_start > 0: seek to the partition's first line and give pandas the header's names.)
+    size = os.path.getsize(path)
+    header = read_columns(path, "csv")
+    _check_truncated_csv(path, size, header)
+    usecols = [c for c in header if columns is None or c in set(columns)]
+    if not usecols:
+        yield from ()
+        return
+    # With usecols pandas silently drops the extra fields of a malformed row, so it is used only when
+    # reading few of the file's columns (e.g. duplicate_ids); otherwise all are parsed and selected.
+    narrow = len(usecols) * 2 < len(header)
+    options = dict(
+        usecols=usecols if narrow else None, dtype={c: dtypes[c] for c in usecols if c in dtypes},
+        chunksize=chunk_rows, encoding="utf-8", nrows=None if row_stop is None else row_stop - row_start,
+    )
+    shift = 0
+    handle = open(path, "rb")
+    try:
+        if row_start:
+            offset = _line_offset(path, row_start + 1)
+            if offset is None or offset >= size:
+                return
+            handle.seek(offset)
+            reader = pd.read_csv(handle, header=None, names=header, **options)
+            shift = row_start + 1  # the parser's line 1 is the file's line row_start + 2
+        else:
+            reader = pd.read_csv(handle, **options)
+        with reader:
+            while True:
+                try:
+                    chunk = next(reader)
+                except StopIteration:
+                    return
+                yield chunk[usecols] if list(chunk.columns) != usecols else chunk
+    except UnicodeDecodeError:
+        raise _not_utf8(first_bad_utf8_offset(path)) from None
+    except pd.errors.EmptyDataError:
+        raise DataFileError("The file is empty.") from None
+    except pd.errors.ParserError as e:
+        raise _csv_error(e, shift) from None
+    finally:
+        handle.close()
+
+
+def _iter_parquet(path, chunk_rows, columns, row_start, row_stop) -> Iterator[pd.DataFrame]:
+    import pyarrow as pa
+
+    pf = _parquet(path)
+    names = pf.schema_arrow.names
+    cols = [c for c in names if columns is None or c in set(columns)]
+    meta = pf.metadata
+    stop = meta.num_rows if row_stop is None else min(row_stop, meta.num_rows)
+    groups, first_row = [], None
+    position = 0
+    for i in range(meta.num_row_groups):
+        n = meta.row_group(i).num_rows
+        if position < stop and position + n > row_start:
+            groups.append(i)
+            if first_row is None:
+                first_row = position
+        position += n
+    if not groups:
+        return
+    at = first_row
+    try:
+        for batch in pf.iter_batches(batch_size=chunk_rows, row_groups=groups, columns=cols, use_threads=True):
+            lo, hi = max(row_start - at, 0), min(stop - at, batch.num_rows)
+            at += batch.num_rows
+            if hi <= lo:
+                if at >= stop:
+                    break
+                continue
+            if lo or hi < batch.num_rows:
+                batch = batch.slice(lo, hi - lo)
+            yield batch.to_pandas()
+            if at >= stop:
+                break
+    except (pa.ArrowException, OSError) as e:
+        raise DataFileError(f"The Parquet file could not be read: {e}") from None
+
+
+def _jsonl_records(path, limit: int | None = None):
+    """(line number, dict) of the first `limit` records, for read_columns."""
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, start=1):
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                raise _not_utf8(first_bad_utf8_offset(path)) from None
+            except ValueError as e:
+                raise DataFileError(f"Line {number} is not valid JSON: {e}.") from None
+            if not isinstance(record, dict):
+                raise DataFileError(f"Line {number} is not a JSON object.")
+            yield number, record
+            limit = None if limit is None else limit - 1
+            if limit == 0:
+                return
+
+
+def _jsonl_frame(lines: list[bytes], numbers: list[int], path=None) -> pd.DataFrame:
+    try:
+        text = b"".join(lines).decode("utf-8")
+    except UnicodeDecodeError:
+        raise _not_utf8(first_bad_utf8_offset(path) if path is not None else None) from None
+    try:
+        frame = pd.read_json(io.StringIO(text), lines=True, dtype=False, precise_float=True)
+    except ValueError:
+        frame = None
+    if frame is None or len(frame) != len(lines):
+        for number, raw in zip(numbers, lines):
+            try:
+                record = json.loads(raw)
+            except ValueError as e:
+                raise DataFileError(f"Line {number} is not valid JSON: {e}.") from None
+            if not isinstance(record, dict):
+                raise DataFileError(f"Line {number} is not a JSON object.")
+        raise DataFileError(f"Lines {numbers[0]}-{numbers[-1]} could not be read as JSON objects.")
+    return frame
+
+
+def _iter_jsonl(path, chunk_rows, columns, row_start, row_stop, dtypes) -> Iterator[pd.DataFrame]:
+    row = 0
+    lines: list[bytes] = []
+    numbers: list[int] = []
+
+    known = [c for c in read_columns(path, "jsonl") if columns is None or c in set(columns)]
+
+    def emit():
+        frame = _jsonl_frame(lines, numbers, path)
+        if columns is not None:
+            frame = frame[[c for c in frame.columns if c in set(columns)]]
+        missing = [c for c in known if c not in frame.columns]
+        if missing:  # a key absent from every record of this chunk is null there, not absent from the file
+            frame = frame.assign(**{c: pd.Series([None] * len(frame), dtype=object, index=frame.index) for c in missing})
+        for c in frame.columns:
+            if c in dtypes and frame[c].dtype != "str" and frame[c].dtype != object:
+                strings = frame[c].astype(str).astype(object)
+                strings[frame[c].isna().to_numpy()] = None
+                frame[c] = strings
+        return frame
+
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, start=1):
+            if not raw.strip():
+                continue
+            if row >= row_start:
+                if row_stop is not None and row >= row_stop:
+                    break
+                lines.append(raw)
+                numbers.append(number)
+                if len(lines) >= chunk_rows:
+                    yield emit()
+                    lines, numbers = [], []
+            row += 1
+    if lines:
+        yield emit()
