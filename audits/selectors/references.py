@@ -12,11 +12,12 @@ import pandas as pd
 from mlops.datafiles import resolve_data_path
 from registry.models import ModelVersion
 
+from ..engine.columns import ColumnSpec
 from ..engine.sources import iter_chunks
 from ..models import DataBatch, ReferenceProfile
 
-__all__ = ["ReferenceInfo", "batch_path", "has_reference", "reference_for", "reference_profile_columns",
-           "reference_rows_in_chunks"]
+__all__ = ["ReferenceInfo", "batch_path", "column_specs", "has_reference", "reference_for",
+           "reference_profile_columns", "reference_rows_in_chunks"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,11 @@ def batch_path(batch: DataBatch) -> Path:
     if batch.file:
         return Path(batch.file.path)
     return resolve_data_path(batch.storage_path)
+
+
+def column_specs(reference: ReferenceProfile) -> list[ColumnSpec]:
+    """The audit engine's column specs a reference was profiled with (name, kind, dtype, bounds)."""
+    return [ColumnSpec.from_dict(spec) for spec in reference.specs]
 
 
 def has_reference(version: ModelVersion) -> bool:
