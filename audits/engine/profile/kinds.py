@@ -1,66 +1,25 @@
-"""Profiles: mergeable, JSON-safe summaries of a data file (docs/audit-profile-format.md is the contract).
+"""Each kind of column summarised (numeric, categorical, timestamp, text, id), and the empty summary
+of each: what a profile holds per column.
 
 Pure Python, vectorised with numpy/pandas; no Django.
-
-How each kind is summarised
----------------------------
-numeric      Values are coerced with pd.to_numeric(errors="coerce"). Nulls are NaN/None (and blank strings);
-             a non-null value that does not parse as a finite number (including "inf") is `non_numeric`
-             and is not in `count`. Histograms use the REFERENCE's edges: bin i holds x with
-             edges[i-1] < x <= edges[i] (np.searchsorted(edges, x, side="left")), np.bincount per chunk.
-             Moments (`mean`, `m2` = sum of squared deviations) are computed per chunk with numpy and
-             combined with Chan's parallel formula. `quantiles` always come from the KLL sketch
-             (datasketches kll_doubles_sketch, k=200; normalised rank error ~1.3%) so a single profile and
-             a merged one are computed the same way.
-categorical  value_counts of the values as strings (ints as "1"; floats as "1.0"); at most CAPACITY
-             values kept, the rest added to `other`. Ties at the cut are broken by the value, so the
-             result is deterministic. Merging adds the counts and folds again (exact unless more than
-             CAPACITY distinct values occur in total).
-timestamp    See `_profile_timestamp`. `count` is the number of values that parsed (like numeric),
-             `unparseable` those that did not, so rows = count + nulls + unparseable. Columns that are
-             already datetimes (e.g. parquet timestamps) have no string format: `formats` stays {}.
-             Time-zone-aware values are converted to UTC and compared as naive UTC; `now` likewise.
-text         lengths over non-null values; `empty` = blank after stripping; words = lower-cased \\w+
-             tokens, top TOP_WORDS kept (merging keeps the top TOP_WORDS of the sum: approximate in the
-             tail).
-id           `duplicates` = rows whose id appeared earlier IN THIS FRAME. merge_profiles adds them, which
-             is a lower bound for the whole file; sources.profile_source tracks ids across its chunks
-             and sources.duplicate_ids gives the exact figure for a file.
-
-Bin edges
----------
-`reference_edges` computes edges from exact quantiles of an in-memory column; for a column with at most
-FINE_BINS-1 (999) distinct values the fine edges are the distinct values themselves (and, with at most
-PSI_BINS-1 (9), so are the PSI edges), so every bin holds exactly one value; the last bin
-(> max) is then empty in the reference and catches larger values in a batch.
-`profile_reference_chunks` profiles a reference too large for memory in two passes: pass 1 feeds every
-numeric value into a KLL sketch (and collects distinct values while there are at most 999) to choose the
-edges; pass 2 profiles each chunk on those edges and merges. Edges from a sketch are within its rank
-error of the exact quantiles, which is all edges need. A reference that turns out to be a single chunk
-is profiled with exact edges.
 """
 
 from __future__ import annotations
 
-import base64
-import copy
 import re
-from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 
 import numpy as np
 import pandas as pd
 from datasketches import kll_doubles_sketch
 
-from audits.engine.columns import ColumnSpec
-from audits.engine.target import merge_target, target_stats
+from ..columns import ColumnSpec
+from .edges import SKETCH_K, _encode_sketch, _sketch_quantiles, _sketch_update
 
-FINE_BINS = 1000
-PSI_BINS = 10
+__all__ = ["CAPACITY", "TOP_WORDS", "FORMAT_SAMPLE", "ANCIENT", "TIMESTAMP_FORMATS", "DAY_MONTH_PAIRS"]
+
 CAPACITY = 1000
 TOP_WORDS = 200
-SKETCH_K = 200
-QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 FORMAT_SAMPLE = 2000  # distinct values per chunk used to find which formats are present
 ANCIENT = pd.Timestamp("1900-01-01")
 
@@ -103,72 +62,11 @@ DAY_MONTH_PAIRS = tuple(
 )
 
 
-# ---------------------------------------------------------------------------------------------- edges
-
-def _sorted_quantiles(xs: np.ndarray, qs: np.ndarray) -> np.ndarray:
-    """numpy's default ('linear') quantiles of an already sorted array."""
-    h = (xs.size - 1) * qs
-    lo = np.floor(h).astype(np.int64)
-    hi = np.minimum(lo + 1, xs.size - 1)
-    return xs[lo] + (h - lo) * (xs[hi] - xs[lo])
-
-
-def reference_edges(values: np.ndarray) -> tuple[list[float], list[float]]:
-    """(fine edges from the quantiles 1/1000..999/1000, decile edges), unique and sorted.
-
-    Non-finite values are ignored. With at most 999 (resp. 9) distinct values the edges are the distinct
-    values themselves, so each bin holds exactly one value."""
-    x = np.asarray(values, dtype=np.float64)
-    x = x[np.isfinite(x)]
-    if x.size == 0:
-        return [], []
-    xs = np.sort(x)
-    distinct = xs[np.concatenate(([True], xs[1:] != xs[:-1]))]
-    return _edges_from(distinct, lambda qs: _sorted_quantiles(xs, qs))
-
-
-def _edges_from(distinct: np.ndarray | None, quantile: Callable[[np.ndarray], np.ndarray]):
-    def pick(bins):
-        if distinct is not None and distinct.size <= bins - 1:
-            return [float(v) for v in distinct]
-        qs = np.arange(1, bins) / bins
-        return [float(v) for v in np.unique(np.asarray(quantile(qs), dtype=np.float64))]
-    return pick(FINE_BINS), pick(PSI_BINS)
-
-
-# ------------------------------------------------------------------------------------------ helpers
-
 def _now(now: datetime | None) -> pd.Timestamp:
     ts = pd.Timestamp(now if now is not None else datetime.now(timezone.utc))
     if ts.tzinfo is not None:
         ts = ts.tz_convert("UTC").tz_localize(None)
     return ts
-
-
-def _sketch_update(sketch: kll_doubles_sketch, x: np.ndarray):
-    if not x.flags.writeable:  # the binding refuses read-only arrays (pandas copy-on-write views)
-        x = x.copy()
-    sketch.update(x)
-
-
-def _encode_sketch(sketch: kll_doubles_sketch) -> str:
-    return base64.b64encode(sketch.serialize()).decode("ascii")
-
-
-def _decode_sketch(text: str) -> kll_doubles_sketch:
-    return kll_doubles_sketch.deserialize(base64.b64decode(text))
-
-
-def _sketch_quantiles(sketch: kll_doubles_sketch) -> dict:
-    if sketch.is_empty():
-        return {str(q): None for q in QUANTILES}
-    return {str(q): float(v) for q, v in zip(QUANTILES, sketch.get_quantiles(list(QUANTILES), True))}
-
-
-def numeric_quantile(column_profile: dict, q: float) -> float | None:
-    """Quantile q (0..1) of a numeric column, from its KLL sketch (None when it has no values)."""
-    sketch = _decode_sketch(column_profile["sketch"])
-    return None if sketch.is_empty() else float(sketch.get_quantile(q, True))
 
 
 def _numeric_values(s: pd.Series) -> tuple[np.ndarray, int, int]:
@@ -224,8 +122,6 @@ def _top(counts: pd.Series, limit: int) -> tuple[dict, int]:
     rest = int(values[order[limit:]].sum())
     return {str(keys[i]): int(values[i]) for i in kept}, rest
 
-
-# ------------------------------------------------------------------------------------- per column
 
 def _profile_numeric(s: pd.Series, edges, psi_edges) -> dict:
     x, nulls, non_numeric = _numeric_values(s)
@@ -422,243 +318,3 @@ def _empty_column(spec: ColumnSpec, edges: dict | None) -> dict:
     if spec.kind == "text":
         return _empty_text()
     return _empty_id()
-
-
-# ------------------------------------------------------------------------------------------- frames
-
-def profile_frame(
-    frame: pd.DataFrame,
-    specs: list[ColumnSpec],
-    *,
-    edges: dict[str, tuple[list, list]] | None = None,
-    now: datetime | None = None,
-    target_column: str | None = None,
-    _id_duplicates: bool = True,
-) -> dict:
-    """Profile one frame. edges=None means this frame IS the reference: each numeric column's edges are
-    computed from it (reference_edges). Otherwise edges maps column -> (fine edges, psi edges) from the
-    reference; a numeric column missing from that dict is binned on ([], []) (one bin), so chunk profiles
-    stay mergeable. Columns missing from the frame are skipped. With `target_column` naming a column
-    of the frame, the profile also carries the feature–label statistics under "target" (see
-    audits/engine/target.py); a frame without that column (an unlabelled batch) gets no "target".
-    (_id_duplicates=False skips the within-frame duplicate search for callers that track ids across
-    chunks themselves.)"""
-    ts_now = _now(now)
-    columns = {}
-    for spec in specs:
-        if spec.name not in frame.columns:
-            continue
-        s = frame[spec.name]
-        if spec.kind == "numeric":
-            if edges is None:
-                x, _, _ = _numeric_values(s)
-                fine, psi = reference_edges(x)
-            else:
-                fine, psi = edges.get(spec.name, ([], []))
-            columns[spec.name] = _profile_numeric(s, fine, psi)
-        elif spec.kind == "categorical":
-            columns[spec.name] = _profile_categorical(s)
-        elif spec.kind == "timestamp":
-            columns[spec.name] = _profile_timestamp(s, ts_now)
-        elif spec.kind == "text":
-            columns[spec.name] = _profile_text(s)
-        else:
-            columns[spec.name] = _profile_id(s, duplicates=_id_duplicates)
-    profile = {"rows": int(len(frame)), "columns": columns}
-    if target_column is not None and target_column in frame.columns:
-        profile["target"] = target_stats(frame, specs, target_column)
-    return profile
-
-
-def empty_profile(specs: list[ColumnSpec], edges: dict[str, tuple[list, list]] | None) -> dict:
-    """The profile of zero rows: the identity of merge_profiles for profiles on these edges."""
-    return {"rows": 0, "columns": {spec.name: _empty_column(spec, edges) for spec in specs}}
-
-
-def profile_edges(profile: dict) -> dict[str, tuple[list, list]]:
-    """The numeric edges of a (reference) profile, in the form profile_frame's `edges` takes."""
-    return {name: (list(col["edges"]), list(col["psi_edges"]))
-            for name, col in profile["columns"].items() if col["kind"] == "numeric"}
-
-
-# -------------------------------------------------------------------------------------------- merge
-
-def _add_lists(a: list, b: list) -> list:
-    return [x + y for x, y in zip(a, b)]
-
-
-def _min(a, b):
-    return b if a is None else a if b is None else min(a, b)
-
-
-def _max(a, b):
-    return b if a is None else a if b is None else max(a, b)
-
-
-def _merge_numeric(name: str, a: dict, b: dict) -> dict:
-    if a["edges"] != b["edges"] or a["psi_edges"] != b["psi_edges"]:
-        raise ValueError(f"Column {name!r}: profiles on different bin edges cannot be merged.")
-    na, nb = a["count"], b["count"]
-    n = na + nb
-    if na == 0 or nb == 0:
-        mean, m2 = (b["mean"], b["m2"]) if na == 0 else (a["mean"], a["m2"])
-    else:
-        delta = b["mean"] - a["mean"]
-        mean = a["mean"] + delta * nb / n
-        m2 = a["m2"] + b["m2"] + delta * delta * na * nb / n
-    sketch = _decode_sketch(a["sketch"])
-    sketch.merge(_decode_sketch(b["sketch"]))
-    return {
-        "kind": "numeric", "count": n, "nulls": a["nulls"] + b["nulls"],
-        "non_numeric": a["non_numeric"] + b["non_numeric"],
-        "min": _min(a["min"], b["min"]), "max": _max(a["max"], b["max"]), "mean": mean, "m2": m2,
-        "edges": list(a["edges"]), "hist": _add_lists(a["hist"], b["hist"]),
-        "psi_edges": list(a["psi_edges"]), "psi_hist": _add_lists(a["psi_hist"], b["psi_hist"]),
-        "quantiles": _sketch_quantiles(sketch), "sketch": _encode_sketch(sketch),
-    }
-
-
-def _merge_counts(a: dict, b: dict, limit: int) -> tuple[dict, int]:
-    total = dict(a)
-    for k, v in b.items():
-        total[k] = total.get(k, 0) + v
-    if len(total) <= limit:
-        return dict(sorted(total.items(), key=lambda kv: (-kv[1], kv[0]))), 0
-    return _top(pd.Series(total, dtype=np.int64), limit)
-
-
-def _merge_iso(a, b, pick):
-    if a is None or b is None:
-        return a if b is None else b
-    return pick((datetime.fromisoformat(a), a), (datetime.fromisoformat(b), b))[1]
-
-
-def _merge_column(name: str, a: dict, b: dict) -> dict:
-    if a["kind"] != b["kind"]:
-        raise ValueError(f"Column {name!r} is {a['kind']} in one profile and {b['kind']} in the other.")
-    kind = a["kind"]
-    if kind == "numeric":
-        return _merge_numeric(name, a, b)
-    base = {"kind": kind, "count": a["count"] + b["count"], "nulls": a["nulls"] + b["nulls"]}
-    if kind == "categorical":
-        counts, folded = _merge_counts(a["counts"], b["counts"], CAPACITY)
-        return {**base, "counts": counts, "other": a["other"] + b["other"] + folded}
-    if kind == "timestamp":
-        formats = dict(a["formats"])
-        for k, v in b["formats"].items():
-            formats[k] = formats.get(k, 0) + v
-        formats = {f: formats[f] for f in sorted(formats, key=lambda f: TIMESTAMP_FORMATS.index(f) if f in TIMESTAMP_FORMATS else len(TIMESTAMP_FORMATS))}
-        return {**base, "unparseable": a["unparseable"] + b["unparseable"], "formats": formats,
-                "ambiguous_day_month": a["ambiguous_day_month"] + b["ambiguous_day_month"],
-                "min": _merge_iso(a["min"], b["min"], min), "max": _merge_iso(a["max"], b["max"], max),
-                "future": a["future"] + b["future"], "ancient": a["ancient"] + b["ancient"]}
-    if kind == "text":
-        n = base["count"]
-        mean = (a["length_mean"] * a["count"] + b["length_mean"] * b["count"]) / n if n else 0.0
-        words, _ = _merge_counts(a["words"], b["words"], TOP_WORDS)
-        return {**base, "empty": a["empty"] + b["empty"], "length_mean": mean,
-                "length_max": max(a["length_max"], b["length_max"]), "words": words}
-    examples = list(dict.fromkeys(a["duplicate_examples"] + b["duplicate_examples"]))[:5]
-    return {**base, "duplicates": a["duplicates"] + b["duplicates"], "duplicate_examples": examples}
-
-
-def merge_profiles(a: dict, b: dict) -> dict:
-    """The profile of the concatenation of the two profiled parts. Exact for counts, histograms, moments,
-    min/max; sketches are merged (quantiles within the KLL error); categorical counts and words are
-    re-folded to CAPACITY / TOP_WORDS; id duplicates add up (a lower bound: see module doc); the
-    feature–label statistics ("target") merge exactly (target.merge_target).
-    Raises ValueError when a column's kinds or numeric bin edges differ. A column (or "target")
-    present in only one profile is copied as is."""
-    columns = {}
-    for name in list(a["columns"]) + [n for n in b["columns"] if n not in a["columns"]]:
-        ca, cb = a["columns"].get(name), b["columns"].get(name)
-        if ca is None or cb is None:
-            columns[name] = copy.deepcopy(ca if cb is None else cb)
-        else:
-            columns[name] = _merge_column(name, ca, cb)
-    merged = {"rows": a["rows"] + b["rows"], "columns": columns}
-    target = merge_target(a.get("target"), b.get("target"))
-    if target is not None:
-        merged["target"] = target
-    return merged
-
-
-# ------------------------------------------------------------------------------- chunked reference
-
-class _EdgeCollector:
-    """Pass 1 of reference profiling: a KLL sketch and (while small) the distinct values of a column."""
-
-    def __init__(self):
-        self.sketch = kll_doubles_sketch(SKETCH_K)
-        self.distinct: np.ndarray | None = np.empty(0, dtype=np.float64)
-
-    def update(self, x: np.ndarray):
-        if x.size == 0:
-            return
-        x = np.sort(x)  # sorted input is cheaper for the sketch
-        _sketch_update(self.sketch, x)
-        if self.distinct is not None:
-            merged = np.union1d(self.distinct, np.unique(x) if x.size < 4 * FINE_BINS else _unique_capped(x))
-            self.distinct = merged if merged.size <= FINE_BINS - 1 else None
-
-    def edges(self) -> tuple[list[float], list[float]]:
-        if self.sketch.is_empty():
-            return [], []
-        return _edges_from(self.distinct, lambda qs: self.sketch.get_quantiles(list(qs), True))
-
-
-def _unique_capped(x: np.ndarray) -> np.ndarray:
-    """np.unique, but gives up early (returns FINE_BINS values) on a column that is clearly continuous."""
-    head = np.unique(x[: 4 * FINE_BINS])
-    if head.size > FINE_BINS - 1:
-        return head
-    return np.unique(x)
-
-
-def profile_reference_chunks(
-    chunks: Callable[[], Iterable[pd.DataFrame]],
-    specs: list[ColumnSpec],
-    *,
-    now: datetime | None = None,
-    progress: Callable[[int], None] | None = None,
-    edge_chunks: Callable[[], Iterable[pd.DataFrame]] | None = None,
-    target_column: str | None = None,
-    _id_duplicates: bool = True,
-) -> dict:
-    """Profile a reference delivered in chunks; chunks() must start a fresh iteration on each call.
-
-    Pass 1 feeds every numeric column into a KLL sketch (and keeps its distinct values while there are at
-    most 999) to choose the bin edges; pass 2 profiles each chunk on those edges and merges. When the
-    data turn out to be a single chunk, pass 2 profiles it with exact edges (reference_edges) instead.
-    `edge_chunks`, if given, replaces chunks() in pass 1 (e.g. a reader of the numeric columns only).
-    `progress`, if given, receives a monotone row figure ending at the total rows: half the rows read
-    in pass 1, then half the total plus half the rows profiled in pass 2.
-    `target_column` is passed to profile_frame in pass 2 (label statistics need no edges).
-    """
-    numeric = [s for s in specs if s.kind == "numeric"]
-    collectors = {s.name: _EdgeCollector() for s in numeric}
-    n_chunks = rows = 0
-    for chunk in (edge_chunks or chunks)():
-        n_chunks += 1
-        rows += len(chunk)
-        for spec in numeric:
-            if spec.name in chunk.columns:
-                collectors[spec.name].update(_numeric_values(chunk[spec.name])[0])
-        del chunk
-        if progress:
-            progress(rows // 2)
-    edges = None if n_chunks == 1 else {name: c.edges() for name, c in collectors.items()}
-    del collectors
-    profile = None
-    done = 0
-    for chunk in chunks():
-        if edges is None and profile is not None:
-            raise RuntimeError("chunks() yielded more chunks on its second iteration than on its first")
-        part = profile_frame(chunk, specs, edges=edges, now=now, target_column=target_column,
-                             _id_duplicates=_id_duplicates)
-        profile = part if profile is None else merge_profiles(profile, part)
-        done += len(chunk)
-        del chunk, part
-        if progress:
-            progress(min((rows + done) // 2, rows) if done < rows else done)
-    return profile if profile is not None else empty_profile(specs, None)
