@@ -26,8 +26,17 @@ from ..engine import audit as engine
 from ..engine import sources
 from ..engine.columns import ColumnSpec
 from ..engine.suite import Suite, suggest_suite
-from ..models import (AuditJob, AuditKind, AuditState, AuditSuite, BatchPurpose, DataBatch, DataFormat, Finding,
-                      ReferenceProfile)
+from ..models import (
+    AuditJob,
+    AuditKind,
+    AuditState,
+    AuditSuite,
+    BatchPurpose,
+    DataBatch,
+    DataFormat,
+    Finding,
+    ReferenceProfile,
+)
 from ..selectors.references import batch_path, column_specs
 from .alerts import alerts_raise
 from .suites import suite_for
