@@ -15,10 +15,10 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("registry.urls.api", namespace="api")),
-    path("api/v1/", include("audits.api_urls", namespace="audits-api")),
+    path("api/v1/", include("audits.urls.api", namespace="audits-api")),
     path("api/v1/", include("support.api_urls", namespace="support-api")),
     path("models/", include("registry.urls.pages")),
     path("promotions/", include("registry.urls.promotion")),
-    path("audits/", include("audits.urls")),
+    path("audits/", include("audits.urls.pages")),
     path("support/", include("support.urls")),
 ]

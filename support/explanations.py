@@ -144,7 +144,7 @@ def _reference_sample(version: ModelVersion) -> tuple[list[dict], str] | None:
     """A deterministic sample of the version's training reference file, or None when the version has
     no reference. Read chunk by chunk (each chunk sampled, then the samples), so a large training
     file never sits in memory whole."""
-    from audits import services as audit_services
+    from audits import selectors as audit_selectors
     from audits.models import ReferenceProfile
     from mlops.datafiles.reading import iter_chunks
 
@@ -155,7 +155,7 @@ def _reference_sample(version: ModelVersion) -> tuple[list[dict], str] | None:
     names = [entry["name"] for entry in schema]
     strings = {entry["name"]: object for entry in schema if entry.get("type") not in ex.NUMERIC_TYPES}
     batch = reference.batch
-    path = audit_services._batch_path(batch)
+    path = audit_selectors.batch_path(batch)
     samples = []
     for chunk in iter_chunks(path, batch.format, chunk_rows=REFERENCE_CHUNK_ROWS, columns=names, dtypes=strings):
         if all(name in chunk.columns for name in names) and chunk[names].notna().all(axis=1).any():

@@ -20,7 +20,7 @@ class ColumnSpec:
     name: str
     kind: str
     dtype: str = ""  # float / int / string / bool / datetime ("" when unknown)
-    min_value: float | None = None  # declared bounds (checked by audits/engine/checks.py)
+    min_value: float | None = None  # declared bounds (checked by audits/engine/checks/quality.py)
     max_value: float | None = None
 
     def __post_init__(self):

@@ -1,4 +1,5 @@
-"""Every write of the audits app: data batches, training references, suites, audit jobs, alerts.
+"""Data batches and audit jobs: accepting a file, queueing its audit (or a reference build), running
+the job, recording its findings.
 
 An audit is a background job. Bad data never raises into the void: it ends the job as failed with a
 reason the sender can act on. A job that already finished is left alone, so a redelivered task
@@ -21,14 +22,12 @@ from mlops.datafiles.storage import resolve_data_path, save_with_upload
 from mlops.errors import ApplicationError
 from mlops.hashing import sha256_stream
 from registry import selectors as registry_selectors
-from registry.models import ModelVersion, NotificationEvent, RegisteredModel
+from registry.models import ModelVersion, RegisteredModel
 
 from ..engine import audit as engine
-from ..engine.columns import ColumnSpec, specs_from_schema
+from ..engine.columns import ColumnSpec
 from ..engine.suite import Suite, suggest_suite
 from ..models import (
-    Alert,
-    AlertState,
     AuditJob,
     AuditKind,
     AuditState,
@@ -38,11 +37,13 @@ from ..models import (
     DataFormat,
     Finding,
     ReferenceProfile,
-    Severity,
 )
+from ..selectors.references import batch_path, column_specs
+from .alerts import alerts_raise
+from .suites import suite_for
 
-__all__ = ["batch_register", "reference_submit", "reference_build_start", "audit_start", "audit_submit", "audit_run",
-           "audit_profile_partition", "audit_finish_partitioned", "suite_update", "suite_for", "audits_requeue_stalled"]
+__all__ = ["batch_register", "audit_start", "audit_submit", "audit_run", "audit_profile_partition",
+           "audit_finish_partitioned", "audits_requeue_stalled"]
 
 log = logging.getLogger(__name__)
 
@@ -81,12 +82,6 @@ def batch_register(*, model: RegisteredModel, actor, name: str, purpose: str = B
     return batch
 
 
-def _batch_path(batch: DataBatch) -> Path:
-    if batch.file:
-        return Path(batch.file.path)
-    return resolve_data_path(batch.storage_path)
-
-
 # --- starting jobs --------------------------------------------------------------------------------
 
 
@@ -97,45 +92,6 @@ def _queue(job_id: int) -> None:
         run_audit.delay(job_id)
     except BrokerUnavailable:
         log.warning("Broker unavailable: audit %s waits for the sweep", job_id)
-
-
-def _require_schema(version: ModelVersion) -> None:
-    if not version.feature_schema:
-        raise ApplicationError(f"v{version.version} has no feature schema; Keel needs it to know each column's "
-                               "kind.", field="version")
-
-
-@transaction.atomic
-def reference_submit(*, version: ModelVersion, actor, uploaded: UploadedFile | None = None, storage_path: str = "",
-                     format: str = "", **columns) -> AuditJob:
-    """Accept a version's training data and queue its reference build (checked before bytes are stored)."""
-    _require_schema(version)
-    batch = batch_register(model=version.model, actor=actor, name=f"training data of v{version.version}",
-                           purpose=BatchPurpose.TRAINING, uploaded=uploaded, storage_path=storage_path, format=format)
-    return reference_build_start(version=version, batch=batch, actor=actor, **columns)
-
-
-@transaction.atomic
-def reference_build_start(*, version: ModelVersion, batch: DataBatch, actor, id_columns=(), timestamp_columns=(),
-                          text_columns=(), label_column: str = "", prediction_column: str = "") -> AuditJob:
-    """Profile a version's training data as the reference its later batches are compared with."""
-    if batch.model_id != version.model_id:
-        raise ApplicationError("That batch belongs to another model.", field="batch")
-    _require_schema(version)
-    extra = {}
-    if label_column:
-        extra[label_column] = "categorical" if "classification" in version.model.task_type else "numeric"
-    if prediction_column:
-        extra[prediction_column] = "numeric"
-    specs = specs_from_schema(version.feature_schema, id_columns=id_columns, timestamp_columns=timestamp_columns,
-                              text_columns=text_columns, extra=extra)
-    job = AuditJob.objects.create(model=version.model, version=version, batch=batch, kind=AuditKind.REFERENCE,
-                                  created_by=actor, stage="queued",
-                                  facts={"specs": [spec.to_dict() for spec in specs],
-                                         "roles": {"label": label_column or None,
-                                                   "prediction": prediction_column or None}})
-    transaction.on_commit(lambda: _queue(job.pk))
-    return job
 
 
 def _audit_target(model: RegisteredModel, version: ModelVersion | None) -> ModelVersion:
@@ -227,12 +183,8 @@ def _check_file(job: AuditJob, path: Path) -> dict:
                              hmac_key=key, signature=batch.signature)
 
 
-def _specs(reference: ReferenceProfile) -> list[ColumnSpec]:
-    return [ColumnSpec.from_dict(spec) for spec in reference.specs]
-
-
 def _build_reference(job: AuditJob) -> AuditJob:
-    path = _batch_path(job.batch)
+    path = batch_path(job.batch)
     facts = {**job.facts, **_check_file(job, path)}
     specs = [ColumnSpec.from_dict(spec) for spec in facts["specs"]]
     _update(job.pk, stage="Profiling the training data", rows_total=facts["rows"])
@@ -256,11 +208,6 @@ def _build_reference(job: AuditJob) -> AuditJob:
         return locked
 
 
-def suite_for(model: RegisteredModel, reference: ReferenceProfile) -> Suite:
-    saved = AuditSuite.objects.filter(model=model).first()
-    return Suite.from_dict(saved.suite) if saved else suggest_suite(reference.profile, _specs(reference))
-
-
 def _history(job: AuditJob, suite: Suite) -> list[tuple[int, int]]:
     # Volume is learned per kind of feed: serving-log windows are not the size of training batches.
     earlier = AuditJob.objects.filter(model=job.model, kind=AuditKind.BATCH, state=AuditState.SUCCEEDED,
@@ -272,7 +219,7 @@ def _history(job: AuditJob, suite: Suite) -> list[tuple[int, int]]:
 
 def _audit_inputs(job: AuditJob):
     reference = job.version.reference_profile
-    return _batch_path(job.batch), reference, _specs(reference)
+    return batch_path(job.batch), reference, column_specs(reference)
 
 
 def _judging(job: AuditJob, reference: ReferenceProfile) -> dict:
@@ -357,61 +304,11 @@ def _record(job_id: int, findings: list, verdict: str, profile: dict, facts: dic
     job.state, job.verdict, job.stage, job.finished_at = AuditState.SUCCEEDED, verdict, "done", timezone.now()
     job.profile, job.facts, job.rows_done = profile, facts, profile["rows"]
     job.save(update_fields=["state", "verdict", "stage", "finished_at", "profile", "facts", "rows_done"])
-    _raise_alerts(job, findings)
+    alerts_raise(job=job, findings=findings)
     return job
 
 
-def _raise_alerts(job: AuditJob, findings: list) -> None:
-    """One open alert per (model, check, column): a repeat updates it, a passing check resolves it.
-    Only a newly opened error-severity alert notifies people; the rest wait on the dashboard."""
-    now = timezone.now()
-    open_alerts = {(a.check_name, a.column): a for a in
-                   Alert.objects.select_for_update().filter(model=job.model, state=AlertState.OPEN)}
-    # Several findings of one check on one column (two integrity problems, say) are one incident.
-    worst: dict[tuple[str, str], object] = {}
-    for finding in findings:  # sorted most severe first, so the first of a key is its worst
-        worst.setdefault((finding.check, finding.column or ""), finding)
-    for key, finding in worst.items():
-        alert = open_alerts.get(key)
-        if finding.status == "pass" or finding.severity == Severity.INFO:
-            if alert is not None:
-                alert.state, alert.resolved_at, alert.last_job = AlertState.RESOLVED, now, job
-                alert.save(update_fields=["state", "resolved_at", "last_job"])
-            continue
-        if alert is not None:
-            alert.occurrences += 1
-            alert.last_seen_at, alert.last_job, alert.message = now, job, finding.message
-            alert.severity = finding.severity
-            alert.save(update_fields=["occurrences", "last_seen_at", "last_job", "message", "severity"])
-            continue
-        alert = Alert.objects.create(model=job.model, check_name=key[0], column=key[1], severity=finding.severity,
-                                     message=finding.message, first_job=job, last_job=job, opened_at=now,
-                                     last_seen_at=now)
-        if finding.severity == Severity.ERROR:
-            transaction.on_commit(lambda a=alert: _notify_alert(a))
-
-
-def _notify_alert(alert: Alert) -> None:
-    from registry.services import notify
-
-    notify(event=NotificationEvent.AUDIT_ALERT, model=alert.model, dedupe_key=f"alert:{alert.pk}", payload={
-        "title": f"{alert.model.name}: {alert.check_name}{' on ' + alert.column if alert.column else ''} failed",
-        "message": alert.message, "severity": alert.severity, "audit_id": alert.first_job_id,
-        "url": f"/audits/{alert.first_job_id}/"})
-
-
-# --- suites and sweeps --------------------------------------------------------------------------
-
-
-@transaction.atomic
-def suite_update(*, model: RegisteredModel, actor, suite: dict) -> AuditSuite:
-    try:
-        parsed = Suite.from_dict(suite)
-    except (TypeError, ValueError, KeyError) as exc:
-        raise ApplicationError(f"The suite is not valid: {exc}", field="suite") from exc
-    saved, _ = AuditSuite.objects.update_or_create(model=model, defaults={"suite": parsed.to_dict(),
-                                                                         "updated_by": actor})
-    return saved
+# --- sweeps --------------------------------------------------------------------------
 
 
 def audits_requeue_stalled(*, older_than_seconds: int = 1800) -> int:

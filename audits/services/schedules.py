@@ -16,7 +16,8 @@ from mlops.errors import ApplicationError
 from registry.models import ModelVersion, RegisteredModel
 
 from ..models import Alert, AlertState, AuditJob, AuditSchedule, ScheduleSource, Severity
-from .jobs import _notify_alert, audit_submit
+from .alerts import alert_notify
+from .jobs import audit_submit
 from .predictions import serving_audit_submit
 
 __all__ = ["schedule_create", "schedule_set_enabled", "scheduled_audit_run"]
@@ -87,7 +88,7 @@ def _alert_stale(schedule: AuditSchedule, message: str) -> Alert:
         return alert
     alert = Alert.objects.create(model=schedule.model, check_name=STALENESS, column=column, severity=Severity.ERROR,
                                  message=message, opened_at=now, last_seen_at=now)
-    transaction.on_commit(lambda: _notify_alert(alert))
+    transaction.on_commit(lambda: alert_notify(alert=alert))
     return alert
 
 

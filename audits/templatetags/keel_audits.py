@@ -6,7 +6,7 @@ from django import template
 from mlops.roles import RUN_AUDITS
 from mlops.templatetags.keel import for_keel_members, missing_as_dash
 
-from .. import page_selectors
+from .. import selectors
 
 register = template.Library()
 
@@ -15,14 +15,14 @@ register = template.Library()
 @for_keel_members
 def open_alert_count(context) -> int:
     """Open alerts across models, for the nav badge: one small COUNT per page."""
-    return page_selectors.open_alert_count()
+    return selectors.open_alert_count()
 
 
 @register.inclusion_tag("audits/_model_audits_panel.html", takes_context=True)
 def model_audits_panel(context, model) -> dict:
     """The model page's audit panel: verdict trend, latest audits, open alerts, links."""
     user = context.get("user")
-    return {**page_selectors.model_audit_summary(model), "may_run": bool(user and user.has_perm(RUN_AUDITS))}
+    return {**selectors.model_audit_summary(model), "may_run": bool(user and user.has_perm(RUN_AUDITS))}
 
 
 @register.filter

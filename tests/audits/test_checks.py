@@ -1,4 +1,4 @@
-"""Checks, suites and verdicts (audits/engine/checks.py, audits/engine/suite.py): each check's story,
+"""Checks, suites and verdicts (audits/engine/checks/, audits/engine/suite.py): each check's story,
 told with the numbers a reviewer would read in the message."""
 
 import json

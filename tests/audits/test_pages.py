@@ -15,16 +15,20 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audits.models import (
-    Alert,
     AuditJob,
     AuditKind,
     AuditState,
-    AuditSuite,
     DataBatch,
     Finding,
-    ReferenceProfile,
 )
 from registry import services as registry_services
+from tests.audits.factories import (
+    AlertFactory,
+    AuditJobFactory,
+    AuditSuiteFactory,
+    FindingFactory,
+    ReferenceProfileFactory,
+)
 from tests.factories import ModelVersionFactory, RegisteredModelFactory
 
 pytestmark = pytest.mark.django_db
@@ -89,20 +93,13 @@ DRIFT_DETAILS = {"psi": 0.183, "ks_statistic": 0.162, "ks_pvalue": 3.1e-19, "ks_
                  "wasserstein": 11.8, "wasserstein_scaled": 0.31, "scale": 38.0, "scale_basis": "iqr"}
 
 
-def batch(model, actor, name, **fields) -> DataBatch:
-    return DataBatch.objects.create(model=model, name=name, storage_path=f"incoming/{name}.csv", format="csv",
-                                    sha256="5f" * 32, size_bytes=48_213, created_by=actor, **fields)
-
-
 def audit(model, version, actor, name, *, state=AuditState.SUCCEEDED, verdict="", **fields) -> AuditJob:
-    return AuditJob.objects.create(model=model, version=version, batch=batch(model, actor, name), state=state,
-                                   verdict=verdict, created_by=actor, **fields)
+    return AuditJobFactory(model=model, version=version, batch__name=name, created_by=actor, state=state,
+                           verdict=verdict, **fields)
 
 
-def finding(job, check, column, status, message, *, severity=None, **fields) -> Finding:
-    severity = severity or {"fail": "error", "warn": "warning", "pass": "info"}[status]
-    return Finding.objects.create(job=job, check_name=check, column=column, severity=severity, status=status,
-                                  message=message, **fields)
+def finding(job, check, column, status, message, **fields) -> Finding:
+    return FindingFactory(job=job, check_name=check, column=column, status=status, message=message, **fields)
 
 
 @pytest.fixture(autouse=True)
@@ -119,8 +116,8 @@ def soom(reviewer, pipeline):
     registry_services.catalog.alias_point(model=model, alias="production", version=v3, actor=reviewer,
                                           reason="Retrained on spring signups")
     reference, _ = soom_profiles()
-    ReferenceProfile.objects.create(version=v3, batch=batch(model, pipeline, "training signups", purpose="training"),
-                                    specs=[], profile=reference, rows=reference["rows"])
+    ReferenceProfileFactory(version=v3, batch__name="training signups", batch__created_by=pipeline, specs=[],
+                            profile=reference)
     return model, v2, v3
 
 
@@ -160,8 +157,8 @@ def history(soom, pipeline):
 
 @pytest.fixture
 def alerts(festival):
-    return [Alert.objects.create(model=festival.model, check_name=check, column=column, severity=severity,
-                                 message=message, occurrences=occurrences, first_job=festival, last_job=festival)
+    return [AlertFactory(model=festival.model, check_name=check, column=column, severity=severity,
+                         message=message, occurrences=occurrences, first_job=festival, last_job=festival)
             for check, column, severity, message, occurrences in (
                 ("drift", "meeting_minutes", "warning", "meeting_minutes moved: PSI 0.183", 3),
                 ("new_categories", "event_type", "error", "event_type has a value the model never saw", 1))]
@@ -438,8 +435,8 @@ def suite(soom, pipeline):
     from audits.engine.suite import suggest_suite
 
     model, _, v3 = soom
-    return AuditSuite.objects.create(model=model, suite=suggest_suite(v3.reference_profile.profile).to_dict(),
-                                     suggested_from=v3)
+    return AuditSuiteFactory(model=model, suite=suggest_suite(v3.reference_profile.profile).to_dict(),
+                             suggested_from=v3)
 
 
 def suite_url(model_name="soom-upsell") -> str:

@@ -15,6 +15,7 @@ from demo.training import feature_schema
 from registry import services as registry_services
 from registry.models import TaskType
 from registry.services.catalog import alias_point
+from tests.audits.factories import AuditJobFactory, FindingFactory
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 
@@ -138,8 +139,8 @@ def test_later_logs_about_an_erased_person_arrive_anonymised(upsell, api_as, pip
 
 def test_erasure_reaches_audit_findings_and_profiles(upsell, pipeline, media):
     job = _finished_job(upsell, upsell.versions.get(), pipeline)
-    Finding.objects.create(job=job, check_name="duplicates", column="customer_id", severity="error", status="fail",
-                           message="2 duplicate ids, e.g. C000505", details={"examples": ["C000505", "C000777"]})
+    FindingFactory(job=job, check_name="duplicates", column="customer_id", severity="error", status="fail",
+                   message="2 duplicate ids, e.g. C000505", details={"examples": ["C000505", "C000777"]})
     counts = services.entity_erase(entity_id="C000505")
     assert counts == {"predictions": 0, "audit_profiles": 1, "findings": 1}
     finding = Finding.objects.get()
@@ -151,8 +152,8 @@ def test_erasure_reaches_audit_findings_and_profiles(upsell, pipeline, media):
 
 def test_findings_stay_append_only_outside_a_redaction(upsell, pipeline, media):
     job = _finished_job(upsell, upsell.versions.get(), pipeline)
-    finding = Finding.objects.create(job=job, check_name="drift", column="plan", severity="warning", status="warn",
-                                     message="drifted")
+    finding = FindingFactory(job=job, check_name="drift", column="plan", severity="warning", status="warn",
+                             message="drifted")
     with pytest.raises(Exception), transaction.atomic():
         Finding.objects.filter(pk=finding.pk).update(status="pass")
     with pytest.raises(Exception), transaction.atomic():  # not even with the redaction mark
@@ -164,9 +165,9 @@ def _finished_job(model, version, actor) -> AuditJob:
 
     batch = services.batch_register(model=model, actor=actor, name="b", format="csv",
                                     uploaded=SimpleUploadedFile("b.csv", b"customer_id\nC000505\n"))
-    return AuditJob.objects.create(model=model, version=version, batch=batch, created_by=actor, state="succeeded",
-                                   verdict="fail", profile={"columns": {"customer_id": {
-                                       "kind": "id", "duplicate_examples": ["C000505"]}}})
+    return AuditJobFactory(model=model, version=version, batch=batch, created_by=actor, state="succeeded",
+                           verdict="fail", profile={"columns": {"customer_id": {
+                               "kind": "id", "duplicate_examples": ["C000505"]}}})
 
 
 def test_erasure_needs_an_id(db):

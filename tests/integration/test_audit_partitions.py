@@ -6,7 +6,7 @@ from datetime import date
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from audits import services
+from audits import selectors, services
 from audits.engine import audit as engine
 from audits.models import AuditState
 from demo.batches import festival_batch, to_csv
@@ -41,9 +41,9 @@ def test_partitioned_profiles_merge_into_the_same_audit(celery_worker, reviewer,
     assert job.rows_done == ROWS and job.profile["rows"] == ROWS
 
     reference = job.version.reference_profile
-    specs = services._specs(reference)
+    specs = selectors.column_specs(reference)
     whole, verdict, profile = engine.audit_file(
-        services._batch_path(job.batch), "csv", reference=reference.profile, specs=specs,
+        selectors.batch_path(job.batch), "csv", reference=reference.profile, specs=specs,
         suite=services.suite_for(model, reference), facts=job.facts, roles=reference.roles,
         target_column=reference.label_column or None)
     assert job.verdict == verdict == "fail"

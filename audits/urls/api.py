@@ -1,6 +1,8 @@
+"""The audits API, mounted at /api/v1/ under the namespace "audits-api"."""
+
 from django.urls import path
 
-from . import apis
+from .. import apis
 
 app_name = "audits-api"
 

@@ -1,0 +1,207 @@
+"""Drift and training-serving skew: a feature's (or the prediction's) distribution in a batch
+against training, and what serving lacks, nulls or changes.
+
+Drift findings take their status from EFFECT SIZES (PSI, Jensen-Shannon distance, Wasserstein scaled
+by the reference's IQR); p-values are carried in ``details`` and only veto a warning that sampling
+noise explains, because with many rows a negligible shift is "significant".
+
+Pure Python; no Django.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from .. import drift
+from ..suite import ColumnRules, Suite
+from .findings import DEFAULT_SEVERITY, PVALUE_NOTE, Finding, _null_share, _num, _pct, _pvalue, _severity, _tripped
+
+__all__ = ["SKEW_NULL_FAIL", "SKEW_PROCESSING_WARN", "SKEW_PROCESSING_ERROR", "drift_findings",
+           "prediction_drift_findings", "skew_findings", "skew_processing_findings"]
+
+SKEW_NULL_FAIL = 0.5
+SKEW_PROCESSING_WARN = 0.05  # processing that nulls this share of present raw values is reported
+SKEW_PROCESSING_ERROR = 0.5  # ... and from this share it is an error: the model mostly runs without the feature
+
+
+def _beyond_noise(pvalue, rules: ColumnRules) -> bool:
+    return pvalue is None or pvalue < rules.drift_noise_pvalue
+
+
+def _drift_finding(check: str, name: str, ref: Mapping, cur: Mapping, rules: ColumnRules, *, subject: str,
+                   severity: str | None = None) -> Finding | None:
+    """One drift finding for a numeric or categorical column, status by effect size."""
+    kind = ref.get("kind")
+    severity = severity or _severity(rules, check)
+    if kind not in ("numeric", "categorical") or cur.get("kind") != kind:
+        return None
+    if kind == "numeric":
+        try:
+            stats = drift.numeric_drift(ref, cur)
+        except ValueError as exc:
+            return Finding(check, name, "info", "pass", f"{subject} cannot be compared with training: {exc}.")
+        if stats["psi"] is None:
+            return Finding(check, name, "info", "pass",
+                           f"{subject} has no values to compare with training.", details=stats)
+        psi_v, w = stats["psi"], stats["wasserstein_scaled"]
+        unit = {"iqr": "IQR", "std": "standard deviations", "none": "units"}[stats["scale_basis"]]
+        moved = f"values moved {w:.2f} {unit} (Wasserstein {_num(stats['wasserstein'])})"
+        pv = f"KS p {_pvalue(stats['ks_pvalue'])}"
+        if psi_v >= rules.drift_psi_fail:
+            status, threshold = "fail", rules.drift_psi_fail
+            head = f"{subject} drifted: PSI {psi_v:.2f} (fail at {rules.drift_psi_fail:g}), {moved}"
+        elif psi_v >= rules.drift_psi_warn:
+            status, threshold = "warn", rules.drift_psi_warn
+            head = f"{subject} shifted: PSI {psi_v:.2f} (warning at {rules.drift_psi_warn:g}), {moved}"
+        elif w >= rules.drift_wasserstein_warn:
+            status, threshold = "warn", rules.drift_wasserstein_warn
+            head = (f"{subject} shifted: {moved}, warning at {rules.drift_wasserstein_warn:g} {unit}; "
+                    f"PSI {psi_v:.2f}")
+        else:
+            status, threshold = "pass", rules.drift_psi_warn
+            head = f"{subject} is stable: PSI {psi_v:.2f} (warning at {rules.drift_psi_warn:g}), {moved}"
+        if status != "pass" and not _beyond_noise(stats["ks_pvalue"], rules):
+            status, threshold = "pass", rules.drift_noise_pvalue
+            head = (f"{subject} differs from training by no more than sampling noise explains: PSI {psi_v:.2f}, "
+                    f"{moved}")
+        message = f"{head}. {pv}; {PVALUE_NOTE}."
+        return Finding(check, name, severity, status, message, psi_v, threshold, stats)
+    stats = drift.categorical_drift(ref, cur)
+    if not stats["ref_count"] or not stats["cur_count"]:
+        return Finding(check, name, "info", "pass", f"{subject} has no values to compare with training.", details=stats)
+    psi_v, js = stats["psi"], stats["jensen_shannon"]
+    parts = f"PSI {psi_v:.2f}, Jensen–Shannon distance {js:.2f}"
+    if psi_v >= rules.drift_psi_fail or js >= rules.drift_js_fail:
+        status = "fail"
+        threshold = rules.drift_psi_fail if psi_v >= rules.drift_psi_fail else rules.drift_js_fail
+        head = f"{subject} drifted: {parts} (fail at PSI {rules.drift_psi_fail:g} or JS {rules.drift_js_fail:g})"
+    elif psi_v >= rules.drift_psi_warn or js >= rules.drift_js_warn:
+        status = "warn"
+        threshold = rules.drift_psi_warn if psi_v >= rules.drift_psi_warn else rules.drift_js_warn
+        head = f"{subject} shifted: {parts} (warning at PSI {rules.drift_psi_warn:g} or JS {rules.drift_js_warn:g})"
+    else:
+        status, threshold = "pass", rules.drift_psi_warn
+        head = f"{subject} is stable: {parts} (warning at PSI {rules.drift_psi_warn:g} or JS {rules.drift_js_warn:g})"
+    if status != "pass" and not _beyond_noise(stats["chi2_pvalue"], rules):
+        status, threshold = "pass", rules.drift_noise_pvalue
+        head = f"{subject} differs from training by no more than sampling noise explains: {parts}"
+    extra = ""
+    if stats["new_categories"]:
+        extra = " New: " + ", ".join(f"'{v}'" for v in stats["new_categories"][:5]) + "."
+    message = f"{head}.{extra} χ² p {_pvalue(stats['chi2_pvalue'])}; {PVALUE_NOTE}."
+    return Finding(check, name, severity, status, message, psi_v, threshold, stats)
+
+
+def drift_findings(reference: Mapping, current: Mapping, suite: Suite, *,
+                   skip: Iterable[str] = ()) -> list[Finding]:
+    """One ``drift`` finding per numeric or categorical column present in both profiles (but the
+    columns in ``skip``, which another check reports: the prediction, a serving log's features).
+
+    Status by effect size, with the column's thresholds: numeric – PSI ≥ drift_psi_fail fails, PSI ≥
+    drift_psi_warn or scaled Wasserstein ≥ drift_wasserstein_warn warns; categorical – PSI or
+    Jensen-Shannon distance past their fail thresholds fails, past their warn thresholds warns.
+    KS / chi-squared statistics and p-values are in ``details`` for information.
+    """
+    out = []
+    skip = set(skip)
+    ref_cols = reference.get("columns") or {}
+    for name, cur in (current.get("columns") or {}).items():
+        ref = ref_cols.get(name)
+        if ref is None or name in skip:
+            continue
+        rules = suite.rules_for(name, cur.get("kind"))
+        finding = _drift_finding("drift", name, ref, cur, rules, subject=name)
+        if finding is not None:
+            out.append(finding)
+    return out
+
+
+def prediction_drift_findings(reference_col: Mapping, current_col: Mapping, suite: Suite | None = None, *,
+                              column: str = "prediction") -> list[Finding]:
+    """Drift of the model's OUTPUT (scores: numeric profile; classes: categorical profile) against the
+    predictions on the training/validation reference: a label-free early warning, available before
+    any label arrives. Thresholds from ``suite``'s rules for ``column`` (defaults otherwise); check
+    ``prediction_drift``, severity warning unless overridden."""
+    kind = reference_col.get("kind")
+    rules = suite.rules_for(column, kind) if suite is not None else ColumnRules(kind=kind)
+    finding = _drift_finding("prediction_drift", column, reference_col, current_col, rules,
+                             subject=f"The model's predictions ({column})")
+    if finding is None:
+        return [Finding("prediction_drift", column, "info", "pass",
+                        f"Predictions of kind {kind!r} cannot be compared for drift.")]
+    if finding.status != "pass":
+        finding.message += " Labels are not needed for this warning: check inputs and model before accuracy drops."
+    return [finding]
+
+
+def skew_findings(training: Mapping, serving: Mapping, features: Sequence[str], *,
+                  suite: Suite | None = None) -> list[Finding]:
+    """Training-serving skew for the model's features: a feature used in training that serving lacks
+    (``skew_missing``, error) or mostly null – "disappearing data" (``skew_nulls``: fails at ≥ 50 %
+    null and 10 points above training, warns on a rise of more than 5 points) – and each present
+    feature's drift between training and serving (``skew_drift``, warning by default)."""
+    out = []
+    t_cols, s_cols = training.get("columns") or {}, serving.get("columns") or {}
+    for name in features:
+        t = t_cols.get(name)
+        s = s_cols.get(name)
+        kind = (t or s or {}).get("kind", "numeric")
+        rules = suite.rules_for(name, kind) if suite is not None else ColumnRules(kind=kind)
+        if s is None:
+            severity = _severity(rules, "skew_missing")
+            out.append(Finding("skew_missing", name, severity, _tripped(severity),
+                               f"Feature {name} was used in training but is missing from serving data: the model "
+                               f"gets a default or nothing for it."))
+            continue
+        severity = _severity(rules, "skew_nulls")
+        s_share = _null_share(serving, s)
+        t_share = _null_share(training, t) if t is not None else 0.0
+        details = {"serving_null_share": s_share, "training_null_share": t_share}
+        if s_share >= SKEW_NULL_FAIL and s_share - t_share >= 0.10:
+            out.append(Finding("skew_nulls", name, severity, _tripped(severity),
+                               f"Feature {name} is null in {_pct(s_share)} of serving rows (training {_pct(t_share)}): "
+                               f"disappearing data – the model mostly runs without it.", s_share, SKEW_NULL_FAIL, details))
+        elif s_share - t_share > 0.05:
+            out.append(Finding("skew_nulls", name, severity, "warn",
+                               f"Feature {name} is null in {_pct(s_share)} of serving rows, up from {_pct(t_share)} in "
+                               f"training.", s_share - t_share, 0.05, details))
+        else:
+            out.append(Finding("skew_nulls", name, severity, "pass",
+                               f"Feature {name} is null in {_pct(s_share)} of serving rows (training {_pct(t_share)}).",
+                               s_share, SKEW_NULL_FAIL, details))
+        if t is not None:
+            finding = _drift_finding("skew_drift", name, t, s, rules, subject=f"Feature {name} in serving vs training")
+            if finding is not None:
+                out.append(finding)
+    return out
+
+
+def skew_processing_findings(processing: Mapping[str, Mapping], *, suite: Suite | None = None) -> list[Finding]:
+    """What the serving pipeline's processing did to each feature: ``processing`` maps a feature to
+    {"rows": rows whose RAW value was present, "dropped": of those, rows whose PROCESSED value is
+    null}. Processing that nulls at least 5 % of present values is reported (``skew_processing``):
+    severity warning, error from 50 % (the model mostly runs without the feature), unless the
+    column's severity_overrides say otherwise. A value the request carried and the model never saw
+    is skew no profile comparison can show: both sides may look alike while the join or parser fails."""
+    out = []
+    for name, counts in processing.items():
+        rows, dropped = int(counts.get("rows") or 0), int(counts.get("dropped") or 0)
+        share = dropped / rows if rows else 0.0
+        rules = suite.columns.get(name) if suite is not None else None
+        if rules is not None and "skew_processing" in rules.severity_overrides:
+            severity = rules.severity_overrides["skew_processing"]
+        else:
+            severity = "error" if share >= SKEW_PROCESSING_ERROR else DEFAULT_SEVERITY["skew_processing"]
+        details = {"rows": rows, "dropped": dropped, "share": share}
+        if rows and share >= SKEW_PROCESSING_WARN:
+            out.append(Finding("skew_processing", name, severity, _tripped(severity),
+                               f"Processing turned {_pct(share)} of {name} values into nulls ({_num(dropped)} of "
+                               f"{_num(rows)} requests that carried one): the model never saw them.",
+                               share, SKEW_PROCESSING_WARN, details))
+        else:
+            what = (f"processing turned {_pct(share)} of {name} values into nulls ({_num(dropped)} of {_num(rows)})"
+                    if rows else f"no request carried a value of {name}")
+            out.append(Finding("skew_processing", name, severity, "pass",
+                               f"{what[0].upper()}{what[1:]}; reported from {_pct(SKEW_PROCESSING_WARN)}.",
+                               share, SKEW_PROCESSING_WARN, details))
+    return out

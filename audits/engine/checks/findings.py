@@ -1,0 +1,220 @@
+"""Findings and the verdict: what every check reports, how the batch's verdict follows from the
+findings, the order a reviewer reads them in, and the wording helpers the checks share.
+
+A Finding has a ``severity`` (how much the check matters: info < warning < error, from
+DEFAULT_SEVERITY or the column's ``severity_overrides``) and a ``status`` (what happened: pass, warn,
+fail). Checks with one threshold report ``fail`` when their severity is error and ``warn`` otherwise;
+checks with two thresholds (nulls, drift) report ``warn`` past the first and ``fail`` past the second.
+``verdict`` turns the findings into the batch's pass / warn / fail.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from ..suite import SEVERITIES, ColumnRules
+
+__all__ = ["STATUSES", "DEFAULT_SEVERITY", "PVALUE_NOTE", "Finding", "verdict", "sort_findings"]
+
+STATUSES = ("pass", "warn", "fail")
+
+DEFAULT_SEVERITY = {
+    "schema": "error",  # missing expected columns (unexpected ones are reported as warnings)
+    "nulls": "error",
+    "type_mismatch": "error",
+    "declared_bounds": "error",
+    "range": "warning",
+    "new_categories": "error",
+    "category_shares": "warning",
+    "date_format": "error",
+    "unparseable_dates": "error",
+    "future_dates": "error",
+    "ancient_dates": "warning",
+    "date_range": "warning",
+    "text_length": "warning",
+    "text_words": "info",
+    "duplicates": "error",
+    "drift": "error",
+    "volume": "error",
+    "volume_zscore": "warning",
+    "volume_bytes": "warning",
+    "prediction_drift": "warning",
+    "skew_missing": "error",
+    "skew_nulls": "error",
+    "skew_drift": "warning",
+    "skew_processing": "warning",  # error when processing nulls half the values (see skew_processing_findings)
+    "target_correlation": "warning",
+}
+
+PVALUE_NOTE = ("effect size sets the status; the p-value only rules out sampling noise "
+               "(with many rows tiny shifts are significant)")
+
+
+@dataclass
+class Finding:
+    check: str
+    column: str | None
+    severity: str
+    status: str
+    message: str
+    value: float | None = None
+    threshold: float | None = None
+    details: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"unknown severity {self.severity!r}")
+        if self.status not in STATUSES:
+            raise ValueError(f"unknown status {self.status!r}")
+
+    def to_dict(self) -> dict:
+        """JSON-safe: numpy numbers become floats/ints, NaN and infinities become None."""
+        return {
+            "check": self.check,
+            "column": self.column,
+            "severity": self.severity,
+            "status": self.status,
+            "message": self.message,
+            "value": _clean(self.value),
+            "threshold": _clean(self.threshold),
+            "details": _clean(self.details),
+        }
+
+
+def _clean(value):
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (int, float)):
+        value = value.item()  # numpy scalar
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value) if math.isfinite(value) else None
+    return str(value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Verdict and order
+# ---------------------------------------------------------------------------------------------
+
+_STATUS_RANK = {"fail": 0, "warn": 1, "pass": 2}
+_SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
+
+
+def _get(finding, key):
+    return finding[key] if isinstance(finding, Mapping) else getattr(finding, key)
+
+
+def verdict(findings: Iterable) -> str:
+    """The batch's verdict from its findings (Finding objects or their dicts):
+
+    * ``"fail"`` if any finding has status ``fail`` AND severity ``error``;
+    * else ``"warn"`` if any finding has status ``warn`` (any severity), or status ``fail`` with a
+      severity below error (``warning`` or ``info``: a check the suite has softened);
+    * else ``"pass"`` (only passing findings, or none).
+    """
+    result = "pass"
+    for f in findings:
+        status, severity = _get(f, "status"), _get(f, "severity")
+        if status == "fail" and severity == "error":
+            return "fail"
+        if status in ("warn", "fail"):
+            result = "warn"
+    return result
+
+
+def sort_findings(findings: Iterable) -> list:
+    """Most severe first: failing findings (errors, then warnings, then info), then warnings (same
+    order), then passes; ties keep the order the checks produced them in."""
+    return sorted(
+        findings,
+        key=lambda f: (_STATUS_RANK.get(_get(f, "status"), 3), _SEVERITY_RANK.get(_get(f, "severity"), 3)),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------------
+
+
+def _severity(rules: ColumnRules | None, check: str) -> str:
+    if rules is not None and check in rules.severity_overrides:
+        return rules.severity_overrides[check]
+    return DEFAULT_SEVERITY[check]
+
+
+def _tripped(severity: str) -> str:
+    """Status of a one-threshold check that tripped: fail for errors, warn for softer checks."""
+    return "fail" if severity == "error" else "warn"
+
+
+def _pct(share: float | None) -> str:
+    if share is None:
+        return "n/a"
+    pct = 100 * share
+    if 0 < pct < 0.1:
+        return f"{pct:.2f}%"
+    return f"{pct:.1f}%"
+
+
+def _num(x) -> str:
+    if x is None:
+        return "n/a"
+    x = float(x)
+    if x == int(x) and abs(x) < 1e15:
+        return f"{int(x):,}"
+    if abs(x) >= 1000:
+        return f"{x:,.1f}"
+    if abs(x) >= 1:
+        return f"{x:.2f}"
+    return f"{x:.3g}"
+
+
+def _pvalue(p) -> str:
+    if p is None:
+        return "n/a"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _rows(profile: Mapping, col: Mapping) -> int:
+    rows = profile.get("rows")
+    if rows:
+        return int(rows)
+    return int(col.get("count") or 0) + int(col.get("nulls") or 0) + int(col.get("non_numeric") or 0) + int(
+        col.get("unparseable") or 0
+    )
+
+
+def _null_share(profile: Mapping, col: Mapping) -> float:
+    rows = _rows(profile, col)
+    return (int(col.get("nulls") or 0) / rows) if rows else 0.0
+
+
+def _parse_time(value) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        t = value
+    else:
+        try:
+            t = datetime.fromisoformat(str(value))
+        except ValueError:
+            return None
+    if t.tzinfo is not None:
+        t = t.astimezone(timezone.utc).replace(tzinfo=None)
+    return t
+
+
+def _spec_fields(spec) -> dict:
+    if isinstance(spec, str):
+        return {"name": spec}
+    if hasattr(spec, "to_dict"):
+        return spec.to_dict()
+    return dict(spec)
