@@ -1,4 +1,4 @@
-"""A SHAP-style waterfall of one explanation (the dict ``support.explain.explain`` returns).
+"""A SHAP-style waterfall of one explanation (the dict ``support.shap_engine.explain`` returns).
 
 Drawn with matplotlib's object API (``matplotlib.figure.Figure``, rendered by Agg on save) rather
 than ``shap.plots.waterfall``, which draws on pyplot's global current figure: pyplot state is shared

@@ -1,5 +1,5 @@
 """REST API v1 for explanations, for other tools: the same explanation the agents' page shows, as
-JSON, and its waterfall plot. Separate from support/apis.py (the lists' API).
+JSON, and its waterfall plot. Separate from support.apis.lists (the lists' API).
 
     POST /api/v1/support/explanations                      {model, entity_id | features}
          200 with the explanation when it is done (cached, or computed at once: tree models),
@@ -23,10 +23,9 @@ from mlops.errors import ApplicationError, NotFound
 from mlops.roles import EXPLAIN_DECISIONS, REGISTER_MODELS
 from registry import selectors as registry_selectors
 
-from . import explain_selectors as selectors
-from . import explain_serializers as s
-from . import explanations as services
-from .models import ExplainerBackground
+from .. import selectors, services
+from .. import serializers as s
+from ..models import ExplainerBackground
 
 PLOT_MAX_AGE = 3600
 

@@ -18,9 +18,12 @@ from mlops.api import KeelAPIView
 from mlops.errors import ApplicationError
 from mlops.roles import MANAGE_LISTS, READ_LISTS, ActionPermission
 
-from . import lists_cache, lists_poll, selectors, services
-from . import serializers as s
-from .models import EntryKind, EntryReason, EntryState
+from .. import selectors, services
+from .. import serializers as s
+from ..lists import cache as lists_cache
+from ..lists.auth import CachedGrant, CachedTokenAuthentication
+from ..lists import poll as lists_poll
+from ..models import EntryKind, EntryReason, EntryState
 
 SURFACE_NAME = lists_poll.SURFACE_NAME
 
@@ -40,7 +43,7 @@ class ListsReadPermission(ActionPermission):
     """ActionPermission, also for pollers authenticated from the cache (their permissions come along)."""
 
     def has_permission(self, request, view) -> bool:
-        if isinstance(request.auth, lists_cache.CachedGrant):
+        if isinstance(request.auth, CachedGrant):
             required = view.required_permissions.get("GET" if request.method in ("HEAD", "OPTIONS") else
                                                      request.method)
             return bool(required) and (request.user.is_superuser or required in request.auth.permissions)
@@ -64,7 +67,7 @@ def _not_modified(etag: str) -> HttpResponseNotModified:
 
 def fast_poll(request) -> HttpResponse | None:
     """A poll the cache can answer (lists_poll.poll_answer), as a Django response; None for the rest.
-    Production answers these before Django (support.lists_wsgi); the view asks too, for servers
+    Production answers these before Django (support.lists.wsgi); the view asks too, for servers
     that call Django directly."""
     if request.method != "GET":
         return None
@@ -92,7 +95,7 @@ class ServingListsApi(SupportAPIView):
     served at their expiry without anyone acting.
     """
 
-    authentication_classes = [lists_cache.CachedTokenAuthentication, SessionAuthentication]
+    authentication_classes = [CachedTokenAuthentication, SessionAuthentication]
     permission_classes = [ListsReadPermission]
     required_permissions = {"GET": READ_LISTS}
 

@@ -6,8 +6,15 @@ from django import forms
 from django.conf import settings
 from django.utils import timezone
 
-from . import services
-from .models import BLACKLIST_REASONS, BOOST_REASONS, EntryKind, EntryReason, RowStatus, Surface
+from .. import services
+from ..models import (
+    BLACKLIST_REASONS,
+    BOOST_REASONS,
+    EntryKind,
+    EntryReason,
+    RowStatus,
+    Surface,
+)
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
 

@@ -1,5 +1,5 @@
 """The "Explain a decision" form: a customer ID, or one input per feature of the production
-version's schema. It checks the shape only; support.explanations checks the values, and its refusals
+version's schema. It checks the shape only; support.services.explanations checks the values, and its refusals
 come back on the field they name (`entity_id`, `features.<name>`), which are this form's field names."""
 
 from django import forms

@@ -30,8 +30,6 @@ its on_commit), never under the current one.
 """
 
 import gzip
-import hashlib
-import json
 import os
 import secrets
 import threading
@@ -41,64 +39,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
-from django.core.cache import cache, caches
-from django.core.cache.backends.redis import RedisCache
-from django.utils import timezone
-from drf_spectacular.drainage import set_override
-from rest_framework.authentication import TokenAuthentication
+from django.core.cache import cache
 
-from . import selectors
-from .lists_near import CHANNEL, near
+from support import selectors
+
+from . import store
+from .auth import grant_key, granted
+from .bodies import serialise_changes, serialise_list
+from .near import CHANNEL, near
 
 GEN_KEY = "support:lists:gen"
 BUILD_WAIT_SECONDS = 5.0
-
-_thread = threading.local()
-
-
-def _get_many(keys: list[str]) -> dict:
-    """cache.get_many, in one round trip and without per-call client setup.
-
-    Django's Redis backend builds a new redis.Redis client for every call, and with redis-py 8
-    building one costs about a quarter of a millisecond (it rebuilds its response-callback table):
-    more than the round trip itself, twice per poll. Polls reuse one client per thread, with Django's
-    own key names and serializer. Other backends (the quick start's memory cache) use the cache API.
-    """
-    backend, client = _thread_client()
-    if client is None:
-        return backend.get_many(keys)
-    values = client.mget([backend.make_key(key) for key in keys])
-    loads = backend._cache._serializer.loads
-    return {key: loads(value) for key, value in zip(keys, values) if value is not None}
-
-
-def _thread_client():
-    """(the default cache, this thread's redis.Redis client or None when the cache is not one Redis)."""
-    backend = caches["default"]
-    found = getattr(_thread, "redis", None)
-    if found is None or found[0] is not backend:
-        client = None
-        inner = getattr(backend, "_cache", None) if isinstance(backend, RedisCache) else None
-        if inner is not None and len(getattr(inner, "_servers", ())) == 1:
-            client = inner.get_client(None, write=True)
-        found = _thread.redis = (backend, client)
-    return found
-
-
-def _poll_get_many(keys: list[str]) -> dict:
-    """_get_many for the poll's fast path: what this worker already holds comes from its near cache
-    (kept exact by change announcements, see lists_near), the rest from Redis in one round trip."""
-    backend, client = _thread_client()
-    if client is None:
-        return _get_many(keys)
-    near.ensure_listening(lambda: backend._cache.get_client(None, write=True))
-    found, epoch = near.get(keys)
-    missing = [key for key in keys if key not in found]
-    if missing:
-        fetched = _get_many(missing)
-        near.put(fetched, epoch)
-        found.update(fetched)
-    return found
 
 
 def _fresh_gen() -> int:
@@ -106,7 +57,7 @@ def _fresh_gen() -> int:
 
 
 def current_gen() -> int:
-    gen = _get_many([GEN_KEY]).get(GEN_KEY)
+    gen = store.get_many([GEN_KEY]).get(GEN_KEY)
     if gen is None:
         cache.add(GEN_KEY, _fresh_gen(), timeout=None)
         gen = cache.get(GEN_KEY)
@@ -122,19 +73,9 @@ def invalidate() -> None:
         if not cache.add(GEN_KEY, _fresh_gen(), timeout=None):
             cache.incr(GEN_KEY)
     near.clear()
-    _, client = _thread_client()
+    _, client = store.thread_client()
     if client is not None:
         client.publish(CHANNEL, b"changed")
-
-
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.isoformat().replace("+00:00", "Z")
-
-
-def _dumps(data) -> bytes:
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 # --- per-worker memory of the last bodies ----------------------------------------------------------
@@ -247,51 +188,9 @@ def _valid(meta, gen: int, now: datetime) -> bool:
             and (meta["valid_until"] is None or now.timestamp() < meta["valid_until"]))
 
 
-def _ending(expires_at: datetime | None) -> tuple:
-    return (expires_at is not None, expires_at or datetime.min)
-
-
-def _blacklist_groups(rows) -> list[dict]:
-    """Blacklisted IDs grouped by (type, expiry): a bulk upload's IDs share both, so the list is
-    mostly IDs (about 14 bytes each for 100,000 IDs instead of ~80 as one object per ID), and a
-    serving system reads a group straight into a set. Groups and their IDs come sorted."""
-    grouped: dict[tuple, list[str]] = {}
-    for entity_type, entity_id, expires_at in rows:
-        grouped.setdefault((entity_type, expires_at), []).append(entity_id)
-    return [{"entity_type": t, "expires_at": _iso(exp), "entity_ids": ids}
-            for (t, exp), ids in sorted(grouped.items(), key=lambda item: (item[0][0], _ending(item[0][1])))]
-
-
-def _boost_groups(rows) -> list[dict]:
-    """Boosted IDs grouped by (type, weight, expiry), as _blacklist_groups."""
-    grouped: dict[tuple, list[str]] = {}
-    for entity_type, entity_id, weight, expires_at in rows:
-        grouped.setdefault((entity_type, weight, expires_at), []).append(entity_id)
-    return [{"entity_type": t, "weight": w, "expires_at": _iso(exp), "entity_ids": ids}
-            for (t, w, exp), ids in sorted(grouped.items(),
-                                           key=lambda item: (item[0][0], item[0][1], _ending(item[0][2])))]
-
-
-def _removed_groups(rows) -> list[dict]:
-    grouped: dict[str, list[str]] = {}
-    for entity_type, entity_id in sorted(rows):
-        grouped.setdefault(entity_type, []).append(entity_id)
-    return [{"entity_type": t, "entity_ids": ids} for t, ids in sorted(grouped.items())]
-
-
-def _serialise(found: selectors.ServingList, now: datetime) -> tuple[str, bytes]:
-    lists = _dumps({"blacklist": _blacklist_groups(found.blacklist), "boosts": _boost_groups(found.boosts)})
-    next_expiry = _iso(found.next_expiry)
-    digest = hashlib.blake2b(f"{found.surface}\n{next_expiry}\n".encode(), digest_size=16)
-    digest.update(lists)
-    head = _dumps({"surface": found.surface, "generated_at": _iso(now), "cursor": str(found.cursor),
-                   "next_expiry": next_expiry})
-    return f'W/"{digest.hexdigest()}"', head[:-1] + b"," + lists[1:]
-
-
 def _build(surface: str, gen: int, now: datetime) -> dict:
     found = selectors.serving_list(surface=selectors.surface_get(surface), now=now)
-    etag, body = _serialise(found, now)
+    etag, body = serialise_list(found, now)
     bodies = (body, gzip.compress(body, compresslevel=6, mtime=0))
     body_key = f"support:lists:body:{etag}"
     cache.set(body_key, bodies, timeout=_ttl() + 60)
@@ -305,7 +204,7 @@ def _build(surface: str, gen: int, now: datetime) -> dict:
 def list_meta(surface: str, now: datetime) -> dict:
     """The current list's ETag and where its bytes are, building it if needed (one builder at a
     time per surface and generation; the others wait for its result rather than all querying)."""
-    found = _get_many([GEN_KEY, _meta_key(surface)])
+    found = store.get_many([GEN_KEY, _meta_key(surface)])
     gen = found.get(GEN_KEY)
     gen = current_gen() if gen is None else int(gen)
     meta = found.get(_meta_key(surface))
@@ -317,7 +216,7 @@ def list_meta(surface: str, now: datetime) -> dict:
         deadline = time.monotonic() + BUILD_WAIT_SECONDS
         while time.monotonic() < deadline:
             time.sleep(0.02)
-            meta = _get_many([_meta_key(surface)]).get(_meta_key(surface))
+            meta = store.get_many([_meta_key(surface)]).get(_meta_key(surface))
             if _valid(meta, gen, now):
                 return meta
     try:
@@ -330,7 +229,7 @@ def list_meta(surface: str, now: datetime) -> dict:
 def list_bodies(meta: dict) -> LocalBodies | None:
     bodies = _local_get(meta["etag"])
     if bodies is None:
-        stored = _get_many([meta["body_key"]]).get(meta["body_key"])
+        stored = store.get_many([meta["body_key"]]).get(meta["body_key"])
         if stored is None:
             return None
         bodies = _local_put(meta["etag"], stored)
@@ -350,24 +249,6 @@ def full_list(surface: str, now: datetime) -> CachedList:
 # --- changes since a cursor -------------------------------------------------------------------------
 
 
-def _serialise_changes(found: selectors.ServingChanges) -> bytes:
-    return _dumps({
-        "surface": found.surface,
-        "generated_at": _iso(found.cursor.at),
-        "since": str(found.since),
-        "cursor": str(found.cursor),
-        "next_expiry": _iso(found.next_expiry),
-        "added": {"blacklist": _blacklist_groups(sorted(found.added_blacklist, key=_row_order)),
-                  "boosts": _boost_groups(sorted(found.added_boosts, key=_row_order))},
-        "removed": {"blacklist": _removed_groups(found.removed_blacklist),
-                    "boosts": _removed_groups(found.removed_boosts)},
-    })
-
-
-def _row_order(row: tuple) -> tuple:
-    return row[0], row[1]
-
-
 def _delta_key(surface: str, cursor: str) -> str:
     return f"support:lists:delta:{surface}:{cursor}"
 
@@ -383,66 +264,17 @@ def _delta_valid(cached, gen: int, cursor: selectors.Cursor, now: datetime) -> b
 def changes(surface: str, since: str, now: datetime) -> bytes:
     cursor = selectors.Cursor.parse(since)
     key = _delta_key(surface, str(cursor))
-    found = _get_many([GEN_KEY, key])
+    found = store.get_many([GEN_KEY, key])
     gen = found.get(GEN_KEY)
     gen = current_gen() if gen is None else int(gen)
     if _delta_valid(found.get(key), gen, cursor, now):
         return found[key]["body"]
     changed = selectors.serving_changes(surface=selectors.surface_get(surface), since=cursor, now=now)
-    body = _serialise_changes(changed)
+    body = serialise_changes(changed)
     cache.set(key, {"gen": gen, "body": body, "computed_at": now.timestamp(),
                     "valid_until": changed.next_expiry.timestamp() if changed.next_expiry else None},
               timeout=min(_ttl(), 120))
     return body
-
-
-# --- authentication of pollers -----------------------------------------------------------------------
-
-
-def _auth_key(token: str) -> str:
-    return "support:lists:auth:" + hashlib.sha256(token.encode()).hexdigest()
-
-
-def _granted(found: dict | None, permission: str, now: datetime) -> bool:
-    """A cached grant carries its own end, so a copy of it (a worker's near cache) ends with it."""
-    return (found is not None and now.timestamp() < found.get("until", 0)
-            and (found["permissions"] is None or permission in found["permissions"]))
-
-
-@dataclass(frozen=True)
-class CachedGrant:
-    """request.auth of a poller authenticated from the cache: the permissions its user had."""
-
-    permissions: frozenset[str]
-
-
-class CachedTokenAuthentication(TokenAuthentication):
-    """Token authentication whose result (user and permissions, never the password hash) is cached
-    briefly: serving systems poll with the same token many times a second."""
-
-    def authenticate_credentials(self, key):
-        cache_key = _auth_key(key)
-        found = _get_many([cache_key]).get(cache_key)
-        now = timezone.now().timestamp()
-        if found is None or now >= found.get("until", 0):
-            user, _ = super().authenticate_credentials(key)  # raises for an unknown or inactive user
-            seconds = max(1, settings.KEEL_SUPPORT_LISTS_AUTH_CACHE_SECONDS)
-            found = {"pk": user.pk, "username": user.get_username(), "until": now + seconds,
-                     "permissions": frozenset(user.get_all_permissions()) if not user.is_superuser else None}
-            cache.set(cache_key, found, timeout=seconds)
-        from django.contrib.auth import get_user_model
-
-        user_model = get_user_model()
-        user = user_model(pk=found["pk"], is_active=True, is_superuser=found["permissions"] is None)
-        setattr(user, user_model.USERNAME_FIELD, found["username"])
-        return user, CachedGrant(found["permissions"] or frozenset())
-
-    def authenticate_header(self, request):
-        return "Token"
-
-
-# In the OpenAPI schema it is the same "tokenAuth" scheme as DRF's TokenAuthentication.
-set_override(CachedTokenAuthentication, "suppress_collision_warning", True)
 
 
 # --- the poll's fast path -----------------------------------------------------------------------------------
@@ -469,9 +301,9 @@ def fast_answer(*, token: str, permission: str, surface: str, if_none_match: str
             cursor = selectors.Cursor.parse(since)
         except Exception:  # an unreadable cursor takes the normal path, which answers 400 with the reason
             return None
-    auth_key = _auth_key(token)
+    auth_key = grant_key(token)
     key = _meta_key(surface) if cursor is None else _delta_key(surface, str(cursor))
-    found = _poll_get_many([auth_key, GEN_KEY, key])
+    found = store.poll_get_many([auth_key, GEN_KEY, key])
     answer = _answer_from(found, auth_key, key, permission=permission, cursor=cursor,
                           if_none_match=if_none_match, now=now)
     if answer is None:
@@ -484,7 +316,7 @@ def fast_answer(*, token: str, permission: str, surface: str, if_none_match: str
 def _answer_from(found: dict, auth_key: str, key: str, *, permission: str, cursor, if_none_match: str | None,
                  now: datetime) -> FastAnswer | None:
     gen = found.get(GEN_KEY)
-    if gen is None or not _granted(found.get(auth_key), permission, now):
+    if gen is None or not granted(found.get(auth_key), permission, now):
         return None
     if cursor is not None:
         cached = found.get(key)

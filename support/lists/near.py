@@ -6,7 +6,7 @@ token's grant, the generation, a surface's list description) thousands of times 
 each worker keeps what it last read and drops all of it the moment any change is announced.
 
 Why this never serves a list that Redis would not:
-- Every change increments the generation and then publishes on CHANNEL (lists_cache.invalidate);
+- Every change increments the generation and then publishes on CHANNEL (support.lists.cache.invalidate);
   a worker that hears it clears its copy. The worker that made the change clears its own copy
   before publishing, so it never even has the delivery delay.
 - Copies are trusted only while the worker's subscription is confirmed and healthy (PING every

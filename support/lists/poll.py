@@ -1,7 +1,7 @@
 """A serving system's poll, answered without Django's request handling when the cache can answer it.
 
 One function decides the answer from a poll's few inputs (token, surface, If-None-Match, since,
-Accept-Encoding); both the WSGI entry (support.lists_wsgi, ahead of Django) and the DRF view call
+Accept-Encoding); both the WSGI entry (support.lists.wsgi, ahead of Django) and the DRF view call
 it, and both build their headers with `list_headers`, so the fast and the normal path answer alike.
 """
 
@@ -11,7 +11,7 @@ from datetime import datetime
 
 from mlops.roles import READ_LISTS
 
-from . import lists_cache
+from . import cache as lists_cache
 
 SURFACE_NAME = re.compile(r"[-a-zA-Z0-9_]{1,64}")
 
@@ -43,7 +43,7 @@ class PollAnswer:
 
 def poll_answer(*, authorization: str, surface: str, if_none_match: str | None, since: str | None,
                 accept_encoding: str | None, now: datetime) -> PollAnswer | None:
-    """The answer to a poll by a recently seen token for a current list (see lists_cache.fast_answer),
+    """The answer to a poll by a recently seen token for a current list (see support.lists.cache.fast_answer),
     or None for anything else (first poll of a token, a list to build, a bad surface or cursor,
     session users), which the DRF view then answers, with its authentication and error messages."""
     auth = authorization.split()

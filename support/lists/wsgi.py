@@ -1,7 +1,7 @@
 """The serving-list poll answered at the WSGI entry, ahead of Django's request handling.
 
 Serving systems poll `GET /api/v1/support/lists` thousands of times between changes. For a poll the
-cache can answer (support.lists_poll), building a Django request, running the middleware and the
+cache can answer (support.lists.poll), building a Django request, running the middleware and the
 request signals costs more than the answer itself. `ServingListsWSGI` wraps Django's WSGI
 application (mlops.wsgi) and answers those polls directly; everything else, including every poll it
 cannot answer, goes to Django unchanged.
@@ -12,7 +12,7 @@ It answers only what Django would answer the same way:
   Django's request.is_secure() does (SECURE_PROXY_SSL_HEADER, then the WSGI scheme);
 - the security headers are the ones SecurityMiddleware adds, taken from SecurityMiddleware itself
   once per process (HSTS, nosniff, Referrer-Policy, COOP), so they follow the settings.
-A full list is handed to the server as a file (a memfd, see lists_cache.LocalBodies), which
+A full list is handed to the server as a file (a memfd, see support.lists.cache.LocalBodies), which
 gunicorn sends with sendfile(), as it does a static file.
 """
 
@@ -22,7 +22,7 @@ import logging
 from django.conf import settings
 from django.utils import timezone
 
-from . import lists_poll
+from . import poll as lists_poll
 
 log = logging.getLogger(__name__)
 

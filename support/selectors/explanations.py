@@ -1,4 +1,4 @@
-"""Reads for the explanations (support/explanations.py holds the writes): the explanation itself,
+"""Reads for the explanations (support.services.explanations holds the writes): the explanation itself,
 which models can be explained, and what the form offers for each feature."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from mlops.errors import NotFound
 from registry import selectors as registry_selectors
 from registry.models import ModelVersion, RegisteredModel
 
-from . import explain as ex
-from .models import ExplainerBackground, Explanation
+from .. import shap_engine
+from ..models import ExplainerBackground, Explanation
 
 MAX_CHOICES = 200  # more distinct values than this and the form offers a text box with suggestions
 
@@ -68,7 +68,7 @@ def feature_inputs(version: ModelVersion) -> list[dict]:
     inputs = []
     for entry in version.feature_schema or []:
         name, kind = entry["name"], entry.get("type") or "string"
-        categorical = bool(entry.get("categorical")) or kind not in ex.NUMERIC_TYPES
+        categorical = bool(entry.get("categorical")) or kind not in shap_engine.NUMERIC_TYPES
         values, complete = known.get(name, ([], False))
         item = {"name": name, "type": kind, "categorical": categorical, "choices": [], "suggestions": []}
         if categorical and values:
@@ -107,7 +107,7 @@ def waterfall_png(explanation: Explanation) -> bytes:
     png = cache.get(key)
     if png is None:
         # Imported here: matplotlib takes a while to load and only the pictures need it.
-        from .explain_plots import waterfall_png as draw
+        from ..plots import waterfall_png as draw
 
         png = draw(explanation.result)
         cache.set(key, png, PNG_CACHE_SECONDS)

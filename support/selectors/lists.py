@@ -3,7 +3,7 @@
 Page-friendly: querysets come with their users and surfaces loaded and a `current_state` annotation
 (active / lifted / expired) to filter and show; an ID's history is a plain list of events.
 
-Serving lists and their changes are computed here from the database; `support.lists_cache` keeps
+Serving lists and their changes are computed here from the database; `support.lists.cache` keeps
 them as pre-serialised bytes for the endpoint serving systems poll.
 """
 
@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from mlops.errors import ApplicationError, NotFound
 
-from .models import (
+from ..models import (
     BulkUpload,
     EntryKind,
     EntryReason,

@@ -1,4 +1,4 @@
-"""Reads only the agents' pages need (the shared ones are in selectors.py).
+"""Reads only the agents' pages need (the shared ones are in support.selectors.lists).
 
 Each is a handful of indexed, limited queries: the landing page must stay fast however long the
 lists' history grows.
@@ -9,7 +9,14 @@ from datetime import datetime
 
 from django.conf import settings
 
-from .models import BulkUpload, EntryKind, EntryReason, ListEntry, PrivacyRequest, RowStatus
+from ..models import (
+    BulkUpload,
+    EntryKind,
+    EntryReason,
+    ListEntry,
+    PrivacyRequest,
+    RowStatus,
+)
 
 RECENT_CHANGES = 20
 

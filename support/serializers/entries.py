@@ -5,7 +5,7 @@ from rest_framework import serializers
 
 from mlops.api import StrictSerializer
 
-from .models import (
+from ..models import (
     BLACKLIST_REASONS,
     BOOST_REASONS,
     BulkUpload,
@@ -162,7 +162,7 @@ class BulkOut(serializers.ModelSerializer):
         return bulk.state_at(timezone.now())
 
     def get_needs_count(self, bulk) -> bool:
-        from .services import bulk_needs_count
+        from ..services import bulk_needs_count
 
         return bulk.applied_at is None and bulk_needs_count(bulk)
 

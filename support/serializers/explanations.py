@@ -1,12 +1,12 @@
-"""API v1 shapes for explanations (support/explain_apis.py). Separate from support/serializers.py,
-which belongs to the lists."""
+"""API v1 shapes for explanations (support.apis.explanations). Separate from
+support.serializers.entries, which belongs to the lists."""
 
 from django.urls import reverse
 from rest_framework import serializers
 
 from mlops.api import StrictSerializer
 
-from .models import Explanation
+from ..models import Explanation
 
 
 class ExplanationIn(StrictSerializer):

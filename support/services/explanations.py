@@ -1,8 +1,7 @@
 """Explanations: why the production model scored a customer (or typed-in features) as it did.
 
-Every write of the explanations lives here. Kept apart from support/services.py, which holds the
-lists' services (blacklists, boosts, bulk uploads, privacy requests): this part of the issue is owned
-separately and shares nothing with the lists' change lock, rate limit or serving cache. The same
+Every write of the explanations lives here. It shares nothing with the lists' services (blacklists,
+boosts, bulk uploads, privacy requests): not their change lock, rate limit or serving cache. The same
 rules apply as everywhere: keyword-only, typed, `<noun>_<verb>`, one place where each state changes.
 
 - `explanation_request` resolves the production version and the input (the customer's latest
@@ -15,7 +14,7 @@ rules apply as everywhere: keyword-only, typed, `<noun>_<verb>`, one place where
 - `explainer_background_from_reference` / `explainer_background_upload` store the background sample
   with a version; a new background drops the version's finished explanations (they used the old one).
 - `explanations_erase` deletes an entity's cached explanations (they hold personal features); the
-  privacy erasure calls it (support.services.entity_data_erase).
+  privacy erasure calls it (support.services.privacy.entity_data_erase).
 """
 
 from __future__ import annotations
@@ -40,8 +39,8 @@ from mlops.errors import ApplicationError, Conflict
 from registry import selectors as registry_selectors
 from registry.models import ModelVersion, RegisteredModel
 
-from . import explain as ex
-from .models import ExplainerBackground, Explanation, ExplanationState, PrivacyRequest
+from .. import shap_engine
+from ..models import ExplainerBackground, Explanation, ExplanationState, PrivacyRequest
 
 __all__ = [
     "explanation_request", "explanation_compute", "explanations_erase", "explainer_background_upload",
@@ -52,7 +51,7 @@ log = logging.getLogger(__name__)
 
 # A background is a sample, not a dataset: enough rows to average over, few enough for the
 # model-agnostic explainer (2**features x rows model calls) to stay interactive.
-BACKGROUND_ROWS = ex.DEFAULT_BACKGROUND_ROWS
+BACKGROUND_ROWS = shap_engine.DEFAULT_BACKGROUND_ROWS
 MAX_BACKGROUND_ROWS = settings.KEEL_EXPLAIN_MAX_BACKGROUND_ROWS
 MAX_BACKGROUND_BYTES = settings.KEEL_EXPLAIN_MAX_BACKGROUND_BYTES
 # A queued or running explanation older than this is assumed lost (worker gone) and queued again
@@ -132,8 +131,8 @@ def explainer_background_upload(*, version: ModelVersion, actor, records: Any, s
     if bad is not None:
         raise ApplicationError(f"Row {bad} is not an object of feature values.", field="records")
     try:
-        canonical = ex.background_to_records(ex.background_from_records(records, version.feature_schema),
-                                             version.feature_schema)
+        frame = shap_engine.background_from_records(records, version.feature_schema)
+        canonical = shap_engine.background_to_records(frame, version.feature_schema)
     except ValueError as exc:
         raise ApplicationError(str(exc), field="records") from None
     source = (source or "").strip() or f"{len(canonical)} rows uploaded by {actor.get_username()}"
@@ -153,18 +152,18 @@ def _reference_sample(version: ModelVersion) -> tuple[list[dict], str] | None:
         return None
     schema = version.feature_schema
     names = [entry["name"] for entry in schema]
-    strings = {entry["name"]: object for entry in schema if entry.get("type") not in ex.NUMERIC_TYPES}
+    strings = {entry["name"]: object for entry in schema if entry.get("type") not in shap_engine.NUMERIC_TYPES}
     batch = reference.batch
     path = audit_services._batch_path(batch)
     samples = []
     for chunk in iter_chunks(path, batch.format, chunk_rows=REFERENCE_CHUNK_ROWS, columns=names, dtypes=strings):
         if all(name in chunk.columns for name in names) and chunk[names].notna().all(axis=1).any():
-            samples.append(ex.make_background(chunk, names, rows=BACKGROUND_ROWS, seed=0))
+            samples.append(shap_engine.make_background(chunk, names, rows=BACKGROUND_ROWS, seed=0))
     if not samples:
         raise ValueError(f"The training reference '{batch.name}' has no row with every feature of "
                          f"v{version.version} filled in.")
-    frame = ex.make_background(pd.concat(samples, ignore_index=True), names, rows=BACKGROUND_ROWS, seed=0)
-    records = ex.background_to_records(frame, schema)
+    frame = shap_engine.make_background(pd.concat(samples, ignore_index=True), names, rows=BACKGROUND_ROWS, seed=0)
+    records = shap_engine.background_to_records(frame, schema)
     source = (f"{len(records)} rows sampled from v{version.version}'s training data "
               f"'{batch.name}' ({reference.rows:,} rows)")
     return records, source
@@ -237,7 +236,7 @@ def _is_fast(version: ModelVersion) -> bool:
             raise Conflict(str(exc), field="model") from None
         steps = getattr(estimator, "steps", None)
         final = steps[-1][1] if steps else estimator
-        fast = type(final).__name__ in ex.TREE_MODELS
+        fast = type(final).__name__ in shap_engine.TREE_MODELS
     _FAST_PATH[version.artifact_sha256] = fast
     return fast
 
@@ -287,9 +286,9 @@ def _canonical(values: Mapping, schema: list[dict], *, field: str | None) -> tup
     """(input_key, the input as JSON-ready canonical values). A bad value is a 400 on its field:
     `features.<name>` for typed features, or `field` (entity_id) for logged ones."""
     try:
-        key = ex.input_key(values, schema)
-        record = ex.background_to_records(ex.row_frame(values, schema), schema)[0]
-    except ex.ExplainInputError as exc:
+        key = shap_engine.input_key(values, schema)
+        record = shap_engine.background_to_records(shap_engine.row_frame(values, schema), schema)[0]
+    except shap_engine.ExplainInputError as exc:
         if field is not None:
             raise ApplicationError(f"The logged features cannot be explained: {exc}", field=field) from None
         raise ApplicationError(str(exc), field=f"features.{exc.field}" if exc.field else "features") from None
@@ -300,7 +299,7 @@ def _canonical(values: Mapping, schema: list[dict], *, field: str | None) -> tup
 
 
 def _queue(explanation_id: int) -> None:
-    from .tasks import compute_explanation
+    from ..tasks import compute_explanation
 
     try:
         compute_explanation.delay(explanation_id)
@@ -409,16 +408,17 @@ def explanation_compute(*, explanation_id: int) -> Explanation | None:
     try:
         background = _background_for_compute(version, explanation_id)
         key = _version_key(version, background)
-        if ex.is_explainer_cached(key, model.task_type):
+        if shap_engine.is_explainer_cached(key, model.task_type):
             _progress(explanation_id, "Computing the contributions", 0.5)
         else:
             _progress(explanation_id, f"Building v{version.version}'s explainer (once per version) and computing "
                                       "the contributions", 0.3)
-        result = ex.explain(partial(_load, version), explanation.input, task_type=model.task_type,
-                            feature_schema=version.feature_schema,
-                            threshold=registry_selectors.serving_threshold(model, version),
-                            background=background.records if background is not None else None, version_key=key)
-    except ex.ExplainInputError as exc:
+        result = shap_engine.explain(partial(_load, version), explanation.input, task_type=model.task_type,
+                                     feature_schema=version.feature_schema,
+                                     threshold=registry_selectors.serving_threshold(model, version),
+                                     background=background.records if background is not None else None,
+                                     version_key=key)
+    except shap_engine.ExplainInputError as exc:
         return _fail(explanation_id, f"The input cannot be explained: {exc}")
     except GateInputError as exc:
         return _fail(explanation_id, str(exc))

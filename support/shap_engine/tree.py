@@ -43,7 +43,6 @@ ELEMENTWISE = (
 )
 
 
-
 class Unsupported(Exception):
     """The tree path cannot explain this model exactly; the model-agnostic path is used instead."""
 
@@ -196,7 +195,6 @@ class _CompiledOneHot:
                     if column is not None:
                         X[r, column] = 1.0
         return X
-
 
 
 class TreePath:

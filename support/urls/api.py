@@ -1,6 +1,8 @@
+"""REST API v1 routes of support, mounted under /api/v1/ in the `support-api` namespace."""
+
 from django.urls import path
 
-from . import apis
+from .. import apis
 
 app_name = "support-api"
 
@@ -19,16 +21,10 @@ urlpatterns = [
     path("support/bulk/<int:pk>/confirm", apis.BulkConfirmApi.as_view(), name="bulk-confirm"),
     path("support/privacy-requests", apis.PrivacyRequestListApi.as_view(), name="privacy-list"),
     path("support/privacy-requests/<int:pk>", apis.PrivacyRequestDetailApi.as_view(), name="privacy-detail"),
-]
-
-# Explanations (support/explain_apis.py), appended by the explanations part of the issue.
-from . import explain_apis  # noqa: E402
-
-urlpatterns += [
-    path("support/explanations", explain_apis.ExplanationListApi.as_view(), name="explanation-list"),
-    path("support/explanations/<int:pk>", explain_apis.ExplanationDetailApi.as_view(), name="explanation-detail"),
-    path("support/explanations/<int:pk>/waterfall.png", explain_apis.ExplanationWaterfallApi.as_view(),
+    path("support/explanations", apis.ExplanationListApi.as_view(), name="explanation-list"),
+    path("support/explanations/<int:pk>", apis.ExplanationDetailApi.as_view(), name="explanation-detail"),
+    path("support/explanations/<int:pk>/waterfall.png", apis.ExplanationWaterfallApi.as_view(),
          name="explanation-waterfall"),
     path("models/<slug:name>/versions/<int:version>/explainer-background",
-         explain_apis.ExplainerBackgroundApi.as_view(), name="explainer-background"),
+         apis.ExplainerBackgroundApi.as_view(), name="explainer-background"),
 ]

@@ -1,13 +1,13 @@
 """Support agents' pages, mounted at /support/. An ID's history is /support/history/?entity_type=…&entity_id=…
 (query parameters, so any ID — slashes, dots, question marks — round-trips unchanged).
 
-Slot: the "Explain a decision" page is `support:explain` at /support/explain/ (built separately);
-the templates link to it only once that name exists.
+The "Explain a decision" pages are under /support/explain/ (`support:explain`); the templates link
+to them only when that name exists.
 """
 
 from django.urls import path
 
-from . import views
+from .. import views
 
 app_name = "support"
 urlpatterns = [
@@ -21,13 +21,7 @@ urlpatterns = [
     path("bulk/<int:pk>/", views.bulk_detail, name="bulk-detail"),
     path("bulk/<int:pk>/confirm/", views.bulk_confirm, name="bulk-confirm"),
     path("privacy/", views.privacy_new, name="privacy"),
-]
-
-# "Explain a decision" (support/explain_views.py), appended by the explanations part of the issue.
-from . import explain_views  # noqa: E402
-
-urlpatterns += [
-    path("explain/", explain_views.explain_form, name="explain"),
-    path("explain/<int:pk>/", explain_views.explanation_detail, name="explanation"),
-    path("explain/<int:pk>/waterfall.png", explain_views.explanation_waterfall, name="explanation-waterfall"),
+    path("explain/", views.explain_form, name="explain"),
+    path("explain/<int:pk>/", views.explanation_detail, name="explanation"),
+    path("explain/<int:pk>/waterfall.png", views.explanation_waterfall, name="explanation-waterfall"),
 ]

@@ -21,8 +21,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from mlops.errors import ApplicationError
 from mlops.roles import MANAGE_LISTS, READ_LISTS
 
-from . import page_selectors, selectors, services
-from .forms import (
+from .. import selectors, services
+from ..forms import (
     BlacklistForm,
     BoostForm,
     BulkConfirmForm,
@@ -32,7 +32,7 @@ from .forms import (
     PrivacyRequestForm,
     SearchForm,
 )
-from .models import EntryKind, EntryReason, EraseState, RowStatus
+from ..models import EntryKind, EntryReason, EraseState, RowStatus
 
 lists_reader_required = permission_required(READ_LISTS, raise_exception=True)
 lists_manager_required = permission_required(MANAGE_LISTS, raise_exception=True)
@@ -80,7 +80,7 @@ def _agent_context(request) -> dict:
 def home(request):
     return render(request, "support/home.html", {
         "search_form": SearchForm(),
-        "changes": page_selectors.recent_changes(),
+        "changes": selectors.recent_changes(),
         **_agent_context(request),
     })
 
@@ -256,7 +256,7 @@ def _bulk_upload_page(request, form, status: int = 200):
 def _bulk_page(request, bulk, *, confirm_form=None, status: int = 200):
     filter_form = BulkRowFilterForm(request.GET)
     shown_status = filter_form.cleaned_data["status"] if filter_form.is_valid() else ""
-    rows, matching = page_selectors.bulk_rows(bulk, status=shown_status or None, limit=BULK_ROWS_SHOWN)
+    rows, matching = selectors.bulk_rows(bulk, status=shown_status or None, limit=BULK_ROWS_SHOWN)
     state = bulk.state_at()
     context = _agent_context(request)
     needs_count = services.bulk_needs_count(bulk)

@@ -1,6 +1,6 @@
 """The "Explain a decision" pages, mounted under /support/explain/: the form (a customer ID, or the
 features typed in), an explanation (score, decision against the threshold, the waterfall plot, the
-reasons in plain words, the inputs), and its plot. Separate from support/views.py (the lists' pages).
+reasons in plain words, the inputs), and its plot. Separate from support.views.entries (the lists' pages).
 
 Thin like the other pages: selectors read, one service call writes, and a refusal comes back on the
 form with the service's status code. Role: support.explain_decisions (agents, reviewers, pipelines);
@@ -21,9 +21,8 @@ from mlops.errors import ApplicationError
 from mlops.roles import EXPLAIN_DECISIONS, MANAGE_LISTS, READ_LISTS
 from registry.promotion_forms import show_service_error
 
-from . import explain_selectors as selectors
-from . import explanations as services
-from .explain_forms import FEATURE_PREFIX, ChooseModelForm, ExplainForm
+from .. import selectors, services
+from ..forms import FEATURE_PREFIX, ChooseModelForm, ExplainForm
 
 explainer_required = permission_required(EXPLAIN_DECISIONS, raise_exception=True)
 

@@ -8,7 +8,8 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from support import lists_cache, services
+from support.lists import cache as lists_cache
+from support.services import privacy
 from tests.factories import SurfaceFactory
 
 
@@ -78,5 +79,5 @@ def erasures(monkeypatch):
         calls.append(entity_id)
         return {"prediction_rows": 12, "audit_rows": 3}
 
-    monkeypatch.setattr(services, "entity_data_erase", erase)
+    monkeypatch.setattr(privacy, "entity_data_erase", erase)
     return calls

@@ -1,4 +1,4 @@
-"""Explanations (support/explanations.py and its API and pages): an agent asks why the production
+"""Explanations (support.services.explanations and its API and pages): an agent asks why the production
 model scored a customer as it did, by ID (the latest logged prediction) or by typed features.
 
 Two tiny models, trained once per module: the upsell tree model (explained inline by the tree path)
@@ -28,8 +28,8 @@ from mlops.demo.training import CATEGORICAL, FEATURES, train_upsell_model
 from registry import services as registry_services
 from registry.models import TaskType
 from registry.services.catalog import alias_point
-from support import explain as ex
-from support import explanations
+from support import shap_engine as ex
+from support.services import explanations
 from support.models import ExplainerBackground, Explanation
 
 pytestmark = pytest.mark.django_db

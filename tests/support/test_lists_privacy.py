@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from mlops.errors import ApplicationError
 from support import selectors, services
+from support.services import privacy
 from support.models import EntryReason, EraseState, ListEntry, PrivacyRequest
 from tests.factories import BlacklistEntryFactory, BoostEntryFactory
 from tests.support.served_lists import expand
@@ -83,7 +84,7 @@ def test_a_failed_erasure_stays_pending_with_the_reason_and_is_retried(surfaces,
         attempts.append(entity_id)
         raise ConnectionError("prediction store unreachable")
 
-    monkeypatch.setattr(services, "entity_data_erase", broken)
+    monkeypatch.setattr(privacy, "entity_data_erase", broken)
     with commit():
         request = services.privacy_request_create(actor=agent, entity_id="cust-7")
     request.refresh_from_db()
@@ -91,22 +92,22 @@ def test_a_failed_erasure_stays_pending_with_the_reason_and_is_retried(surfaces,
     assert "prediction store unreachable" in request.erase_error and request.erase_attempts >= 1
     assert ListEntry.objects.get(pk=request.entry_id).is_active()  # the blacklist holds meanwhile
 
-    monkeypatch.setattr(services, "entity_data_erase", lambda *, entity_id: {"prediction_rows": 1})
+    monkeypatch.setattr(privacy, "entity_data_erase", lambda *, entity_id: {"prediction_rows": 1})
     done = services.privacy_request_erase(request_id=request.pk)
     assert done.erase_state == EraseState.DONE and done.erase_counts == {"prediction_rows": 1}
     assert done.erase_error == ""
     # Done once: a redelivered task changes nothing.
-    monkeypatch.setattr(services, "entity_data_erase", broken)
+    monkeypatch.setattr(privacy, "entity_data_erase", broken)
     assert services.privacy_request_erase(request_id=request.pk).erase_counts == {"prediction_rows": 1}
 
 
 def test_pending_erasures_are_queued_again_by_the_sweep(surfaces, agent, monkeypatch, clock, erasures, commit):
-    queue = services._queue_erase
-    monkeypatch.setattr(services, "_queue_erase", lambda pk: None)  # the broker was down
+    queue = privacy._queue_erase
+    monkeypatch.setattr(privacy, "_queue_erase", lambda pk: None)  # the broker was down
     with commit():
         request = services.privacy_request_create(actor=agent, entity_id="cust-7")
     assert erasures == []
-    monkeypatch.setattr(services, "_queue_erase", queue)
+    monkeypatch.setattr(privacy, "_queue_erase", queue)
     assert services.privacy_erasures_requeue(older_than_seconds=600) == 0  # too recent to be stalled
     clock.advance(minutes=11)
     assert services.privacy_erasures_requeue(older_than_seconds=600) == 1

@@ -14,6 +14,7 @@ from rest_framework.authtoken.models import Token
 
 from mlops.errors import ApplicationError
 from support import selectors, services
+from support.services import changes
 from support.models import ListEntry
 from tests.factories import BlacklistEntryFactory, BoostEntryFactory, SupportAgentFactory
 from tests.support.served_lists import expand, ids
@@ -265,7 +266,7 @@ def agent_cache_reset(agent):
     """The story's one agent makes more changes than the rate limit allows a person; reset its count."""
     from django.core.cache import cache
 
-    cache.delete_many([key for _, key in services._rate_keys(agent.pk, timezone.now())])
+    cache.delete_many([key for _, key in changes._rate_keys(agent.pk, timezone.now())])
 
 
 def test_a_pollers_token_is_checked_against_the_database_at_most_every_few_seconds(surfaces, pipeline, api,

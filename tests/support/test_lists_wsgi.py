@@ -10,7 +10,7 @@ import pytest
 from django.test import RequestFactory
 from rest_framework.authtoken.models import Token
 
-from support.lists_wsgi import ServingListsWSGI
+from support.lists.wsgi import ServingListsWSGI
 from tests.factories import BlacklistEntryFactory, BoostEntryFactory
 from tests.support.served_lists import ids
 

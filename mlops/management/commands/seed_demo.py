@@ -351,7 +351,7 @@ class Command(BaseCommand):
         customer v1 scored high in its serving logs, computed now so the demo page opens at once.
         Safe to run again: the background is kept and the explanation is answered from the cache."""
         from audits.models import PredictionLog
-        from support import explanations
+        from support.services import explanations
 
         v1 = model.versions.filter(version=1).first()
         if v1 is None:
