@@ -9,7 +9,6 @@ import hashlib
 import logging
 from dataclasses import dataclass
 
-import joblib
 import numpy as np
 import pandas as pd
 from django.db import OperationalError as DatabaseOperationalError
@@ -120,23 +119,6 @@ def prepare_labels(frame: pd.DataFrame, holdout: HoldoutDataset, task_type: str)
     return labels.to_numpy()
 
 
-def load_estimator(version: ModelVersion):
-    """Unpickle an artifact only after its bytes match the registered sha256."""
-    if not version.artifact:
-        raise GateInputError(f"v{version.version} has no artifact.")
-    with version.artifact.open("rb") as handle:
-        raw = handle.read()
-    if hashlib.sha256(raw).hexdigest() != version.artifact_sha256:
-        raise GateInputError(f"The stored artifact of v{version.version} does not match its registered sha256; "
-                             "refusing to load it.")
-    try:
-        import io
-
-        return joblib.load(io.BytesIO(raw))
-    except Exception as exc:  # any unpickling failure means the same thing to the reviewer
-        raise GateInputError(f"The artifact of v{version.version} could not be loaded: {exc}") from exc
-
-
 def score(estimator, version: ModelVersion, features: pd.DataFrame, task_type: str) -> tuple[np.ndarray, list | None]:
     try:
         if task_type == "binary_classification":
@@ -166,7 +148,7 @@ def run_gate(*, request_id: int) -> PromotionRequest:
         # against other processes on the worker made each call ~20x slower than single-threaded.
         with threadpool_limits(limits=1):
             evidence = _evidence(request, compared)
-    except GateInputError as exc:
+    except (GateInputError, selectors.ArtifactError) as exc:
         return _record_failure(request, compared, str(exc))
     except DatabaseOperationalError:
         raise  # transient: the task retries
@@ -203,7 +185,7 @@ def _evidence(request: PromotionRequest, compared: ModelVersion | None) -> dict:
     candidate_features = prepare_features(frame, candidate_version)
 
     _progress(request.pk, f"Scoring candidate v{candidate_version.version}", 0.3)
-    candidate_estimator = load_estimator(candidate_version)
+    candidate_estimator = selectors.artifact_estimator(candidate_version)
     candidate_scores, classes = score(candidate_estimator, candidate_version, candidate_features, task_type)
 
     production = production_note = None
@@ -212,11 +194,11 @@ def _evidence(request: PromotionRequest, compared: ModelVersion | None) -> dict:
         _progress(request.pk, f"Scoring production v{production_version.version}", 0.45)
         try:
             features = prepare_features(frame, production_version)
-            estimator = load_estimator(production_version)
+            estimator = selectors.artifact_estimator(production_version)
             scores, _ = score(estimator, production_version, features, task_type)
             production = Scored(production_version, scores, classes,
-                                selectors.serving_threshold(model, production_version), estimator)
-        except GateInputError as exc:
+                                selectors.applicable_threshold(production_version, approved=True), estimator)
+        except (GateInputError, selectors.ArtifactError) as exc:
             # Not the candidate's fault: reviewers see why production could not be compared.
             production_note = f"Production v{production_version.version} could not be scored: {exc}"
 
@@ -225,9 +207,8 @@ def _evidence(request: PromotionRequest, compared: ModelVersion | None) -> dict:
     if task_type == "binary_classification":
         threshold = evaluation.learn_threshold(y_true, candidate_scores, policy["threshold_rule"],
                                                policy["threshold_target"])
-        if threshold["threshold"] is None:
-            threshold["threshold"] = candidate_version.decision_threshold
-    candidate_threshold = (threshold or {}).get("threshold") or candidate_version.decision_threshold or 0.5
+        threshold["threshold"] = selectors.applicable_threshold(candidate_version, threshold["threshold"])
+    candidate_threshold = (threshold or {}).get("threshold") or selectors.applicable_threshold(candidate_version) or 0.5
     metric_args = dict(classes=classes, groups=groups, k=policy["ranking_k"])
     baseline = evaluation.baseline_scores(task_type, y_true, classes=classes, groups=groups)
     metrics = {

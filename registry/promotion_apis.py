@@ -15,7 +15,7 @@ from mlops.roles import APPROVE_PROMOTION, REGISTER_MODELS, USE_KEEL
 
 from . import promotion_serializers as s
 from . import selectors, services
-from .promotion_selectors import promotion_get, promotion_requests
+from .selectors import promotion_get, promotion_requests
 from .models import PromotionRequest, PromotionState
 
 

@@ -17,7 +17,7 @@ from .models import (
     RegisteredModel,
     TaskType,
 )
-from .promotion_selectors import model_holdouts, promotable_versions
+from .selectors import model_holdouts, promotable_versions
 
 
 def show_service_error(form: forms.Form, exc: ApplicationError | ValidationError, rename: dict | None = None) -> None:

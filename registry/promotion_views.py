@@ -20,7 +20,6 @@ from mlops.errors import ApplicationError
 from mlops.roles import APPROVE_PROMOTION, REGISTER_MODELS, USE_KEEL
 
 from . import evidence_display, selectors, services
-from . import promotion_selectors as promotions
 from .config_diff import changed_only
 from .models import PromotionAction, PromotionRequest, PromotionState, RegisteredModel, ThresholdRule
 from .promotion_forms import (
@@ -61,7 +60,7 @@ def promotion_queue(request):
             model = RegisteredModel.objects.get(name=form.cleaned_data["model"])
         state = form.cleaned_data["state"]
     return render(request, "registry/promotion_queue.html", {
-        "form": form, "queue": promotions.promotion_queue(model=model, state=state),
+        "form": form, "queue": selectors.promotion_queue(model=model, state=state),
         "filtered": bool(model or state),
     })
 
@@ -122,7 +121,7 @@ def _request_form_page(request, model, form, status=200):
 @require_GET
 @keel_member_required
 def promotion_detail(request, pk: int):
-    return _detail_page(request, promotions.promotion_get(pk))
+    return _detail_page(request, selectors.promotion_get(pk))
 
 
 def _detail_page(request, promotion: PromotionRequest, *, status: int = 200, **bound_forms):
@@ -181,14 +180,14 @@ def _config_diff(promotion: PromotionRequest) -> dict | None:
 def _decide(request, pk: int, form_class, form_name: str, act, done: str):
     """The three decisions share one shape: bind the form, call the service, report back. Errors
     re-render the request page with the form and its errors, at the service's status code."""
-    promotion = promotions.promotion_get(pk)
+    promotion = selectors.promotion_get(pk)
     form = form_class(request.POST, promotion=promotion)
     if form.is_valid():
         try:
             act(promotion, form.cleaned_data)
         except ApplicationError as exc:
             show_service_error(form, exc)
-            return _detail_page(request, promotions.promotion_get(pk), status=exc.status_code, **{form_name: form})
+            return _detail_page(request, selectors.promotion_get(pk), status=exc.status_code, **{form_name: form})
         messages.success(request, done.format(promotion=promotion))
         return redirect("promotions:detail", pk=pk)
     return _detail_page(request, promotion, status=400, **{form_name: form})
@@ -265,7 +264,7 @@ def model_panels(request, model: RegisteredModel, *, rollback_form: RollbackForm
     return {
         "serving": selectors.serving_config(model),
         "health": health,
-        "recent_promotions": promotions.recent_promotions(model),
+        "recent_promotions": selectors.recent_promotions(model),
         "may_request_promotion": request.user.has_perm(REGISTER_MODELS),
         "rollback_form": rollback_form if may_roll_back else None,
     }

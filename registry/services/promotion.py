@@ -32,7 +32,7 @@ from ..models import (
     PromotionState,
     RegisteredModel,
 )
-from ..selectors import PRODUCTION, rollback_targets
+from ..selectors import PRODUCTION, applicable_threshold, rollback_targets
 from .catalog import alias_point
 
 __all__ = [
@@ -258,8 +258,7 @@ def promotion_approve(*, request: PromotionRequest, actor, comment: str = "",
             field="state")
     if threshold is not None and not 0 <= threshold <= 1:
         raise ApplicationError("A decision threshold is between 0 and 1.", field="threshold")
-    serving_threshold = threshold if threshold is not None else (
-        request.proposed_threshold if request.proposed_threshold is not None else request.version.decision_threshold)
+    serving_threshold = applicable_threshold(request.version, threshold, request.proposed_threshold)
 
     target = None if request.action == PromotionAction.REMOVE else request.version
     alias_point(model=request.model, alias=request.target_alias, version=target, actor=actor,

@@ -4,7 +4,7 @@ from django import template
 
 from mlops.roles import USE_KEEL
 
-from ..promotion_selectors import awaiting_approval_count
+from ..selectors import awaiting_approval_count
 
 register = template.Library()
 

@@ -212,9 +212,7 @@ def _version_key(version: ModelVersion, background: ExplainerBackground | None) 
 
 
 def _load(version: ModelVersion):
-    from registry.gate import load_estimator
-
-    return load_estimator(version)
+    return registry_selectors.artifact_estimator(version)
 
 
 def _is_fast(version: ModelVersion) -> bool:
@@ -228,11 +226,9 @@ def _is_fast(version: ModelVersion) -> bool:
     if method:
         fast = method == "tree"
     else:
-        from registry.gate import GateInputError
-
         try:
             estimator = _load(version)
-        except GateInputError as exc:
+        except registry_selectors.ArtifactError as exc:
             raise Conflict(str(exc), field="model") from None
         steps = getattr(estimator, "steps", None)
         final = steps[-1][1] if steps else estimator
@@ -392,8 +388,6 @@ def explanation_compute(*, explanation_id: int) -> Explanation | None:
     entity erased, its background replaced) is None, and a redelivered job finishes it once. An input
     or a version that cannot be explained ends failed with the reason; database hiccups raise (the
     job retries them)."""
-    from registry.gate import GateInputError
-
     explanation = Explanation.objects.select_related("version__model").filter(pk=explanation_id).first()
     if explanation is None or explanation.state in FINISHED:
         return explanation
@@ -415,12 +409,12 @@ def explanation_compute(*, explanation_id: int) -> Explanation | None:
                                       "the contributions", 0.3)
         result = shap_engine.explain(partial(_load, version), explanation.input, task_type=model.task_type,
                                      feature_schema=version.feature_schema,
-                                     threshold=registry_selectors.serving_threshold(model, version),
+                                     threshold=registry_selectors.applicable_threshold(version, approved=True),
                                      background=background.records if background is not None else None,
                                      version_key=key)
     except shap_engine.ExplainInputError as exc:
         return _fail(explanation_id, f"The input cannot be explained: {exc}")
-    except GateInputError as exc:
+    except registry_selectors.ArtifactError as exc:
         return _fail(explanation_id, str(exc))
     except DatabaseOperationalError:
         raise  # transient: the job retries

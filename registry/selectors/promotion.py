@@ -1,5 +1,5 @@
-"""Reads of promotion requests for the reviewer pages: the queue, one request with its history, a
-model's recent requests, and how many wait for a reviewer (the nav badge)."""
+"""Reads of promotion governance: a model's policy, the queue, one request with its history, a model's
+recent requests, how many wait for a reviewer (the nav badge), and the audit verdict a hold-out cites."""
 
 from dataclasses import dataclass
 
@@ -7,16 +7,34 @@ from django.db.models import Max, Prefetch, QuerySet
 
 from mlops.errors import NotFound
 
-from .models import (
+from ..models import (
     HoldoutDataset,
     ModelVersion,
     PromotionEvent,
+    PromotionPolicy,
     PromotionRequest,
     PromotionState,
     RegisteredModel,
 )
 
+__all__ = [
+    "DECIDED_SHOWN", "policy_for", "policy_as_dict", "promotion_requests", "promotion_get", "PromotionQueue",
+    "promotion_queue", "awaiting_approval_count", "recent_promotions", "promotable_versions",
+    "model_holdouts", "audit_status_for_holdout",
+]
+
+
 DECIDED_SHOWN = 30  # the queue is for work to do; older decisions are a filter away
+
+
+def policy_for(model: RegisteredModel) -> PromotionPolicy:
+    """The model's promotion policy, or the defaults (unsaved) when nobody has edited one yet."""
+    return PromotionPolicy.objects.filter(model=model).first() or PromotionPolicy(model=model)
+
+
+def policy_as_dict(policy: PromotionPolicy) -> dict:
+    names = [f.name for f in policy._meta.fields if f.name not in ("id", "model", "updated_by", "updated_at")]
+    return {name: getattr(policy, name) for name in names}
 
 
 def promotion_requests() -> QuerySet[PromotionRequest]:
@@ -74,3 +92,18 @@ def promotable_versions(model: RegisteredModel) -> QuerySet[ModelVersion]:
 
 def model_holdouts(model: RegisteredModel) -> QuerySet[HoldoutDataset]:
     return model.holdouts.order_by("-created_at", "-id")
+
+
+def audit_status_for_holdout(holdout: HoldoutDataset) -> dict:
+    """The latest data-audit verdict for the hold-out data, for the gate to cite.
+
+    The registry reads audits only through here (DESIGN.md): an audit of the very same bytes (same
+    sha256) is the one that speaks for this hold-out.
+    """
+    from audits.selectors import latest_audit_of_bytes
+
+    job = latest_audit_of_bytes(model=holdout.model, sha256=holdout.sha256)
+    if job is None:
+        return {"status": "not_audited", "detail": "No data audit has run on this hold-out data yet."}
+    return {"status": job.verdict, "audit_id": job.pk, "finished_at": job.finished_at.isoformat(),
+            "detail": f"Audit #{job.pk} of these exact bytes: {job.verdict}."}

@@ -1,11 +1,18 @@
-"""Reads of the registry shared by pages, the API and later the promotion gate."""
+"""Reads of the catalog: models, versions, aliases, runs and what defines a version."""
 
 from django.db.models import OuterRef, QuerySet, Subquery
 
 from mlops.errors import NotFound
 
-from .config_diff import DiffRow, diff_configs
-from .models import AliasEvent, ModelAlias, ModelVersion, RegisteredModel, TrainingRun
+from ..config_diff import DiffRow, diff_configs
+from ..models import AliasEvent, ModelAlias, ModelVersion, RegisteredModel, TrainingRun
+
+__all__ = [
+    "PRODUCTION", "model_overview", "alias_map", "versions_with_aliases", "alias_history", "latest_tags",
+    "latest_metrics", "metrics_table", "version_config", "version_diff", "run_metric_history", "model_get",
+    "version_get", "run_get", "versions_for_api", "runs_for_api",
+]
+
 
 PRODUCTION = "production"
 
@@ -131,116 +138,3 @@ def versions_for_api(model: RegisteredModel) -> QuerySet[ModelVersion]:
 
 def runs_for_api() -> QuerySet[TrainingRun]:
     return TrainingRun.objects.select_related("experiment", "created_by").prefetch_related("params", "metrics", "tags")
-
-
-# --- promotion governance -------------------------------------------------------------------------
-
-ROLLBACK_READY = 7  # approved versions kept ready to roll back to; their artifacts are never pruned
-
-
-def policy_for(model: RegisteredModel):
-    """The model's promotion policy, or the defaults (unsaved) when nobody has edited one yet."""
-    from .models import PromotionPolicy
-
-    return PromotionPolicy.objects.filter(model=model).first() or PromotionPolicy(model=model)
-
-
-def policy_as_dict(policy) -> dict:
-    names = [f.name for f in policy._meta.fields if f.name not in ("id", "model", "updated_by", "updated_at")]
-    return {name: getattr(policy, name) for name in names}
-
-
-def production_history(model: RegisteredModel) -> list[ModelVersion]:
-    """Versions that served as production, most recent first, each once."""
-    seen: dict[int, ModelVersion] = {}
-    events = model.alias_events.filter(alias=PRODUCTION, to_version__isnull=False).select_related("to_version")
-    for event in events.order_by("-created_at", "-id"):
-        seen.setdefault(event.to_version_id, event.to_version)
-    return list(seen.values())
-
-
-def rollback_targets(model: RegisteredModel) -> list[ModelVersion]:
-    """Earlier production versions one click can restore: the last seven, artifacts present."""
-    current = alias_map(model).get(PRODUCTION)
-    return [v for v in production_history(model) if v != current and v.artifact][:ROLLBACK_READY]
-
-
-def serving_threshold(model: RegisteredModel, version: ModelVersion) -> float | None:
-    """The threshold approved with the version's latest production approval, else the version's own."""
-    from .models import PromotionRequest, PromotionState
-
-    approved = PromotionRequest.objects.filter(
-        model=model, version=version, target_alias=PRODUCTION, state=PromotionState.APPROVED,
-    ).order_by("-decided_at").values_list("approved_threshold", flat=True).first()
-    return approved if approved is not None else version.decision_threshold
-
-
-def canary_percent(model: RegisteredModel, version: ModelVersion) -> int | None:
-    from .models import PromotionRequest, PromotionState
-
-    return PromotionRequest.objects.filter(
-        model=model, version=version, target_alias="canary", state=PromotionState.APPROVED,
-    ).order_by("-decided_at").values_list("canary_percent", flat=True).first()
-
-
-def model_health(model: RegisteredModel, *, now=None) -> dict:
-    """How old the production model is against the policy's staleness limit."""
-    from django.utils import timezone
-
-    now = now or timezone.now()
-    production = alias_map(model).get(PRODUCTION)
-    limit = policy_for(model).staleness_days
-    if production is None:
-        return {"production": None, "age_days": None, "staleness_days": limit, "stale": False}
-    trained = production.train_window_end
-    reference = trained if trained else production.created_at.date()
-    age = (now.date() - reference).days
-    return {"production": production, "age_days": age, "staleness_days": limit, "stale": age > limit,
-            "measured_from": "training data end" if trained else "registration"}
-
-
-def audit_status_for_holdout(holdout) -> dict:
-    """The latest data-audit verdict for the hold-out data, for the gate to cite.
-
-    The registry reads audits only through here (DESIGN.md): an audit of the very same bytes (same
-    sha256) is the one that speaks for this hold-out.
-    """
-    from audits.selectors import latest_audit_of_bytes
-
-    job = latest_audit_of_bytes(model=holdout.model, sha256=holdout.sha256)
-    if job is None:
-        return {"status": "not_audited", "detail": "No data audit has run on this hold-out data yet."}
-    return {"status": job.verdict, "audit_id": job.pk, "finished_at": job.finished_at.isoformat(),
-            "detail": f"Audit #{job.pk} of these exact bytes: {job.verdict}."}
-
-
-def serving_config(model: RegisteredModel) -> dict:
-    """What serving systems need: production, its fallback, shadow and canary, each with artifact
-    location, sha256 and decision threshold."""
-    from django.urls import reverse
-
-    aliases = alias_map(model)
-    production = aliases.get(PRODUCTION)
-    fallback = next((v for v in production_history(model) if v != production and v.artifact), None)
-
-    def describe(version: ModelVersion | None) -> dict | None:
-        if version is None:
-            return None
-        return {
-            "version": version.version,
-            "flavor": version.flavor,
-            "artifact_url": reverse("api:version-artifact", args=[model.name, version.version]),
-            "sha256": version.artifact_sha256,
-            "threshold": serving_threshold(model, version),
-            "feature_schema": version.feature_schema,
-        }
-
-    canary = aliases.get("canary")
-    return {
-        "model": model.name,
-        "task_type": model.task_type,
-        "production": describe(production),
-        "fallback": describe(fallback),
-        "shadow": describe(aliases.get("shadow")),
-        "canary": None if canary is None else {**describe(canary), "percent": canary_percent(model, canary)},
-    }
