@@ -22,7 +22,7 @@ from mlops.roles import RUN_AUDITS, USE_KEEL
 from registry.models import RegisteredModel
 from registry.promotion_forms import show_service_error
 
-from . import page_selectors, report_display, selectors, services
+from . import report_display, selectors, services
 from .forms import AuditFilterForm, AuditStartForm, ColumnRulesForm, ScheduleForm, ServingAuditForm, SuiteJsonForm
 from .models import AuditJob, AuditState, AuditSuite, ReferenceProfile
 
@@ -49,10 +49,10 @@ def audit_list(request):
     return render(request, "audits/audit_list.html", {
         "form": form,
         "model": model,
-        "alerts": page_selectors.open_alert_list(model),
-        "trends": page_selectors.verdict_trends(page_selectors.audited_models(model)),
-        "trend_length": page_selectors.TREND_LENGTH,
-        "audits": page_selectors.audit_list(model),
+        "alerts": selectors.open_alert_list(model),
+        "trends": selectors.verdict_trends(selectors.audited_models(model)),
+        "trend_length": selectors.TREND_LENGTH,
+        "audits": selectors.audit_list(model),
         "may_run": request.user.has_perm(RUN_AUDITS),
     })
 
@@ -165,7 +165,7 @@ def suite_detail(request, name: str):
     model = get_object_or_404(RegisteredModel, name=name)
     saved = AuditSuite.objects.filter(model=model).select_related("suggested_from", "updated_by").first()
     # With no saved suite yet, audits run with the one production's reference suggests: show that.
-    suggestion = None if saved else page_selectors.suggested_suite(model)
+    suggestion = None if saved else selectors.suggested_suite(model)
     suite = saved.suite if saved else (suggestion["suite"] if suggestion else None)
     may_edit = request.user.has_perm(RUN_AUDITS)
     bound = {}

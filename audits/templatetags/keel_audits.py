@@ -5,7 +5,7 @@ from django import template
 
 from mlops.roles import RUN_AUDITS, USE_KEEL
 
-from .. import page_selectors
+from .. import selectors
 
 register = template.Library()
 
@@ -16,14 +16,14 @@ def open_alert_count(context) -> int:
     user = context.get("user")
     if user is None or not user.has_perm(USE_KEEL):
         return 0
-    return page_selectors.open_alert_count()
+    return selectors.open_alert_count()
 
 
 @register.inclusion_tag("audits/_model_audits_panel.html", takes_context=True)
 def model_audits_panel(context, model) -> dict:
     """The model page's audit panel: verdict trend, latest audits, open alerts, links."""
     user = context.get("user")
-    return {**page_selectors.model_audit_summary(model), "may_run": bool(user and user.has_perm(RUN_AUDITS))}
+    return {**selectors.model_audit_summary(model), "may_run": bool(user and user.has_perm(RUN_AUDITS))}
 
 
 @register.filter

@@ -4,7 +4,10 @@ from django.db.models import Count, Q, QuerySet
 
 from mlops.errors import NotFound
 
-from .models import Alert, AlertState, AuditJob, AuditKind, AuditSchedule, AuditState, ErasedEntity, PredictionLog
+from ..models import Alert, AlertState, AuditJob, AuditKind, AuditSchedule, AuditState, ErasedEntity, PredictionLog
+
+__all__ = ["audit_jobs", "audit_get", "audits_with_counts", "latest_audit_of_bytes", "open_alerts", "predictions",
+           "latest_prediction", "is_erased", "audit_schedules", "schedule_get"]
 
 
 def audit_jobs() -> QuerySet[AuditJob]:

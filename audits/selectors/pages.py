@@ -1,5 +1,5 @@
 """Reads of the audit pages (the list, the model page's panel, the nav) that the API does not need.
-Shared reads stay in selectors.py; these build on them."""
+They build on the shared reads of selectors/audits.py."""
 
 from django.db.models import F, QuerySet, Window
 from django.db.models.functions import RowNumber
@@ -7,8 +7,13 @@ from django.db.models.functions import RowNumber
 from registry import selectors as registry_selectors
 from registry.models import RegisteredModel
 
-from . import selectors, services
-from .models import Alert, AlertState, AuditJob, AuditKind, AuditState, AuditSuite, ReferenceProfile
+from .. import services
+from ..models import Alert, AlertState, AuditJob, AuditKind, AuditState, AuditSuite, ReferenceProfile
+from . import audits as selectors
+
+__all__ = ["TREND_LENGTH", "LIST_LENGTH", "audit_list", "verdict_trends", "audited_models", "open_alert_list",
+           "open_alert_count", "model_audit_summary", "suggested_suite"]
+
 
 TREND_LENGTH = 20
 LIST_LENGTH = 100

@@ -1,0 +1,70 @@
+"""Reads of a model version's training reference: whether it has one, its profile, and its rows.
+
+Other apps (support's explainer) read a reference through these functions only: the data batch
+behind it, its file and the audit engine's reader stay the audits app's business."""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from mlops.datafiles import resolve_data_path
+from registry.models import ModelVersion
+
+from ..engine.sources import iter_chunks
+from ..models import DataBatch, ReferenceProfile
+
+__all__ = ["ReferenceInfo", "batch_path", "has_reference", "reference_for", "reference_profile_columns",
+           "reference_rows_in_chunks"]
+
+
+@dataclass(frozen=True)
+class ReferenceInfo:
+    """A version's training reference: the name of the data batch it was built from, its row count
+    and the file's format (csv, parquet, jsonl)."""
+
+    name: str
+    rows: int
+    format: str
+
+
+def batch_path(batch: DataBatch) -> Path:
+    """Where a batch's bytes are: its upload, or the file it names under KEEL_DATA_ROOT."""
+    if batch.file:
+        return Path(batch.file.path)
+    return resolve_data_path(batch.storage_path)
+
+
+def has_reference(version: ModelVersion) -> bool:
+    return ReferenceProfile.objects.filter(version=version).exists()
+
+
+def reference_for(version: ModelVersion) -> ReferenceInfo | None:
+    """The version's training reference, or None when it has none."""
+    reference = ReferenceProfile.objects.select_related("batch").filter(version=version).only(
+        "rows", "batch__name", "batch__format").first()
+    if reference is None:
+        return None
+    return ReferenceInfo(name=reference.batch.name, rows=reference.rows, format=reference.batch.format)
+
+
+def reference_profile_columns(version: ModelVersion) -> dict:
+    """The reference profile's per-column summaries (name -> dict), {} when the version has none."""
+    reference = ReferenceProfile.objects.filter(version=version).only("profile").first()
+    if reference is None:
+        return {}
+    return (reference.profile or {}).get("columns", {})
+
+
+def reference_rows_in_chunks(version: ModelVersion, *, columns: list[str], dtypes: dict | None = None,
+                             chunk_rows: int) -> Iterator[pd.DataFrame]:
+    """The rows of the version's training reference file, `columns` only (names the file lacks are
+    left out), as DataFrames of at most `chunk_rows` rows; `dtypes` as pandas takes them (e.g.
+    {name: object} keeps a column as strings). Yields nothing when the version has no reference. A
+    file that cannot be read raises ValueError with the reason, when the first chunk is asked for."""
+    reference = ReferenceProfile.objects.select_related("batch").filter(version=version).first()
+    if reference is None:
+        return
+    batch = reference.batch
+    yield from iter_chunks(batch_path(batch), batch.format, chunk_rows=chunk_rows, columns=columns, dtypes=dtypes)
