@@ -21,8 +21,8 @@ from mlops.roles import MANAGE_LISTS, READ_LISTS, ActionPermission
 from .. import selectors, services
 from .. import serializers as s
 from ..lists import cache as lists_cache
-from ..lists.auth import CachedGrant, CachedTokenAuthentication
 from ..lists import poll as lists_poll
+from ..lists.auth import CachedGrant, CachedTokenAuthentication
 from ..models import EntryKind, EntryReason, EntryState
 
 SURFACE_NAME = lists_poll.SURFACE_NAME

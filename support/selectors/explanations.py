@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
+from audits import selectors as audit_selectors
 from mlops.errors import NotFound
 from registry import selectors as registry_selectors
 from registry.models import ModelVersion, RegisteredModel
@@ -39,11 +40,8 @@ def explainable_models() -> list[tuple[RegisteredModel, ModelVersion]]:
 def _known_values(version: ModelVersion) -> dict[str, tuple[list[str], bool]]:
     """Per non-numeric feature: values seen in training (most frequent first) and whether that list
     is complete. From the training reference's profile when there is one, else the background."""
-    from audits.models import ReferenceProfile
-
     found: dict[str, tuple[list[str], bool]] = {}
-    reference = ReferenceProfile.objects.filter(version=version).only("profile").first()
-    columns = (reference.profile or {}).get("columns", {}) if reference is not None else {}
+    columns = audit_selectors.reference_profile_columns(version)
     for name, column in columns.items():
         counts = column.get("counts") if isinstance(column, dict) else None
         if column.get("kind") == "categorical" and isinstance(counts, dict) and counts:
@@ -83,8 +81,6 @@ def feature_inputs(version: ModelVersion) -> list[dict]:
 def cached_for_entity(model: RegisteredModel, entity_id: str) -> Explanation | None:
     """The finished explanation of the production version for the entity's latest logged
     prediction, if one is cached (the form links to it instead of asking again)."""
-    from audits import selectors as audit_selectors
-
     version = registry_selectors.alias_map(model).get(registry_selectors.PRODUCTION)
     prediction = audit_selectors.latest_prediction(entity_id=entity_id, model=model) if entity_id else None
     if version is None or prediction is None:

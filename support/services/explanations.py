@@ -35,6 +35,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
+from audits import selectors as audit_selectors
 from mlops.errors import ApplicationError, Conflict
 from registry import selectors as registry_selectors
 from registry.models import ModelVersion, RegisteredModel
@@ -143,29 +144,25 @@ def _reference_sample(version: ModelVersion) -> tuple[list[dict], str] | None:
     """A deterministic sample of the version's training reference file, or None when the version has
     no reference. Read chunk by chunk (each chunk sampled, then the samples), so a large training
     file never sits in memory whole."""
-    from audits import services as audit_services
-    from audits.engine.sources import iter_chunks
-    from audits.models import ReferenceProfile
-
-    reference = ReferenceProfile.objects.select_related("batch").filter(version=version).first()
+    reference = audit_selectors.reference_for(version)
     if reference is None:
         return None
     schema = version.feature_schema
     names = [entry["name"] for entry in schema]
     strings = {entry["name"]: object for entry in schema if entry.get("type") not in shap_engine.NUMERIC_TYPES}
-    batch = reference.batch
-    path = audit_services._batch_path(batch)
     samples = []
-    for chunk in iter_chunks(path, batch.format, chunk_rows=REFERENCE_CHUNK_ROWS, columns=names, dtypes=strings):
+    chunks = audit_selectors.reference_rows_in_chunks(version, columns=names, dtypes=strings,
+                                                      chunk_rows=REFERENCE_CHUNK_ROWS)
+    for chunk in chunks:
         if all(name in chunk.columns for name in names) and chunk[names].notna().all(axis=1).any():
             samples.append(shap_engine.make_background(chunk, names, rows=BACKGROUND_ROWS, seed=0))
     if not samples:
-        raise ValueError(f"The training reference '{batch.name}' has no row with every feature of "
+        raise ValueError(f"The training reference '{reference.name}' has no row with every feature of "
                          f"v{version.version} filled in.")
     frame = shap_engine.make_background(pd.concat(samples, ignore_index=True), names, rows=BACKGROUND_ROWS, seed=0)
     records = shap_engine.background_to_records(frame, schema)
     source = (f"{len(records)} rows sampled from v{version.version}'s training data "
-              f"'{batch.name}' ({reference.rows:,} rows)")
+              f"'{reference.name}' ({reference.rows:,} rows)")
     return records, source
 
 
@@ -238,10 +235,8 @@ def _is_fast(version: ModelVersion) -> bool:
 
 
 def _has_background_source(version: ModelVersion) -> bool:
-    from audits.models import ReferenceProfile
-
     return (ExplainerBackground.objects.filter(version=version).exists()
-            or ReferenceProfile.objects.filter(version=version).exists())
+            or audit_selectors.has_reference(version))
 
 
 # --- inputs ------------------------------------------------------------------------------------------------
@@ -249,8 +244,6 @@ def _has_background_source(version: ModelVersion) -> bool:
 
 def _forgotten(entity_id: str) -> bool:
     """The person asked to be forgotten (erasure done, or filed and pending): never explained again."""
-    from audits import selectors as audit_selectors
-
     return (audit_selectors.is_erased(entity_id)
             or PrivacyRequest.objects.filter(entity_type=settings.KEEL_SUPPORT_PRIVACY_ENTITY_TYPE,
                                              entity_id=entity_id).exists())
@@ -258,8 +251,6 @@ def _forgotten(entity_id: str) -> bool:
 
 def _logged_input(model: RegisteredModel, version: ModelVersion, entity_id: str):
     """The features the model saw in the entity's latest logged prediction of this model."""
-    from audits import selectors as audit_selectors
-
     if _forgotten(entity_id):
         raise ApplicationError(f"{entity_id} asked to be forgotten: their logged data is erased and they are "
                                "not explained.", field="entity_id")
