@@ -9,16 +9,15 @@ from django.utils import timezone
 
 from mlops.errors import ApplicationError
 from support import selectors, services
-from support.services import privacy
 from support.models import EntryReason, EraseState, ListEntry, PrivacyRequest
+from support.services import privacy
 from tests.factories import BlacklistEntryFactory, BoostEntryFactory
-from tests.support.served_lists import expand
 
 PRIVACY = "/api/v1/support/privacy-requests"
 
 
 def test_a_privacy_request_blacklists_everywhere_and_erases_logged_data(surfaces, agent, api, pipeline, erasures,
-                                                                        commit):
+                                                                        commit, served_rows):
     with commit():
         BoostEntryFactory(entity_type="customer", entity_id="cust-7", surfaces=["email"])
         BlacklistEntryFactory(entity_type="customer", entity_id="cust-7", surfaces=["search"], reason="fraud")
@@ -37,7 +36,8 @@ def test_a_privacy_request_blacklists_everywhere_and_erases_logged_data(surfaces
     reader = api(pipeline)
     for surface in ("home", "search", "email"):
         served = reader.get("/api/v1/support/lists", {"surface": surface}).json()
-        assert {"entity_type": "customer", "entity_id": "cust-7", "expires_at": None} in expand(served["blacklist"])
+        expected = {"entity_type": "customer", "entity_id": "cust-7", "expires_at": None}
+        assert expected in served_rows(served["blacklist"])
         assert served["boosts"] == []
     boost = ListEntry.objects.get(kind="boost", entity_id="cust-7")
     assert boost.lift_reason == f"Privacy request #{request.pk}" and boost.lifted_by == agent
