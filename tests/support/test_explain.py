@@ -11,24 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import (
-    HistGradientBoostingClassifier,
-    RandomForestClassifier,
-    RandomForestRegressor,
-)
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier, RandomForestRegressor
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
 from mlops.demo.signups import LABEL, generate_signups
-from mlops.demo.training import (
-    CATEGORICAL,
-    FEATURES,
-    NUMERIC,
-    feature_schema,
-    train_upsell_model,
-)
+from mlops.demo.training import CATEGORICAL, FEATURES, NUMERIC, feature_schema, train_upsell_model
 from support import shap_engine as ex
 from support.shap_engine import explainer_cache, reasons
 

@@ -16,11 +16,7 @@ from mlops.errors import ApplicationError
 from support import selectors, services
 from support.models import ListEntry
 from support.services import changes
-from tests.factories import (
-    BlacklistEntryFactory,
-    BoostEntryFactory,
-    SupportAgentFactory,
-)
+from tests.factories import BlacklistEntryFactory, BoostEntryFactory, SupportAgentFactory
 
 LISTS = "/api/v1/support/lists"
 

@@ -19,19 +19,9 @@ from django.utils import timezone
 
 from mlops import urls as mlops_urls
 from support import services
-from support.models import (
-    BulkUpload,
-    EntryReason,
-    EraseState,
-    ListEntry,
-    PrivacyRequest,
-)
+from support.models import BulkUpload, EntryReason, EraseState, ListEntry, PrivacyRequest
 from support.urls import pages as support_urls
-from tests.factories import (
-    BlacklistEntryFactory,
-    BoostEntryFactory,
-    SupportAgentFactory,
-)
+from tests.factories import BlacklistEntryFactory, BoostEntryFactory, SupportAgentFactory
 
 pytestmark = pytest.mark.django_db
 
