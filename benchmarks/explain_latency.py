@@ -1,4 +1,4 @@
-"""Single-row explanation latency: Keel's support.explain.explain() vs bare shap calls on the same
+"""Single-row explanation latency: Keel's support.shap_engine.explain() vs bare shap calls on the same
 model and the same rows.
 
     .venv/bin/python benchmarks/explain_latency.py [--rows 200] [--signups 20000] [--background 100]
@@ -6,7 +6,7 @@ model and the same rows.
 1. Trains the demo upsell model once (demo: --signups seeded signups, the default
    hyperparameters: HistGradientBoosting, 150 iterations) and a logistic-regression pipeline on the
    same signups (one-hot + scaled numbers), which Keel explains with its model-agnostic path. The
-   background is support.explain.make_background(rows=--background), as a version stores it.
+   background is support.shap_engine.make_background(rows=--background), as a version stores it.
 2. Times, per call and over --rows different hold-out rows (one-row DataFrames of raw features):
    Tree model
      keel warm     explain(..., version_key=...) with the explainer cached (after one priming call)
@@ -28,7 +28,7 @@ model and the same rows.
    add up to the score (|base + sum - score| <= 1e-6 in the call's units).
 
 All timing runs with one OpenMP thread (as demo.training fits and scores) and after
-support.explain.warm_up() (shap's numba kernels: once per process, timed and printed separately).
+support.shap_engine.warm_up() (shap's numba kernels: once per process, timed and printed separately).
 It is a benchmark, not a test: nothing fails on a slow run.
 """
 
@@ -56,7 +56,7 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 
 from demo.signups import LABEL, generate_signups  # noqa: E402
 from demo.training import CATEGORICAL, FEATURES, train_upsell_model  # noqa: E402
-from support import explain as ex  # noqa: E402
+from support import shap_engine as ex  # noqa: E402
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", PendingDeprecationWarning)
@@ -123,7 +123,7 @@ def run(args) -> None:
         f"iterations, {len(preprocess.get_feature_names_out())} encoded columns) and a logistic regression "
         f"in {time.perf_counter() - started:.1f} s; {len(rows)} rows per measurement, {len(background)} "
         "background rows.")
-    log(f"support.explain.warm_up() (shap's numba kernels, once per process): {ex.warm_up():.1f} s")
+    log(f"support.shap_engine.warm_up() (shap's numba kernels, once per process): {ex.warm_up():.1f} s")
 
     def keel(model, key):
         return lambda row: ex.explain(model, row, task_type=BINARY, feature_schema=schema, threshold=threshold,

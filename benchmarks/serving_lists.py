@@ -83,7 +83,9 @@ def setup_data(entries: int, static_root: Path) -> dict:
     from django.utils import timezone
     from rest_framework.authtoken.models import Token
 
-    from support import lists_cache, selectors, services
+    from support import selectors, services
+    from support.lists import bodies
+    from support.lists import cache as lists_cache
     from support.models import ListEntry, Surface
 
     agent, _ = User.objects.get_or_create(username="bench-agent")
@@ -118,7 +120,7 @@ def setup_data(entries: int, static_root: Path) -> dict:
     lists_cache.invalidate()
 
     found = selectors.serving_list(surface=home)
-    _, body = lists_cache._serialise(found, timezone.now())
+    _, body = bodies.serialise_list(found, timezone.now())
     target = static_root / "bench"
     target.mkdir(parents=True, exist_ok=True)
     (target / "lists-home.json").write_bytes(body)

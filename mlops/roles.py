@@ -37,7 +37,7 @@ ROLE_PERMISSIONS[SUPPORT_AGENTS] += [READ_LISTS, MANAGE_LISTS]
 ROLE_PERMISSIONS[PIPELINES] += [READ_LISTS]
 ROLE_PERMISSIONS[REVIEWERS] += [READ_LISTS]
 
-# Explanations (support/explanations.py): why the production model scored an input as it did. Reads
+# Explanations (support.services.explanations): why the production model scored an input as it did. Reads
 # customers' logged features, so not for labellers; pipelines ask through the API for other tools.
 EXPLAIN_DECISIONS = "support.explain_decisions"
 ROLE_PERMISSIONS[SUPPORT_AGENTS] += [EXPLAIN_DECISIONS]

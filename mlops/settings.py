@@ -84,7 +84,7 @@ TEMPLATES = [
 WSGI_APPLICATION = "mlops.wsgi.application"
 # WSGI middleware mlops.wsgi wraps Django in, outermost first: serving-list polls are answered
 # from the cache before Django when they can be.
-KEEL_WSGI_MIDDLEWARE = ["support.lists_wsgi.ServingListsWSGI"]
+KEEL_WSGI_MIDDLEWARE = ["support.lists.wsgi.ServingListsWSGI"]
 
 if not os.environ.get("DATABASE_URL"):
     (BASE_DIR / "var").mkdir(exist_ok=True)  # home of the quick-start SQLite file and media

@@ -16,9 +16,9 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("registry.urls.api", namespace="api")),
     path("api/v1/", include("audits.urls.api", namespace="audits-api")),
-    path("api/v1/", include("support.api_urls", namespace="support-api")),
+    path("api/v1/", include("support.urls.api", namespace="support-api")),
     path("models/", include("registry.urls.pages")),
     path("promotions/", include("registry.urls.promotion")),
     path("audits/", include("audits.urls.pages")),
-    path("support/", include("support.urls")),
+    path("support/", include("support.urls.pages")),
 ]

@@ -334,10 +334,9 @@ class BulkUpload(models.Model):
 
 
 # =====================================================================================================
-# Explanations ("Explain a decision", support:explain) — owned by the explanations part of the issue,
-# whose services live in support/explanations.py. Appended here because Django wants an app's models
-# in its models.py. Unlike the lists above, these rows are a cache: they may be deleted (a new
-# background for the version, a privacy erasure) and are recomputed on demand.
+# Explanations ("Explain a decision", support:explain), whose services live in
+# support.services.explanations. Unlike the lists above, these rows are a cache: they may be deleted
+# (a new background for the version, a privacy erasure) and are recomputed on demand.
 
 
 class ExplainerBackground(models.Model):
@@ -373,7 +372,7 @@ class ExplanationState(models.TextChoices):
 
 class Explanation(models.Model):
     """One prediction of a version explained: the cache row for (version, input). `result` is what
-    support.explain.explain returns (score, decision, base value, contributions, reasons)."""
+    support.shap_engine.explain returns (score, decision, base value, contributions, reasons)."""
 
     version = models.ForeignKey("registry.ModelVersion", on_delete=models.CASCADE, related_name="explanations")
     input_key = models.CharField(max_length=64, help_text="sha256 of the canonical input (support.explain.input_key).")

@@ -18,7 +18,7 @@ def requeue_pending_erasures(older_than_seconds: int = 600) -> int:
     return services.privacy_erasures_requeue(older_than_seconds=older_than_seconds)
 
 
-# --- explanations (support/explanations.py) ------------------------------------------------------------
+# --- explanations (support.services.explanations) --------------------------------------------------------
 
 
 @shared_task(bind=True, acks_late=True, autoretry_for=(DatabaseOperationalError,), retry_backoff=True, max_retries=5)
@@ -26,7 +26,7 @@ def compute_explanation(self, explanation_id: int) -> dict:
     """Explain one prediction with the model-agnostic explainer (seconds, so off the request).
     Idempotent: redelivered after a lost worker, it finishes the explanation once; a bad input ends
     it failed with the reason rather than raising. Retried on database hiccups only."""
-    from .explanations import explanation_compute
+    from .services.explanations import explanation_compute
 
     explanation = explanation_compute(explanation_id=explanation_id)
     return {"explanation_id": explanation_id, "state": explanation.state if explanation else "deleted"}

@@ -89,7 +89,7 @@ from datetime import timedelta  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from support import services as support_services  # noqa: E402
-from support.models import ListEntry, Surface  # noqa: E402
+from support.models import ExplainerBackground, ListEntry, PrivacyRequest, Surface  # noqa: E402
 
 
 class SurfaceFactory(factory.django.DjangoModelFactory):
@@ -151,3 +151,34 @@ class BoostEntryFactory(factory.Factory):
     @classmethod
     def _create(cls, model_class, **kwargs):
         return support_services.boost_add(**kwargs)
+
+
+class PrivacyRequestFactory(factory.Factory):
+    """A privacy request filed through support.services.privacy_request_create (blacklisted everywhere,
+    boosts lifted, erasure queued after the commit)."""
+
+    class Meta:
+        model = PrivacyRequest
+
+    actor = factory.SubFactory(SupportAgentFactory)
+    entity_id = factory.Sequence(lambda n: f"cust-{n:05d}")
+    reference = ""
+    note = ""
+
+    @classmethod
+    def _create(cls, model_class, **kwargs):
+        return support_services.privacy_request_create(**kwargs)
+
+
+class ExplainerBackgroundFactory(factory.Factory):
+    """A version's explainer background uploaded through support.services.explainer_background_upload
+    (records checked against the version's feature schema); give `version`, `actor` and `records`."""
+
+    class Meta:
+        model = ExplainerBackground
+
+    source = ""
+
+    @classmethod
+    def _create(cls, model_class, **kwargs):
+        return support_services.explainer_background_upload(**kwargs)

@@ -10,8 +10,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from audits import selectors, services
 from audits.models import DataBatch
-from mlops.demo.batches import clean_batch, to_csv
-from mlops.demo.training import feature_schema
+from demo.batches import clean_batch, to_csv
+from demo.training import feature_schema
 from registry import services as registry_services
 from registry.models import TaskType
 

@@ -1,5 +1,5 @@
 """Two web workers against one real Redis: a change made in one is never answered from the other's
-near copy of the cache (support.lists_near), even when the other's subscription was cut meanwhile."""
+near copy of the cache (support.lists.near), even when the other's subscription was cut meanwhile."""
 
 import os
 import subprocess
@@ -14,8 +14,9 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from mlops.roles import READ_LISTS
-from support import lists_cache
-from support.lists_near import near
+from support.lists import cache as lists_cache
+from support.lists import store
+from support.lists.near import near
 from tests.factories import BlacklistEntryFactory, SurfaceFactory
 
 pytestmark = [pytest.mark.integration]
@@ -35,7 +36,7 @@ def change_in_another_worker(*, announce: bool = True) -> None:
     """Another web worker process commits a change: it moves the generation and (normally) announces it."""
     code = ("import django; django.setup()\n"
             "from django.core.cache import cache\n"
-            "from support import lists_cache\n"
+            "from support.lists import cache as lists_cache\n"
             f"lists_cache.invalidate() if {announce} else cache.incr(lists_cache.GEN_KEY)\n")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=60,
                    env={**os.environ, "DJANGO_SETTINGS_MODULE": "mlops.settings"})
@@ -88,6 +89,6 @@ def test_a_change_missed_while_the_subscription_was_cut_is_not_answered_either(p
 
 def test_without_a_change_the_near_copy_answers_without_asking_redis(polled, monkeypatch):
     asked = []
-    real = lists_cache._get_many
-    monkeypatch.setattr(lists_cache, "_get_many", lambda keys: asked.append(keys) or real(keys))
+    real = store.get_many
+    monkeypatch.setattr(store, "get_many", lambda keys: asked.append(keys) or real(keys))
     assert polled().bodies is None and asked == []

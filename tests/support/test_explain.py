@@ -1,4 +1,4 @@
-"""support/explain.py: one prediction's score, decision and SHAP contributions per raw feature, on
+"""support/shap_engine: one prediction's score, decision and SHAP contributions per raw feature, on
 the demo upsell model and a few other model kinds, without Django."""
 
 import json
@@ -19,7 +19,8 @@ from threadpoolctl import threadpool_limits
 
 from demo.signups import LABEL, generate_signups
 from demo.training import CATEGORICAL, FEATURES, NUMERIC, feature_schema, train_upsell_model
-from support import explain as ex
+from support import shap_engine as ex
+from support.shap_engine import explainer_cache, reasons
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", PendingDeprecationWarning)  # shap 0.51 on matplotlib 3.11
@@ -245,9 +246,9 @@ def test_reasons_say_which_way_and_how_much(trained, background, rows):
 
 def test_reason_wording_for_a_known_contribution():
     item = {"feature": "plan", "value": "free", "shap": -0.1234}
-    assert ex._reason(item, "probability", BINARY, "1") == "plan = free lowered the score by 0.12"
+    assert reasons._reason(item, "probability", BINARY, "1") == "plan = free lowered the score by 0.12"
     item = {"feature": "attendees", "value": "150", "shap": 0.004}
-    assert ex._reason(item, "probability", BINARY, "1") == "attendees = 150 raised the score by 0.004"
+    assert reasons._reason(item, "probability", BINARY, "1") == "attendees = 150 raised the score by 0.004"
 
 
 def test_a_high_scoring_row_is_led_by_what_raised_it(trained, background):
@@ -421,7 +422,7 @@ def test_explainers_are_built_once_per_version(trained, background, rows):
 
 
 def test_the_cache_keeps_the_most_recent_versions(trained, background, monkeypatch):
-    monkeypatch.setattr(ex._CACHE, "maxsize", 2)
+    monkeypatch.setattr(explainer_cache._CACHE, "maxsize", 2)
     for key in ("a", "b", "a", "c"):
         _explain(trained.pipeline, HIGH_ROW, background=background, version_key=key)
     assert ex.is_explainer_cached("a", BINARY) and ex.is_explainer_cached("c", BINARY)
@@ -439,7 +440,7 @@ def test_threads_share_a_cached_explainer(trained, background, rows):
 
 
 def test_the_waterfall_of_a_real_explanation(trained, background):
-    from support import explain_plots
+    from support import plots as explain_plots
 
     explanation = _explain(trained.pipeline, HIGH_ROW, background=background)
     bars = explain_plots.waterfall_bars(explanation)

@@ -1,4 +1,4 @@
-"""support/explain_plots.py draws the waterfall of an explanation headless, bar for bar."""
+"""support/plots.py draws the waterfall of an explanation headless, bar for bar."""
 
 import io
 import threading
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from matplotlib.image import imread
 
-from support import explain_plots as plots
+from support import plots
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -13,7 +13,6 @@ from django.utils import timezone
 from support import services
 from support.models import BulkUpload, ListEntry
 from tests.factories import BlacklistEntryFactory, SupportAgentFactory
-from tests.support.served_lists import expand
 
 BULK = "/api/v1/support/bulk"
 
@@ -76,7 +75,7 @@ def test_a_file_with_a_bad_row_writes_nothing(surfaces, agent_api):
     assert BulkUpload.objects.get(pk=bulk["id"]).applied_at is None
 
 
-def test_confirming_applies_exactly_the_new_rows(surfaces, agent_api, api, pipeline, commit):
+def test_confirming_applies_exactly_the_new_rows(served_rows, surfaces, agent_api, api, pipeline, commit):
     with commit():
         BlacklistEntryFactory(entity_id="sku-active", all_surfaces=True)
     bulk = preview(agent_api, "sku-1\nsku-2\nsku-1\nsku-active\n", reason="legal", note="Court order 12").json()
@@ -87,7 +86,7 @@ def test_confirming_applies_exactly_the_new_rows(surfaces, agent_api, api, pipel
     assert sorted(made.values_list("entity_id", flat=True)) == ["sku-1", "sku-2"]
     assert {(e.reason, e.note, e.all_surfaces) for e in made} == {("legal", "Court order 12", True)}
     served = api(pipeline).get("/api/v1/support/lists", {"surface": "home"}).json()
-    assert sorted(row["entity_id"] for row in expand(served["blacklist"])) == ["sku-1", "sku-2", "sku-active"]
+    assert sorted(row["entity_id"] for row in served_rows(served["blacklist"])) == ["sku-1", "sku-2", "sku-active"]
     # IDs of one type that end at the same time (here never) come as one group, however they were added.
     assert {"entity_type": "product", "expires_at": None, "entity_ids": ["sku-1", "sku-2", "sku-active"]} \
         in served["blacklist"]
@@ -151,7 +150,7 @@ def test_if_the_lists_changed_since_the_preview_nothing_is_written(surfaces, age
     assert not ListEntry.objects.filter(bulk_id=bulk["id"]).exists()
 
 
-def test_a_large_blacklist_needs_the_count_typed(surfaces, agent_api, settings):
+def test_a_large_blacklist_needs_the_count_typed(served_ids, surfaces, agent_api, settings):
     settings.KEEL_SUPPORT_BULK_CONFIRM_THRESHOLD = 5
     ids = "".join(f"cust-{n}\n" for n in range(6))
     bulk = preview(agent_api, ids, entity_type="customer").json()

@@ -1,4 +1,4 @@
-"""Each web worker's near copy of the poll's cache keys (support.lists_near) is trusted only while it
+"""Each web worker's near copy of the poll's cache keys (support.lists.near) is trusted only while it
 provably hears every change: these stories drive its subscription with a scripted Redis."""
 
 import queue
@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from support import lists_near
-from support.lists_near import NearCache
+from support.lists import near as lists_near
+from support.lists.near import NearCache
 
 
 class ScriptedPubSub:

@@ -10,14 +10,14 @@ from django.utils import timezone
 from mlops.errors import ApplicationError
 from support import selectors, services
 from support.models import EntryReason, EraseState, ListEntry, PrivacyRequest
+from support.services import privacy
 from tests.factories import BlacklistEntryFactory, BoostEntryFactory
-from tests.support.served_lists import expand
 
 PRIVACY = "/api/v1/support/privacy-requests"
 
 
 def test_a_privacy_request_blacklists_everywhere_and_erases_logged_data(surfaces, agent, api, pipeline, erasures,
-                                                                        commit):
+                                                                        commit, served_rows):
     with commit():
         BoostEntryFactory(entity_type="customer", entity_id="cust-7", surfaces=["email"])
         BlacklistEntryFactory(entity_type="customer", entity_id="cust-7", surfaces=["search"], reason="fraud")
@@ -36,7 +36,8 @@ def test_a_privacy_request_blacklists_everywhere_and_erases_logged_data(surfaces
     reader = api(pipeline)
     for surface in ("home", "search", "email"):
         served = reader.get("/api/v1/support/lists", {"surface": surface}).json()
-        assert {"entity_type": "customer", "entity_id": "cust-7", "expires_at": None} in expand(served["blacklist"])
+        expected = {"entity_type": "customer", "entity_id": "cust-7", "expires_at": None}
+        assert expected in served_rows(served["blacklist"])
         assert served["boosts"] == []
     boost = ListEntry.objects.get(kind="boost", entity_id="cust-7")
     assert boost.lift_reason == f"Privacy request #{request.pk}" and boost.lifted_by == agent
@@ -83,7 +84,7 @@ def test_a_failed_erasure_stays_pending_with_the_reason_and_is_retried(surfaces,
         attempts.append(entity_id)
         raise ConnectionError("prediction store unreachable")
 
-    monkeypatch.setattr(services, "entity_data_erase", broken)
+    monkeypatch.setattr(privacy, "entity_data_erase", broken)
     with commit():
         request = services.privacy_request_create(actor=agent, entity_id="cust-7")
     request.refresh_from_db()
@@ -91,22 +92,22 @@ def test_a_failed_erasure_stays_pending_with_the_reason_and_is_retried(surfaces,
     assert "prediction store unreachable" in request.erase_error and request.erase_attempts >= 1
     assert ListEntry.objects.get(pk=request.entry_id).is_active()  # the blacklist holds meanwhile
 
-    monkeypatch.setattr(services, "entity_data_erase", lambda *, entity_id: {"prediction_rows": 1})
+    monkeypatch.setattr(privacy, "entity_data_erase", lambda *, entity_id: {"prediction_rows": 1})
     done = services.privacy_request_erase(request_id=request.pk)
     assert done.erase_state == EraseState.DONE and done.erase_counts == {"prediction_rows": 1}
     assert done.erase_error == ""
     # Done once: a redelivered task changes nothing.
-    monkeypatch.setattr(services, "entity_data_erase", broken)
+    monkeypatch.setattr(privacy, "entity_data_erase", broken)
     assert services.privacy_request_erase(request_id=request.pk).erase_counts == {"prediction_rows": 1}
 
 
 def test_pending_erasures_are_queued_again_by_the_sweep(surfaces, agent, monkeypatch, clock, erasures, commit):
-    queue = services._queue_erase
-    monkeypatch.setattr(services, "_queue_erase", lambda pk: None)  # the broker was down
+    queue = privacy._queue_erase
+    monkeypatch.setattr(privacy, "_queue_erase", lambda pk: None)  # the broker was down
     with commit():
         request = services.privacy_request_create(actor=agent, entity_id="cust-7")
     assert erasures == []
-    monkeypatch.setattr(services, "_queue_erase", queue)
+    monkeypatch.setattr(privacy, "_queue_erase", queue)
     assert services.privacy_erasures_requeue(older_than_seconds=600) == 0  # too recent to be stalled
     clock.advance(minutes=11)
     assert services.privacy_erasures_requeue(older_than_seconds=600) == 1

@@ -15,8 +15,8 @@ from rest_framework.authtoken.models import Token
 from mlops.errors import ApplicationError
 from support import selectors, services
 from support.models import ListEntry
+from support.services import changes
 from tests.factories import BlacklistEntryFactory, BoostEntryFactory, SupportAgentFactory
-from tests.support.served_lists import expand, ids
 
 LISTS = "/api/v1/support/lists"
 
@@ -37,7 +37,8 @@ def later(**delta):
     return timezone.now() + timedelta(**delta)
 
 
-def test_a_surface_gets_what_applies_everywhere_and_what_names_it(surfaces, pipeline_api, commit):
+def test_a_surface_gets_what_applies_everywhere_and_what_names_it(surfaces, pipeline_api, commit, served_rows,
+                                                                  served_ids):
     with commit():
         BlacklistEntryFactory(entity_id="sku-everywhere")
         BlacklistEntryFactory(entity_id="sku-home", surfaces=["home"])
@@ -48,16 +49,16 @@ def test_a_surface_gets_what_applies_everywhere_and_what_names_it(surfaces, pipe
     assert home.status_code == 200
     body = home.json()
     assert body["surface"] == "home"
-    assert ids(body["blacklist"]) == {"sku-everywhere", "sku-home"}
-    assert expand(body["blacklist"])[0] == {"entity_type": "product", "entity_id": "sku-everywhere",
+    assert served_ids(body["blacklist"]) == {"sku-everywhere", "sku-home"}
+    assert served_rows(body["blacklist"])[0] == {"entity_type": "product", "entity_id": "sku-everywhere",
                                             "expires_at": None}
-    assert expand(body["boosts"]) == [{"entity_type": "product", "entity_id": "sku-new", "weight": 1.5,
+    assert served_rows(body["boosts"]) == [{"entity_type": "product", "entity_id": "sku-new", "weight": 1.5,
                                        "expires_at": boost.expires_at.isoformat().replace("+00:00", "Z")}]
     assert body["cursor"] and body["generated_at"]
     assert body["next_expiry"] == body["boosts"][0]["expires_at"]
 
     search = fetch(pipeline_api, "search").json()
-    assert ids(search["blacklist"]) == {"sku-everywhere", "sku-search"}
+    assert served_ids(search["blacklist"]) == {"sku-everywhere", "sku-search"}
     assert search["boosts"] == []
 
 
@@ -70,17 +71,17 @@ def test_a_surface_must_be_named_and_known(surfaces, pipeline_api):
     assert "checkout" in unknown.json()["message"]
 
 
-def test_a_blacklist_outranks_a_boost_on_the_surfaces_it_covers(surfaces, pipeline_api, commit):
+def test_a_blacklist_outranks_a_boost_on_the_surfaces_it_covers(served_ids, surfaces, pipeline_api, commit):
     with commit():
         BoostEntryFactory(entity_id="sku-1", all_surfaces=True)
         BlacklistEntryFactory(entity_id="sku-1", surfaces=["home"], reason="legal")
 
     home = fetch(pipeline_api).json()
-    assert ids(home["blacklist"]) == {"sku-1"} and home["boosts"] == []
-    assert ids(fetch(pipeline_api, "search").json()["boosts"]) == {"sku-1"}
+    assert served_ids(home["blacklist"]) == {"sku-1"} and home["boosts"] == []
+    assert served_ids(fetch(pipeline_api, "search").json()["boosts"]) == {"sku-1"}
 
 
-def test_an_unchanged_list_is_revalidated_with_its_etag(surfaces, agent, api, pipeline_api, commit):
+def test_an_unchanged_list_is_revalidated_with_its_etag(served_ids, surfaces, agent, api, pipeline_api, commit):
     with commit():
         BlacklistEntryFactory(entity_id="sku-1")
     first = fetch(pipeline_api)
@@ -96,7 +97,7 @@ def test_an_unchanged_list_is_revalidated_with_its_etag(surfaces, agent, api, pi
     assert added.status_code == 201
     changed = fetch(pipeline_api, HTTP_IF_NONE_MATCH=etag)
     assert changed.status_code == 200
-    assert ids(changed.json()["blacklist"]) == {"sku-1", "sku-2"}
+    assert served_ids(changed.json()["blacklist"]) == {"sku-1", "sku-2"}
     assert changed["ETag"] != etag
 
 
@@ -122,36 +123,37 @@ def test_lists_come_gzipped_to_clients_that_accept_it(surfaces, pipeline_api, co
 
 
 def test_polls_are_served_from_the_cache_and_a_change_shows_at_once(surfaces, agent, api, pipeline_api, commit,
-                                                                   django_assert_num_queries):
+                                                                   django_assert_num_queries, served_ids):
     with commit():
         entry = BlacklistEntryFactory(entity_id="sku-1")
     fetch(pipeline_api)  # builds the list and remembers the token
     with django_assert_num_queries(0):
-        assert ids(fetch(pipeline_api).json()["blacklist"]) == {"sku-1"}
+        assert served_ids(fetch(pipeline_api).json()["blacklist"]) == {"sku-1"}
 
     lifted = api(agent).post(f"/api/v1/support/entries/{entry.pk}/lift", {"reason": "Product fixed"}, format="json")
     assert lifted.status_code == 200
     assert fetch(pipeline_api).json()["blacklist"] == []
 
 
-def test_the_cache_is_invalidated_after_the_change_commits_not_before(surfaces, agent, pipeline_api, commit):
+def test_the_cache_is_invalidated_after_the_change_commits_not_before(surfaces, agent, pipeline_api, commit,
+                                                                     served_ids):
     with commit():
         entry = BlacklistEntryFactory(entity_id="sku-1")
-    assert ids(fetch(pipeline_api).json()["blacklist"]) == {"sku-1"}
+    assert served_ids(fetch(pipeline_api).json()["blacklist"]) == {"sku-1"}
     with commit():
         services.entry_lift(entry=entry, actor=agent, reason="Product fixed")
         # Not committed yet: serving systems keep the list as it was (no half-made change leaks).
-        assert ids(fetch(pipeline_api).json()["blacklist"]) == {"sku-1"}
+        assert served_ids(fetch(pipeline_api).json()["blacklist"]) == {"sku-1"}
     assert fetch(pipeline_api).json()["blacklist"] == []
 
 
-def test_an_entry_stops_being_served_at_its_expiry_without_any_job(surfaces, pipeline_api, clock, commit):
+def test_an_entry_stops_being_served_at_its_expiry_without_any_job(served_ids, surfaces, pipeline_api, clock, commit):
     with commit():
         BlacklistEntryFactory(entity_id="sku-for-an-hour", expires_at=later(hours=1))
         BlacklistEntryFactory(entity_id="sku-for-good")
         BoostEntryFactory(entity_id="sku-new", expires_at=later(hours=2))
     before = fetch(pipeline_api)
-    assert ids(before.json()["blacklist"]) == {"sku-for-an-hour", "sku-for-good"}
+    assert served_ids(before.json()["blacklist"]) == {"sku-for-an-hour", "sku-for-good"}
 
     clock.advance(minutes=59)
     assert fetch(pipeline_api, HTTP_IF_NONE_MATCH=before["ETag"]).status_code == 304
@@ -159,8 +161,8 @@ def test_an_entry_stops_being_served_at_its_expiry_without_any_job(surfaces, pip
     clock.advance(minutes=1, seconds=1)  # the cached copy was built before the expiry
     after = fetch(pipeline_api, HTTP_IF_NONE_MATCH=before["ETag"])
     assert after.status_code == 200
-    assert ids(after.json()["blacklist"]) == {"sku-for-good"}
-    assert ids(after.json()["boosts"]) == {"sku-new"}
+    assert served_ids(after.json()["blacklist"]) == {"sku-for-good"}
+    assert served_ids(after.json()["boosts"]) == {"sku-new"}
 
     clock.advance(hours=1)
     assert fetch(pipeline_api).json()["boosts"] == []
@@ -213,7 +215,8 @@ def test_a_cursor_must_be_one_keel_gave(surfaces, pipeline_api, commit):
     assert "full list" in future.json()["message"]
 
 
-def test_a_copy_kept_up_to_date_with_changes_always_equals_the_full_list(surfaces, pipeline_api, clock, commit):
+def test_a_copy_kept_up_to_date_with_changes_always_equals_the_full_list(surfaces, pipeline_api, clock, commit,
+                                                                        served_rows):
     """Random changes, lifts and expiries; a poller applying only the changes never drifts."""
     rng = random.Random(7)
     agent = SupportAgentFactory()
@@ -221,8 +224,8 @@ def test_a_copy_kept_up_to_date_with_changes_always_equals_the_full_list(surface
     scopes = [{"all_surfaces": True}, {"surfaces": ["home"]}, {"surfaces": ["search"]}, {"surfaces": ["home", "email"]}]
 
     def as_copy(body):
-        return ({row["entity_id"]: row["expires_at"] for row in expand(body["blacklist"])},
-                {row["entity_id"]: (row["weight"], row["expires_at"]) for row in expand(body["boosts"])})
+        return ({row["entity_id"]: row["expires_at"] for row in served_rows(body["blacklist"])},
+                {row["entity_id"]: (row["weight"], row["expires_at"]) for row in served_rows(body["boosts"])})
 
     first = fetch(pipeline_api).json()
     blacklist, boosts = as_copy(first)
@@ -249,13 +252,13 @@ def test_a_copy_kept_up_to_date_with_changes_always_equals_the_full_list(surface
             pass  # a refused conflict changes nothing
         agent_cache_reset(agent)
         changes = fetch(pipeline_api, since=cursor).json()
-        for row in expand(changes["removed"]["blacklist"]):
+        for row in served_rows(changes["removed"]["blacklist"]):
             blacklist.pop(row["entity_id"])
-        for row in expand(changes["removed"]["boosts"]):
+        for row in served_rows(changes["removed"]["boosts"]):
             boosts.pop(row["entity_id"])
-        for row in expand(changes["added"]["blacklist"]):
+        for row in served_rows(changes["added"]["blacklist"]):
             blacklist[row["entity_id"]] = row["expires_at"]
-        for row in expand(changes["added"]["boosts"]):
+        for row in served_rows(changes["added"]["boosts"]):
             boosts[row["entity_id"]] = (row["weight"], row["expires_at"])
         cursor = changes["cursor"]
         assert (blacklist, boosts) == as_copy(fetch(pipeline_api).json()), f"drifted at step {step} ({action})"
@@ -265,7 +268,7 @@ def agent_cache_reset(agent):
     """The story's one agent makes more changes than the rate limit allows a person; reset its count."""
     from django.core.cache import cache
 
-    cache.delete_many([key for _, key in services._rate_keys(agent.pk, timezone.now())])
+    cache.delete_many([key for _, key in changes._rate_keys(agent.pk, timezone.now())])
 
 
 def test_a_pollers_token_is_checked_against_the_database_at_most_every_few_seconds(surfaces, pipeline, api,

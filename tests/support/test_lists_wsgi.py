@@ -10,9 +10,8 @@ import pytest
 from django.test import RequestFactory
 from rest_framework.authtoken.models import Token
 
-from support.lists_wsgi import ServingListsWSGI
+from support.lists.wsgi import ServingListsWSGI
 from tests.factories import BlacklistEntryFactory, BoostEntryFactory
-from tests.support.served_lists import ids
 
 LISTS = "/api/v1/support/lists"
 SECURITY_HEADERS = ("X-Content-Type-Options", "Referrer-Policy", "Cross-Origin-Opener-Policy",
@@ -97,14 +96,14 @@ def test_an_unchanged_list_is_revalidated_without_django(warm, poller):
     assert poller.django.calls == []
 
 
-def test_the_full_list_is_sent_as_a_file_with_the_bytes_django_sends(warm, poller):
+def test_the_full_list_is_sent_as_a_file_with_the_bytes_django_sends(served_ids, warm, poller):
     answer = poller.get(surface="home")
     assert answer.status_code == 200 and poller.django.calls == []
     assert answer.sent_as_file
     assert answer.content == warm.content
     assert int(answer["Content-Length"]) == len(warm.content)
     assert answer["ETag"] == warm["ETag"] and answer["Content-Type"] == "application/json"
-    assert ids(json.loads(answer.content)["blacklist"]) == {"sku-1"}
+    assert served_ids(json.loads(answer.content)["blacklist"]) == {"sku-1"}
 
     # A server without wsgi.file_wrapper gets the same bytes from memory.
     from_memory = poller.get(surface="home", file_wrapper=False)
@@ -136,7 +135,8 @@ def test_the_headers_are_the_ones_django_adds(warm, poller):
     assert full["Vary"] == warm["Vary"] and full["Cache-Control"] == warm["Cache-Control"]
 
 
-def test_a_change_is_never_answered_from_the_entry_until_django_has_rebuilt_the_list(warm, poller, agent, api):
+def test_a_change_is_never_answered_from_the_entry_until_django_has_rebuilt_the_list(warm, poller, agent, api,
+                                                                                    served_ids):
     added = api(agent).post("/api/v1/support/blacklist", {"entity_type": "product", "entity_id": "sku-2",
                                                           "reason": "fraud", "all_surfaces": True}, format="json")
     assert added.status_code == 201
@@ -147,7 +147,7 @@ def test_a_change_is_never_answered_from_the_entry_until_django_has_rebuilt_the_
     assert rebuilt.status_code == 200
     answer = poller.get(surface="home", HTTP_IF_NONE_MATCH=warm["ETag"])
     assert answer.status_code == 200 and len(poller.django.calls) == 1
-    assert ids(json.loads(answer.content)["blacklist"]) == {"sku-1", "sku-2"}
+    assert served_ids(json.loads(answer.content)["blacklist"]) == {"sku-1", "sku-2"}
 
 
 @pytest.mark.parametrize("case", ["unknown token", "no token", "another path", "post", "unknown host",

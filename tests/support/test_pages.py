@@ -19,8 +19,8 @@ from django.utils import timezone
 
 from mlops import urls as mlops_urls
 from support import services
-from support import urls as support_urls
 from support.models import BulkUpload, EntryReason, EraseState, ListEntry, PrivacyRequest
+from support.urls import pages as support_urls
 from tests.factories import BlacklistEntryFactory, BoostEntryFactory, SupportAgentFactory
 
 pytestmark = pytest.mark.django_db
