@@ -10,7 +10,7 @@ import pytest
 from matplotlib.image import imread
 
 from audits import plots
-from tests.audits.test_pages import numeric_column, soom_profiles
+from tests.audits.pages_scenario import numeric_column, soom_profiles
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

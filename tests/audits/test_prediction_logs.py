@@ -1,7 +1,7 @@
 """Serving systems send their prediction logs in bulk; Keel keeps them whole or not at all, never
 twice, and forgets a person who asks to be erased — in the logs and in the audits that quote them."""
 
-from datetime import date, datetime, timedelta, timezone, UTC
+from datetime import date, datetime, timedelta, UTC
 
 import numpy as np
 import pytest

@@ -4,7 +4,7 @@ Pure engine tests: no database, no Django.
 """
 
 import json
-from datetime import datetime, timezone, UTC
+from datetime import datetime, UTC
 
 import numpy as np
 import pandas as pd

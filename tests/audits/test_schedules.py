@@ -1,7 +1,7 @@
 """Audits run by themselves on a schedule (django-celery-beat): the daily file of a feed, or the
 serving log of the last hours. A feed that does not arrive, or arrives unchanged, is an alert."""
 
-from datetime import date, datetime, timedelta, timezone, UTC
+from datetime import date, datetime, timedelta, UTC
 
 import pytest
 from django_celery_beat.models import PeriodicTask

@@ -1,7 +1,7 @@
 """A reviewer audits what the model actually saw in serving against what it learned from: features
 that disappeared, features processing broke, and predictions that drift before any label arrives."""
 
-from datetime import date, datetime, timedelta, timezone, UTC
+from datetime import date, datetime, timedelta, UTC
 
 import numpy as np
 import pytest

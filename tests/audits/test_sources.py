@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import json
 import tracemalloc
-from datetime import datetime, timezone, UTC
+from datetime import datetime, UTC
 
 import numpy as np
 import pandas as pd

@@ -6,10 +6,8 @@ import re
 import pytest
 
 from support.models import Explanation
-from tests.browser_fixtures import browser, page, sign_in  # noqa: F401 (fixtures)
-from tests.support.test_explanations import _one_thread, media, signups, soom, tree  # noqa: F401 (fixtures)
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("one_thread")]
 
 REASON = re.compile(r"^\w+ = .+ (raised|lowered) the score by [0-9.e-]+$")
 

@@ -4,39 +4,28 @@ model scored a customer as it did, by ID (the latest logged prediction) or by ty
 Two tiny models, trained once per module: the upsell tree model (explained inline by the tree path)
 and a logistic regression (model-agnostic path, through the Celery task, eager here)."""
 
-import hashlib
-import io
 import math
 import re
-from datetime import date, datetime, timedelta
+from datetime import date
 
-import joblib
 import numpy as np
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.utils import timezone
-from sklearn.compose import ColumnTransformer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
-from threadpoolctl import threadpool_limits
 
 from mlops.demo.batches import clean_batch, to_csv
-from mlops.demo.serving import serving_records
-from mlops.demo.signups import LABEL, generate_signups
-from mlops.demo.training import CATEGORICAL, FEATURES, train_upsell_model
+from mlops.demo.training import FEATURES
 from registry import services as registry_services
 from registry.models import TaskType
-from registry.services.catalog import alias_point
 from support import explain as ex
 from support import explanations
 from support.models import ExplainerBackground, Explanation
+from tests.support.explain_scenario import register_in_production
 
-pytestmark = pytest.mark.django_db
+# The story (a tree model and a linear one in production, logged customers) is in tests/support/conftest.py.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("one_thread")]
 
 API = "/api/v1/support/explanations"
 FORM = "/support/explain/"
-CUSTOMERS = 30
 
 
 def detail_url(pk: int) -> str:
@@ -46,109 +35,6 @@ def detail_url(pk: int) -> str:
 def text(response) -> str:
     body = re.sub(r"<(script|style)\b.*?</\1>", " ", response.content.decode(), flags=re.S)
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body)).replace("&#x27;", "'").strip()
-
-
-# --- models, trained once ----------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    with threadpool_limits(limits=1, user_api="openmp"):
-        yield
-
-
-@pytest.fixture(scope="module")
-def signups():
-    return generate_signups(1_500, start=date(2026, 1, 1), end=date(2026, 6, 30), seed=3)
-
-
-@pytest.fixture(scope="module")
-def tree(signups):
-    return train_upsell_model(signups, hyperparameters={"max_iter": 25}, seed=1)
-
-
-@pytest.fixture(scope="module")
-def linear(signups):
-    preprocess = ColumnTransformer(
-        [("categorical", OneHotEncoder(handle_unknown="ignore", sparse_output=False), CATEGORICAL)],
-        remainder=StandardScaler())
-    return Pipeline([("preprocess", preprocess), ("classifier", LogisticRegression(max_iter=500))]).fit(
-        signups[FEATURES], signups[LABEL])
-
-
-@pytest.fixture
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-
-
-def _register(name, estimator, schema, threshold, *, owner, pipeline):
-    buffer = io.BytesIO()
-    joblib.dump(estimator, buffer)
-    raw = buffer.getvalue()
-    model = registry_services.model_create(name=name, task_type=TaskType.BINARY, owner=owner)
-    version = registry_services.version_create(model=model, actor=pipeline, feature_schema=schema,
-                                               decision_threshold=threshold)
-    version = registry_services.artifact_attach(version=version, sha256=hashlib.sha256(raw).hexdigest(),
-                                                uploaded=SimpleUploadedFile("model.joblib", raw))
-    alias_point(model=model, alias="production", version=version, actor=owner, reason="first model")
-    return model, version
-
-
-def _log(model, version, frame, scores, prefix, **kwargs):
-    from audits import services as audit_services
-
-    records = serving_records(frame, scores, version=version.version, start=timezone.now() - timedelta(hours=2),
-                              every=timedelta(seconds=30), request_prefix=prefix, **kwargs)
-    for record in records:
-        record["predicted_at"] = datetime.fromisoformat(record["predicted_at"])
-    audit_services.predictions_log(model=model, records=records)
-
-
-class Soom:
-    """The upsell model in production at v1, its background, and a week of logged customers."""
-
-    def __init__(self, model, version, served, estimator):
-        self.model, self.version, self.served, self.estimator = model, version, served, estimator
-        self.scores = dict(zip(served["customer_id"], estimator.predict_proba(served[FEATURES])[:, 1]))
-
-    def features_of(self, customer: str, *, as_text: bool = False) -> dict:
-        row = self.served.loc[self.served["customer_id"] == customer, FEATURES].iloc[0].to_dict()
-        row = {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
-        return {k: str(v) for k, v in row.items()} if as_text else row
-
-    def by_score(self) -> list[str]:
-        return sorted(self.scores, key=self.scores.get)
-
-
-@pytest.fixture
-def soom(db, media, reviewer, pipeline, tree, signups):
-    model, version = _register("upsell", tree.pipeline, tree.feature_schema, tree.decision_threshold,
-                               owner=reviewer, pipeline=pipeline)
-    explanations.explainer_background_upload(
-        version=version, actor=pipeline, source="training sample",
-        records=ex.background_to_records(ex.make_background(signups, FEATURES, rows=40), tree.feature_schema))
-    served = clean_batch(CUSTOMERS + 1, start=date(2026, 11, 16), end=date(2026, 11, 22), seed=8,
-                         first_customer=90_001)
-    healthy, broken = served.iloc[:CUSTOMERS], served.iloc[CUSTOMERS:]
-    _log(model, version, healthy, tree.pipeline.predict_proba(healthy[FEATURES])[:, 1], "web")
-    # The new request parser's rows: meeting_minutes dropped by processing.
-    _log(model, version, broken, tree.pipeline.predict_proba(broken[FEATURES])[:, 1], "parser2",
-         dropped_by_processing="meeting_minutes")
-    found = Soom(model, version, healthy, tree.pipeline)
-    found.broken_customer = broken["customer_id"].iloc[0]
-    return found
-
-
-@pytest.fixture
-def soom_linear(db, media, reviewer, pipeline, linear, signups, tree):
-    """A logistic regression in production: the model-agnostic explainer, so a Celery job."""
-    model, version = _register("upsell-linear", linear, tree.feature_schema, 0.3, owner=reviewer, pipeline=pipeline)
-    explanations.explainer_background_upload(
-        version=version, actor=pipeline,
-        records=ex.background_to_records(ex.make_background(signups, FEATURES, rows=12), tree.feature_schema))
-    served = clean_batch(5, start=date(2026, 11, 16), end=date(2026, 11, 22), seed=9, first_customer=95_001)
-    _log(model, version, served, linear.predict_proba(served[FEATURES])[:, 1], "lin")
-    return Soom(model, version, served, linear)
 
 
 @pytest.fixture
@@ -438,8 +324,8 @@ def test_categorical_inputs_are_selects_of_the_training_values(db, media, review
     the background is sampled from the reference's file on first use."""
     from audits import services as audit_services
 
-    model, version = _register("upsell", tree.pipeline, tree.feature_schema, tree.decision_threshold,
-                               owner=reviewer, pipeline=pipeline)
+    model, version = register_in_production("upsell", tree.pipeline, tree.feature_schema, tree.decision_threshold,
+                                            owner=reviewer, pipeline=pipeline)
     assert explanations.explainer_background_from_reference(version=version) is None  # no reference yet
     training = clean_batch(400, start=date(2026, 1, 1), end=date(2026, 6, 30), seed=12, first_customer=1)
     with django_capture_on_commit_callbacks(execute=True):
