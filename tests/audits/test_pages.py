@@ -1,9 +1,10 @@
 """Data audit pages, as reviewers, pipelines, support agents and labellers use them.
 
 The story (Soom's upsell model, the week-32 batch, earlier audits, alerts, the suite) is in
-tests/audits/conftest.py and pages_scenario.py. The audits are written straight into the database in the state each story needs (queued, running,
-failed, finished with findings): the engine that produces them is tested on its own, and here
-on_commit never fires under the `db` fixture, so a started audit stays queued.
+tests/audits/conftest.py and pages_scenario.py. The audits are written straight into the database
+in the state each story needs (queued, running, failed, finished with findings): the engine that
+produces them is tested on its own, and here on_commit never fires under the `db` fixture, so a
+started audit stays queued.
 """
 
 import re
