@@ -3,7 +3,8 @@ reference, and the null share of every column. Drawn from profiles alone (the JS
 docs/audit-profile-format.md), never from the data, so any audit can be redrawn at any time.
 
 Thread-safe by construction, like registry/plots.py: each picture builds its own ``Figure`` (no
-pyplot global state) and renders with Agg.
+pyplot global state) and renders with Agg. Each ``<picture>_png`` renders what ``<picture>_figure``
+drew, so tests can read the drawing itself.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def _title(ax, text: str) -> None:
     ax.set_title(text, fontsize=10, fontweight="bold", loc="left")
 
 
-def histogram_png(reference_column: dict, current_column: dict, name: str) -> bytes:
+def histogram_figure(reference_column: dict, current_column: dict, name: str) -> Figure:
     """The batch's distribution of one column drawn over the reference's: densities for numbers,
     shares of each value for categories (and words of text), shares of each date format for
     timestamps. Raises ValueError for columns with nothing to draw (ids) or mismatched kinds."""
@@ -68,13 +69,18 @@ def histogram_png(reference_column: dict, current_column: dict, name: str) -> by
         raise ValueError(f"Cannot draw {name!r}: the batch profiled it as {current_column.get('kind')!r}, "
                          f"the reference as {kind!r}.")
     if kind == "numeric":
-        return _numeric_png(reference_column, current_column, name)
+        return _numeric_figure(reference_column, current_column, name)
     if kind == "timestamp":
-        return _shares_png(_format_counts(reference_column), _format_counts(current_column), name,
-                           what="values, by date format", unit="format")
+        return _shares_figure(_format_counts(reference_column), _format_counts(current_column), name,
+                              what="values, by date format", unit="format")
     key = "words" if kind == "text" else "counts"
-    return _shares_png(_value_counts(reference_column, key), _value_counts(current_column, key), name,
-                       what="words" if kind == "text" else "values", unit="value")
+    return _shares_figure(_value_counts(reference_column, key), _value_counts(current_column, key), name,
+                          what="words" if kind == "text" else "values", unit="value")
+
+
+def histogram_png(reference_column: dict, current_column: dict, name: str) -> bytes:
+    """histogram_figure as PNG bytes."""
+    return _png(histogram_figure(reference_column, current_column, name))
 
 
 # --- numeric ------------------------------------------------------------------------------------
@@ -163,7 +169,7 @@ def _log_axis(reference: dict, low: float, high: float) -> bool:
     return low > 0 and median is not None and median > low and (high - median) / (median - low) > LOG_SKEW
 
 
-def _numeric_png(reference: dict, current: dict, name: str) -> bytes:
+def _numeric_figure(reference: dict, current: dict, name: str) -> Figure:
     edges = np.asarray(reference.get("edges") or [], dtype=float)
     if list(current.get("edges") or []) != list(reference.get("edges") or []):
         raise ValueError(f"Cannot draw {name!r}: the batch was not profiled on the reference's bin edges.")
@@ -192,7 +198,7 @@ def _numeric_png(reference: dict, current: dict, name: str) -> bytes:
     else:
         _nothing(ax, "reference" if not ref_n else "batch")
     _title(ax, name)
-    return _png(figure)
+    return figure
 
 
 def _nothing(ax, side: str) -> None:
@@ -219,7 +225,7 @@ def _format_counts(column: dict) -> dict[str, int]:
     return counts
 
 
-def _shares_png(reference: dict[str, int], current: dict[str, int], name: str, *, what: str, unit: str) -> bytes:
+def _shares_figure(reference: dict[str, int], current: dict[str, int], name: str, *, what: str, unit: str) -> Figure:
     """Grouped horizontal bars of each value's share, biggest first. A value the reference never had
     is drawn (and labelled) in orange: a new category or a new date format is often the story."""
     ref_total, cur_total = sum(reference.values()), sum(current.values())
@@ -232,7 +238,7 @@ def _shares_png(reference: dict[str, int], current: dict[str, int], name: str, *
     if not shown:
         _nothing(ax, "reference" if not ref_total else "batch")
         _title(ax, name)
-        return _png(figure)
+        return figure
     positions = np.arange(len(shown))
     new = [value not in reference for value in shown]
     bar = 0.4
@@ -261,7 +267,7 @@ def _shares_png(reference: dict[str, int], current: dict[str, int], name: str, *
     more = f" (top {len(shown)} of {len(values)})" if len(values) > len(shown) else ""
     ax.set_xlabel(f"Share of non-null {what}{more}", fontsize=8.5)
     _title(ax, name)
-    return _png(figure)
+    return figure
 
 
 def _share_label(value: str, is_new: bool, missing: bool) -> str:
@@ -285,7 +291,7 @@ def null_share(profile: dict | None, column: str) -> float | None:
     return int(entry.get("nulls") or 0) / rows
 
 
-def null_rates_png(reference_profile: dict, current_profile: dict) -> bytes:
+def null_rates_figure(reference_profile: dict, current_profile: dict) -> Figure:
     """Null share per column, reference against this batch, as horizontal bars; the columns whose
     share grew most come first, and a column the batch lacks altogether is labelled so."""
     names = list((reference_profile.get("columns") or {}).keys())
@@ -317,7 +323,12 @@ def null_rates_png(reference_profile: dict, current_profile: dict) -> bytes:
               loc="lower right", fontsize=7.5, framealpha=0.9)
     ax.set_xlabel("Share of rows that are null", fontsize=8.5)
     _title(ax, "Null share per column (largest increase first)")
-    return _png(figure)
+    return figure
+
+
+def null_rates_png(reference_profile: dict, current_profile: dict) -> bytes:
+    """null_rates_figure as PNG bytes."""
+    return _png(null_rates_figure(reference_profile, current_profile))
 
 
 def _percent(share: float) -> str:

@@ -30,6 +30,7 @@ nothing here fails on a slow run (tests/benchmarks only checks that the Keel sid
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -127,10 +128,8 @@ def run_measured(label: str, cmd: list[str], *, log_path: Path) -> dict:
     summary = None
     for line in reversed(text.strip().splitlines()):
         if line.startswith("{"):
-            try:
+            with contextlib.suppress(ValueError):
                 summary = json.loads(line)
-            except ValueError:
-                pass
             break
     result["summary"] = summary
     for line in text.splitlines():
@@ -308,7 +307,7 @@ def main(argv=None) -> int:
     good = {variant: run for variant, run in evidently_runs.items() if ok(run)}
     if ok(keel) and good:
         log(f"\nTargets: Keel >= {SPEED_TARGET:.0f}x faster, Keel peak RSS <= {MEMORY_TARGET:.3f} of Evidently's")
-        comparisons = {variant: run for variant, run in good.items()}
+        comparisons = dict(good)
         if len(good) > 1:  # the conservative comparison: Evidently's best time and best memory of its runs
             comparisons["best of both"] = {"wall_s": min(r["wall_s"] for r in good.values()),
                                            "peak_rss_mib": min(r["peak_rss_mib"] for r in good.values()),

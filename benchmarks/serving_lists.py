@@ -512,7 +512,7 @@ def main() -> int:
         }
         # Warm every worker first (its first requests import the URLconf's views and fill its memory).
         for name in ("304", "full"):
-            for server, path, headers, expect in scenarios[name]:
+            for _server, path, headers, expect in scenarios[name]:
                 run_load(port, path, headers, expect, clients=max(args.workers * 4, 8), procs=1, duration=1.0,
                          server_pids=server_pids, warmup=0.0)
         rows = []

@@ -3,6 +3,7 @@ registry/evaluation/ produced (never from the models, so a plot can be redrawn a
 
 Thread-safe by construction: each plot builds its own ``matplotlib.figure.Figure`` (no pyplot
 global state, which is shared across threads of a web or Celery worker) and renders with Agg.
+Each ``<plot>_png`` renders what ``<plot>_figure`` drew, so tests can read the drawing itself.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def _require(evidence: dict, key: str, what: str):
 # ROC and precision-recall
 
 
-def curves_png(evidence: dict) -> bytes:
+def curves_figure(evidence: dict) -> Figure:
     """ROC (left) and precision-recall (right) of the candidate, with production when present and
     the naive baseline (ROC diagonal, PR prevalence line) dashed — binary tasks only."""
     curves = _require(evidence, "curves", "ROC/PR curves")
@@ -74,7 +75,12 @@ def curves_png(evidence: dict) -> bytes:
     pr.axhline(prevalence, linestyle="--", color=BASELINE, linewidth=1, label=f"Naive baseline (AP {prevalence:.3f})")
     _style(roc, "ROC curve", "False positive rate", "True positive rate", "lower right")
     _style(pr, "Precision–recall curve", "Recall", "Precision", "upper right")
-    return _png(figure)
+    return figure
+
+
+def curves_png(evidence: dict) -> bytes:
+    """The ROC and precision-recall figure as PNG bytes."""
+    return _png(curves_figure(evidence))
 
 
 def _style(ax, title, xlabel, ylabel, legend_at) -> None:
@@ -90,7 +96,7 @@ def _style(ax, title, xlabel, ylabel, legend_at) -> None:
 # score changes
 
 
-def prediction_diff_png(evidence: dict) -> bytes:
+def prediction_diff_figure(evidence: dict) -> Figure:
     """Histogram of per-row score change (candidate − production) with a zero line; the title
     carries the flip rate, the box the summary numbers a reviewer would otherwise look up."""
     diff = _require(evidence, "prediction_diff", "the prediction diff")
@@ -110,7 +116,12 @@ def prediction_diff_png(evidence: dict) -> bytes:
     ax.legend(loc="upper left", fontsize=7.5)
     ax.text(0.99, 0.97, _diff_summary(diff), transform=ax.transAxes, ha="right", va="top", fontsize=7.5,
             family="monospace", bbox={"boxstyle": "round,pad=0.4", "facecolor": "white", "edgecolor": "#cccccc"})
-    return _png(figure)
+    return figure
+
+
+def prediction_diff_png(evidence: dict) -> bytes:
+    """The prediction-diff figure as PNG bytes."""
+    return _png(prediction_diff_figure(evidence))
 
 
 def _diff_title(diff: dict) -> str:
@@ -138,7 +149,7 @@ def _diff_summary(diff: dict) -> str:
 # feature importance
 
 
-def importance_png(evidence: dict) -> bytes:
+def importance_figure(evidence: dict) -> Figure:
     """Horizontal bars of permutation importance now (blue) vs the previous version (grey);
     features that jumped — a possible leak — are drawn in orange with a marked label."""
     features = _require(evidence, "importance", "feature importance")
@@ -168,7 +179,12 @@ def importance_png(evidence: dict) -> bytes:
     ax.set_title("Feature importance — candidate vs previous version", fontsize=10, fontweight="bold")
     ax.legend(handles=_importance_legend(has_previous, any(f.get("jumped") for f in features)),
               loc="best", fontsize=7.5)
-    return _png(figure)
+    return figure
+
+
+def importance_png(evidence: dict) -> bytes:
+    """The feature-importance figure as PNG bytes."""
+    return _png(importance_figure(evidence))
 
 
 def _importance_label(feature: dict, has_previous: bool) -> str:

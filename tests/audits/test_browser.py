@@ -4,18 +4,10 @@ why, and looks at the pictures."""
 import pytest
 
 from audits.models import AuditState
-from tests.audits.test_pages import (  # noqa: F401 (fixtures)
-    alerts,
-    audit,
-    festival,
-    history,
-    soom,
-    suite,
-    uploads_in_tmp,
-)
-from tests.browser_fixtures import browser, page, sign_in  # noqa: F401 (fixtures)
+from tests.audits.pages_scenario import audit
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+# The story's fixtures are in tests/audits/conftest.py; uploads go to a temporary MEDIA_ROOT.
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("media")]
 
 
 def shot(page, name: str) -> None:

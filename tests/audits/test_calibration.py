@@ -18,7 +18,7 @@ import pytest
 from scipy import stats
 
 from audits.engine import drift
-from tests.audits.test_drift import FINE, reference_edges
+from tests.audits.profile_builders import FINE, reference_edges
 
 ALPHA = 0.05
 PAIRS = 300

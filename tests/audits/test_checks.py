@@ -13,7 +13,7 @@ from audits.engine.checks import Finding, verdict
 from audits.engine.columns import ColumnSpec
 from audits.engine.profile import profile_frame
 from audits.engine.suite import ColumnRules, Suite, suggest_suite
-from tests.audits.test_drift import categorical_column, numeric_column
+from tests.audits.profile_builders import categorical_column, numeric_column
 
 
 def profile(rows: int, **columns) -> dict:

@@ -1,167 +1,34 @@
 """Data audit pages, as reviewers, pipelines, support agents and labellers use them.
 
-The audits are written straight into the database in the state each story needs (queued, running,
-failed, finished with findings): the engine that produces them is tested on its own, and here
-on_commit never fires under the `db` fixture, so a started audit stays queued.
+The story (Soom's upsell model, the week-32 batch, earlier audits, alerts, the suite) is in
+tests/audits/conftest.py and pages_scenario.py. The audits are written straight into the database
+in the state each story needs (queued, running, failed, finished with findings): the engine that
+produces them is tested on its own, and here on_commit never fires under the `db` fixture, so a
+started audit stays queued.
 """
 
 import re
 
-import numpy as np
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
 
 from audits.models import (
     AuditJob,
     AuditKind,
     AuditState,
     DataBatch,
-    Finding,
 )
-from registry import services as registry_services
-from tests.audits.factories import (
-    AlertFactory,
-    AuditJobFactory,
-    AuditSuiteFactory,
-    FindingFactory,
-    ReferenceProfileFactory,
-)
+from tests.audits.pages_scenario import audit
 from tests.factories import ModelVersionFactory, RegisteredModelFactory
 
 pytestmark = pytest.mark.django_db
 
 PNG = b"\x89PNG\r\n\x1a\n"
-QUANTILES = ("0.01", "0.05", "0.25", "0.5", "0.75", "0.95", "0.99")
-
-
-# --- profiles in the contract's shape (docs/audit-profile-format.md) ------------------------------
-
-
-def numeric_column(values, edges, psi_edges, nulls=0) -> dict:
-    values = np.asarray(values, dtype=float)
-    return {
-        "kind": "numeric", "count": int(values.size), "nulls": nulls, "non_numeric": 0,
-        "min": float(values.min()), "max": float(values.max()), "mean": float(values.mean()),
-        "m2": float(((values - values.mean()) ** 2).sum()),
-        "edges": list(edges), "hist": np.bincount(np.searchsorted(edges, values, side="left"),
-                                                  minlength=len(edges) + 1).tolist(),
-        "psi_edges": list(psi_edges), "psi_hist": np.bincount(np.searchsorted(psi_edges, values, side="left"),
-                                                              minlength=len(psi_edges) + 1).tolist(),
-        "quantiles": {q: float(np.quantile(values, float(q))) for q in QUANTILES},
-    }
-
-
-def soom_profiles() -> tuple[dict, dict]:
-    """Soom's training signups and a batch where meetings got longer, event_type gained 'festival'
-    and signup_date flipped to day/month/year. Returns (reference, current)."""
-    rng = np.random.default_rng(11)
-    train_minutes = rng.lognormal(3.4, 0.7, 4000)
-    batch_minutes = rng.lognormal(3.7, 0.7, 950)
-    edges = np.unique(np.quantile(train_minutes, np.linspace(0, 1, 201)[1:-1])).tolist()
-    psi_edges = np.unique(np.quantile(train_minutes, np.linspace(0, 1, 11)[1:-1])).tolist()
-    reference = {"rows": 4000, "columns": {
-        "meeting_minutes": numeric_column(train_minutes, edges, psi_edges),
-        "event_type": {"kind": "categorical", "count": 4000, "nulls": 0, "other": 0,
-                       "counts": {"meeting": 2400, "webinar": 1000, "conference": 400, "meetup": 200}},
-        "plan": {"kind": "categorical", "count": 3960, "nulls": 40, "other": 0,
-                 "counts": {"free": 3000, "education": 960}},
-        "signup_date": {"kind": "timestamp", "count": 4000, "nulls": 0, "unparseable": 0,
-                        "formats": {"%Y-%m-%d": 4000}, "ambiguous_day_month": 0,
-                        "min": "2026-01-01T00:00:00", "max": "2026-06-30T00:00:00", "future": 0, "ancient": 0},
-        "customer_id": {"kind": "id", "count": 4000, "nulls": 0, "duplicates": 0, "duplicate_examples": []},
-    }}
-    current = {"rows": 1000, "columns": {
-        "meeting_minutes": numeric_column(batch_minutes, edges, psi_edges, nulls=50),
-        "event_type": {"kind": "categorical", "count": 1000, "nulls": 0, "other": 0,
-                       "counts": {"meeting": 520, "webinar": 210, "conference": 90, "meetup": 40, "festival": 140}},
-        "plan": {"kind": "categorical", "count": 990, "nulls": 10, "other": 0,
-                 "counts": {"free": 750, "education": 240}},
-        "signup_date": {"kind": "timestamp", "count": 1000, "nulls": 0, "unparseable": 0,
-                        "formats": {"%Y-%m-%d": 300, "%d/%m/%Y": 700}, "ambiguous_day_month": 80,
-                        "min": "2026-07-01T00:00:00", "max": "2026-07-31T00:00:00", "future": 0, "ancient": 0},
-        "customer_id": {"kind": "id", "count": 1000, "nulls": 0, "duplicates": 0, "duplicate_examples": []},
-    }}
-    return reference, current
-
-
-# --- the story's data ---------------------------------------------------------------------------
-
-DRIFT_DETAILS = {"psi": 0.183, "ks_statistic": 0.162, "ks_pvalue": 3.1e-19, "ks_error_bound": 0.005,
-                 "wasserstein": 11.8, "wasserstein_scaled": 0.31, "scale": 38.0, "scale_basis": "iqr"}
-
-
-def audit(model, version, actor, name, *, state=AuditState.SUCCEEDED, verdict="", **fields) -> AuditJob:
-    return AuditJobFactory(model=model, version=version, batch__name=name, created_by=actor, state=state,
-                           verdict=verdict, **fields)
-
-
-def finding(job, check, column, status, message, **fields) -> Finding:
-    return FindingFactory(job=job, check_name=check, column=column, status=status, message=message, **fields)
-
-
 @pytest.fixture(autouse=True)
 def uploads_in_tmp(media):
     """Every story here may upload a batch: keep it in the temporary MEDIA_ROOT (conftest's `media`)."""
-
-
-@pytest.fixture
-def soom(reviewer, pipeline):
-    """Soom's upsell model: v3 serves in production and has a training reference."""
-    model = RegisteredModelFactory(name="soom-upsell", owner=reviewer)
-    v2 = ModelVersionFactory(model=model, version=2, created_by=pipeline)
-    v3 = ModelVersionFactory(model=model, version=3, created_by=pipeline)
-    registry_services.catalog.alias_point(model=model, alias="production", version=v3, actor=reviewer,
-                                          reason="Retrained on spring signups")
-    reference, _ = soom_profiles()
-    ReferenceProfileFactory(version=v3, batch__name="training signups", batch__created_by=pipeline, specs=[],
-                            profile=reference)
-    return model, v2, v3
-
-
-@pytest.fixture
-def festival(soom, pipeline):
-    """The week-32 batch: event_type gained 'festival', dates flipped, meetings got longer."""
-    model, _, v3 = soom
-    _, current = soom_profiles()
-    job = audit(model, v3, pipeline, "signups week 32", verdict="fail", profile=current, rows_done=1000,
-                rows_total=1000, finished_at=timezone.now(),
-                facts={"bytes": 48_213, "sha256": "5f" * 32, "rows": 1000, "integrity_problems": [],
-                       "columns": ["meeting_minutes", "event_type", "plan", "signup_date", "customer_id"]})
-    # Recorded in an order unlike the page's, to show the page sorts them.
-    finding(job, "schema", "", "pass", "All 5 reference columns are present.")
-    finding(job, "drift", "meeting_minutes", "warn", "meeting_minutes moved: PSI 0.183 (warn above 0.1).",
-            value=0.183, threshold=0.1, details=DRIFT_DETAILS)
-    finding(job, "nulls", "plan", "pass", "1.0% of plan is null (limit 5%).", value=0.01, threshold=0.05)
-    finding(job, "new_categories", "event_type", "fail", "event_type has a value the model never saw: "
-            "'festival' (14.0% of rows).", value=0.14, threshold=0.01,
-            details={"new_categories": ["festival"], "chi2": 812.4, "chi2_pvalue": 1e-170, "jensen_shannon": 0.21,
-                     "psi": 1.42})
-    finding(job, "date_format", "signup_date", "fail", "70.0% of signup_date is written %d/%m/%Y; "
-            "the training data used %Y-%m-%d.", value=0.7, threshold=0.0)
-    return job
-
-
-@pytest.fixture
-def history(soom, pipeline):
-    """Earlier audits of soom-upsell, oldest first: pass, pass, warn."""
-    model, _, v3 = soom
-    jobs = []
-    for number, verdict in enumerate(("pass", "pass", "warn"), start=29):
-        jobs.append(audit(model, v3, pipeline, f"signups week {number}", verdict=verdict,
-                          created_at=timezone.now() - timezone.timedelta(days=40 - number)))
-    return jobs
-
-
-@pytest.fixture
-def alerts(festival):
-    return [AlertFactory(model=festival.model, check_name=check, column=column, severity=severity,
-                         message=message, occurrences=occurrences, first_job=festival, last_job=festival)
-            for check, column, severity, message, occurrences in (
-                ("drift", "meeting_minutes", "warning", "meeting_minutes moved: PSI 0.183", 3),
-                ("new_categories", "event_type", "error", "event_type has a value the model never saw", 1))]
 
 
 @pytest.fixture
@@ -427,16 +294,6 @@ def test_the_model_panel_shows_the_trend_the_latest_audits_and_open_alerts(histo
 
 
 # --- the suite ------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def suite(soom, pipeline):
-    """The suite Keel suggested when v3's reference was built."""
-    from audits.engine.suite import suggest_suite
-
-    model, _, v3 = soom
-    return AuditSuiteFactory(model=model, suite=suggest_suite(v3.reference_profile.profile).to_dict(),
-                             suggested_from=v3)
 
 
 def suite_url(model_name="soom-upsell") -> str:

@@ -4,7 +4,7 @@ Pure engine tests: no database, no Django.
 """
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import numpy as np
 import pandas as pd
@@ -23,7 +23,7 @@ from audits.engine.profile import (
     reference_edges,
 )
 
-NOW = datetime(2026, 10, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 10, 1, tzinfo=UTC)
 
 SPECS = [
     ColumnSpec("meeting_minutes", "numeric", "float"),

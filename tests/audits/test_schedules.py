@@ -1,7 +1,7 @@
 """Audits run by themselves on a schedule (django-celery-beat): the daily file of a feed, or the
 serving log of the last hours. A feed that does not arrive, or arrives unchanged, is an alert."""
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, UTC
 
 import pytest
 from django_celery_beat.models import PeriodicTask
@@ -10,7 +10,7 @@ from audits import services
 from audits.models import Alert, AlertState, AuditJob, AuditSchedule
 from demo.batches import clean_batch, to_csv
 
-NOV_23 = datetime(2026, 11, 23, 6, 0, tzinfo=timezone.utc)
+NOV_23 = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
 
 
 @pytest.fixture

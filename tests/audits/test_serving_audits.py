@@ -1,7 +1,7 @@
 """A reviewer audits what the model actually saw in serving against what it learned from: features
 that disappeared, features processing broke, and predictions that drift before any label arrives."""
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, UTC
 
 import numpy as np
 import pytest
@@ -10,7 +10,7 @@ from audits.models import AuditJob, BatchPurpose
 from demo.batches import clean_batch
 from demo.serving import serving_records
 
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
+NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 def log(api, n, *, seed=21, scores=None, **kwargs):

@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import json
 import tracemalloc
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import numpy as np
 import pandas as pd
@@ -26,7 +26,7 @@ from mlops.datafiles.reading import (
 )
 from mlops.hashing import sha256_file
 
-NOW = datetime(2026, 10, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 10, 1, tzinfo=UTC)
 SPECS = [
     ColumnSpec("meeting_minutes", "numeric", "float"),
     ColumnSpec("attendees", "numeric", "int"),
@@ -127,7 +127,7 @@ def test_a_multibyte_character_split_across_reads_is_valid(tmp_path):
 
 def test_a_csv_that_is_not_utf8_names_the_first_bad_byte(tmp_path):
     path = tmp_path / "latin1.csv"
-    path.write_bytes("city,n\nParis,1\n".encode() + "Zürich,2\n".encode("latin-1"))
+    path.write_bytes(b"city,n\nParis,1\n" + "Zürich,2\n".encode("latin-1"))
     with pytest.raises(DataFileError, match="not valid UTF-8: the first bad byte is at byte offset 16"):
         list(iter_chunks(path, "csv"))
 

@@ -71,7 +71,7 @@ class WorkerProcess:
         command = [celery] if celery else [sys.executable, "-m", "celery"]
         command += ["-A", "mlops", "worker", "--pool=solo", "--concurrency=1", "--loglevel=INFO", "-n", self.nodename,
                     "-Q", queues, "--without-gossip", "--without-mingle", "--without-heartbeat"]
-        self._log = open(log_path, "ab")
+        self._log = open(log_path, "ab")  # noqa: SIM115 (open while the process runs; closed by stop())
         self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
                                         stdin=subprocess.DEVNULL)
 

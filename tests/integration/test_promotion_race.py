@@ -57,7 +57,7 @@ def test_two_concurrent_approvals_cannot_both_win(integration_services, reviewer
         barrier = threading.Barrier(2)
         outcomes: dict[int, str] = {}
 
-        def approve(request, actor):
+        def approve(request, actor, barrier, outcomes):
             try:
                 barrier.wait(timeout=10)
                 services.promotion_approve(promotion=request, actor=actor, comment="ship")
@@ -67,8 +67,8 @@ def test_two_concurrent_approvals_cannot_both_win(integration_services, reviewer
             finally:
                 connection.close()
 
-        threads = [threading.Thread(target=approve, args=(candidates[0], reviewer)),
-                   threading.Thread(target=approve, args=(candidates[1], second_reviewer))]
+        threads = [threading.Thread(target=approve, args=(candidates[0], reviewer, barrier, outcomes)),
+                   threading.Thread(target=approve, args=(candidates[1], second_reviewer, barrier, outcomes))]
         for thread in threads:
             thread.start()
         for thread in threads:

@@ -31,7 +31,7 @@ class BeatProcess:
         command = ([celery] if celery else [sys.executable, "-m", "celery"]) + [
             "-A", "mlops", "beat", "--loglevel=INFO", "--max-interval=1",
             "--pidfile=", "-S", "django_celery_beat.schedulers:DatabaseScheduler"]
-        self._log = open(log_path, "ab")
+        self._log = open(log_path, "ab")  # noqa: SIM115 (open while the process runs; closed by stop())
         self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
                                         stdin=subprocess.DEVNULL)
 

@@ -2,7 +2,6 @@
 
 import pytest
 
-from tests.browser_fixtures import browser, page, sign_in  # noqa: F401 (fixtures)
 from tests.registry.pages_scenario import upsell_model
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -171,10 +171,9 @@ def test_a_webhook_channel_receives_a_signed_event_it_can_verify(upsell, hook, r
 def test_nothing_is_sent_when_the_workflow_rolls_back(upsell, hook, receiver, django_capture_on_commit_callbacks):
     from django.db import transaction
 
-    with django_capture_on_commit_callbacks(execute=True):
-        with pytest.raises(RuntimeError), transaction.atomic():
-            approved(upsell)
-            raise RuntimeError("the approval failed after notify")
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError), transaction.atomic():
+        approved(upsell)
+        raise RuntimeError("the approval failed after notify")
 
     assert receiver.requests == [] and not NotificationDelivery.objects.exists()
 

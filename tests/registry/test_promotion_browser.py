@@ -5,9 +5,8 @@ import pytest
 
 from registry import selectors
 from registry.models import PromotionRequest
-from tests.browser_fixtures import browser, page, sign_in  # noqa: F401 (fixtures)
 from tests.registry.promotion_helpers import holdout_for
-from tests.registry.test_promotion_pages import gate_fails, gate_passes, soom_upsell, submitted
+from tests.registry.promotion_scenario import gate_fails, gate_passes, soom_upsell, submitted
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -9,7 +9,6 @@ import pytest
 from django.utils import timezone
 
 from support.models import BulkUpload, ListEntry
-from tests.browser_fixtures import browser, page, sign_in  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -197,7 +197,7 @@ def test_one_hot_columns_are_summed_back_onto_their_feature(trained, rows):
     row = rows.iloc[[7]]
     bare = shap.TreeExplainer(classifier).shap_values(preprocess.transform(row))[0]
     names = list(preprocess.get_feature_names_out())
-    expected = {feature: 0.0 for feature in FEATURES}
+    expected = dict.fromkeys(FEATURES, 0.0)
     for name, value in zip(names, bare):
         feature = name if name in NUMERIC else next(f for f in CATEGORICAL if name.startswith(f + "_"))
         expected[feature] += value

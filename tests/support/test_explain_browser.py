@@ -6,7 +6,6 @@ import re
 import pytest
 
 from support.models import Explanation
-from tests.browser_fixtures import browser, page, sign_in  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("one_thread")]
 

@@ -1,10 +1,12 @@
 """support/plots.py draws the waterfall of an explanation headless, bar for bar."""
 
 import io
+import math
 import threading
 from pathlib import Path
 
 import pytest
+from matplotlib.colors import to_hex
 from matplotlib.image import imread
 
 from support import plots
@@ -59,6 +61,29 @@ def test_bars_run_from_the_base_value_to_the_score():
         assert upper.start == pytest.approx(lower.end)  # each bar starts where the one below ended
 
 
+def _vertical_lines(ax, colour: str) -> list[float]:
+    """x of each full-height vertical line drawn in `colour` (axvline: the same x twice)."""
+    return [line.get_xdata()[0] for line in ax.get_lines()
+            if to_hex(line.get_color()) == colour and line.get_xdata()[0] == line.get_xdata()[1]
+            and list(line.get_ydata()) == [0, 1]]
+
+
+def test_each_drawn_bar_runs_from_its_start_by_its_contribution():
+    bars = plots.waterfall_bars(FIVE)
+    ax = plots.waterfall_figure(FIVE).axes[0]
+    assert [patch.get_x() for patch in ax.patches] == pytest.approx([bar.start for bar in bars])
+    assert [patch.get_width() for patch in ax.patches] == pytest.approx([bar.shap for bar in bars])
+    assert [patch.get_y() + patch.get_height() / 2 for patch in ax.patches] == pytest.approx([4, 3, 2, 1, 0])
+
+
+def test_base_value_score_and_threshold_are_marked_where_they_are():
+    ax = plots.waterfall_figure(FIVE).axes[0]
+    assert _vertical_lines(ax, plots.GUIDE) == pytest.approx([FIVE["base_value"], FIVE["score"]])
+    assert _vertical_lines(ax, plots.THRESHOLD) == pytest.approx([FIVE["threshold"]])
+    assert ax.get_title() == f"score {FIVE['score']:.3f}"
+    assert "base value 0.150" in [text.get_text() for text in ax.texts]
+
+
 def test_red_raises_blue_lowers():
     bars = {bar.label: bar for bar in plots.waterfall_bars(FIVE)}
     assert bars["meeting_minutes = 91.6"].colour == plots.RAISES
@@ -81,9 +106,15 @@ def test_the_smallest_features_are_folded_into_one_bar():
 
 
 def test_log_odds_and_long_values_are_drawn():
-    explanation = _explanation([("note", "x" * 80, 0.4), ("plan", "free", -1.1)], base=-2.3, units="log-odds")
+    explanation = _explanation([("note", "x" * 80, 0.4), ("plan", "free", -1.1)], base=-2.3, units="log-odds",
+                               threshold=0.05)
     bars = plots.waterfall_bars(explanation)
     assert len(bars[-1].label) <= plots.MAX_LABEL and bars[-1].label.endswith("…")
+    ax = plots.waterfall_figure(explanation).axes[0]
+    assert [tick.get_text() for tick in ax.get_yticklabels()] == [bar.label for bar in bars]
+    assert "log-odds" in ax.get_title() and ax.get_xlabel() == "contribution to the log-odds"
+    # The threshold is a probability: on a log-odds axis it is drawn at its logit.
+    assert _vertical_lines(ax, plots.THRESHOLD) == pytest.approx([math.log(0.05 / 0.95)])
     assert plots.waterfall_png(explanation).startswith(PNG)
 
 

@@ -24,7 +24,6 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("one_thread")]
 
 API = "/api/v1/support/explanations"
 FORM = "/support/explain/"
-CUSTOMERS = 30
 
 
 def detail_url(pk: int) -> str:
@@ -376,7 +375,7 @@ def test_pipelines_upload_a_background_checked_against_the_schema(soom, agent, p
     assert api_as(agent).get(url).json()["sha256"] == stored.json()["sha256"]
 
 
-# --- privacy -----------------------------------------------------------------------------------------------------------
+# --- privacy ----------------------------------------------------------------------------------------------------------
 
 
 def test_erasing_an_entity_removes_its_cached_explanations(soom, agent):
