@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from mlops.datafiles import resolve_data_path
+from mlops.datafiles.reading import iter_chunks
+from mlops.datafiles.storage import resolve_data_path
 from registry.models import ModelVersion
 
 from ..engine.columns import ColumnSpec
-from ..engine.sources import iter_chunks
 from ..models import DataBatch, ReferenceProfile
 
 __all__ = ["ReferenceInfo", "batch_path", "column_specs", "has_reference", "reference_for",

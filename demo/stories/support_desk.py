@@ -7,7 +7,6 @@ from django.utils import timezone
 
 from audits.models import PredictionLog
 from registry.models import RegisteredModel
-from support import explanations
 from support import services as support_services
 from support.models import ListEntry, Surface
 
@@ -21,10 +20,10 @@ def explainable_customer(model, pipeline, *, say):
     v1 = model.versions.filter(version=1).first()
     if v1 is None:
         return
-    background = explanations.explainer_background_from_reference(version=v1)
+    background = support_services.explainer_background_from_reference(version=v1)
     if background is not None:
         say(f"Explainer background of v1: {background.source}.")
-    production = explanations.production_version(model)
+    production = support_services.production_version(model)
     if production is None:
         return
     names = [feature["name"] for feature in production.feature_schema]
@@ -35,7 +34,7 @@ def explainable_customer(model, pipeline, *, say):
                     None)
     if customer is None:
         return
-    explanation = explanations.explanation_request(actor=pipeline, model=model, entity_id=customer.entity_id)
+    explanation = support_services.explanation_request(actor=pipeline, model=model, entity_id=customer.entity_id)
     reasons = (explanation.result or {}).get("reasons") or []
     say(f"Explainable customer {customer.entity_id} (v1 scored {customer.score:.2f}; explanation "
         f"#{explanation.pk} {explanation.state}{': ' + reasons[0] if reasons else ''}).")
