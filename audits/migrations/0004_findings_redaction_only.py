@@ -42,14 +42,20 @@ def forwards(apps, schema_editor):
 
 
 def backwards(apps, schema_editor):
-    from registry import db_guards
-
+    """Back to 0002's trigger: every UPDATE refused, DELETE too on PostgreSQL."""
+    run = lambda sql: schema_editor.execute(sql, params=None)  # noqa: E731  (no % placeholders)
     vendor = schema_editor.connection.vendor
     if vendor == "postgresql":
-        schema_editor.execute("DROP TRIGGER IF EXISTS audits_finding_append_only ON audits_finding")
+        run("DROP TRIGGER IF EXISTS audits_finding_append_only ON audits_finding")
+        run("\nCREATE OR REPLACE FUNCTION keel_refuse_change() RETURNS trigger AS $$\nBEGIN\n"
+            "  RAISE EXCEPTION 'Keel logs are append-only: % on % is refused', TG_OP, TG_TABLE_NAME\n"
+            "    USING ERRCODE = 'restrict_violation';\nEND;\n$$ LANGUAGE plpgsql;\n")
+        run("CREATE TRIGGER audits_finding_append_only BEFORE UPDATE OR DELETE ON audits_finding "
+            "FOR EACH ROW EXECUTE FUNCTION keel_refuse_change()")
     elif vendor == "sqlite":
-        schema_editor.execute("DROP TRIGGER IF EXISTS audits_finding_append_only")
-    db_guards.install(apps, schema_editor, tables=["audits_finding"], version_frozen=False)
+        run("DROP TRIGGER IF EXISTS audits_finding_append_only")
+        run("CREATE TRIGGER audits_finding_append_only BEFORE UPDATE ON audits_finding "
+            "BEGIN SELECT RAISE(ABORT, 'Keel logs are append-only: UPDATE on audits_finding is refused'); END")
 
 
 class Migration(migrations.Migration):

@@ -259,6 +259,9 @@ def test_serving_config_answers_304_while_nothing_changed(api_as, pipeline, revi
     etag = first["ETag"]
     unchanged = api_as(pipeline).get("/api/v1/models/upsell/serving", HTTP_IF_NONE_MATCH=etag)
     assert unchanged.status_code == 304
+    for header in (f"W/{etag}", f'"other", {etag}', "*"):  # weak comparison, lists and any
+        assert api_as(pipeline).get("/api/v1/models/upsell/serving", HTTP_IF_NONE_MATCH=header).status_code == 304
+    assert api_as(pipeline).get("/api/v1/models/upsell/serving", HTTP_IF_NONE_MATCH='"other"').status_code == 200
     services.promotion_rollback(model=upsell, to_version=v(upsell, 1), actor=reviewer, reason="incident")
     changed = api_as(pipeline).get("/api/v1/models/upsell/serving", HTTP_IF_NONE_MATCH=etag)
     assert changed.status_code == 200 and changed["ETag"] != etag
