@@ -1,4 +1,3 @@
-# The Celery app is loaded with Django so that @shared_task binds to it.
-from .celery import app as celery_app
-
-__all__ = ("celery_app",)
+"""Keel's platform. The Celery app is loaded by MlopsConfig.ready() (and by `celery -A mlops`), not
+here, so that importing a pure module of the kit (mlops.hashing, mlops.datafiles.reading) loads
+neither Celery nor Django."""

@@ -7,6 +7,7 @@ class MlopsConfig(AppConfig):
     verbose_name = "Keel"
 
     def ready(self):
+        from . import celery  # noqa: F401  (the app @shared_task binds to, in every Django process)
         from .roles import sync_role_groups
 
         # Groups and their permissions are data every install needs (tests included), so they are
