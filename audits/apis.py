@@ -12,7 +12,8 @@ from mlops.errors import ApplicationError
 from mlops.roles import LOG_PREDICTIONS, RUN_AUDITS, USE_KEEL, VIEW_PREDICTIONS
 from registry import selectors as registry_selectors
 
-from . import selectors, serializers as s, services
+from . import selectors, services
+from . import serializers as s
 from .models import Alert, AlertState, AuditJob, AuditState, PredictionLog, Verdict
 
 
@@ -61,9 +62,17 @@ class AuditListApi(KeelAPIView):
         model = registry_selectors.model_get(data["model"])
         version = registry_selectors.version_get(model, data["version"]) if data["version"] else None
         job = services.audit_submit(
-            model=model, actor=request.user, version=version, name=data["name"], purpose=data["purpose"],
-            uploaded=data.get("file"), storage_path=data["storage_path"], format=data["format"],
-            declared_sha256=data["sha256"], signature=data["signature"])
+            model=model,
+            actor=request.user,
+            version=version,
+            name=data["name"],
+            purpose=data["purpose"],
+            uploaded=data.get("file"),
+            storage_path=data["storage_path"],
+            format=data["format"],
+            declared_sha256=data["sha256"],
+            signature=data["signature"],
+        )
         return Response(s.AuditOut(job).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -110,14 +119,16 @@ class SuiteApi(KeelAPIView):
         model = registry_selectors.model_get(name)
         suite = getattr(model, "audit_suite", None)
         if suite is None:
-            raise ApplicationError(f"'{name}' has no audit suite yet: build a training reference first.",
-                                            status_code=404)
+            raise ApplicationError(
+                f"'{name}' has no audit suite yet: build a training reference first.", status_code=404
+            )
         return Response({"suite": suite.suite, "updated_at": suite.updated_at})
 
     @extend_schema(request=s.SuiteIn, responses={200: dict})
     def put(self, request, name):
-        saved = services.suite_update(model=registry_selectors.model_get(name), actor=request.user,
-                                      **self.validated(s.SuiteIn))
+        saved = services.suite_update(
+            model=registry_selectors.model_get(name), actor=request.user, **self.validated(s.SuiteIn)
+        )
         return Response({"suite": saved.suite, "updated_at": saved.updated_at})
 
 
@@ -155,8 +166,9 @@ class ServingAuditApi(KeelAPIView):
         data = self.validated(s.ServingAuditIn)
         model = registry_selectors.model_get(name)
         version = registry_selectors.version_get(model, data["version"]) if data["version"] else None
-        job = services.serving_audit_submit(model=model, actor=request.user, since=data["since"],
-                                            until=data["until"], version=version)
+        job = services.serving_audit_submit(
+            model=model, actor=request.user, since=data["since"], until=data["until"], version=version
+        )
         return Response(s.AuditOut(job).data, status=status.HTTP_202_ACCEPTED)
 
 

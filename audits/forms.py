@@ -21,20 +21,37 @@ class AuditFilterForm(forms.Form):
 
 
 class AuditStartForm(forms.Form):
-    model = forms.ModelChoiceField(queryset=RegisteredModel.objects.order_by("name"), to_field_name="name",
-                                   empty_label="Pick a model", label="Model",
-                                   error_messages={"invalid_choice": "There is no such model.",
-                                                   "required": "Pick the model whose data this is."})
-    file = forms.FileField(required=False, label="Data file",
-                           help_text="CSV, Parquet or JSON lines, as the model receives it.")
-    storage_path = forms.CharField(required=False, max_length=500, label="…or a path in Keel's data storage",
-                                   help_text="Read in place under the data root, for files too big to upload.")
-    format = forms.ChoiceField(required=False, label="Format",
-                               choices=[("", "Tell from the file name"), *DataFormat.choices])
-    version = forms.IntegerField(required=False, min_value=1, label="Against version",
-                                 help_text="Whose training data to compare with; empty for what production serves.")
-    name = forms.CharField(required=False, max_length=200, label="Batch name",
-                           help_text="Defaults to the file name, e.g. “signups week 32”.")
+    model = forms.ModelChoiceField(
+        queryset=RegisteredModel.objects.order_by("name"),
+        to_field_name="name",
+        empty_label="Pick a model",
+        label="Model",
+        error_messages={"invalid_choice": "There is no such model.", "required": "Pick the model whose data this is."},
+    )
+    file = forms.FileField(
+        required=False, label="Data file", help_text="CSV, Parquet or JSON lines, as the model receives it."
+    )
+    storage_path = forms.CharField(
+        required=False,
+        max_length=500,
+        label="…or a path in Keel's data storage",
+        help_text="Read in place under the data root, for files too big to upload.",
+    )
+    format = forms.ChoiceField(
+        required=False, label="Format", choices=[("", "Tell from the file name"), *DataFormat.choices]
+    )
+    version = forms.IntegerField(
+        required=False,
+        min_value=1,
+        label="Against version",
+        help_text="Whose training data to compare with; empty for what production serves.",
+    )
+    name = forms.CharField(
+        required=False,
+        max_length=200,
+        label="Batch name",
+        help_text="Defaults to the file name, e.g. “signups week 32”.",
+    )
 
     def clean(self):
         data = super().clean()
@@ -56,24 +73,33 @@ class AuditStartForm(forms.Form):
 class SuiteJsonForm(forms.Form):
     """The whole suite as JSON, for what the per-column table does not cover."""
 
-    suite = forms.CharField(widget=forms.Textarea(attrs={"rows": 22, "spellcheck": "false", "class": "code"}),
-                            label="Suite (JSON)")
+    suite = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 22, "spellcheck": "false", "class": "code"}), label="Suite (JSON)"
+    )
 
     def clean_suite(self) -> dict:
         text = self.cleaned_data["suite"]
         try:
             suite = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise forms.ValidationError(f"This is not valid JSON: {exc.msg} at line {exc.lineno}, "
-                                        f"column {exc.colno}.") from exc
+            raise forms.ValidationError(
+                f"This is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
+            ) from exc
         if not isinstance(suite, dict):
             raise forms.ValidationError("The suite must be a JSON object ({…}).")
         return suite
 
 
 def _share(label: str, help_text: str = "") -> forms.DecimalField:
-    return forms.DecimalField(required=False, min_value=0, max_value=100, decimal_places=4, label=label,
-                              help_text=help_text, widget=forms.NumberInput(attrs={"step": "0.1"}))
+    return forms.DecimalField(
+        required=False,
+        min_value=0,
+        max_value=100,
+        decimal_places=4,
+        label=label,
+        help_text=help_text,
+        widget=forms.NumberInput(attrs={"step": "0.1"}),
+    )
 
 
 def _threshold(label: str) -> forms.FloatField:
@@ -86,8 +112,15 @@ class ColumnRulesForm(forms.Form):
 
     FIELDS_BY_KIND = {
         "numeric": ["min_value", "max_value", "drift_psi_warn", "drift_psi_fail", "drift_wasserstein_warn"],
-        "categorical": ["allowed_values", "allow_new_categories", "max_share_change", "drift_psi_warn",
-                        "drift_psi_fail", "drift_js_warn", "drift_js_fail"],
+        "categorical": [
+            "allowed_values",
+            "allow_new_categories",
+            "max_share_change",
+            "drift_psi_warn",
+            "drift_psi_fail",
+            "drift_js_warn",
+            "drift_js_fail",
+        ],
         "timestamp": ["expected_format", "date_min", "date_max"],
     }
     PERCENT_FIELDS = ("max_null_share", "max_null_increase", "max_share_change")
@@ -97,12 +130,14 @@ class ColumnRulesForm(forms.Form):
     max_null_increase = _share("Warn when nulls rise by (points)")
     min_value = forms.FloatField(required=False, label="Smallest valid value")
     max_value = forms.FloatField(required=False, label="Largest valid value")
-    allowed_values = forms.CharField(required=False, label="Allowed values", help_text="One per line.",
-                                     widget=forms.Textarea(attrs={"rows": 4}))
+    allowed_values = forms.CharField(
+        required=False, label="Allowed values", help_text="One per line.", widget=forms.Textarea(attrs={"rows": 4})
+    )
     allow_new_categories = forms.BooleanField(required=False, label="Only report new values (do not fail)")
     max_share_change = _share("Warn when a value's share moves by (points)")
-    expected_format = forms.CharField(required=False, max_length=50, label="Expected format",
-                                      help_text="strptime, e.g. %Y-%m-%d")
+    expected_format = forms.CharField(
+        required=False, max_length=50, label="Expected format", help_text="strptime, e.g. %Y-%m-%d"
+    )
     date_min = forms.CharField(required=False, max_length=40, label="Not before (ISO date)")
     date_max = forms.CharField(required=False, max_length=40, label="Not after (ISO date)")
     drift_psi_warn = _threshold("PSI warns at")
@@ -157,14 +192,23 @@ class ColumnRulesForm(forms.Form):
 class ScheduleForm(forms.Form):
     name = forms.SlugField(max_length=100, label="Name", help_text="e.g. daily-signups")
     source = forms.ChoiceField(choices=ScheduleSource.choices, label="What to audit")
-    cron = forms.CharField(max_length=100, label="When (cron, UTC)", initial="0 6 * * *",
-                           help_text="minute hour day-of-month month day-of-week; “0 6 * * *” is 06:00 daily.")
-    storage_path = forms.CharField(required=False, max_length=500, label="File path under the data root",
-                                   help_text="strftime fields allowed: incoming/signups-%Y-%m-%d.csv")
+    cron = forms.CharField(
+        max_length=100,
+        label="When (cron, UTC)",
+        initial="0 6 * * *",
+        help_text="minute hour day-of-month month day-of-week; “0 6 * * *” is 06:00 daily.",
+    )
+    storage_path = forms.CharField(
+        required=False,
+        max_length=500,
+        label="File path under the data root",
+        help_text="strftime fields allowed: incoming/signups-%Y-%m-%d.csv",
+    )
     format = forms.ChoiceField(required=False, choices=[("", "Tell from the file name"), *DataFormat.choices])
     window_hours = forms.IntegerField(min_value=1, max_value=24 * 31, initial=24, label="Serving-log window (hours)")
 
 
 class ServingAuditForm(forms.Form):
-    hours = forms.IntegerField(min_value=1, max_value=24 * 31, initial=24, label="Audit the serving log of the last",
-                               help_text="hours")
+    hours = forms.IntegerField(
+        min_value=1, max_value=24 * 31, initial=24, label="Audit the serving log of the last", help_text="hours"
+    )

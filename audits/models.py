@@ -53,7 +53,8 @@ class DataBatch(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=(~Q(file="") & Q(storage_path="")) | (Q(file="") & ~Q(storage_path="")),
-                name="audits_batch_one_source"),
+                name="audits_batch_one_source",
+            ),
             models.CheckConstraint(condition=Q(format__in=DataFormat.values), name="audits_batch_format_valid"),
         ]
 
@@ -70,8 +71,9 @@ class ReferenceProfile(models.Model):
     profile = models.JSONField()
     rows = models.BigIntegerField()
     label_column = models.CharField(max_length=200, blank=True, help_text="The true outcome, if the data has it.")
-    prediction_column = models.CharField(max_length=200, blank=True,
-                                         help_text="The model's score on this data: the baseline of prediction drift.")
+    prediction_column = models.CharField(
+        max_length=200, blank=True, help_text="The model's score on this data: the baseline of prediction drift."
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     def __str__(self) -> str:
@@ -87,10 +89,10 @@ class AuditSuite(models.Model):
 
     model = models.OneToOneField(RegisteredModel, on_delete=models.CASCADE, related_name="audit_suite")
     suite = models.JSONField()
-    suggested_from = models.ForeignKey(ModelVersion, on_delete=models.SET_NULL, null=True, blank=True,
-                                       related_name="+")
-    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                   related_name="+")
+    suggested_from = models.ForeignKey(ModelVersion, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
@@ -119,8 +121,12 @@ class AuditJob(models.Model):
     """One audit (or reference build) as a background job, with its progress and outcome."""
 
     model = models.ForeignKey(RegisteredModel, on_delete=models.PROTECT, related_name="audit_jobs")
-    version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="audit_jobs",
-                                help_text="Whose training reference the batch is compared with.")
+    version = models.ForeignKey(
+        ModelVersion,
+        on_delete=models.PROTECT,
+        related_name="audit_jobs",
+        help_text="Whose training reference the batch is compared with.",
+    )
     batch = models.ForeignKey(DataBatch, on_delete=models.PROTECT, related_name="audit_jobs")
     kind = models.CharField(max_length=10, choices=AuditKind.choices, default=AuditKind.BATCH)
     state = models.CharField(max_length=10, choices=AuditState.choices, default=AuditState.QUEUED)
@@ -132,10 +138,10 @@ class AuditJob(models.Model):
     facts = models.JSONField(default=dict, blank=True, help_text="File facts: bytes, rows, sha256, columns.")
     profile = models.JSONField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
-    schedule = models.ForeignKey("AuditSchedule", on_delete=models.SET_NULL, null=True, blank=True,
-                                 related_name="jobs")
-    trigger_key = models.CharField(max_length=100, blank=True,
-                                   help_text="The scheduler's task id: a redelivered run starts one audit, not two.")
+    schedule = models.ForeignKey("AuditSchedule", on_delete=models.SET_NULL, null=True, blank=True, related_name="jobs")
+    trigger_key = models.CharField(
+        max_length=100, blank=True, help_text="The scheduler's task id: a redelivered run starts one audit, not two."
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -146,13 +152,16 @@ class AuditJob(models.Model):
         permissions = [("run_audits", "Can start audits and edit audit suites")]
         constraints = [
             models.CheckConstraint(condition=Q(state__in=AuditState.values), name="audits_job_state_valid"),
-            models.CheckConstraint(condition=~Q(state=AuditState.FAILED) | ~Q(error=""),
-                                   name="audits_failed_job_says_why"),
+            models.CheckConstraint(
+                condition=~Q(state=AuditState.FAILED) | ~Q(error=""), name="audits_failed_job_says_why"
+            ),
             models.CheckConstraint(
                 condition=Q(verdict="") | (Q(state=AuditState.SUCCEEDED) & Q(kind=AuditKind.BATCH)),
-                name="audits_verdict_only_on_success"),
-            models.UniqueConstraint(fields=["trigger_key"], condition=~Q(trigger_key=""),
-                                    name="audits_job_trigger_once"),
+                name="audits_verdict_only_on_success",
+            ),
+            models.UniqueConstraint(
+                fields=["trigger_key"], condition=~Q(trigger_key=""), name="audits_job_trigger_once"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -189,8 +198,9 @@ class Finding(models.Model):
     value = models.FloatField(null=True, blank=True)
     threshold = models.FloatField(null=True, blank=True)
     details = models.JSONField(default=dict, blank=True)
-    redacted_at = models.DateTimeField(null=True, blank=True,
-                                       help_text="When a privacy request replaced a person's id in the text.")
+    redacted_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a privacy request replaced a person's id in the text."
+    )
 
     class Meta:
         ordering = ["id"]
@@ -225,8 +235,11 @@ class Alert(models.Model):
     class Meta:
         ordering = ["state", "-last_seen_at"]
         constraints = [
-            models.UniqueConstraint(fields=["model", "check_name", "column"], condition=Q(state=AlertState.OPEN),
-                                    name="audits_one_open_alert_per_check"),
+            models.UniqueConstraint(
+                fields=["model", "check_name", "column"],
+                condition=Q(state=AlertState.OPEN),
+                name="audits_one_open_alert_per_check",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -241,8 +254,9 @@ class PredictionLog(models.Model):
 
     model = models.ForeignKey(RegisteredModel, on_delete=models.PROTECT, related_name="predictions")
     version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="predictions")
-    request_id = models.CharField(max_length=100, help_text="The sender's id of the prediction: re-sending a "
-                                                            "batch adds nothing twice.")
+    request_id = models.CharField(
+        max_length=100, help_text="The sender's id of the prediction: re-sending a batch adds nothing twice."
+    )
     entity_id = models.CharField(max_length=200, blank=True, help_text="Who the prediction was about (a customer id).")
     predicted_at = models.DateTimeField()
     raw_features = models.JSONField(default=dict, blank=True, help_text="As received, before processing.")
@@ -255,14 +269,18 @@ class PredictionLog(models.Model):
     class Meta:
         ordering = ["-predicted_at", "-id"]
         permissions = [("log_predictions", "Can send serving logs")]
-        indexes = [models.Index(fields=["model", "predicted_at"], name="audits_prediction_time"),
-                   models.Index(fields=["entity_id", "-predicted_at"], name="audits_prediction_entity")]
+        indexes = [
+            models.Index(fields=["model", "predicted_at"], name="audits_prediction_time"),
+            models.Index(fields=["entity_id", "-predicted_at"], name="audits_prediction_entity"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["model", "request_id"], name="audits_prediction_request_once"),
-            models.CheckConstraint(condition=Q(score__isnull=False) | ~Q(label=""),
-                                   name="audits_prediction_has_output"),
-            models.CheckConstraint(condition=Q(erased_at__isnull=True) | Q(entity_id=""),
-                                   name="audits_erased_prediction_names_nobody"),
+            models.CheckConstraint(
+                condition=Q(score__isnull=False) | ~Q(label=""), name="audits_prediction_has_output"
+            ),
+            models.CheckConstraint(
+                condition=Q(erased_at__isnull=True) | Q(entity_id=""), name="audits_erased_prediction_names_nobody"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -297,11 +315,18 @@ class AuditSchedule(models.Model):
     storage_path = models.CharField(max_length=500, blank=True, help_text="strftime fields allowed.")
     format = models.CharField(max_length=10, choices=DataFormat.choices, blank=True)
     window_hours = models.PositiveIntegerField(default=24, validators=[MinValueValidator(1)])
-    version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
-                                help_text="Whose reference to compare with; empty means production at run time.")
+    version = models.ForeignKey(
+        ModelVersion,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Whose reference to compare with; empty means production at run time.",
+    )
     cron = models.CharField(max_length=100, help_text="minute hour day-of-month month day-of-week")
-    periodic_task = models.OneToOneField("django_celery_beat.PeriodicTask", on_delete=models.SET_NULL, null=True,
-                                         blank=True, related_name="+")
+    periodic_task = models.OneToOneField(
+        "django_celery_beat.PeriodicTask", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     enabled = models.BooleanField(default=True)
     last_run_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -312,8 +337,10 @@ class AuditSchedule(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["model", "name"], name="audits_schedule_name_per_model"),
             models.CheckConstraint(condition=Q(source__in=ScheduleSource.values), name="audits_schedule_source_valid"),
-            models.CheckConstraint(condition=~Q(source=ScheduleSource.STORAGE_PATH) | ~Q(storage_path=""),
-                                   name="audits_file_schedule_has_path"),
+            models.CheckConstraint(
+                condition=~Q(source=ScheduleSource.STORAGE_PATH) | ~Q(storage_path=""),
+                name="audits_file_schedule_has_path",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -17,8 +17,8 @@ matplotlib.use("Agg")
 
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import PercentFormatter  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.ticker import PercentFormatter  # noqa: E402
 
 REFERENCE = "#9aa3b0"
 CURRENT = "#1f6feb"
@@ -66,16 +66,27 @@ def histogram_figure(reference_column: dict, current_column: dict, name: str) ->
     if kind not in PLOTTABLE_KINDS:
         raise ValueError(f"Cannot draw {name!r}: columns of kind {kind!r} have no distribution to picture.")
     if (current_column or {}).get("kind") != kind:
-        raise ValueError(f"Cannot draw {name!r}: the batch profiled it as {current_column.get('kind')!r}, "
-                         f"the reference as {kind!r}.")
+        raise ValueError(
+            f"Cannot draw {name!r}: the batch profiled it as {current_column.get('kind')!r}, the reference as {kind!r}."
+        )
     if kind == "numeric":
         return _numeric_figure(reference_column, current_column, name)
     if kind == "timestamp":
-        return _shares_figure(_format_counts(reference_column), _format_counts(current_column), name,
-                              what="values, by date format", unit="format")
+        return _shares_figure(
+            _format_counts(reference_column),
+            _format_counts(current_column),
+            name,
+            what="values, by date format",
+            unit="format",
+        )
     key = "words" if kind == "text" else "counts"
-    return _shares_figure(_value_counts(reference_column, key), _value_counts(current_column, key), name,
-                          what="words" if kind == "text" else "values", unit="value")
+    return _shares_figure(
+        _value_counts(reference_column, key),
+        _value_counts(current_column, key),
+        name,
+        what="words" if kind == "text" else "values",
+        unit="value",
+    )
 
 
 def histogram_png(reference_column: dict, current_column: dict, name: str) -> bytes:
@@ -117,8 +128,10 @@ def _side_bins(column: dict, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
     head_bounds, head_counts = split(bounds[0], bounds[1], counts[0])
     tail_bounds, tail_counts = split(bounds[-2], bounds[-1], counts[-1])
-    return (np.concatenate([head_bounds[:-1], bounds[1:-1], tail_bounds[1:]]),
-            np.concatenate([head_counts, counts[1:-1], tail_counts]))
+    return (
+        np.concatenate([head_bounds[:-1], bounds[1:-1], tail_bounds[1:]]),
+        np.concatenate([head_counts, counts[1:-1], tail_counts]),
+    )
 
 
 def _display_range(reference: dict, current: dict, edges: np.ndarray) -> tuple[float, float]:
@@ -148,8 +161,9 @@ def _rebin(bounds: np.ndarray, counts: np.ndarray, display: np.ndarray) -> np.nd
     right = np.clip(bounds[1:], low, high)
     widths = bounds[1:] - bounds[:-1]
     out = np.zeros(display.size - 1)
-    overlap = np.clip(np.minimum(right[:, None], display[None, 1:]) - np.maximum(left[:, None], display[None, :-1]),
-                      0, None)
+    overlap = np.clip(
+        np.minimum(right[:, None], display[None, 1:]) - np.maximum(left[:, None], display[None, :-1]), 0, None
+    )
     spread = widths > 0
     out += (counts[spread, None] * overlap[spread] / widths[spread, None]).sum(axis=0)
     # The part of each fine bin beyond the display range, and the bins with no width (all one value).
@@ -183,8 +197,9 @@ def _numeric_figure(reference: dict, current: dict, name: str) -> Figure:
         widths = np.diff(np.log10(display)) if log else np.diff(display)
         # The reference as a grey silhouette, the batch as a line over it: both stay visible.
         for column, total, label, style in (
-                (reference, ref_n, "Training reference", {"fill": True, "color": REFERENCE, "alpha": 0.8}),
-                (current, cur_n, "This batch", {"color": CURRENT, "linewidth": 1.8})):
+            (reference, ref_n, "Training reference", {"fill": True, "color": REFERENCE, "alpha": 0.8}),
+            (current, cur_n, "This batch", {"color": CURRENT, "linewidth": 1.8}),
+        ):
             counts = _rebin(*_side_bins(column, edges), display)
             ax.stairs(counts / (total * widths), display, label=f"{label} ({total:,} values)", **style)
         if log:
@@ -202,8 +217,16 @@ def _numeric_figure(reference: dict, current: dict, name: str) -> Figure:
 
 
 def _nothing(ax, side: str) -> None:
-    ax.text(0.5, 0.5, f"No values in the {side} to compare", ha="center", va="center", transform=ax.transAxes,
-            fontsize=10, color=INK)
+    ax.text(
+        0.5,
+        0.5,
+        f"No values in the {side} to compare",
+        ha="center",
+        va="center",
+        transform=ax.transAxes,
+        fontsize=10,
+        color=INK,
+    )
     ax.set_xticks([])
     ax.set_yticks([])
 
@@ -231,8 +254,7 @@ def _shares_figure(reference: dict[str, int], current: dict[str, int], name: str
     ref_total, cur_total = sum(reference.values()), sum(current.values())
     ref_share = {k: v / ref_total for k, v in reference.items()} if ref_total else {}
     cur_share = {k: v / cur_total for k, v in current.items()} if cur_total else {}
-    values = sorted(set(ref_share) | set(cur_share),
-                    key=lambda v: (-max(ref_share.get(v, 0), cur_share.get(v, 0)), v))
+    values = sorted(set(ref_share) | set(cur_share), key=lambda v: (-max(ref_share.get(v, 0), cur_share.get(v, 0)), v))
     shown = values[:TOP_CATEGORIES]
     figure, ax = _figure(height=max(SIZE[1], 0.34 * len(shown) + 1.3))
     if not shown:
@@ -243,8 +265,12 @@ def _shares_figure(reference: dict[str, int], current: dict[str, int], name: str
     new = [value not in reference for value in shown]
     bar = 0.4
     ax.barh(positions - bar / 2, [ref_share.get(v, 0) for v in shown], height=bar, color=REFERENCE)
-    ax.barh(positions + bar / 2, [cur_share.get(v, 0) for v in shown], height=bar,
-            color=[HIGHLIGHT if is_new else CURRENT for is_new in new])
+    ax.barh(
+        positions + bar / 2,
+        [cur_share.get(v, 0) for v in shown],
+        height=bar,
+        color=[HIGHLIGHT if is_new else CURRENT for is_new in new],
+    )
     labels = [_share_label(v, is_new, v not in current) for v, is_new in zip(shown, new)]
     ax.set_yticks(positions, labels, fontsize=8)
     for label, is_new in zip(ax.get_yticklabels(), new):
@@ -259,8 +285,10 @@ def _shares_figure(reference: dict[str, int], current: dict[str, int], name: str
     for position, value in zip(positions, shown):
         share = cur_share.get(value, 0)
         ax.text(share, position + bar / 2, f" {100 * share:.1f}%", va="center", fontsize=7, color=INK)
-    handles = [Patch(color=REFERENCE, label=f"Training reference ({ref_total:,})"),
-               Patch(color=CURRENT, label=f"This batch ({cur_total:,})")]
+    handles = [
+        Patch(color=REFERENCE, label=f"Training reference ({ref_total:,})"),
+        Patch(color=CURRENT, label=f"This batch ({cur_total:,})"),
+    ]
     if any(new):
         handles.append(Patch(color=HIGHLIGHT, label=f"New {unit} (not in the reference)"))
     ax.legend(handles=handles, loc="best", fontsize=7.5, framealpha=0.9)
@@ -306,8 +334,9 @@ def null_rates_figure(reference_profile: dict, current_profile: dict) -> Figure:
     bar = 0.4
     ax.barh(positions - bar / 2, [r[1] or 0 for r in rows], height=bar, color=REFERENCE)
     ax.barh(positions + bar / 2, [r[2] or 0 for r in rows], height=bar, color=CURRENT)
-    ax.set_yticks(positions, [name if current is not None else f"{name}  (not in batch)"
-                              for name, _, current in rows], fontsize=8)
+    ax.set_yticks(
+        positions, [name if current is not None else f"{name}  (not in batch)" for name, _, current in rows], fontsize=8
+    )
     ax.invert_yaxis()
     ax.grid(False, axis="y")
     top = max([max(r[1] or 0, r[2] or 0) for r in rows])
@@ -317,10 +346,22 @@ def null_rates_figure(reference_profile: dict, current_profile: dict) -> Figure:
         if current is not None:
             ax.text(current, position + bar / 2, f" {_percent(current)}", va="center", fontsize=7, color=INK)
     if top == 0:
-        ax.text(0.5, 0.5, "No column has nulls, in the reference or in this batch", transform=ax.transAxes,
-                ha="center", va="center", fontsize=9, color=INK)
-    ax.legend(handles=[Patch(color=REFERENCE, label="Training reference"), Patch(color=CURRENT, label="This batch")],
-              loc="lower right", fontsize=7.5, framealpha=0.9)
+        ax.text(
+            0.5,
+            0.5,
+            "No column has nulls, in the reference or in this batch",
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            fontsize=9,
+            color=INK,
+        )
+    ax.legend(
+        handles=[Patch(color=REFERENCE, label="Training reference"), Patch(color=CURRENT, label="This batch")],
+        loc="lower right",
+        fontsize=7.5,
+        framealpha=0.9,
+    )
     ax.set_xlabel("Share of rows that are null", fontsize=8.5)
     _title(ax, "Null share per column (largest increase first)")
     return figure

@@ -67,21 +67,25 @@ def finding_sections(findings) -> FindingSections:
     ordered = sorted(enumerate(findings), key=lambda item: (SEVERITY_RANK.get(item[1].severity, 3), item[0]))
     for _, finding in ordered:
         groups.setdefault(finding.status, []).append(_row(finding))
-    return FindingSections(failing=groups[FindingStatus.FAIL], warnings=groups[FindingStatus.WARN],
-                           passed=groups[FindingStatus.PASS])
+    return FindingSections(
+        failing=groups[FindingStatus.FAIL], warnings=groups[FindingStatus.WARN], passed=groups[FindingStatus.PASS]
+    )
 
 
 def _row(finding: Finding) -> FindingRow:
     details = finding.details if isinstance(finding.details, dict) else {}
-    stats = [Stat(label, details[key], note, information_only=note == PVALUE_NOTE)
-             for key, label, note in DRIFT_STATS if isinstance(details.get(key), (int, float))]
-    lists = [(label, details[key][:10]) for key, label in DETAIL_LISTS if details.get(key)
-             and isinstance(details[key], list)]
+    stats = [
+        Stat(label, details[key], note, information_only=note == PVALUE_NOTE)
+        for key, label, note in DRIFT_STATS
+        if isinstance(details.get(key), (int, float))
+    ]
+    lists = [
+        (label, details[key][:10]) for key, label in DETAIL_LISTS if details.get(key) and isinstance(details[key], list)
+    ]
     return FindingRow(finding=finding, stats=stats, lists=lists)
 
 
-def plot_columns(reference_profile: dict | None, current_profile: dict | None,
-                 sections: FindingSections) -> list[dict]:
+def plot_columns(reference_profile: dict | None, current_profile: dict | None, sections: FindingSections) -> list[dict]:
     """The columns that can be pictured (in both profiles, of a kind with a distribution): those
     with a failing or warning finding first, most severe first, then the rest in the reference's
     order. Each item: {"name", "kind", "flagged"}."""
@@ -90,16 +94,20 @@ def plot_columns(reference_profile: dict | None, current_profile: dict | None,
 
     reference = (reference_profile or {}).get("columns") or {}
     current = (current_profile or {}).get("columns") or {}
-    drawable = [name for name, column in reference.items()
-                if plots.plottable(column) and (current.get(name) or {}).get("kind") == column.get("kind")]
+    drawable = [
+        name
+        for name, column in reference.items()
+        if plots.plottable(column) and (current.get(name) or {}).get("kind") == column.get("kind")
+    ]
     flagged = []
     for row in [*sections.failing, *sections.warnings]:
         name = row.finding.column
         if name in drawable and name not in flagged:
             flagged.append(name)
     rest = [name for name in drawable if name not in flagged]
-    return ([{"name": name, "kind": reference[name]["kind"], "flagged": True} for name in flagged]
-            + [{"name": name, "kind": reference[name]["kind"], "flagged": False} for name in rest])
+    return [{"name": name, "kind": reference[name]["kind"], "flagged": True} for name in flagged] + [
+        {"name": name, "kind": reference[name]["kind"], "flagged": False} for name in rest
+    ]
 
 
 # --- the suite ------------------------------------------------------------------------------------
@@ -139,9 +147,14 @@ def _column_values(rules: dict) -> tuple[str, list[str] | None]:
         return f"Allowed ({new}){moved}:", list(rules["allowed_values"])
     if kind == "timestamp":
         fmt = rules.get("expected_format")
-        span = ", ".join(part for part in (
-            rules.get("date_min") and f"not before {rules['date_min'][:10]}",
-            rules.get("date_max") and f"not after {rules['date_max'][:10]}") if part)
+        span = ", ".join(
+            part
+            for part in (
+                rules.get("date_min") and f"not before {rules['date_min'][:10]}",
+                rules.get("date_max") and f"not after {rules['date_max'][:10]}",
+            )
+            if part
+        )
         return f"Written {fmt}" if fmt else "Any known format", [span] if span else None
     return "—", None
 
@@ -149,11 +162,15 @@ def _column_values(rules: dict) -> tuple[str, list[str] | None]:
 def _column_drift(rules: dict) -> str:
     kind = rules.get("kind")
     if kind == "numeric":
-        return (f"PSI warns at {rules['drift_psi_warn']:g}, fails at {rules['drift_psi_fail']:g}; "
-                f"Wasserstein warns at {rules['drift_wasserstein_warn']:g} of the spread")
+        return (
+            f"PSI warns at {rules['drift_psi_warn']:g}, fails at {rules['drift_psi_fail']:g}; "
+            f"Wasserstein warns at {rules['drift_wasserstein_warn']:g} of the spread"
+        )
     if kind == "categorical":
-        return (f"PSI warns at {rules['drift_psi_warn']:g}, fails at {rules['drift_psi_fail']:g}; "
-                f"Jensen–Shannon warns at {rules['drift_js_warn']:g}, fails at {rules['drift_js_fail']:g}")
+        return (
+            f"PSI warns at {rules['drift_psi_warn']:g}, fails at {rules['drift_psi_fail']:g}; "
+            f"Jensen–Shannon warns at {rules['drift_js_warn']:g}, fails at {rules['drift_js_fail']:g}"
+        )
     return "—"
 
 
@@ -165,8 +182,19 @@ def suite_columns(suite: dict | None) -> list[SuiteColumn]:
         nulls = f"Fails above {_pct(rules.get('max_null_share'))}"
         if rules.get("max_null_increase") is not None:
             nulls += f"; warns {100 * rules['max_null_increase']:.4g} points above the reference"
-        overrides = ", ".join(f"{check} → {severity}" for check, severity in
-                              (rules.get("severity_overrides") or {}).items())
-        out.append(SuiteColumn(name=name, kind=rules.get("kind", ""), nulls=nulls, values=values, chips=chips,
-                               drift=_column_drift(rules), overrides=overrides, rules=rules))
+        overrides = ", ".join(
+            f"{check} → {severity}" for check, severity in (rules.get("severity_overrides") or {}).items()
+        )
+        out.append(
+            SuiteColumn(
+                name=name,
+                kind=rules.get("kind", ""),
+                nulls=nulls,
+                values=values,
+                chips=chips,
+                drift=_column_drift(rules),
+                overrides=overrides,
+                rules=rules,
+            )
+        )
     return out

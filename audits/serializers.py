@@ -15,12 +15,27 @@ class AuditIn(StrictSerializer):
     storage_path = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
     format = serializers.ChoiceField(choices=DataFormat.choices, required=False, allow_blank=True, default="")
     purpose = serializers.ChoiceField(choices=BatchPurpose.choices, default=BatchPurpose.INCOMING)
-    version = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1,
-                                       help_text="Whose training reference to compare with; default production.")
-    sha256 = serializers.RegexField(r"^[0-9a-fA-F]{64}$", required=False, allow_blank=True, default="",
-                                    help_text="The sha256 you computed before sending; a mismatch fails the audit.")
-    signature = serializers.RegexField(r"^[0-9a-fA-F]{64}$", required=False, allow_blank=True, default="",
-                                       help_text="HMAC-SHA256 of the bytes under the shared batch key.")
+    version = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=1,
+        help_text="Whose training reference to compare with; default production.",
+    )
+    sha256 = serializers.RegexField(
+        r"^[0-9a-fA-F]{64}$",
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The sha256 you computed before sending; a mismatch fails the audit.",
+    )
+    signature = serializers.RegexField(
+        r"^[0-9a-fA-F]{64}$",
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="HMAC-SHA256 of the bytes under the shared batch key.",
+    )
 
 
 class ReferenceIn(StrictSerializer):
@@ -28,8 +43,7 @@ class ReferenceIn(StrictSerializer):
     storage_path = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
     format = serializers.ChoiceField(choices=DataFormat.choices, required=False, allow_blank=True, default="")
     id_columns = serializers.ListField(child=serializers.CharField(max_length=200), required=False, default=list)
-    timestamp_columns = serializers.ListField(child=serializers.CharField(max_length=200), required=False,
-                                              default=list)
+    timestamp_columns = serializers.ListField(child=serializers.CharField(max_length=200), required=False, default=list)
     text_columns = serializers.ListField(child=serializers.CharField(max_length=200), required=False, default=list)
     label_column = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     prediction_column = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
@@ -56,12 +70,32 @@ class AuditOut(serializers.ModelSerializer):
 
     class Meta:
         model = AuditJob
-        fields = ["id", "kind", "model", "version", "batch", "state", "stage", "rows_done", "rows_total", "progress",
-                  "verdict", "error", "created_by", "created_at", "started_at", "finished_at"]
+        fields = [
+            "id",
+            "kind",
+            "model",
+            "version",
+            "batch",
+            "state",
+            "stage",
+            "rows_done",
+            "rows_total",
+            "progress",
+            "verdict",
+            "error",
+            "created_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
 
     def get_batch(self, job) -> dict:
-        return {"name": job.batch.name, "format": job.batch.format, "sha256": job.batch.sha256,
-                "size_bytes": job.batch.size_bytes}
+        return {
+            "name": job.batch.name,
+            "format": job.batch.format,
+            "sha256": job.batch.sha256,
+            "size_bytes": job.batch.size_bytes,
+        }
 
 
 class AuditDetailOut(AuditOut):
@@ -77,8 +111,21 @@ class AlertOut(serializers.ModelSerializer):
 
     class Meta:
         model = Alert
-        fields = ["id", "model", "check", "column", "severity", "state", "message", "occurrences", "first_job",
-                  "last_job", "opened_at", "last_seen_at", "resolved_at"]
+        fields = [
+            "id",
+            "model",
+            "check",
+            "column",
+            "severity",
+            "state",
+            "message",
+            "occurrences",
+            "first_job",
+            "last_job",
+            "opened_at",
+            "last_seen_at",
+            "resolved_at",
+        ]
 
 
 class PredictionIn(StrictSerializer):
@@ -103,15 +150,32 @@ class PredictionOut(serializers.ModelSerializer):
 
     class Meta:
         model = PredictionLog
-        fields = ["id", "model", "version", "request_id", "entity_id", "predicted_at", "raw_features", "features",
-                  "score", "label", "received_at", "erased_at"]
+        fields = [
+            "id",
+            "model",
+            "version",
+            "request_id",
+            "entity_id",
+            "predicted_at",
+            "raw_features",
+            "features",
+            "score",
+            "label",
+            "received_at",
+            "erased_at",
+        ]
 
 
 class ServingAuditIn(StrictSerializer):
     since = serializers.DateTimeField(required=False, allow_null=True, default=None)
     until = serializers.DateTimeField(required=False, allow_null=True, default=None)
-    version = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1,
-                                       help_text="Whose serving log to audit; default production.")
+    version = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=1,
+        help_text="Whose serving log to audit; default production.",
+    )
 
 
 class ScheduleIn(StrictSerializer):
@@ -135,5 +199,18 @@ class ScheduleOut(serializers.ModelSerializer):
 
     class Meta:
         model = AuditSchedule
-        fields = ["id", "model", "name", "source", "cron", "storage_path", "format", "window_hours", "version",
-                  "enabled", "last_run_at", "created_by", "created_at"]
+        fields = [
+            "id",
+            "model",
+            "name",
+            "source",
+            "cron",
+            "storage_path",
+            "format",
+            "window_hours",
+            "version",
+            "enabled",
+            "last_run_at",
+            "created_by",
+            "created_at",
+        ]

@@ -45,15 +45,19 @@ def audit_list(request):
     model = None
     if form.is_valid() and form.cleaned_data["model"]:
         model = RegisteredModel.objects.get(name=form.cleaned_data["model"])
-    return render(request, "audits/audit_list.html", {
-        "form": form,
-        "model": model,
-        "alerts": selectors.open_alert_list(model),
-        "trends": selectors.verdict_trends(selectors.audited_models(model)),
-        "trend_length": selectors.TREND_LENGTH,
-        "audits": selectors.audit_list(model),
-        "may_run": request.user.has_perm(RUN_AUDITS),
-    })
+    return render(
+        request,
+        "audits/audit_list.html",
+        {
+            "form": form,
+            "model": model,
+            "alerts": selectors.open_alert_list(model),
+            "trends": selectors.verdict_trends(selectors.audited_models(model)),
+            "trend_length": selectors.TREND_LENGTH,
+            "audits": selectors.audit_list(model),
+            "may_run": request.user.has_perm(RUN_AUDITS),
+        },
+    )
 
 
 # --- the report ---------------------------------------------------------------------------------
@@ -66,17 +70,21 @@ def audit_detail(request, pk: int):
     reference = ReferenceProfile.objects.filter(version=job.version).only("id", "profile", "rows").first()
     sections = report_display.finding_sections(job.findings.all())
     in_progress = job.state in (AuditState.QUEUED, AuditState.RUNNING)
-    return render(request, "audits/audit_detail.html", {
-        "job": job,
-        "model": job.model,
-        "batch": job.batch,
-        "facts": job.facts or {},
-        "reference": reference,
-        "sections": sections,
-        "plot_columns": report_display.plot_columns(reference and reference.profile, job.profile, sections),
-        "refresh_seconds": REFRESH_SECONDS if in_progress else None,
-        "in_progress": in_progress,
-    })
+    return render(
+        request,
+        "audits/audit_detail.html",
+        {
+            "job": job,
+            "model": job.model,
+            "batch": job.batch,
+            "facts": job.facts or {},
+            "reference": reference,
+            "sections": sections,
+            "plot_columns": report_display.plot_columns(reference and reference.profile, job.profile, sections),
+            "refresh_seconds": REFRESH_SECONDS if in_progress else None,
+            "in_progress": in_progress,
+        },
+    )
 
 
 def _profiles(pk: int) -> tuple[dict, dict]:
@@ -139,15 +147,24 @@ def audit_new(request):
         return _start_page(request, form, status=400)
     data = form.cleaned_data
     try:
-        job = services.audit_submit(model=data["model"], actor=request.user, name=form.batch_name(),
-                                    version=data["model_version"], uploaded=data["file"],
-                                    storage_path=data["storage_path"].strip(), format=data["format"])
+        job = services.audit_submit(
+            model=data["model"],
+            actor=request.user,
+            name=form.batch_name(),
+            version=data["model_version"],
+            uploaded=data["file"],
+            storage_path=data["storage_path"].strip(),
+            format=data["format"],
+        )
     except ApplicationError as exc:
         show_service_error(form, exc, START_FIELDS)
         return _start_page(request, form, status=exc.status_code)
     batch = job.batch
-    messages.success(request, f"Audit #{job.pk} queued: Keel compares “{batch.name}” with "
-                              f"v{job.version.version}'s training data. This page follows its progress.")
+    messages.success(
+        request,
+        f"Audit #{job.pk} queued: Keel compares “{batch.name}” with "
+        f"v{job.version.version}'s training data. This page follows its progress.",
+    )
     return redirect("audits:detail", pk=job.pk)
 
 
@@ -191,15 +208,26 @@ def suite_detail(request, name: str):
         else:
             status = 400
         bound = {request.POST.get("column") or "json": form}  # re-shown with its errors, open
-    return render(request, "audits/suite_detail.html", {
-        "model": model, "saved": saved, "suggestion": suggestion, "may_edit": may_edit,
-        "suite": suite,
-        "columns": [(column, _column_form(column, bound) if may_edit else None)
-                    for column in report_display.suite_columns(suite)],
-        "json_form": (bound.get("json") or SuiteJsonForm(initial={"suite": json.dumps(suite, indent=2)}))
-        if may_edit and suite else None,
-        "json_open": "json" in bound,
-    }, status=status)
+    return render(
+        request,
+        "audits/suite_detail.html",
+        {
+            "model": model,
+            "saved": saved,
+            "suggestion": suggestion,
+            "may_edit": may_edit,
+            "suite": suite,
+            "columns": [
+                (column, _column_form(column, bound) if may_edit else None)
+                for column in report_display.suite_columns(suite)
+            ],
+            "json_form": (bound.get("json") or SuiteJsonForm(initial={"suite": json.dumps(suite, indent=2)}))
+            if may_edit and suite
+            else None,
+            "json_open": "json" in bound,
+        },
+        status=status,
+    )
 
 
 def _column_form(column, bound: dict) -> ColumnRulesForm:
@@ -240,21 +268,28 @@ def schedule_list(request, name: str):
                 form = ScheduleForm(request.POST)
                 if form.is_valid():
                     schedule = services.schedule_create(model=model, actor=request.user, **form.cleaned_data)
-                    messages.success(request, f"Schedule “{schedule.name}” saved; beat runs it at “{schedule.cron}” UTC.")
+                    messages.success(
+                        request, f"Schedule “{schedule.name}” saved; beat runs it at “{schedule.cron}” UTC."
+                    )
                     return redirect("audits:schedules", name=model.name)
                 status = 400
             elif action in ("pause", "resume"):
                 schedule = selectors.schedule_get(model, request.POST.get("schedule", ""))
                 services.schedule_set_enabled(schedule=schedule, enabled=action == "resume")
-                messages.success(request, f"Schedule “{schedule.name}” {'resumed' if action == 'resume' else 'paused'}.")
+                messages.success(
+                    request, f"Schedule “{schedule.name}” {'resumed' if action == 'resume' else 'paused'}."
+                )
                 return redirect("audits:schedules", name=model.name)
             elif action == "serving":
                 serving_form = ServingAuditForm(request.POST)
                 if serving_form.is_valid():
                     now = timezone.now()
                     job = services.serving_audit_submit(
-                        model=model, actor=request.user, until=now,
-                        since=now - timezone.timedelta(hours=serving_form.cleaned_data["hours"]))
+                        model=model,
+                        actor=request.user,
+                        until=now,
+                        since=now - timezone.timedelta(hours=serving_form.cleaned_data["hours"]),
+                    )
                     messages.success(request, f"Audit #{job.pk} queued: the serving log against the training data.")
                     return redirect("audits:detail", pk=job.pk)
                 status = 400
@@ -266,7 +301,16 @@ def schedule_list(request, name: str):
             target = serving_form if action == "serving" else form
             show_service_error(target, exc, {"since": None, "version": None} if action == "serving" else None)
             status = exc.status_code
-    return render(request, "audits/schedule_list.html", {
-        "model": model, "schedules": selectors.audit_schedules(model), "may_edit": may_edit, "form": form,
-        "serving_form": serving_form, "predictions_logged": selectors.predictions().filter(model=model).count(),
-    }, status=status)
+    return render(
+        request,
+        "audits/schedule_list.html",
+        {
+            "model": model,
+            "schedules": selectors.audit_schedules(model),
+            "may_edit": may_edit,
+            "form": form,
+            "serving_form": serving_form,
+            "predictions_logged": selectors.predictions().filter(model=model).count(),
+        },
+        status=status,
+    )

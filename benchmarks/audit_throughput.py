@@ -64,6 +64,7 @@ def log(message: str) -> None:
 
 # ------------------------------------------------------------------------------------- peers venv
 
+
 def _requirements_stamp() -> str:
     return hashlib.sha256(PEERS_REQUIREMENTS.read_bytes()).hexdigest()
 
@@ -80,15 +81,25 @@ def ensure_peers_venv() -> Path:
         log(f"Creating {PEERS_VENV.relative_to(ROOT)} with {base} ...")
         subprocess.run([base, "-m", "venv", str(PEERS_VENV)], check=True)
     log(f"Installing {PEERS_REQUIREMENTS.relative_to(ROOT)} into it (Evidently pins pandas<3; Keel keeps its own) ...")
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                    "-r", str(PEERS_REQUIREMENTS)], check=True)
-    subprocess.run([str(python), "-c", "import evidently, pandas; print('evidently', evidently.__version__,"
-                    " 'pandas', pandas.__version__)"], check=True, env=_child_env())
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", str(PEERS_REQUIREMENTS)],
+        check=True,
+    )
+    subprocess.run(
+        [
+            str(python),
+            "-c",
+            "import evidently, pandas; print('evidently', evidently.__version__, 'pandas', pandas.__version__)",
+        ],
+        check=True,
+        env=_child_env(),
+    )
     stamp_file.write_text(stamp)
     return python
 
 
 # ------------------------------------------------------------------------------------ measurement
+
 
 def _child_env() -> dict:
     env = dict(os.environ)
@@ -115,9 +126,17 @@ def run_measured(label: str, cmd: list[str], *, log_path: Path) -> dict:
         wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
     text = log_path.read_text()
-    result = {"label": label, "cmd": cmd, "exit": proc.returncode, "wall_s": wall,
-              "peak_rss_mib": usage.ru_maxrss / 1024, "user_s": usage.ru_utime, "sys_s": usage.ru_stime,
-              "log": str(log_path), "load_before": load}
+    result = {
+        "label": label,
+        "cmd": cmd,
+        "exit": proc.returncode,
+        "wall_s": wall,
+        "peak_rss_mib": usage.ru_maxrss / 1024,
+        "user_s": usage.ru_utime,
+        "sys_s": usage.ru_stime,
+        "log": str(log_path),
+        "load_before": load,
+    }
     if time_out is not None:
         try:
             elapsed, kib = time_out.read_text().strip().splitlines()[-1].split()
@@ -138,8 +157,11 @@ def run_measured(label: str, cmd: list[str], *, log_path: Path) -> dict:
     if proc.returncode != 0 or summary is None:
         log(f"[{label}] FAILED (exit {proc.returncode}); see {log_path}")
     else:
-        cross = (f"; /usr/bin/time: {result['time_wall_s']:.2f} s, {result['time_peak_rss_mib']:.0f} MiB"
-                 if "time_peak_rss_mib" in result else "")
+        cross = (
+            f"; /usr/bin/time: {result['time_wall_s']:.2f} s, {result['time_peak_rss_mib']:.0f} MiB"
+            if "time_peak_rss_mib" in result
+            else ""
+        )
         log(f"[{label}] wall {wall:.2f} s, peak RSS {result['peak_rss_mib']:.0f} MiB (wait4 rusage){cross}")
     return result
 
@@ -159,6 +181,7 @@ def median_run(runs: list[dict]) -> dict:
 
 
 # ----------------------------------------------------------------------------------------- checks
+
 
 def keel_found_drift(summary: dict) -> tuple[bool, list[str]]:
     """Did Keel flag (warn/fail) each drifted column, and leave the stable numeric columns alone?"""
@@ -189,22 +212,38 @@ def evidently_found_drift(summary: dict) -> tuple[bool, list[str]]:
 
 # ------------------------------------------------------------------------------------------- main
 
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows of the reference and current files")
     parser.add_argument("--big-rows", type=int, default=10_000_000, help="rows of the big current file")
     parser.add_argument("--skip-big", action="store_true", help="skip the big-file Keel run")
     parser.add_argument("--skip-evidently", action="store_true", help="run Keel only (no peers venv)")
-    parser.add_argument("--evidently", choices=sorted(EVIDENTLY_VARIANTS), default="both",
-                        help="which Evidently runs: strings read as object (pandas' default), as category, or both")
-    parser.add_argument("--keel-repeat", type=int, default=3,
-                        help="Keel's --rows audit runs this many times (it is short, so noise matters); "
-                             "the median run is reported (default 3)")
-    parser.add_argument("--work-dir", type=Path, default=ROOT / "var" / "bench",
-                        help="where the generated data, logs and results go (default: var/bench)")
-    parser.add_argument("--cprofile", action="store_true",
-                        help="also run Keel's --rows audit under cProfile (and an RSS sampler per stage) and "
-                             "print its top engine functions")
+    parser.add_argument(
+        "--evidently",
+        choices=sorted(EVIDENTLY_VARIANTS),
+        default="both",
+        help="which Evidently runs: strings read as object (pandas' default), as category, or both",
+    )
+    parser.add_argument(
+        "--keel-repeat",
+        type=int,
+        default=3,
+        help="Keel's --rows audit runs this many times (it is short, so noise matters); "
+        "the median run is reported (default 3)",
+    )
+    parser.add_argument(
+        "--work-dir",
+        type=Path,
+        default=ROOT / "var" / "bench",
+        help="where the generated data, logs and results go (default: var/bench)",
+    )
+    parser.add_argument(
+        "--cprofile",
+        action="store_true",
+        help="also run Keel's --rows audit under cProfile (and an RSS sampler per stage) and "
+        "print its top engine functions",
+    )
     args = parser.parse_args(argv)
     work = args.work_dir.resolve()
     work.mkdir(parents=True, exist_ok=True)
@@ -217,21 +256,35 @@ def main(argv=None) -> int:
         t = time.perf_counter()
         path, made = bench_data.ensure_dataset(work, kind, args.rows)
         files[kind] = path
-        log(f"{kind}: {path.name} ({path.stat().st_size / 2**20:.0f} MiB) "
-            + (f"generated in {time.perf_counter() - t:.1f} s" if made else "cached"))
+        log(
+            f"{kind}: {path.name} ({path.stat().st_size / 2**20:.0f} MiB) "
+            + (f"generated in {time.perf_counter() - t:.1f} s" if made else "cached")
+        )
     ref, cur = files["reference"], files["current"]
     warm_page_cache(ref, cur)
 
-    results: dict = {"rows": args.rows, "columns": len(bench_data.COLUMNS), "runs": {},
-                     "started": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": platform.platform(),
-                     "cpus": os.cpu_count(),
-                     # which engine was measured (its files change; a commit id alone misses a dirty tree)
-                     "engine_sha256": {p.name: hashlib.sha256(p.read_bytes()).hexdigest()[:12]
-                                       for p in sorted((ROOT / "audits" / "engine").glob("*.py"))}}
+    results: dict = {
+        "rows": args.rows,
+        "columns": len(bench_data.COLUMNS),
+        "runs": {},
+        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "machine": platform.platform(),
+        "cpus": os.cpu_count(),
+        # which engine was measured (its files change; a commit id alone misses a dirty tree)
+        "engine_sha256": {
+            p.name: hashlib.sha256(p.read_bytes()).hexdigest()[:12]
+            for p in sorted((ROOT / "audits" / "engine").glob("*.py"))
+        },
+    }
     keel_cmd = [sys.executable, str(HERE / "keel_audit.py"), str(ref), str(cur)]
-    keel_runs = [run_measured(f"keel (run {i + 1} of {max(1, args.keel_repeat)})", keel_cmd,
-                              log_path=work / f"keel-{args.rows}-run{i + 1}.log")
-                 for i in range(max(1, args.keel_repeat))]
+    keel_runs = [
+        run_measured(
+            f"keel (run {i + 1} of {max(1, args.keel_repeat)})",
+            keel_cmd,
+            log_path=work / f"keel-{args.rows}-run{i + 1}.log",
+        )
+        for i in range(max(1, args.keel_repeat))
+    ]
     keel = median_run(keel_runs)
     results["runs"]["keel"] = keel
     results["runs"]["keel_all"] = keel_runs
@@ -244,12 +297,19 @@ def main(argv=None) -> int:
         peers_python = ensure_peers_venv()
         for variant in EVIDENTLY_VARIANTS[args.evidently]:
             warm_page_cache(ref, cur)
-            ev_cmd = [str(peers_python), str(HERE / "evidently_drift.py"), str(ref), str(cur),
-                      "--json", str(work / f"evidently-{variant}-snapshot-{args.rows}.json")]
+            ev_cmd = [
+                str(peers_python),
+                str(HERE / "evidently_drift.py"),
+                str(ref),
+                str(cur),
+                "--json",
+                str(work / f"evidently-{variant}-snapshot-{args.rows}.json"),
+            ]
             if variant == "category":
                 ev_cmd.append("--category-dtype")
-            run = run_measured(f"evidently ({variant} strings)", ev_cmd,
-                               log_path=work / f"evidently-{variant}-{args.rows}.log")
+            run = run_measured(
+                f"evidently ({variant} strings)", ev_cmd, log_path=work / f"evidently-{variant}-{args.rows}.log"
+            )
             evidently_runs[variant] = run
             results["runs"][f"evidently_{variant}"] = run
 
@@ -257,18 +317,25 @@ def main(argv=None) -> int:
     if not args.skip_big:
         t = time.perf_counter()
         big_path, made = bench_data.ensure_dataset(work, "current", args.big_rows)
-        log(f"\nbig current: {big_path.name} ({big_path.stat().st_size / 2**20:.0f} MiB) "
-            + (f"generated chunk by chunk in {time.perf_counter() - t:.1f} s" if made else "cached"))
+        log(
+            f"\nbig current: {big_path.name} ({big_path.stat().st_size / 2**20:.0f} MiB) "
+            + (f"generated chunk by chunk in {time.perf_counter() - t:.1f} s" if made else "cached")
+        )
         warm_page_cache(ref, big_path)
-        big = run_measured(f"keel {args.big_rows:,}", [sys.executable, str(HERE / "keel_audit.py"), str(ref),
-                                                       str(big_path)],
-                           log_path=work / f"keel-{args.big_rows}.log")
+        big = run_measured(
+            f"keel {args.big_rows:,}",
+            [sys.executable, str(HERE / "keel_audit.py"), str(ref), str(big_path)],
+            log_path=work / f"keel-{args.big_rows}.log",
+        )
         results["runs"]["keel_big"] = big
 
     if args.cprofile:
         stats = work / f"keel-{args.rows}.pstats"
-        run_measured("keel under cProfile", keel_cmd + ["--cprofile", str(stats), "--memory"],
-                     log_path=work / f"keel-{args.rows}-cprofile.log")
+        run_measured(
+            "keel under cProfile",
+            keel_cmd + ["--cprofile", str(stats), "--memory"],
+            log_path=work / f"keel-{args.rows}-cprofile.log",
+        )
         import pstats
 
         log(f"\nKeel's cProfile ({stats}): engine functions by cumulative time, then everything by own time")
@@ -288,53 +355,72 @@ def main(argv=None) -> int:
         rows.append((f"Keel, {args.big_rows:,}-row current", big))
     for name, r in rows:
         status = "" if ok(r) else "  FAILED"
-        log(f"{name:<40}{r['wall_s']:>9.2f}{r['peak_rss_mib']:>14.0f}{r['user_s'] + r['sys_s']:>9.1f}"
-            f"{r['load_before']:>7.2f}{status}")
+        log(
+            f"{name:<40}{r['wall_s']:>9.2f}{r['peak_rss_mib']:>14.0f}{r['user_s'] + r['sys_s']:>9.1f}"
+            f"{r['load_before']:>7.2f}{status}"
+        )
 
     verdicts = {}
     if ok(keel):
         found, problems = keel_found_drift(keel["summary"])
         verdicts["keel_found_injected_drift"] = found
-        log(f"Keel verdict: {keel['summary']['verdict']}; injected drift "
-            + ("found, stable columns left alone" if found else "NOT fully found: " + "; ".join(problems)))
+        log(
+            f"Keel verdict: {keel['summary']['verdict']}; injected drift "
+            + ("found, stable columns left alone" if found else "NOT fully found: " + "; ".join(problems))
+        )
     for variant, run in evidently_runs.items():
         if ok(run):
             found, problems = evidently_found_drift(run["summary"])
             verdicts[f"evidently_{variant}_found_injected_drift"] = found
-            log(f"Evidently ({variant}): {len(run['summary'].get('drifted') or [])} drifted columns; injected drift "
-                + ("found, stable columns left alone" if found else "NOT exactly found: " + "; ".join(problems)))
+            log(
+                f"Evidently ({variant}): {len(run['summary'].get('drifted') or [])} drifted columns; injected drift "
+                + ("found, stable columns left alone" if found else "NOT exactly found: " + "; ".join(problems))
+            )
 
     good = {variant: run for variant, run in evidently_runs.items() if ok(run)}
     if ok(keel) and good:
         log(f"\nTargets: Keel >= {SPEED_TARGET:.0f}x faster, Keel peak RSS <= {MEMORY_TARGET:.3f} of Evidently's")
         comparisons = dict(good)
         if len(good) > 1:  # the conservative comparison: Evidently's best time and best memory of its runs
-            comparisons["best of both"] = {"wall_s": min(r["wall_s"] for r in good.values()),
-                                           "peak_rss_mib": min(r["peak_rss_mib"] for r in good.values()),
-                                           "user_s": min(r["user_s"] + r["sys_s"] for r in good.values()),
-                                           "sys_s": 0.0}
+            comparisons["best of both"] = {
+                "wall_s": min(r["wall_s"] for r in good.values()),
+                "peak_rss_mib": min(r["peak_rss_mib"] for r in good.values()),
+                "user_s": min(r["user_s"] + r["sys_s"] for r in good.values()),
+                "sys_s": 0.0,
+            }
         results["targets"] = {}
         for name, run in comparisons.items():
             speedup = run["wall_s"] / keel["wall_s"]
             cpu_speedup = (run["user_s"] + run["sys_s"]) / (keel["user_s"] + keel["sys_s"])
             memory = keel["peak_rss_mib"] / run["peak_rss_mib"]
             speed_pass, memory_pass = speedup >= SPEED_TARGET, memory <= MEMORY_TARGET
-            results["targets"][name] = {"speedup": speedup, "cpu_speedup": cpu_speedup, "memory_ratio": memory,
-                                        "speed_pass": speed_pass, "memory_pass": memory_pass}
-            log(f"  vs Evidently {name:<14} Evidently/Keel wall {speedup:6.2f}x "
+            results["targets"][name] = {
+                "speedup": speedup,
+                "cpu_speedup": cpu_speedup,
+                "memory_ratio": memory,
+                "speed_pass": speed_pass,
+                "memory_pass": memory_pass,
+            }
+            log(
+                f"  vs Evidently {name:<14} Evidently/Keel wall {speedup:6.2f}x "
                 f"{'PASS' if speed_pass else 'MISS'}   Keel/Evidently RSS {memory:6.3f} "
-                f"{'PASS' if memory_pass else 'MISS'}   (cpu-time ratio {cpu_speedup:5.2f}x, info)")
+                f"{'PASS' if memory_pass else 'MISS'}   (cpu-time ratio {cpu_speedup:5.2f}x, info)"
+            )
         if max(r["load_before"] for r in [keel, *good.values()]) > (os.cpu_count() or 1):
-            log("  NOTE: the machine was busy (see the load column): wall times include waiting for a CPU; "
-                "the cpu-time ratio is the steadier figure.")
+            log(
+                "  NOTE: the machine was busy (see the load column): wall times include waiting for a CPU; "
+                "the cpu-time ratio is the steadier figure."
+            )
     if ok(keel) and ok(big):
         growth = big["peak_rss_mib"] / keel["peak_rss_mib"]
         results["big_memory_growth"] = growth
         results["big_memory_flat"] = growth <= FLAT_GROWTH
-        log(f"Keel peak RSS, {args.rows:,} -> {args.big_rows:,} rows: {keel['peak_rss_mib']:.0f} -> "
+        log(
+            f"Keel peak RSS, {args.rows:,} -> {args.big_rows:,} rows: {keel['peak_rss_mib']:.0f} -> "
             f"{big['peak_rss_mib']:.0f} MiB ({growth:.2f}x for {args.big_rows / args.rows:.0f}x the rows): "
             + ("FLAT" if results["big_memory_flat"] else f"NOT FLAT (more than {FLAT_GROWTH}x)")
-            + f"; wall {keel['wall_s']:.1f} -> {big['wall_s']:.1f} s")
+            + f"; wall {keel['wall_s']:.1f} -> {big['wall_s']:.1f} s"
+        )
     results.update(verdicts)
     results["total_s"] = time.perf_counter() - started
     out = work / f"results-{args.rows}.json"

@@ -38,8 +38,16 @@ SEED = 20260101
 CHUNK_ROWS = 100_000
 
 NUMERIC = [
-    "num_normal", "num_lognormal", "num_exponential", "num_uniform", "num_gamma",
-    "num_poisson", "num_bimodal", "num_beta", "num_student_t", "num_age",
+    "num_normal",
+    "num_lognormal",
+    "num_exponential",
+    "num_uniform",
+    "num_gamma",
+    "num_poisson",
+    "num_bimodal",
+    "num_beta",
+    "num_student_t",
+    "num_age",
 ]
 INT_NUMERIC = {"num_poisson", "num_age"}
 CATEGORIES = {
@@ -137,7 +145,8 @@ def make_chunk(kind: str, chunk_index: int, n: int) -> pa.Table:
         ID_COLUMN: pa.array(np.arange(start, start + n, dtype=np.int64) + _ID_OFFSET[kind]),
         TIMESTAMP_COLUMN: pa.array(
             _T0[kind] + rng.integers(0, _SPAN_S[kind], n).astype("timedelta64[s]").astype("timedelta64[us]"),
-            type=pa.timestamp("us")),
+            type=pa.timestamp("us"),
+        ),
     }
     for name in NUMERIC:
         columns[name] = _numeric(rng, name, n, drifted)

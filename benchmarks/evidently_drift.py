@@ -73,17 +73,21 @@ def run_report(reference_path: Path, current_path: Path, out: Path | None, *, ca
     from evidently import DataDefinition, Dataset, Report
     from evidently import __version__ as evidently_version
     from evidently.presets import DataDriftPreset
+
     timings["import"] = round(time.perf_counter() - t, 3)
 
     t = time.perf_counter()
     reference = _read(reference_path, category_dtype)
     current = _read(current_path, category_dtype)
-    timings["read parquet (pandas" + (", category dtype)" if category_dtype else ")")] = round(time.perf_counter() - t, 3)
+    timings["read parquet (pandas" + (", category dtype)" if category_dtype else ")")] = round(
+        time.perf_counter() - t, 3
+    )
 
     numerical = [c for c in reference.columns if c.startswith("num_")]
     categorical = [c for c in reference.columns if c.startswith("cat_")]
-    definition = DataDefinition(id_column=ID_COLUMN, timestamp=TIMESTAMP_COLUMN,
-                                numerical_columns=numerical, categorical_columns=categorical)
+    definition = DataDefinition(
+        id_column=ID_COLUMN, timestamp=TIMESTAMP_COLUMN, numerical_columns=numerical, categorical_columns=categorical
+    )
     t = time.perf_counter()
     ref_ds = Dataset.from_pandas(reference, data_definition=definition)
     cur_ds = Dataset.from_pandas(current, data_definition=definition)
@@ -102,11 +106,18 @@ def run_report(reference_path: Path, current_path: Path, out: Path | None, *, ca
 
     count, scores, drifted = _drift_results(result)
     return {
-        "tool": "evidently", "evidently": evidently_version, "pandas": pd.__version__,
+        "tool": "evidently",
+        "evidently": evidently_version,
+        "pandas": pd.__version__,
         "categorical_dtype": str(reference[categorical[0]].dtype) if categorical else None,
-        "reference_rows": len(reference), "current_rows": len(current),
-        "drifted_columns": count, "drifted": drifted, "column_scores": scores, "snapshot_json": str(target),
-        "snapshot_bytes": len(text), "timings_s": timings,
+        "reference_rows": len(reference),
+        "current_rows": len(current),
+        "drifted_columns": count,
+        "drifted": drifted,
+        "column_scores": scores,
+        "snapshot_json": str(target),
+        "snapshot_bytes": len(text),
+        "timings_s": timings,
     }
 
 
@@ -115,12 +126,17 @@ def main(argv=None) -> int:
     parser.add_argument("reference", type=Path)
     parser.add_argument("current", type=Path)
     parser.add_argument("--json", type=Path, help="where to write the snapshot's JSON (default: the temp dir)")
-    parser.add_argument("--category-dtype", action="store_true",
-                        help="read the cat_* columns as pandas category (default: pandas' object strings)")
+    parser.add_argument(
+        "--category-dtype",
+        action="store_true",
+        help="read the cat_* columns as pandas category (default: pandas' object strings)",
+    )
     args = parser.parse_args(argv)
     summary = run_report(args.reference, args.current, args.json, category_dtype=args.category_dtype)
-    print(f"Evidently {summary['evidently']} DataDriftPreset: {summary['current_rows']:,} rows against "
-          f"{summary['reference_rows']:,}; categorical columns as {summary['categorical_dtype']}")
+    print(
+        f"Evidently {summary['evidently']} DataDriftPreset: {summary['current_rows']:,} rows against "
+        f"{summary['reference_rows']:,}; categorical columns as {summary['categorical_dtype']}"
+    )
     print(f"drifted columns: {summary['drifted_columns']}: {', '.join(summary['drifted'])}")
     for column, score in sorted(summary["column_scores"].items()):
         print(f"  {column}: {score}")

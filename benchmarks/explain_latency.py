@@ -96,8 +96,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
 
-    log(f"Python {platform.python_version()}, shap {shap.__version__}, {os.cpu_count()} cores, "
-        f"load {os.getloadavg()[0]:.2f} before the run")
+    log(
+        f"Python {platform.python_version()}, shap {shap.__version__}, {os.cpu_count()} cores, "
+        f"load {os.getloadavg()[0]:.2f} before the run"
+    )
     with threadpool_limits(limits=1, user_api="openmp"):
         run(args)
     log(f"load {os.getloadavg()[0]:.2f} after the run")
@@ -109,25 +111,41 @@ def run(args) -> None:
     trained = train_upsell_model(signups, seed=args.seed)
     pipeline, schema, threshold = trained.pipeline, trained.feature_schema, trained.decision_threshold
     preprocess, classifier = pipeline.named_steps["preprocess"], pipeline.named_steps["classifier"]
-    logistic = Pipeline([
-        ("preprocess", ColumnTransformer(
-            [("categorical", OneHotEncoder(handle_unknown="ignore", sparse_output=False), CATEGORICAL)],
-            remainder=StandardScaler(), verbose_feature_names_out=False)),
-        ("classifier", LogisticRegression(max_iter=1000)),
-    ]).fit(signups[FEATURES], signups[LABEL])
+    logistic = Pipeline(
+        [
+            (
+                "preprocess",
+                ColumnTransformer(
+                    [("categorical", OneHotEncoder(handle_unknown="ignore", sparse_output=False), CATEGORICAL)],
+                    remainder=StandardScaler(),
+                    verbose_feature_names_out=False,
+                ),
+            ),
+            ("classifier", LogisticRegression(max_iter=1000)),
+        ]
+    ).fit(signups[FEATURES], signups[LABEL])
     background = ex.make_background(signups, FEATURES, rows=args.background, seed=0)
     records = ex.background_to_records(background, schema)  # as the version stores it
-    holdout = signups[FEATURES].iloc[-args.rows:].reset_index(drop=True)
+    holdout = signups[FEATURES].iloc[-args.rows :].reset_index(drop=True)
     rows = [holdout.iloc[[i]] for i in range(len(holdout))]  # sliced before timing
-    log(f"Trained the demo model on {args.signups:,} signups ({trained.hyperparameters['max_iter']} boosting "
+    log(
+        f"Trained the demo model on {args.signups:,} signups ({trained.hyperparameters['max_iter']} boosting "
         f"iterations, {len(preprocess.get_feature_names_out())} encoded columns) and a logistic regression "
         f"in {time.perf_counter() - started:.1f} s; {len(rows)} rows per measurement, {len(background)} "
-        "background rows.")
+        "background rows."
+    )
     log(f"support.shap_engine.warm_up() (shap's numba kernels, once per process): {ex.warm_up():.1f} s")
 
     def keel(model, key):
-        return lambda row: ex.explain(model, row, task_type=BINARY, feature_schema=schema, threshold=threshold,
-                                      background=records, version_key=key)
+        return lambda row: ex.explain(
+            model,
+            row,
+            task_type=BINARY,
+            feature_schema=schema,
+            threshold=threshold,
+            background=records,
+            version_key=key,
+        )
 
     # Bare shap, as an integration without Keel would call it on the same models and rows.
     background_matrix = preprocess.transform(background)
@@ -135,15 +153,18 @@ def run(args) -> None:
     def bare_tree(explainer=None):
         def call(row):
             return (explainer or shap.TreeExplainer(classifier))(preprocess.transform(row))
+
         return call
 
     def interventional():
-        return shap.TreeExplainer(classifier, data=background_matrix, feature_perturbation="interventional",
-                                  model_output="probability")
+        return shap.TreeExplainer(
+            classifier, data=background_matrix, feature_perturbation="interventional", model_output="probability"
+        )
 
     def bare_same(explainer=None):
         def call(row):
             return (explainer or interventional())(preprocess.transform(row), check_additivity=False)
+
         return call
 
     lr_pre, lr_clf = logistic.named_steps["preprocess"], logistic.named_steps["classifier"]
@@ -158,6 +179,7 @@ def run(args) -> None:
     def bare_permutation(explainer=None):
         def call(row):
             return (explainer or permutation_explainer())(lr_pre.transform(row), silent=True)
+
         return call
 
     scores = [float(pipeline.predict_proba(row)[0, 1]) for row in rows]
@@ -177,16 +199,25 @@ def run(args) -> None:
         ("tree", "keel warm (cached explainer)", keel(pipeline, "demo"), keel_check, scores),
         ("tree", "keel cold (explainer built per call)", keel(pipeline, None), keel_check, scores),
         ("tree", "bare shap TreeExplainer per call (log-odds)", bare_tree(), log_odds_check, scores),
-        ("tree", "bare shap TreeExplainer reused (log-odds)", bare_tree(shap.TreeExplainer(classifier)),
-         log_odds_check, scores),
+        (
+            "tree",
+            "bare shap TreeExplainer reused (log-odds)",
+            bare_tree(shap.TreeExplainer(classifier)),
+            log_odds_check,
+            scores,
+        ),
         ("tree", "bare shap interventional+probability per call", bare_same(), probability_check, scores),
-        ("tree", "bare shap interventional+probability reused", bare_same(interventional()), probability_check,
-         scores),
+        ("tree", "bare shap interventional+probability reused", bare_same(interventional()), probability_check, scores),
         ("agnostic", "keel warm (cached explainer)", keel(logistic, "logistic"), keel_check, lr_scores),
         ("agnostic", "keel cold (explainer built per call)", keel(logistic, None), keel_check, lr_scores),
         ("agnostic", "bare shap PermutationExplainer per call", bare_permutation(), probability_check, lr_scores),
-        ("agnostic", "bare shap PermutationExplainer reused", bare_permutation(permutation_explainer()),
-         probability_check, lr_scores),
+        (
+            "agnostic",
+            "bare shap PermutationExplainer reused",
+            bare_permutation(permutation_explainer()),
+            probability_check,
+            lr_scores,
+        ),
     ]
     ex.clear_explainer_cache()
     first = keel(pipeline, "demo")(rows[0])  # prime the warm measurements: build and cache the explainers

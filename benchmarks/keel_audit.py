@@ -36,7 +36,10 @@ def benchmark_specs():
     from audits.engine.columns import ColumnSpec
 
     bounds = {"num_uniform": (0.0, 100.0), "num_beta": (0.0, 1.0), "num_age": (18.0, 90.0)}
-    specs = [ColumnSpec(datasets.ID_COLUMN, "id", "int"), ColumnSpec(datasets.TIMESTAMP_COLUMN, "timestamp", "datetime")]
+    specs = [
+        ColumnSpec(datasets.ID_COLUMN, "id", "int"),
+        ColumnSpec(datasets.TIMESTAMP_COLUMN, "timestamp", "datetime"),
+    ]
     for name in datasets.NUMERIC:
         lo, hi = bounds.get(name, (None, None))
         specs.append(ColumnSpec(name, "numeric", "int" if name in datasets.INT_NUMERIC else "float", lo, hi))
@@ -98,6 +101,7 @@ def run_audit(reference_path: Path, current_path: Path, *, fmt: str = "parquet",
     start = time.perf_counter()
     from audits.engine import audit
     from audits.engine.suite import suggest_suite
+
     timings["import"] = round(time.perf_counter() - start, 3)
 
     specs = benchmark_specs()
@@ -112,8 +116,17 @@ def run_audit(reference_path: Path, current_path: Path, *, fmt: str = "parquet",
         if sampler:
             sampler.enter(f"  audit_file: {text}")
 
-    findings, verdict, profile = timed("audit_file", audit.audit_file, Path(current_path), fmt, reference=reference,
-                                       specs=specs, suite=suite, facts=cur_facts, stage=stage)
+    findings, verdict, profile = timed(
+        "audit_file",
+        audit.audit_file,
+        Path(current_path),
+        fmt,
+        reference=reference,
+        specs=specs,
+        suite=suite,
+        facts=cur_facts,
+        stage=stage,
+    )
     end = time.perf_counter()
     for (text, at), (_, nxt) in zip(stages, stages[1:] + [("", end)]):
         timings[f"  audit_file: {text}"] = round(nxt - at, 3)
@@ -126,9 +139,14 @@ def run_audit(reference_path: Path, current_path: Path, *, fmt: str = "parquet",
             by_column.setdefault(f.column or "(file)", {})[f.check] = f.status
     summary = {
         "tool": "keel",
-        "reference_rows": ref_facts["rows"], "current_rows": cur_facts["rows"],
-        "verdict": verdict, "findings": len(findings), "statuses": dict(statuses),
-        "severities": dict(severities), "flagged": by_column, "timings_s": timings,
+        "reference_rows": ref_facts["rows"],
+        "current_rows": cur_facts["rows"],
+        "verdict": verdict,
+        "findings": len(findings),
+        "statuses": dict(statuses),
+        "severities": dict(severities),
+        "flagged": by_column,
+        "timings_s": timings,
         "profile_rows": profile["rows"],
     }
     if sampler:
@@ -155,8 +173,10 @@ def main(argv=None) -> int:
         summary = run_audit(args.reference, args.current, memory=args.memory)
 
     print(f"Keel audit: {summary['current_rows']:,} rows against a {summary['reference_rows']:,}-row reference")
-    print(f"verdict: {summary['verdict']}; {summary['findings']} findings: "
-          + ", ".join(f"{k} {v}" for k, v in sorted(summary["statuses"].items())))
+    print(
+        f"verdict: {summary['verdict']}; {summary['findings']} findings: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(summary["statuses"].items()))
+    )
     for column, checks in sorted(summary["flagged"].items()):
         print(f"  {column}: " + ", ".join(f"{check}={status}" for check, status in sorted(checks.items())))
     peaks = summary.get("stage_peak_rss_mib", {})

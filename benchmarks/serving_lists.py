@@ -101,12 +101,30 @@ def setup_data(entries: int, static_root: Path) -> dict:
         blacklisted, customers = int(entries * 0.6), int(entries * 0.2)
         boosted = entries - blacklisted - customers
         plans = [
-            dict(kind="blacklist", entity_type="product", reason="inappropriate", all_surfaces=True,
-                 ids=[f"sku-{n:07d}" for n in range(blacklisted)]),
-            dict(kind="blacklist", entity_type="customer", reason="fraud", surfaces=["home"],
-                 expires_at=now + timedelta(days=30), ids=[f"cust-{n:07d}" for n in range(customers)]),
-            dict(kind="boost", entity_type="product", reason="cold_start", surfaces=["home"], weight=1.5,
-                 expires_at=now + timedelta(days=14), ids=[f"new-sku-{n:07d}" for n in range(boosted)]),
+            dict(
+                kind="blacklist",
+                entity_type="product",
+                reason="inappropriate",
+                all_surfaces=True,
+                ids=[f"sku-{n:07d}" for n in range(blacklisted)],
+            ),
+            dict(
+                kind="blacklist",
+                entity_type="customer",
+                reason="fraud",
+                surfaces=["home"],
+                expires_at=now + timedelta(days=30),
+                ids=[f"cust-{n:07d}" for n in range(customers)],
+            ),
+            dict(
+                kind="boost",
+                entity_type="product",
+                reason="cold_start",
+                surfaces=["home"],
+                weight=1.5,
+                expires_at=now + timedelta(days=14),
+                ids=[f"new-sku-{n:07d}" for n in range(boosted)],
+            ),
         ]
         for plan in plans:
             ids = plan.pop("ids")
@@ -115,8 +133,10 @@ def setup_data(entries: int, static_root: Path) -> dict:
             started = time.perf_counter()
             bulk = services.bulk_preview(actor=agent, file="\n".join(ids).encode(), filename="bench.csv", **plan)
             applied = services.bulk_confirm(bulk=bulk, actor=agent, confirm_count=bulk.new_count)
-            log(f"  {applied.applied_count} {plan['kind']} entries ({plan['entity_type']}) via bulk preview + "
-                f"confirm in {time.perf_counter() - started:.1f}s")
+            log(
+                f"  {applied.applied_count} {plan['kind']} entries ({plan['entity_type']}) via bulk preview + "
+                f"confirm in {time.perf_counter() - started:.1f}s"
+            )
     lists_cache.invalidate()
 
     found = selectors.serving_list(surface=home)
@@ -125,8 +145,13 @@ def setup_data(entries: int, static_root: Path) -> dict:
     target.mkdir(parents=True, exist_ok=True)
     (target / "lists-home.json").write_bytes(body)
     (target / "lists-home.json.gz").write_bytes(gzip.compress(body, compresslevel=6, mtime=0))
-    return {"token": token.key, "active_entries": ListEntry.objects.active().count(),
-            "served_blacklist": len(found.blacklist), "served_boosts": len(found.boosts), "body_bytes": len(body)}
+    return {
+        "token": token.key,
+        "active_entries": ListEntry.objects.active().count(),
+        "served_blacklist": len(found.blacklist),
+        "served_boosts": len(found.boosts),
+        "body_bytes": len(body),
+    }
 
 
 # --- load ------------------------------------------------------------------------------------------------
@@ -156,7 +181,7 @@ class Connection:
             if not chunk:
                 raise ConnectionError("closed by the server")
             self.buffer += chunk
-        found, self.buffer = self.buffer[:at], self.buffer[at + len(marker):]
+        found, self.buffer = self.buffer[:at], self.buffer[at + len(marker) :]
         return found
 
     def _read_exactly(self, size: int) -> bytes:
@@ -199,8 +224,11 @@ class Connection:
 
 
 def _request_bytes(path: str, headers: dict) -> bytes:
-    lines = [f"GET {path} HTTP/1.1", *(f"{k}: {v}" for k, v in headers.items() if k.lower() != "host"),
-             "Host: 127.0.0.1"]
+    lines = [
+        f"GET {path} HTTP/1.1",
+        *(f"{k}: {v}" for k, v in headers.items() if k.lower() != "host"),
+        "Host: 127.0.0.1",
+    ]
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
@@ -232,8 +260,10 @@ def _client(port: int, path: str, headers: dict, expect: int, warm_until: float,
 
 def _client_process(port, path, headers, expect, warm_until, stop_at, threads, queue):
     out: list = []
-    workers = [threading.Thread(target=_client, args=(port, path, headers, expect, warm_until, stop_at, out))
-               for _ in range(threads)]
+    workers = [
+        threading.Thread(target=_client, args=(port, path, headers, expect, warm_until, stop_at, out))
+        for _ in range(threads)
+    ]
     for worker in workers:
         worker.start()
     for worker in workers:
@@ -258,17 +288,31 @@ def cpu_seconds(pids: list[int]) -> float:
     return total
 
 
-def run_load(port: int, path: str, headers: dict, expect: int, *, clients: int, procs: int, duration: float,
-             server_pids: list[int], warmup: float = 1.0) -> dict:
+def run_load(
+    port: int,
+    path: str,
+    headers: dict,
+    expect: int,
+    *,
+    clients: int,
+    procs: int,
+    duration: float,
+    server_pids: list[int],
+    warmup: float = 1.0,
+) -> dict:
     start = time.time() + 0.5
     warm_until, stop_at = start + warmup, start + warmup + duration
     # perf_counter differs between processes' starts only by a constant on Linux (CLOCK_MONOTONIC).
     offset = time.perf_counter() - time.time()
     queue = multiprocessing.get_context("fork").Queue()
     split = [clients // procs + (1 if i < clients % procs else 0) for i in range(procs)]
-    children = [multiprocessing.get_context("fork").Process(
-        target=_client_process,
-        args=(port, path, headers, expect, warm_until + offset, stop_at + offset, n, queue)) for n in split if n]
+    children = [
+        multiprocessing.get_context("fork").Process(
+            target=_client_process, args=(port, path, headers, expect, warm_until + offset, stop_at + offset, n, queue)
+        )
+        for n in split
+        if n
+    ]
     cpu_before = cpu_seconds(server_pids)
     for child in children:
         child.start()
@@ -282,14 +326,28 @@ def run_load(port: int, path: str, headers: dict, expect: int, *, clients: int, 
     done = sum(count for _, _, _, count in results)
     cpu_us = server_cpu / done * 1e6 if done else None
     if not latencies:
-        return {"requests": 0, "errors": errors, "rps": 0.0, "p50_ms": None, "p99_ms": None, "bytes": 0,
-                "server_cpu_us": cpu_us}
+        return {
+            "requests": 0,
+            "errors": errors,
+            "rps": 0.0,
+            "p50_ms": None,
+            "p99_ms": None,
+            "bytes": 0,
+            "server_cpu_us": cpu_us,
+        }
 
     def pct(p):
         return latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))] * 1000
 
-    return {"requests": len(latencies), "errors": errors, "rps": len(latencies) / duration, "p50_ms": pct(50),
-            "p99_ms": pct(99), "bytes": max(sizes) if sizes else 0, "server_cpu_us": cpu_us}
+    return {
+        "requests": len(latencies),
+        "errors": errors,
+        "rps": len(latencies) / duration,
+        "p50_ms": pct(50),
+        "p99_ms": pct(99),
+        "bytes": max(sizes) if sizes else 0,
+        "server_cpu_us": cpu_us,
+    }
 
 
 WRK_REPORT = """
@@ -304,32 +362,58 @@ end
 """
 
 
-def run_wrk(port: int, path: str, headers: dict, *, clients: int, threads: int, duration: float,
-            server_pids: list[int], script: Path, warmup: float = 1.0) -> dict:
+def run_wrk(
+    port: int,
+    path: str,
+    headers: dict,
+    *,
+    clients: int,
+    threads: int,
+    duration: float,
+    server_pids: list[int],
+    script: Path,
+    warmup: float = 1.0,
+) -> dict:
     """The same load from wrk (C, epoll): far less client CPU per request than Python threads, so
     on a machine where clients and server share the cores more of them goes to the server. Every
     connection is keep-alive; latency is per request, as the Python client measures it. A warm-up
     run is discarded. wrk reports statuses >= 400 and socket errors; the expected status is checked
     by the harness before the run and the bytes per response tell a 304 from a 200."""
-    command = ["wrk", "-t", str(max(1, min(threads, clients))), "-c", str(clients), "-s", str(script),
-               *(arg for k, v in headers.items() if k.lower() != "host" for arg in ("-H", f"{k}: {v}")),
-               f"http://127.0.0.1:{port}{path}"]
+    command = [
+        "wrk",
+        "-t",
+        str(max(1, min(threads, clients))),
+        "-c",
+        str(clients),
+        "-s",
+        str(script),
+        *(arg for k, v in headers.items() if k.lower() != "host" for arg in ("-H", f"{k}: {v}")),
+        f"http://127.0.0.1:{port}{path}",
+    ]
     if warmup > 0:
         subprocess.run([command[0], "-d", f"{max(1, round(warmup))}s", *command[1:]], check=True, capture_output=True)
     cpu_before = cpu_seconds(server_pids)
     # wrk takes whole seconds; the rate is computed from the duration it reports.
-    done = subprocess.run([command[0], "-d", f"{max(1, round(duration))}s", "--timeout", "30s", *command[1:]], check=True,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [command[0], "-d", f"{max(1, round(duration))}s", "--timeout", "30s", *command[1:]],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     server_cpu = cpu_seconds(server_pids) - cpu_before
     report = json.loads(done.stdout.strip().splitlines()[-1])
     requests = report["requests"]
     seconds = report["duration_us"] / 1e6
     errors = report["connect"] + report["read"] + report["write"] + report["status"] + report["timeout"]
-    return {"requests": requests, "errors": errors, "rps": requests / seconds if seconds else 0.0,
-            "p50_ms": report["p50_us"] / 1000 if requests else None,
-            "p99_ms": report["p99_us"] / 1000 if requests else None,
-            "bytes": report["bytes"] // requests if requests else 0,
-            "server_cpu_us": server_cpu / requests * 1e6 if requests else None}
+    return {
+        "requests": requests,
+        "errors": errors,
+        "rps": requests / seconds if seconds else 0.0,
+        "p50_ms": report["p50_us"] / 1000 if requests else None,
+        "p99_ms": report["p99_us"] / 1000 if requests else None,
+        "bytes": report["bytes"] // requests if requests else 0,
+        "server_cpu_us": server_cpu / requests * 1e6 if requests else None,
+    }
 
 
 # --- orchestration --------------------------------------------------------------------------------------
@@ -366,8 +450,11 @@ def start_redis(work: Path) -> tuple[str, subprocess.Popen | None]:
         log("WARNING: no redis-server: each gunicorn worker caches in its own memory (not production's setup)")
         return "", None
     port = free_port()
-    proc = subprocess.Popen([binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
-                             "--dir", str(work)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no", "--dir", str(work)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     for _ in range(100):
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
@@ -382,16 +469,25 @@ def start_redis(work: Path) -> tuple[str, subprocess.Popen | None]:
 
 def print_table(rows: list[dict], meta: dict) -> None:
     print()
-    print(f"Serving lists: {meta['active_entries']:,} active entries; `home` serves {meta['served_blacklist']:,} "
-          f"blacklisted + {meta['served_boosts']:,} boosted IDs ({meta['body_bytes'] / 1e6:.1f} MB JSON)")
-    clients = ("wrk, keep-alive" if meta.get("load_generator") == "wrk" else
-               f"Python clients over {meta['client_procs']} processes")
-    print(f"{meta['clients']} concurrent clients ({clients}), {meta['duration']:g}s per scenario; "
-          f"gunicorn {meta['worker_class']} {meta['workers']} workers x {meta['threads']} threads; "
-          f"{meta['cache']}; {meta['database']}; {meta['cpus']} CPUs, load {meta['load']}")
+    print(
+        f"Serving lists: {meta['active_entries']:,} active entries; `home` serves {meta['served_blacklist']:,} "
+        f"blacklisted + {meta['served_boosts']:,} boosted IDs ({meta['body_bytes'] / 1e6:.1f} MB JSON)"
+    )
+    clients = (
+        "wrk, keep-alive"
+        if meta.get("load_generator") == "wrk"
+        else f"Python clients over {meta['client_procs']} processes"
+    )
+    print(
+        f"{meta['clients']} concurrent clients ({clients}), {meta['duration']:g}s per scenario; "
+        f"gunicorn {meta['worker_class']} {meta['workers']} workers x {meta['threads']} threads; "
+        f"{meta['cache']}; {meta['database']}; {meta['cpus']} CPUs, load {meta['load']}"
+    )
     print()
-    header = ("| scenario | server | req/s | p50 ms | p99 ms | server CPU µs/req | bytes/resp | errors | req/s vs static "
-              "| p99 vs static | CPU vs static | target p99 |")
+    header = (
+        "| scenario | server | req/s | p50 ms | p99 ms | server CPU µs/req | bytes/resp | errors | req/s vs static "
+        "| p99 vs static | CPU vs static | target p99 |"
+    )
     print(header)
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     by_scenario: dict[str, dict[str, dict]] = {}
@@ -414,9 +510,11 @@ def print_table(rows: list[dict], meta: dict) -> None:
             p50 = "-" if row["p50_ms"] is None else f"{row['p50_ms']:.1f}"
             p99 = "-" if row["p99_ms"] is None else f"{row['p99_ms']:.1f}"
             cpu = "-" if row["server_cpu_us"] is None else f"{row['server_cpu_us']:,.0f}"
-            print(f"| {scenario} | {'Keel API' if server == 'keel' else 'static file'} | {row['rps']:,.0f} | {p50} "
-                  f"| {p99} | {cpu} | {row['bytes']:,} | {row['errors']} | {ratio_rps} | {ratio_p99} | {ratio_cpu} "
-                  f"| {verdict} |")
+            print(
+                f"| {scenario} | {'Keel API' if server == 'keel' else 'static file'} | {row['rps']:,.0f} | {p50} "
+                f"| {p99} | {cpu} | {row['bytes']:,} | {row['errors']} | {ratio_rps} | {ratio_p99} | {ratio_cpu} "
+                f"| {verdict} |"
+            )
     print()
 
 
@@ -430,12 +528,18 @@ def main() -> int:
     parser.add_argument("--threads", type=int, help="threads per gthread worker; default: gunicorn.conf.py's")
     parser.add_argument("--worker-class", choices=["gthread", "sync"], help="default: gunicorn.conf.py's")
     parser.add_argument("--scenarios", default="304,full,full gz,since")
-    parser.add_argument("--load", choices=["wrk", "python"], default="wrk" if shutil.which("wrk") else "python",
-                        help="load generator: wrk (Debian package `wrk`; the default when installed) or the "
-                             "built-in Python client")
+    parser.add_argument(
+        "--load",
+        choices=["wrk", "python"],
+        default="wrk" if shutil.which("wrk") else "python",
+        help="load generator: wrk (Debian package `wrk`; the default when installed) or the built-in Python client",
+    )
     parser.add_argument("--wrk-threads", type=int, default=2, help="wrk's threads (one per core is usual)")
-    parser.add_argument("--database-url", default=os.environ.get("KEEL_BENCH_DATABASE_URL", ""),
-                        help="default: a SQLite file in the work dir (the DB gets --entries rows)")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("KEEL_BENCH_DATABASE_URL", ""),
+        help="default: a SQLite file in the work dir (the DB gets --entries rows)",
+    )
     parser.add_argument("--redis-url", default="", help="default: a throwaway redis-server")
     parser.add_argument("--work-dir", default="", help="default: a temporary directory, removed afterwards")
     parser.add_argument("--setup-only", action="store_true", help=argparse.SUPPRESS)
@@ -452,23 +556,40 @@ def main() -> int:
     try:
         redis_url, redis_proc = (args.redis_url, None) if args.redis_url else start_redis(work)
         database_url = args.database_url or f"sqlite:///{work / 'bench.sqlite3'}"
-        env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
-               "STATIC_ROOT": str(work / "static"), "MEDIA_ROOT": str(work / "media"),
-               "SECRET_KEY": secrets.token_urlsafe(64), "LOG_LEVEL": "WARNING", "DEBUG": "0",
-               "ALLOWED_HOSTS": "127.0.0.1,localhost", "PYTHONPATH": str(ROOT),
-               "KEEL_SUPPORT_BULK_MAX_ROWS": str(max(args.entries, 1000)),
-               "KEEL_SUPPORT_BULK_MAX_BYTES": str(max(args.entries * 40, 1 << 20)),
-               "KEEL_SUPPORT_RATE_LIMIT_CHANGES": "1000"}
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "STATIC_ROOT": str(work / "static"),
+            "MEDIA_ROOT": str(work / "media"),
+            "SECRET_KEY": secrets.token_urlsafe(64),
+            "LOG_LEVEL": "WARNING",
+            "DEBUG": "0",
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "PYTHONPATH": str(ROOT),
+            "KEEL_SUPPORT_BULK_MAX_ROWS": str(max(args.entries, 1000)),
+            "KEEL_SUPPORT_BULK_MAX_BYTES": str(max(args.entries * 40, 1 << 20)),
+            "KEEL_SUPPORT_RATE_LIMIT_CHANGES": "1000",
+        }
         if not redis_url:
             env.pop("REDIS_URL")
         log(f"work dir {work}; database {database_url.split('@')[-1]}; cache {redis_url or 'per-worker memory'}")
         started = time.perf_counter()
-        subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT,
-                       env={**env, "DJANGO_SETTINGS_MODULE": "mlops.settings"}, check=True)
+        subprocess.run(
+            [PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"],
+            cwd=ROOT,
+            env={**env, "DJANGO_SETTINGS_MODULE": "mlops.settings"},
+            check=True,
+        )
         log(f"migrated in {time.perf_counter() - started:.1f}s; creating {args.entries:,} entries")
-        setup = subprocess.run([PYTHON, str(Path(__file__).resolve()), "--setup-only", "--entries", str(args.entries)],
-                               cwd=ROOT, env={**env, "DJANGO_SETTINGS_MODULE": "mlops.settings"}, check=True,
-                               capture_output=True, text=True)
+        setup = subprocess.run(
+            [PYTHON, str(Path(__file__).resolve()), "--setup-only", "--entries", str(args.entries)],
+            cwd=ROOT,
+            env={**env, "DJANGO_SETTINGS_MODULE": "mlops.settings"},
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         sys.stderr.write(setup.stderr)
         meta = json.loads(setup.stdout.strip().splitlines()[-1])
         token = meta.pop("token")
@@ -479,11 +600,27 @@ def main() -> int:
         args.workers = args.workers or config["workers"]
         args.threads = args.threads or config["threads"]
         args.worker_class = args.worker_class or config["worker_class"]
-        command = [str(Path(PYTHON).with_name("gunicorn")), "--config", str(ROOT / "gunicorn.conf.py"),
-                   "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers), "--worker-class", args.worker_class,
-                   "--threads", str(args.threads), "--log-level", "warning"]
-        gunicorn = subprocess.Popen(command, cwd=ROOT, start_new_session=True,
-                                    env={**env, "DJANGO_SETTINGS_MODULE": "mlops.settings_production"})
+        command = [
+            str(Path(PYTHON).with_name("gunicorn")),
+            "--config",
+            str(ROOT / "gunicorn.conf.py"),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(args.workers),
+            "--worker-class",
+            args.worker_class,
+            "--threads",
+            str(args.threads),
+            "--log-level",
+            "warning",
+        ]
+        gunicorn = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            start_new_session=True,
+            env={**env, "DJANGO_SETTINGS_MODULE": "mlops.settings_production"},
+        )
         proxy = {"X-Forwarded-Proto": "https", "Host": "127.0.0.1"}
         wait_for(port, proxy, gunicorn)
         # Server CPU: gunicorn and its workers, plus the Redis this run started (Keel's cache).
@@ -502,19 +639,34 @@ def main() -> int:
         static_etag = static_headers["etag"]
 
         scenarios = {
-            "304": [("keel", LISTS_PATH, {**api, "If-None-Match": etag}, 304),
-                    ("static", STATIC_PATH, {**proxy, "If-None-Match": static_etag}, 304)],
+            "304": [
+                ("keel", LISTS_PATH, {**api, "If-None-Match": etag}, 304),
+                ("static", STATIC_PATH, {**proxy, "If-None-Match": static_etag}, 304),
+            ],
             "full": [("keel", LISTS_PATH, api, 200), ("static", STATIC_PATH, proxy, 200)],
-            "full gz": [("keel", LISTS_PATH, {**api, "Accept-Encoding": "gzip"}, 200),
-                        ("static", STATIC_PATH, {**proxy, "Accept-Encoding": "gzip"}, 200)],
-            "since": [("keel", f"{LISTS_PATH}&since={cursor}", api, 200),
-                      ("static", STATIC_PATH, {**proxy, "If-None-Match": static_etag}, 304)],
+            "full gz": [
+                ("keel", LISTS_PATH, {**api, "Accept-Encoding": "gzip"}, 200),
+                ("static", STATIC_PATH, {**proxy, "Accept-Encoding": "gzip"}, 200),
+            ],
+            "since": [
+                ("keel", f"{LISTS_PATH}&since={cursor}", api, 200),
+                ("static", STATIC_PATH, {**proxy, "If-None-Match": static_etag}, 304),
+            ],
         }
         # Warm every worker first (its first requests import the URLconf's views and fill its memory).
         for name in ("304", "full"):
             for _server, path, headers, expect in scenarios[name]:
-                run_load(port, path, headers, expect, clients=max(args.workers * 4, 8), procs=1, duration=1.0,
-                         server_pids=server_pids, warmup=0.0)
+                run_load(
+                    port,
+                    path,
+                    headers,
+                    expect,
+                    clients=max(args.workers * 4, 8),
+                    procs=1,
+                    duration=1.0,
+                    server_pids=server_pids,
+                    warmup=0.0,
+                )
         rows = []
         script = work / "wrk-report.lua"
         script.write_text(WRK_REPORT)
@@ -522,19 +674,42 @@ def main() -> int:
             for server, path, headers, expect in scenarios[name]:
                 log(f"{name} / {server}: {args.clients} clients for {args.duration:g}s ({args.load})")
                 if args.load == "wrk":
-                    result = run_wrk(port, path, headers, clients=args.clients, threads=args.wrk_threads,
-                                     duration=args.duration, server_pids=server_pids, script=script)
+                    result = run_wrk(
+                        port,
+                        path,
+                        headers,
+                        clients=args.clients,
+                        threads=args.wrk_threads,
+                        duration=args.duration,
+                        server_pids=server_pids,
+                        script=script,
+                    )
                 else:
-                    result = run_load(port, path, headers, expect, clients=args.clients, procs=args.client_procs,
-                                      duration=args.duration, server_pids=server_pids)
+                    result = run_load(
+                        port,
+                        path,
+                        headers,
+                        expect,
+                        clients=args.clients,
+                        procs=args.client_procs,
+                        duration=args.duration,
+                        server_pids=server_pids,
+                    )
                 rows.append({"scenario": name, "server": server, **result})
-        meta.update(clients=args.clients, client_procs=args.client_procs, duration=args.duration,
-                    load_generator=args.load,
-                    workers=args.workers, threads=args.threads if args.worker_class == "gthread" else 1,
-                    worker_class=args.worker_class, cache="Redis" if redis_url else "per-worker memory cache",
-                    database="PostgreSQL" if database_url.startswith("postgres") else "SQLite",
-                    cpus=os.cpu_count(), load=" ".join(f"{x:.1f}" for x in os.getloadavg()),
-                    python=platform.python_version())
+        meta.update(
+            clients=args.clients,
+            client_procs=args.client_procs,
+            duration=args.duration,
+            load_generator=args.load,
+            workers=args.workers,
+            threads=args.threads if args.worker_class == "gthread" else 1,
+            worker_class=args.worker_class,
+            cache="Redis" if redis_url else "per-worker memory cache",
+            database="PostgreSQL" if database_url.startswith("postgres") else "SQLite",
+            cpus=os.cpu_count(),
+            load=" ".join(f"{x:.1f}" for x in os.getloadavg()),
+            python=platform.python_version(),
+        )
         print_table(rows, meta)
         (work / "serving-lists-results.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
         return 0

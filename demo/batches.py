@@ -23,8 +23,9 @@ def festival_batch(n: int, *, start: date, end: date, seed: int, first_customer:
     return generate_signups(n, start=start, end=end, seed=seed, first_customer=first_customer, event_types=FESTIVAL)
 
 
-def shifted_batch(n: int, *, start: date, end: date, seed: int, first_customer: int,
-                  factor: float = 1.8) -> pd.DataFrame:
+def shifted_batch(
+    n: int, *, start: date, end: date, seed: int, first_customer: int, factor: float = 1.8
+) -> pd.DataFrame:
     """Meeting durations inflated, as when the client starts counting lobby time as meeting time."""
     frame = generate_signups(n, start=start, end=end, seed=seed, first_customer=first_customer)
     frame["meeting_minutes"] = (frame["meeting_minutes"] * factor).round(1)

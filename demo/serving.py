@@ -9,9 +9,17 @@ import pandas as pd
 from .training import FEATURES
 
 
-def serving_records(frame: pd.DataFrame, scores, *, version: int, start: datetime, every: timedelta,
-                    request_prefix: str = "req", dropped_by_processing: str | None = None,
-                    missing_features=()) -> list[dict]:
+def serving_records(
+    frame: pd.DataFrame,
+    scores,
+    *,
+    version: int,
+    start: datetime,
+    every: timedelta,
+    request_prefix: str = "req",
+    dropped_by_processing: str | None = None,
+    missing_features=(),
+) -> list[dict]:
     """One log record per signup, timed `every` apart from `start`. `dropped_by_processing` names a
     feature the serving pipeline's processing turns into nulls (a parsing bug: the raw value is there,
     the model never sees it); `missing_features` are features serving stopped sending at all."""
@@ -21,9 +29,17 @@ def serving_records(frame: pd.DataFrame, scores, *, version: int, start: datetim
         features = dict(raw)
         if dropped_by_processing in features:
             features[dropped_by_processing] = None
-        records.append({"request_id": f"{request_prefix}-{i}", "version": version,
-                        "predicted_at": (start + i * every).isoformat(), "entity_id": str(row["customer_id"]),
-                        "raw_features": raw, "features": features, "score": round(float(score), 6)})
+        records.append(
+            {
+                "request_id": f"{request_prefix}-{i}",
+                "version": version,
+                "predicted_at": (start + i * every).isoformat(),
+                "entity_id": str(row["customer_id"]),
+                "raw_features": raw,
+                "features": features,
+                "score": round(float(score), 6),
+            }
+        )
     return records
 
 

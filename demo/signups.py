@@ -26,7 +26,7 @@ COLUMNS = ["customer_id", "signup_date", "plan", "country", "event_type", "meeti
 PLANS: dict[str, tuple[float, float]] = {
     "free": (0.60, 0.0),
     "free-trial-pro": (0.18, 1.4),  # already tried the paid features
-    "education": (0.13, -0.8),      # tight budgets, seasonal
+    "education": (0.13, -0.8),  # tight budgets, seasonal
     "nonprofit": (0.09, -0.2),
 }
 
@@ -96,9 +96,15 @@ def _upgrade_log_odds(frame: pd.DataFrame, events: Mapping[str, EventProfile], h
     return z
 
 
-def generate_signups(n: int, *, start: date, end: date, seed: int,
-                     event_types: Mapping[str, EventProfile] | None = None,
-                     first_customer: int = 1) -> pd.DataFrame:
+def generate_signups(
+    n: int,
+    *,
+    start: date,
+    end: date,
+    seed: int,
+    event_types: Mapping[str, EventProfile] | None = None,
+    first_customer: int = 1,
+) -> pd.DataFrame:
     """`n` signups dated uniformly in [start, end], sorted by date, reproducible from `seed`.
 
     `first_customer` numbers the ids (C000001, …) so a later batch can continue where one ended.
@@ -129,21 +135,22 @@ def generate_signups(n: int, *, start: date, end: date, seed: int,
     # Gamma-Poisson (negative binomial) keeps the long right tail that real head counts have.
     attendees = attendees_min + rng.poisson(rng.gamma(2.0, attendees_mean / 2.0))
 
-    frame = pd.DataFrame({
-        "customer_id": [f"C{i:06d}" for i in range(first_customer, first_customer + n)],
-        "signup_date": signup_date,
-        "plan": pd.Series(plan, dtype="str"),
-        "country": pd.Series(country, dtype="str"),
-        "event_type": pd.Series(event_type, dtype="str"),
-        "meeting_minutes": minutes.astype(np.float64),
-        "attendees": attendees.astype(np.int64),
-    })
+    frame = pd.DataFrame(
+        {
+            "customer_id": [f"C{i:06d}" for i in range(first_customer, first_customer + n)],
+            "signup_date": signup_date,
+            "plan": pd.Series(plan, dtype="str"),
+            "country": pd.Series(country, dtype="str"),
+            "event_type": pd.Series(event_type, dtype="str"),
+            "meeting_minutes": minutes.astype(np.float64),
+            "attendees": attendees.astype(np.int64),
+        }
+    )
     # The hidden factor (budget, team size…) is what no model sees; it keeps the task honest.
     hidden = rng.normal(0.0, 0.5, n)
     p_upgrade = 1.0 / (1.0 + np.exp(-_upgrade_log_odds(frame, events, hidden)))
     frame[LABEL] = (rng.random(n) < p_upgrade).astype(np.int64)
     return frame[COLUMNS]
-
 
 
 def minutes_as_hours(df: pd.DataFrame) -> pd.DataFrame:

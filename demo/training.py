@@ -104,8 +104,12 @@ def build_pipeline(hyperparameters: dict, seed: int) -> Pipeline:
 def best_f1_threshold(y_true: np.ndarray, scores: np.ndarray) -> float:
     precision, recall, thresholds = precision_recall_curve(y_true, scores)
     # The last precision/recall pair has no threshold; drop it so the arrays line up.
-    f1 = np.divide(2 * precision[:-1] * recall[:-1], precision[:-1] + recall[:-1],
-                   out=np.zeros(len(thresholds)), where=(precision[:-1] + recall[:-1]) > 0)
+    f1 = np.divide(
+        2 * precision[:-1] * recall[:-1],
+        precision[:-1] + recall[:-1],
+        out=np.zeros(len(thresholds)),
+        where=(precision[:-1] + recall[:-1]) > 0,
+    )
     return float(thresholds[int(np.argmax(f1))])
 
 
@@ -133,8 +137,13 @@ def _learning_curve(pipeline: Pipeline, holdout: pd.DataFrame) -> list[tuple[int
     curve = []
     for iteration, proba in enumerate(pipeline.named_steps["classifier"].staged_predict_proba(features), 1):
         if iteration % HISTORY_EVERY == 0 or iteration == 1:
-            curve.append((iteration, float(roc_auc_score(y_true, proba[:, 1])),
-                          float(log_loss(y_true, proba[:, 1], labels=[0, 1]))))
+            curve.append(
+                (
+                    iteration,
+                    float(roc_auc_score(y_true, proba[:, 1])),
+                    float(log_loss(y_true, proba[:, 1], labels=[0, 1])),
+                )
+            )
     return curve
 
 
@@ -144,8 +153,9 @@ def serialise(pipeline: Pipeline) -> bytes:
     return buffer.getvalue()
 
 
-def train_upsell_model(df: pd.DataFrame, *, hyperparameters: dict | None = None, seed: int,
-                       holdout_fraction: float = 0.2) -> TrainedModel:
+def train_upsell_model(
+    df: pd.DataFrame, *, hyperparameters: dict | None = None, seed: int, holdout_fraction: float = 0.2
+) -> TrainedModel:
     """Fit on the earlier signups, measure on the latest `holdout_fraction` of them.
 
     The artifact is the model that was measured (not a refit on all rows), so its registered

@@ -14,8 +14,9 @@ class ApplicationError(Exception):
 
     status_code = status.HTTP_400_BAD_REQUEST
 
-    def __init__(self, message: str, *, field: str | None = None, detail: dict | None = None,
-                 status_code: int | None = None):
+    def __init__(
+        self, message: str, *, field: str | None = None, detail: dict | None = None, status_code: int | None = None
+    ):
         super().__init__(message)
         self.message = message
         self.detail = dict(detail or {})

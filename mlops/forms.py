@@ -6,8 +6,13 @@ from django.core.exceptions import ValidationError
 from .errors import ApplicationError
 
 
-def show_service_error(form: forms.Form, exc: ApplicationError | ValidationError, rename: dict | None = None, *,
-                       ignore: tuple[str, ...] = ()) -> None:
+def show_service_error(
+    form: forms.Form,
+    exc: ApplicationError | ValidationError,
+    rename: dict | None = None,
+    *,
+    ignore: tuple[str, ...] = (),
+) -> None:
     """Attach a service refusal to the form: on the field it names when the form has that field
     (after `rename`, for services that call it differently), otherwise above the form. Detail keys
     in `ignore` are data, not messages (a conflicting entry's id), and are left out; a refusal whose

@@ -8,3 +8,6 @@ class KeelAccess(models.Model):
         managed = False
         default_permissions = ()
         permissions = [("use_keel", "Can sign in to Keel and read its pages and API")]
+
+    def __str__(self) -> str:
+        return "Keel access"

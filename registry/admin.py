@@ -217,8 +217,16 @@ class PromotionEventInline(ViewOnlyInline):
 
 @admin.register(PromotionPolicy)
 class PromotionPolicyAdmin(admin.ModelAdmin):
-    list_display = ("model", "primary_metric", "min_primary_metric", "max_regression", "max_flip_rate",
-                    "threshold_rule", "updated_by", "updated_at")
+    list_display = (
+        "model",
+        "primary_metric",
+        "min_primary_metric",
+        "max_regression",
+        "max_flip_rate",
+        "threshold_rule",
+        "updated_by",
+        "updated_at",
+    )
     list_select_related = ("model", "updated_by")
     search_fields = ("model__name",)
 
@@ -246,15 +254,42 @@ class HoldoutDatasetAdmin(ViewOnlyAdmin):
 
 @admin.register(PromotionRequest)
 class PromotionRequestAdmin(ViewOnlyAdmin):
-    list_display = ("__str__", "model", "version", "target_alias", "action", "state", "submitted_by",
-                    "submitted_at", "decided_by")
+    list_display = (
+        "__str__",
+        "model",
+        "version",
+        "target_alias",
+        "action",
+        "state",
+        "submitted_by",
+        "submitted_at",
+        "decided_by",
+    )
     list_filter = ("state", "target_alias", "action", "model")
     search_fields = ("model__name", "reason", "submitted_by__username", "decided_by__username")
     list_select_related = ("model", "version", "submitted_by", "decided_by")
     date_hierarchy = "submitted_at"
-    fields = ("model", "version", "target_alias", "action", "canary_percent", "holdout", "reason", "state",
-              "gate_stage", "gate_progress", "evidence_summary", "proposed_threshold", "approved_threshold",
-              "submitted_by", "submitted_at", "decided_by", "decided_at", "decision_comment", "evidence")
+    fields = (
+        "model",
+        "version",
+        "target_alias",
+        "action",
+        "canary_percent",
+        "holdout",
+        "reason",
+        "state",
+        "gate_stage",
+        "gate_progress",
+        "evidence_summary",
+        "proposed_threshold",
+        "approved_threshold",
+        "submitted_by",
+        "submitted_at",
+        "decided_by",
+        "decided_at",
+        "decision_comment",
+        "evidence",
+    )
     readonly_fields = ("evidence_summary",)
     inlines = (PromotionEventInline,)
 
@@ -269,16 +304,22 @@ class PromotionRequestAdmin(ViewOnlyAdmin):
                 value = (metrics.get(side) or {}).get(primary)
                 if value is not None:
                     rows.append((f"{primary} ({side})", value))
-        for key, label in (("rows", "Hold-out rows"), ("beats_production", "Beats production"),
-                           ("note", "Note"), ("production_note", "Production"), ("error", "Error")):
+        for key, label in (
+            ("rows", "Hold-out rows"),
+            ("beats_production", "Beats production"),
+            ("note", "Note"),
+            ("production_note", "Production"),
+            ("error", "Error"),
+        ):
             if evidence.get(key) not in (None, ""):
                 rows.append((label, evidence[key]))
         table = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows)
         failures = format_html_join("", "<li>{}</li>", ((reason,) for reason in obj.failure_reasons or []))
         if not rows and not failures:
             return "No evidence yet."
-        return format_html("<table>{}</table>{}", table,
-                           format_html("<p>Failed checks:</p><ul>{}</ul>", failures) if failures else "")
+        return format_html(
+            "<table>{}</table>{}", table, format_html("<p>Failed checks:</p><ul>{}</ul>", failures) if failures else ""
+        )
 
 
 @admin.register(PromotionEvent)
@@ -296,8 +337,11 @@ class PromotionEventAdmin(ViewOnlyAdmin):
 class NotificationChannelForm(forms.ModelForm):
     # Ticked boxes instead of a JSON text area: nobody has to remember the event names.
     events = forms.MultipleChoiceField(
-        choices=NotificationEvent.choices, required=False, widget=forms.CheckboxSelectMultiple,
-        help_text="None ticked: every event.")
+        choices=NotificationEvent.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="None ticked: every event.",
+    )
 
     class Meta:
         model = NotificationChannel
@@ -329,5 +373,15 @@ class NotificationDeliveryAdmin(ViewOnlyAdmin):
     search_fields = ("dedupe_key", "channel__name", "last_error")
     list_select_related = ("channel",)
     date_hierarchy = "created_at"
-    fields = ("channel", "event", "dedupe_key", "state", "attempts", "last_status_code", "last_error",
-              "created_at", "delivered_at", "payload")
+    fields = (
+        "channel",
+        "event",
+        "dedupe_key",
+        "state",
+        "attempts",
+        "last_status_code",
+        "last_error",
+        "created_at",
+        "delivered_at",
+        "payload",
+    )

@@ -31,7 +31,9 @@ def diff_configs(left: dict[str, dict], right: dict[str, dict]) -> list[DiffRow]
         a, b = left.get(section, {}), right.get(section, {})
         keys = list(a) + [k for k in b if k not in a]
         for key in keys:
-            rows.append(DiffRow(section, key, a.get(key), b.get(key), _status(key in a, key in b, a.get(key), b.get(key))))
+            rows.append(
+                DiffRow(section, key, a.get(key), b.get(key), _status(key in a, key in b, a.get(key), b.get(key)))
+            )
     return rows
 
 

@@ -30,17 +30,19 @@ def metric_rows(evidence: dict) -> list[dict]:
         gain = None
         if judged and new is not None and old is not None:
             gain = (new - old) if higher else (old - new)
-        rows.append({
-            "name": name,
-            "primary": name == primary,
-            "candidate": new,
-            "production": old,
-            "baseline": baseline.get(name),
-            "change": None if new is None or old is None else new - old,
-            "worse": gain is not None and gain < 0,
-            "better": gain is not None and gain > 0,
-            "direction": "" if not judged else ("higher is better" if higher else "lower is better"),
-        })
+        rows.append(
+            {
+                "name": name,
+                "primary": name == primary,
+                "candidate": new,
+                "production": old,
+                "baseline": baseline.get(name),
+                "change": None if new is None or old is None else new - old,
+                "worse": gain is not None and gain < 0,
+                "better": gain is not None and gain > 0,
+                "direction": "" if not judged else ("higher is better" if higher else "lower is better"),
+            }
+        )
     return rows
 
 
@@ -50,17 +52,26 @@ def slice_tables(evidence: dict) -> list[dict]:
     tables = []
     for column, found in (evidence.get("slices") or {}).items():
         min_rows = found.get("min_rows") or 0
-        tables.append({
-            "column": column,
-            "metric": found.get("metric") or evidence.get("primary_metric"),
-            "gap": found.get("gap"),
-            "worst": found.get("worst"),
-            "min_rows": min_rows,
-            "slices": [{**s, "small": s.get("rows", 0) < min_rows, "is_worst": s.get("value") == found.get("worst"),
-                        "change": None if s.get("candidate") is None or s.get("production") is None
-                        else s["candidate"] - s["production"]}
-                       for s in found.get("slices") or []],
-        })
+        tables.append(
+            {
+                "column": column,
+                "metric": found.get("metric") or evidence.get("primary_metric"),
+                "gap": found.get("gap"),
+                "worst": found.get("worst"),
+                "min_rows": min_rows,
+                "slices": [
+                    {
+                        **s,
+                        "small": s.get("rows", 0) < min_rows,
+                        "is_worst": s.get("value") == found.get("worst"),
+                        "change": None
+                        if s.get("candidate") is None or s.get("production") is None
+                        else s["candidate"] - s["production"],
+                    }
+                    for s in found.get("slices") or []
+                ],
+            }
+        )
     return tables
 
 

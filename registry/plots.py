@@ -68,8 +68,13 @@ def curves_figure(evidence: dict) -> Figure:
     for order, (label, points, colour, width) in enumerate(models):
         style = {"color": colour, "linewidth": width, "zorder": 3 - order}  # candidate drawn on top
         roc.plot(points["roc"]["fpr"], points["roc"]["tpr"], label=f"{label} (AUC {points['roc']['auc']:.3f})", **style)
-        pr.plot(points["pr"]["recall"], points["pr"]["precision"], drawstyle="steps-post",
-                label=f"{label} (AP {points['pr']['average_precision']:.3f})", **style)
+        pr.plot(
+            points["pr"]["recall"],
+            points["pr"]["precision"],
+            drawstyle="steps-post",
+            label=f"{label} (AP {points['pr']['average_precision']:.3f})",
+            **style,
+        )
     roc.plot([0, 1], [0, 1], linestyle="--", color=BASELINE, linewidth=1, label="Naive baseline (AUC 0.500)")
     prevalence = curves["candidate"]["pr"]["prevalence"]
     pr.axhline(prevalence, linestyle="--", color=BASELINE, linewidth=1, label=f"Naive baseline (AP {prevalence:.3f})")
@@ -106,16 +111,26 @@ def prediction_diff_figure(evidence: dict) -> Figure:
         raise ValueError("Cannot draw the prediction diff: its histogram needs 'edges' (one more than) 'counts'.")
     figure, (ax,) = _figure()
     widths = [right - left for left, right in zip(edges[:-1], edges[1:])]
-    ax.bar(edges[:-1], counts, width=widths, align="edge", color=CANDIDATE, alpha=0.85,
-           edgecolor="white", linewidth=0.4)
+    ax.bar(
+        edges[:-1], counts, width=widths, align="edge", color=CANDIDATE, alpha=0.85, edgecolor="white", linewidth=0.4
+    )
     ax.axvline(0, color=BASELINE, linestyle="--", linewidth=1, label="No change")
     ax.set_xlim(edges[0], edges[-1])
     ax.set_title(_diff_title(diff), fontsize=10, fontweight="bold")
     ax.set_xlabel("Score change per row (candidate − production)", fontsize=9)
     ax.set_ylabel("Rows", fontsize=9)
     ax.legend(loc="upper left", fontsize=7.5)
-    ax.text(0.99, 0.97, _diff_summary(diff), transform=ax.transAxes, ha="right", va="top", fontsize=7.5,
-            family="monospace", bbox={"boxstyle": "round,pad=0.4", "facecolor": "white", "edgecolor": "#cccccc"})
+    ax.text(
+        0.99,
+        0.97,
+        _diff_summary(diff),
+        transform=ax.transAxes,
+        ha="right",
+        va="top",
+        fontsize=7.5,
+        family="monospace",
+        bbox={"boxstyle": "round,pad=0.4", "facecolor": "white", "edgecolor": "#cccccc"},
+    )
     return figure
 
 
@@ -137,9 +152,13 @@ def _diff_title(diff: dict) -> str:
 
 
 def _diff_summary(diff: dict) -> str:
-    lines = [("mean Δ", "mean_change", "+.4f"), ("mean |Δ|", "mean_abs_change", ".4f"),
-             ("p95 |Δ|", "p95_abs_change", ".4f"), ("max |Δ|", "max_abs_change", ".4f"),
-             ("rank shift", "mean_rank_shift", ".2f")]
+    lines = [
+        ("mean Δ", "mean_change", "+.4f"),
+        ("mean |Δ|", "mean_abs_change", ".4f"),
+        ("p95 |Δ|", "p95_abs_change", ".4f"),
+        ("max |Δ|", "max_abs_change", ".4f"),
+        ("rank shift", "mean_rank_shift", ".2f"),
+    ]
     return "\n".join(
         f"{label:<10} {format(diff[key], spec):>8}" for label, key, spec in lines if diff.get(key) is not None
     )
@@ -163,8 +182,14 @@ def importance_figure(evidence: dict) -> Figure:
     offset = bar / 2 if has_previous else 0.0
     colours = [HIGHLIGHT if f.get("jumped") else CANDIDATE for f in features]
     errors = [f.get("std") or 0.0 for f in features]
-    ax.barh([p - offset for p in positions], now, height=bar, color=colours, xerr=errors,
-            error_kw={"elinewidth": 0.8, "ecolor": "#333333", "capsize": 2})
+    ax.barh(
+        [p - offset for p in positions],
+        now,
+        height=bar,
+        color=colours,
+        xerr=errors,
+        error_kw={"elinewidth": 0.8, "ecolor": "#333333", "capsize": 2},
+    )
     if has_previous:
         ax.barh([p + offset for p in positions], [value or 0.0 for value in before], height=bar, color=PRODUCTION)
     ax.set_yticks(list(positions), names, fontsize=8)
@@ -177,8 +202,9 @@ def importance_figure(evidence: dict) -> Figure:
     ax.grid(False, axis="y")
     ax.set_xlabel("Permutation importance (drop in score when the feature is shuffled)", fontsize=9)
     ax.set_title("Feature importance — candidate vs previous version", fontsize=10, fontweight="bold")
-    ax.legend(handles=_importance_legend(has_previous, any(f.get("jumped") for f in features)),
-              loc="best", fontsize=7.5)
+    ax.legend(
+        handles=_importance_legend(has_previous, any(f.get("jumped") for f in features)), loc="best", fontsize=7.5
+    )
     return figure
 
 

@@ -36,8 +36,15 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
     return SCHEME + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def verify(secret: str, timestamp: int | str, body: bytes, signature: str, *,
-           tolerance_seconds: int = 300, now: float | None = None) -> bool:
+def verify(
+    secret: str,
+    timestamp: int | str,
+    body: bytes,
+    signature: str,
+    *,
+    tolerance_seconds: int = 300,
+    now: float | None = None,
+) -> bool:
     """True when `signature` is Keel's for this body and timestamp, and the timestamp is within
     `tolerance_seconds` of `now` (either side, to forgive clock skew). Never raises on bad input."""
     try:

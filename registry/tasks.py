@@ -32,7 +32,7 @@ def deliver_notification(self, delivery_id: int) -> dict:
     try:
         delivery = services.delivery_attempt(delivery_id=delivery_id)
     except services.DeliveryFailed as exc:
-        raise self.retry(exc=exc, countdown=services.delivery_retry_countdown(attempts=exc.attempts))
+        raise self.retry(exc=exc, countdown=services.delivery_retry_countdown(attempts=exc.attempts)) from exc
     return {"delivery_id": delivery.pk, "state": delivery.state, "attempts": delivery.attempts}
 
 

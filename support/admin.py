@@ -33,8 +33,19 @@ class EntrySurfaceInline(ViewOnlyMixin, admin.TabularInline):
 
 @admin.register(ListEntry)
 class ListEntryAdmin(ViewOnlyMixin, admin.ModelAdmin):
-    list_display = ("id", "kind", "entity_type", "entity_id", "reason", "scope", "weight", "expires_at", "state",
-                    "created_by", "created_at")
+    list_display = (
+        "id",
+        "kind",
+        "entity_type",
+        "entity_id",
+        "reason",
+        "scope",
+        "weight",
+        "expires_at",
+        "state",
+        "created_by",
+        "created_at",
+    )
     list_filter = ("kind", "reason", "entity_type", "all_surfaces")
     search_fields = ("entity_id", "note", "lift_reason")
     list_select_related = ("created_by",)
@@ -51,8 +62,16 @@ class ListEntryAdmin(ViewOnlyMixin, admin.ModelAdmin):
 
 @admin.register(PrivacyRequest)
 class PrivacyRequestAdmin(ViewOnlyMixin, admin.ModelAdmin):
-    list_display = ("id", "entity_type", "entity_id", "reference", "requested_by", "created_at", "erase_state",
-                    "erased_at")
+    list_display = (
+        "id",
+        "entity_type",
+        "entity_id",
+        "reference",
+        "requested_by",
+        "created_at",
+        "erase_state",
+        "erased_at",
+    )
     list_filter = ("erase_state",)
     search_fields = ("entity_id", "reference")
     list_select_related = ("requested_by",)
@@ -60,8 +79,17 @@ class PrivacyRequestAdmin(ViewOnlyMixin, admin.ModelAdmin):
 
 @admin.register(BulkUpload)
 class BulkUploadAdmin(ViewOnlyMixin, admin.ModelAdmin):
-    list_display = ("id", "kind", "reason", "filename", "counts", "created_by", "created_at", "applied_at",
-                    "applied_count")
+    list_display = (
+        "id",
+        "kind",
+        "reason",
+        "filename",
+        "counts",
+        "created_by",
+        "created_at",
+        "applied_at",
+        "applied_count",
+    )
     list_filter = ("kind",)
     exclude = ("rows",)
     list_select_related = ("created_by",)

@@ -38,8 +38,13 @@ class EntryReason(models.TextChoices):
     OTHER = "other", "Other"
 
 
-BLACKLIST_REASONS = [EntryReason.INAPPROPRIATE, EntryReason.FRAUD, EntryReason.LEGAL, EntryReason.PRIVACY,
-                     EntryReason.OTHER]
+BLACKLIST_REASONS = [
+    EntryReason.INAPPROPRIATE,
+    EntryReason.FRAUD,
+    EntryReason.LEGAL,
+    EntryReason.PRIVACY,
+    EntryReason.OTHER,
+]
 BOOST_REASONS = [EntryReason.COLD_START, EntryReason.ACCOUNT_REQUEST, EntryReason.OTHER]
 
 
@@ -54,8 +59,14 @@ class Surface(models.Model):
 
     name = models.SlugField(max_length=64, unique=True)
     description = models.TextField(blank=True)
-    model = models.ForeignKey(RegisteredModel, on_delete=models.PROTECT, null=True, blank=True,
-                              related_name="surfaces", help_text="The registered model behind this surface.")
+    model = models.ForeignKey(
+        RegisteredModel,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="surfaces",
+        help_text="The registered model behind this surface.",
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -114,8 +125,9 @@ class ListEntry(models.Model):
     created_seq = models.BigIntegerField(validators=[MinValueValidator(1)], db_index=True)
     bulk = models.ForeignKey("BulkUpload", on_delete=models.PROTECT, null=True, blank=True, related_name="entries")
     lifted_at = models.DateTimeField(null=True, blank=True)
-    lifted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                  related_name="+")
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     lift_reason = models.TextField(blank=True)
     lifted_seq = models.BigIntegerField(null=True, blank=True, db_index=True)
 
@@ -137,48 +149,64 @@ class ListEntry(models.Model):
             models.CheckConstraint(
                 condition=Q(kind=EntryKind.BLACKLIST, reason__in=BLACKLIST_REASONS)
                 | Q(kind=EntryKind.BOOST, reason__in=BOOST_REASONS),
-                name="support_entry_reason_fits_kind"),
-            models.CheckConstraint(condition=~Q(reason=EntryReason.OTHER) | ~Q(note=""),
-                                   name="support_entry_other_reason_explained"),
+                name="support_entry_reason_fits_kind",
+            ),
+            models.CheckConstraint(
+                condition=~Q(reason=EntryReason.OTHER) | ~Q(note=""), name="support_entry_other_reason_explained"
+            ),
             models.CheckConstraint(condition=~Q(entity_type="") & ~Q(entity_id=""), name="support_entry_has_id"),
             # A boost has a positive weight and always ends; a blacklist has no weight.
             models.CheckConstraint(
                 condition=Q(kind=EntryKind.BOOST, weight__gt=0, expires_at__isnull=False)
                 | Q(kind=EntryKind.BLACKLIST, weight__isnull=True),
-                name="support_entry_boost_weighted_and_temporary"),
-            models.CheckConstraint(condition=Q(expires_at__isnull=True) | Q(expires_at__gt=F("created_at")),
-                                   name="support_entry_expires_after_creation"),
+                name="support_entry_boost_weighted_and_temporary",
+            ),
+            models.CheckConstraint(
+                condition=Q(expires_at__isnull=True) | Q(expires_at__gt=F("created_at")),
+                name="support_entry_expires_after_creation",
+            ),
             models.CheckConstraint(
                 condition=(Q(all_surfaces=True) & Q(scope_key=ALL_SURFACES))
                 | (Q(all_surfaces=False) & ~Q(scope_key=ALL_SURFACES) & ~Q(scope_key="")),
-                name="support_entry_scope_key_matches"),
+                name="support_entry_scope_key_matches",
+            ),
             # Lifted means: when, by whom, why and at which change, all four or none.
             models.CheckConstraint(
                 condition=Q(lifted_at__isnull=True, lifted_by__isnull=True, lift_reason="", lifted_seq__isnull=True)
-                | (Q(lifted_at__isnull=False, lifted_by__isnull=False, lifted_seq__isnull=False)
-                   & ~Q(lift_reason="")),
-                name="support_entry_lift_complete"),
-            models.CheckConstraint(condition=Q(lifted_at__isnull=True) | Q(lifted_at__gte=F("created_at")),
-                                   name="support_entry_lifted_after_creation"),
-            models.CheckConstraint(condition=Q(lifted_seq__isnull=True) | Q(lifted_seq__gt=F("created_seq")),
-                                   name="support_entry_lifted_by_a_later_change"),
+                | (Q(lifted_at__isnull=False, lifted_by__isnull=False, lifted_seq__isnull=False) & ~Q(lift_reason="")),
+                name="support_entry_lift_complete",
+            ),
+            models.CheckConstraint(
+                condition=Q(lifted_at__isnull=True) | Q(lifted_at__gte=F("created_at")),
+                name="support_entry_lifted_after_creation",
+            ),
+            models.CheckConstraint(
+                condition=Q(lifted_seq__isnull=True) | Q(lifted_seq__gt=F("created_seq")),
+                name="support_entry_lifted_by_a_later_change",
+            ),
             # A privacy request blacklists the customer everywhere, for good.
             models.CheckConstraint(
                 condition=~Q(reason=EntryReason.PRIVACY) | Q(all_surfaces=True, expires_at__isnull=True),
-                name="support_entry_privacy_everywhere_forever"),
+                name="support_entry_privacy_everywhere_forever",
+            ),
             # At most one open-ended entry of a kind per ID and scope (time-limited ones are checked by
             # the services under the change lock), and one open privacy blacklist per ID.
             models.UniqueConstraint(
                 fields=["entity_type", "entity_id", "kind", "scope_key"],
                 condition=Q(lifted_at__isnull=True, expires_at__isnull=True) & ~Q(reason=EntryReason.PRIVACY),
-                name="support_entry_one_open_per_scope"),
+                name="support_entry_one_open_per_scope",
+            ),
             models.UniqueConstraint(
                 fields=["entity_type", "entity_id"],
                 condition=Q(lifted_at__isnull=True, reason=EntryReason.PRIVACY),
-                name="support_entry_one_privacy_blacklist"),
+                name="support_entry_one_privacy_blacklist",
+            ),
             # A bulk upload applies each ID once, however often it is confirmed.
-            models.UniqueConstraint(fields=["bulk", "entity_type", "entity_id"], condition=Q(bulk__isnull=False),
-                                    name="support_entry_once_per_bulk"),
+            models.UniqueConstraint(
+                fields=["bulk", "entity_type", "entity_id"],
+                condition=Q(bulk__isnull=False),
+                name="support_entry_once_per_bulk",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -238,13 +266,18 @@ class PrivacyRequest(models.Model):
     entity_id = models.CharField(max_length=200)
     reference = models.CharField(max_length=200, blank=True, help_text="The ticket or case it came from.")
     note = models.TextField(blank=True)
-    entry = models.ForeignKey(ListEntry, on_delete=models.PROTECT, related_name="privacy_requests",
-                              help_text="The blacklist that keeps the customer out everywhere.")
+    entry = models.ForeignKey(
+        ListEntry,
+        on_delete=models.PROTECT,
+        related_name="privacy_requests",
+        help_text="The blacklist that keeps the customer out everywhere.",
+    )
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     erase_state = models.CharField(max_length=10, choices=EraseState.choices, default=EraseState.PENDING)
-    erase_counts = models.JSONField(null=True, blank=True,
-                                    help_text="How many rows each store anonymised; never the data.")
+    erase_counts = models.JSONField(
+        null=True, blank=True, help_text="How many rows each store anonymised; never the data."
+    )
     erased_at = models.DateTimeField(null=True, blank=True)
     erase_attempts = models.PositiveIntegerField(default=0)
     erase_error = models.TextField(blank=True, help_text="Why the last attempt failed, while pending.")
@@ -256,7 +289,8 @@ class PrivacyRequest(models.Model):
             models.CheckConstraint(
                 condition=Q(erase_state=EraseState.PENDING, erased_at__isnull=True)
                 | Q(erase_state=EraseState.DONE, erased_at__isnull=False, erase_counts__isnull=False),
-                name="support_privacy_done_is_recorded"),
+                name="support_privacy_done_is_recorded",
+            ),
             models.CheckConstraint(condition=~Q(entity_id=""), name="support_privacy_has_id"),
         ]
         indexes = [models.Index(fields=["entity_type", "entity_id"], name="support_privacy_entity")]
@@ -293,8 +327,9 @@ class BulkUpload(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     preview_expires_at = models.DateTimeField()
     applied_at = models.DateTimeField(null=True, blank=True)
-    applied_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                   related_name="+")
+    applied_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     applied_count = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
@@ -304,12 +339,16 @@ class BulkUpload(models.Model):
             models.CheckConstraint(
                 condition=Q(applied_at__isnull=True, applied_by__isnull=True, applied_count__isnull=True)
                 | Q(applied_at__isnull=False, applied_by__isnull=False, applied_count__isnull=False),
-                name="support_bulk_applied_complete"),
+                name="support_bulk_applied_complete",
+            ),
             # Only the agent who saw the preview may confirm it.
-            models.CheckConstraint(condition=Q(applied_by__isnull=True) | Q(applied_by=F("created_by")),
-                                   name="support_bulk_confirmed_by_uploader"),
-            models.CheckConstraint(condition=Q(preview_expires_at__gt=F("created_at")),
-                                   name="support_bulk_preview_expires_later"),
+            models.CheckConstraint(
+                condition=Q(applied_by__isnull=True) | Q(applied_by=F("created_by")),
+                name="support_bulk_confirmed_by_uploader",
+            ),
+            models.CheckConstraint(
+                condition=Q(preview_expires_at__gt=F("created_at")), name="support_bulk_preview_expires_later"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -344,14 +383,21 @@ class ExplainerBackground(models.Model):
     (and the tree explainer's interventional baseline, so contributions are in probability). Built
     from the version's training reference file, or uploaded by a pipeline."""
 
-    version = models.OneToOneField("registry.ModelVersion", on_delete=models.CASCADE,
-                                   related_name="explainer_background")
+    version = models.OneToOneField(
+        "registry.ModelVersion", on_delete=models.CASCADE, related_name="explainer_background"
+    )
     records = models.JSONField(help_text="JSON records of the version's features, in schema order.")
     rows = models.PositiveIntegerField()
     sha256 = models.CharField(max_length=64, help_text="Of the canonical records: part of the explainer's cache key.")
     source = models.CharField(max_length=500, help_text="Where the rows came from, for the people reading a plot.")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                   related_name="+", help_text="Who uploaded it; empty when Keel sampled it.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Who uploaded it; empty when Keel sampled it.",
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -378,8 +424,14 @@ class Explanation(models.Model):
     input_key = models.CharField(max_length=64, help_text="sha256 of the canonical input (support.explain.input_key).")
     input = models.JSONField(help_text="The features explained, as the model reads them.")
     entity_id = models.CharField(max_length=200, blank=True, help_text="Whose logged prediction; empty when typed.")
-    prediction = models.ForeignKey("audits.PredictionLog", on_delete=models.SET_NULL, null=True, blank=True,
-                                   related_name="+", help_text="The logged prediction whose features these are.")
+    prediction = models.ForeignKey(
+        "audits.PredictionLog",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The logged prediction whose features these are.",
+    )
     state = models.CharField(max_length=10, choices=ExplanationState.choices, default=ExplanationState.QUEUED)
     stage = models.CharField(max_length=100, blank=True)
     progress = models.FloatField(null=True, blank=True, help_text="Share done, 0 to 1, while it runs.")
@@ -400,14 +452,20 @@ class Explanation(models.Model):
         constraints = [
             # The cache: one explanation per version and input, however it was asked for.
             models.UniqueConstraint(fields=["version", "input_key"], name="support_explanation_once_per_input"),
-            models.CheckConstraint(condition=Q(state__in=ExplanationState.values), name="support_explanation_state_valid"),
-            models.CheckConstraint(condition=~Q(state=ExplanationState.FAILED) | ~Q(error=""),
-                                   name="support_explanation_failure_explained"),
+            models.CheckConstraint(
+                condition=Q(state__in=ExplanationState.values), name="support_explanation_state_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(state=ExplanationState.FAILED) | ~Q(error=""), name="support_explanation_failure_explained"
+            ),
             models.CheckConstraint(
                 condition=~Q(state=ExplanationState.SUCCEEDED) | Q(result__isnull=False, finished_at__isnull=False),
-                name="support_explanation_success_has_result"),
-            models.CheckConstraint(condition=Q(progress__isnull=True) | Q(progress__gte=0, progress__lte=1),
-                                   name="support_explanation_progress_is_a_share"),
+                name="support_explanation_success_has_result",
+            ),
+            models.CheckConstraint(
+                condition=Q(progress__isnull=True) | Q(progress__gte=0, progress__lte=1),
+                name="support_explanation_progress_is_a_share",
+            ),
         ]
 
     def __str__(self) -> str:

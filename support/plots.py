@@ -75,7 +75,7 @@ def waterfall_bars(explanation: dict, *, max_features: int = 8) -> list[Waterfal
     if not contributions:
         raise ValueError("The explanation has no contributions to draw.")
     if len(contributions) > max_features:
-        shown, rest = contributions[: max_features - 1], contributions[max_features - 1:]
+        shown, rest = contributions[: max_features - 1], contributions[max_features - 1 :]
     else:
         shown, rest = contributions, []
     rows = [(_clip(f"{item['feature']} = {item['value']}"), float(item["shap"])) for item in shown]
@@ -97,8 +97,14 @@ def waterfall_figure(explanation: dict, *, max_features: int = 8) -> Figure:
     figure = Figure(figsize=(WIDTH, 1.5 + 0.42 * n), dpi=DPI, layout="constrained")
     ax = figure.subplots()
     ys = list(range(n - 1, -1, -1))  # top bar drawn highest
-    ax.barh(ys, [bar.shap for bar in bars], left=[bar.start for bar in bars],
-            color=[bar.colour for bar in bars], height=0.62, edgecolor="none")
+    ax.barh(
+        ys,
+        [bar.shap for bar in bars],
+        left=[bar.start for bar in bars],
+        color=[bar.colour for bar in bars],
+        height=0.62,
+        edgecolor="none",
+    )
     ax.set_yticks(ys, [bar.label for bar in bars], fontsize=9)
     ax.set_ylim(-1.1, n - 0.1)
 
@@ -108,8 +114,15 @@ def waterfall_figure(explanation: dict, *, max_features: int = 8) -> Figure:
     ax.set_xlim(low - 0.18 * span, high + 0.18 * span)
     for y, bar in zip(ys, bars):
         left = bar.shap < 0
-        ax.text(bar.end - 0.01 * span if left else bar.end + 0.01 * span, y, _signed(bar.shap),
-                va="center", ha="right" if left else "left", fontsize=8, color=bar.colour)
+        ax.text(
+            bar.end - 0.01 * span if left else bar.end + 0.01 * span,
+            y,
+            _signed(bar.shap),
+            va="center",
+            ha="right" if left else "left",
+            fontsize=8,
+            color=bar.colour,
+        )
     # Connectors between consecutive bars, as in shap's waterfall.
     for y, bar in zip(ys[:-1], bars[:-1]):
         ax.plot([bar.start, bar.start], [y - 0.31, y - 1 + 0.31], color=GUIDE, linewidth=0.7)
@@ -127,8 +140,15 @@ def waterfall_figure(explanation: dict, *, max_features: int = 8) -> Figure:
         line = float(threshold) if units == "probability" else _logit(float(threshold))
         if low - 0.18 * span <= line <= high + 0.18 * span:
             ax.axvline(line, color=THRESHOLD, linewidth=0.9, linestyle=":", zorder=0)
-            ax.text(line, n - 0.35, f" threshold {_number(float(threshold))}", fontsize=8, color=THRESHOLD,
-                    va="bottom", ha="left")
+            ax.text(
+                line,
+                n - 0.35,
+                f" threshold {_number(float(threshold))}",
+                fontsize=8,
+                color=THRESHOLD,
+                va="bottom",
+                ha="left",
+            )
     label = {"probability": "probability", "log-odds": "log-odds", "value": "prediction"}.get(units, units)
     ax.set_xlabel(f"contribution to the {label}", fontsize=9)
     ax.tick_params(axis="x", labelsize=8)

@@ -4,8 +4,9 @@ from django.db import OperationalError as DatabaseOperationalError
 from . import services
 
 
-@shared_task(bind=True, acks_late=True, autoretry_for=(Exception,), retry_backoff=True, retry_backoff_max=600,
-             max_retries=8)
+@shared_task(
+    bind=True, acks_late=True, autoretry_for=(Exception,), retry_backoff=True, retry_backoff_max=600, max_retries=8
+)
 def erase_privacy_request(self, request_id: int) -> dict:
     """Erase a customer's logged data for their privacy request; done once, retried until it is."""
     request = services.privacy_request_erase(request_id=request_id)

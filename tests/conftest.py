@@ -123,7 +123,8 @@ def browser():
         playwright = sync_playwright().start()
         try:
             chromium = playwright.chromium.launch(
-                executable_path=os.environ.get("KEEL_CHROMIUM", "/usr/bin/chromium"), args=CHROMIUM_ARGS)
+                executable_path=os.environ.get("KEEL_CHROMIUM", "/usr/bin/chromium"), args=CHROMIUM_ARGS
+            )
             yield chromium
             chromium.close()
         finally:

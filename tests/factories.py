@@ -67,7 +67,7 @@ class ModelVersionFactory(factory.django.DjangoModelFactory):
         model = ModelVersion
 
     model = factory.SubFactory(RegisteredModelFactory)
-    version = factory.LazyAttribute(lambda v: (v.model.versions.count() + 1))
+    version = factory.LazyAttribute(lambda v: v.model.versions.count() + 1)
     flavor = "sklearn"
     feature_schema = factory.LazyFunction(lambda: [dict(f) for f in SCHEMA])
     decision_threshold = 0.5

@@ -16,9 +16,16 @@ class AuditInputError(ValueError):
     """The data cannot be audited; the message says why, for the person who sent it."""
 
 
-def check_file(path: Path, fmt: str, *, max_bytes: int, received_sha256: str | None = None,
-               declared_sha256: str | None = None, hmac_key: bytes | None = None,
-               signature: str | None = None) -> dict:
+def check_file(
+    path: Path,
+    fmt: str,
+    *,
+    max_bytes: int,
+    received_sha256: str | None = None,
+    declared_sha256: str | None = None,
+    hmac_key: bytes | None = None,
+    signature: str | None = None,
+) -> dict:
     """What can be known of a file before reading its rows, from one read of its bytes (and, for the
     columns, its header or footer). Refuses what cannot be audited (empty, too large, not UTF-8, no
     rows); records integrity problems (tampering) as facts to report."""
@@ -27,8 +34,13 @@ def check_file(path: Path, fmt: str, *, max_bytes: int, received_sha256: str | N
         raise AuditInputError("The file is empty.")
     if size > max_bytes:
         raise AuditInputError(f"The file is {size} bytes; the limit is {max_bytes} bytes.")
-    scan = reading.scan_file(path, fmt=fmt, sha256=declared_sha256 or None,
-                             hmac_key=hmac_key if signature else None, hmac_hex=signature or None)
+    scan = reading.scan_file(
+        path,
+        fmt=fmt,
+        sha256=declared_sha256 or None,
+        hmac_key=hmac_key if signature else None,
+        hmac_hex=signature or None,
+    )
     if fmt in ("csv", "jsonl") and scan.bad_utf8_offset is not None:
         raise AuditInputError(f"The file is not valid UTF-8: the first bad byte is at offset {scan.bad_utf8_offset}.")
     problems = list(scan.signature_problems)
@@ -42,12 +54,16 @@ def check_file(path: Path, fmt: str, *, max_bytes: int, received_sha256: str | N
 
 
 def reference_edges(reference: dict) -> dict:
-    return {name: (column["edges"], column["psi_edges"]) for name, column in reference["columns"].items()
-            if column["kind"] == "numeric"}
+    return {
+        name: (column["edges"], column["psi_edges"])
+        for name, column in reference["columns"].items()
+        if column["kind"] == "numeric"
+    }
 
 
-def build_reference(path: Path, fmt: str, specs: list[ColumnSpec], facts: dict, *,
-                    target_column: str | None = None) -> dict:
+def build_reference(
+    path: Path, fmt: str, specs: list[ColumnSpec], facts: dict, *, target_column: str | None = None
+) -> dict:
     """The training reference. With `target_column` (the label) it also holds each feature's
     correlation with the label, which labelled batches are compared against."""
     missing = [spec.name for spec in specs if spec.name not in facts["columns"]]
@@ -59,18 +75,36 @@ def build_reference(path: Path, fmt: str, specs: list[ColumnSpec], facts: dict, 
     return sources.profile_source(path, fmt, specs, target_column=target_column)
 
 
-def profile_rows(path: Path, fmt: str, *, reference: dict, specs: list[ColumnSpec], facts: dict,
-                 row_start: int = 0, row_stop: int | None = None, progress: Callable[[int], None] | None = None,
-                 chunk_rows: int = 200_000, target_column: str | None = None) -> dict:
+def profile_rows(
+    path: Path,
+    fmt: str,
+    *,
+    reference: dict,
+    specs: list[ColumnSpec],
+    facts: dict,
+    row_start: int = 0,
+    row_stop: int | None = None,
+    progress: Callable[[int], None] | None = None,
+    chunk_rows: int = 200_000,
+    target_column: str | None = None,
+) -> dict:
     """Profile a file, or one row range of it, on the reference's bins. Partitions merge exactly.
     `target_column`: the label; a file that has it gets label statistics ("target"), one that does
     not (an unlabelled batch) is profiled as before."""
     present = [spec for spec in specs if spec.name in facts["columns"]]
     if target_column is not None and target_column not in facts["columns"]:
         target_column = None
-    return sources.profile_source(path, fmt, present, edges=reference_edges(reference), progress=progress,
-                                  chunk_rows=chunk_rows, row_start=row_start, row_stop=row_stop,
-                                  target_column=target_column)
+    return sources.profile_source(
+        path,
+        fmt,
+        present,
+        edges=reference_edges(reference),
+        progress=progress,
+        chunk_rows=chunk_rows,
+        row_start=row_start,
+        row_stop=row_stop,
+        target_column=target_column,
+    )
 
 
 def merge_partitions(path: Path, fmt: str, profiles: list[dict], specs: list[ColumnSpec], facts: dict) -> dict:
@@ -86,9 +120,17 @@ def merge_partitions(path: Path, fmt: str, profiles: list[dict], specs: list[Col
     return merged
 
 
-def judge(profile: dict, *, reference: dict, specs: list[ColumnSpec], suite: Suite, facts: dict,
-          history: list[tuple[int, int]] = (), roles: dict | None = None,
-          serving: dict | None = None) -> tuple[list, str]:
+def judge(
+    profile: dict,
+    *,
+    reference: dict,
+    specs: list[ColumnSpec],
+    suite: Suite,
+    facts: dict,
+    history: list[tuple[int, int]] = (),
+    roles: dict | None = None,
+    serving: dict | None = None,
+) -> tuple[list, str]:
     """Findings (most severe first) and verdict for a file's profile.
 
     `roles` = {"label": name or None, "prediction": name or None} says which columns are not plain
@@ -120,12 +162,21 @@ def judge(profile: dict, *, reference: dict, specs: list[ColumnSpec], suite: Sui
         reported_elsewhere.add(prediction)  # batches carry inputs; scores come from serving logs
     findings = [f for f in findings if not (f.status == "fail" and f.details.get("missing") in reported_elsewhere)]
     if unlabelled and label in {spec.name for spec in specs}:
-        findings.append(checks.Finding("schema", label, "info", "pass",
-                                       f"Column {label} (the label) is absent: the batch is unlabelled, as incoming "
-                                       f"batches usually are, so label checks are skipped.",
-                                       details={"unlabelled": label}))
-    findings += [checks.Finding(check="integrity", column=None, severity="error", status="fail", message=problem)
-                 for problem in facts["integrity_problems"]]
+        findings.append(
+            checks.Finding(
+                "schema",
+                label,
+                "info",
+                "pass",
+                f"Column {label} (the label) is absent: the batch is unlabelled, as incoming "
+                f"batches usually are, so label checks are skipped.",
+                details={"unlabelled": label},
+            )
+        )
+    findings += [
+        checks.Finding(check="integrity", column=None, severity="error", status="fail", message=problem)
+        for problem in facts["integrity_problems"]
+    ]
     if serving is None:
         findings += checks.volume_findings(facts["rows"], facts["bytes"], list(history), suite)
     quality = checks.quality_findings(reference, profile, suite)
@@ -138,12 +189,14 @@ def judge(profile: dict, *, reference: dict, specs: list[ColumnSpec], suite: Sui
         skip_drift.add(prediction)
     findings += checks.drift_findings(reference, profile, suite, skip=skip_drift)
     if predicted:
-        findings += checks.prediction_drift_findings(ref_cols[prediction], cur_cols[prediction], suite,
-                                                     column=prediction)
+        findings += checks.prediction_drift_findings(
+            ref_cols[prediction], cur_cols[prediction], suite, column=prediction
+        )
     if label is not None:
         # The prediction's link with the label is the model's accuracy, not a feature's: left to evaluation.
-        findings += checks.target_correlation_findings(reference, profile, suite, label=label,
-                                                       skip=[prediction] if prediction else [])
+        findings += checks.target_correlation_findings(
+            reference, profile, suite, label=label, skip=[prediction] if prediction else []
+        )
     if serving is not None:
         findings += checks.skew_findings(reference, profile, features, suite=suite)
         findings += checks.skew_processing_findings(serving.get("processing") or {}, suite=suite)
@@ -151,11 +204,22 @@ def judge(profile: dict, *, reference: dict, specs: list[ColumnSpec], suite: Sui
     return findings, checks.verdict(findings)
 
 
-def audit_file(path: Path, fmt: str, *, reference: dict, specs: list[ColumnSpec], suite: Suite, facts: dict,
-               history: list[tuple[int, int]] = (), progress: Callable[[int], None] | None = None,
-               stage: Callable[[str], None] | None = None, chunk_rows: int = 200_000,
-               target_column: str | None = None, roles: dict | None = None,
-               serving: dict | None = None) -> tuple[list, str, dict]:
+def audit_file(
+    path: Path,
+    fmt: str,
+    *,
+    reference: dict,
+    specs: list[ColumnSpec],
+    suite: Suite,
+    facts: dict,
+    history: list[tuple[int, int]] = (),
+    progress: Callable[[int], None] | None = None,
+    stage: Callable[[str], None] | None = None,
+    chunk_rows: int = 200_000,
+    target_column: str | None = None,
+    roles: dict | None = None,
+    serving: dict | None = None,
+) -> tuple[list, str, dict]:
     """A whole audit in one process: findings (most severe first), verdict and the file's profile.
     The label statistics are gathered for `target_column`, or else for roles["label"]; `roles` and
     `serving` as in judge."""
@@ -163,9 +227,25 @@ def audit_file(path: Path, fmt: str, *, reference: dict, specs: list[ColumnSpec]
     stage("Profiling")
     target_column = target_column or (roles or {}).get("label")
     # Over a whole file, profile_source counts duplicate ids exactly as it streams.
-    profile = profile_rows(path, fmt, reference=reference, specs=specs, facts=facts, progress=progress,
-                           chunk_rows=chunk_rows, target_column=target_column)
+    profile = profile_rows(
+        path,
+        fmt,
+        reference=reference,
+        specs=specs,
+        facts=facts,
+        progress=progress,
+        chunk_rows=chunk_rows,
+        target_column=target_column,
+    )
     stage("Comparing with the training reference")
-    findings, verdict = judge(profile, reference=reference, specs=specs, suite=suite, facts=facts, history=history,
-                              roles=roles, serving=serving)
+    findings, verdict = judge(
+        profile,
+        reference=reference,
+        specs=specs,
+        suite=suite,
+        facts=facts,
+        history=history,
+        roles=roles,
+        serving=serving,
+    )
     return findings, verdict, profile

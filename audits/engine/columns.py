@@ -27,7 +27,9 @@ class ColumnSpec:
         if self.kind not in KINDS:
             raise ValueError(f"Column {self.name!r}: unknown kind {self.kind!r} (expected one of {', '.join(KINDS)}).")
         if self.dtype and self.dtype not in DTYPES:
-            raise ValueError(f"Column {self.name!r}: unknown dtype {self.dtype!r} (expected one of {', '.join(DTYPES)}).")
+            raise ValueError(
+                f"Column {self.name!r}: unknown dtype {self.dtype!r} (expected one of {', '.join(DTYPES)})."
+            )
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -35,8 +37,11 @@ class ColumnSpec:
     @classmethod
     def from_dict(cls, d: dict) -> ColumnSpec:
         return cls(
-            name=d["name"], kind=d["kind"], dtype=d.get("dtype") or "",
-            min_value=_opt_float(d.get("min_value")), max_value=_opt_float(d.get("max_value")),
+            name=d["name"],
+            kind=d["kind"],
+            dtype=d.get("dtype") or "",
+            min_value=_opt_float(d.get("min_value")),
+            max_value=_opt_float(d.get("max_value")),
         )
 
 
@@ -132,7 +137,8 @@ def infer_specs(frame: pd.DataFrame, *, max_categories: int = 50) -> list[Column
             continue
         if pd.api.types.is_numeric_dtype(s.dtype):
             is_int = pd.api.types.is_integer_dtype(s.dtype) or (
-                n > 0 and np.all(np.mod(non_null.to_numpy(dtype=float), 1) == 0))
+                n > 0 and np.all(np.mod(non_null.to_numpy(dtype=float), 1) == 0)
+            )
             if is_int and n > 0 and _looks_like_id_name(name) and non_null.nunique() == n:
                 specs.append(ColumnSpec(name, "id", "int"))
             else:

@@ -183,13 +183,7 @@ def _edges_are_atoms(edges: np.ndarray, ref: np.ndarray, ref_min: float, ref_max
     reference's min and max are the first and last edge, every bin up to the last edge holds some
     reference rows, and none lies above the last edge. Then each inner bin's reference mass sits
     exactly on the bin's upper edge."""
-    return bool(
-        edges.size
-        and ref_min == edges[0]
-        and ref_max == edges[-1]
-        and ref[-1] == 0
-        and np.all(ref[:-1] > 0)
-    )
+    return bool(edges.size and ref_min == edges[0] and ref_max == edges[-1] and ref[-1] == 0 and np.all(ref[:-1] > 0))
 
 
 def _positions(edges, counts, lo, hi, mean, *, atoms: bool, exact_atoms: bool) -> np.ndarray:
@@ -234,11 +228,7 @@ def _positions(edges, counts, lo, hi, mean, *, atoms: bool, exact_atoms: bool) -
             t = (target - rest - float((counts[inner] * lower[inner]).sum())) / spread
             pos[inner] = lower[inner] + float(np.clip(t, 0.0, 1.0)) * width
     residual = target - float((counts * pos).sum())
-    room = {
-        i: (upper[i] - pos[i]) if residual > 0 else (pos[i] - lower[i])
-        for i in {0, k - 1}
-        if counts[i] > 0
-    }
+    room = {i: (upper[i] - pos[i]) if residual > 0 else (pos[i] - lower[i]) for i in {0, k - 1} if counts[i] > 0}
     weight = sum(counts[i] * r for i, r in room.items())
     if weight > 0:
         for i, r in room.items():
@@ -281,9 +271,7 @@ def wasserstein_from_histograms(
     ref_pos = _positions(edges_arr, ref, ref_min, ref_max, ref_mean, atoms=atoms, exact_atoms=atoms)
     cur_pos = _positions(edges_arr, cur, cur_min, cur_max, cur_mean, atoms=atoms, exact_atoms=False)
     keep_r, keep_c = ref > 0, cur > 0
-    return float(
-        _scipy_stats().wasserstein_distance(ref_pos[keep_r], cur_pos[keep_c], ref[keep_r], cur[keep_c])
-    )
+    return float(_scipy_stats().wasserstein_distance(ref_pos[keep_r], cur_pos[keep_c], ref[keep_r], cur[keep_c]))
 
 
 def wasserstein_error_bound(
@@ -433,9 +421,16 @@ def numeric_drift(ref_col: Mapping, cur_col: Mapping) -> dict:
     ref_n, cur_n = int(ref_col.get("count") or 0), int(cur_col.get("count") or 0)
     scale, basis = _spread(ref_col)
     out = {
-        "ks_statistic": None, "ks_pvalue": None, "ks_error_bound": None, "psi": None,
-        "wasserstein": None, "wasserstein_scaled": None, "scale": scale, "scale_basis": basis,
-        "ref_count": ref_n, "cur_count": cur_n,
+        "ks_statistic": None,
+        "ks_pvalue": None,
+        "ks_error_bound": None,
+        "psi": None,
+        "wasserstein": None,
+        "wasserstein_scaled": None,
+        "scale": scale,
+        "scale_basis": basis,
+        "ref_count": ref_n,
+        "cur_count": cur_n,
     }
     if ref_n == 0 or cur_n == 0:
         return out
@@ -443,9 +438,15 @@ def numeric_drift(ref_col: Mapping, cur_col: Mapping) -> dict:
     _same_edges("psi_edges", ref_col["psi_edges"], cur_col["psi_edges"])
     d, p = ks_from_histograms(ref_col["hist"], cur_col["hist"])
     w = wasserstein_from_histograms(
-        ref_col["edges"], ref_col["hist"], cur_col["hist"],
-        ref_min=ref_col["min"], ref_max=ref_col["max"], cur_min=cur_col["min"], cur_max=cur_col["max"],
-        ref_mean=ref_col.get("mean"), cur_mean=cur_col.get("mean"),
+        ref_col["edges"],
+        ref_col["hist"],
+        cur_col["hist"],
+        ref_min=ref_col["min"],
+        ref_max=ref_col["max"],
+        cur_min=cur_col["min"],
+        cur_max=cur_col["max"],
+        ref_mean=ref_col.get("mean"),
+        cur_mean=cur_col.get("mean"),
     )
     out.update(
         ks_statistic=d,

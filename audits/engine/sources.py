@@ -32,6 +32,7 @@ def csv_dtypes(specs: list[ColumnSpec]) -> dict[str, object]:
 
 # ----------------------------------------------------------------------------------------- profile
 
+
 class DuplicateTracker:
     """Counts values seen before, across chunks, in ~8 bytes per distinct value.
 
@@ -111,10 +112,19 @@ def duplicate_ids(path, fmt, column, *, chunk_rows: int = 1_000_000, examples: i
     return tracker.duplicates, tracker.examples
 
 
-def profile_source(path, fmt, specs: list[ColumnSpec], *, edges: dict | None = None, chunk_rows: int = 200_000,
-                   row_start: int = 0, row_stop: int | None = None,
-                   progress: Callable[[int], None] | None = None, now: datetime | None = None,
-                   target_column: str | None = None) -> dict:
+def profile_source(
+    path,
+    fmt,
+    specs: list[ColumnSpec],
+    *,
+    edges: dict | None = None,
+    chunk_rows: int = 200_000,
+    row_start: int = 0,
+    row_stop: int | None = None,
+    progress: Callable[[int], None] | None = None,
+    now: datetime | None = None,
+    target_column: str | None = None,
+) -> dict:
     """Profile a file (or the partition [row_start, row_stop) of it) one chunk at a time.
 
     With `edges` (a batch, or a partition of a reference whose edges are known) each chunk is profiled
@@ -137,8 +147,9 @@ def profile_source(path, fmt, specs: list[ColumnSpec], *, edges: dict | None = N
     trackers = {name: DuplicateTracker() for name in ids}
 
     def read(columns):
-        return lambda: iter_chunks(path, fmt, chunk_rows=chunk_rows, columns=columns, row_start=row_start,
-                                   row_stop=row_stop, dtypes=dtypes)
+        return lambda: iter_chunks(
+            path, fmt, chunk_rows=chunk_rows, columns=columns, row_start=row_start, row_stop=row_stop, dtypes=dtypes
+        )
 
     def tracked(chunks):
         for chunk in chunks:
@@ -149,15 +160,22 @@ def profile_source(path, fmt, specs: list[ColumnSpec], *, edges: dict | None = N
 
     if edges is None:
         numeric = [s.name for s in specs if s.kind == "numeric"]
-        profile = profile_reference_chunks(lambda: tracked(read(wanted)()), specs, now=now, progress=progress,
-                                           edge_chunks=read(numeric), target_column=target_column,
-                                           _id_duplicates=not ids)
+        profile = profile_reference_chunks(
+            lambda: tracked(read(wanted)()),
+            specs,
+            now=now,
+            progress=progress,
+            edge_chunks=read(numeric),
+            target_column=target_column,
+            _id_duplicates=not ids,
+        )
     else:
         profile = None
         done = 0
         for chunk in tracked(read(wanted)()):
-            part = profile_frame(chunk, specs, edges=edges, now=now, target_column=target_column,
-                                 _id_duplicates=not ids)
+            part = profile_frame(
+                chunk, specs, edges=edges, now=now, target_column=target_column, _id_duplicates=not ids
+            )
             profile = part if profile is None else merge_profiles(profile, part)
             done += len(chunk)
             del chunk, part

@@ -176,7 +176,11 @@ class Suite:
             setattr(self, name, value)
         if self.volume_ratio_min > self.volume_ratio_max:
             raise ValueError("volume_ratio_min is above volume_ratio_max")
-        if isinstance(self.history_batches, bool) or not isinstance(self.history_batches, int) or self.history_batches < 1:
+        if (
+            isinstance(self.history_batches, bool)
+            or not isinstance(self.history_batches, int)
+            or self.history_batches < 1
+        ):
             raise ValueError("history_batches must be a whole number of at least 1")
 
     def rules_for(self, column: str, kind: str) -> ColumnRules:

@@ -39,6 +39,7 @@ _TRUTH = {"true": 1.0, "false": 0.0}
 
 # ------------------------------------------------------------------------------------------ label
 
+
 def label_values(s: pd.Series, kind: str | None = None) -> tuple[np.ndarray | None, str | None]:
     """(the label as float64, NaN where missing; None) or (None, why it cannot be made numeric).
 
@@ -57,16 +58,20 @@ def label_values(s: pd.Series, kind: str | None = None) -> tuple[np.ndarray | No
         bad = ~np.isfinite(values) & (text != "").to_numpy()
         if bad.any():
             examples = ", ".join(f"'{v}'" for v in pd.unique(s[~null][bad].astype(str))[:3])
-            return None, (f"the label {name} has values that are neither numbers nor true/false (e.g. {examples}); "
-                          f"correlation needs a binary or numeric label")
+            return None, (
+                f"the label {name} has values that are neither numbers nor true/false (e.g. {examples}); "
+                f"correlation needs a binary or numeric label"
+            )
         y[~null] = np.where(np.isfinite(values), values, np.nan)
     if kind == "categorical":
         present = y[np.isfinite(y)]
         other = present[(present != 0) & (present != 1)]
         if other.size:
             examples = ", ".join(f"{v:g}" for v in np.unique(other)[:3])
-            return None, (f"the label {name} has classes other than 0 and 1 (e.g. {examples}); "
-                          f"correlation with a multiclass label is not defined")
+            return None, (
+                f"the label {name} has classes other than 0 and 1 (e.g. {examples}); "
+                f"correlation with a multiclass label is not defined"
+            )
     return y, None
 
 
@@ -86,6 +91,7 @@ def _as_float(s: pd.Series) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------- one frame
+
 
 def target_stats(frame: pd.DataFrame, specs: Iterable, column: str) -> dict:
     """The ``"target"`` entry of a frame's profile: label ``column`` against every numeric and
@@ -118,8 +124,15 @@ def _pair_stats(x: np.ndarray, y: np.ndarray, has_y: np.ndarray) -> dict:
     dx, dy = x - mx, y - my
     # np.sum of products (pairwise summation), not dx @ dy: BLAS is less accurate and, with its
     # thread pool, measured 20x slower here.
-    return {"kind": "numeric", "n": n, "mean_x": mx, "mean_y": my,
-            "cxx": float(np.sum(dx * dx)), "cyy": float(np.sum(dy * dy)), "cxy": float(np.sum(dx * dy))}
+    return {
+        "kind": "numeric",
+        "n": n,
+        "mean_x": mx,
+        "mean_y": my,
+        "cxx": float(np.sum(dx * dx)),
+        "cyy": float(np.sum(dy * dy)),
+        "cxy": float(np.sum(dx * dy)),
+    }
 
 
 def _group_stats(s: pd.Series, y: np.ndarray, has_y: np.ndarray) -> dict:
@@ -149,6 +162,7 @@ def _group_stats(s: pd.Series, y: np.ndarray, has_y: np.ndarray) -> dict:
 
 
 # ------------------------------------------------------------------------------------------ merge
+
 
 def _chan(a: Mapping, b: Mapping) -> dict:
     """Combine two (n, mean, m2) groups (Chan et al.'s parallel update)."""
@@ -180,9 +194,15 @@ def _merge_pair(a: Mapping, b: Mapping) -> dict:
     n = na + nb
     dx, dy = b["mean_x"] - a["mean_x"], b["mean_y"] - a["mean_y"]
     w = na * nb / n
-    return {"kind": "numeric", "n": n, "mean_x": a["mean_x"] + dx * nb / n, "mean_y": a["mean_y"] + dy * nb / n,
-            "cxx": a["cxx"] + b["cxx"] + dx * dx * w, "cyy": a["cyy"] + b["cyy"] + dy * dy * w,
-            "cxy": a["cxy"] + b["cxy"] + dx * dy * w}
+    return {
+        "kind": "numeric",
+        "n": n,
+        "mean_x": a["mean_x"] + dx * nb / n,
+        "mean_y": a["mean_y"] + dy * nb / n,
+        "cxx": a["cxx"] + b["cxx"] + dx * dx * w,
+        "cyy": a["cyy"] + b["cyy"] + dy * dy * w,
+        "cxy": a["cxy"] + b["cxy"] + dx * dy * w,
+    }
 
 
 def _merge_feature(name: str, a: Mapping, b: Mapping) -> dict:
@@ -204,18 +224,25 @@ def merge_target(a: Mapping | None, b: Mapping | None) -> dict | None:
     if a["column"] != b["column"]:
         raise ValueError(f"Profiles made with different labels ({a['column']!r}, {b['column']!r}) cannot be merged.")
     numeric = a["numeric"] and b["numeric"]
-    out = {"column": a["column"], "numeric": numeric, "reason": a["reason"] or b["reason"],
-           "labelled": a["labelled"] + b["labelled"] if numeric else 0, "features": {}}
+    out = {
+        "column": a["column"],
+        "numeric": numeric,
+        "reason": a["reason"] or b["reason"],
+        "labelled": a["labelled"] + b["labelled"] if numeric else 0,
+        "features": {},
+    }
     if not numeric:
         return out
     for name in list(a["features"]) + [n for n in b["features"] if n not in a["features"]]:
         fa, fb = a["features"].get(name), b["features"].get(name)
-        out["features"][name] = copy.deepcopy(fa if fb is None else fb) if fa is None or fb is None \
-            else _merge_feature(name, fa, fb)
+        out["features"][name] = (
+            copy.deepcopy(fa if fb is None else fb) if fa is None or fb is None else _merge_feature(name, fa, fb)
+        )
     return out
 
 
 # ------------------------------------------------------------------------------------ measures
+
 
 def pearson(stats: Mapping) -> float | None:
     """r of a numeric feature's stats; None with fewer than 3 pairs or a constant side."""
@@ -249,6 +276,7 @@ def eta(stats: Mapping) -> dict | None:
 
 
 # ------------------------------------------------------------------------------ noise tests
+
 
 def fisher_z_pvalue(r1: float, n1: int, r2: float, n2: int) -> float | None:
     """Two-sided p-value that two independent samples share one correlation (Fisher's z:
@@ -304,8 +332,11 @@ def association(stats: Mapping) -> dict | None:
         r = pearson(stats)
         return None if r is None else {"measure": "pearson", "value": r, "n": stats["n"]}
     e = eta(stats)
-    return None if e is None else {"measure": "eta", "value": e["adjusted"], "eta_raw": e["eta"],
-                                   "n": e["n"], "groups": e["groups"]}
+    return (
+        None
+        if e is None
+        else {"measure": "eta", "value": e["adjusted"], "eta_raw": e["eta"], "n": e["n"], "groups": e["groups"]}
+    )
 
 
 def change_pvalue(reference: Mapping, current: Mapping) -> tuple[float | None, str]:

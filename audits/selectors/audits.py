@@ -6,8 +6,18 @@ from mlops.errors import NotFound
 
 from ..models import Alert, AlertState, AuditJob, AuditKind, AuditSchedule, AuditState, ErasedEntity, PredictionLog
 
-__all__ = ["audit_jobs", "audit_get", "audits_with_counts", "latest_audit_of_bytes", "open_alerts", "predictions",
-           "latest_prediction", "is_erased", "audit_schedules", "schedule_get"]
+__all__ = [
+    "audit_jobs",
+    "audit_get",
+    "audits_with_counts",
+    "latest_audit_of_bytes",
+    "open_alerts",
+    "predictions",
+    "latest_prediction",
+    "is_erased",
+    "audit_schedules",
+    "schedule_get",
+]
 
 
 def audit_jobs() -> QuerySet[AuditJob]:
@@ -22,14 +32,19 @@ def audit_get(pk: int) -> AuditJob:
 
 
 def audits_with_counts(queryset: QuerySet[AuditJob]) -> QuerySet[AuditJob]:
-    return queryset.annotate(failed_checks=Count("findings", filter=Q(findings__status="fail")),
-                             warned_checks=Count("findings", filter=Q(findings__status="warn")))
+    return queryset.annotate(
+        failed_checks=Count("findings", filter=Q(findings__status="fail")),
+        warned_checks=Count("findings", filter=Q(findings__status="warn")),
+    )
 
 
 def latest_audit_of_bytes(*, model, sha256: str) -> AuditJob | None:
     """The newest finished audit of a batch with exactly these bytes, for the promotion gate to cite."""
-    return (AuditJob.objects.filter(model=model, kind=AuditKind.BATCH, state=AuditState.SUCCEEDED,
-                                    batch__sha256=sha256).order_by("-finished_at").first())
+    return (
+        AuditJob.objects.filter(model=model, kind=AuditKind.BATCH, state=AuditState.SUCCEEDED, batch__sha256=sha256)
+        .order_by("-finished_at")
+        .first()
+    )
 
 
 def open_alerts(model=None) -> QuerySet[Alert]:

@@ -11,8 +11,17 @@ from .. import services
 from ..models import Alert, AlertState, AuditJob, AuditKind, AuditState, AuditSuite, ReferenceProfile
 from . import audits as selectors
 
-__all__ = ["TREND_LENGTH", "LIST_LENGTH", "audit_list", "verdict_trends", "audited_models", "open_alert_list",
-           "open_alert_count", "model_audit_summary", "suggested_suite"]
+__all__ = [
+    "TREND_LENGTH",
+    "LIST_LENGTH",
+    "audit_list",
+    "verdict_trends",
+    "audited_models",
+    "open_alert_list",
+    "open_alert_count",
+    "model_audit_summary",
+    "suggested_suite",
+]
 
 
 TREND_LENGTH = 20
@@ -33,11 +42,14 @@ def verdict_trends(models, length: int = TREND_LENGTH) -> list[tuple[RegisteredM
     ids = [model.pk for model in models]
     if not ids:
         return []
-    ranked = (AuditJob.objects.filter(model_id__in=ids, kind=AuditKind.BATCH, state=AuditState.SUCCEEDED)
-              .annotate(rank=Window(RowNumber(), partition_by=F("model_id"),
-                                    order_by=[F("created_at").desc(), F("id").desc()]))
-              .select_related("batch", "version").only("id", "model_id", "verdict", "created_at", "batch__name",
-                                                       "version__version"))
+    ranked = (
+        AuditJob.objects.filter(model_id__in=ids, kind=AuditKind.BATCH, state=AuditState.SUCCEEDED)
+        .annotate(
+            rank=Window(RowNumber(), partition_by=F("model_id"), order_by=[F("created_at").desc(), F("id").desc()])
+        )
+        .select_related("batch", "version")
+        .only("id", "model_id", "verdict", "created_at", "batch__name", "version__version")
+    )
     by_model: dict[int, list[AuditJob]] = {}
     for job in ranked.filter(rank__lte=length).order_by("created_at", "id"):
         by_model.setdefault(job.model_id, []).append(job)
@@ -63,7 +75,7 @@ def open_alert_count() -> int:
 
 def model_audit_summary(model: RegisteredModel) -> dict:
     """What the model page shows of its audits: the verdict trend, the latest few, open alerts."""
-    trend = dict((m.pk, jobs) for m, jobs in verdict_trends([model])).get(model.pk, [])
+    trend = {m.pk: jobs for m, jobs in verdict_trends([model])}.get(model.pk, [])
     return {
         "model": model,
         "trend": trend,

@@ -16,8 +16,15 @@ from registry.models import ModelVersion
 from ..engine.columns import ColumnSpec
 from ..models import DataBatch, ReferenceProfile
 
-__all__ = ["ReferenceInfo", "batch_path", "column_specs", "has_reference", "reference_for",
-           "reference_profile_columns", "reference_rows_in_chunks"]
+__all__ = [
+    "ReferenceInfo",
+    "batch_path",
+    "column_specs",
+    "has_reference",
+    "reference_for",
+    "reference_profile_columns",
+    "reference_rows_in_chunks",
+]
 
 
 @dataclass(frozen=True)
@@ -48,8 +55,12 @@ def has_reference(version: ModelVersion) -> bool:
 
 def reference_for(version: ModelVersion) -> ReferenceInfo | None:
     """The version's training reference, or None when it has none."""
-    reference = ReferenceProfile.objects.select_related("batch").filter(version=version).only(
-        "rows", "batch__name", "batch__format").first()
+    reference = (
+        ReferenceProfile.objects.select_related("batch")
+        .filter(version=version)
+        .only("rows", "batch__name", "batch__format")
+        .first()
+    )
     if reference is None:
         return None
     return ReferenceInfo(name=reference.batch.name, rows=reference.rows, format=reference.batch.format)
@@ -63,8 +74,9 @@ def reference_profile_columns(version: ModelVersion) -> dict:
     return (reference.profile or {}).get("columns", {})
 
 
-def reference_rows_in_chunks(version: ModelVersion, *, columns: list[str], dtypes: dict | None = None,
-                             chunk_rows: int) -> Iterator[pd.DataFrame]:
+def reference_rows_in_chunks(
+    version: ModelVersion, *, columns: list[str], dtypes: dict | None = None, chunk_rows: int
+) -> Iterator[pd.DataFrame]:
     """The rows of the version's training reference file, `columns` only (names the file lacks are
     left out), as DataFrames of at most `chunk_rows` rows; `dtypes` as pandas takes them (e.g.
     {name: object} keeps a column as strings). Yields nothing when the version has no reference. A

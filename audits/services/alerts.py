@@ -15,8 +15,10 @@ def alerts_raise(*, job: AuditJob, findings: list) -> None:
     """One open alert per (model, check, column): a repeat updates it, a passing check resolves it.
     Only a newly opened error-severity alert notifies people; the rest wait on the dashboard."""
     now = timezone.now()
-    open_alerts = {(a.check_name, a.column): a for a in
-                   Alert.objects.select_for_update().filter(model=job.model, state=AlertState.OPEN)}
+    open_alerts = {
+        (a.check_name, a.column): a
+        for a in Alert.objects.select_for_update().filter(model=job.model, state=AlertState.OPEN)
+    }
     # Several findings of one check on one column (two integrity problems, say) are one incident.
     worst: dict[tuple[str, str], object] = {}
     for finding in findings:  # sorted most severe first, so the first of a key is its worst
@@ -34,9 +36,17 @@ def alerts_raise(*, job: AuditJob, findings: list) -> None:
             alert.severity = finding.severity
             alert.save(update_fields=["occurrences", "last_seen_at", "last_job", "message", "severity"])
             continue
-        alert = Alert.objects.create(model=job.model, check_name=key[0], column=key[1], severity=finding.severity,
-                                     message=finding.message, first_job=job, last_job=job, opened_at=now,
-                                     last_seen_at=now)
+        alert = Alert.objects.create(
+            model=job.model,
+            check_name=key[0],
+            column=key[1],
+            severity=finding.severity,
+            message=finding.message,
+            first_job=job,
+            last_job=job,
+            opened_at=now,
+            last_seen_at=now,
+        )
         if finding.severity == Severity.ERROR:
             transaction.on_commit(lambda a=alert: alert_notify(alert=a))
 
@@ -44,7 +54,15 @@ def alerts_raise(*, job: AuditJob, findings: list) -> None:
 def alert_notify(*, alert: Alert) -> None:
     from registry.services import notify
 
-    notify(event=NotificationEvent.AUDIT_ALERT, model=alert.model, dedupe_key=f"alert:{alert.pk}", payload={
-        "title": f"{alert.model.name}: {alert.check_name}{' on ' + alert.column if alert.column else ''} failed",
-        "message": alert.message, "severity": alert.severity, "audit_id": alert.first_job_id,
-        "url": f"/audits/{alert.first_job_id}/"})
+    notify(
+        event=NotificationEvent.AUDIT_ALERT,
+        model=alert.model,
+        dedupe_key=f"alert:{alert.pk}",
+        payload={
+            "title": f"{alert.model.name}: {alert.check_name}{' on ' + alert.column if alert.column else ''} failed",
+            "message": alert.message,
+            "severity": alert.severity,
+            "audit_id": alert.first_job_id,
+            "url": f"/audits/{alert.first_job_id}/",
+        },
+    )

@@ -42,42 +42,74 @@ from ..selectors.references import batch_path, column_specs
 from .alerts import alerts_raise
 from .suites import suite_for
 
-__all__ = ["batch_register", "audit_start", "audit_submit", "audit_run", "audit_profile_partition",
-           "audit_finish_partitioned", "audits_requeue_stalled"]
+__all__ = [
+    "batch_register",
+    "audit_start",
+    "audit_submit",
+    "audit_run",
+    "audit_profile_partition",
+    "audit_finish_partitioned",
+    "audits_requeue_stalled",
+]
 
 log = logging.getLogger(__name__)
 
-FORMAT_BY_SUFFIX = {".csv": DataFormat.CSV, ".parquet": DataFormat.PARQUET, ".pq": DataFormat.PARQUET,
-                    ".jsonl": DataFormat.JSONL, ".ndjson": DataFormat.JSONL}
+FORMAT_BY_SUFFIX = {
+    ".csv": DataFormat.CSV,
+    ".parquet": DataFormat.PARQUET,
+    ".pq": DataFormat.PARQUET,
+    ".jsonl": DataFormat.JSONL,
+    ".ndjson": DataFormat.JSONL,
+}
 
 
 # --- batches ------------------------------------------------------------------------------------
 
 
 @transaction.atomic
-def batch_register(*, model: RegisteredModel, actor, name: str, purpose: str = BatchPurpose.INCOMING,
-                   uploaded: UploadedFile | None = None, storage_path: str = "", format: str = "",
-                   declared_sha256: str = "", signature: str = "") -> DataBatch:
+def batch_register(
+    *,
+    model: RegisteredModel,
+    actor,
+    name: str,
+    purpose: str = BatchPurpose.INCOMING,
+    uploaded: UploadedFile | None = None,
+    storage_path: str = "",
+    format: str = "",
+    declared_sha256: str = "",
+    signature: str = "",
+) -> DataBatch:
     """Accept a data file as it is. Its content is judged by the audit, which reports what is wrong."""
     if bool(uploaded) == bool(storage_path):
         raise ApplicationError("Send either a file or a storage_path, not both or neither.", field="file")
     source_name = uploaded.name if uploaded else storage_path
     fmt = format or FORMAT_BY_SUFFIX.get(Path(source_name).suffix.lower())
     if fmt not in DataFormat.values:
-        raise ApplicationError("Say the format (csv, parquet or jsonl); it cannot be told from the name.",
-                               field="format")
+        raise ApplicationError(
+            "Say the format (csv, parquet or jsonl); it cannot be told from the name.", field="format"
+        )
     if uploaded:
         limit = settings.KEEL_MAX_BATCH_BYTES
         if uploaded.size > limit:
-            raise ApplicationError(f"The file is {uploaded.size} bytes; the limit is {limit} bytes.",
-                                   field="file", status_code=413)
+            raise ApplicationError(
+                f"The file is {uploaded.size} bytes; the limit is {limit} bytes.", field="file", status_code=413
+            )
         sha, size = sha256_stream(uploaded)
     else:
         with resolve_data_path(storage_path).open("rb") as handle:
             sha, size = sha256_stream(handle)
-    batch = DataBatch(model=model, name=name, purpose=purpose, format=fmt, sha256=sha, size_bytes=size,
-                      declared_sha256=declared_sha256.strip().lower(), signature=signature.strip().lower(),
-                      storage_path=storage_path, created_by=actor)
+    batch = DataBatch(
+        model=model,
+        name=name,
+        purpose=purpose,
+        format=fmt,
+        sha256=sha,
+        size_bytes=size,
+        declared_sha256=declared_sha256.strip().lower(),
+        signature=signature.strip().lower(),
+        storage_path=storage_path,
+        created_by=actor,
+    )
     save_with_upload(batch, "file", uploaded)
     return batch
 
@@ -99,41 +131,79 @@ def _audit_target(model: RegisteredModel, version: ModelVersion | None) -> Model
     if version is None:
         version = registry_selectors.alias_map(model).get(registry_selectors.PRODUCTION)
         if version is None:
-            raise ApplicationError(f"'{model.name}' has no production version; say which version's reference "
-                                   "to audit against.", field="version")
+            raise ApplicationError(
+                f"'{model.name}' has no production version; say which version's reference to audit against.",
+                field="version",
+            )
     if version.model_id != model.pk:
         raise ApplicationError("That version belongs to another model.", field="version")
     if not ReferenceProfile.objects.filter(version=version).exists():
         raise ApplicationError(
             f"v{version.version} has no training reference yet; build one first "
-            f"(POST /api/v1/models/{model.name}/versions/{version.version}/reference).", field="version")
+            f"(POST /api/v1/models/{model.name}/versions/{version.version}/reference).",
+            field="version",
+        )
     return version
 
 
 @transaction.atomic
-def audit_start(*, batch: DataBatch, actor, version: ModelVersion | None = None, schedule=None,
-                trigger_key: str = "", serving: dict | None = None) -> AuditJob:
+def audit_start(
+    *,
+    batch: DataBatch,
+    actor,
+    version: ModelVersion | None = None,
+    schedule=None,
+    trigger_key: str = "",
+    serving: dict | None = None,
+) -> AuditJob:
     """Audit a registered batch against a version's training reference (by default, production's).
     `serving` marks a serving-log export: the model's features and what processing dropped."""
     version = _audit_target(batch.model, version)
-    job = AuditJob.objects.create(model=batch.model, version=version, batch=batch, kind=AuditKind.BATCH,
-                                  created_by=actor, stage="queued", schedule=schedule, trigger_key=trigger_key,
-                                  facts={"serving": serving} if serving else {})
+    job = AuditJob.objects.create(
+        model=batch.model,
+        version=version,
+        batch=batch,
+        kind=AuditKind.BATCH,
+        created_by=actor,
+        stage="queued",
+        schedule=schedule,
+        trigger_key=trigger_key,
+        facts={"serving": serving} if serving else {},
+    )
     transaction.on_commit(lambda: _queue(job.pk))
     return job
 
 
 @transaction.atomic
-def audit_submit(*, model: RegisteredModel, actor, name: str = "", version: ModelVersion | None = None,
-                 purpose: str = BatchPurpose.INCOMING, uploaded: UploadedFile | None = None, storage_path: str = "",
-                 format: str = "", declared_sha256: str = "", signature: str = "", schedule=None,
-                 trigger_key: str = "") -> AuditJob:
+def audit_submit(
+    *,
+    model: RegisteredModel,
+    actor,
+    name: str = "",
+    version: ModelVersion | None = None,
+    purpose: str = BatchPurpose.INCOMING,
+    uploaded: UploadedFile | None = None,
+    storage_path: str = "",
+    format: str = "",
+    declared_sha256: str = "",
+    signature: str = "",
+    schedule=None,
+    trigger_key: str = "",
+) -> AuditJob:
     """Accept a batch and queue its audit. The target is checked before any bytes are stored, so a
     request that cannot be audited leaves nothing behind."""
     version = _audit_target(model, version)
-    batch = batch_register(model=model, actor=actor, name=name or (uploaded.name if uploaded else storage_path),
-                           purpose=purpose, uploaded=uploaded, storage_path=storage_path, format=format,
-                           declared_sha256=declared_sha256, signature=signature)
+    batch = batch_register(
+        model=model,
+        actor=actor,
+        name=name or (uploaded.name if uploaded else storage_path),
+        purpose=purpose,
+        uploaded=uploaded,
+        storage_path=storage_path,
+        format=format,
+        declared_sha256=declared_sha256,
+        signature=signature,
+    )
     return audit_start(batch=batch, actor=actor, version=version, schedule=schedule, trigger_key=trigger_key)
 
 
@@ -150,8 +220,14 @@ def audit_run(*, job_id: int) -> AuditJob:
     job = AuditJob.objects.select_related("model", "version", "batch").get(pk=job_id)
     if job.state in (AuditState.SUCCEEDED, AuditState.FAILED):
         return job
-    _update(job.pk, state=AuditState.RUNNING, started_at=timezone.now(), attempts=job.attempts + 1,
-            stage="Checking the file", rows_done=0)
+    _update(
+        job.pk,
+        state=AuditState.RUNNING,
+        started_at=timezone.now(),
+        attempts=job.attempts + 1,
+        stage="Checking the file",
+        rows_done=0,
+    )
     try:
         if job.kind == AuditKind.REFERENCE:
             return _build_reference(job)
@@ -178,9 +254,15 @@ def _fail(job_id: int, reason: str) -> AuditJob:
 def _check_file(job: AuditJob, path: Path) -> dict:
     batch = job.batch
     key = settings.KEEL_BATCH_HMAC_KEY.encode() if settings.KEEL_BATCH_HMAC_KEY else None
-    return engine.check_file(path, batch.format, max_bytes=settings.KEEL_MAX_BATCH_BYTES,
-                             received_sha256=batch.sha256, declared_sha256=batch.declared_sha256,
-                             hmac_key=key, signature=batch.signature)
+    return engine.check_file(
+        path,
+        batch.format,
+        max_bytes=settings.KEEL_MAX_BATCH_BYTES,
+        received_sha256=batch.sha256,
+        declared_sha256=batch.declared_sha256,
+        hmac_key=key,
+        signature=batch.signature,
+    )
 
 
 def _build_reference(job: AuditJob) -> AuditJob:
@@ -196,12 +278,20 @@ def _build_reference(job: AuditJob) -> AuditJob:
             return locked
         ReferenceProfile.objects.update_or_create(
             version=job.version,
-            defaults={"batch": job.batch, "specs": facts["specs"], "profile": profile, "rows": profile["rows"],
-                      "label_column": roles.get("label") or "", "prediction_column": roles.get("prediction") or ""})
+            defaults={
+                "batch": job.batch,
+                "specs": facts["specs"],
+                "profile": profile,
+                "rows": profile["rows"],
+                "label_column": roles.get("label") or "",
+                "prediction_column": roles.get("prediction") or "",
+            },
+        )
         # A model's suite starts as the reference's suggestion; reviewers refine it from there.
         if not AuditSuite.objects.filter(model=job.model).exists():
-            AuditSuite.objects.create(model=job.model, suite=suggest_suite(profile, specs).to_dict(),
-                                      suggested_from=job.version)
+            AuditSuite.objects.create(
+                model=job.model, suite=suggest_suite(profile, specs).to_dict(), suggested_from=job.version
+            )
         locked.state, locked.stage, locked.finished_at = AuditState.SUCCEEDED, "done", timezone.now()
         locked.rows_done, locked.facts = profile["rows"], facts
         locked.save(update_fields=["state", "stage", "finished_at", "rows_done", "facts"])
@@ -210,11 +300,18 @@ def _build_reference(job: AuditJob) -> AuditJob:
 
 def _history(job: AuditJob, suite: Suite) -> list[tuple[int, int]]:
     # Volume is learned per kind of feed: serving-log windows are not the size of training batches.
-    earlier = AuditJob.objects.filter(model=job.model, kind=AuditKind.BATCH, state=AuditState.SUCCEEDED,
-                                      batch__purpose=job.batch.purpose,
-                                      created_at__lt=job.created_at).order_by("-created_at")
-    return [(f["rows"], f["bytes"]) for f in earlier.values_list("facts", flat=True)[:suite.history_batches]
-            if f and "rows" in f]
+    earlier = AuditJob.objects.filter(
+        model=job.model,
+        kind=AuditKind.BATCH,
+        state=AuditState.SUCCEEDED,
+        batch__purpose=job.batch.purpose,
+        created_at__lt=job.created_at,
+    ).order_by("-created_at")
+    return [
+        (f["rows"], f["bytes"])
+        for f in earlier.values_list("facts", flat=True)[: suite.history_batches]
+        if f and "rows" in f
+    ]
 
 
 def _audit_inputs(job: AuditJob):
@@ -239,10 +336,19 @@ def _audit_batch(job: AuditJob) -> AuditJob:
         _queue_partitions(job.pk, partitions)
         return AuditJob.objects.get(pk=job.pk)
     findings, verdict, profile = engine.audit_file(
-        path, job.batch.format, reference=reference.profile, specs=specs, suite=suite, facts=facts,
-        history=_history(job, suite), progress=lambda rows: _update(job.pk, rows_done=rows),
-        stage=lambda text: _update(job.pk, stage=text), chunk_rows=settings.KEEL_AUDIT_CHUNK_ROWS,
-        target_column=reference.label_column or None, **_judging(job, reference))
+        path,
+        job.batch.format,
+        reference=reference.profile,
+        specs=specs,
+        suite=suite,
+        facts=facts,
+        history=_history(job, suite),
+        progress=lambda rows: _update(job.pk, rows_done=rows),
+        stage=lambda text: _update(job.pk, stage=text),
+        chunk_rows=settings.KEEL_AUDIT_CHUNK_ROWS,
+        target_column=reference.label_column or None,
+        **_judging(job, reference),
+    )
     return _record(job.pk, findings, verdict, profile, facts)
 
 
@@ -259,18 +365,24 @@ def _queue_partitions(job_id: int, partitions: list[tuple[int, int]]) -> None:
 
     from ..tasks import finish_partitioned_audit, profile_partition
 
-    chord(profile_partition.s(job_id, start, stop) for start, stop in partitions)(
-        finish_partitioned_audit.s(job_id))
+    chord(profile_partition.s(job_id, start, stop) for start, stop in partitions)(finish_partitioned_audit.s(job_id))
 
 
 def audit_profile_partition(*, job_id: int, row_start: int, row_stop: int) -> dict:
     """Profile one row range of a running audit's file (a pure read: safe to run twice)."""
     job = AuditJob.objects.select_related("version", "batch").get(pk=job_id)
     path, reference, specs = _audit_inputs(job)
-    profile = engine.profile_rows(path, job.batch.format, reference=reference.profile, specs=specs,
-                                  facts=job.facts, row_start=row_start, row_stop=row_stop,
-                                  chunk_rows=settings.KEEL_AUDIT_CHUNK_ROWS,
-                                  target_column=reference.label_column or None)
+    profile = engine.profile_rows(
+        path,
+        job.batch.format,
+        reference=reference.profile,
+        specs=specs,
+        facts=job.facts,
+        row_start=row_start,
+        row_stop=row_stop,
+        chunk_rows=settings.KEEL_AUDIT_CHUNK_ROWS,
+        target_column=reference.label_column or None,
+    )
     AuditJob.objects.filter(pk=job_id).update(rows_done=F("rows_done") + (row_stop - row_start))
     return profile
 
@@ -285,8 +397,15 @@ def audit_finish_partitioned(*, job_id: int, profiles: list[dict]) -> AuditJob:
         suite = suite_for(job.model, reference)
         _update(job.pk, stage="Merging partitions and comparing with the training reference")
         profile = engine.merge_partitions(path, job.batch.format, profiles, specs, job.facts)
-        findings, verdict = engine.judge(profile, reference=reference.profile, specs=specs, suite=suite,
-                                         facts=job.facts, history=_history(job, suite), **_judging(job, reference))
+        findings, verdict = engine.judge(
+            profile,
+            reference=reference.profile,
+            specs=specs,
+            suite=suite,
+            facts=job.facts,
+            history=_history(job, suite),
+            **_judging(job, reference),
+        )
     except (engine.AuditInputError, DataFileError) as exc:
         return _fail(job.pk, str(exc))
     return _record(job.pk, findings, verdict, profile, job.facts)
@@ -297,10 +416,22 @@ def _record(job_id: int, findings: list, verdict: str, profile: dict, facts: dic
     job = AuditJob.objects.select_for_update().select_related("model").get(pk=job_id)
     if job.state != AuditState.RUNNING:
         return job  # a retry that raced a finished run records nothing twice
-    Finding.objects.bulk_create([
-        Finding(job=job, check_name=f.check, column=f.column or "", severity=f.severity, status=f.status,
-                message=f.message, value=f.value, threshold=f.threshold, details=f.details)
-        for f in findings])
+    Finding.objects.bulk_create(
+        [
+            Finding(
+                job=job,
+                check_name=f.check,
+                column=f.column or "",
+                severity=f.severity,
+                status=f.status,
+                message=f.message,
+                value=f.value,
+                threshold=f.threshold,
+                details=f.details,
+            )
+            for f in findings
+        ]
+    )
     job.state, job.verdict, job.stage, job.finished_at = AuditState.SUCCEEDED, verdict, "done", timezone.now()
     job.profile, job.facts, job.rows_done = profile, facts, profile["rows"]
     job.save(update_fields=["state", "verdict", "stage", "finished_at", "profile", "facts", "rows_done"])
@@ -314,8 +445,11 @@ def _record(job_id: int, findings: list, verdict: str, profile: dict, facts: dic
 def audits_requeue_stalled(*, older_than_seconds: int = 1800) -> int:
     """Queue again the audits that never started (broker down) or whose worker vanished."""
     cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
-    stalled = list(AuditJob.objects.filter(state__in=[AuditState.QUEUED, AuditState.RUNNING],
-                                           created_at__lt=cutoff).values_list("pk", flat=True))
+    stalled = list(
+        AuditJob.objects.filter(state__in=[AuditState.QUEUED, AuditState.RUNNING], created_at__lt=cutoff).values_list(
+            "pk", flat=True
+        )
+    )
     for job_id in stalled:
         _queue(job_id)
     return len(stalled)

@@ -56,8 +56,9 @@ def predictions_log(*, model: RegisteredModel, records: list[dict]) -> dict:
             errors[f"records[{i}].score"] = ["Give the score, the label (decision or class), or both."]
     if errors:
         first = next(iter(errors.values()))[0]
-        raise ApplicationError(f"{len(errors)} problem(s) in the records; nothing was stored. First: {first}",
-                               detail=errors)
+        raise ApplicationError(
+            f"{len(errors)} problem(s) in the records; nothing was stored. First: {first}", detail=errors
+        )
     already = set(PredictionLog.objects.filter(model=model, request_id__in=seen).values_list("request_id", flat=True))
     entities = {r.get("entity_id") for r in records if r.get("entity_id")}
     erased = set(ErasedEntity.objects.filter(entity_id__in=entities).values_list("entity_id", flat=True))
@@ -65,17 +66,29 @@ def predictions_log(*, model: RegisteredModel, records: list[dict]) -> dict:
     for record in records:
         if record["request_id"] in already:
             continue
-        row = PredictionLog(model=model, version_id=versions[record["version"]], request_id=record["request_id"],
-                            entity_id=record.get("entity_id") or "", predicted_at=record["predicted_at"],
-                            raw_features=record.get("raw_features") or {}, features=record["features"],
-                            score=record.get("score"), label=record.get("label") or "", received_at=now)
+        row = PredictionLog(
+            model=model,
+            version_id=versions[record["version"]],
+            request_id=record["request_id"],
+            entity_id=record.get("entity_id") or "",
+            predicted_at=record["predicted_at"],
+            raw_features=record.get("raw_features") or {},
+            features=record["features"],
+            score=record.get("score"),
+            label=record.get("label") or "",
+            received_at=now,
+        )
         if row.entity_id in erased:
             row.entity_id, row.raw_features, row.features, row.erased_at = "", {}, {}, now
         rows.append(row)
     # ignore_conflicts: a concurrent re-send of the same records must not fail the whole request.
     PredictionLog.objects.bulk_create(rows, batch_size=2_000, ignore_conflicts=True)
-    return {"received": len(records), "stored": len(rows), "already_logged": len(already),
-            "anonymised": sum(1 for row in rows if row.erased_at)}
+    return {
+        "received": len(records),
+        "stored": len(rows),
+        "already_logged": len(already),
+        "anonymised": sum(1 for row in rows if row.erased_at),
+    }
 
 
 # --- privacy ------------------------------------------------------------------------------------
@@ -104,7 +117,8 @@ def entity_erase(*, entity_id: str) -> dict:
         raise ApplicationError("Say whose data to erase.", field="entity_id")
     now = timezone.now()
     predictions = PredictionLog.objects.filter(entity_id=entity_id).update(
-        entity_id="", raw_features={}, features={}, erased_at=now)
+        entity_id="", raw_features={}, features={}, erased_at=now
+    )
     needle = json.dumps(entity_id)[1:-1]  # as the id appears inside stored JSON text
     profiles = 0
     for job in AuditJob.objects.filter(profile__isnull=False).only("pk", "profile").iterator(chunk_size=50):
@@ -115,12 +129,14 @@ def entity_erase(*, entity_id: str) -> dict:
     for finding in Finding.objects.filter(Q(message__contains=entity_id) | Q(details__icontains=needle)):
         if entity_id in finding.message or needle in json.dumps(finding.details):
             # The one rewrite findings allow (see migration 0004): redaction, marked by redacted_at.
-            Finding.objects.filter(pk=finding.pk).update(message=_scrub(finding.message, entity_id),
-                                                          details=_scrub(finding.details, entity_id), redacted_at=now)
+            Finding.objects.filter(pk=finding.pk).update(
+                message=_scrub(finding.message, entity_id), details=_scrub(finding.details, entity_id), redacted_at=now
+            )
             findings += 1
     counts = {"predictions": predictions, "audit_profiles": profiles, "findings": findings}
-    record, created = ErasedEntity.objects.get_or_create(entity_id=entity_id, defaults={"erased_at": now,
-                                                                                         "counts": counts})
+    record, created = ErasedEntity.objects.get_or_create(
+        entity_id=entity_id, defaults={"erased_at": now, "counts": counts}
+    )
     if not created:
         record.counts = {key: record.counts.get(key, 0) + value for key, value in counts.items()}
         record.erased_at = now
@@ -131,14 +147,24 @@ def entity_erase(*, entity_id: str) -> dict:
 # --- skew audits --------------------------------------------------------------------------------
 
 
-def _export_window(model: RegisteredModel, version: ModelVersion, since: datetime, until: datetime,
-                   features: list[str], prediction_column: str) -> tuple[str, int, dict]:
+def _export_window(
+    model: RegisteredModel,
+    version: ModelVersion,
+    since: datetime,
+    until: datetime,
+    features: list[str],
+    prediction_column: str,
+) -> tuple[str, int, dict]:
     """Write the window's logged predictions (the model's features after processing, and its score)
     to a Parquet file, chunk by chunk so memory stays flat; count per feature how often processing
     turned a present raw value into a null."""
-    logs = (PredictionLog.objects.filter(model=model, version=version, predicted_at__gte=since,
-                                         predicted_at__lt=until, erased_at__isnull=True)
-            .order_by("pk").values_list("features", "raw_features", "score"))
+    logs = (
+        PredictionLog.objects.filter(
+            model=model, version=version, predicted_at__gte=since, predicted_at__lt=until, erased_at__isnull=True
+        )
+        .order_by("pk")
+        .values_list("features", "raw_features", "score")
+    )
     processing = {name: {"rows": 0, "dropped": 0} for name in features}
     handle, path = tempfile.mkstemp(suffix=".parquet", prefix="keel-serving-")
     os.close(handle)
@@ -175,9 +201,16 @@ def _export_window(model: RegisteredModel, version: ModelVersion, since: datetim
 
 
 @transaction.atomic
-def serving_audit_submit(*, model: RegisteredModel, actor, since: datetime | None = None,
-                         until: datetime | None = None, version: ModelVersion | None = None,
-                         schedule=None, trigger_key: str = "") -> AuditJob:
+def serving_audit_submit(
+    *,
+    model: RegisteredModel,
+    actor,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    version: ModelVersion | None = None,
+    schedule=None,
+    trigger_key: str = "",
+) -> AuditJob:
     """Audit the predictions a version served in [since, until) against its training reference:
     training-serving skew, disappearing features, prediction drift. Default window: the last 24 hours."""
     version = _audit_target(model, version)
@@ -191,16 +224,29 @@ def serving_audit_submit(*, model: RegisteredModel, actor, since: datetime | Non
     path, rows, processing = _export_window(model, version, since, until, features, prediction_column)
     try:
         if rows == 0:
-            raise ApplicationError(f"v{version.version} of '{model.name}' logged no predictions between "
-                                   f"{since:%Y-%m-%d %H:%M} and {until:%Y-%m-%d %H:%M} UTC.", field="since")
+            raise ApplicationError(
+                f"v{version.version} of '{model.name}' logged no predictions between "
+                f"{since:%Y-%m-%d %H:%M} and {until:%Y-%m-%d %H:%M} UTC.",
+                field="since",
+            )
         with open(path, "rb") as handle:
             name = f"serving log {since:%Y-%m-%d %H:%M} to {until:%Y-%m-%d %H:%M} ({rows} predictions)"
-            batch = batch_register(model=model, actor=actor, name=name, purpose=BatchPurpose.SERVING,
-                                   uploaded=File(handle, name=f"serving-v{version.version}-{until:%Y%m%dT%H%M}.parquet"),
-                                   format=DataFormat.PARQUET)
+            batch = batch_register(
+                model=model,
+                actor=actor,
+                name=name,
+                purpose=BatchPurpose.SERVING,
+                uploaded=File(handle, name=f"serving-v{version.version}-{until:%Y%m%dT%H%M}.parquet"),
+                format=DataFormat.PARQUET,
+            )
     finally:
         os.unlink(path)
-    job = audit_start(batch=batch, actor=actor, version=version, schedule=schedule, trigger_key=trigger_key,
-                      serving={"features": features, "processing": processing,
-                               "window": [since.isoformat(), until.isoformat()]})
+    job = audit_start(
+        batch=batch,
+        actor=actor,
+        version=version,
+        schedule=schedule,
+        trigger_key=trigger_key,
+        serving={"features": features, "processing": processing, "window": [since.isoformat(), until.isoformat()]},
+    )
     return job

@@ -29,38 +29,70 @@ STALENESS = "staleness"
 def _crontab(cron: str) -> CrontabSchedule:
     fields = cron.split()
     if len(fields) != 5:
-        raise ApplicationError("A schedule has five fields: minute hour day-of-month month day-of-week "
-                               "(e.g. '0 6 * * *' for 06:00 UTC daily).", field="cron")
+        raise ApplicationError(
+            "A schedule has five fields: minute hour day-of-month month day-of-week "
+            "(e.g. '0 6 * * *' for 06:00 UTC daily).",
+            field="cron",
+        )
     minute, hour, day_of_month, month_of_year, day_of_week = fields
     try:  # celery's own parser: what it accepts is what beat can run
-        crontab(minute=minute, hour=hour, day_of_month=day_of_month, month_of_year=month_of_year,
-                day_of_week=day_of_week)
+        crontab(
+            minute=minute, hour=hour, day_of_month=day_of_month, month_of_year=month_of_year, day_of_week=day_of_week
+        )
     except (ValueError, TypeError) as exc:
         raise ApplicationError(f"'{cron}' is not a valid schedule: {exc}", field="cron") from exc
-    found, _ = CrontabSchedule.objects.get_or_create(minute=minute, hour=hour, day_of_month=day_of_month,
-                                                     month_of_year=month_of_year, day_of_week=day_of_week,
-                                                     timezone="UTC")
+    found, _ = CrontabSchedule.objects.get_or_create(
+        minute=minute,
+        hour=hour,
+        day_of_month=day_of_month,
+        month_of_year=month_of_year,
+        day_of_week=day_of_week,
+        timezone="UTC",
+    )
     return found
 
 
 @transaction.atomic
-def schedule_create(*, model: RegisteredModel, actor, name: str, source: str, cron: str, storage_path: str = "",
-                    format: str = "", window_hours: int = 24, version: ModelVersion | None = None) -> AuditSchedule:
+def schedule_create(
+    *,
+    model: RegisteredModel,
+    actor,
+    name: str,
+    source: str,
+    cron: str,
+    storage_path: str = "",
+    format: str = "",
+    window_hours: int = 24,
+    version: ModelVersion | None = None,
+) -> AuditSchedule:
     if source not in ScheduleSource.values:
         raise ApplicationError(f"Unknown source {source!r}.", field="source")
     if source == ScheduleSource.STORAGE_PATH and not storage_path:
-        raise ApplicationError("Say where the file arrives (strftime fields allowed, e.g. "
-                               "incoming/%Y-%m-%d.csv).", field="storage_path")
+        raise ApplicationError(
+            "Say where the file arrives (strftime fields allowed, e.g. incoming/%Y-%m-%d.csv).", field="storage_path"
+        )
     if version is not None and version.model_id != model.pk:
         raise ApplicationError("That version belongs to another model.", field="version")
     if AuditSchedule.objects.filter(model=model, name=name).exists():
         raise ApplicationError(f"'{model.name}' already has a schedule named '{name}'.", field="name")
-    schedule = AuditSchedule.objects.create(model=model, name=name, source=source, cron=cron,
-                                            storage_path=storage_path, format=format, window_hours=window_hours,
-                                            version=version, created_by=actor)
+    schedule = AuditSchedule.objects.create(
+        model=model,
+        name=name,
+        source=source,
+        cron=cron,
+        storage_path=storage_path,
+        format=format,
+        window_hours=window_hours,
+        version=version,
+        created_by=actor,
+    )
     schedule.periodic_task = PeriodicTask.objects.create(
-        name=f"keel-audit-{schedule.pk}-{model.name}-{name}"[:200], task=TASK, crontab=_crontab(cron),
-        args=json.dumps([schedule.pk]), description=f"Keel: {schedule}")
+        name=f"keel-audit-{schedule.pk}-{model.name}-{name}"[:200],
+        task=TASK,
+        crontab=_crontab(cron),
+        args=json.dumps([schedule.pk]),
+        description=f"Keel: {schedule}",
+    )
     schedule.save(update_fields=["periodic_task"])
     return schedule
 
@@ -79,31 +111,44 @@ def schedule_set_enabled(*, schedule: AuditSchedule, enabled: bool) -> AuditSche
 def _alert_stale(schedule: AuditSchedule, message: str) -> Alert:
     column = f"schedule:{schedule.name}"
     now = timezone.now()
-    alert = Alert.objects.select_for_update().filter(model=schedule.model, check_name=STALENESS, column=column,
-                                                     state=AlertState.OPEN).first()
+    alert = (
+        Alert.objects.select_for_update()
+        .filter(model=schedule.model, check_name=STALENESS, column=column, state=AlertState.OPEN)
+        .first()
+    )
     if alert is not None:
         alert.occurrences += 1
         alert.message, alert.last_seen_at = message, now
         alert.save(update_fields=["occurrences", "message", "last_seen_at"])
         return alert
-    alert = Alert.objects.create(model=schedule.model, check_name=STALENESS, column=column, severity=Severity.ERROR,
-                                 message=message, opened_at=now, last_seen_at=now)
+    alert = Alert.objects.create(
+        model=schedule.model,
+        check_name=STALENESS,
+        column=column,
+        severity=Severity.ERROR,
+        message=message,
+        opened_at=now,
+        last_seen_at=now,
+    )
     transaction.on_commit(lambda: alert_notify(alert=alert))
     return alert
 
 
 def _resolve_stale(schedule: AuditSchedule, job: AuditJob) -> None:
-    Alert.objects.filter(model=schedule.model, check_name=STALENESS, column=f"schedule:{schedule.name}",
-                         state=AlertState.OPEN).update(state=AlertState.RESOLVED, resolved_at=timezone.now(),
-                                                       last_job=job)
+    Alert.objects.filter(
+        model=schedule.model, check_name=STALENESS, column=f"schedule:{schedule.name}", state=AlertState.OPEN
+    ).update(state=AlertState.RESOLVED, resolved_at=timezone.now(), last_job=job)
 
 
 @transaction.atomic
 def scheduled_audit_run(*, schedule_id: int, trigger_key: str = "", now=None) -> AuditJob | None:
     """One tick of a schedule. Idempotent per trigger (beat's task id): a redelivered tick returns the
     audit the first delivery started. Returns None when there was nothing to audit (alert raised)."""
-    schedule = AuditSchedule.objects.select_for_update(of=("self",)).select_related("model", "version", "created_by") \
+    schedule = (
+        AuditSchedule.objects.select_for_update(of=("self",))
+        .select_related("model", "version", "created_by")
         .get(pk=schedule_id)
+    )
     if trigger_key:
         started = AuditJob.objects.filter(trigger_key=trigger_key).first()
         if started is not None:
@@ -116,9 +161,15 @@ def scheduled_audit_run(*, schedule_id: int, trigger_key: str = "", now=None) ->
     if schedule.source == ScheduleSource.SERVING_LOG:
         try:
             with transaction.atomic():
-                job = serving_audit_submit(model=schedule.model, actor=schedule.created_by, version=schedule.version,
-                                           since=now - timezone.timedelta(hours=schedule.window_hours), until=now,
-                                           schedule=schedule, trigger_key=trigger_key)
+                job = serving_audit_submit(
+                    model=schedule.model,
+                    actor=schedule.created_by,
+                    version=schedule.version,
+                    since=now - timezone.timedelta(hours=schedule.window_hours),
+                    until=now,
+                    schedule=schedule,
+                    trigger_key=trigger_key,
+                )
         except ApplicationError as exc:
             _alert_stale(schedule, f"Scheduled audit '{schedule.name}': {exc.message} Is prediction logging down?")
             return None
@@ -127,18 +178,36 @@ def scheduled_audit_run(*, schedule_id: int, trigger_key: str = "", now=None) ->
         try:
             resolve_data_path(path)
         except ApplicationError:
-            _alert_stale(schedule, f"Scheduled audit '{schedule.name}': no file at '{path}' at "
-                                   f"{now:%Y-%m-%d %H:%M} UTC. The feed is late or stopped.")
+            _alert_stale(
+                schedule,
+                f"Scheduled audit '{schedule.name}': no file at '{path}' at "
+                f"{now:%Y-%m-%d %H:%M} UTC. The feed is late or stopped.",
+            )
             return None
         with transaction.atomic():
-            job = audit_submit(model=schedule.model, actor=schedule.created_by, version=schedule.version,
-                               name=f"{schedule.name} {now:%Y-%m-%d %H:%M}", storage_path=path,
-                               format=schedule.format, schedule=schedule, trigger_key=trigger_key)
-        earlier = (AuditJob.objects.filter(schedule=schedule).exclude(pk=job.pk).select_related("batch")
-                   .order_by("-created_at").first())
+            job = audit_submit(
+                model=schedule.model,
+                actor=schedule.created_by,
+                version=schedule.version,
+                name=f"{schedule.name} {now:%Y-%m-%d %H:%M}",
+                storage_path=path,
+                format=schedule.format,
+                schedule=schedule,
+                trigger_key=trigger_key,
+            )
+        earlier = (
+            AuditJob.objects.filter(schedule=schedule)
+            .exclude(pk=job.pk)
+            .select_related("batch")
+            .order_by("-created_at")
+            .first()
+        )
         if earlier is not None and earlier.batch.sha256 == job.batch.sha256:
-            _alert_stale(schedule, f"Scheduled audit '{schedule.name}': '{path}' holds the same bytes as the run of "
-                                   f"{earlier.created_at:%Y-%m-%d %H:%M} UTC. The feed has not been refreshed.")
+            _alert_stale(
+                schedule,
+                f"Scheduled audit '{schedule.name}': '{path}' holds the same bytes as the run of "
+                f"{earlier.created_at:%Y-%m-%d %H:%M} UTC. The feed has not been refreshed.",
+            )
             return job
     _resolve_stale(schedule, job)
     return job

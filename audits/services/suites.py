@@ -24,6 +24,7 @@ def suite_update(*, model: RegisteredModel, actor, suite: dict) -> AuditSuite:
         parsed = Suite.from_dict(suite)
     except (TypeError, ValueError, KeyError) as exc:
         raise ApplicationError(f"The suite is not valid: {exc}", field="suite") from exc
-    saved, _ = AuditSuite.objects.update_or_create(model=model, defaults={"suite": parsed.to_dict(),
-                                                                         "updated_by": actor})
+    saved, _ = AuditSuite.objects.update_or_create(
+        model=model, defaults={"suite": parsed.to_dict(), "updated_by": actor}
+    )
     return saved

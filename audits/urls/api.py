@@ -16,6 +16,9 @@ urlpatterns = [
     path("predictions/", apis.PredictionListApi.as_view(), name="prediction-list"),
     path("models/<slug:name>/serving-audits", apis.ServingAuditApi.as_view(), name="serving-audit"),
     path("models/<slug:name>/audit-schedules", apis.ScheduleListApi.as_view(), name="schedule-list"),
-    path("models/<slug:name>/audit-schedules/<slug:schedule_name>", apis.ScheduleDetailApi.as_view(),
-         name="schedule-detail"),
+    path(
+        "models/<slug:name>/audit-schedules/<slug:schedule_name>",
+        apis.ScheduleDetailApi.as_view(),
+        name="schedule-detail",
+    ),
 ]

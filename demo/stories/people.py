@@ -15,8 +15,9 @@ def person(username: str, group: str | None, superuser: bool, reset_password: bo
     """The user, and the password to show for it (a kept account's password is not ours to print)."""
     User = get_user_model()
     user, created = User.objects.get_or_create(
-        username=username, defaults={"email": f"{username}@soom.example", "is_staff": superuser,
-                                     "is_superuser": superuser})
+        username=username,
+        defaults={"email": f"{username}@soom.example", "is_staff": superuser, "is_superuser": superuser},
+    )
     if created or reset_password:
         user.set_password(soom.DEMO_PASSWORD)
         user.save()
@@ -35,8 +36,10 @@ def pipeline_user(*, say):
         user.set_unusable_password()
         user.save()
     elif user.has_usable_password():
-        raise CommandError(f"User '{soom.PIPELINE_USER}' exists and signs in with a password; "
-                           "the demo will not turn a person's account into a pipeline.")
+        raise CommandError(
+            f"User '{soom.PIPELINE_USER}' exists and signs in with a password; "
+            "the demo will not turn a person's account into a pipeline."
+        )
     user.groups.add(Group.objects.get(name=roles.PIPELINES))
     token, _ = Token.objects.get_or_create(user=user)
     say(f"{'Created' if created else 'Kept'} pipeline user {soom.PIPELINE_USER}.")

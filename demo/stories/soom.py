@@ -88,8 +88,10 @@ RELEASES = [
 HOLDOUT_SIGNUPS = 2_000  # October 2026: signups none of the versions trained on
 BATCH_SIGNUPS = 2_000  # each November batch the audits look at
 SERVING_SIGNUPS = 2_800  # a week of logged predictions
-SURFACES = {"upsell-email": "The weekly upgrade email to free-tier customers.",
-            "in-app-upgrade": "The upgrade suggestions inside the Soom app."}
+SURFACES = {
+    "upsell-email": "The weekly upgrade email to free-tier customers.",
+    "in-app-upgrade": "The upgrade suggestions inside the Soom app.",
+}
 
 
 def scores(result: TrainedModel, frame) -> list[float]:

@@ -28,16 +28,21 @@ def explainable_customer(model, pipeline, *, say):
         return
     names = [feature["name"] for feature in production.feature_schema]
     # The healthy part of the week (the new parser's rows lack meeting_minutes), highest score first.
-    logged = (PredictionLog.objects.filter(model=model, version=v1, erased_at__isnull=True, score__isnull=False)
-              .exclude(entity_id="").order_by("-score", "entity_id").only("entity_id", "features", "score"))
-    customer = next((row for row in logged[:200] if all(row.features.get(name) is not None for name in names)),
-                    None)
+    logged = (
+        PredictionLog.objects.filter(model=model, version=v1, erased_at__isnull=True, score__isnull=False)
+        .exclude(entity_id="")
+        .order_by("-score", "entity_id")
+        .only("entity_id", "features", "score")
+    )
+    customer = next((row for row in logged[:200] if all(row.features.get(name) is not None for name in names)), None)
     if customer is None:
         return
     explanation = support_services.explanation_request(actor=pipeline, model=model, entity_id=customer.entity_id)
     reasons = (explanation.result or {}).get("reasons") or []
-    say(f"Explainable customer {customer.entity_id} (v1 scored {customer.score:.2f}; explanation "
-        f"#{explanation.pk} {explanation.state}{': ' + reasons[0] if reasons else ''}).")
+    say(
+        f"Explainable customer {customer.entity_id} (v1 scored {customer.score:.2f}; explanation "
+        f"#{explanation.pk} {explanation.state}{': ' + reasons[0] if reasons else ''})."
+    )
     say(f"Explain a decision: /support/explain/?entity_id={customer.entity_id}")
 
 
@@ -52,18 +57,42 @@ def lists(agent, *, say):
         if not Surface.objects.filter(name=name).exists():
             support_services.surface_create(name=name, description=description, model=model)
     now = timezone.now()
-    support_services.blacklist_add(actor=agent, entity_type="customer", entity_id="C000042", reason="fraud",
-                                   note="Chargebacks on three cards; ticket SUP-1182.", surfaces=["upsell-email"])
-    support_services.blacklist_add(actor=agent, entity_type="product", entity_id="addon-party-pack",
-                                   reason="inappropriate", note="Novelty backgrounds flagged in a school account.",
-                                   all_surfaces=True, expires_at=now + timedelta(days=90))
-    support_services.boost_add(actor=agent, entity_type="product", entity_id="plan-webinar-pro", weight=1.5,
-                               reason="cold_start", note="New plan launched 2026-11-20: two weeks of lift.",
-                               surfaces=["in-app-upgrade"], expires_at=now + timedelta(days=14))
-    logged = (model.predictions.exclude(entity_id="").order_by("score", "entity_id")
-              .values_list("entity_id", flat=True).first())
+    support_services.blacklist_add(
+        actor=agent,
+        entity_type="customer",
+        entity_id="C000042",
+        reason="fraud",
+        note="Chargebacks on three cards; ticket SUP-1182.",
+        surfaces=["upsell-email"],
+    )
+    support_services.blacklist_add(
+        actor=agent,
+        entity_type="product",
+        entity_id="addon-party-pack",
+        reason="inappropriate",
+        note="Novelty backgrounds flagged in a school account.",
+        all_surfaces=True,
+        expires_at=now + timedelta(days=90),
+    )
+    support_services.boost_add(
+        actor=agent,
+        entity_type="product",
+        entity_id="plan-webinar-pro",
+        weight=1.5,
+        reason="cold_start",
+        note="New plan launched 2026-11-20: two weeks of lift.",
+        surfaces=["in-app-upgrade"],
+        expires_at=now + timedelta(days=14),
+    )
+    logged = (
+        model.predictions.exclude(entity_id="")
+        .order_by("score", "entity_id")
+        .values_list("entity_id", flat=True)
+        .first()
+    )
     if logged:
-        request = support_services.privacy_request_create(actor=agent, entity_id=logged, reference="DSR-2026-311",
-                                                          note="Customer asked to be forgotten by email.")
+        request = support_services.privacy_request_create(
+            actor=agent, entity_id=logged, reference="DSR-2026-311", note="Customer asked to be forgotten by email."
+        )
         say(f"Privacy request #{request.pk} for {logged}: blacklisted everywhere, logs erased.")
     say("Support lists: 2 blacklists, 1 boost; serving systems poll /api/v1/support/lists?surface=…")

@@ -14,5 +14,15 @@ from .reading import (
 )
 from .scanning import FileScan, first_bad_utf8_offset, scan_file
 
-__all__ = ["FORMATS", "DataFileError", "FileScan", "count_rows", "first_bad_utf8_offset", "guess_format",
-           "iter_chunks", "read_columns", "read_frame", "scan_file"]
+__all__ = [
+    "FORMATS",
+    "DataFileError",
+    "FileScan",
+    "count_rows",
+    "first_bad_utf8_offset",
+    "guess_format",
+    "iter_chunks",
+    "read_columns",
+    "read_frame",
+    "scan_file",
+]

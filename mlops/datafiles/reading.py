@@ -42,12 +42,28 @@ from .scanning import (
     scan_file,
 )
 
-__all__ = ["FORMATS", "DataFileError", "FileScan", "count_rows", "first_bad_utf8_offset", "guess_format",
-           "iter_chunks", "read_columns", "read_frame", "scan_file"]
+__all__ = [
+    "FORMATS",
+    "DataFileError",
+    "FileScan",
+    "count_rows",
+    "first_bad_utf8_offset",
+    "guess_format",
+    "iter_chunks",
+    "read_columns",
+    "read_frame",
+    "scan_file",
+]
 
 FORMATS = ("csv", "parquet", "jsonl")
-SUFFIXES = {".csv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl",
-            ".ndjson": "jsonl"}
+SUFFIXES = {
+    ".csv": "csv",
+    ".txt": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+}
 
 
 class DataFileError(ValueError):
@@ -60,6 +76,7 @@ def guess_format(name: str) -> str | None:
 
 
 # ------------------------------------------------------------------------------------------ shapes
+
 
 def _check_format(fmt: str) -> str:
     if fmt not in FORMATS:
@@ -79,8 +96,9 @@ def _check_file(path):
 
 def _not_utf8(offset: int | None) -> DataFileError:
     where = f" at byte offset {offset}" if offset is not None else ""
-    return DataFileError(f"The file is not valid UTF-8: the first bad byte is{where}. Save it as UTF-8 and send it "
-                         "again.")
+    return DataFileError(
+        f"The file is not valid UTF-8: the first bad byte is{where}. Save it as UTF-8 and send it again."
+    )
 
 
 def _parquet(source):
@@ -133,6 +151,7 @@ def count_rows(path, fmt, *, scan: FileScan | None = None) -> int:
 
 # ------------------------------------------------------------------------------------ whole frames
 
+
 def read_frame(source, fmt: str, *, nrows: int | None = None) -> pd.DataFrame:
     """A whole file (or its first `nrows` rows) as one DataFrame, from a path or a binary handle; for
     files small enough to hold in memory (hold-out data). CSV and jsonl must be UTF-8 throughout."""
@@ -178,8 +197,17 @@ def _parquet_frame(source, nrows: int | None) -> pd.DataFrame:
 
 # ------------------------------------------------------------------------------------------ chunks
 
-def iter_chunks(path, fmt, *, chunk_rows: int = 200_000, columns=None, row_start: int = 0,
-                row_stop: int | None = None, dtypes: dict | None = None) -> Iterator[pd.DataFrame]:
+
+def iter_chunks(
+    path,
+    fmt,
+    *,
+    chunk_rows: int = 200_000,
+    columns=None,
+    row_start: int = 0,
+    row_stop: int | None = None,
+    dtypes: dict | None = None,
+) -> Iterator[pd.DataFrame]:
     """DataFrames of at most chunk_rows rows for data rows [row_start, row_stop) (0-based, header excluded).
 
     `columns` restricts the read to those names (names not in the file are ignored); `dtypes` is passed
@@ -272,11 +300,14 @@ def _iter_csv(path, chunk_rows, columns, row_start, row_stop, dtypes) -> Iterato
     # reading few of the file's columns (e.g. duplicate_ids); otherwise all are parsed and selected.
     narrow = len(usecols) * 2 < len(header)
     options = dict(
-        usecols=usecols if narrow else None, dtype={c: dtypes[c] for c in usecols if c in dtypes},
-        chunksize=chunk_rows, encoding="utf-8", nrows=None if row_stop is None else row_stop - row_start,
+        usecols=usecols if narrow else None,
+        dtype={c: dtypes[c] for c in usecols if c in dtypes},
+        chunksize=chunk_rows,
+        encoding="utf-8",
+        nrows=None if row_stop is None else row_stop - row_start,
     )
     shift = 0
-    handle = open(path, "rb")
+    handle = open(path, "rb")  # noqa: SIM115  (closed in the finally below, after the generator is done)
     try:
         if row_start:
             offset = _line_offset(path, row_start + 1)
@@ -395,7 +426,9 @@ def _iter_jsonl(path, chunk_rows, columns, row_start, row_stop, dtypes) -> Itera
             frame = frame[[c for c in frame.columns if c in set(columns)]]
         missing = [c for c in known if c not in frame.columns]
         if missing:  # a key absent from every record of this chunk is null there, not absent from the file
-            frame = frame.assign(**{c: pd.Series([None] * len(frame), dtype=object, index=frame.index) for c in missing})
+            frame = frame.assign(
+                **{c: pd.Series([None] * len(frame), dtype=object, index=frame.index) for c in missing}
+            )
         for c in frame.columns:
             if c in dtypes and frame[c].dtype != "str" and frame[c].dtype != object:
                 strings = frame[c].astype(str).astype(object)

@@ -114,8 +114,15 @@ class FileScan:
         return self.newlines + (0 if self.size == 0 or self.ends_with_newline else 1)
 
 
-def scan_file(path, *, sha256: str | None = None, hmac_key: bytes | None = None, hmac_hex: str | None = None,
-              fmt: str | None = None, block: int = BLOCK) -> FileScan:
+def scan_file(
+    path,
+    *,
+    sha256: str | None = None,
+    hmac_key: bytes | None = None,
+    hmac_hex: str | None = None,
+    fmt: str | None = None,
+    block: int = BLOCK,
+) -> FileScan:
     """Read the file once: sha256 and size; unless fmt is parquet, the UTF-8 check and line breaks
     (blank lines too for jsonl); and whether the declared `sha256` and the HMAC-SHA256 signature
     `hmac_hex` (under `hmac_key`) match. signature_problems is [] when everything given matches."""

@@ -12,14 +12,29 @@ from mlops.api import KeelAPIView, filter_parameters
 from mlops.errors import ApplicationError
 from mlops.roles import MOVE_ALIAS, REGISTER_MODELS, USE_KEEL
 
-from .. import selectors, serializers as s, services
+from .. import selectors, services
+from .. import serializers as s
 from ..filters import ModelFilter, RunFilter, VersionFilter
 from ..models import Experiment, RegisteredModel
 
 __all__ = [
-    "READ", "READ_WRITE", "MULTIPART_SLACK", "ModelListApi", "ModelDetailApi", "VersionListApi",
-    "VersionDetailApi", "VersionArtifactApi", "VersionTagsApi", "AliasApi", "AliasHistoryApi",
-    "VersionDiffApi", "ExperimentListApi", "RunListApi", "RunDetailApi", "RunLogApi", "RunStatusApi",
+    "READ",
+    "READ_WRITE",
+    "MULTIPART_SLACK",
+    "ModelListApi",
+    "ModelDetailApi",
+    "VersionListApi",
+    "VersionDetailApi",
+    "VersionArtifactApi",
+    "VersionTagsApi",
+    "AliasApi",
+    "AliasHistoryApi",
+    "VersionDiffApi",
+    "ExperimentListApi",
+    "RunListApi",
+    "RunDetailApi",
+    "RunLogApi",
+    "RunStatusApi",
     "RunMetricHistoryApi",
 ]
 
@@ -87,8 +102,9 @@ class VersionDetailApi(KeelAPIView):
     def get(self, request, name, version):
         model = selectors.model_get(name)
         found = selectors.version_get(model, version)
-        return Response(s.VersionOut(selectors.versions_for_api(model).get(pk=found.pk),
-                                     context={"request": request}).data)
+        return Response(
+            s.VersionOut(selectors.versions_for_api(model).get(pk=found.pk), context={"request": request}).data
+        )
 
 
 class VersionArtifactApi(KeelAPIView):
@@ -100,8 +116,9 @@ class VersionArtifactApi(KeelAPIView):
         found = selectors.version_get(selectors.model_get(name), version)
         if not found.artifact:
             raise ApplicationError(f"{found} has no artifact yet.", status_code=404)
-        response = FileResponse(found.artifact.open("rb"), as_attachment=True,
-                                filename=found.artifact.name.rsplit("/", 1)[-1])
+        response = FileResponse(
+            found.artifact.open("rb"), as_attachment=True, filename=found.artifact.name.rsplit("/", 1)[-1]
+        )
         response["ETag"] = f'"{found.artifact_sha256}"'
         response["X-Checksum-Sha256"] = found.artifact_sha256
         return response
@@ -113,8 +130,11 @@ class VersionArtifactApi(KeelAPIView):
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
         limit = settings.KEEL_MAX_ARTIFACT_BYTES
         if declared > limit + MULTIPART_SLACK:
-            raise ApplicationError(f"The upload is {declared} bytes; the artifact limit is {limit} bytes.",
-                                   field="file", status_code=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+            raise ApplicationError(
+                f"The upload is {declared} bytes; the artifact limit is {limit} bytes.",
+                field="file",
+                status_code=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            )
         data = self.validated(s.ArtifactUploadIn)
         services.artifact_attach(version=found, uploaded=data["file"], sha256=data["sha256"])
         out = s.VersionOut(selectors.versions_for_api(found.model).get(pk=found.pk), context={"request": request})
@@ -128,8 +148,9 @@ class VersionTagsApi(KeelAPIView):
     def post(self, request, name, version):
         found = selectors.version_get(selectors.model_get(name), version)
         services.version_set_tags(version=found, actor=request.user, **self.validated(s.TagsIn))
-        return Response(s.VersionOut(selectors.versions_for_api(found.model).get(pk=found.pk),
-                                     context={"request": request}).data)
+        return Response(
+            s.VersionOut(selectors.versions_for_api(found.model).get(pk=found.pk), context={"request": request}).data
+        )
 
 
 class AliasApi(KeelAPIView):
@@ -148,8 +169,7 @@ class AliasApi(KeelAPIView):
         model = selectors.model_get(name)
         data = self.validated(s.AliasMoveIn)
         target = None if data["version"] is None else selectors.version_get(model, data["version"])
-        event = services.alias_move(model=model, alias=alias, version=target, actor=request.user,
-                                    reason=data["reason"])
+        event = services.alias_move(model=model, alias=alias, version=target, actor=request.user, reason=data["reason"])
         if event is None:
             return Response({"message": f"'{alias}' already points there; nothing moved.", "detail": {}})
         return Response(s.AliasEventOut(event).data)
@@ -166,10 +186,14 @@ class AliasHistoryApi(KeelAPIView):
 class VersionDiffApi(KeelAPIView):
     required_permissions = READ
 
-    @extend_schema(parameters=[OpenApiParameter("left", int, required=True),
-                               OpenApiParameter("right", int, required=True),
-                               OpenApiParameter("changes", bool, description="Only rows that differ")],
-                   responses=s.DiffRowOut(many=True))
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("left", int, required=True),
+            OpenApiParameter("right", int, required=True),
+            OpenApiParameter("changes", bool, description="Only rows that differ"),
+        ],
+        responses=s.DiffRowOut(many=True),
+    )
     def get(self, request, name):
         model = selectors.model_get(name)
         numbers = {}
@@ -181,8 +205,13 @@ class VersionDiffApi(KeelAPIView):
         rows = selectors.version_diff(numbers["left"], numbers["right"])
         if request.query_params.get("changes") in ("1", "true"):
             rows = [row for row in rows if row.status != "same"]
-        return Response({"left": numbers["left"].version, "right": numbers["right"].version,
-                         "rows": s.DiffRowOut(rows, many=True).data})
+        return Response(
+            {
+                "left": numbers["left"].version,
+                "right": numbers["right"].version,
+                "rows": s.DiffRowOut(rows, many=True).data,
+            }
+        )
 
 
 class ExperimentListApi(KeelAPIView):
@@ -230,7 +259,8 @@ class RunLogApi(KeelAPIView):
         run = selectors.run_get(run_id)
         data = self.validated(s.RunLogIn)
         services.run_log(
-            run=run, actor=request.user,
+            run=run,
+            actor=request.user,
             params=[(p["key"], p["value"]) for p in data["params"]],
             metrics=[dict(m) for m in data["metrics"]],
             tags=[(t["key"], t["value"]) for t in data["tags"]],

@@ -13,13 +13,23 @@ from mlops.errors import NotFound
 from mlops.etags import etag_for, etag_matches
 from mlops.roles import APPROVE_PROMOTION, REGISTER_MODELS, USE_KEEL
 
-from .. import selectors, serializers as s, services
+from .. import selectors, services
+from .. import serializers as s
 from ..models import PromotionRequest, PromotionState
 
 __all__ = [
-    "PromotionFilter", "HoldoutListApi", "PolicyApi", "PromotionListApi", "PromotionDetailApi",
-    "PromotionApproveApi", "PromotionRejectApi", "PromotionCancelApi", "RollbackApi", "ServingConfigApi",
+    "PromotionFilter",
+    "HoldoutListApi",
+    "PolicyApi",
+    "PromotionListApi",
+    "PromotionDetailApi",
+    "PromotionApproveApi",
+    "PromotionRejectApi",
+    "PromotionCancelApi",
+    "RollbackApi",
+    "ServingConfigApi",
 ]
+
 
 class PromotionFilter(django_filters.FilterSet):
     model = django_filters.CharFilter(field_name="model__name")
@@ -43,8 +53,9 @@ class HoldoutListApi(KeelAPIView):
     @extend_schema(request=s.HoldoutIn, responses={201: s.HoldoutOut})
     def post(self, request, name):
         data = dict(self.validated(s.HoldoutIn))
-        holdout = services.holdout_register(model=selectors.model_get(name), actor=request.user,
-                                            uploaded=data.pop("file", None), **data)
+        holdout = services.holdout_register(
+            model=selectors.model_get(name), actor=request.user, uploaded=data.pop("file", None), **data
+        )
         return Response(s.HoldoutOut(holdout).data, status=status.HTTP_201_CREATED)
 
 
@@ -57,8 +68,9 @@ class PolicyApi(KeelAPIView):
 
     @extend_schema(request=s.PolicyIn, responses=s.PolicyOut)
     def put(self, request, name):
-        policy = services.policy_update(model=selectors.model_get(name), actor=request.user,
-                                        **self.validated(s.PolicyIn))
+        policy = services.policy_update(
+            model=selectors.model_get(name), actor=request.user, **self.validated(s.PolicyIn)
+        )
         return Response(s.PolicyOut(policy).data)
 
 
@@ -79,9 +91,14 @@ class PromotionListApi(KeelAPIView):
             if holdout is None:
                 raise NotFound(f"Model '{model.name}' has no hold-out dataset {data['holdout']}.", field="holdout")
         created = services.promotion_request_create(
-            version=selectors.version_get(model, data["version"]), actor=request.user, reason=data["reason"],
-            target_alias=data["target_alias"], holdout=holdout, action=data["action"],
-            canary_percent=data["canary_percent"])
+            version=selectors.version_get(model, data["version"]),
+            actor=request.user,
+            reason=data["reason"],
+            target_alias=data["target_alias"],
+            holdout=holdout,
+            action=data["action"],
+            canary_percent=data["canary_percent"],
+        )
         return Response(s.PromotionOut(selectors.promotion_get(created.pk)).data, status=status.HTTP_201_CREATED)
 
 
@@ -108,8 +125,9 @@ class PromotionRejectApi(KeelAPIView):
 
     @extend_schema(request=s.RejectIn, responses=s.PromotionOut)
     def post(self, request, pk):
-        services.promotion_reject(promotion=selectors.promotion_get(pk), actor=request.user,
-                                  **self.validated(s.RejectIn))
+        services.promotion_reject(
+            promotion=selectors.promotion_get(pk), actor=request.user, **self.validated(s.RejectIn)
+        )
         return Response(s.PromotionOut(selectors.promotion_get(pk)).data)
 
 
@@ -118,8 +136,9 @@ class PromotionCancelApi(KeelAPIView):
 
     @extend_schema(request=s.CancelIn, responses=s.PromotionOut)
     def post(self, request, pk):
-        services.promotion_cancel(promotion=selectors.promotion_get(pk), actor=request.user,
-                                  **self.validated(s.CancelIn))
+        services.promotion_cancel(
+            promotion=selectors.promotion_get(pk), actor=request.user, **self.validated(s.CancelIn)
+        )
         return Response(s.PromotionOut(selectors.promotion_get(pk)).data)
 
 
@@ -130,8 +149,12 @@ class RollbackApi(KeelAPIView):
     def post(self, request, name):
         model = selectors.model_get(name)
         data = self.validated(s.RollbackIn)
-        services.promotion_rollback(model=model, to_version=selectors.version_get(model, data["version"]),
-                                    actor=request.user, reason=data["reason"])
+        services.promotion_rollback(
+            model=model,
+            to_version=selectors.version_get(model, data["version"]),
+            actor=request.user,
+            reason=data["reason"],
+        )
         return Response(_serving_body(request, model))
 
 

@@ -10,7 +10,9 @@ from sklearn import metrics as skm
 from .metrics import BINARY, MULTICLASS, REGRESSION, _as_1d, _check_rows, _check_task, _num, _resolve_classes
 
 __all__ = [
-    "THRESHOLD_RULES", "baseline_scores", "learn_threshold",
+    "THRESHOLD_RULES",
+    "baseline_scores",
+    "learn_threshold",
 ]
 
 

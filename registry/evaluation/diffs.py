@@ -20,7 +20,9 @@ from .metrics import (
 )
 
 __all__ = [
-    "decisions", "prediction_diff", "curve_points",
+    "decisions",
+    "prediction_diff",
+    "curve_points",
 ]
 
 
@@ -70,7 +72,12 @@ def _flips(task_type, candidate, production, candidate_threshold, production_thr
 
 
 def _within_group_rank(scores: np.ndarray, groups) -> np.ndarray:
-    return pd.Series(scores).groupby(pd.Series(_as_1d(groups, "groups"))).rank(ascending=False, method="average").to_numpy()
+    return (
+        pd.Series(scores)
+        .groupby(pd.Series(_as_1d(groups, "groups")))
+        .rank(ascending=False, method="average")
+        .to_numpy()
+    )
 
 
 def prediction_diff(

@@ -13,7 +13,8 @@ from sklearn.inspection import permutation_importance
 from .metrics import BINARY, MULTICLASS, _as_1d, _check_task, _clipped_log_loss, _num, _resolve_classes, _rmse
 
 __all__ = [
-    "permutation_importance_top", "importance_shift",
+    "permutation_importance_top",
+    "importance_shift",
 ]
 
 
@@ -85,7 +86,9 @@ def permutation_importance_top(
     return features[:top]
 
 
-def importance_shift(current: list[dict], previous: list[dict] | None, *, jump_ratio=3.0, min_importance=0.01) -> list[dict]:
+def importance_shift(
+    current: list[dict], previous: list[dict] | None, *, jump_ratio=3.0, min_importance=0.01
+) -> list[dict]:
     """Current importances next to the previous version's. A feature that suddenly matters a lot
     more (≥ ``min_importance`` and ≥ ``jump_ratio`` × before, or new/non-positive before) is
     ``jumped`` — the typical trace of a target leak sneaking into a feature. With no previous

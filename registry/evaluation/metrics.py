@@ -11,8 +11,16 @@ import pandas as pd
 from sklearn import metrics as skm
 
 __all__ = [
-    "BINARY", "MULTICLASS", "REGRESSION", "RANKING", "TASK_TYPES", "HIGHER_IS_BETTER", "DESCRIPTIVE_METRICS",
-    "PROBABILITY_CLIP", "DEFAULT_THRESHOLD", "metrics_for",
+    "BINARY",
+    "MULTICLASS",
+    "REGRESSION",
+    "RANKING",
+    "TASK_TYPES",
+    "HIGHER_IS_BETTER",
+    "DESCRIPTIVE_METRICS",
+    "PROBABILITY_CLIP",
+    "DEFAULT_THRESHOLD",
+    "metrics_for",
 ]
 
 

@@ -60,7 +60,11 @@ def _check_primary_available(metric, candidate_metrics: dict) -> dict:
     defined = sorted(name for name, value in candidate_metrics.items() if value is not None)
     listing = ", ".join(defined) or "none"
     if metric not in HIGHER_IS_BETTER or metric in DESCRIPTIVE_METRICS:
-        return _check("primary_metric_available", False, f"{metric!r} is not a quality metric Keel knows; the candidate has: {listing}.")
+        return _check(
+            "primary_metric_available",
+            False,
+            f"{metric!r} is not a quality metric Keel knows; the candidate has: {listing}.",
+        )
     if candidate_metrics.get(metric) is None:
         return _check("primary_metric_available", False, f"The candidate has no {metric} value; it has: {listing}.")
     return _check("primary_metric_available", True, f"The candidate's {metric} is {_fmt(candidate_metrics[metric])}.")
@@ -86,13 +90,19 @@ def _min_primary_check(metric, candidate, floor) -> dict:
         passed, bound = candidate >= floor - _TOLERANCE, "at least"
     else:
         passed, bound = candidate <= floor + _TOLERANCE, "at most"
-    return _check("min_primary_metric", passed, f"Candidate {metric} is {_fmt(candidate)}; the policy requires {bound} {_fmt(floor)}.")
+    return _check(
+        "min_primary_metric",
+        passed,
+        f"Candidate {metric} is {_fmt(candidate)}; the policy requires {bound} {_fmt(floor)}.",
+    )
 
 
 def _regression_check(metric, candidate, production, allowed) -> dict:
     name = "no_regression_vs_production"
     if production is None:
-        return _check(name, True, f"Production has no {metric} value on these rows, so there is nothing to regress from.")
+        return _check(
+            name, True, f"Production has no {metric} value on these rows, so there is nothing to regress from."
+        )
     loss = -_improvement(metric, candidate, production)
     verdict = f"worse by {_fmt(loss)}" if loss > 0 else f"better by {_fmt(-loss)}" if loss < 0 else "equal"
     return _check(
@@ -105,7 +115,11 @@ def _regression_check(metric, candidate, production, allowed) -> dict:
 
 def _baseline_check(metric, candidate, baseline, margin) -> dict:
     if baseline is None:
-        return _check("beats_baseline", False, f"The naive baseline has no {metric} value, so the candidate cannot be shown to beat it.")
+        return _check(
+            "beats_baseline",
+            False,
+            f"The naive baseline has no {metric} value, so the candidate cannot be shown to beat it.",
+        )
     gain = _improvement(metric, candidate, baseline)
     return _check(
         "beats_baseline",
@@ -141,7 +155,9 @@ def _slice_checks(slices: dict, limit) -> list[dict]:
         metric, min_rows = found.get("metric", "the metric"), found.get("min_rows")
         large = f" with at least {min_rows} rows" if min_rows is not None else ""
         if gap is None:
-            checks.append(_check(name, True, f"No {column} slice{large} has a {metric} value, so there is no gap to judge."))
+            checks.append(
+                _check(name, True, f"No {column} slice{large} has a {metric} value, so there is no gap to judge.")
+            )
             continue
         checks.append(
             _check(
@@ -159,7 +175,9 @@ def _threshold_check(threshold: dict | None, rule, target) -> list[dict]:
         return []
     measure = "recall" if rule == "min_recall" else "precision"
     if not threshold or threshold.get("threshold") is None:
-        return [_check("threshold_requirement", False, f"No threshold could be learned for {measure} ≥ {_fmt(target)}.")]
+        return [
+            _check("threshold_requirement", False, f"No threshold could be learned for {measure} ≥ {_fmt(target)}.")
+        ]
     met = bool(threshold.get("met"))
     if threshold.get("target") is not None:
         target = threshold["target"]
@@ -168,7 +186,8 @@ def _threshold_check(threshold: dict | None, rule, target) -> list[dict]:
         _check(
             "threshold_requirement",
             met,
-            f"At threshold {_fmt(threshold['threshold'])} the candidate has precision {_fmt(threshold.get('precision'))} "
+            f"At threshold {_fmt(threshold['threshold'])} the candidate has precision "
+            f"{_fmt(threshold.get('precision'))} "
             f"and recall {_fmt(threshold.get('recall'))}, which {how} the required {measure} ≥ "
             f"{_fmt(target)}.",
         )

@@ -9,7 +9,9 @@ import pandas as pd
 from .metrics import HIGHER_IS_BETTER, MULTICLASS, _check_task, _num, _resolve_classes, metrics_for
 
 __all__ = [
-    "MISSING_SLICE", "MAX_SLICES", "slice_metrics",
+    "MISSING_SLICE",
+    "MAX_SLICES",
+    "slice_metrics",
 ]
 
 
@@ -61,8 +63,13 @@ def slice_metrics(
         if scores is None:
             return None
         found = metrics_for(
-            task_type, y_true[mask], _subset(scores, mask), threshold=cut, classes=classes,
-            groups=_subset(groups, mask), k=k,
+            task_type,
+            y_true[mask],
+            _subset(scores, mask),
+            threshold=cut,
+            classes=classes,
+            groups=_subset(groups, mask),
+            k=k,
         )
         return found.get(metric)
 

@@ -8,6 +8,7 @@ __all__ = [
     "CompareForm",
 ]
 
+
 class CompareForm(forms.Form):
     """Picks two versions of one model to diff. Bound to the query string, so a diff is a link."""
 
@@ -37,7 +38,9 @@ class CompareForm(forms.Form):
         if left is not None and right is not None:
             if left == right:
                 raise forms.ValidationError("Pick two different versions to compare.")
-            by_number = {v.version: v for v in ModelVersion.objects.filter(
-                model=self.model, version__in=[left, right]).select_related("run")}
+            by_number = {
+                v.version: v
+                for v in ModelVersion.objects.filter(model=self.model, version__in=[left, right]).select_related("run")
+            }
             data["left_version"], data["right_version"] = by_number[left], by_number[right]
         return data

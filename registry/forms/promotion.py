@@ -17,8 +17,17 @@ from ..models import (
 from ..selectors import model_holdouts, promotable_versions
 
 __all__ = [
-    "QueueFilterForm", "ALIAS_HELP", "REQUEST_FIELDS", "PromotionRequestForm", "DecisionForm", "ApproveForm",
-    "RejectForm", "CancelForm", "RollbackForm", "QUALITY_METRICS", "PolicyForm",
+    "QueueFilterForm",
+    "ALIAS_HELP",
+    "REQUEST_FIELDS",
+    "PromotionRequestForm",
+    "DecisionForm",
+    "ApproveForm",
+    "RejectForm",
+    "CancelForm",
+    "RollbackForm",
+    "QUALITY_METRICS",
+    "PolicyForm",
 ]
 
 # --- the queue --------------------------------------------------------------------------------------
@@ -26,8 +35,7 @@ __all__ = [
 
 class QueueFilterForm(forms.Form):
     model = forms.ChoiceField(required=False, label="Model")
-    state = forms.ChoiceField(required=False, label="State",
-                              choices=[("", "Any state"), *PromotionState.choices])
+    state = forms.ChoiceField(required=False, label="State", choices=[("", "Any state"), *PromotionState.choices])
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -44,38 +52,55 @@ ALIAS_HELP = {
 }
 
 # Service field names → this form's names (the upload is one field here, a file or path in the API).
-REQUEST_FIELDS = {"file": "holdout_file", "format": "holdout_file", "storage_path": "holdout_file",
-                  "action": "target_alias"}
+REQUEST_FIELDS = {
+    "file": "holdout_file",
+    "format": "holdout_file",
+    "storage_path": "holdout_file",
+    "action": "target_alias",
+}
 
 
 class PromotionRequestForm(forms.Form):
     version = forms.ModelChoiceField(queryset=None, empty_label=None, label="Version")
     target_alias = forms.ChoiceField(
-        label="Serve it as", widget=forms.RadioSelect,
-        choices=[(alias, f"{alias} — {ALIAS_HELP[alias]}") for alias in GOVERNED_ALIASES], initial="production")
+        label="Serve it as",
+        widget=forms.RadioSelect,
+        choices=[(alias, f"{alias} — {ALIAS_HELP[alias]}") for alias in GOVERNED_ALIASES],
+        initial="production",
+    )
     canary_percent = forms.IntegerField(
-        required=False, min_value=1, max_value=50, label="Canary traffic (%)",
-        help_text="Share of live traffic the canary takes, 1–50%.")
-    holdout = forms.ModelChoiceField(queryset=None, required=False, label="Hold-out dataset",
-                                     empty_label="— none / upload a new one below —")
+        required=False,
+        min_value=1,
+        max_value=50,
+        label="Canary traffic (%)",
+        help_text="Share of live traffic the canary takes, 1–50%.",
+    )
+    holdout = forms.ModelChoiceField(
+        queryset=None, required=False, label="Hold-out dataset", empty_label="— none / upload a new one below —"
+    )
     holdout_file = forms.FileField(required=False, label="…or upload a new hold-out (CSV or Parquet)")
     label_column = forms.CharField(required=False, max_length=200, label="Label column of the upload")
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), label="Why should it serve?",
-                             help_text="Reviewers read this first.",
-                             error_messages={"required": "Say why this version should serve; reviewers read it."})
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        label="Why should it serve?",
+        help_text="Reviewers read this first.",
+        error_messages={"required": "Say why this version should serve; reviewers read it."},
+    )
 
     def __init__(self, *args, model: RegisteredModel, **kwargs):
         super().__init__(*args, **kwargs)
         self.model = model
         self.fields["version"].queryset = promotable_versions(model)
         self.fields["version"].label_from_instance = lambda v: (
-            f"v{v.version} — registered {v.created_at:%Y-%m-%d}"
-            + (f" · {v.description[:60]}" if v.description else ""))
+            f"v{v.version} — registered {v.created_at:%Y-%m-%d}" + (f" · {v.description[:60]}" if v.description else "")
+        )
         self.fields["version"].error_messages["invalid_choice"] = (
-            "Pick a version of this model that has an artifact uploaded.")
+            "Pick a version of this model that has an artifact uploaded."
+        )
         self.fields["holdout"].queryset = model_holdouts(model)
         self.fields["holdout"].label_from_instance = lambda h: (
-            f"{h.name} — {h.format}, label '{h.label_column}', registered {h.created_at:%Y-%m-%d}")
+            f"{h.name} — {h.format}, label '{h.label_column}', registered {h.created_at:%Y-%m-%d}"
+        )
 
     def clean(self):
         data = super().clean()
@@ -109,8 +134,13 @@ class ApproveForm(DecisionForm):
 
     comment = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Comment")
     threshold_choice = forms.ChoiceField(widget=forms.RadioSelect, label="Decision threshold", required=False)
-    custom_threshold = forms.FloatField(required=False, min_value=0, max_value=1, label="Custom threshold",
-                                        widget=forms.NumberInput(attrs={"step": "0.01"}))
+    custom_threshold = forms.FloatField(
+        required=False,
+        min_value=0,
+        max_value=1,
+        label="Custom threshold",
+        widget=forms.NumberInput(attrs={"step": "0.01"}),
+    )
 
     def __init__(self, *args, promotion: PromotionRequest, **kwargs):
         super().__init__(*args, promotion=promotion, **kwargs)
@@ -120,13 +150,16 @@ class ApproveForm(DecisionForm):
         if promotion.version.decision_threshold is not None:
             self.options["own"] = promotion.version.decision_threshold
         # Only a binary model that is put to work decides by threshold.
-        self.asks_threshold = (promotion.model.task_type == TaskType.BINARY
-                               and promotion.action == PromotionAction.PROMOTE)
+        self.asks_threshold = (
+            promotion.model.task_type == TaskType.BINARY and promotion.action == PromotionAction.PROMOTE
+        )
         if not self.asks_threshold:
             del self.fields["threshold_choice"], self.fields["custom_threshold"]
             return
-        labels = {"proposed": f"Proposed by the gate: {self.options.get('proposed', 0):.4g}",
-                  "own": f"v{promotion.version.version}'s own: {self.options.get('own', 0):.4g}"}
+        labels = {
+            "proposed": f"Proposed by the gate: {self.options.get('proposed', 0):.4g}",
+            "own": f"v{promotion.version.version}'s own: {self.options.get('own', 0):.4g}",
+        }
         field = self.fields["threshold_choice"]
         field.choices = [(key, labels[key]) for key in self.options] + [("custom", "Another value")]
         field.initial = next(iter(self.options), "custom")
@@ -145,8 +178,11 @@ class ApproveForm(DecisionForm):
 
 
 class RejectForm(DecisionForm):
-    comment = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), label="Why reject it?",
-                              error_messages={"required": "Say why you reject it; the submitter reads it."})
+    comment = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Why reject it?",
+        error_messages={"required": "Say why you reject it; the submitter reads it."},
+    )
 
 
 class CancelForm(DecisionForm):
@@ -157,10 +193,14 @@ class CancelForm(DecisionForm):
 
 
 class RollbackForm(forms.Form):
-    version = forms.TypedChoiceField(coerce=int, label="Roll production back to",
-                                     error_messages={"required": "Pick the version to roll back to."})
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), label="Why?",
-                             error_messages={"required": "Say why production is rolled back."})
+    version = forms.TypedChoiceField(
+        coerce=int, label="Roll production back to", error_messages={"required": "Pick the version to roll back to."}
+    )
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Why?",
+        error_messages={"required": "Say why production is rolled back."},
+    )
 
     def __init__(self, *args, targets: list, **kwargs):
         super().__init__(*args, **kwargs)
@@ -185,14 +225,27 @@ class PolicyForm(forms.ModelForm):
 
     primary_metric = forms.ChoiceField(label="Primary metric")
     slice_columns = forms.CharField(
-        required=False, label="Slice columns",
-        help_text="Comma-separated hold-out columns to report per-slice metrics for, e.g. plan, country.")
+        required=False,
+        label="Slice columns",
+        help_text="Comma-separated hold-out columns to report per-slice metrics for, e.g. plan, country.",
+    )
 
     class Meta:
         model = PromotionPolicy
-        fields = ["primary_metric", "min_primary_metric", "max_regression", "min_margin_over_baseline",
-                  "max_flip_rate", "max_slice_gap", "slice_columns", "min_slice_rows", "threshold_rule",
-                  "threshold_target", "ranking_k", "staleness_days"]
+        fields = [
+            "primary_metric",
+            "min_primary_metric",
+            "max_regression",
+            "min_margin_over_baseline",
+            "max_flip_rate",
+            "max_slice_gap",
+            "slice_columns",
+            "min_slice_rows",
+            "threshold_rule",
+            "threshold_target",
+            "ranking_k",
+            "staleness_days",
+        ]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -105,8 +105,9 @@ def new_run_id() -> str:
 class TrainingRun(models.Model):
     """The config and commit log of one training job."""
 
-    run_id = models.CharField(max_length=32, unique=True, default=new_run_id, editable=False,
-                              validators=[validate_run_id])
+    run_id = models.CharField(
+        max_length=32, unique=True, default=new_run_id, editable=False, validators=[validate_run_id]
+    )
     experiment = models.ForeignKey(Experiment, on_delete=models.PROTECT, related_name="runs")
     name = models.CharField(max_length=200, blank=True)
     status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.RUNNING)
@@ -161,8 +162,9 @@ class RunMetric(models.Model):
         ordering = ["key", "step", "timestamp"]
         constraints = [
             # A retried batch inserts nothing twice.
-            models.UniqueConstraint(fields=["run", "key", "step", "timestamp", "value", "is_nan"],
-                                    name="registry_metric_point_once"),
+            models.UniqueConstraint(
+                fields=["run", "key", "step", "timestamp", "value", "is_nan"], name="registry_metric_point_once"
+            ),
         ]
         indexes = [models.Index(fields=["run", "key", "step"], name="registry_metric_history")]
 
@@ -210,7 +212,9 @@ class ModelVersion(models.Model):
     artifact_size = models.BigIntegerField(null=True, blank=True)
     feature_schema = models.JSONField(default=list, blank=True, validators=[validate_feature_schema])
     decision_threshold = models.FloatField(
-        null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text="Score at or above which a classifier says yes.",
     )
     train_window_start = models.DateField(null=True, blank=True)
@@ -234,7 +238,8 @@ class ModelVersion(models.Model):
                 name="registry_version_threshold_in_unit_interval",
             ),
             models.CheckConstraint(
-                condition=Q(train_window_start__isnull=True) | Q(train_window_end__isnull=True)
+                condition=Q(train_window_start__isnull=True)
+                | Q(train_window_end__isnull=True)
                 | Q(train_window_end__gte=F("train_window_start")),
                 name="registry_version_window_ordered",
             ),
@@ -263,8 +268,9 @@ class ModelVersionTag(TagHistory):
 class ArtifactCheck(models.Model):
     """One integrity check of a stored artifact: its bytes re-hashed against the registered sha256."""
 
-    check_key = models.UUIDField(unique=True, default=uuid.uuid4, editable=False,
-                                 help_text="Makes a retried check job record its result once.")
+    check_key = models.UUIDField(
+        unique=True, default=uuid.uuid4, editable=False, help_text="Makes a retried check job record its result once."
+    )
     version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="artifact_checks")
     ok = models.BooleanField()
     computed_sha256 = models.CharField(max_length=64, blank=True)
@@ -308,11 +314,14 @@ class AliasEvent(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.CheckConstraint(condition=Q(from_version__isnull=False) | Q(to_version__isnull=False),
-                                   name="registry_alias_event_moves_something"),
+            models.CheckConstraint(
+                condition=Q(from_version__isnull=False) | Q(to_version__isnull=False),
+                name="registry_alias_event_moves_something",
+            ),
         ]
 
     def __str__(self) -> str:
         def label(v):
             return f"v{v.version}" if v else "—"
+
         return f"{self.model.name}@{self.alias}: {label(self.from_version)} → {label(self.to_version)}"

@@ -3,7 +3,6 @@
 import secrets
 from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import models
@@ -38,11 +37,21 @@ class NotificationChannel(models.Model):
     name = models.CharField(max_length=100)
     kind = models.CharField(max_length=10, choices=ChannelKind.choices)
     target = models.CharField(max_length=500, help_text="Webhook URL or email address.")
-    secret = models.CharField(max_length=128, default=new_signing_secret, blank=True,
-                              help_text="Signs webhook bodies; receivers verify X-Keel-Signature with it.")
+    secret = models.CharField(
+        max_length=128,
+        default=new_signing_secret,
+        blank=True,
+        help_text="Signs webhook bodies; receivers verify X-Keel-Signature with it.",
+    )
     events = models.JSONField(default=list, blank=True, help_text="Event names to send; empty sends all.")
-    model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, null=True, blank=True,
-                              related_name="notification_channels", help_text="Empty: every model.")
+    model = models.ForeignKey(
+        RegisteredModel,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="notification_channels",
+        help_text="Empty: every model.",
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 

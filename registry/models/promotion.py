@@ -42,45 +42,62 @@ class PromotionPolicy(models.Model):
 
     model = models.OneToOneField(RegisteredModel, on_delete=models.CASCADE, related_name="policy")
     primary_metric = models.CharField(
-        max_length=50, default="roc_auc",
-        help_text="Metric the floor, regression and baseline margin refer to (roc_auc, pr_auc, f1, rmse, ndcg_at_k …).")
+        max_length=50,
+        default="roc_auc",
+        help_text="Metric the floor, regression and baseline margin refer to (roc_auc, pr_auc, f1, rmse, ndcg_at_k …).",
+    )
     min_primary_metric = models.FloatField(null=True, blank=True, help_text="Absolute floor; empty for none.")
     max_regression = models.FloatField(
-        default=0.01, validators=[MinValueValidator(0.0)],
-        help_text="How much worse than production the primary metric may be (absolute).")
+        default=0.01,
+        validators=[MinValueValidator(0.0)],
+        help_text="How much worse than production the primary metric may be (absolute).",
+    )
     min_margin_over_baseline = models.FloatField(
-        default=0.02, help_text="How much better than the naive baseline the primary metric must be.")
+        default=0.02, help_text="How much better than the naive baseline the primary metric must be."
+    )
     max_flip_rate = models.FloatField(
-        default=0.10, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
-        help_text="Largest share of hold-out rows whose decision may change vs production.")
+        default=0.10,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Largest share of hold-out rows whose decision may change vs production.",
+    )
     max_slice_gap = models.FloatField(
-        null=True, blank=True, validators=[MinValueValidator(0.0)],
-        help_text="Largest gap of the primary metric between slices of a slice column; empty for none.")
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.0)],
+        help_text="Largest gap of the primary metric between slices of a slice column; empty for none.",
+    )
     slice_columns = models.JSONField(default=list, blank=True, help_text="Columns to report per-slice metrics for.")
     min_slice_rows = models.PositiveIntegerField(default=50, help_text="Slices smaller than this are not judged.")
     threshold_rule = models.CharField(max_length=20, choices=ThresholdRule.choices, default=ThresholdRule.MAX_F1)
     threshold_target = models.FloatField(
-        null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
-        help_text="Recall or precision to meet, for the min_recall / min_precision rules.")
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Recall or precision to meet, for the min_recall / min_precision rules.",
+    )
     ranking_k = models.PositiveIntegerField(default=10, validators=[MinValueValidator(1)])
     staleness_days = models.PositiveIntegerField(
-        default=90, help_text="A production model older than this is flagged stale on its page.")
-    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                   related_name="+")
+        default=90, help_text="A production model older than this is flagged stale on its page."
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         verbose_name_plural = "promotion policies"
         constraints = [
-            models.CheckConstraint(condition=Q(threshold_rule__in=ThresholdRule.values),
-                                   name="registry_policy_rule_valid"),
+            models.CheckConstraint(
+                condition=Q(threshold_rule__in=ThresholdRule.values), name="registry_policy_rule_valid"
+            ),
             models.CheckConstraint(
                 condition=~Q(threshold_rule__in=[ThresholdRule.MIN_RECALL, ThresholdRule.MIN_PRECISION])
                 | Q(threshold_target__isnull=False),
                 name="registry_policy_rule_has_target",
             ),
-            models.CheckConstraint(condition=Q(max_flip_rate__gte=0) & Q(max_flip_rate__lte=1),
-                                   name="registry_policy_flip_rate_is_share"),
+            models.CheckConstraint(
+                condition=Q(max_flip_rate__gte=0) & Q(max_flip_rate__lte=1), name="registry_policy_flip_rate_is_share"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -104,8 +121,9 @@ class HoldoutDataset(models.Model):
     model = models.ForeignKey(RegisteredModel, on_delete=models.PROTECT, related_name="holdouts")
     name = models.CharField(max_length=200)
     file = models.FileField(upload_to=holdout_upload_to, max_length=500, blank=True)
-    storage_path = models.CharField(max_length=500, blank=True,
-                                    help_text="Path relative to KEEL_DATA_ROOT, for data that stays where it is.")
+    storage_path = models.CharField(
+        max_length=500, blank=True, help_text="Path relative to KEEL_DATA_ROOT, for data that stays where it is."
+    )
     format = models.CharField(max_length=10, choices=HoldoutFormat.choices)
     label_column = models.CharField(max_length=200)
     group_column = models.CharField(max_length=200, blank=True, help_text="Query/group id, for ranking models.")
@@ -156,26 +174,32 @@ class PromotionRequest(models.Model):
     target_alias = models.SlugField(max_length=64, default="production")
     action = models.CharField(max_length=10, choices=PromotionAction.choices, default=PromotionAction.PROMOTE)
     canary_percent = models.PositiveSmallIntegerField(
-        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(50)],
-        help_text="Share of traffic for a canary, 1–50%.")
-    holdout = models.ForeignKey(HoldoutDataset, on_delete=models.PROTECT, null=True, blank=True,
-                                related_name="promotion_requests")
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(50)],
+        help_text="Share of traffic for a canary, 1–50%.",
+    )
+    holdout = models.ForeignKey(
+        HoldoutDataset, on_delete=models.PROTECT, null=True, blank=True, related_name="promotion_requests"
+    )
     reason = models.TextField(help_text="Why this version should serve.")
     state = models.CharField(max_length=20, choices=PromotionState.choices, default=PromotionState.VALIDATING)
     submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     submitted_at = models.DateTimeField(default=timezone.now, editable=False)
     # What the target alias pointed at when validation ran: the evidence compares against it, and an
     # approval is refused if the alias has moved since (the evidence would be stale).
-    compared_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, null=True, blank=True,
-                                         related_name="+")
+    compared_version = models.ForeignKey(
+        ModelVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     gate_stage = models.CharField(max_length=100, blank=True)
     gate_progress = models.FloatField(default=0.0, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
     evidence = models.JSONField(default=dict, blank=True)
     failure_reasons = models.JSONField(default=list, blank=True)
     proposed_threshold = models.FloatField(null=True, blank=True)
     approved_threshold = models.FloatField(null=True, blank=True)
-    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                   related_name="+")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     decided_at = models.DateTimeField(null=True, blank=True)
     decision_comment = models.TextField(blank=True)
 
@@ -184,11 +208,14 @@ class PromotionRequest(models.Model):
         permissions = [("approve_promotion", "Can approve, reject and roll back promotions")]
         constraints = [
             models.CheckConstraint(condition=Q(state__in=PromotionState.values), name="registry_promotion_state_valid"),
-            models.CheckConstraint(condition=Q(action__in=PromotionAction.values),
-                                   name="registry_promotion_action_valid"),
+            models.CheckConstraint(
+                condition=Q(action__in=PromotionAction.values), name="registry_promotion_action_valid"
+            ),
             # Four eyes, kept by the database too: nobody decides on their own request.
-            models.CheckConstraint(condition=Q(decided_by__isnull=True) | ~Q(decided_by=F("submitted_by")),
-                                   name="registry_promotion_four_eyes"),
+            models.CheckConstraint(
+                condition=Q(decided_by__isnull=True) | ~Q(decided_by=F("submitted_by")),
+                name="registry_promotion_four_eyes",
+            ),
             models.CheckConstraint(
                 condition=Q(target_alias="canary", action=PromotionAction.PROMOTE, canary_percent__isnull=False)
                 | (~Q(target_alias="canary", action=PromotionAction.PROMOTE) & Q(canary_percent__isnull=True)),
@@ -216,8 +243,9 @@ class PromotionEvent(models.Model):
     request = models.ForeignKey(PromotionRequest, on_delete=models.CASCADE, related_name="events")
     from_state = models.CharField(max_length=20, blank=True)
     to_state = models.CharField(max_length=20)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                              related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     note = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 

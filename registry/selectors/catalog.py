@@ -8,9 +8,22 @@ from ..config_diff import DiffRow, diff_configs
 from ..models import AliasEvent, ModelAlias, ModelVersion, RegisteredModel, TrainingRun
 
 __all__ = [
-    "PRODUCTION", "model_overview", "alias_map", "versions_with_aliases", "alias_history", "latest_tags",
-    "latest_metrics", "metrics_table", "version_config", "version_diff", "run_metric_history", "model_get",
-    "version_get", "run_get", "versions_for_api", "runs_for_api",
+    "PRODUCTION",
+    "model_overview",
+    "alias_map",
+    "versions_with_aliases",
+    "alias_history",
+    "latest_tags",
+    "latest_metrics",
+    "metrics_table",
+    "version_config",
+    "version_diff",
+    "run_metric_history",
+    "model_get",
+    "version_get",
+    "run_get",
+    "versions_for_api",
+    "runs_for_api",
 ]
 
 
@@ -133,7 +146,8 @@ def run_get(run_id: str) -> TrainingRun:
 
 def versions_for_api(model: RegisteredModel) -> QuerySet[ModelVersion]:
     return model.versions.select_related("model", "run", "created_by").prefetch_related(
-        "tags", "aliases", "artifact_checks")
+        "tags", "aliases", "artifact_checks"
+    )
 
 
 def runs_for_api() -> QuerySet[TrainingRun]:

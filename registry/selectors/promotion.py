@@ -18,9 +18,18 @@ from ..models import (
 )
 
 __all__ = [
-    "DECIDED_SHOWN", "policy_for", "policy_as_dict", "promotion_requests", "promotion_get", "PromotionQueue",
-    "promotion_queue", "awaiting_approval_count", "recent_promotions", "promotable_versions",
-    "model_holdouts", "audit_status_for_holdout",
+    "DECIDED_SHOWN",
+    "policy_for",
+    "policy_as_dict",
+    "promotion_requests",
+    "promotion_get",
+    "PromotionQueue",
+    "promotion_queue",
+    "awaiting_approval_count",
+    "recent_promotions",
+    "promotable_versions",
+    "model_holdouts",
+    "audit_status_for_holdout",
 ]
 
 
@@ -39,13 +48,18 @@ def policy_as_dict(policy: PromotionPolicy) -> dict:
 
 def promotion_requests() -> QuerySet[PromotionRequest]:
     return PromotionRequest.objects.select_related(
-        "model", "version", "compared_version", "holdout", "submitted_by", "decided_by")
+        "model", "version", "compared_version", "holdout", "submitted_by", "decided_by"
+    )
 
 
 def promotion_get(pk: int) -> PromotionRequest:
     """One request with its event history (actors loaded), or 404."""
-    found = promotion_requests().prefetch_related(
-        Prefetch("events", queryset=PromotionEvent.objects.select_related("actor"))).filter(pk=pk).first()
+    found = (
+        promotion_requests()
+        .prefetch_related(Prefetch("events", queryset=PromotionEvent.objects.select_related("actor")))
+        .filter(pk=pk)
+        .first()
+    )
     if found is None:
         raise NotFound(f"No promotion request #{pk}.")
     return found
@@ -105,5 +119,9 @@ def audit_status_for_holdout(holdout: HoldoutDataset) -> dict:
     job = latest_audit_of_bytes(model=holdout.model, sha256=holdout.sha256)
     if job is None:
         return {"status": "not_audited", "detail": "No data audit has run on this hold-out data yet."}
-    return {"status": job.verdict, "audit_id": job.pk, "finished_at": job.finished_at.isoformat(),
-            "detail": f"Audit #{job.pk} of these exact bytes: {job.verdict}."}
+    return {
+        "status": job.verdict,
+        "audit_id": job.pk,
+        "finished_at": job.finished_at.isoformat(),
+        "detail": f"Audit #{job.pk} of these exact bytes: {job.verdict}.",
+    }

@@ -9,8 +9,13 @@ from .catalog import PRODUCTION, alias_map
 from .promotion import policy_for
 
 __all__ = [
-    "ROLLBACK_READY", "production_history", "rollback_targets", "applicable_threshold", "canary_percent",
-    "model_health", "serving_config",
+    "ROLLBACK_READY",
+    "production_history",
+    "rollback_targets",
+    "applicable_threshold",
+    "canary_percent",
+    "model_health",
+    "serving_config",
 ]
 
 
@@ -40,18 +45,34 @@ def applicable_threshold(version: ModelVersion, *chosen: float | None, approved:
         if value is not None:
             return value
     if approved:
-        found = PromotionRequest.objects.filter(
-            model_id=version.model_id, version=version, target_alias=PRODUCTION, state=PromotionState.APPROVED,
-        ).order_by("-decided_at").values_list("approved_threshold", flat=True).first()
+        found = (
+            PromotionRequest.objects.filter(
+                model_id=version.model_id,
+                version=version,
+                target_alias=PRODUCTION,
+                state=PromotionState.APPROVED,
+            )
+            .order_by("-decided_at")
+            .values_list("approved_threshold", flat=True)
+            .first()
+        )
         if found is not None:
             return found
     return version.decision_threshold
 
 
 def canary_percent(model: RegisteredModel, version: ModelVersion) -> int | None:
-    return PromotionRequest.objects.filter(
-        model=model, version=version, target_alias="canary", state=PromotionState.APPROVED,
-    ).order_by("-decided_at").values_list("canary_percent", flat=True).first()
+    return (
+        PromotionRequest.objects.filter(
+            model=model,
+            version=version,
+            target_alias="canary",
+            state=PromotionState.APPROVED,
+        )
+        .order_by("-decided_at")
+        .values_list("canary_percent", flat=True)
+        .first()
+    )
 
 
 def model_health(model: RegisteredModel, *, now=None) -> dict:
@@ -64,8 +85,13 @@ def model_health(model: RegisteredModel, *, now=None) -> dict:
     trained = production.train_window_end
     reference = trained if trained else production.created_at.date()
     age = (now.date() - reference).days
-    return {"production": production, "age_days": age, "staleness_days": limit, "stale": age > limit,
-            "measured_from": "training data end" if trained else "registration"}
+    return {
+        "production": production,
+        "age_days": age,
+        "staleness_days": limit,
+        "stale": age > limit,
+        "measured_from": "training data end" if trained else "registration",
+    }
 
 
 def serving_config(model: RegisteredModel) -> dict:

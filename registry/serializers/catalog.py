@@ -8,8 +8,8 @@ from rest_framework import serializers
 
 from mlops.api import StrictSerializer
 
-from ..selectors import latest_metrics, latest_tags
 from ..models import AliasEvent, Experiment, ModelVersion, RegisteredModel, RunStatus, TaskType, TrainingRun
+from ..selectors import latest_metrics, latest_tags
 from ..validators import (
     validate_commit,
     validate_feature_schema,
@@ -20,10 +20,28 @@ from ..validators import (
 )
 
 __all__ = [
-    "ModelCreateIn", "ModelUpdateIn", "VersionCreateIn", "ArtifactUploadIn", "TagsIn", "AliasMoveIn",
-    "ExperimentIn", "RunCreateIn", "KeyValueIn", "MetricValueField", "MetricIn", "RunLogIn", "RunStatusIn",
-    "ModelOut", "VersionOut", "ExperimentOut", "RunOut", "MetricPointOut", "AliasEventOut", "DiffRowOut",
+    "ModelCreateIn",
+    "ModelUpdateIn",
+    "VersionCreateIn",
+    "ArtifactUploadIn",
+    "TagsIn",
+    "AliasMoveIn",
+    "ExperimentIn",
+    "RunCreateIn",
+    "KeyValueIn",
+    "MetricValueField",
+    "MetricIn",
+    "RunLogIn",
+    "RunStatusIn",
+    "ModelOut",
+    "VersionOut",
+    "ExperimentOut",
+    "RunOut",
+    "MetricPointOut",
+    "AliasEventOut",
+    "DiffRowOut",
 ]
+
 
 def _django_validator(func):
     """Run a Django validator inside DRF so its message lands on the right field."""
@@ -61,10 +79,12 @@ class VersionCreateIn(StrictSerializer):
     train_window_start = serializers.DateField(required=False, allow_null=True)
     train_window_end = serializers.DateField(required=False, allow_null=True)
     dataset_uri = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
-    dataset_sha256 = serializers.CharField(required=False, allow_blank=True, default="",
-                                           validators=[_django_validator(validate_sha256)])
-    code_commit = serializers.CharField(required=False, allow_blank=True, default="",
-                                        validators=[_django_validator(validate_commit)])
+    dataset_sha256 = serializers.CharField(
+        required=False, allow_blank=True, default="", validators=[_django_validator(validate_sha256)]
+    )
+    code_commit = serializers.CharField(
+        required=False, allow_blank=True, default="", validators=[_django_validator(validate_commit)]
+    )
     hyperparameters = serializers.JSONField(required=False, validators=[_django_validator(validate_hyperparameters)])
     metrics = serializers.JSONField(required=False, validators=[_django_validator(validate_metrics)])
     tags = serializers.JSONField(required=False, validators=[_django_validator(validate_string_map)])
@@ -86,8 +106,9 @@ class TagsIn(StrictSerializer):
 
 
 class AliasMoveIn(StrictSerializer):
-    version = serializers.IntegerField(allow_null=True, min_value=1,
-                                       help_text="Version number to point at; null removes the alias.")
+    version = serializers.IntegerField(
+        allow_null=True, min_value=1, help_text="Version number to point at; null removes the alias."
+    )
     reason = serializers.CharField(max_length=2000)
 
 
@@ -98,8 +119,9 @@ class ExperimentIn(StrictSerializer):
 class RunCreateIn(StrictSerializer):
     experiment = serializers.CharField(max_length=200, help_text="Experiment name; created if new.")
     name = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
-    code_commit = serializers.CharField(required=False, allow_blank=True, default="",
-                                        validators=[_django_validator(validate_commit)])
+    code_commit = serializers.CharField(
+        required=False, allow_blank=True, default="", validators=[_django_validator(validate_commit)]
+    )
     started_at = serializers.DateTimeField(required=False)
     tags = serializers.JSONField(required=False, validators=[_django_validator(validate_string_map)])
 
@@ -128,8 +150,9 @@ class MetricIn(StrictSerializer):
     value = MetricValueField()
     # Bounded to PostgreSQL's bigint so an absurd value is a 400, not a database error.
     step = serializers.IntegerField(required=False, default=0, min_value=-(2**63), max_value=2**63 - 1)
-    timestamp = serializers.IntegerField(required=False, min_value=0, max_value=2**63 - 1,
-                                         help_text="Milliseconds since the epoch; defaults to now.")
+    timestamp = serializers.IntegerField(
+        required=False, min_value=0, max_value=2**63 - 1, help_text="Milliseconds since the epoch; defaults to now."
+    )
 
 
 class RunLogIn(StrictSerializer):
@@ -180,9 +203,27 @@ class VersionOut(serializers.ModelSerializer):
 
     class Meta:
         model = ModelVersion
-        fields = ["model", "version", "description", "run_id", "flavor", "artifact", "feature_schema",
-                  "decision_threshold", "train_window_start", "train_window_end", "dataset_uri", "dataset_sha256",
-                  "code_commit", "hyperparameters", "metrics", "tags", "aliases", "created_by", "created_at"]
+        fields = [
+            "model",
+            "version",
+            "description",
+            "run_id",
+            "flavor",
+            "artifact",
+            "feature_schema",
+            "decision_threshold",
+            "train_window_start",
+            "train_window_end",
+            "dataset_uri",
+            "dataset_sha256",
+            "code_commit",
+            "hyperparameters",
+            "metrics",
+            "tags",
+            "aliases",
+            "created_by",
+            "created_at",
+        ]
 
     def get_run_id(self, version) -> str | None:
         return version.run.run_id if version.run_id else None
@@ -226,8 +267,19 @@ class RunOut(serializers.ModelSerializer):
 
     class Meta:
         model = TrainingRun
-        fields = ["run_id", "experiment", "name", "status", "code_commit", "started_at", "ended_at",
-                  "created_by", "params", "metrics", "tags"]
+        fields = [
+            "run_id",
+            "experiment",
+            "name",
+            "status",
+            "code_commit",
+            "started_at",
+            "ended_at",
+            "created_by",
+            "params",
+            "metrics",
+            "tags",
+        ]
 
     def get_params(self, run) -> dict[str, str]:
         return {p.key: p.value for p in run.params.all()}

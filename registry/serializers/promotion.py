@@ -16,9 +16,20 @@ from ..models import (
 )
 
 __all__ = [
-    "HoldoutIn", "HoldoutOut", "PolicyIn", "PolicyOut", "PromotionIn", "DecisionIn", "RejectIn", "CancelIn",
-    "RollbackIn", "PromotionEventOut", "PromotionOut", "PromotionSummaryOut",
+    "HoldoutIn",
+    "HoldoutOut",
+    "PolicyIn",
+    "PolicyOut",
+    "PromotionIn",
+    "DecisionIn",
+    "RejectIn",
+    "CancelIn",
+    "RollbackIn",
+    "PromotionEventOut",
+    "PromotionOut",
+    "PromotionSummaryOut",
 ]
+
 
 class HoldoutIn(StrictSerializer):
     name = serializers.CharField(max_length=200)
@@ -37,8 +48,20 @@ class HoldoutOut(serializers.ModelSerializer):
 
     class Meta:
         model = HoldoutDataset
-        fields = ["id", "name", "format", "label_column", "group_column", "source", "sha256", "size_bytes",
-                  "window_start", "window_end", "created_by", "created_at"]
+        fields = [
+            "id",
+            "name",
+            "format",
+            "label_column",
+            "group_column",
+            "source",
+            "sha256",
+            "size_bytes",
+            "window_start",
+            "window_end",
+            "created_by",
+            "created_at",
+        ]
 
     def get_source(self, holdout) -> str:
         return "upload" if holdout.file else f"path:{holdout.storage_path}"
@@ -70,10 +93,10 @@ class PromotionIn(StrictSerializer):
     version = serializers.IntegerField(min_value=1)
     target_alias = serializers.ChoiceField(choices=[(a, a) for a in GOVERNED_ALIASES], default="production")
     action = serializers.ChoiceField(choices=PromotionAction.choices, default=PromotionAction.PROMOTE)
-    holdout = serializers.IntegerField(required=False, allow_null=True, default=None,
-                                       help_text="Id of a hold-out dataset of this model.")
-    canary_percent = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1,
-                                              max_value=50)
+    holdout = serializers.IntegerField(
+        required=False, allow_null=True, default=None, help_text="Id of a hold-out dataset of this model."
+    )
+    canary_percent = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1, max_value=50)
     reason = serializers.CharField(max_length=4000)
 
 
@@ -116,10 +139,30 @@ class PromotionOut(serializers.ModelSerializer):
 
     class Meta:
         model = PromotionRequest
-        fields = ["id", "model", "version", "target_alias", "action", "canary_percent", "holdout", "reason",
-                  "state", "gate_stage", "gate_progress", "submitted_by", "submitted_at", "compared_version",
-                  "failure_reasons", "proposed_threshold", "approved_threshold", "decided_by", "decided_at",
-                  "decision_comment", "evidence", "events"]
+        fields = [
+            "id",
+            "model",
+            "version",
+            "target_alias",
+            "action",
+            "canary_percent",
+            "holdout",
+            "reason",
+            "state",
+            "gate_stage",
+            "gate_progress",
+            "submitted_by",
+            "submitted_at",
+            "compared_version",
+            "failure_reasons",
+            "proposed_threshold",
+            "approved_threshold",
+            "decided_by",
+            "decided_at",
+            "decision_comment",
+            "evidence",
+            "events",
+        ]
 
 
 class PromotionSummaryOut(PromotionOut):

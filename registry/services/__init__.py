@@ -3,6 +3,6 @@
 lives."""
 
 from .catalog import *  # noqa: F401,F403
-from .promotion import *  # noqa: F401,F403
-from .notifications import *  # noqa: F401,F403
 from .gate import *  # noqa: F401,F403
+from .notifications import *  # noqa: F401,F403
+from .promotion import *  # noqa: F401,F403

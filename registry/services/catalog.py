@@ -39,8 +39,17 @@ from ..selectors import latest_metrics, latest_tags
 from ..validators import MAX_PARAM_VALUE_LENGTH, SHA256_RE
 
 __all__ = [
-    "model_create", "model_update_description", "experiment_get_or_create", "run_create", "run_log",
-    "run_set_status", "version_create", "version_set_tags", "artifact_attach", "artifact_verify", "alias_move",
+    "model_create",
+    "model_update_description",
+    "experiment_get_or_create",
+    "run_create",
+    "run_log",
+    "run_set_status",
+    "version_create",
+    "version_set_tags",
+    "artifact_attach",
+    "artifact_verify",
+    "alias_move",
 ]
 
 
@@ -83,10 +92,22 @@ def experiment_get_or_create(*, name: str, actor) -> Experiment:
 
 
 @transaction.atomic
-def run_create(*, experiment: Experiment, actor, name: str = "", code_commit: str = "",
-               started_at: datetime | None = None, tags: dict[str, str] | None = None) -> TrainingRun:
-    run = TrainingRun(experiment=experiment, name=name, code_commit=code_commit, created_by=actor,
-                      started_at=started_at or timezone.now())
+def run_create(
+    *,
+    experiment: Experiment,
+    actor,
+    name: str = "",
+    code_commit: str = "",
+    started_at: datetime | None = None,
+    tags: dict[str, str] | None = None,
+) -> TrainingRun:
+    run = TrainingRun(
+        experiment=experiment,
+        name=name,
+        code_commit=code_commit,
+        created_by=actor,
+        started_at=started_at or timezone.now(),
+    )
     _clean(run, exclude=["experiment", "created_by"])
     run.save()
     if tags:
@@ -113,8 +134,14 @@ def _check_key(key, field: str) -> str:
 
 
 @transaction.atomic
-def run_log(*, run: TrainingRun, actor, params: Iterable[tuple[str, object]] = (),
-            metrics: Iterable[dict] = (), tags: Iterable[tuple[str, str]] = ()) -> dict[str, int]:
+def run_log(
+    *,
+    run: TrainingRun,
+    actor,
+    params: Iterable[tuple[str, object]] = (),
+    metrics: Iterable[dict] = (),
+    tags: Iterable[tuple[str, str]] = (),
+) -> dict[str, int]:
     """Log a batch of params, metrics and tags to a run, all or nothing.
 
     Params are write-once: logging the same value again is a no-op, a different value refuses the
@@ -128,11 +155,9 @@ def run_log(*, run: TrainingRun, actor, params: Iterable[tuple[str, object]] = (
         _check_key(key, "params")
         text = value if isinstance(value, str) else ("" if value is None else str(value))
         if len(text) > MAX_PARAM_VALUE_LENGTH:
-            raise ApplicationError(f"Param '{key}' is longer than {MAX_PARAM_VALUE_LENGTH} characters.",
-                                   field="params")
+            raise ApplicationError(f"Param '{key}' is longer than {MAX_PARAM_VALUE_LENGTH} characters.", field="params")
         if key in wanted_params and wanted_params[key] != text:
-            raise ApplicationError(f"Param '{key}' appears twice in the batch with different values.",
-                                   field="params")
+            raise ApplicationError(f"Param '{key}' appears twice in the batch with different values.", field="params")
         wanted_params[key] = text
 
     existing = dict(run.params.filter(key__in=wanted_params).values_list("key", "value"))
@@ -177,14 +202,12 @@ def run_log(*, run: TrainingRun, actor, params: Iterable[tuple[str, object]] = (
 def run_set_status(*, run: TrainingRun, status: str, ended_at: datetime | None = None) -> TrainingRun:
     """Move a run to a new status. Ended runs stay ended: their record is history."""
     if status not in RunStatus.values:
-        raise ApplicationError(f"Unknown status '{status}'; use one of {', '.join(RunStatus.values)}.",
-                               field="status")
+        raise ApplicationError(f"Unknown status '{status}'; use one of {', '.join(RunStatus.values)}.", field="status")
     run = TrainingRun.objects.select_for_update().get(pk=run.pk)
     if run.status == status:
         return run
     if run.status in TERMINAL_RUN_STATUSES:
-        raise Conflict(f"Run {run.run_id} already ended as {run.status}; it cannot become {status}.",
-                       field="status")
+        raise Conflict(f"Run {run.run_id} already ended as {run.status}; it cannot become {status}.", field="status")
     run.status = status
     if status in TERMINAL_RUN_STATUSES:
         run.ended_at = ended_at or timezone.now()
@@ -198,12 +221,24 @@ def run_set_status(*, run: TrainingRun, status: str, ended_at: datetime | None =
 
 
 @transaction.atomic
-def version_create(*, model: RegisteredModel, actor, run: TrainingRun | None = None, flavor: str = "sklearn",
-                   description: str = "", feature_schema: list | None = None,
-                   decision_threshold: float | None = None, train_window_start: date | None = None,
-                   train_window_end: date | None = None, dataset_uri: str = "", dataset_sha256: str = "",
-                   code_commit: str = "", hyperparameters: dict | None = None, metrics: dict | None = None,
-                   tags: dict[str, str] | None = None) -> ModelVersion:
+def version_create(
+    *,
+    model: RegisteredModel,
+    actor,
+    run: TrainingRun | None = None,
+    flavor: str = "sklearn",
+    description: str = "",
+    feature_schema: list | None = None,
+    decision_threshold: float | None = None,
+    train_window_start: date | None = None,
+    train_window_end: date | None = None,
+    dataset_uri: str = "",
+    dataset_sha256: str = "",
+    code_commit: str = "",
+    hyperparameters: dict | None = None,
+    metrics: dict | None = None,
+    tags: dict[str, str] | None = None,
+) -> ModelVersion:
     """Register the next version of a model with its full config.
 
     A version made from a run inherits what it does not state: the run's params as hyperparameters,
@@ -220,11 +255,21 @@ def version_create(*, model: RegisteredModel, actor, run: TrainingRun | None = N
 
     last = model.versions.order_by("-version").values_list("version", flat=True).first() or 0
     version = ModelVersion(
-        model=model, version=last + 1, run=run, flavor=flavor, description=description,
-        feature_schema=feature_schema or [], decision_threshold=decision_threshold,
-        train_window_start=train_window_start, train_window_end=train_window_end,
-        dataset_uri=dataset_uri, dataset_sha256=dataset_sha256, code_commit=code_commit,
-        hyperparameters=hyperparameters or {}, metrics=metrics or {}, created_by=actor,
+        model=model,
+        version=last + 1,
+        run=run,
+        flavor=flavor,
+        description=description,
+        feature_schema=feature_schema or [],
+        decision_threshold=decision_threshold,
+        train_window_start=train_window_start,
+        train_window_end=train_window_end,
+        dataset_uri=dataset_uri,
+        dataset_sha256=dataset_sha256,
+        code_commit=code_commit,
+        hyperparameters=hyperparameters or {},
+        metrics=metrics or {},
+        created_by=actor,
     )
     _clean(version, exclude=["model", "run", "created_by", "artifact"])
     if train_window_start and train_window_end and train_window_end < train_window_start:
@@ -265,8 +310,9 @@ def artifact_attach(*, version: ModelVersion, uploaded: UploadedFile, sha256: st
         raise ApplicationError("Send the artifact's sha256 as 64 hex characters.", field="sha256")
     limit = settings.KEEL_MAX_ARTIFACT_BYTES
     if uploaded.size > limit:
-        raise ApplicationError(f"The artifact is {uploaded.size} bytes; the limit is {limit} bytes.",
-                               field="file", status_code=413)
+        raise ApplicationError(
+            f"The artifact is {uploaded.size} bytes; the limit is {limit} bytes.", field="file", status_code=413
+        )
     if uploaded.size == 0:
         raise ApplicationError("The artifact file is empty.", field="file")
     computed = _hash_upload(uploaded)
@@ -281,8 +327,11 @@ def artifact_attach(*, version: ModelVersion, uploaded: UploadedFile, sha256: st
         with transaction.atomic():
             locked = ModelVersion.objects.select_for_update().select_related("model").get(pk=version.pk)
             if locked.artifact:
-                raise Conflict(f"{locked} already has its artifact; artifacts are attached once. "
-                               "Register a new version for new bytes.", field="file")
+                raise Conflict(
+                    f"{locked} already has its artifact; artifacts are attached once. "
+                    "Register a new version for new bytes.",
+                    field="file",
+                )
             locked.artifact.save(uploaded.name, uploaded, save=False)
             stored_name = locked.artifact.name
             locked.artifact_sha256 = computed
@@ -323,8 +372,9 @@ def artifact_verify(*, version_id: int, check_key: str) -> ArtifactCheck:
         error = f"Stored bytes hash to {computed}, registered sha256 is {version.artifact_sha256}."
     try:
         with transaction.atomic():
-            return ArtifactCheck.objects.create(check_key=check_key, version=version, ok=ok,
-                                                computed_sha256=computed, error=error)
+            return ArtifactCheck.objects.create(
+                check_key=check_key, version=version, ok=ok, computed_sha256=computed, error=error
+            )
     except IntegrityError:
         # A concurrent retry recorded it first.
         return ArtifactCheck.objects.get(check_key=check_key)
@@ -339,8 +389,9 @@ def _alias_name(alias: str) -> str:
     return alias
 
 
-def alias_move(*, model: RegisteredModel, alias: str, version: ModelVersion | None, actor,
-               reason: str) -> AliasEvent | None:
+def alias_move(
+    *, model: RegisteredModel, alias: str, version: ModelVersion | None, actor, reason: str
+) -> AliasEvent | None:
     """Point a free alias (challenger, staging, anything but a governed one) at `version`, or remove
     it when `version` is None, recording who, when and why. Returns the event, or None if nothing moved.
 
@@ -358,8 +409,9 @@ def alias_move(*, model: RegisteredModel, alias: str, version: ModelVersion | No
 
 
 @transaction.atomic
-def alias_point(*, model: RegisteredModel, alias: str, version: ModelVersion | None, actor,
-                reason: str) -> AliasEvent | None:
+def alias_point(
+    *, model: RegisteredModel, alias: str, version: ModelVersion | None, actor, reason: str
+) -> AliasEvent | None:
     """The one place an alias row changes. Only alias_move and the promotion workflow call it."""
     alias = _alias_name(alias)
     reason = (reason or "").strip()
@@ -381,6 +433,6 @@ def alias_point(*, model: RegisteredModel, alias: str, version: ModelVersion | N
         current.version = version
         current.updated_at = timezone.now()
         current.save(update_fields=["version", "updated_at"])
-    return AliasEvent.objects.create(model=model, alias=alias, from_version=from_version, to_version=version,
-                                     actor=actor, reason=reason)
-
+    return AliasEvent.objects.create(
+        model=model, alias=alias, from_version=from_version, to_version=version, actor=actor, reason=reason
+    )

@@ -57,8 +57,9 @@ def load_holdout(holdout: HoldoutDataset) -> pd.DataFrame:
             raise GateInputError(f"The hold-out file '{holdout.storage_path}' cannot be read: {exc}") from exc
     with opener as handle:
         if sha256_stream(handle)[0] != holdout.sha256:
-            raise GateInputError("The hold-out file changed since it was registered (sha256 differs); "
-                                 "register it again.")
+            raise GateInputError(
+                "The hold-out file changed since it was registered (sha256 differs); register it again."
+            )
         try:
             frame = read_frame(handle, holdout.format)
         except DataFileError as exc:
@@ -87,7 +88,8 @@ def prepare_features(frame: pd.DataFrame, version: ModelVersion) -> pd.DataFrame
             row = int(np.flatnonzero(broken.to_numpy())[0])
             raise GateInputError(
                 f"Column '{feature['name']}' should be {feature['type']} but holds non-numeric values "
-                f"({int(broken.sum())} rows; e.g. {column.iloc[row]!r} in data row {row + 1}).")
+                f"({int(broken.sum())} rows; e.g. {column.iloc[row]!r} in data row {row + 1})."
+            )
         features[feature["name"]] = converted
     return features
 
@@ -100,12 +102,14 @@ def prepare_labels(frame: pd.DataFrame, holdout: HoldoutDataset, task_type: str)
         raise GateInputError(f"The label column '{holdout.label_column}' has {int(labels.isna().sum())} empty values.")
     if task_type == "binary_classification":
         values = set(pd.unique(labels))
-        if not values <= {0, 1, True, False}:
+        if not values <= {0, 1}:
             shown = ", ".join(repr(v) for v in sorted(values, key=str)[:5])
             raise GateInputError(f"A binary label must be 0/1; '{holdout.label_column}' holds {shown}.")
         if len(values) < 2:
-            raise GateInputError(f"Every hold-out row has label {sorted(values, key=str)[0]!r}; judging a binary "
-                                 "model needs rows of both outcomes.")
+            raise GateInputError(
+                f"Every hold-out row has label {sorted(values, key=str)[0]!r}; judging a binary "
+                "model needs rows of both outcomes."
+            )
         return labels.astype(int).to_numpy()
     if task_type in ("regression", "ranking"):
         numeric = pd.to_numeric(labels, errors="coerce")
@@ -154,14 +158,24 @@ def promotion_gate_run(*, promotion_id: int) -> PromotionRequest:
     failures = [check["detail"] for check in evidence.get("checks", []) if not check["passed"]]
     proposed = (evidence.get("threshold") or {}).get("threshold")
     return promotion_gate_record(
-        promotion_id=promotion.pk, evidence=evidence, failures=failures, proposed_threshold=proposed,
-        compared_version_id=compared.pk if compared else None, blocking=blocking)
+        promotion_id=promotion.pk,
+        evidence=evidence,
+        failures=failures,
+        proposed_threshold=proposed,
+        compared_version_id=compared.pk if compared else None,
+        blocking=blocking,
+    )
 
 
 def _record_failure(promotion: PromotionRequest, compared: ModelVersion | None, reason: str) -> PromotionRequest:
     return promotion_gate_record(
-        promotion_id=promotion.pk, evidence={"error": reason}, failures=[reason], proposed_threshold=None,
-        compared_version_id=compared.pk if compared else None, blocking=True)
+        promotion_id=promotion.pk,
+        evidence={"error": reason},
+        failures=[reason],
+        proposed_threshold=None,
+        compared_version_id=compared.pk if compared else None,
+        blocking=True,
+    )
 
 
 def _evidence(promotion: PromotionRequest, compared: ModelVersion | None) -> dict:
@@ -194,8 +208,13 @@ def _evidence(promotion: PromotionRequest, compared: ModelVersion | None) -> dic
             features = prepare_features(frame, production_version)
             estimator = selectors.artifact_estimator(production_version)
             scores, _ = score(estimator, production_version, features, task_type)
-            production = Scored(production_version, scores, classes,
-                                selectors.applicable_threshold(production_version, approved=True), estimator)
+            production = Scored(
+                production_version,
+                scores,
+                classes,
+                selectors.applicable_threshold(production_version, approved=True),
+                estimator,
+            )
         except (GateInputError, selectors.ArtifactError) as exc:
             # Not the candidate's fault: reviewers see why production could not be compared.
             production_note = f"Production v{production_version.version} could not be scored: {exc}"
@@ -203,45 +222,78 @@ def _evidence(promotion: PromotionRequest, compared: ModelVersion | None) -> dic
     progress(stage="Metrics and threshold", share=0.6)
     threshold = None
     if task_type == "binary_classification":
-        threshold = evaluation.learn_threshold(y_true, candidate_scores, policy["threshold_rule"],
-                                               policy["threshold_target"])
+        threshold = evaluation.learn_threshold(
+            y_true, candidate_scores, policy["threshold_rule"], policy["threshold_target"]
+        )
         threshold["threshold"] = selectors.applicable_threshold(candidate_version, threshold["threshold"])
     candidate_threshold = (threshold or {}).get("threshold") or selectors.applicable_threshold(candidate_version) or 0.5
     metric_args = dict(classes=classes, groups=groups, k=policy["ranking_k"])
     baseline = evaluation.baseline_scores(task_type, y_true, classes=classes, groups=groups)
     metrics = {
-        "candidate": evaluation.metrics_for(task_type, y_true, candidate_scores, threshold=candidate_threshold,
-                                            **metric_args),
-        "production": None if production is None else evaluation.metrics_for(
-            task_type, y_true, production.scores, threshold=production.threshold or 0.5, **metric_args),
+        "candidate": evaluation.metrics_for(
+            task_type, y_true, candidate_scores, threshold=candidate_threshold, **metric_args
+        ),
+        "production": None
+        if production is None
+        else evaluation.metrics_for(
+            task_type, y_true, production.scores, threshold=production.threshold or 0.5, **metric_args
+        ),
         "baseline": evaluation.metrics_for(task_type, y_true, baseline, threshold=0.5, **metric_args),
     }
 
     progress(stage="Prediction differences", share=0.7)
     ids = frame[frame.columns[0]].astype(str).to_numpy() if frame.columns[0] != holdout.label_column else None
-    diff = None if production is None else evaluation.prediction_diff(
-        task_type, candidate_scores, production.scores, ids=ids, candidate_threshold=candidate_threshold,
-        production_threshold=production.threshold, classes=classes, groups=groups)
+    diff = (
+        None
+        if production is None
+        else evaluation.prediction_diff(
+            task_type,
+            candidate_scores,
+            production.scores,
+            ids=ids,
+            candidate_threshold=candidate_threshold,
+            production_threshold=production.threshold,
+            classes=classes,
+            groups=groups,
+        )
+    )
     curves = None
     if task_type == "binary_classification":
-        curves = {"candidate": evaluation.curve_points(y_true, candidate_scores),
-                  "production": None if production is None else evaluation.curve_points(y_true, production.scores)}
+        curves = {
+            "candidate": evaluation.curve_points(y_true, candidate_scores),
+            "production": None if production is None else evaluation.curve_points(y_true, production.scores),
+        }
 
     progress(stage="Feature importance", share=0.8)
-    importance_now = evaluation.permutation_importance_top(candidate_estimator, candidate_features, y_true,
-                                                           task_type=task_type, classes=classes)
+    importance_now = evaluation.permutation_importance_top(
+        candidate_estimator, candidate_features, y_true, task_type=task_type, classes=classes
+    )
     importance_before = None
     if production is not None:
         importance_before = evaluation.permutation_importance_top(
-            production.estimator, prepare_features(frame, production.version), y_true, task_type=task_type,
-            classes=classes)
+            production.estimator,
+            prepare_features(frame, production.version),
+            y_true,
+            task_type=task_type,
+            classes=classes,
+        )
 
     progress(stage="Slices", share=0.9)
     slices = evaluation.slice_metrics(
-        task_type, frame, y_true, candidate_scores, None if production is None else production.scores,
-        columns=policy["slice_columns"], metric=policy["primary_metric"], threshold=candidate_threshold,
+        task_type,
+        frame,
+        y_true,
+        candidate_scores,
+        None if production is None else production.scores,
+        columns=policy["slice_columns"],
+        metric=policy["primary_metric"],
+        threshold=candidate_threshold,
         production_threshold=None if production is None else production.threshold,
-        min_rows=policy["min_slice_rows"], classes=classes, groups=groups, k=policy["ranking_k"])
+        min_rows=policy["min_slice_rows"],
+        classes=classes,
+        groups=groups,
+        k=policy["ranking_k"],
+    )
 
     primary = policy["primary_metric"]
     evidence = {
@@ -249,8 +301,9 @@ def _evidence(promotion: PromotionRequest, compared: ModelVersion | None) -> dic
         "rows": int(len(frame)),
         "holdout": {"id": holdout.pk, "name": holdout.name, "sha256": holdout.sha256},
         "candidate": {"version": candidate_version.version, "threshold": candidate_threshold},
-        "production": None if production is None else {"version": production.version.version,
-                                                       "threshold": production.threshold},
+        "production": None
+        if production is None
+        else {"version": production.version.version, "threshold": production.threshold},
         "production_note": production_note,
         "primary_metric": primary,
         "metrics": metrics,

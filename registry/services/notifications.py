@@ -30,7 +30,11 @@ from .. import signing
 from ..models import ChannelKind, DeliveryState, NotificationChannel, NotificationDelivery, NotificationEvent
 
 __all__ = [
-    "DeliveryFailed", "notify", "delivery_attempt", "deliveries_requeue_pending", "delivery_retry_countdown",
+    "DeliveryFailed",
+    "notify",
+    "delivery_attempt",
+    "deliveries_requeue_pending",
+    "delivery_retry_countdown",
 ]
 
 logger = logging.getLogger(__name__)
@@ -75,10 +79,12 @@ def notify(*, event: str, model, dedupe_key: str, payload: dict) -> list[Notific
         raise ValueError(f"Unknown notification event {event!r}.")
     # Round-trip through JSON now so the stored payload is byte-for-byte what receivers get on every
     # retry (dates become ISO strings once), and a non-serialisable payload fails in the caller's tests.
-    body = json.loads(json.dumps(
-        {**payload, "event": event, "model": model.name, "sent_at": timezone.now().isoformat()},
-        cls=DjangoJSONEncoder,
-    ))
+    body = json.loads(
+        json.dumps(
+            {**payload, "event": event, "model": model.name, "sent_at": timezone.now().isoformat()},
+            cls=DjangoJSONEncoder,
+        )
+    )
     if isinstance(body.get("url"), str):
         # Callers pass Keel paths ("/promotions/7/"); a mail reader or a chat bot needs the full address.
         body["url"] = urllib.parse.urljoin(settings.KEEL_BASE_URL, body["url"])
@@ -88,7 +94,9 @@ def notify(*, event: str, model, dedupe_key: str, payload: dict) -> list[Notific
         if not channel.wants(event, model.pk):
             continue
         delivery, created = NotificationDelivery.objects.get_or_create(
-            channel=channel, dedupe_key=dedupe_key, defaults={"event": event, "payload": body},
+            channel=channel,
+            dedupe_key=dedupe_key,
+            defaults={"event": event, "payload": body},
         )
         deliveries.append(delivery)
         if created:
@@ -106,11 +114,11 @@ def _queue_delivery(delivery_id: int) -> bool:
     except Retry:
         # Eager mode only (quick start, unit tests): the attempt ran in-process, failed transiently,
         # and eager Celery cannot schedule the delayed retry. The row says pending; the sweep retries.
-        logger.info("Notification delivery %s failed its first attempt; it stays pending for the sweep.",
-                    delivery_id)
+        logger.info("Notification delivery %s failed its first attempt; it stays pending for the sweep.", delivery_id)
     except Exception:  # noqa: BLE001 - any broker or eager-task error; the delivery stays pending
-        logger.warning("Could not queue notification delivery %s; it stays pending for the sweep.",
-                       delivery_id, exc_info=True)
+        logger.warning(
+            "Could not queue notification delivery %s; it stays pending for the sweep.", delivery_id, exc_info=True
+        )
         return False
     return True
 
@@ -141,8 +149,12 @@ def deliveries_requeue_pending(*, older_than_seconds: int = 60) -> int:
     now = timezone.now()
     never_tried = Q(attempts=0, created_at__lt=now - timedelta(seconds=older_than_seconds))
     retry_lost = Q(created_at__lt=now - timedelta(seconds=older_than_seconds + _retry_window_seconds()))
-    stale = (NotificationDelivery.objects.filter(state=DeliveryState.PENDING).filter(never_tried | retry_lost)
-             .order_by("created_at", "id").values_list("pk", flat=True))
+    stale = (
+        NotificationDelivery.objects.filter(state=DeliveryState.PENDING)
+        .filter(never_tried | retry_lost)
+        .order_by("created_at", "id")
+        .values_list("pk", flat=True)
+    )
     queued = 0
     for delivery_id in stale:
         if not _queue_delivery(delivery_id):
@@ -164,8 +176,9 @@ def delivery_attempt(*, delivery_id: int) -> NotificationDelivery:
     """
     with transaction.atomic():
         # The row lock keeps two workers (a retry and a sweep's duplicate) from both sending.
-        delivery = (NotificationDelivery.objects.select_for_update(of=("self",)).select_related("channel")
-                    .get(pk=delivery_id))
+        delivery = (
+            NotificationDelivery.objects.select_for_update(of=("self",)).select_related("channel").get(pk=delivery_id)
+        )
         if delivery.state != DeliveryState.PENDING:
             return delivery
         channel = delivery.channel
@@ -184,8 +197,13 @@ def delivery_attempt(*, delivery_id: int) -> NotificationDelivery:
             delivery.delivered_at = timezone.now()
         elif not outcome.transient or delivery.attempts >= settings.KEEL_NOTIFY_MAX_ATTEMPTS:
             delivery.state = DeliveryState.FAILED
-            logger.warning("Giving up on notification delivery %s to %s after %s attempt(s): %s",
-                           delivery.pk, channel, delivery.attempts, outcome.error)
+            logger.warning(
+                "Giving up on notification delivery %s to %s after %s attempt(s): %s",
+                delivery.pk,
+                channel,
+                delivery.attempts,
+                outcome.error,
+            )
         delivery.save(update_fields=["attempts", "last_status_code", "last_error", "state", "delivered_at"])
 
     # Raised after commit: the attempt count and the error must survive for the next try to see them.
@@ -212,14 +230,19 @@ def _send_webhook(delivery: NotificationDelivery) -> _Outcome:
         return _Outcome(ok=False, error=f"The target {channel.target!r} is not an http(s) URL.", transient=False)
     body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
     timestamp = int(time.time())
-    request = urllib.request.Request(channel.target, data=body, method="POST", headers={
-        "Content-Type": "application/json",
-        "User-Agent": "Keel",
-        "X-Keel-Event": delivery.event,
-        "X-Keel-Delivery": str(delivery.pk),
-        "X-Keel-Timestamp": str(timestamp),
-        "X-Keel-Signature": signing.sign(channel.secret, timestamp, body),
-    })
+    request = urllib.request.Request(
+        channel.target,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "User-Agent": "Keel",
+            "X-Keel-Event": delivery.event,
+            "X-Keel-Delivery": str(delivery.pk),
+            "X-Keel-Timestamp": str(timestamp),
+            "X-Keel-Signature": signing.sign(channel.secret, timestamp, body),
+        },
+    )
     try:
         with _opener.open(request, timeout=settings.KEEL_WEBHOOK_TIMEOUT_SECONDS) as response:
             return _Outcome(ok=True, status_code=response.status)
@@ -241,8 +264,11 @@ def _send_email(delivery: NotificationDelivery) -> _Outcome:
     subject = payload.get("title") or NotificationEvent(delivery.event).label
     # Header injection guard: send_mail refuses newlines in a subject, so fold them to spaces.
     subject = " ".join(str(subject).split())
-    lines = [f"{key.replace('_', ' ').capitalize()}: {value}" for key, value in payload.items()
-             if key not in EMAIL_OWN_KEYS and isinstance(value, str | int | float | bool) and value != ""]
+    lines = [
+        f"{key.replace('_', ' ').capitalize()}: {value}"
+        for key, value in payload.items()
+        if key not in EMAIL_OWN_KEYS and isinstance(value, str | int | float | bool) and value != ""
+    ]
     if payload.get("url"):
         lines += ["", f"Open in Keel: {payload['url']}"]
     try:

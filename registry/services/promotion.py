@@ -38,8 +38,16 @@ from ..selectors import PRODUCTION, applicable_threshold, rollback_targets
 from .catalog import alias_point
 
 __all__ = [
-    "policy_update", "holdout_register", "promotion_request_create", "promotion_gate_progress", "promotion_gate_record",
-    "promotion_approve", "promotion_reject", "promotion_cancel", "promotion_rollback", "promotion_gates_requeue",
+    "policy_update",
+    "holdout_register",
+    "promotion_request_create",
+    "promotion_gate_progress",
+    "promotion_gate_record",
+    "promotion_approve",
+    "promotion_reject",
+    "promotion_cancel",
+    "promotion_rollback",
+    "promotion_gates_requeue",
 ]
 
 log = logging.getLogger(__name__)
@@ -67,9 +75,19 @@ def policy_update(*, model: RegisteredModel, actor, **fields) -> PromotionPolicy
 
 
 @transaction.atomic
-def holdout_register(*, model: RegisteredModel, actor, name: str, label_column: str, uploaded: UploadedFile | None = None,
-                     storage_path: str = "", format: str = "", group_column: str = "",
-                     window_start=None, window_end=None) -> HoldoutDataset:
+def holdout_register(
+    *,
+    model: RegisteredModel,
+    actor,
+    name: str,
+    label_column: str,
+    uploaded: UploadedFile | None = None,
+    storage_path: str = "",
+    format: str = "",
+    group_column: str = "",
+    window_start=None,
+    window_end=None,
+) -> HoldoutDataset:
     """Register labelled hold-out rows, uploaded or referenced by path, after checking that the file
     reads in its format and has the label column. Nothing is stored when a check fails."""
     if bool(uploaded) == bool(storage_path):
@@ -84,8 +102,9 @@ def holdout_register(*, model: RegisteredModel, actor, name: str, label_column: 
     if uploaded:
         limit = settings.KEEL_MAX_HOLDOUT_BYTES
         if uploaded.size > limit:
-            raise ApplicationError(f"The file is {uploaded.size} bytes; the limit is {limit} bytes.",
-                                   field="file", status_code=413)
+            raise ApplicationError(
+                f"The file is {uploaded.size} bytes; the limit is {limit} bytes.", field="file", status_code=413
+            )
         handle = uploaded
     else:
         handle = resolve_data_path(storage_path).open("rb")
@@ -100,12 +119,23 @@ def holdout_register(*, model: RegisteredModel, actor, name: str, label_column: 
             handle.close()
     for field, column in (("label_column", label_column), ("group_column", group_column)):
         if column and column not in columns:
-            raise ApplicationError(f"The file has no column '{column}'. Its columns: {', '.join(columns[:30])}.",
-                                   field=field)
+            raise ApplicationError(
+                f"The file has no column '{column}'. Its columns: {', '.join(columns[:30])}.", field=field
+            )
 
-    holdout = HoldoutDataset(model=model, name=name, format=fmt, label_column=label_column,
-                             group_column=group_column, sha256=sha, size_bytes=size, window_start=window_start,
-                             window_end=window_end, created_by=actor, storage_path=storage_path)
+    holdout = HoldoutDataset(
+        model=model,
+        name=name,
+        format=fmt,
+        label_column=label_column,
+        group_column=group_column,
+        sha256=sha,
+        size_bytes=size,
+        window_start=window_start,
+        window_end=window_end,
+        created_by=actor,
+        storage_path=storage_path,
+    )
     save_with_upload(holdout, "file", uploaded)
     return holdout
 
@@ -138,13 +168,21 @@ def _notify(promotion: PromotionRequest, event: str, **extra) -> None:
 
     payload = {
         "title": f"{promotion.model.name} v{promotion.version.version} → {promotion.target_alias}: "
-                 f"{NotificationEvent(event).label.lower()}",
-        "request_id": promotion.pk, "model": promotion.model.name, "version": promotion.version.version,
-        "target_alias": promotion.target_alias, "state": promotion.state, "url": f"/promotions/{promotion.pk}/",
+        f"{NotificationEvent(event).label.lower()}",
+        "request_id": promotion.pk,
+        "model": promotion.model.name,
+        "version": promotion.version.version,
+        "target_alias": promotion.target_alias,
+        "state": promotion.state,
+        "url": f"/promotions/{promotion.pk}/",
         **extra,
     }
-    notify(event=event, model=promotion.model, dedupe_key=f"{event}:{promotion.pk}:{promotion.events.count()}",
-           payload=payload)
+    notify(
+        event=event,
+        model=promotion.model,
+        dedupe_key=f"{event}:{promotion.pk}:{promotion.events.count()}",
+        payload=payload,
+    )
 
 
 def _current(model: RegisteredModel, alias: str) -> ModelVersion | None:
@@ -153,27 +191,40 @@ def _current(model: RegisteredModel, alias: str) -> ModelVersion | None:
 
 
 @transaction.atomic
-def promotion_request_create(*, version: ModelVersion, actor, reason: str, target_alias: str = PRODUCTION,
-                             holdout: HoldoutDataset | None = None, action: str = PromotionAction.PROMOTE,
-                             canary_percent: int | None = None) -> PromotionRequest:
+def promotion_request_create(
+    *,
+    version: ModelVersion,
+    actor,
+    reason: str,
+    target_alias: str = PRODUCTION,
+    holdout: HoldoutDataset | None = None,
+    action: str = PromotionAction.PROMOTE,
+    canary_percent: int | None = None,
+) -> PromotionRequest:
     """Ask for `version` to serve as `target_alias` (or, with action=remove, to stop serving there).
     The validation gate runs as a background job once the request is committed."""
     model = RegisteredModel.objects.select_for_update().get(pk=version.model_id)
     if target_alias not in GOVERNED_ALIASES:
-        raise ApplicationError(f"Requests are for governed aliases ({', '.join(GOVERNED_ALIASES)}); move "
-                               f"'{target_alias}' directly.", field="target_alias")
+        raise ApplicationError(
+            f"Requests are for governed aliases ({', '.join(GOVERNED_ALIASES)}); move '{target_alias}' directly.",
+            field="target_alias",
+        )
     if not (reason or "").strip():
         raise ApplicationError("Say why this version should serve; reviewers read it.", field="reason")
     if action == PromotionAction.REMOVE:
         if target_alias not in ("shadow", "canary"):
-            raise ApplicationError("Only shadow and canary traffic can be switched off; production is replaced "
-                                   "by promoting or rolling back.", field="action")
+            raise ApplicationError(
+                "Only shadow and canary traffic can be switched off; production is replaced "
+                "by promoting or rolling back.",
+                field="action",
+            )
         if _current(model, target_alias) != version:
             raise ApplicationError(f"v{version.version} is not the current {target_alias}.", field="version")
     else:
         if not version.artifact:
-            raise ApplicationError(f"v{version.version} has no artifact; upload it before requesting promotion.",
-                                   field="version")
+            raise ApplicationError(
+                f"v{version.version} has no artifact; upload it before requesting promotion.", field="version"
+            )
         if _current(model, target_alias) == version:
             raise Conflict(f"v{version.version} already serves as {target_alias}.", field="version")
     if target_alias == "canary" and action == PromotionAction.PROMOTE:
@@ -182,18 +233,30 @@ def promotion_request_create(*, version: ModelVersion, actor, reason: str, targe
     elif canary_percent is not None:
         raise ApplicationError("Only a canary promotion takes a traffic percentage.", field="canary_percent")
     if action == PromotionAction.PROMOTE and target_alias in HOLDOUT_REQUIRED and holdout is None:
-        raise ApplicationError(f"A {target_alias} promotion is validated on hold-out data: register one "
-                               f"(POST /api/v1/models/{model.name}/holdouts/) and name it.", field="holdout")
+        raise ApplicationError(
+            f"A {target_alias} promotion is validated on hold-out data: register one "
+            f"(POST /api/v1/models/{model.name}/holdouts/) and name it.",
+            field="holdout",
+        )
     if holdout is not None and holdout.model_id != model.pk:
         raise ApplicationError("That hold-out dataset belongs to another model.", field="holdout")
-    duplicate = PromotionRequest.objects.filter(version=version, target_alias=target_alias, action=action,
-                                                state__in=OPEN_STATES).first()
+    duplicate = PromotionRequest.objects.filter(
+        version=version, target_alias=target_alias, action=action, state__in=OPEN_STATES
+    ).first()
     if duplicate:
         raise Conflict(f"Request #{duplicate.pk} for the same change is still open.", field="version")
 
     promotion = PromotionRequest.objects.create(
-        model=model, version=version, target_alias=target_alias, action=action, canary_percent=canary_percent,
-        holdout=holdout, reason=reason.strip(), submitted_by=actor, gate_stage="queued")
+        model=model,
+        version=version,
+        target_alias=target_alias,
+        action=action,
+        canary_percent=canary_percent,
+        holdout=holdout,
+        reason=reason.strip(),
+        submitted_by=actor,
+        gate_stage="queued",
+    )
     PromotionEvent.objects.create(request=promotion, to_state=PromotionState.VALIDATING, actor=actor, note=reason)
     transaction.on_commit(lambda: _queue_gate(promotion.pk))
     transaction.on_commit(lambda: _notify(promotion, NotificationEvent.REQUEST_CREATED))
@@ -207,8 +270,15 @@ def promotion_gate_progress(*, promotion_id: int, stage: str, share: float) -> N
 
 
 @transaction.atomic
-def promotion_gate_record(*, promotion_id: int, evidence: dict, failures: list[str], proposed_threshold,
-                          compared_version_id: int | None, blocking: bool) -> PromotionRequest:
+def promotion_gate_record(
+    *,
+    promotion_id: int,
+    evidence: dict,
+    failures: list[str],
+    proposed_threshold,
+    compared_version_id: int | None,
+    blocking: bool,
+) -> PromotionRequest:
     """Store the gate's verdict on a request still validating (a retried gate records nothing twice).
 
     `blocking` is False for shadow requests: a shadow serves nobody, so failed checks are shown to
@@ -217,21 +287,37 @@ def promotion_gate_record(*, promotion_id: int, evidence: dict, failures: list[s
     promotion = PromotionRequest.objects.select_for_update().select_related("model", "version").get(pk=promotion_id)
     if promotion.state != PromotionState.VALIDATING:
         return promotion
-    fields = dict(evidence=evidence, failure_reasons=failures, proposed_threshold=proposed_threshold,
-                  compared_version_id=compared_version_id, gate_stage="done", gate_progress=1.0)
+    fields = dict(
+        evidence=evidence,
+        failure_reasons=failures,
+        proposed_threshold=proposed_threshold,
+        compared_version_id=compared_version_id,
+        gate_stage="done",
+        gate_progress=1.0,
+    )
     if failures and blocking:
-        _transition(promotion, PromotionState.VALIDATION_FAILED, actor=None,
-                    note="Validation failed: " + " ".join(failures), **fields)
+        _transition(
+            promotion,
+            PromotionState.VALIDATION_FAILED,
+            actor=None,
+            note="Validation failed: " + " ".join(failures),
+            **fields,
+        )
         transaction.on_commit(lambda: _notify(promotion, NotificationEvent.VALIDATION_FAILED, reasons=failures))
         return promotion
     note = "Validation passed." if not failures else "Passed with warnings: " + " ".join(failures)
     _transition(promotion, PromotionState.AWAITING_APPROVAL, actor=None, note=note, **fields)
     transaction.on_commit(lambda: _notify(promotion, NotificationEvent.AWAITING_APPROVAL))
     if evidence.get("beats_production"):
-        transaction.on_commit(lambda: _notify(promotion, NotificationEvent.CHALLENGER_WINS,
-                                              primary_metric=evidence.get("primary_metric"),
-                                              candidate=evidence["metrics"]["candidate"].get(evidence["primary_metric"]),
-                                              production=evidence["metrics"]["production"].get(evidence["primary_metric"])))
+        transaction.on_commit(
+            lambda: _notify(
+                promotion,
+                NotificationEvent.CHALLENGER_WINS,
+                primary_metric=evidence.get("primary_metric"),
+                candidate=evidence["metrics"]["candidate"].get(evidence["primary_metric"]),
+                production=evidence["metrics"]["production"].get(evidence["primary_metric"]),
+            )
+        )
     return promotion
 
 
@@ -240,8 +326,9 @@ def _lock_open(promotion: PromotionRequest) -> PromotionRequest:
 
 
 @transaction.atomic
-def promotion_approve(*, promotion: PromotionRequest, actor, comment: str = "",
-                      threshold: float | None = None) -> PromotionRequest:
+def promotion_approve(
+    *, promotion: PromotionRequest, actor, comment: str = "", threshold: float | None = None
+) -> PromotionRequest:
     """A second reviewer approves: the alias moves to the version in the same transaction.
 
     Two approvals racing for the same alias cannot both win: the model row is locked, and an approval
@@ -250,30 +337,55 @@ def promotion_approve(*, promotion: PromotionRequest, actor, comment: str = "",
     RegisteredModel.objects.select_for_update().get(pk=promotion.model_id)
     promotion = _lock_open(promotion)
     if promotion.submitted_by_id == actor.pk:
-        raise ApplicationError("You submitted this request; a different reviewer must approve it (four eyes).",
-                               field="actor", status_code=403)
+        raise ApplicationError(
+            "You submitted this request; a different reviewer must approve it (four eyes).",
+            field="actor",
+            status_code=403,
+        )
     if promotion.state != PromotionState.AWAITING_APPROVAL:
-        detail = " Validation failed: it cannot be approved; fix the candidate and submit again." \
-            if promotion.state == PromotionState.VALIDATION_FAILED else ""
-        raise Conflict(f"Request #{promotion.pk} is {promotion.state.replace('_', ' ')}, not awaiting approval."
-                       f"{detail}", field="state")
+        detail = (
+            " Validation failed: it cannot be approved; fix the candidate and submit again."
+            if promotion.state == PromotionState.VALIDATION_FAILED
+            else ""
+        )
+        raise Conflict(
+            f"Request #{promotion.pk} is {promotion.state.replace('_', ' ')}, not awaiting approval.{detail}",
+            field="state",
+        )
     current = _current(promotion.model, promotion.target_alias)
-    if promotion.action == PromotionAction.PROMOTE and current != promotion.compared_version \
-            and promotion.target_alias != "shadow":
+    if (
+        promotion.action == PromotionAction.PROMOTE
+        and current != promotion.compared_version
+        and promotion.target_alias != "shadow"
+    ):
         raise Conflict(
             f"{promotion.target_alias} has moved since this request was validated (now "
-            f"{'v%d' % current.version if current else 'unset'}); its evidence is stale. Submit it again.",
-            field="state")
+            f"{f'v{current.version}' if current else 'unset'}); its evidence is stale. Submit it again.",
+            field="state",
+        )
     if threshold is not None and not 0 <= threshold <= 1:
         raise ApplicationError("A decision threshold is between 0 and 1.", field="threshold")
     serving_threshold = applicable_threshold(promotion.version, threshold, promotion.proposed_threshold)
 
     target = None if promotion.action == PromotionAction.REMOVE else promotion.version
-    alias_point(model=promotion.model, alias=promotion.target_alias, version=target, actor=actor,
-                reason=f"Promotion request #{promotion.pk} approved by {actor.get_username()}"
-                       + (f": {comment}" if comment else ""))
-    _transition(promotion, PromotionState.APPROVED, actor=actor, note=comment, decided_by=actor,
-                decided_at=timezone.now(), decision_comment=comment, approved_threshold=serving_threshold)
+    alias_point(
+        model=promotion.model,
+        alias=promotion.target_alias,
+        version=target,
+        actor=actor,
+        reason=f"Promotion request #{promotion.pk} approved by {actor.get_username()}"
+        + (f": {comment}" if comment else ""),
+    )
+    _transition(
+        promotion,
+        PromotionState.APPROVED,
+        actor=actor,
+        note=comment,
+        decided_by=actor,
+        decided_at=timezone.now(),
+        decision_comment=comment,
+        approved_threshold=serving_threshold,
+    )
     transaction.on_commit(lambda: _notify(promotion, NotificationEvent.APPROVED, approved_by=actor.get_username()))
     return promotion
 
@@ -282,22 +394,31 @@ def promotion_approve(*, promotion: PromotionRequest, actor, comment: str = "",
 def promotion_reject(*, promotion: PromotionRequest, actor, comment: str) -> PromotionRequest:
     promotion = _lock_open(promotion)
     if promotion.submitted_by_id == actor.pk:
-        raise ApplicationError("You submitted this request; cancel it instead of rejecting it.",
-                               field="actor", status_code=403)
+        raise ApplicationError(
+            "You submitted this request; cancel it instead of rejecting it.", field="actor", status_code=403
+        )
     if promotion.state not in OPEN_STATES:
         raise Conflict(f"Request #{promotion.pk} is already {promotion.state.replace('_', ' ')}.", field="state")
     if not (comment or "").strip():
         raise ApplicationError("Say why you reject it; the submitter reads it.", field="comment")
-    return _transition(promotion, PromotionState.REJECTED, actor=actor, note=comment, decided_by=actor,
-                       decided_at=timezone.now(), decision_comment=comment)
+    return _transition(
+        promotion,
+        PromotionState.REJECTED,
+        actor=actor,
+        note=comment,
+        decided_by=actor,
+        decided_at=timezone.now(),
+        decision_comment=comment,
+    )
 
 
 @transaction.atomic
 def promotion_cancel(*, promotion: PromotionRequest, actor, reason: str = "") -> PromotionRequest:
     promotion = _lock_open(promotion)
     if promotion.submitted_by_id != actor.pk:
-        raise ApplicationError("Only the submitter cancels a request; reviewers reject it.", field="actor",
-                               status_code=403)
+        raise ApplicationError(
+            "Only the submitter cancels a request; reviewers reject it.", field="actor", status_code=403
+        )
     if promotion.state not in OPEN_STATES:
         raise Conflict(f"Request #{promotion.pk} is already {promotion.state.replace('_', ' ')}.", field="state")
     return _transition(promotion, PromotionState.CANCELLED, actor=actor, note=reason or "Cancelled by the submitter.")
@@ -316,30 +437,58 @@ def promotion_rollback(*, model: RegisteredModel, to_version: ModelVersion, acto
     targets = rollback_targets(model)
     if to_version not in targets:
         allowed = ", ".join(f"v{v.version}" for v in targets) or "none"
-        raise ApplicationError(f"v{to_version.version} is not an earlier approved production version "
-                               f"(rollback targets: {allowed}).", field="version")
+        raise ApplicationError(
+            f"v{to_version.version} is not an earlier approved production version (rollback targets: {allowed}).",
+            field="version",
+        )
     from_version = _current(model, PRODUCTION)
     # Requests approved since `to_version` last became production are the ones being undone.
-    since = AliasEvent.objects.filter(model=model, alias=PRODUCTION, to_version=to_version).order_by(
-        "-created_at").values_list("created_at", flat=True).first()
-    event = alias_point(model=model, alias=PRODUCTION, version=to_version, actor=actor,
-                        reason=f"Rollback: {reason.strip()}")
-    rolled = PromotionRequest.objects.select_for_update().select_related("model", "version").filter(
-        model=model, target_alias=PRODUCTION, state=PromotionState.APPROVED, decided_at__gt=since,
-    ).exclude(version=to_version)
+    since = (
+        AliasEvent.objects.filter(model=model, alias=PRODUCTION, to_version=to_version)
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    event = alias_point(
+        model=model, alias=PRODUCTION, version=to_version, actor=actor, reason=f"Rollback: {reason.strip()}"
+    )
+    rolled = (
+        PromotionRequest.objects.select_for_update()
+        .select_related("model", "version")
+        .filter(
+            model=model,
+            target_alias=PRODUCTION,
+            state=PromotionState.APPROVED,
+            decided_at__gt=since,
+        )
+        .exclude(version=to_version)
+    )
     for undone in rolled:
-        _transition(undone, PromotionState.ROLLED_BACK, actor=actor,
-                    note=f"Production rolled back to v{to_version.version}: {reason.strip()}")
-        transaction.on_commit(lambda r=undone: _notify(r, NotificationEvent.ROLLED_BACK, to_version=to_version.version,
-                                                     from_version=from_version.version if from_version else None))
+        _transition(
+            undone,
+            PromotionState.ROLLED_BACK,
+            actor=actor,
+            note=f"Production rolled back to v{to_version.version}: {reason.strip()}",
+        )
+        transaction.on_commit(
+            lambda r=undone: _notify(
+                r,
+                NotificationEvent.ROLLED_BACK,
+                to_version=to_version.version,
+                from_version=from_version.version if from_version else None,
+            )
+        )
     return event
 
 
 def promotion_gates_requeue(*, older_than_seconds: int = 600) -> int:
     """Queue the gate again for requests validating longer than expected. Safe: the gate is idempotent."""
     cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
-    stalled = list(PromotionRequest.objects.filter(state=PromotionState.VALIDATING, submitted_at__lt=cutoff)
-                   .values_list("pk", flat=True))
+    stalled = list(
+        PromotionRequest.objects.filter(state=PromotionState.VALIDATING, submitted_at__lt=cutoff).values_list(
+            "pk", flat=True
+        )
+    )
     for promotion_id in stalled:
         _queue_gate(promotion_id)
     return len(stalled)

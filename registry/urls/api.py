@@ -9,8 +9,9 @@ urlpatterns = [
     path("models/<slug:name>/", apis.ModelDetailApi.as_view(), name="model-detail"),
     path("models/<slug:name>/versions/", apis.VersionListApi.as_view(), name="version-list"),
     path("models/<slug:name>/versions/<int:version>/", apis.VersionDetailApi.as_view(), name="version-detail"),
-    path("models/<slug:name>/versions/<int:version>/artifact", apis.VersionArtifactApi.as_view(),
-         name="version-artifact"),
+    path(
+        "models/<slug:name>/versions/<int:version>/artifact", apis.VersionArtifactApi.as_view(), name="version-artifact"
+    ),
     path("models/<slug:name>/versions/<int:version>/tags", apis.VersionTagsApi.as_view(), name="version-tags"),
     path("models/<slug:name>/aliases/<slug:alias>", apis.AliasApi.as_view(), name="alias"),
     path("models/<slug:name>/alias-history/", apis.AliasHistoryApi.as_view(), name="alias-history"),

@@ -17,8 +17,12 @@ from ..models import ModelVersion, RegisteredModel
 from .model_page import model_detail_page
 
 __all__ = [
-    "model_list", "model_detail", "version_diff", "version_detail",
+    "model_list",
+    "model_detail",
+    "version_diff",
+    "version_detail",
 ]
+
 
 @require_GET
 @keel_member_required
@@ -41,14 +45,16 @@ def version_diff(request, name: str):
     if form.is_valid():
         rows = selectors.version_diff(form.cleaned_data["left_version"], form.cleaned_data["right_version"])
         differences = changed_only(rows)
-        context.update({
-            "left": form.cleaned_data["left_version"],
-            "right": form.cleaned_data["right_version"],
-            "rows": differences if form.cleaned_data["changes"] else rows,
-            "difference_count": len(differences),
-            "same_count": sum(row.status == SAME for row in rows),
-            "only_changes": form.cleaned_data["changes"],
-        })
+        context.update(
+            {
+                "left": form.cleaned_data["left_version"],
+                "right": form.cleaned_data["right_version"],
+                "rows": differences if form.cleaned_data["changes"] else rows,
+                "difference_count": len(differences),
+                "same_count": sum(row.status == SAME for row in rows),
+                "only_changes": form.cleaned_data["changes"],
+            }
+        )
     return render(request, "registry/version_diff.html", context)
 
 
@@ -57,19 +63,23 @@ def version_diff(request, name: str):
 def version_detail(request, name: str, number: int):
     version = get_object_or_404(
         ModelVersion.objects.select_related("model", "created_by", "run__experiment"),
-        model__name=name, version=number,
+        model__name=name,
+        version=number,
     )
     run = version.run
-    return render(request, "registry/version_detail.html", {
-        "model": version.model,
-        "version": version,
-        "aliases": sorted(alias for alias, v in selectors.alias_map(version.model).items() if v.pk == version.pk),
-        "config": selectors.version_config(version),
-        "tags": selectors.latest_tags(version.tags.all()),
-        "checks": version.artifact_checks.all()[:5],
-        "run": run,
-        "run_params": run.params.all() if run else [],
-        "run_metrics": selectors.latest_metrics(run.metrics.all()) if run else {},
-        "run_tags": selectors.latest_tags(run.tags.all()) if run else {},
-    })
-
+    return render(
+        request,
+        "registry/version_detail.html",
+        {
+            "model": version.model,
+            "version": version,
+            "aliases": sorted(alias for alias, v in selectors.alias_map(version.model).items() if v.pk == version.pk),
+            "config": selectors.version_config(version),
+            "tags": selectors.latest_tags(version.tags.all()),
+            "checks": version.artifact_checks.all()[:5],
+            "run": run,
+            "run_params": run.params.all() if run else [],
+            "run_metrics": selectors.latest_metrics(run.metrics.all()) if run else {},
+            "run_tags": selectors.latest_tags(run.tags.all()) if run else {},
+        },
+    )

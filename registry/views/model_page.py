@@ -23,16 +23,21 @@ def model_detail_page(request, model: RegisteredModel, *, rollback_form=None, st
     # timeline shows as the artifact's current status.
     prefetch_related_objects(versions, "artifact_checks")
     metric_names, metric_rows = selectors.metrics_table(versions)
-    return render(request, "registry/model_detail.html", {
-        "model": model,
-        "aliases": sorted(selectors.alias_map(model).items()),
-        "versions": versions,
-        "history": selectors.alias_history(model),
-        "metric_names": metric_names,
-        "metric_rows": metric_rows,
-        "compare_form": CompareForm(model=model),
-        **model_panels(request, model, rollback_form=rollback_form),
-    }, status=status)
+    return render(
+        request,
+        "registry/model_detail.html",
+        {
+            "model": model,
+            "aliases": sorted(selectors.alias_map(model).items()),
+            "versions": versions,
+            "history": selectors.alias_history(model),
+            "metric_names": metric_names,
+            "metric_rows": metric_rows,
+            "compare_form": CompareForm(model=model),
+            **model_panels(request, model, rollback_form=rollback_form),
+        },
+        status=status,
+    )
 
 
 def model_panels(request, model: RegisteredModel, *, rollback_form: RollbackForm | None = None) -> dict:

@@ -36,8 +36,16 @@ from ..models import PromotionAction, PromotionRequest, PromotionState, Register
 from . import model_page
 
 __all__ = [
-    "REFRESH_SECONDS", "PLOT_MAX_AGE", "promotion_queue", "promotion_new", "promotion_detail",
-    "promotion_approve", "promotion_reject", "promotion_cancel", "promotion_plot", "model_rollback",
+    "REFRESH_SECONDS",
+    "PLOT_MAX_AGE",
+    "promotion_queue",
+    "promotion_new",
+    "promotion_detail",
+    "promotion_approve",
+    "promotion_reject",
+    "promotion_cancel",
+    "promotion_plot",
+    "model_rollback",
     "model_policy",
 ]
 
@@ -63,10 +71,15 @@ def promotion_queue(request):
         if form.cleaned_data["model"]:
             model = RegisteredModel.objects.get(name=form.cleaned_data["model"])
         state = form.cleaned_data["state"]
-    return render(request, "registry/promotion_queue.html", {
-        "form": form, "queue": selectors.promotion_queue(model=model, state=state),
-        "filtered": bool(model or state),
-    })
+    return render(
+        request,
+        "registry/promotion_queue.html",
+        {
+            "form": form,
+            "queue": selectors.promotion_queue(model=model, state=state),
+            "filtered": bool(model or state),
+        },
+    )
 
 
 # --- asking for a promotion -------------------------------------------------------------------------
@@ -90,15 +103,24 @@ def promotion_new(request, name: str):
     if data["holdout_file"]:
         try:
             holdout = services.holdout_register(
-                model=model, actor=request.user, name=data["holdout_file"].name,
-                label_column=data["label_column"].strip(), uploaded=data["holdout_file"])
+                model=model,
+                actor=request.user,
+                name=data["holdout_file"].name,
+                label_column=data["label_column"].strip(),
+                uploaded=data["holdout_file"],
+            )
         except ApplicationError as exc:
             show_service_error(form, exc, REQUEST_FIELDS)
             return _request_form_page(request, model, form, status=exc.status_code)
     try:
         promotion = services.promotion_request_create(
-            version=data["version"], actor=request.user, reason=data["reason"], target_alias=data["target_alias"],
-            holdout=holdout, canary_percent=data["canary_percent"])
+            version=data["version"],
+            actor=request.user,
+            reason=data["reason"],
+            target_alias=data["target_alias"],
+            holdout=holdout,
+            canary_percent=data["canary_percent"],
+        )
     except ApplicationError as exc:
         if data["holdout_file"]:
             # The upload is registered and kept: select it, so fixing the request needs no second upload.
@@ -107,16 +129,26 @@ def promotion_new(request, name: str):
             messages.info(request, f"Hold-out '{holdout.name}' was registered; it is selected below.")
         show_service_error(form, exc, REQUEST_FIELDS)
         return _request_form_page(request, model, form, status=exc.status_code)
-    messages.success(request, f"Request #{promotion.pk} submitted. Keel is validating v{promotion.version.version} "
-                              f"on the hold-out data; a second reviewer approves it after that.")
+    messages.success(
+        request,
+        f"Request #{promotion.pk} submitted. Keel is validating v{promotion.version.version} "
+        f"on the hold-out data; a second reviewer approves it after that.",
+    )
     return redirect("promotions:detail", pk=promotion.pk)
 
 
 def _request_form_page(request, model, form, status=200):
-    return render(request, "registry/promotion_new.html", {
-        "model": model, "form": form, "aliases": sorted(selectors.alias_map(model).items()),
-        "policy": selectors.policy_for(model),
-    }, status=status)
+    return render(
+        request,
+        "registry/promotion_new.html",
+        {
+            "model": model,
+            "form": form,
+            "aliases": sorted(selectors.alias_map(model).items()),
+            "policy": selectors.policy_for(model),
+        },
+        status=status,
+    )
 
 
 # --- the approval page ------------------------------------------------------------------------------
@@ -143,22 +175,27 @@ def _detail_page(request, promotion: PromotionRequest, *, status: int = 200, **b
         forms["cancel_form"] = CancelForm(promotion=promotion)
     forms.update(bound_forms)
 
-    return render(request, "registry/promotion_detail.html", {
-        "promotion": promotion,
-        "model": promotion.model,
-        "events": promotion.events.all(),
-        "evidence": evidence,
-        "checks_summary": evidence_display.checks_summary(evidence),
-        "metric_rows": evidence_display.metric_rows(evidence),
-        "slice_tables": evidence_display.slice_tables(evidence),
-        "plots": evidence_display.available_plots(evidence),
-        "threshold_rule_label": _rule_label((evidence.get("threshold") or {}).get("rule")),
-        "config_diff": _config_diff(promotion),
-        "refresh_seconds": REFRESH_SECONDS if promotion.state == PromotionState.VALIDATING else None,
-        "is_submitter": is_submitter,
-        "may_decide": may_decide,
-        **forms,
-    }, status=status)
+    return render(
+        request,
+        "registry/promotion_detail.html",
+        {
+            "promotion": promotion,
+            "model": promotion.model,
+            "events": promotion.events.all(),
+            "evidence": evidence,
+            "checks_summary": evidence_display.checks_summary(evidence),
+            "metric_rows": evidence_display.metric_rows(evidence),
+            "slice_tables": evidence_display.slice_tables(evidence),
+            "plots": evidence_display.available_plots(evidence),
+            "threshold_rule_label": _rule_label((evidence.get("threshold") or {}).get("rule")),
+            "config_diff": _config_diff(promotion),
+            "refresh_seconds": REFRESH_SECONDS if promotion.state == PromotionState.VALIDATING else None,
+            "is_submitter": is_submitter,
+            "may_decide": may_decide,
+            **forms,
+        },
+        status=status,
+    )
 
 
 def _rule_label(rule: str | None) -> str | None:
@@ -177,8 +214,7 @@ def _config_diff(promotion: PromotionRequest) -> dict | None:
         against, role = aliases.get(selectors.PRODUCTION), selectors.PRODUCTION
     if against is None or against == promotion.version:
         return {"against": None, "role": role, "rows": []}
-    return {"against": against, "role": role,
-            "rows": changed_only(selectors.version_diff(against, promotion.version))}
+    return {"against": against, "role": role, "rows": changed_only(selectors.version_diff(against, promotion.version))}
 
 
 def _decide(request, pk: int, form_class, form_name: str, act, done: str):
@@ -201,30 +237,45 @@ def _decide(request, pk: int, form_class, form_name: str, act, done: str):
 @approver_required
 def promotion_approve(request, pk: int):
     return _decide(
-        request, pk, ApproveForm, "approve_form",
+        request,
+        pk,
+        ApproveForm,
+        "approve_form",
         lambda promotion, data: services.promotion_approve(
-            promotion=promotion, actor=request.user, comment=data["comment"].strip(), threshold=data.get("threshold")),
-        "Approved: {promotion.target_alias} now serves v{promotion.version.version}.")
+            promotion=promotion, actor=request.user, comment=data["comment"].strip(), threshold=data.get("threshold")
+        ),
+        "Approved: {promotion.target_alias} now serves v{promotion.version.version}.",
+    )
 
 
 @require_POST
 @approver_required
 def promotion_reject(request, pk: int):
     return _decide(
-        request, pk, RejectForm, "reject_form",
-        lambda promotion, data: services.promotion_reject(promotion=promotion, actor=request.user,
-                                                          comment=data["comment"].strip()),
-        "Rejected request #{promotion.pk}; the submitter is told why.")
+        request,
+        pk,
+        RejectForm,
+        "reject_form",
+        lambda promotion, data: services.promotion_reject(
+            promotion=promotion, actor=request.user, comment=data["comment"].strip()
+        ),
+        "Rejected request #{promotion.pk}; the submitter is told why.",
+    )
 
 
 @require_POST
 @registrar_required  # only someone who can submit a request can be its submitter
 def promotion_cancel(request, pk: int):
     return _decide(
-        request, pk, CancelForm, "cancel_form",
-        lambda promotion, data: services.promotion_cancel(promotion=promotion, actor=request.user,
-                                                          reason=data["reason"].strip()),
-        "Cancelled request #{promotion.pk}.")
+        request,
+        pk,
+        CancelForm,
+        "cancel_form",
+        lambda promotion, data: services.promotion_cancel(
+            promotion=promotion, actor=request.user, reason=data["reason"].strip()
+        ),
+        "Cancelled request #{promotion.pk}.",
+    )
 
 
 @require_GET
@@ -236,8 +287,11 @@ def promotion_plot(request, pk: int, plot: str):
     # Imported here: matplotlib takes a while to load and only these views need it.
     from .. import plots
 
-    draw = {"curves": plots.curves_png, "prediction-diff": plots.prediction_diff_png,
-            "importance": plots.importance_png}[plot]
+    draw = {
+        "curves": plots.curves_png,
+        "prediction-diff": plots.prediction_diff_png,
+        "importance": plots.importance_png,
+    }[plot]
     evidence = get_object_or_404(PromotionRequest.objects.only("evidence"), pk=pk).evidence or {}
     if not evidence.get(part):
         raise Http404(f"Request #{pk} has no {part.replace('_', ' ')} evidence.")
@@ -260,8 +314,12 @@ def model_rollback(request, name: str):
     form = RollbackForm(request.POST, targets=selectors.rollback_targets(model))
     if form.is_valid():
         try:
-            services.promotion_rollback(model=model, to_version=form.cleaned_data["to_version"], actor=request.user,
-                                        reason=form.cleaned_data["reason"])
+            services.promotion_rollback(
+                model=model,
+                to_version=form.cleaned_data["to_version"],
+                actor=request.user,
+                reason=form.cleaned_data["reason"],
+            )
         except ApplicationError as exc:
             show_service_error(form, exc)
             return model_page.model_detail_page(request, model, rollback_form=form, status=exc.status_code)
@@ -294,6 +352,14 @@ def model_policy(request, name: str):
             status = 400
     else:
         form = PolicyForm(instance=policy) if may_edit else None
-    return render(request, "registry/promotion_policy.html", {
-        "model": model, "policy": policy, "form": form, "may_edit": may_edit,
-    }, status=status)
+    return render(
+        request,
+        "registry/promotion_policy.html",
+        {
+            "model": model,
+            "policy": policy,
+            "form": form,
+            "may_edit": may_edit,
+        },
+        status=status,
+    )

@@ -40,8 +40,9 @@ class ExplanationListApi(KeelAPIView):
             model = registry_selectors.model_get(data["model"])
         except NotFound as exc:
             raise ApplicationError(exc.message, field="model") from None
-        explanation = services.explanation_request(actor=request.user, model=model, entity_id=data["entity_id"],
-                                                   features=data["features"])
+        explanation = services.explanation_request(
+            actor=request.user, model=model, entity_id=data["entity_id"], features=data["features"]
+        )
         body = s.ExplanationOut(selectors.explanation_get(explanation.pk)).data
         if explanation.in_progress:
             return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["links"]["self"]})
@@ -74,8 +75,11 @@ class ExplainerBackgroundApi(KeelAPIView):
 
     @extend_schema(responses=s.ExplainerBackgroundOut)
     def get(self, request, name, version):
-        found = ExplainerBackground.objects.select_related("version__model", "created_by").filter(
-            version=self._version(name, version)).first()
+        found = (
+            ExplainerBackground.objects.select_related("version__model", "created_by")
+            .filter(version=self._version(name, version))
+            .first()
+        )
         if found is None:
             raise NotFound(f"v{version} of '{name}' has no explainer background yet.")
         return Response(s.ExplainerBackgroundOut(found).data)
@@ -84,8 +88,10 @@ class ExplainerBackgroundApi(KeelAPIView):
     def put(self, request, name, version):
         found = self._version(name, version)
         # A bare list of records is accepted too.
-        data = self.validated(s.ExplainerBackgroundIn,
-                              data={"records": request.data} if isinstance(request.data, list) else None)
-        background = services.explainer_background_upload(version=found, actor=request.user,
-                                                          records=data["records"], source=data["source"])
+        data = self.validated(
+            s.ExplainerBackgroundIn, data={"records": request.data} if isinstance(request.data, list) else None
+        )
+        background = services.explainer_background_upload(
+            version=found, actor=request.user, records=data["records"], source=data["source"]
+        )
         return Response(s.ExplainerBackgroundOut(background).data)

@@ -4,7 +4,6 @@ Reads need `support.read_lists` (agents, reviewers, pipelines); changes need `su
 (support agents only). Each view validates its input and calls one service or selector.
 """
 
-
 from django.http import HttpResponse, HttpResponseNotModified
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -45,8 +44,7 @@ class ListsReadPermission(ActionPermission):
 
     def has_permission(self, request, view) -> bool:
         if isinstance(request.auth, CachedGrant):
-            required = view.required_permissions.get("GET" if request.method in ("HEAD", "OPTIONS") else
-                                                     request.method)
+            required = view.required_permissions.get("GET" if request.method in ("HEAD", "OPTIONS") else request.method)
             return bool(required) and (request.user.is_superuser or required in request.auth.permissions)
         return super().has_permission(request, view)
 
@@ -73,13 +71,20 @@ def fast_poll(request) -> HttpResponse | None:
     if request.method != "GET":
         return None
     answer = lists_poll.poll_answer(
-        authorization=request.headers.get("Authorization", ""), surface=request.GET.get("surface", ""),
-        if_none_match=request.headers.get("If-None-Match"), since=request.GET.get("since"),
-        accept_encoding=request.headers.get("Accept-Encoding"), now=timezone.now())
+        authorization=request.headers.get("Authorization", ""),
+        surface=request.GET.get("surface", ""),
+        if_none_match=request.headers.get("If-None-Match"),
+        since=request.GET.get("since"),
+        accept_encoding=request.headers.get("Accept-Encoding"),
+        now=timezone.now(),
+    )
     if answer is None:
         return None
-    response = HttpResponseNotModified() if answer.status == 304 else HttpResponse(
-        answer.body, content_type="application/json")
+    response = (
+        HttpResponseNotModified()
+        if answer.status == 304
+        else HttpResponse(answer.body, content_type="application/json")
+    )
     for name, value in answer.headers:
         response[name] = value
     return response
@@ -104,10 +109,14 @@ class ServingListsApi(SupportAPIView):
         return fast_poll(request) or super().dispatch(request, *args, **kwargs)
 
     @extend_schema(
-        parameters=[OpenApiParameter("surface", str, required=True, description="A surface's name."),
-                    OpenApiParameter("since", str, description="The cursor of an earlier response: answer with "
-                                                               "only the changes since.")],
-        responses={200: OpenApiTypes.OBJECT, 304: None})
+        parameters=[
+            OpenApiParameter("surface", str, required=True, description="A surface's name."),
+            OpenApiParameter(
+                "since", str, description="The cursor of an earlier response: answer with only the changes since."
+            ),
+        ],
+        responses={200: OpenApiTypes.OBJECT, 304: None},
+    )
     def get(self, request):
         surface = request.query_params.get("surface", "").strip()
         if not SURFACE_NAME.fullmatch(surface):
@@ -147,8 +156,12 @@ class EntryFilterIn(serializers.Serializer):
 class EntryListApi(SupportAPIView):
     required_permissions = {"GET": READ_LISTS}
 
-    @extend_schema(responses=s.EntryOut(many=True), parameters=[
-        OpenApiParameter(name, str) for name in ("kind", "entity_type", "entity_id", "state", "reason", "surface")])
+    @extend_schema(
+        responses=s.EntryOut(many=True),
+        parameters=[
+            OpenApiParameter(name, str) for name in ("kind", "entity_type", "entity_id", "state", "reason", "surface")
+        ],
+    )
     def get(self, request):
         filters = dict(self.validated(EntryFilterIn, data=request.query_params))
         if "surface" in filters:
@@ -197,20 +210,30 @@ class LiftApi(SupportAPIView):
 class EntitySearchApi(SupportAPIView):
     required_permissions = {"GET": READ_LISTS}
 
-    @extend_schema(responses=s.EntitySummaryOut(many=True), parameters=[
-        OpenApiParameter("q", str, required=True, description="An ID or its beginning."),
-        OpenApiParameter("entity_type", str)])
+    @extend_schema(
+        responses=s.EntitySummaryOut(many=True),
+        parameters=[
+            OpenApiParameter("q", str, required=True, description="An ID or its beginning."),
+            OpenApiParameter("entity_type", str),
+        ],
+    )
     def get(self, request):
-        found = selectors.entity_search(query=request.query_params.get("q", ""),
-                                        entity_type=request.query_params.get("entity_type") or None)
+        found = selectors.entity_search(
+            query=request.query_params.get("q", ""), entity_type=request.query_params.get("entity_type") or None
+        )
         return Response(s.EntitySummaryOut(found, many=True).data)
 
 
 class HistoryApi(SupportAPIView):
     required_permissions = {"GET": READ_LISTS}
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT}, parameters=[
-        OpenApiParameter("entity_type", str, required=True), OpenApiParameter("entity_id", str, required=True)])
+    @extend_schema(
+        responses={200: OpenApiTypes.OBJECT},
+        parameters=[
+            OpenApiParameter("entity_type", str, required=True),
+            OpenApiParameter("entity_id", str, required=True),
+        ],
+    )
     def get(self, request):
         entity_type = request.query_params.get("entity_type", "").strip()
         entity_id = request.query_params.get("entity_id", "").strip()
@@ -218,9 +241,14 @@ class HistoryApi(SupportAPIView):
             raise ApplicationError("Say which ID: ?entity_type=…&entity_id=….", field="entity_id")
         events = selectors.entity_history(entity_type=entity_type, entity_id=entity_id)
         active = selectors.entity_active_entries(entity_type=entity_type, entity_id=entity_id)
-        return Response({"entity_type": entity_type, "entity_id": entity_id,
-                         "active": s.EntryOut(active, many=True).data,
-                         "history": s.HistoryEventOut(events, many=True).data})
+        return Response(
+            {
+                "entity_type": entity_type,
+                "entity_id": entity_id,
+                "active": s.EntryOut(active, many=True).data,
+                "history": s.HistoryEventOut(events, many=True).data,
+            }
+        )
 
 
 # --- bulk uploads -------------------------------------------------------------------------------------------
@@ -272,8 +300,9 @@ class PrivacyRequestListApi(SupportAPIView):
     @extend_schema(request=s.PrivacyRequestIn, responses={201: s.PrivacyRequestOut})
     def post(self, request):
         created = services.privacy_request_create(actor=request.user, **self.validated(s.PrivacyRequestIn))
-        return Response(s.PrivacyRequestOut(selectors.privacy_request_get(created.pk)).data,
-                        status=status.HTTP_201_CREATED)
+        return Response(
+            s.PrivacyRequestOut(selectors.privacy_request_get(created.pk)).data, status=status.HTTP_201_CREATED
+        )
 
 
 class PrivacyRequestDetailApi(SupportAPIView):

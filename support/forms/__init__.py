@@ -14,6 +14,16 @@ from .entries import (
 from .explanations import FEATURE_PREFIX, ChooseModelForm, ExplainForm
 
 __all__ = [
-    "DATETIME_FORMAT", "FEATURE_PREFIX", "BlacklistForm", "BoostForm", "BulkConfirmForm", "BulkRowFilterForm",
-    "BulkUploadForm", "ChooseModelForm", "ExplainForm", "LiftForm", "PrivacyRequestForm", "SearchForm",
+    "DATETIME_FORMAT",
+    "FEATURE_PREFIX",
+    "BlacklistForm",
+    "BoostForm",
+    "BulkConfirmForm",
+    "BulkRowFilterForm",
+    "BulkUploadForm",
+    "ChooseModelForm",
+    "ExplainForm",
+    "LiftForm",
+    "PrivacyRequestForm",
+    "SearchForm",
 ]

@@ -25,10 +25,15 @@ def _entity_type_field(**kwargs) -> forms.ChoiceField:
 
 def _expiry_field(*, required: bool, help_text: str) -> forms.DateTimeField:
     return forms.DateTimeField(
-        required=required, help_text=help_text, label=f"Expires ({timezone.get_default_timezone_name()})",
+        required=required,
+        help_text=help_text,
+        label=f"Expires ({timezone.get_default_timezone_name()})",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DATETIME_FORMAT),
-        error_messages={"required": "Give an expiry: boosts are temporary.",
-                        "invalid": "Give a date and time, e.g. 2026-12-01 09:00."})
+        error_messages={
+            "required": "Give an expiry: boosts are temporary.",
+            "invalid": "Give a date and time, e.g. 2026-12-01 09:00.",
+        },
+    )
 
 
 def _reasons(allowed) -> list[tuple[str, str]]:
@@ -36,28 +41,37 @@ def _reasons(allowed) -> list[tuple[str, str]]:
 
 
 class SearchForm(forms.Form):
-    q = forms.CharField(required=False, max_length=200, label="ID",
-                        widget=forms.TextInput(attrs={"placeholder": "A customer, product… ID or its beginning",
-                                                      "type": "search", "autocomplete": "off"}))
+    q = forms.CharField(
+        required=False,
+        max_length=200,
+        label="ID",
+        widget=forms.TextInput(
+            attrs={"placeholder": "A customer, product… ID or its beginning", "type": "search", "autocomplete": "off"}
+        ),
+    )
     entity_type = forms.ChoiceField(required=False, label="Type")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["entity_type"].choices = [("", "Any type"),
-                                              *((t, t) for t in settings.KEEL_SUPPORT_ENTITY_TYPES)]
+        self.fields["entity_type"].choices = [("", "Any type"), *((t, t) for t in settings.KEEL_SUPPORT_ENTITY_TYPES)]
 
 
 def _surface_choices() -> list[tuple[str, str]]:
-    return [(s.name, f"{s.name} — {s.description}" if s.description else s.name)
-            for s in Surface.objects.order_by("name").only("name", "description")]
+    return [
+        (s.name, f"{s.name} — {s.description}" if s.description else s.name)
+        for s in Surface.objects.order_by("name").only("name", "description")
+    ]
 
 
 class _ScopeForm(forms.Form):
     """Where an entry applies: every surface, or the ones ticked."""
 
     scope = forms.ChoiceField(
-        label="Where", widget=forms.RadioSelect, initial="all",
-        choices=[("all", "All surfaces"), ("chosen", "Only the surfaces ticked below")])
+        label="Where",
+        widget=forms.RadioSelect,
+        initial="all",
+        choices=[("all", "All surfaces"), ("chosen", "Only the surfaces ticked below")],
+    )
     surfaces = forms.MultipleChoiceField(required=False, label="Surfaces", widget=forms.CheckboxSelectMultiple)
 
     def __init__(self, *args, **kwargs):
@@ -84,56 +98,92 @@ class _EntityForm(_ScopeForm):
 
     def service_kwargs(self) -> dict:
         data = self.cleaned_data
-        return {"entity_type": data["entity_type"], "entity_id": data["entity_id"],
-                "all_surfaces": data["all_surfaces"], "surfaces": data["surfaces"]}
+        return {
+            "entity_type": data["entity_type"],
+            "entity_id": data["entity_id"],
+            "all_surfaces": data["all_surfaces"],
+            "surfaces": data["surfaces"],
+        }
 
 
 class BlacklistForm(_EntityForm):
     # The page's form id, sub-navigation tab and heading (templates/support/_entry_form_base.html).
     kind, heading = "blacklist", "Blacklist an ID"
-    reason = forms.ChoiceField(label="Reason", choices=_reasons(BLACKLIST_REASONS), widget=forms.RadioSelect,
-                               error_messages={"required": "Pick a reason."})
-    note = forms.CharField(required=False, label="In your words",
-                           help_text="Required when the reason is “Other”. Others read this in the history.",
-                           widget=forms.Textarea(attrs={"rows": 2}))
+    reason = forms.ChoiceField(
+        label="Reason",
+        choices=_reasons(BLACKLIST_REASONS),
+        widget=forms.RadioSelect,
+        error_messages={"required": "Pick a reason."},
+    )
+    note = forms.CharField(
+        required=False,
+        label="In your words",
+        help_text="Required when the reason is “Other”. Others read this in the history.",
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
     expires_at = _expiry_field(required=False, help_text="Leave empty to blacklist until someone lifts it.")
 
     def service_kwargs(self) -> dict:
         data = self.cleaned_data
-        return {**super().service_kwargs(), "reason": data["reason"], "note": data["note"],
-                "expires_at": data["expires_at"]}
+        return {
+            **super().service_kwargs(),
+            "reason": data["reason"],
+            "note": data["note"],
+            "expires_at": data["expires_at"],
+        }
 
 
 class BoostForm(_EntityForm):
     kind, heading = "boost", "Boost an ID"
-    weight = forms.FloatField(label="Weight", initial=2.0, widget=forms.NumberInput(attrs={"step": "0.1"}),
-                              error_messages={"required": "Give the boost's weight."})
-    reason = forms.ChoiceField(label="Reason", choices=_reasons(BOOST_REASONS), initial=EntryReason.COLD_START,
-                               widget=forms.RadioSelect, error_messages={"required": "Pick a reason."})
-    note = forms.CharField(required=False, label="In your words",
-                           help_text="Required when the reason is “Other”.",
-                           widget=forms.Textarea(attrs={"rows": 2}))
+    weight = forms.FloatField(
+        label="Weight",
+        initial=2.0,
+        widget=forms.NumberInput(attrs={"step": "0.1"}),
+        error_messages={"required": "Give the boost's weight."},
+    )
+    reason = forms.ChoiceField(
+        label="Reason",
+        choices=_reasons(BOOST_REASONS),
+        initial=EntryReason.COLD_START,
+        widget=forms.RadioSelect,
+        error_messages={"required": "Pick a reason."},
+    )
+    note = forms.CharField(
+        required=False,
+        label="In your words",
+        help_text="Required when the reason is “Other”.",
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
     expires_at = _expiry_field(required=True, help_text="Boosts always end; two weeks by default.")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         low, high = settings.KEEL_SUPPORT_BOOST_MIN_WEIGHT, settings.KEEL_SUPPORT_BOOST_MAX_WEIGHT
         self.fields["weight"].help_text = f"Between {low:g} and {high:g}; higher lifts the ID further."
-        self.fields["expires_at"].help_text = (f"Boosts always end: two weeks by default, "
-                                               f"{settings.KEEL_SUPPORT_BOOST_MAX_DAYS} days at most.")
+        self.fields["expires_at"].help_text = (
+            f"Boosts always end: two weeks by default, {settings.KEEL_SUPPORT_BOOST_MAX_DAYS} days at most."
+        )
         if not self.is_bound:
             self.initial.setdefault("expires_at", services.boost_default_expiry().replace(second=0, microsecond=0))
 
     def service_kwargs(self) -> dict:
         data = self.cleaned_data
-        return {**super().service_kwargs(), "weight": data["weight"], "reason": data["reason"], "note": data["note"],
-                "expires_at": data["expires_at"]}
+        return {
+            **super().service_kwargs(),
+            "weight": data["weight"],
+            "reason": data["reason"],
+            "note": data["note"],
+            "expires_at": data["expires_at"],
+        }
 
 
 class LiftForm(forms.Form):
-    reason = forms.CharField(label="Why lift it early?", max_length=2000,
-                             widget=forms.TextInput(attrs={"placeholder": "e.g. Customer's appeal accepted"}),
-                             error_messages={"required": "Say why the entry is lifted early."})
+    reason = forms.CharField(
+        label="Why lift it early?",
+        max_length=2000,
+        widget=forms.TextInput(attrs={"placeholder": "e.g. Customer's appeal accepted"}),
+        error_messages={"required": "Say why the entry is lifted early."},
+    )
 
     def __init__(self, *args, entry_pk: int, **kwargs):
         kwargs.setdefault("auto_id", f"id_lift_{entry_pk}_%s")
@@ -142,31 +192,52 @@ class LiftForm(forms.Form):
 
 
 class BulkUploadForm(_ScopeForm):
-    file = forms.FileField(label="CSV of IDs", error_messages={"required": "Choose the CSV file to upload."},
-                           help_text="One ID per line, or a header row naming entity_id (and optionally "
-                                     "entity_type) columns.")
-    kind = forms.ChoiceField(label="What to do", widget=forms.RadioSelect, initial=EntryKind.BLACKLIST,
-                             choices=[(EntryKind.BLACKLIST.value, "Blacklist every ID"),
-                                      (EntryKind.BOOST.value, "Boost every ID")])
+    file = forms.FileField(
+        label="CSV of IDs",
+        error_messages={"required": "Choose the CSV file to upload."},
+        help_text="One ID per line, or a header row naming entity_id (and optionally entity_type) columns.",
+    )
+    kind = forms.ChoiceField(
+        label="What to do",
+        widget=forms.RadioSelect,
+        initial=EntryKind.BLACKLIST,
+        choices=[(EntryKind.BLACKLIST.value, "Blacklist every ID"), (EntryKind.BOOST.value, "Boost every ID")],
+    )
     entity_type = _entity_type_field(help_text="The type of the IDs, unless the file has an entity_type column.")
     reason = forms.ChoiceField(
-        label="Reason", error_messages={"required": "Pick a reason."},
-        choices=[("", "Pick a reason"), *_reasons([r for r in EntryReason if r != EntryReason.OTHER]),
-                 (EntryReason.OTHER.value, EntryReason.OTHER.label)],
+        label="Reason",
+        error_messages={"required": "Pick a reason."},
+        choices=[
+            ("", "Pick a reason"),
+            *_reasons([r for r in EntryReason if r != EntryReason.OTHER]),
+            (EntryReason.OTHER.value, EntryReason.OTHER.label),
+        ],
         help_text="Blacklists: inappropriate, fraud or legal. Boosts: cold-start or account manager request. "
-                  "Either: other.")
-    note = forms.CharField(required=False, label="In your words", help_text="Required when the reason is “Other”.",
-                           widget=forms.Textarea(attrs={"rows": 2}))
+        "Either: other.",
+    )
+    note = forms.CharField(
+        required=False,
+        label="In your words",
+        help_text="Required when the reason is “Other”.",
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
     weight = forms.FloatField(required=False, label="Weight (boosts)", widget=forms.NumberInput(attrs={"step": "0.1"}))
     expires_at = _expiry_field(required=False, help_text="Optional for a blacklist, required for a boost.")
 
     def service_kwargs(self) -> dict:
         data = self.cleaned_data
-        return {"kind": data["kind"], "file": data["file"], "filename": data["file"].name,
-                "entity_type": data["entity_type"], "reason": data["reason"], "note": data["note"],
-                "all_surfaces": data["all_surfaces"], "surfaces": data["surfaces"],
-                "weight": data["weight"] if data["kind"] == EntryKind.BOOST else None,
-                "expires_at": data["expires_at"]}
+        return {
+            "kind": data["kind"],
+            "file": data["file"],
+            "filename": data["file"].name,
+            "entity_type": data["entity_type"],
+            "reason": data["reason"],
+            "note": data["note"],
+            "all_surfaces": data["all_surfaces"],
+            "surfaces": data["surfaces"],
+            "weight": data["weight"] if data["kind"] == EntryKind.BOOST else None,
+            "expires_at": data["expires_at"],
+        }
 
 
 class BulkConfirmForm(forms.Form):
@@ -185,12 +256,17 @@ class BulkRowFilterForm(forms.Form):
 
 class PrivacyRequestForm(forms.Form):
     entity_id = forms.CharField(max_length=200, label="Customer ID", error_messages={"required": "Say which customer."})
-    reference = forms.CharField(required=False, max_length=200, label="Reference",
-                                help_text="The ticket or case the request came from, e.g. GDPR-2026-19.")
+    reference = forms.CharField(
+        required=False,
+        max_length=200,
+        label="Reference",
+        help_text="The ticket or case the request came from, e.g. GDPR-2026-19.",
+    )
     note = forms.CharField(required=False, label="Note", widget=forms.Textarea(attrs={"rows": 2}))
     confirm = forms.BooleanField(
         label="I have read what happens and the customer asked for it. This cannot be undone.",
-        error_messages={"required": "Tick the box to confirm: a privacy request cannot be undone."})
+        error_messages={"required": "Tick the box to confirm: a privacy request cannot be undone."},
+    )
 
     def service_kwargs(self) -> dict:
         data = self.cleaned_data

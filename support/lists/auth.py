@@ -22,8 +22,11 @@ def grant_key(token: str) -> str:
 
 def granted(found: dict | None, permission: str, now: datetime) -> bool:
     """A cached grant carries its own end, so a copy of it (a worker's near cache) ends with it."""
-    return (found is not None and now.timestamp() < found.get("until", 0)
-            and (found["permissions"] is None or permission in found["permissions"]))
+    return (
+        found is not None
+        and now.timestamp() < found.get("until", 0)
+        and (found["permissions"] is None or permission in found["permissions"])
+    )
 
 
 @dataclass(frozen=True)
@@ -44,8 +47,12 @@ class CachedTokenAuthentication(TokenAuthentication):
         if found is None or now >= found.get("until", 0):
             user, _ = super().authenticate_credentials(key)  # raises for an unknown or inactive user
             seconds = max(1, settings.KEEL_SUPPORT_LISTS_AUTH_CACHE_SECONDS)
-            found = {"pk": user.pk, "username": user.get_username(), "until": now + seconds,
-                     "permissions": frozenset(user.get_all_permissions()) if not user.is_superuser else None}
+            found = {
+                "pk": user.pk,
+                "username": user.get_username(),
+                "until": now + seconds,
+                "permissions": frozenset(user.get_all_permissions()) if not user.is_superuser else None,
+            }
             cache.set(cache_key, found, timeout=seconds)
         from django.contrib.auth import get_user_model
 

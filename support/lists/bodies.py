@@ -29,8 +29,10 @@ def _blacklist_groups(rows) -> list[dict]:
     grouped: dict[tuple, list[str]] = {}
     for entity_type, entity_id, expires_at in rows:
         grouped.setdefault((entity_type, expires_at), []).append(entity_id)
-    return [{"entity_type": t, "expires_at": _iso(exp), "entity_ids": ids}
-            for (t, exp), ids in sorted(grouped.items(), key=lambda item: (item[0][0], _ending(item[0][1])))]
+    return [
+        {"entity_type": t, "expires_at": _iso(exp), "entity_ids": ids}
+        for (t, exp), ids in sorted(grouped.items(), key=lambda item: (item[0][0], _ending(item[0][1])))
+    ]
 
 
 def _boost_groups(rows) -> list[dict]:
@@ -38,9 +40,10 @@ def _boost_groups(rows) -> list[dict]:
     grouped: dict[tuple, list[str]] = {}
     for entity_type, entity_id, weight, expires_at in rows:
         grouped.setdefault((entity_type, weight, expires_at), []).append(entity_id)
-    return [{"entity_type": t, "weight": w, "expires_at": _iso(exp), "entity_ids": ids}
-            for (t, w, exp), ids in sorted(grouped.items(),
-                                           key=lambda item: (item[0][0], item[0][1], _ending(item[0][2])))]
+    return [
+        {"entity_type": t, "weight": w, "expires_at": _iso(exp), "entity_ids": ids}
+        for (t, w, exp), ids in sorted(grouped.items(), key=lambda item: (item[0][0], item[0][1], _ending(item[0][2])))
+    ]
 
 
 def _removed_groups(rows) -> list[dict]:
@@ -56,24 +59,31 @@ def serialise_list(found: selectors.ServingList, now: datetime) -> tuple[str, by
     next_expiry = _iso(found.next_expiry)
     digest = hashlib.blake2b(f"{found.surface}\n{next_expiry}\n".encode(), digest_size=16)
     digest.update(lists)
-    head = dumps({"surface": found.surface, "generated_at": _iso(now), "cursor": str(found.cursor),
-                   "next_expiry": next_expiry})
+    head = dumps(
+        {"surface": found.surface, "generated_at": _iso(now), "cursor": str(found.cursor), "next_expiry": next_expiry}
+    )
     return f'W/"{digest.hexdigest()}"', head[:-1] + b"," + lists[1:]
 
 
 def serialise_changes(found: selectors.ServingChanges) -> bytes:
     """The JSON answer to ?since=<cursor>: what was added and removed, in the list's groups."""
-    return dumps({
-        "surface": found.surface,
-        "generated_at": _iso(found.cursor.at),
-        "since": str(found.since),
-        "cursor": str(found.cursor),
-        "next_expiry": _iso(found.next_expiry),
-        "added": {"blacklist": _blacklist_groups(sorted(found.added_blacklist, key=_row_order)),
-                  "boosts": _boost_groups(sorted(found.added_boosts, key=_row_order))},
-        "removed": {"blacklist": _removed_groups(found.removed_blacklist),
-                    "boosts": _removed_groups(found.removed_boosts)},
-    })
+    return dumps(
+        {
+            "surface": found.surface,
+            "generated_at": _iso(found.cursor.at),
+            "since": str(found.since),
+            "cursor": str(found.cursor),
+            "next_expiry": _iso(found.next_expiry),
+            "added": {
+                "blacklist": _blacklist_groups(sorted(found.added_blacklist, key=_row_order)),
+                "boosts": _boost_groups(sorted(found.added_boosts, key=_row_order)),
+            },
+            "removed": {
+                "blacklist": _removed_groups(found.removed_blacklist),
+                "boosts": _removed_groups(found.removed_boosts),
+            },
+        }
+    )
 
 
 def _row_order(row: tuple) -> tuple:

@@ -42,7 +42,6 @@ from django.conf import settings
 from django.core.cache import cache
 
 from mlops.etags import etag_matches
-
 from support import selectors
 
 from . import store
@@ -106,7 +105,7 @@ class LocalBodies:
                     fds.append(os.memfd_create("keel-serving-list", os.MFD_CLOEXEC))
                     view = memoryview(data)
                     while view:
-                        view = view[os.write(fds[-1], view):]
+                        view = view[os.write(fds[-1], view) :]
                 found.fds = tuple(fds)
             except OSError:  # no memfd here: the bytes are served from memory
                 for fd in fds:
@@ -186,8 +185,11 @@ def _ttl() -> int:
 
 
 def _valid(meta, gen: int, now: datetime) -> bool:
-    return (isinstance(meta, dict) and meta.get("gen") == gen
-            and (meta["valid_until"] is None or now.timestamp() < meta["valid_until"]))
+    return (
+        isinstance(meta, dict)
+        and meta.get("gen") == gen
+        and (meta["valid_until"] is None or now.timestamp() < meta["valid_until"])
+    )
 
 
 def _build(surface: str, gen: int, now: datetime) -> dict:
@@ -197,8 +199,12 @@ def _build(surface: str, gen: int, now: datetime) -> dict:
     body_key = f"support:lists:body:{etag}"
     cache.set(body_key, bodies, timeout=_ttl() + 60)
     _local_put(etag, bodies)
-    meta = {"gen": gen, "etag": etag, "body_key": body_key,
-            "valid_until": found.next_expiry.timestamp() if found.next_expiry else None}
+    meta = {
+        "gen": gen,
+        "etag": etag,
+        "body_key": body_key,
+        "valid_until": found.next_expiry.timestamp() if found.next_expiry else None,
+    }
     cache.set(_meta_key(surface), meta, timeout=_ttl())
     return meta
 
@@ -258,9 +264,12 @@ def _delta_key(surface: str, cursor: str) -> str:
 def _delta_valid(cached, gen: int, cursor: selectors.Cursor, now: datetime) -> bool:
     """A stored answer for a cursor holds while no change was made (same generation) and nothing
     expired (before the next expiry it saw)."""
-    return (isinstance(cached, dict) and cached.get("gen") == gen
-            and (cached["valid_until"] is None or now.timestamp() < cached["valid_until"])
-            and cached["computed_at"] >= cursor.at.timestamp())
+    return (
+        isinstance(cached, dict)
+        and cached.get("gen") == gen
+        and (cached["valid_until"] is None or now.timestamp() < cached["valid_until"])
+        and cached["computed_at"] >= cursor.at.timestamp()
+    )
 
 
 def changes(surface: str, since: str, now: datetime) -> bytes:
@@ -273,9 +282,16 @@ def changes(surface: str, since: str, now: datetime) -> bytes:
         return found[key]["body"]
     changed = selectors.serving_changes(surface=selectors.surface_get(surface), since=cursor, now=now)
     body = serialise_changes(changed)
-    cache.set(key, {"gen": gen, "body": body, "computed_at": now.timestamp(),
-                    "valid_until": changed.next_expiry.timestamp() if changed.next_expiry else None},
-              timeout=min(_ttl(), 120))
+    cache.set(
+        key,
+        {
+            "gen": gen,
+            "body": body,
+            "computed_at": now.timestamp(),
+            "valid_until": changed.next_expiry.timestamp() if changed.next_expiry else None,
+        },
+        timeout=min(_ttl(), 120),
+    )
     return body
 
 
@@ -289,8 +305,9 @@ class FastAnswer:
     changes: bytes | None = None  # the answer to ?since=
 
 
-def fast_answer(*, token: str, permission: str, surface: str, if_none_match: str | None, since: str | None,
-                now: datetime) -> FastAnswer | None:
+def fast_answer(
+    *, token: str, permission: str, surface: str, if_none_match: str | None, since: str | None, now: datetime
+) -> FastAnswer | None:
     """A poll answered with at most one cache round trip (none when this worker's near cache has the
     keys), before Django's request handling runs, for a token whose user and
     permissions are cached (by CachedTokenAuthentication, within its few seconds): 304 for a current
@@ -306,8 +323,9 @@ def fast_answer(*, token: str, permission: str, surface: str, if_none_match: str
     auth_key = grant_key(token)
     key = _meta_key(surface) if cursor is None else _delta_key(surface, str(cursor))
     found = store.poll_get_many([auth_key, GEN_KEY, key])
-    answer = _answer_from(found, auth_key, key, permission=permission, cursor=cursor,
-                          if_none_match=if_none_match, now=now)
+    answer = _answer_from(
+        found, auth_key, key, permission=permission, cursor=cursor, if_none_match=if_none_match, now=now
+    )
     if answer is None:
         # Django's path writes what replaces them (a grant, a list description of the current
         # generation) without announcing it: this worker's copies would only send polls there again.
@@ -315,8 +333,9 @@ def fast_answer(*, token: str, permission: str, surface: str, if_none_match: str
     return answer
 
 
-def _answer_from(found: dict, auth_key: str, key: str, *, permission: str, cursor, if_none_match: str | None,
-                 now: datetime) -> FastAnswer | None:
+def _answer_from(
+    found: dict, auth_key: str, key: str, *, permission: str, cursor, if_none_match: str | None, now: datetime
+) -> FastAnswer | None:
     gen = found.get(GEN_KEY)
     if gen is None or not granted(found.get(auth_key), permission, now):
         return None

@@ -23,6 +23,7 @@ client library, but Debian 12 ships Redis 7.0 and redis-py refuses it below 7.4.
 Without Redis (the quick start's memory cache) there is nothing to copy and this module is inert.
 """
 
+import contextlib
 import logging
 import os
 import threading
@@ -110,8 +111,9 @@ class NearCache:
             self._values.clear()
             self._epoch += 1
             self._stop = threading.Event()
-        thread = threading.Thread(target=self._listen, args=(client_factory, self._stop), daemon=True,
-                                  name="keel-lists-near-cache")
+        thread = threading.Thread(
+            target=self._listen, args=(client_factory, self._stop), daemon=True, name="keel-lists-near-cache"
+        )
         thread.start()
 
     def stop(self) -> None:
@@ -155,10 +157,8 @@ class NearCache:
                 stop.wait(RETRY_SECONDS)
             finally:
                 if pubsub is not None:
-                    try:
+                    with contextlib.suppress(Exception):
                         pubsub.close()
-                    except Exception:
-                        pass
         self._set_live(False)
 
 

@@ -41,16 +41,24 @@ class PollAnswer:
     gzipped: bool = False
 
 
-def poll_answer(*, authorization: str, surface: str, if_none_match: str | None, since: str | None,
-                accept_encoding: str | None, now: datetime) -> PollAnswer | None:
+def poll_answer(
+    *,
+    authorization: str,
+    surface: str,
+    if_none_match: str | None,
+    since: str | None,
+    accept_encoding: str | None,
+    now: datetime,
+) -> PollAnswer | None:
     """The answer to a poll by a recently seen token for a current list (see support.lists.cache.fast_answer),
     or None for anything else (first poll of a token, a list to build, a bad surface or cursor,
     session users), which the DRF view then answers, with its authentication and error messages."""
     auth = authorization.split()
     if not (len(auth) == 2 and auth[0].lower() == "token" and SURFACE_NAME.fullmatch(surface)):
         return None
-    answer = lists_cache.fast_answer(token=auth[1], permission=READ_LISTS, surface=surface,
-                                     if_none_match=if_none_match, since=since, now=now)
+    answer = lists_cache.fast_answer(
+        token=auth[1], permission=READ_LISTS, surface=surface, if_none_match=if_none_match, since=since, now=now
+    )
     if answer is None:
         return None
     if answer.changes is not None:
@@ -58,6 +66,10 @@ def poll_answer(*, authorization: str, surface: str, if_none_match: str | None, 
     if answer.bodies is None:
         return PollAnswer(304, list_headers(etag=answer.etag, not_modified=True))
     gzipped = wants_gzip(accept_encoding)
-    return PollAnswer(200, list_headers(etag=answer.etag, gzipped=gzipped),
-                      body=answer.bodies.gzip if gzipped else answer.bodies.json, bodies=answer.bodies,
-                      gzipped=gzipped)
+    return PollAnswer(
+        200,
+        list_headers(etag=answer.etag, gzipped=gzipped),
+        body=answer.bodies.gzip if gzipped else answer.bodies.json,
+        bodies=answer.bodies,
+        gzipped=gzipped,
+    )

@@ -62,9 +62,13 @@ class ServingListsWSGI:
             return None
         query = _query(environ.get("QUERY_STRING", ""))
         answer = lists_poll.poll_answer(
-            authorization=environ.get("HTTP_AUTHORIZATION", ""), surface=query.get("surface", ""),
-            if_none_match=environ.get("HTTP_IF_NONE_MATCH"), since=query.get("since"),
-            accept_encoding=environ.get("HTTP_ACCEPT_ENCODING"), now=timezone.now())
+            authorization=environ.get("HTTP_AUTHORIZATION", ""),
+            surface=query.get("surface", ""),
+            if_none_match=environ.get("HTTP_IF_NONE_MATCH"),
+            since=query.get("since"),
+            accept_encoding=environ.get("HTTP_ACCEPT_ENCODING"),
+            now=timezone.now(),
+        )
         if answer is None:
             return None
         headers = [*answer.headers, *self._security_headers(secure)]
@@ -127,8 +131,14 @@ def _security_middleware_headers(path: str, secure: bool) -> list[tuple[str, str
     from django.http import HttpResponse
     from django.middleware.security import SecurityMiddleware
 
-    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "SERVER_NAME": "localhost", "SERVER_PORT": "443",
-               "wsgi.url_scheme": "https" if secure else "http", "wsgi.input": io.BytesIO()}
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": path,
+        "SERVER_NAME": "localhost",
+        "SERVER_PORT": "443",
+        "wsgi.url_scheme": "https" if secure else "http",
+        "wsgi.input": io.BytesIO(),
+    }
     if settings.SECURE_PROXY_SSL_HEADER:
         header, secure_value = settings.SECURE_PROXY_SSL_HEADER
         environ[header] = secure_value if secure else "http"

@@ -85,8 +85,9 @@ def cached_for_entity(model: RegisteredModel, entity_id: str) -> Explanation | N
     prediction = audit_selectors.latest_prediction(entity_id=entity_id, model=model) if entity_id else None
     if version is None or prediction is None:
         return None
-    return (explanations().filter(version=version, prediction=prediction, state="succeeded")
-            .order_by("-created_at").first())
+    return (
+        explanations().filter(version=version, prediction=prediction, state="succeeded").order_by("-created_at").first()
+    )
 
 
 PNG_CACHE_SECONDS = 3600

@@ -53,15 +53,26 @@ def surface_get(name: str) -> Surface:
 
 
 def _with_state(queryset: QuerySet[ListEntry], now) -> QuerySet[ListEntry]:
-    return queryset.annotate(current_state=Case(
-        When(lifted_at__isnull=False, then=Value(EntryState.LIFTED)),
-        When(expires_at__lte=now, then=Value(EntryState.EXPIRED)),
-        default=Value(EntryState.ACTIVE), output_field=CharField()))
+    return queryset.annotate(
+        current_state=Case(
+            When(lifted_at__isnull=False, then=Value(EntryState.LIFTED)),
+            When(expires_at__lte=now, then=Value(EntryState.EXPIRED)),
+            default=Value(EntryState.ACTIVE),
+            output_field=CharField(),
+        )
+    )
 
 
-def entries(*, kind: str | None = None, entity_type: str | None = None, entity_id: str | None = None,
-            state: str | None = None, surface: Surface | None = None, reason: str | None = None,
-            now: datetime | None = None) -> QuerySet[ListEntry]:
+def entries(
+    *,
+    kind: str | None = None,
+    entity_type: str | None = None,
+    entity_id: str | None = None,
+    state: str | None = None,
+    surface: Surface | None = None,
+    reason: str | None = None,
+    now: datetime | None = None,
+) -> QuerySet[ListEntry]:
     """Entries newest first, each with `current_state`; every filter optional. `surface` keeps the
     entries that apply there (for all surfaces, or naming it)."""
     now = now or timezone.now()
@@ -84,8 +95,12 @@ def entries(*, kind: str | None = None, entity_type: str | None = None, entity_i
 
 def entry_get(pk: int, *, now: datetime | None = None) -> ListEntry:
     try:
-        return _with_state(ListEntry.objects.select_related("created_by", "lifted_by", "bulk")
-                           .prefetch_related("surfaces", "privacy_requests"), now or timezone.now()).get(pk=pk)
+        return _with_state(
+            ListEntry.objects.select_related("created_by", "lifted_by", "bulk").prefetch_related(
+                "surfaces", "privacy_requests"
+            ),
+            now or timezone.now(),
+        ).get(pk=pk)
     except ListEntry.DoesNotExist:
         raise NotFound(f"There is no list entry #{pk}.") from None
 
@@ -142,8 +157,9 @@ class EntitySummary:
     last_change_at: datetime | None
 
 
-def entity_search(*, query: str, entity_type: str | None = None, limit: int = 50,
-                  now: datetime | None = None) -> list[EntitySummary]:
+def entity_search(
+    *, query: str, entity_type: str | None = None, limit: int = 50, now: datetime | None = None
+) -> list[EntitySummary]:
     """IDs with any support history that equal or start with `query` (exact matches first)."""
     now = now or timezone.now()
     query = (query or "").strip()
@@ -153,11 +169,17 @@ def entity_search(*, query: str, entity_type: str | None = None, limit: int = 50
     if entity_type:
         match &= Q(entity_type=entity_type)
     active = Q(lifted_at__isnull=True) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-    rows = (ListEntry.objects.filter(match).values("entity_type", "entity_id")
-            .annotate(active_blacklists=Count("id", filter=active & Q(kind=EntryKind.BLACKLIST)),
-                      active_boosts=Count("id", filter=active & Q(kind=EntryKind.BOOST)),
-                      last_created=Max("created_at"), last_lifted=Max("lifted_at"))
-            .order_by("entity_type", "entity_id")[: limit * 2])
+    rows = (
+        ListEntry.objects.filter(match)
+        .values("entity_type", "entity_id")
+        .annotate(
+            active_blacklists=Count("id", filter=active & Q(kind=EntryKind.BLACKLIST)),
+            active_boosts=Count("id", filter=active & Q(kind=EntryKind.BOOST)),
+            last_created=Max("created_at"),
+            last_lifted=Max("lifted_at"),
+        )
+        .order_by("entity_type", "entity_id")[: limit * 2]
+    )
     privacy = set(PrivacyRequest.objects.filter(match).values_list("entity_type", "entity_id")[: limit * 2])
     found: dict[tuple[str, str], EntitySummary] = {}
     for row in rows:
@@ -194,24 +216,41 @@ def entity_history(*, entity_type: str, entity_id: str, now: datetime | None = N
     """Every blacklist, boost, lift, expiry and privacy action on an ID: who, when, why. Newest first."""
     now = now or timezone.now()
     events: list[HistoryEvent] = []
-    found = (ListEntry.objects.of_entity(entity_type, entity_id)
-             .select_related("created_by", "lifted_by", "bulk").prefetch_related("surfaces"))
+    found = (
+        ListEntry.objects.of_entity(entity_type, entity_id)
+        .select_related("created_by", "lifted_by", "bulk")
+        .prefetch_related("surfaces")
+    )
     for entry in found:
         created = "blacklisted" if entry.kind == EntryKind.BLACKLIST else "boosted"
-        events.append(HistoryEvent(entry.created_at, created, entry.created_by, entry.get_reason_display(),
-                                   entry.note, entry=entry))
+        events.append(
+            HistoryEvent(
+                entry.created_at, created, entry.created_by, entry.get_reason_display(), entry.note, entry=entry
+            )
+        )
         if entry.lifted_at is not None:
             events.append(HistoryEvent(entry.lifted_at, "lifted", entry.lifted_by, entry.lift_reason, entry=entry))
         elif entry.expires_at is not None and entry.expires_at <= now:
             events.append(HistoryEvent(entry.expires_at, "expired", None, "Reached its expiry", entry=entry))
     for request in privacy_requests(entity_type=entity_type, entity_id=entity_id):
-        events.append(HistoryEvent(request.created_at, "privacy_requested", request.requested_by,
-                                   EntryReason.PRIVACY.label, request.note, entry=request.entry,
-                                   privacy_request=request))
+        events.append(
+            HistoryEvent(
+                request.created_at,
+                "privacy_requested",
+                request.requested_by,
+                EntryReason.PRIVACY.label,
+                request.note,
+                entry=request.entry,
+                privacy_request=request,
+            )
+        )
         if request.erase_state == EraseState.DONE:
             counted = ", ".join(f"{name}: {count}" for name, count in sorted((request.erase_counts or {}).items()))
-            events.append(HistoryEvent(request.erased_at, "data_erased", None, "Logged data erased",
-                                       counted, privacy_request=request))
+            events.append(
+                HistoryEvent(
+                    request.erased_at, "data_erased", None, "Logged data erased", counted, privacy_request=request
+                )
+            )
     events.sort(key=lambda e: (e.at, _ACTION_ORDER[e.action], e.entry.pk if e.entry else 0), reverse=True)
     return events
 
@@ -282,14 +321,15 @@ _ROW = ("kind", "entity_type", "entity_id", "weight", "expires_at", "created_seq
 def _scoped(surface: Surface, queryset: QuerySet[ListEntry], fields: Iterable[str]):
     """Rows of entries that apply on a surface: two simple queries instead of one OR over a join."""
     fields = tuple(fields)
-    return chain(queryset.filter(all_surfaces=True).values_list(*fields),
-                 queryset.filter(surface_links__surface=surface).values_list(*fields))
+    return chain(
+        queryset.filter(all_surfaces=True).values_list(*fields),
+        queryset.filter(surface_links__surface=surface).values_list(*fields),
+    )
 
 
 def _applies(row, seq: int, at: datetime) -> bool:
     _, _, _, _, expires_at, created_seq, lifted_seq = row
-    return (created_seq <= seq and (lifted_seq is None or lifted_seq > seq)
-            and (expires_at is None or expires_at > at))
+    return created_seq <= seq and (lifted_seq is None or lifted_seq > seq) and (expires_at is None or expires_at > at)
 
 
 def _combine(rows) -> tuple[dict, dict]:
@@ -312,8 +352,10 @@ def _combine(rows) -> tuple[dict, dict]:
 
 def _next_expiry(surface: Surface, now: datetime) -> datetime | None:
     upcoming = ListEntry.objects.active(now).filter(expires_at__isnull=False)
-    found = [upcoming.filter(all_surfaces=True).aggregate(at=Min("expires_at"))["at"],
-             upcoming.filter(surface_links__surface=surface).aggregate(at=Min("expires_at"))["at"]]
+    found = [
+        upcoming.filter(all_surfaces=True).aggregate(at=Min("expires_at"))["at"],
+        upcoming.filter(surface_links__surface=surface).aggregate(at=Min("expires_at"))["at"],
+    ]
     return min(filter(None, found), default=None)
 
 
@@ -329,9 +371,12 @@ def serving_list(*, surface: Surface, now: datetime | None = None) -> ServingLis
     seq, (rows, next_expiry) = _consistent(read)
     blacklist, boosts = _combine(rows)
     return ServingList(
-        surface=surface.name, cursor=Cursor(seq, now), next_expiry=next_expiry,
+        surface=surface.name,
+        cursor=Cursor(seq, now),
+        next_expiry=next_expiry,
         blacklist=sorted((t, i, exp) for (t, i), exp in blacklist.items()),
-        boosts=sorted((t, i, weight, exp) for (t, i), (weight, exp) in boosts.items()))
+        boosts=sorted((t, i, weight, exp) for (t, i), (weight, exp) in boosts.items()),
+    )
 
 
 def serving_changes(*, surface: Surface, since: Cursor, now: datetime | None = None) -> ServingChanges:
@@ -347,8 +392,9 @@ def serving_changes(*, surface: Surface, since: Cursor, now: datetime | None = N
     now = now or timezone.now()
 
     def read():
-        touched = (Q(created_seq__gt=since.seq) | Q(lifted_seq__gt=since.seq)
-                   | Q(expires_at__gt=since.at, expires_at__lte=now))
+        touched = (
+            Q(created_seq__gt=since.seq) | Q(lifted_seq__gt=since.seq) | Q(expires_at__gt=since.at, expires_at__lte=now)
+        )
         keys = set(_scoped(surface, ListEntry.objects.filter(touched), ("entity_type", "entity_id")))
         by_type: dict[str, list[str]] = {}
         for entity_type, entity_id in keys:
@@ -356,22 +402,31 @@ def serving_changes(*, surface: Surface, since: Cursor, now: datetime | None = N
         rows = []
         for entity_type, ids in by_type.items():
             for start in range(0, len(ids), 500):
-                chunk = ListEntry.objects.filter(entity_type=entity_type, entity_id__in=ids[start:start + 500])
+                chunk = ListEntry.objects.filter(entity_type=entity_type, entity_id__in=ids[start : start + 500])
                 rows.extend(_scoped(surface, chunk, _ROW))
         return rows, _next_expiry(surface, now)
 
     seq, (rows, next_expiry) = _consistent(read)
     if since.seq > seq:
-        raise ApplicationError("That cursor is not from these lists' history; fetch the full list again.",
-                               field="since", status_code=410)
+        raise ApplicationError(
+            "That cursor is not from these lists' history; fetch the full list again.", field="since", status_code=410
+        )
     then_blacklist, then_boosts = _combine(r for r in rows if _applies(r, since.seq, since.at))
     now_blacklist, now_boosts = _combine(r for r in rows if _applies(r, seq, now))
     missing = object()
     return ServingChanges(
-        surface=surface.name, since=since, cursor=Cursor(seq, now), next_expiry=next_expiry,
-        added_blacklist=sorted((t, i, exp) for (t, i), exp in now_blacklist.items()
-                               if then_blacklist.get((t, i), missing) != exp),
+        surface=surface.name,
+        since=since,
+        cursor=Cursor(seq, now),
+        next_expiry=next_expiry,
+        added_blacklist=sorted(
+            (t, i, exp) for (t, i), exp in now_blacklist.items() if then_blacklist.get((t, i), missing) != exp
+        ),
         removed_blacklist=sorted(key for key in then_blacklist if key not in now_blacklist),
-        added_boosts=sorted((t, i, weight, exp) for (t, i), (weight, exp) in now_boosts.items()
-                            if then_boosts.get((t, i), missing) != (weight, exp)),
-        removed_boosts=sorted(key for key in then_boosts if key not in now_boosts))
+        added_boosts=sorted(
+            (t, i, weight, exp)
+            for (t, i), (weight, exp) in now_boosts.items()
+            if then_boosts.get((t, i), missing) != (weight, exp)
+        ),
+        removed_boosts=sorted(key for key in then_boosts if key not in now_boosts),
+    )

@@ -52,28 +52,63 @@ def recent_changes(*, limit: int = RECENT_CHANGES) -> list[RecentChange]:
     lifts, applied bulk uploads and privacy requests. Four queries of at most `limit` rows each,
     ordered by indexed change numbers (which follow commit order, hence time)."""
     changes: list[RecentChange] = []
-    added = (ListEntry.objects.filter(bulk__isnull=True).exclude(reason=EntryReason.PRIVACY)
-             .select_related("created_by").order_by("-created_seq", "-id")[:limit])
+    added = (
+        ListEntry.objects.filter(bulk__isnull=True)
+        .exclude(reason=EntryReason.PRIVACY)
+        .select_related("created_by")
+        .order_by("-created_seq", "-id")[:limit]
+    )
     for entry in added:
         action = "blacklisted" if entry.kind == EntryKind.BLACKLIST else "boosted"
-        changes.append(RecentChange(entry.created_at, action, entry.created_by, entry.entity_type, entry.entity_id,
-                                    _entry_words(entry), entry=entry))
-    lifted = (ListEntry.objects.filter(lifted_seq__isnull=False).select_related("lifted_by")
-              .order_by("-lifted_seq", "-id")[:limit])
+        changes.append(
+            RecentChange(
+                entry.created_at,
+                action,
+                entry.created_by,
+                entry.entity_type,
+                entry.entity_id,
+                _entry_words(entry),
+                entry=entry,
+            )
+        )
+    lifted = (
+        ListEntry.objects.filter(lifted_seq__isnull=False)
+        .select_related("lifted_by")
+        .order_by("-lifted_seq", "-id")[:limit]
+    )
     for entry in lifted:
-        changes.append(RecentChange(entry.lifted_at, "lifted", entry.lifted_by, entry.entity_type, entry.entity_id,
-                                    f"{entry.get_kind_display().lower()} #{entry.pk}: {entry.lift_reason}",
-                                    entry=entry))
-    applied = (BulkUpload.objects.filter(applied_at__isnull=False).select_related("applied_by")
-               .order_by("-applied_at", "-id")[:limit])
+        changes.append(
+            RecentChange(
+                entry.lifted_at,
+                "lifted",
+                entry.lifted_by,
+                entry.entity_type,
+                entry.entity_id,
+                f"{entry.get_kind_display().lower()} #{entry.pk}: {entry.lift_reason}",
+                entry=entry,
+            )
+        )
+    applied = (
+        BulkUpload.objects.filter(applied_at__isnull=False)
+        .select_related("applied_by")
+        .order_by("-applied_at", "-id")[:limit]
+    )
     for bulk in applied:
         what = f"{bulk.applied_count} IDs, {bulk.get_reason_display()}, on {bulk.scope_label}"
         changes.append(RecentChange(bulk.applied_at, "bulk_applied", bulk.applied_by, what=what, bulk=bulk))
     requests = PrivacyRequest.objects.select_related("requested_by").order_by("-created_at", "-id")[:limit]
     for request in requests:
-        changes.append(RecentChange(request.created_at, "privacy_requested", request.requested_by,
-                                    request.entity_type, request.entity_id,
-                                    request.reference or "no reference", privacy_request=request))
+        changes.append(
+            RecentChange(
+                request.created_at,
+                "privacy_requested",
+                request.requested_by,
+                request.entity_type,
+                request.entity_id,
+                request.reference or "no reference",
+                privacy_request=request,
+            )
+        )
     changes.sort(key=lambda change: change.at, reverse=True)
     return changes[:limit]
 

@@ -23,7 +23,20 @@ from .explanations import (
 )
 
 __all__ = [
-    "BlacklistIn", "BoostIn", "BulkConfirmIn", "BulkIn", "BulkOut", "EntitySummaryOut", "EntryOut",
-    "ExplainerBackgroundIn", "ExplainerBackgroundOut", "ExplanationIn", "ExplanationOut", "HistoryEventOut",
-    "LiftIn", "PrivacyRequestIn", "PrivacyRequestOut", "SurfaceOut",
+    "BlacklistIn",
+    "BoostIn",
+    "BulkConfirmIn",
+    "BulkIn",
+    "BulkOut",
+    "EntitySummaryOut",
+    "EntryOut",
+    "ExplainerBackgroundIn",
+    "ExplainerBackgroundOut",
+    "ExplanationIn",
+    "ExplanationOut",
+    "HistoryEventOut",
+    "LiftIn",
+    "PrivacyRequestIn",
+    "PrivacyRequestOut",
+    "SurfaceOut",
 ]

@@ -18,10 +18,12 @@ from ..models import (
 
 
 class _ScopeIn(StrictSerializer):
-    all_surfaces = serializers.BooleanField(required=False, default=False,
-                                            help_text="Apply on every surface (then name none).")
-    surfaces = serializers.ListField(child=serializers.SlugField(max_length=64), required=False, default=list,
-                                     help_text="Surface names to apply on.")
+    all_surfaces = serializers.BooleanField(
+        required=False, default=False, help_text="Apply on every surface (then name none)."
+    )
+    surfaces = serializers.ListField(
+        child=serializers.SlugField(max_length=64), required=False, default=list, help_text="Surface names to apply on."
+    )
 
 
 class BlacklistIn(_ScopeIn):
@@ -29,12 +31,15 @@ class BlacklistIn(_ScopeIn):
     entity_id = serializers.CharField(max_length=200, trim_whitespace=True)
     # One choice set for every `reason` (the schema names it once); which fit a blacklist, a boost,
     # is checked by the services, with a message listing them.
-    reason = serializers.ChoiceField(choices=EntryReason.choices,
-                                     help_text=f"One of: {', '.join(r.value for r in BLACKLIST_REASONS[:-2])}, other. "
-                                               "(A privacy request has its own endpoint.)")
+    reason = serializers.ChoiceField(
+        choices=EntryReason.choices,
+        help_text=f"One of: {', '.join(r.value for r in BLACKLIST_REASONS[:-2])}, other. "
+        "(A privacy request has its own endpoint.)",
+    )
     note = serializers.CharField(required=False, allow_blank=True, default="")
-    expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None,
-                                           help_text="Omit to blacklist until lifted.")
+    expires_at = serializers.DateTimeField(
+        required=False, allow_null=True, default=None, help_text="Omit to blacklist until lifted."
+    )
 
 
 class BoostIn(_ScopeIn):
@@ -42,8 +47,9 @@ class BoostIn(_ScopeIn):
     entity_id = serializers.CharField(max_length=200, trim_whitespace=True)
     weight = serializers.FloatField()
     expires_at = serializers.DateTimeField(help_text="Boosts are temporary (KEEL_SUPPORT_BOOST_MAX_DAYS at most).")
-    reason = serializers.ChoiceField(choices=EntryReason.choices,
-                                     help_text=f"One of: {', '.join(r.value for r in BOOST_REASONS)}.")
+    reason = serializers.ChoiceField(
+        choices=EntryReason.choices, help_text=f"One of: {', '.join(r.value for r in BOOST_REASONS)}."
+    )
     note = serializers.CharField(required=False, allow_blank=True, default="")
 
 
@@ -63,11 +69,13 @@ class _CommaListField(serializers.ListField):
 
 
 class BulkIn(StrictSerializer):
-    file = serializers.FileField(allow_empty_file=True, help_text="CSV: one ID per line, or a header with "
-                                                                  "entity_id and optionally entity_type.")
+    file = serializers.FileField(
+        allow_empty_file=True, help_text="CSV: one ID per line, or a header with entity_id and optionally entity_type."
+    )
     kind = serializers.ChoiceField(choices=EntryKind.choices)
-    entity_type = serializers.CharField(max_length=32, help_text="The type of the IDs (rows may say otherwise "
-                                                                 "in an entity_type column).")
+    entity_type = serializers.CharField(
+        max_length=32, help_text="The type of the IDs (rows may say otherwise in an entity_type column)."
+    )
     reason = serializers.ChoiceField(choices=EntryReason.choices, help_text="As for a blacklist or a boost.")
     note = serializers.CharField(required=False, allow_blank=True, default="")
     all_surfaces = serializers.BooleanField(required=False, default=False)
@@ -85,14 +93,20 @@ class BulkIn(StrictSerializer):
 
 
 class BulkConfirmIn(StrictSerializer):
-    confirm_count = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=0,
-                                             help_text="The number of IDs a large blacklist applies, typed.")
+    confirm_count = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=0,
+        help_text="The number of IDs a large blacklist applies, typed.",
+    )
 
 
 class PrivacyRequestIn(StrictSerializer):
     entity_id = serializers.CharField(max_length=200, help_text="The customer's ID.")
-    reference = serializers.CharField(max_length=200, required=False, allow_blank=True, default="",
-                                      help_text="The ticket or case it came from.")
+    reference = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, default="", help_text="The ticket or case it came from."
+    )
     note = serializers.CharField(required=False, allow_blank=True, default="")
 
 
@@ -115,9 +129,25 @@ class EntryOut(serializers.ModelSerializer):
 
     class Meta:
         model = ListEntry
-        fields = ["id", "kind", "entity_type", "entity_id", "reason", "note", "all_surfaces", "surfaces", "weight",
-                  "expires_at", "state", "created_by", "created_at", "bulk", "lifted_by", "lifted_at",
-                  "lift_reason"]
+        fields = [
+            "id",
+            "kind",
+            "entity_type",
+            "entity_id",
+            "reason",
+            "note",
+            "all_surfaces",
+            "surfaces",
+            "weight",
+            "expires_at",
+            "state",
+            "created_by",
+            "created_at",
+            "bulk",
+            "lifted_by",
+            "lifted_at",
+            "lift_reason",
+        ]
 
     def get_surfaces(self, entry) -> list[str]:
         return entry.scope_names or []
@@ -153,10 +183,30 @@ class BulkOut(serializers.ModelSerializer):
 
     class Meta:
         model = BulkUpload
-        fields = ["id", "kind", "reason", "note", "all_surfaces", "surface_names", "weight", "expires_at",
-                  "default_entity_type", "filename", "sha256", "size_bytes", "state", "counts", "needs_count",
-                  "rows", "created_by", "created_at", "preview_expires_at", "applied_at", "applied_count",
-                  "already_applied"]
+        fields = [
+            "id",
+            "kind",
+            "reason",
+            "note",
+            "all_surfaces",
+            "surface_names",
+            "weight",
+            "expires_at",
+            "default_entity_type",
+            "filename",
+            "sha256",
+            "size_bytes",
+            "state",
+            "counts",
+            "needs_count",
+            "rows",
+            "created_by",
+            "created_at",
+            "preview_expires_at",
+            "applied_at",
+            "applied_count",
+            "already_applied",
+        ]
 
     def get_state(self, bulk) -> str:
         return bulk.state_at(timezone.now())
@@ -175,5 +225,18 @@ class PrivacyRequestOut(serializers.ModelSerializer):
 
     class Meta:
         model = PrivacyRequest
-        fields = ["id", "entity_type", "entity_id", "reference", "note", "entry", "requested_by", "created_at",
-                  "erase_state", "erase_counts", "erased_at", "erase_attempts", "erase_error"]
+        fields = [
+            "id",
+            "entity_type",
+            "entity_id",
+            "reference",
+            "note",
+            "entry",
+            "requested_by",
+            "created_at",
+            "erase_state",
+            "erase_counts",
+            "erased_at",
+            "erase_attempts",
+            "erase_error",
+        ]

@@ -11,18 +11,34 @@ from ..models import Explanation
 
 class ExplanationIn(StrictSerializer):
     model = serializers.CharField(max_length=200, help_text="The registered model; its production version explains.")
-    entity_id = serializers.CharField(max_length=200, required=False, allow_blank=True, default="",
-                                      help_text="A customer whose latest logged prediction to explain.")
-    features = serializers.DictField(required=False, allow_null=True, default=None,
-                                     help_text="Or the features to explain, one value per feature of the version's "
-                                               "schema.")
+    entity_id = serializers.CharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="A customer whose latest logged prediction to explain.",
+    )
+    features = serializers.DictField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Or the features to explain, one value per feature of the version's schema.",
+    )
 
 
 class ExplainerBackgroundIn(StrictSerializer):
-    records = serializers.ListField(child=serializers.JSONField(), allow_empty=False,
-                                    help_text="Rows of the version's features (about 100; extra keys are dropped).")
-    source = serializers.CharField(max_length=500, required=False, allow_blank=True, default="",
-                                   help_text="Where the rows come from, e.g. 'training data 2026-01..06'.")
+    records = serializers.ListField(
+        child=serializers.JSONField(),
+        allow_empty=False,
+        help_text="Rows of the version's features (about 100; extra keys are dropped).",
+    )
+    source = serializers.CharField(
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Where the rows come from, e.g. 'training data 2026-01..06'.",
+    )
 
 
 class ExplainerBackgroundOut(serializers.Serializer):
@@ -57,8 +73,25 @@ class ExplanationOut(serializers.ModelSerializer):
 
     class Meta:
         model = Explanation
-        fields = ["id", "state", "stage", "progress", "error", "model", "version", "entity_id", "prediction",
-                  "input", "input_key", "result", "created_by", "created_at", "started_at", "finished_at", "links"]
+        fields = [
+            "id",
+            "state",
+            "stage",
+            "progress",
+            "error",
+            "model",
+            "version",
+            "entity_id",
+            "prediction",
+            "input",
+            "input_key",
+            "result",
+            "created_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "links",
+        ]
 
     def get_links(self, explanation: Explanation) -> dict:
         links = {

@@ -54,8 +54,10 @@ def begin_change() -> int:
     # first changes must then not both try to create it.
     table = connection.ops.quote_name(ListState._meta.db_table)
     with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {table} (id, seq) VALUES (1, 1) "
-                       f"ON CONFLICT (id) DO UPDATE SET seq = {table}.seq + 1 RETURNING seq")
+        cursor.execute(
+            f"INSERT INTO {table} (id, seq) VALUES (1, 1) "
+            f"ON CONFLICT (id) DO UPDATE SET seq = {table}.seq + 1 RETURNING seq"
+        )
         seq = cursor.fetchone()[0]
     transaction.on_commit(lists_cache.invalidate)
     return seq
@@ -103,8 +105,11 @@ def rate_check(actor, now: datetime) -> None:
             retry_after = max(1, int((bucket + RATE_BUCKETS) * size - now.timestamp()) + 1)
             break
     minutes = settings.KEEL_SUPPORT_RATE_LIMIT_SECONDS / 60
-    raise RateLimited(f"You have made {used} changes in the last {minutes:g} minutes; the limit is {limit}. "
-                      f"Try again in {retry_after} seconds.", retry_after=retry_after)
+    raise RateLimited(
+        f"You have made {used} changes in the last {minutes:g} minutes; the limit is {limit}. "
+        f"Try again in {retry_after} seconds.",
+        retry_after=retry_after,
+    )
 
 
 def _rate_record(actor_pk: int, now: datetime) -> None:

@@ -54,8 +54,10 @@ def check_entity(entity_type: str, entity_id: str) -> tuple[str, str]:
 
 def check_reason(kind: str, reason: str, note: str) -> None:
     if kind == EntryKind.BLACKLIST and reason == EntryReason.PRIVACY:
-        raise ApplicationError("File a privacy request instead: it blacklists the customer everywhere and erases "
-                               "their logged data.", field="reason")
+        raise ApplicationError(
+            "File a privacy request instead: it blacklists the customer everywhere and erases their logged data.",
+            field="reason",
+        )
     allowed = BLACKLIST_REASONS if kind == EntryKind.BLACKLIST else BOOST_REASONS
     if reason not in allowed:
         names = ", ".join(r.value for r in allowed if r != EntryReason.PRIVACY)
@@ -107,8 +109,9 @@ def resolve_scope(*, all_surfaces: bool, surfaces: Iterable[str]) -> Scope:
     if not names:
         raise ApplicationError("Say where: all surfaces, or one or more named surfaces.", field="surfaces")
     if len(names) > MAX_SURFACES_PER_ENTRY:
-        raise ApplicationError(f"Name at most {MAX_SURFACES_PER_ENTRY} surfaces, or choose all surfaces.",
-                               field="surfaces")
+        raise ApplicationError(
+            f"Name at most {MAX_SURFACES_PER_ENTRY} surfaces, or choose all surfaces.", field="surfaces"
+        )
     found = {surface.name: surface for surface in Surface.objects.filter(name__in=names)}
     missing = [name for name in names if name not in found]
     if missing:
@@ -149,22 +152,33 @@ def find_clash(kind: str, entity_type: str, entity_id: str, scope_key: str, acti
     for entry in active:
         where = entry.scope_label
         if kind == EntryKind.BLACKLIST and entry.kind == EntryKind.BLACKLIST and entry.scope_key == scope_key:
-            return Clash(RowStatus.ALREADY_ACTIVE, entry,
-                          f"{who} is already blacklisted on {where} by {_describe(entry)}. Lift it first to change it.")
+            return Clash(
+                RowStatus.ALREADY_ACTIVE,
+                entry,
+                f"{who} is already blacklisted on {where} by {_describe(entry)}. Lift it first to change it.",
+            )
         if kind == EntryKind.BOOST and entry.kind == EntryKind.BLACKLIST and _overlaps(entry.scope_key, scope_key):
-            return Clash(RowStatus.INVALID, entry,
-                          f"{who} is blacklisted on {where} by {_describe(entry)}: a blacklisted ID cannot be "
-                          "boosted there.")
+            return Clash(
+                RowStatus.INVALID,
+                entry,
+                f"{who} is blacklisted on {where} by {_describe(entry)}: a blacklisted ID cannot be boosted there.",
+            )
     for entry in active:
         if kind == EntryKind.BOOST and entry.kind == EntryKind.BOOST:
             if entry.scope_key == scope_key:
-                return Clash(RowStatus.ALREADY_ACTIVE, entry,
-                              f"{who} is already boosted on {entry.scope_label} by {_describe(entry)}. "
-                              "Lift it first to change it.")
+                return Clash(
+                    RowStatus.ALREADY_ACTIVE,
+                    entry,
+                    f"{who} is already boosted on {entry.scope_label} by {_describe(entry)}. "
+                    "Lift it first to change it.",
+                )
             if _overlaps(entry.scope_key, scope_key):
-                return Clash(RowStatus.INVALID, entry,
-                              f"{who} is already boosted on {entry.scope_label} by {_describe(entry)}, which "
-                              "overlaps this scope: one boost per ID and surface.")
+                return Clash(
+                    RowStatus.INVALID,
+                    entry,
+                    f"{who} is already boosted on {entry.scope_label} by {_describe(entry)}, which "
+                    "overlaps this scope: one boost per ID and surface.",
+                )
     return None
 
 
@@ -175,8 +189,12 @@ def active_by_entity(keys: Iterable[tuple[str, str]], now: datetime) -> dict[tup
     found: dict[tuple[str, str], list[ListEntry]] = {}
     for entity_type, ids in by_type.items():
         for start in range(0, len(ids), 500):
-            rows = (ListEntry.objects.active(now).select_related("created_by")
-                    .filter(entity_type=entity_type, entity_id__in=ids[start:start + 500]).order_by("created_seq"))
+            rows = (
+                ListEntry.objects.active(now)
+                .select_related("created_by")
+                .filter(entity_type=entity_type, entity_id__in=ids[start : start + 500])
+                .order_by("created_seq")
+            )
             for entry in rows:
                 found.setdefault((entry.entity_type, entry.entity_id), []).append(entry)
     return found

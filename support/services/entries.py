@@ -26,28 +26,63 @@ from .checks import (
 __all__ = ["blacklist_add", "boost_add", "entry_lift"]
 
 
-def create_entries(*, kind: str, keys: Sequence[tuple[str, str]], reason: str, note: str, scope: Scope,
-                    weight: float | None, expires_at: datetime | None, actor, now: datetime, seq: int,
-                    bulk: BulkUpload | None = None) -> list[ListEntry]:
-    made = ListEntry.objects.bulk_create([
-        ListEntry(kind=kind, entity_type=entity_type, entity_id=entity_id, reason=reason, note=note,
-                  all_surfaces=scope.all_surfaces, scope_key=scope.key, weight=weight, expires_at=expires_at,
-                  created_by=actor, created_at=now, created_seq=seq, bulk=bulk)
-        for entity_type, entity_id in keys
-    ], batch_size=1000)
+def create_entries(
+    *,
+    kind: str,
+    keys: Sequence[tuple[str, str]],
+    reason: str,
+    note: str,
+    scope: Scope,
+    weight: float | None,
+    expires_at: datetime | None,
+    actor,
+    now: datetime,
+    seq: int,
+    bulk: BulkUpload | None = None,
+) -> list[ListEntry]:
+    made = ListEntry.objects.bulk_create(
+        [
+            ListEntry(
+                kind=kind,
+                entity_type=entity_type,
+                entity_id=entity_id,
+                reason=reason,
+                note=note,
+                all_surfaces=scope.all_surfaces,
+                scope_key=scope.key,
+                weight=weight,
+                expires_at=expires_at,
+                created_by=actor,
+                created_at=now,
+                created_seq=seq,
+                bulk=bulk,
+            )
+            for entity_type, entity_id in keys
+        ],
+        batch_size=1000,
+    )
     if scope.surfaces:
         if any(entry.pk is None for entry in made):  # a backend that does not return ids
             made = list(ListEntry.objects.filter(created_seq=seq, bulk=bulk).order_by("pk"))
         EntrySurface.objects.bulk_create(
             [EntrySurface(entry=entry, surface=surface) for entry in made for surface in scope.surfaces],
-            batch_size=2000)
+            batch_size=2000,
+        )
     return made
 
 
 @transaction.atomic
-def blacklist_add(*, actor, entity_type: str, entity_id: str, reason: str, note: str = "",
-                  all_surfaces: bool = False, surfaces: Sequence[str] = (),
-                  expires_at: datetime | None = None) -> ListEntry:
+def blacklist_add(
+    *,
+    actor,
+    entity_type: str,
+    entity_id: str,
+    reason: str,
+    note: str = "",
+    all_surfaces: bool = False,
+    surfaces: Sequence[str] = (),
+    expires_at: datetime | None = None,
+) -> ListEntry:
     """Stop serving an ID on all surfaces or named ones, until `expires_at` (None: until lifted).
     Refused (409, naming the entry) if the ID is already blacklisted on exactly that scope."""
     now = timezone.now()
@@ -60,15 +95,35 @@ def blacklist_add(*, actor, entity_type: str, entity_id: str, reason: str, note:
     scope = resolve_scope(all_surfaces=all_surfaces, surfaces=surfaces)
     active = active_by_entity([(entity_type, entity_id)], now).get((entity_type, entity_id), [])
     refuse_clash(find_clash(EntryKind.BLACKLIST, entity_type, entity_id, scope.key, active))
-    [entry] = create_entries(kind=EntryKind.BLACKLIST, keys=[(entity_type, entity_id)], reason=reason, note=note,
-                              scope=scope, weight=None, expires_at=expires_at, actor=actor, now=now, seq=seq)
+    [entry] = create_entries(
+        kind=EntryKind.BLACKLIST,
+        keys=[(entity_type, entity_id)],
+        reason=reason,
+        note=note,
+        scope=scope,
+        weight=None,
+        expires_at=expires_at,
+        actor=actor,
+        now=now,
+        seq=seq,
+    )
     after_change(actor, now)
     return entry
 
 
 @transaction.atomic
-def boost_add(*, actor, entity_type: str, entity_id: str, weight: float, expires_at: datetime, reason: str,
-              note: str = "", all_surfaces: bool = False, surfaces: Sequence[str] = ()) -> ListEntry:
+def boost_add(
+    *,
+    actor,
+    entity_type: str,
+    entity_id: str,
+    weight: float,
+    expires_at: datetime,
+    reason: str,
+    note: str = "",
+    all_surfaces: bool = False,
+    surfaces: Sequence[str] = (),
+) -> ListEntry:
     """Lift an ID in the rankings of all surfaces or named ones, for a while (boosts always expire).
     Refused (409, naming the entry) on a surface where the ID is blacklisted or already boosted."""
     now = timezone.now()
@@ -81,8 +136,18 @@ def boost_add(*, actor, entity_type: str, entity_id: str, weight: float, expires
     scope = resolve_scope(all_surfaces=all_surfaces, surfaces=surfaces)
     active = active_by_entity([(entity_type, entity_id)], now).get((entity_type, entity_id), [])
     refuse_clash(find_clash(EntryKind.BOOST, entity_type, entity_id, scope.key, active))
-    [entry] = create_entries(kind=EntryKind.BOOST, keys=[(entity_type, entity_id)], reason=reason, note=note,
-                              scope=scope, weight=float(weight), expires_at=expires_at, actor=actor, now=now, seq=seq)
+    [entry] = create_entries(
+        kind=EntryKind.BOOST,
+        keys=[(entity_type, entity_id)],
+        reason=reason,
+        note=note,
+        scope=scope,
+        weight=float(weight),
+        expires_at=expires_at,
+        actor=actor,
+        now=now,
+        seq=seq,
+    )
     after_change(actor, now)
     return entry
 
@@ -103,12 +168,14 @@ def entry_lift(*, entry: ListEntry | int, actor, reason: str) -> ListEntry:
     if found.reason == EntryReason.PRIVACY:
         raise Conflict(f"Entry #{pk} keeps a customer who asked to be forgotten out everywhere; it is never lifted.")
     if found.lifted_at is not None:
-        raise Conflict(f"Entry #{pk} was already lifted by {found.lifted_by.get_username()} on "
-                       f"{found.lifted_at:%Y-%m-%d %H:%M}.")
+        raise Conflict(
+            f"Entry #{pk} was already lifted by {found.lifted_by.get_username()} on {found.lifted_at:%Y-%m-%d %H:%M}."
+        )
     if found.expires_at is not None and found.expires_at <= now:
         raise Conflict(f"Entry #{pk} already expired on {found.expires_at:%Y-%m-%d %H:%M}.")
     ListEntry.objects.filter(pk=pk, lifted_at__isnull=True).update(
-        lifted_at=now, lifted_by=actor, lift_reason=reason, lifted_seq=seq)
+        lifted_at=now, lifted_by=actor, lift_reason=reason, lifted_seq=seq
+    )
     after_change(actor, now)
     found.refresh_from_db()
     return found

@@ -44,8 +44,12 @@ from .. import shap_engine
 from ..models import ExplainerBackground, Explanation, ExplanationState, PrivacyRequest
 
 __all__ = [
-    "explanation_request", "explanation_compute", "explanations_erase", "explainer_background_upload",
-    "explainer_background_from_reference", "production_version",
+    "explanation_request",
+    "explanation_compute",
+    "explanations_erase",
+    "explainer_background_upload",
+    "explainer_background_from_reference",
+    "production_version",
 ]
 
 log = logging.getLogger(__name__)
@@ -82,8 +86,10 @@ def _explainable_version(model: RegisteredModel) -> ModelVersion:
     if not version.artifact:
         raise ApplicationError(f"v{version.version} of '{model.name}' has no artifact to explain.", field="model")
     if not version.feature_schema:
-        raise ApplicationError(f"v{version.version} of '{model.name}' has no feature schema; Keel cannot tell "
-                               "which features it reads.", field="model")
+        raise ApplicationError(
+            f"v{version.version} of '{model.name}' has no feature schema; Keel cannot tell which features it reads.",
+            field="model",
+        )
     return version
 
 
@@ -92,8 +98,9 @@ def _records_digest(records: list[dict]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _store_background(*, version: ModelVersion, records: list[dict], source: str, actor=None,
-                      keep: int | None = None) -> ExplainerBackground:
+def _store_background(
+    *, version: ModelVersion, records: list[dict], source: str, actor=None, keep: int | None = None
+) -> ExplainerBackground:
     """Store canonical records as the version's background. When they differ from what was stored,
     the version's finished explanations are deleted (computed against other rows, their base values
     and contributions no longer hold); explanations still in progress read the new rows.
@@ -103,8 +110,16 @@ def _store_background(*, version: ModelVersion, records: list[dict], source: str
     if current is not None and current.sha256 == digest:
         return current
     background, _ = ExplainerBackground.objects.update_or_create(
-        version=version, defaults={"records": records, "rows": len(records), "sha256": digest,
-                                   "source": source[:500], "created_by": actor, "created_at": timezone.now()})
+        version=version,
+        defaults={
+            "records": records,
+            "rows": len(records),
+            "sha256": digest,
+            "source": source[:500],
+            "created_by": actor,
+            "created_at": timezone.now(),
+        },
+    )
     stale = Explanation.objects.filter(version=version, state__in=FINISHED)
     if keep is not None:
         stale = stale.exclude(pk=keep)
@@ -119,15 +134,20 @@ def explainer_background_upload(*, version: ModelVersion, actor, records: Any, s
     if not version.feature_schema:
         raise ApplicationError(f"v{version.version} has no feature schema to check the rows against.", field="records")
     if not isinstance(records, list) or not records:
-        raise ApplicationError("Send the background as a non-empty list of records (one object per row).",
-                               field="records")
+        raise ApplicationError(
+            "Send the background as a non-empty list of records (one object per row).", field="records"
+        )
     if len(records) > MAX_BACKGROUND_ROWS:
-        raise ApplicationError(f"{len(records):,} rows; a background holds at most {MAX_BACKGROUND_ROWS:,} "
-                               f"(about {BACKGROUND_ROWS} is plenty).", field="records")
+        raise ApplicationError(
+            f"{len(records):,} rows; a background holds at most {MAX_BACKGROUND_ROWS:,} "
+            f"(about {BACKGROUND_ROWS} is plenty).",
+            field="records",
+        )
     size = len(json.dumps(records, default=str))
     if size > MAX_BACKGROUND_BYTES:
-        raise ApplicationError(f"The records take {size:,} bytes; the limit is {MAX_BACKGROUND_BYTES:,}.",
-                               field="records")
+        raise ApplicationError(
+            f"The records take {size:,} bytes; the limit is {MAX_BACKGROUND_BYTES:,}.", field="records"
+        )
     bad = next((i for i, record in enumerate(records, 1) if not isinstance(record, Mapping)), None)
     if bad is not None:
         raise ApplicationError(f"Row {bad} is not an object of feature values.", field="records")
@@ -151,18 +171,22 @@ def _reference_sample(version: ModelVersion) -> tuple[list[dict], str] | None:
     names = [entry["name"] for entry in schema]
     strings = {entry["name"]: object for entry in schema if entry.get("type") not in shap_engine.NUMERIC_TYPES}
     samples = []
-    chunks = audit_selectors.reference_rows_in_chunks(version, columns=names, dtypes=strings,
-                                                      chunk_rows=REFERENCE_CHUNK_ROWS)
+    chunks = audit_selectors.reference_rows_in_chunks(
+        version, columns=names, dtypes=strings, chunk_rows=REFERENCE_CHUNK_ROWS
+    )
     for chunk in chunks:
         if all(name in chunk.columns for name in names) and chunk[names].notna().all(axis=1).any():
             samples.append(shap_engine.make_background(chunk, names, rows=BACKGROUND_ROWS, seed=0))
     if not samples:
-        raise ValueError(f"The training reference '{reference.name}' has no row with every feature of "
-                         f"v{version.version} filled in.")
+        raise ValueError(
+            f"The training reference '{reference.name}' has no row with every feature of v{version.version} filled in."
+        )
     frame = shap_engine.make_background(pd.concat(samples, ignore_index=True), names, rows=BACKGROUND_ROWS, seed=0)
     records = shap_engine.background_to_records(frame, schema)
-    source = (f"{len(records)} rows sampled from v{version.version}'s training data "
-              f"'{reference.name}' ({reference.rows:,} rows)")
+    source = (
+        f"{len(records)} rows sampled from v{version.version}'s training data "
+        f"'{reference.name}' ({reference.rows:,} rows)"
+    )
     return records, source
 
 
@@ -177,8 +201,9 @@ def explainer_background_from_reference(*, version: ModelVersion, replace: bool 
     try:
         sample = _reference_sample(version)
     except ValueError as exc:  # a DataFileError (unreadable file) is a ValueError too
-        raise ApplicationError(f"No background could be sampled from v{version.version}'s training data: {exc}",
-                               field="version") from None
+        raise ApplicationError(
+            f"No background could be sampled from v{version.version}'s training data: {exc}", field="version"
+        ) from None
     if sample is None:
         return None
     records, source = sample
@@ -218,8 +243,11 @@ def _is_fast(version: ModelVersion) -> bool:
     known = _FAST_PATH.get(version.artifact_sha256)
     if known is not None:
         return known
-    method = (Explanation.objects.filter(version=version, state=ExplanationState.SUCCEEDED)
-              .values_list("result__method", flat=True).first())
+    method = (
+        Explanation.objects.filter(version=version, state=ExplanationState.SUCCEEDED)
+        .values_list("result__method", flat=True)
+        .first()
+    )
     if method:
         fast = method == "tree"
     else:
@@ -235,8 +263,7 @@ def _is_fast(version: ModelVersion) -> bool:
 
 
 def _has_background_source(version: ModelVersion) -> bool:
-    return (ExplainerBackground.objects.filter(version=version).exists()
-            or audit_selectors.has_reference(version))
+    return ExplainerBackground.objects.filter(version=version).exists() or audit_selectors.has_reference(version)
 
 
 # --- inputs ------------------------------------------------------------------------------------------------
@@ -244,20 +271,27 @@ def _has_background_source(version: ModelVersion) -> bool:
 
 def _forgotten(entity_id: str) -> bool:
     """The person asked to be forgotten (erasure done, or filed and pending): never explained again."""
-    return (audit_selectors.is_erased(entity_id)
-            or PrivacyRequest.objects.filter(entity_type=settings.KEEL_SUPPORT_PRIVACY_ENTITY_TYPE,
-                                             entity_id=entity_id).exists())
+    return (
+        audit_selectors.is_erased(entity_id)
+        or PrivacyRequest.objects.filter(
+            entity_type=settings.KEEL_SUPPORT_PRIVACY_ENTITY_TYPE, entity_id=entity_id
+        ).exists()
+    )
 
 
 def _logged_input(model: RegisteredModel, version: ModelVersion, entity_id: str):
     """The features the model saw in the entity's latest logged prediction of this model."""
     if _forgotten(entity_id):
-        raise ApplicationError(f"{entity_id} asked to be forgotten: their logged data is erased and they are "
-                               "not explained.", field="entity_id")
+        raise ApplicationError(
+            f"{entity_id} asked to be forgotten: their logged data is erased and they are not explained.",
+            field="entity_id",
+        )
     prediction = audit_selectors.latest_prediction(entity_id=entity_id, model=model)
     if prediction is None:
-        raise ApplicationError(f"No logged prediction of '{model.name}' for {entity_id}. Check the ID, or type "
-                               "the features instead.", field="entity_id")
+        raise ApplicationError(
+            f"No logged prediction of '{model.name}' for {entity_id}. Check the ID, or type the features instead.",
+            field="entity_id",
+        )
     logged = prediction.features or {}
     names = [entry["name"] for entry in version.feature_schema]
     missing = [name for name in names if logged.get(name) is None]
@@ -265,7 +299,9 @@ def _logged_input(model: RegisteredModel, version: ModelVersion, entity_id: str)
         raise ApplicationError(
             f"The prediction logged for {entity_id} on {prediction.predicted_at:%Y-%m-%d %H:%M} has no value for "
             f"{', '.join(missing)} (not sent, or dropped by serving's processing), so the model's view of it "
-            "cannot be explained; type the features instead.", field="entity_id")
+            "cannot be explained; type the features instead.",
+            field="entity_id",
+        )
     return prediction, {name: logged[name] for name in names}
 
 
@@ -300,8 +336,9 @@ def _stale(explanation: Explanation, now) -> bool:
 
 
 @transaction.atomic
-def explanation_request(*, actor, model: RegisteredModel, entity_id: str = "",
-                        features: Mapping[str, Any] | None = None) -> Explanation:
+def explanation_request(
+    *, actor, model: RegisteredModel, entity_id: str = "", features: Mapping[str, Any] | None = None
+) -> Explanation:
     """Explain the production version's score for a customer's latest logged prediction
     (`entity_id`) or for typed `features` (one value per feature of the schema). Returns the
     explanation: succeeded or failed when it was cached or computed inline, queued when it went to a
@@ -338,13 +375,23 @@ def explanation_request(*, actor, model: RegisteredModel, entity_id: str = "",
             f"v{version.version} of '{model.name}' is explained by the model-agnostic explainer, which needs a "
             "background sample stored with the version, and it has none (nor a training reference to sample "
             f"one from). A pipeline can upload one: PUT /api/v1/models/{model.name}/versions/{version.version}/"
-            "explainer-background.", field="model")
+            "explainer-background.",
+            field="model",
+        )
 
     if cached is None:
         explanation, created = Explanation.objects.get_or_create(
-            version=version, input_key=key,
-            defaults={"input": record, "entity_id": entity_id, "prediction": prediction, "created_by": actor,
-                      "stage": "Queued", "created_at": now})
+            version=version,
+            input_key=key,
+            defaults={
+                "input": record,
+                "entity_id": entity_id,
+                "prediction": prediction,
+                "created_by": actor,
+                "stage": "Queued",
+                "created_at": now,
+            },
+        )
         if not created and (explanation.state == ExplanationState.SUCCEEDED or explanation.in_progress):
             return explanation  # a concurrent request made it first
     else:
@@ -352,8 +399,14 @@ def explanation_request(*, actor, model: RegisteredModel, entity_id: str = "",
     if explanation.state == ExplanationState.FAILED or _stale(explanation, now):
         # Asked again: a failed explanation is retried, a lost one queued again.
         Explanation.objects.filter(pk=explanation.pk).update(
-            state=ExplanationState.QUEUED, stage="Queued", progress=None, error="", result=None, finished_at=None,
-            started_at=None)
+            state=ExplanationState.QUEUED,
+            stage="Queued",
+            progress=None,
+            error="",
+            result=None,
+            finished_at=None,
+            started_at=None,
+        )
         explanation.refresh_from_db()
 
     if fast:
@@ -369,8 +422,12 @@ def _progress(explanation_id: int, stage: str, share: float) -> None:
 
 def _fail(explanation_id: int, reason: str) -> Explanation | None:
     Explanation.objects.filter(pk=explanation_id, state__in=IN_PROGRESS).update(
-        state=ExplanationState.FAILED, error=reason[:4000] or "Unknown error.", stage="Failed", progress=None,
-        finished_at=timezone.now())
+        state=ExplanationState.FAILED,
+        error=reason[:4000] or "Unknown error.",
+        stage="Failed",
+        progress=None,
+        finished_at=timezone.now(),
+    )
     return Explanation.objects.filter(pk=explanation_id).first()
 
 
@@ -384,8 +441,12 @@ def explanation_compute(*, explanation_id: int) -> Explanation | None:
         return explanation
     now = timezone.now()
     claimed = Explanation.objects.filter(pk=explanation_id, state__in=IN_PROGRESS).update(
-        state=ExplanationState.RUNNING, started_at=now, attempts=F("attempts") + 1,
-        stage="Loading the model and its background", progress=0.1)
+        state=ExplanationState.RUNNING,
+        started_at=now,
+        attempts=F("attempts") + 1,
+        stage="Loading the model and its background",
+        progress=0.1,
+    )
     if not claimed:
         return Explanation.objects.filter(pk=explanation_id).first()
     version = explanation.version
@@ -396,13 +457,20 @@ def explanation_compute(*, explanation_id: int) -> Explanation | None:
         if shap_engine.is_explainer_cached(key, model.task_type):
             _progress(explanation_id, "Computing the contributions", 0.5)
         else:
-            _progress(explanation_id, f"Building v{version.version}'s explainer (once per version) and computing "
-                                      "the contributions", 0.3)
-        result = shap_engine.explain(partial(_load, version), explanation.input, task_type=model.task_type,
-                                     feature_schema=version.feature_schema,
-                                     threshold=registry_selectors.applicable_threshold(version, approved=True),
-                                     background=background.records if background is not None else None,
-                                     version_key=key)
+            _progress(
+                explanation_id,
+                f"Building v{version.version}'s explainer (once per version) and computing the contributions",
+                0.3,
+            )
+        result = shap_engine.explain(
+            partial(_load, version),
+            explanation.input,
+            task_type=model.task_type,
+            feature_schema=version.feature_schema,
+            threshold=registry_selectors.applicable_threshold(version, approved=True),
+            background=background.records if background is not None else None,
+            version_key=key,
+        )
     except shap_engine.ExplainInputError as exc:
         return _fail(explanation_id, f"The input cannot be explained: {exc}")
     except registry_selectors.ArtifactError as exc:
@@ -414,11 +482,20 @@ def explanation_compute(*, explanation_id: int) -> Explanation | None:
     except Exception as exc:  # a bug must not leave the explanation running for ever
         log.exception("Explanation %s crashed", explanation_id)
         return _fail(explanation_id, f"The explanation could not be computed ({type(exc).__name__}: {exc}).")
-    result = {**result, "model": model.name, "version": version.version,
-              "background": ({"rows": background.rows, "source": background.source} if background else None)}
+    result = {
+        **result,
+        "model": model.name,
+        "version": version.version,
+        "background": ({"rows": background.rows, "source": background.source} if background else None),
+    }
     Explanation.objects.filter(pk=explanation_id, state=ExplanationState.RUNNING).update(
-        state=ExplanationState.SUCCEEDED, result=result, stage="Done", progress=1.0, error="",
-        finished_at=timezone.now())
+        state=ExplanationState.SUCCEEDED,
+        result=result,
+        stage="Done",
+        progress=1.0,
+        error="",
+        finished_at=timezone.now(),
+    )
     _FAST_PATH[version.artifact_sha256] = result["method"] == "tree"
     return Explanation.objects.select_related("version__model").filter(pk=explanation_id).first()
 

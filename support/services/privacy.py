@@ -57,17 +57,34 @@ def privacy_request_create(*, actor, entity_id: str, reference: str = "", note: 
     reference, note = (reference or "").strip()[:200], (note or "").strip()
     rate_check(actor, now)
     seq = begin_change()
-    entry = ListEntry.objects.filter(entity_type=entity_type, entity_id=entity_id, reason=EntryReason.PRIVACY,
-                                     lifted_at__isnull=True).first()
+    entry = ListEntry.objects.filter(
+        entity_type=entity_type, entity_id=entity_id, reason=EntryReason.PRIVACY, lifted_at__isnull=True
+    ).first()
     if entry is None:  # a repeated request erases again, under the same blacklist
-        [entry] = create_entries(kind=EntryKind.BLACKLIST, keys=[(entity_type, entity_id)],
-                                  reason=EntryReason.PRIVACY, note=note,
-                                  scope=Scope(True, [], ALL_SURFACES), weight=None, expires_at=None,
-                                  actor=actor, now=now, seq=seq)
-    request = PrivacyRequest.objects.create(entity_type=entity_type, entity_id=entity_id, reference=reference,
-                                            note=note, entry=entry, requested_by=actor, created_at=now)
+        [entry] = create_entries(
+            kind=EntryKind.BLACKLIST,
+            keys=[(entity_type, entity_id)],
+            reason=EntryReason.PRIVACY,
+            note=note,
+            scope=Scope(True, [], ALL_SURFACES),
+            weight=None,
+            expires_at=None,
+            actor=actor,
+            now=now,
+            seq=seq,
+        )
+    request = PrivacyRequest.objects.create(
+        entity_type=entity_type,
+        entity_id=entity_id,
+        reference=reference,
+        note=note,
+        entry=entry,
+        requested_by=actor,
+        created_at=now,
+    )
     ListEntry.objects.active(now).filter(entity_type=entity_type, entity_id=entity_id, kind=EntryKind.BOOST).update(
-        lifted_at=now, lifted_by=actor, lift_reason=f"Privacy request #{request.pk}", lifted_seq=seq)
+        lifted_at=now, lifted_by=actor, lift_reason=f"Privacy request #{request.pk}", lifted_seq=seq
+    )
     transaction.on_commit(lambda: _queue_erase(request.pk), robust=True)
     after_change(actor, now)
     return request
@@ -84,11 +101,16 @@ def privacy_request_erase(*, request_id: int) -> PrivacyRequest:
         counts = {str(name): int(count) for name, count in dict(counts or {}).items()}
     except Exception as exc:
         PrivacyRequest.objects.filter(pk=request_id, erase_state=EraseState.PENDING).update(
-            erase_attempts=F("erase_attempts") + 1, erase_error=f"{type(exc).__name__}: {exc}"[:2000])
+            erase_attempts=F("erase_attempts") + 1, erase_error=f"{type(exc).__name__}: {exc}"[:2000]
+        )
         raise
     PrivacyRequest.objects.filter(pk=request_id, erase_state=EraseState.PENDING).update(
-        erase_state=EraseState.DONE, erase_counts=counts, erased_at=timezone.now(),
-        erase_attempts=F("erase_attempts") + 1, erase_error="")
+        erase_state=EraseState.DONE,
+        erase_counts=counts,
+        erased_at=timezone.now(),
+        erase_attempts=F("erase_attempts") + 1,
+        erase_error="",
+    )
     request.refresh_from_db()
     return request
 
@@ -96,9 +118,11 @@ def privacy_request_erase(*, request_id: int) -> PrivacyRequest:
 def privacy_erasures_requeue(*, older_than_seconds: int = 600) -> int:
     """Queue again the erasures still pending (broker down, retries exhausted). For celery beat."""
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
-    pending = list(PrivacyRequest.objects.filter(erase_state=EraseState.PENDING, created_at__lte=cutoff)
-                   .values_list("pk", flat=True))
+    pending = list(
+        PrivacyRequest.objects.filter(erase_state=EraseState.PENDING, created_at__lte=cutoff).values_list(
+            "pk", flat=True
+        )
+    )
     for pk in pending:
         _queue_erase(pk)
     return len(pending)
-

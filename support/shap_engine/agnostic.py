@@ -77,9 +77,18 @@ class _Codec:
             if not feature.numeric and value not in self.codes[feature.name]:
                 self.row_lookup[feature.name] = _objects([*self.lookup[feature.name], value])
                 known[feature.name] = len(self.lookup[feature.name])
-        return np.array([[known.get(feature.name, record[feature.name] if feature.numeric
-                                    else self.codes[feature.name].get(record[feature.name]))
-                          for feature in self.features]], dtype=np.float64)
+        return np.array(
+            [
+                [
+                    known.get(
+                        feature.name,
+                        record[feature.name] if feature.numeric else self.codes[feature.name].get(record[feature.name]),
+                    )
+                    for feature in self.features
+                ]
+            ],
+            dtype=np.float64,
+        )
 
     def decode(self, codes: np.ndarray) -> pd.DataFrame:
         columns = {}
@@ -109,7 +118,8 @@ class AgnosticPath:
         if background is None:
             raise ValueError(
                 f"A {class_name(split_pipeline(model)[1])} is explained by the model-agnostic explainer, "
-                "which needs a background sample stored with the version; none was given.")
+                "which needs a background sample stored with the version; none was given."
+            )
         self.task_type = task_type
         self.features = features
         self.scorer = Scorer(model, task_type)
@@ -139,14 +149,17 @@ class AgnosticPath:
             self.method = "exact"
             self.explainer = shap.explainers.Exact(score, masker, feature_names=names)
             self.call_args = {}
-            self.algorithm = (f"shap ExactExplainer over {len(features)} raw features "
-                              f"({len(background)} background rows)")
+            self.algorithm = (
+                f"shap ExactExplainer over {len(features)} raw features ({len(background)} background rows)"
+            )
         else:
             self.method = "permutation"
             self.explainer = shap.explainers.Permutation(score, masker, feature_names=names, seed=0)
             self.call_args = {"max_evals": max(PERMUTATION_MAX_EVALS, 2 * len(features) + 1)}
-            self.algorithm = (f"shap PermutationExplainer over {len(features)} raw features "
-                              f"({len(background)} background rows, {self.call_args['max_evals']} evaluations)")
+            self.algorithm = (
+                f"shap PermutationExplainer over {len(features)} raw features "
+                f"({len(background)} background rows, {self.call_args['max_evals']} evaluations)"
+            )
         self.units = "probability" if task_type in CLASSIFICATION else "value"
 
     def attribute(self, record: dict) -> Attribution:
@@ -168,5 +181,6 @@ class AgnosticPath:
             score, phi, base = float(scores[0]), values.reshape(len(values), -1)[:, 0], float(base_values[0])
             if self.task_type == "binary_classification":
                 target = self.scorer.positive
-        return Attribution(self.method, self.algorithm, self.units, score, base, np.asarray(phi, dtype=float),
-                            target, score)
+        return Attribution(
+            self.method, self.algorithm, self.units, score, base, np.asarray(phi, dtype=float), target, score
+        )

@@ -18,8 +18,9 @@ from .inputs import (
 DEFAULT_BACKGROUND_ROWS = 100
 
 
-def make_background(frame: pd.DataFrame, features: list[str], *, rows: int = DEFAULT_BACKGROUND_ROWS,
-                    seed: int = 0) -> pd.DataFrame:
+def make_background(
+    frame: pd.DataFrame, features: list[str], *, rows: int = DEFAULT_BACKGROUND_ROWS, seed: int = 0
+) -> pd.DataFrame:
     """A small, deterministic sample of complete rows (the same frame and seed always give the same
     rows, in their original order) to store with a version as the explainers' background."""
     if rows < 1:
@@ -38,8 +39,10 @@ def make_background(frame: pd.DataFrame, features: list[str], *, rows: int = DEF
 def background_to_records(background: pd.DataFrame, feature_schema: list[dict]) -> list[dict]:
     """JSON-ready records (plain str/int/float/bool, ISO dates) of a background, in schema order."""
     features = parse_schema(feature_schema)
-    return [{name: jsonable(value) for name, value in record.items()}
-            for record in _background_records(background, features)]
+    return [
+        {name: jsonable(value) for name, value in record.items()}
+        for record in _background_records(background, features)
+    ]
 
 
 def background_from_records(records: list[dict], feature_schema: list[dict]) -> pd.DataFrame:
@@ -64,8 +67,9 @@ def _background_records(background: pd.DataFrame, features: tuple[Feature, ...])
     return out
 
 
-def background_frame(background: pd.DataFrame | list[dict] | None,
-                      features: tuple[Feature, ...]) -> pd.DataFrame | None:
+def background_frame(
+    background: pd.DataFrame | list[dict] | None, features: tuple[Feature, ...]
+) -> pd.DataFrame | None:
     if background is None:
         return None
     if not isinstance(background, pd.DataFrame):

@@ -51,8 +51,7 @@ def clear_explainer_cache() -> None:
 
 def explainer_cache_info() -> dict:
     with _CACHE.lock:
-        return {"hits": _CACHE.hits, "misses": _CACHE.misses, "size": len(_CACHE.entries),
-                "maxsize": _CACHE.maxsize}
+        return {"hits": _CACHE.hits, "misses": _CACHE.misses, "size": len(_CACHE.entries), "maxsize": _CACHE.maxsize}
 
 
 def is_explainer_cached(version_key: str, task_type: str) -> bool:

@@ -133,13 +133,16 @@ def canonical_record(row: Any, features: tuple[Feature, ...]) -> dict[str, Any]:
     names = [feature.name for feature in features]
     missing = [name for name in names if name not in raw]
     if missing:
-        raise ExplainInputError(f"Missing feature{'s' if len(missing) > 1 else ''}: {', '.join(missing)}.",
-                                field=missing[0])
+        raise ExplainInputError(
+            f"Missing feature{'s' if len(missing) > 1 else ''}: {', '.join(missing)}.", field=missing[0]
+        )
     unknown = [str(key) for key in raw if key not in names]
     if unknown:
         raise ExplainInputError(
             f"Unknown feature{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)} "
-            f"(this model reads {', '.join(names)}).", field=unknown[0])
+            f"(this model reads {', '.join(names)}).",
+            field=unknown[0],
+        )
     return {feature.name: coerce(feature, raw[feature.name]) for feature in features}
 
 
@@ -169,8 +172,13 @@ def row_frame(values: Mapping[str, Any], feature_schema: list[dict]) -> pd.DataF
 
 
 def record_key(record: dict[str, Any]) -> str:
-    canonical = json.dumps({name: jsonable(value) for name, value in record.items()},
-                           sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    canonical = json.dumps(
+        {name: jsonable(value) for name, value in record.items()},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        allow_nan=False,
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

@@ -66,9 +66,17 @@ def _decision(task_type: str, score: float, threshold: float | None, explained_c
     return _display(Feature("", "float"), float(score))
 
 
-def explain(estimator, row: pd.DataFrame | Mapping[str, Any], *, task_type: str, feature_schema: list[dict],
-            threshold: float | None, background: pd.DataFrame | list[dict] | None,
-            version_key: str | None = None, max_reasons: int = MAX_REASONS) -> dict:
+def explain(
+    estimator,
+    row: pd.DataFrame | Mapping[str, Any],
+    *,
+    task_type: str,
+    feature_schema: list[dict],
+    threshold: float | None,
+    background: pd.DataFrame | list[dict] | None,
+    version_key: str | None = None,
+    max_reasons: int = MAX_REASONS,
+) -> dict:
     """Score, decision and SHAP contributions per raw feature for ONE row, as JSON-ready data.
 
     ``estimator``: the fitted model (or a zero-argument callable returning it, called only when no
@@ -109,15 +117,19 @@ def explain(estimator, row: pd.DataFrame | Mapping[str, Any], *, task_type: str,
     if not abs(total - explained_output) <= tolerance:
         raise RuntimeError(
             f"The explanation does not add up: base {attribution.base_value:.6g} + contributions "
-            f"{float(np.sum(attribution.phi)):.6g} != {explained_output:.6g} ({attribution.method} path).")
+            f"{float(np.sum(attribution.phi)):.6g} != {explained_output:.6g} ({attribution.method} path)."
+        )
 
     contributions = [
         {"feature": feature.name, "value": _display(feature, record[feature.name]), "shap": float(phi)}
         for feature, phi in zip(features, attribution.phi)
     ]
     contributions.sort(key=lambda item: -abs(item["shap"]))  # stable: schema order breaks ties
-    reasons = [_reason(item, attribution.units, task_type, explained_class)
-               for item in contributions[:max_reasons] if item["shap"] != 0]
+    reasons = [
+        _reason(item, attribution.units, task_type, explained_class)
+        for item in contributions[:max_reasons]
+        if item["shap"] != 0
+    ]
     return {
         "method": attribution.method,
         "algorithm": attribution.algorithm,

@@ -30,16 +30,27 @@ from .scoring import (
 )
 
 TREE_MODELS = (
-    "HistGradientBoostingClassifier", "HistGradientBoostingRegressor",
-    "RandomForestClassifier", "RandomForestRegressor",
-    "ExtraTreesClassifier", "ExtraTreesRegressor",
-    "GradientBoostingClassifier", "GradientBoostingRegressor",
-    "DecisionTreeClassifier", "DecisionTreeRegressor",
+    "HistGradientBoostingClassifier",
+    "HistGradientBoostingRegressor",
+    "RandomForestClassifier",
+    "RandomForestRegressor",
+    "ExtraTreesClassifier",
+    "ExtraTreesRegressor",
+    "GradientBoostingClassifier",
+    "GradientBoostingRegressor",
+    "DecisionTreeClassifier",
+    "DecisionTreeRegressor",
 )
 # Transformers whose output column i is computed from input column i alone.
 ELEMENTWISE = (
-    "StandardScaler", "MinMaxScaler", "MaxAbsScaler", "RobustScaler", "PowerTransformer",
-    "QuantileTransformer", "OrdinalEncoder", "Binarizer",
+    "StandardScaler",
+    "MinMaxScaler",
+    "MaxAbsScaler",
+    "RobustScaler",
+    "PowerTransformer",
+    "QuantileTransformer",
+    "OrdinalEncoder",
+    "Binarizer",
 )
 
 
@@ -165,18 +176,24 @@ class _CompiledOneHot:
             inputs = [fitted_in[i] for i in pre._transformer_to_input_indices[name]]
             kind = class_name(transformer)
             identity = transformer == "passthrough" or (
-                kind == "FunctionTransformer" and transformer.func is None and transformer.inverse_func is None)
+                kind == "FunctionTransformer" and transformer.func is None and transformer.inverse_func is None
+            )
             if identity:
                 if any(not kinds[feature].numeric for feature in inputs):
                     return None
                 blocks += [("pass", feature, out.start + i) for i, feature in enumerate(inputs)]
             elif kind == "OneHotEncoder":
-                if (transformer.handle_unknown != "ignore" or transformer.drop_idx_ is not None
-                        or getattr(transformer, "_infrequent_enabled", False)):
+                if (
+                    transformer.handle_unknown != "ignore"
+                    or transformer.drop_idx_ is not None
+                    or getattr(transformer, "_infrequent_enabled", False)
+                ):
                     return None
                 column = out.start
                 for feature, categories in zip(inputs, transformer.categories_):
-                    blocks.append(("onehot", feature, {value: column + i for i, value in enumerate(categories.tolist())}))
+                    blocks.append(
+                        ("onehot", feature, {value: column + i for i, value in enumerate(categories.tolist())})
+                    )
                     column += len(categories)
                 if column != out.stop:
                     return None
@@ -208,7 +225,10 @@ class TreePath:
         if getattr(final, "is_categorical_", None) is not None and np.any(final.is_categorical_):
             raise Unsupported("native categorical splits are not explained by shap's tree explainer")
         if class_name(final) == "HistGradientBoostingRegressor" and final.loss not in (
-                "squared_error", "absolute_error", "quantile"):
+            "squared_error",
+            "absolute_error",
+            "quantile",
+        ):
             raise Unsupported(f"a {final.loss} loss predicts through a link shap's tree explainer ignores")
         self.task_type = task_type
         self.pre = pre
@@ -239,8 +259,10 @@ class TreePath:
             elif ensemble.tree_output == "log_odds" and outputs == 1 and n_classes == 2:
                 self.link = "logistic"  # leaves hold log-odds of classes_[1] (boosting, binary)
             else:
-                raise Unsupported(f"{class_name(final)} with {n_classes} classes has no exact "
-                                   "probability explanation in shap's tree explainer")
+                raise Unsupported(
+                    f"{class_name(final)} with {n_classes} classes has no exact "
+                    "probability explanation in shap's tree explainer"
+                )
         elif ensemble.tree_output == "raw_value" and outputs == 1:
             self.link = "identity"
         else:
@@ -253,8 +275,9 @@ class TreePath:
             # No background: tree-path-dependent SHAP (training counts in the leaves), exact for the
             # raw output only — log-odds for boosted classifiers.
             self.explainer = plain
-            self.units = "log-odds" if self.link == "logistic" else ("probability" if task_type in CLASSIFICATION
-                                                                     else "value")
+            self.units = (
+                "log-odds" if self.link == "logistic" else ("probability" if task_type in CLASSIFICATION else "value")
+            )
             self.cuts = None
             self.algorithm = "shap.TreeExplainer (tree_path_dependent, raw output)"
             return
@@ -274,18 +297,33 @@ class TreePath:
             for node in np.flatnonzero(tree.children_left >= 0):
                 j = int(tree.features[node])
                 thresholds[node] = float(np.searchsorted(self.cuts[j], float(tree.thresholds[node]))) + 0.5
-            trees.append({
-                "children_left": tree.children_left, "children_right": tree.children_right,
-                "children_default": tree.children_default, "features": tree.features,
-                "thresholds": thresholds, "values": tree.values, "node_sample_weight": tree.node_sample_weight,
-            })
-        ranked = {"trees": trees, "base_offset": ensemble.base_offset, "tree_output": ensemble.tree_output,
-                  "objective": ensemble.objective, "input_dtype": np.float64, "internal_dtype": np.float64}
+            trees.append(
+                {
+                    "children_left": tree.children_left,
+                    "children_right": tree.children_right,
+                    "children_default": tree.children_default,
+                    "features": tree.features,
+                    "thresholds": thresholds,
+                    "values": tree.values,
+                    "node_sample_weight": tree.node_sample_weight,
+                }
+            )
+        ranked = {
+            "trees": trees,
+            "base_offset": ensemble.base_offset,
+            "tree_output": ensemble.tree_output,
+            "objective": ensemble.objective,
+            "input_dtype": np.float64,
+            "internal_dtype": np.float64,
+        }
         model_input, matrix = self._transform(records)
         codes = self._encode(matrix)
         self.explainer = shap.TreeExplainer(
-            ranked, data=codes, feature_perturbation="interventional",
-            model_output="probability" if self.link == "logistic" else "raw")
+            ranked,
+            data=codes,
+            feature_perturbation="interventional",
+            model_output="probability" if self.link == "logistic" else "raw",
+        )
         self.units = "probability" if task_type in CLASSIFICATION else "value"
         self.algorithm = f"shap.TreeExplainer (interventional, {len(background)} background rows)"
         # The rank-encoded trees must predict what the model predicts, or the tree path is not used.
@@ -317,8 +355,12 @@ class TreePath:
             for block in compiled.blocks:
                 if block[0] == "onehot":
                     for value in block[2]:
-                        records.append({feature.name: (1 if feature.numeric else value if feature.name == block[1]
-                                                       else "") for feature in self.features})
+                        records.append(
+                            {
+                                feature.name: (1 if feature.numeric else value if feature.name == block[1] else "")
+                                for feature in self.features
+                            }
+                        )
         unseen = {feature.name: (0 if feature.numeric else "\x00keel-unseen") for feature in self.features}
         records = [*records, unseen]
         try:
@@ -326,8 +368,11 @@ class TreePath:
         except Exception:  # the synthetic rows do not suit this preprocessing: keep the real transform
             return None
         real = np.asarray(real.toarray() if hasattr(real, "toarray") else real, dtype=np.float64)
-        return compiled if real.shape == (len(records), compiled.width) and np.array_equal(real, compiled(records)) \
+        return (
+            compiled
+            if real.shape == (len(records), compiled.width) and np.array_equal(real, compiled(records))
             else None
+        )
 
     def _transform(self, records: list[dict]):
         """(what the final estimator is given, the same as a float64 matrix for shap)."""

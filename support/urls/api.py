@@ -23,8 +23,14 @@ urlpatterns = [
     path("support/privacy-requests/<int:pk>", apis.PrivacyRequestDetailApi.as_view(), name="privacy-detail"),
     path("support/explanations", apis.ExplanationListApi.as_view(), name="explanation-list"),
     path("support/explanations/<int:pk>", apis.ExplanationDetailApi.as_view(), name="explanation-detail"),
-    path("support/explanations/<int:pk>/waterfall.png", apis.ExplanationWaterfallApi.as_view(),
-         name="explanation-waterfall"),
-    path("models/<slug:name>/versions/<int:version>/explainer-background",
-         apis.ExplainerBackgroundApi.as_view(), name="explainer-background"),
+    path(
+        "support/explanations/<int:pk>/waterfall.png",
+        apis.ExplanationWaterfallApi.as_view(),
+        name="explanation-waterfall",
+    ),
+    path(
+        "models/<slug:name>/versions/<int:version>/explainer-background",
+        apis.ExplainerBackgroundApi.as_view(),
+        name="explainer-background",
+    ),
 ]

@@ -21,6 +21,18 @@ from .explanations import (
 )
 
 __all__ = [
-    "blacklist_new", "boost_new", "bulk_confirm", "bulk_detail", "bulk_new", "entry_lift", "explain_form",
-    "explanation_detail", "explanation_waterfall", "history", "history_url", "home", "privacy_new", "search",
+    "blacklist_new",
+    "boost_new",
+    "bulk_confirm",
+    "bulk_detail",
+    "bulk_new",
+    "entry_lift",
+    "explain_form",
+    "explanation_detail",
+    "explanation_waterfall",
+    "history",
+    "history_url",
+    "home",
+    "privacy_new",
+    "search",
 ]

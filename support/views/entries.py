@@ -73,11 +73,15 @@ def _agent_context(request) -> dict:
 @require_GET
 @lists_reader_required
 def home(request):
-    return render(request, "support/home.html", {
-        "search_form": SearchForm(),
-        "changes": selectors.recent_changes(),
-        **_agent_context(request),
-    })
+    return render(
+        request,
+        "support/home.html",
+        {
+            "search_form": SearchForm(),
+            "changes": selectors.recent_changes(),
+            **_agent_context(request),
+        },
+    )
 
 
 @require_GET
@@ -93,48 +97,65 @@ def search(request):
             return redirect(history_url(results[0].entity_type, results[0].entity_id))
     exact = {(r.entity_type, r.entity_id) for r in results if r.entity_id == query}
     types = [entity_type] if entity_type else list(settings.KEEL_SUPPORT_ENTITY_TYPES)
-    return render(request, "support/search.html", {
-        "search_form": form, "query": query, "results": results,
-        # An ID without history has a page too: to read that it has none and to act on it.
-        "open_as": [(t, history_url(t, query)) for t in types if query and (t, query) not in exact
-                    and services.ID_PATTERN.fullmatch(query)],
-        **_agent_context(request),
-    }, status=200 if form.is_valid() else 400)
+    return render(
+        request,
+        "support/search.html",
+        {
+            "search_form": form,
+            "query": query,
+            "results": results,
+            # An ID without history has a page too: to read that it has none and to act on it.
+            "open_as": [
+                (t, history_url(t, query))
+                for t in types
+                if query and (t, query) not in exact and services.ID_PATTERN.fullmatch(query)
+            ],
+            **_agent_context(request),
+        },
+        status=200 if form.is_valid() else 400,
+    )
 
 
 # --- an ID's history --------------------------------------------------------------------------------
 
 
-def _history_page(request, entity_type: str, entity_id: str, *, bound_lift: LiftForm | None = None,
-                  status: int = 200):
+def _history_page(request, entity_type: str, entity_id: str, *, bound_lift: LiftForm | None = None, status: int = 200):
     context = _agent_context(request)
     active = selectors.entity_active_entries(entity_type=entity_type, entity_id=entity_id)
     rows = []
     for entry in active:
         form = None
         if context["may_manage"] and entry.reason != EntryReason.PRIVACY:
-            form = bound_lift if bound_lift is not None and bound_lift.entry_pk == entry.pk else LiftForm(
-                entry_pk=entry.pk)
+            form = (
+                bound_lift
+                if bound_lift is not None and bound_lift.entry_pk == entry.pk
+                else LiftForm(entry_pk=entry.pk)
+            )
         rows.append((entry, form))
     # A lift refused for an entry no longer listed (lifted meanwhile, expired, a privacy blacklist)
     # shows its reason above the table.
     placed = any(form is not None and form is bound_lift for _, form in rows)
     requests = list(selectors.privacy_requests(entity_type=entity_type, entity_id=entity_id))
-    return render(request, "support/history.html", {
-        "entity_type": entity_type,
-        "entity_id": entity_id,
-        "known_type": entity_type in settings.KEEL_SUPPORT_ENTITY_TYPES,
-        "active_rows": rows,
-        "lift_refusal": bound_lift if bound_lift is not None and not placed else None,
-        "blacklisted": any(e.kind == EntryKind.BLACKLIST for e in active),
-        "boosted": any(e.kind == EntryKind.BOOST for e in active),
-        "privacy_requests": requests,
-        "forgotten": bool(requests),
-        "events": selectors.entity_history(entity_type=entity_type, entity_id=entity_id),
-        "query": urlencode({"entity_type": entity_type, "entity_id": entity_id}),
-        "erase_done": EraseState.DONE,
-        **context,
-    }, status=status)
+    return render(
+        request,
+        "support/history.html",
+        {
+            "entity_type": entity_type,
+            "entity_id": entity_id,
+            "known_type": entity_type in settings.KEEL_SUPPORT_ENTITY_TYPES,
+            "active_rows": rows,
+            "lift_refusal": bound_lift if bound_lift is not None and not placed else None,
+            "blacklisted": any(e.kind == EntryKind.BLACKLIST for e in active),
+            "boosted": any(e.kind == EntryKind.BOOST for e in active),
+            "privacy_requests": requests,
+            "forgotten": bool(requests),
+            "events": selectors.entity_history(entity_type=entity_type, entity_id=entity_id),
+            "query": urlencode({"entity_type": entity_type, "entity_id": entity_id}),
+            "erase_done": EraseState.DONE,
+            **context,
+        },
+        status=status,
+    )
 
 
 @require_GET
@@ -159,8 +180,11 @@ def entry_lift(request, pk: int):
         except ApplicationError as exc:
             show_service_error(form, exc, ignore=CONFLICT_DATA)
             return _refused(_history_page(request, entry.entity_type, entry.entity_id, bound_lift=form), exc)
-        messages.success(request, f"Lifted {entry.get_kind_display().lower()} #{entry.pk} of {entry.entity_type} "
-                                  f"{entry.entity_id}: it no longer applies.")
+        messages.success(
+            request,
+            f"Lifted {entry.get_kind_display().lower()} #{entry.pk} of {entry.entity_type} "
+            f"{entry.entity_id}: it no longer applies.",
+        )
         return redirect(history_url(entry.entity_type, entry.entity_id))
     return _history_page(request, entry.entity_type, entry.entity_id, bound_lift=form, status=400)
 
@@ -192,8 +216,9 @@ def _entry_form_view(request, *, form_class, add, template: str, describe):
 
 
 def _entry_page(request, template: str, form, *, conflict_url: str | None = None, status: int = 200):
-    return render(request, template, {"form": form, "conflict_url": conflict_url, **_agent_context(request)},
-                  status=status)
+    return render(
+        request, template, {"form": form, "conflict_url": conflict_url, **_agent_context(request)}, status=status
+    )
 
 
 def _until(entry) -> str:
@@ -204,18 +229,27 @@ def _until(entry) -> str:
 @lists_manager_required
 def blacklist_new(request):
     return _entry_form_view(
-        request, form_class=BlacklistForm, add=services.blacklist_add, template="support/blacklist_form.html",
-        describe=lambda e: f"Blacklisted {e.entity_type} {e.entity_id} on {e.scope_label} {_until(e)} "
-                           f"(entry #{e.pk}).")
+        request,
+        form_class=BlacklistForm,
+        add=services.blacklist_add,
+        template="support/blacklist_form.html",
+        describe=lambda e: f"Blacklisted {e.entity_type} {e.entity_id} on {e.scope_label} {_until(e)} (entry #{e.pk}).",
+    )
 
 
 @require_http_methods(["GET", "POST"])
 @lists_manager_required
 def boost_new(request):
     return _entry_form_view(
-        request, form_class=BoostForm, add=services.boost_add, template="support/boost_form.html",
-        describe=lambda e: f"Boosted {e.entity_type} {e.entity_id} with weight {e.weight:g} on {e.scope_label} "
-                           f"{_until(e)} (entry #{e.pk}).")
+        request,
+        form_class=BoostForm,
+        add=services.boost_add,
+        template="support/boost_form.html",
+        describe=lambda e: (
+            f"Boosted {e.entity_type} {e.entity_id} with weight {e.weight:g} on {e.scope_label} "
+            f"{_until(e)} (entry #{e.pk})."
+        ),
+    )
 
 
 # --- bulk uploads -----------------------------------------------------------------------------------
@@ -238,14 +272,19 @@ def bulk_new(request):
 
 
 def _bulk_upload_page(request, form, status: int = 200):
-    return render(request, "support/bulk_form.html", {
-        "form": form,
-        "uploads": selectors.bulk_uploads(created_by=request.user)[:RECENT_UPLOADS],
-        "max_rows": settings.KEEL_SUPPORT_BULK_MAX_ROWS,
-        "max_mb": settings.KEEL_SUPPORT_BULK_MAX_BYTES / (1024 * 1024),
-        "threshold": settings.KEEL_SUPPORT_BULK_CONFIRM_THRESHOLD,
-        **_agent_context(request),
-    }, status=status)
+    return render(
+        request,
+        "support/bulk_form.html",
+        {
+            "form": form,
+            "uploads": selectors.bulk_uploads(created_by=request.user)[:RECENT_UPLOADS],
+            "max_rows": settings.KEEL_SUPPORT_BULK_MAX_ROWS,
+            "max_mb": settings.KEEL_SUPPORT_BULK_MAX_BYTES / (1024 * 1024),
+            "threshold": settings.KEEL_SUPPORT_BULK_CONFIRM_THRESHOLD,
+            **_agent_context(request),
+        },
+        status=status,
+    )
 
 
 def _bulk_page(request, bulk, *, confirm_form=None, status: int = 200):
@@ -255,23 +294,33 @@ def _bulk_page(request, bulk, *, confirm_form=None, status: int = 200):
     state = bulk.state_at()
     context = _agent_context(request)
     needs_count = services.bulk_needs_count(bulk)
-    may_confirm = (context["may_manage"] and bulk.created_by_id == request.user.pk and state == "previewed"
-                   and not bulk.invalid_count and bulk.new_count > 0)
+    may_confirm = (
+        context["may_manage"]
+        and bulk.created_by_id == request.user.pk
+        and state == "previewed"
+        and not bulk.invalid_count
+        and bulk.new_count > 0
+    )
     if may_confirm and confirm_form is None:
         confirm_form = BulkConfirmForm(needs_count=needs_count)
-    return render(request, "support/bulk_detail.html", {
-        "bulk": bulk,
-        "state": state,
-        "rows": rows,
-        "matching": matching,
-        "shown_status": shown_status,
-        "statuses": [(value, label, int(bulk.counts.get(value, 0))) for value, label in RowStatus.choices],
-        "needs_count": needs_count,
-        "confirm_form": confirm_form,
-        "may_confirm": may_confirm,
-        "uploader": bulk.created_by_id == request.user.pk,
-        **context,
-    }, status=status)
+    return render(
+        request,
+        "support/bulk_detail.html",
+        {
+            "bulk": bulk,
+            "state": state,
+            "rows": rows,
+            "matching": matching,
+            "shown_status": shown_status,
+            "statuses": [(value, label, int(bulk.counts.get(value, 0))) for value, label in RowStatus.choices],
+            "needs_count": needs_count,
+            "confirm_form": confirm_form,
+            "may_confirm": may_confirm,
+            "uploader": bulk.created_by_id == request.user.pk,
+            **context,
+        },
+        status=status,
+    )
 
 
 @require_GET
@@ -288,18 +337,23 @@ def bulk_confirm(request, pk: int):
     if not form.is_valid():
         return _bulk_page(request, bulk, confirm_form=form, status=400)
     try:
-        applied = services.bulk_confirm(bulk=bulk.pk, actor=request.user,
-                                        confirm_count=form.cleaned_data["confirm_count"])
+        applied = services.bulk_confirm(
+            bulk=bulk.pk, actor=request.user, confirm_count=form.cleaned_data["confirm_count"]
+        )
     except ApplicationError as exc:
         show_service_error(form, exc, ignore=CONFLICT_DATA)
         return _refused(_bulk_page(request, selectors.bulk_get(pk), confirm_form=form), exc)
     if applied.already_applied:
-        messages.info(request, f"This upload was already applied on {applied.applied_at:%Y-%m-%d %H:%M %Z} "
-                               f"({applied.applied_count} IDs); nothing was applied again.")
+        messages.info(
+            request,
+            f"This upload was already applied on {applied.applied_at:%Y-%m-%d %H:%M %Z} "
+            f"({applied.applied_count} IDs); nothing was applied again.",
+        )
     else:
         verb = "Blacklisted" if applied.kind == EntryKind.BLACKLIST else "Boosted"
-        messages.success(request, f"{verb} {applied.applied_count} IDs on {applied.scope_label} "
-                                  f"(bulk upload #{applied.pk}).")
+        messages.success(
+            request, f"{verb} {applied.applied_count} IDs on {applied.scope_label} (bulk upload #{applied.pk})."
+        )
     return redirect("support:bulk-detail", pk=applied.pk)
 
 
@@ -321,9 +375,12 @@ def privacy_new(request):
     except ApplicationError as exc:
         show_service_error(form, exc, ignore=CONFLICT_DATA)
         return _refused(_privacy_page(request, form), exc)
-    messages.success(request, f"Privacy request #{created.pk} filed: {entity_type} {created.entity_id} is "
-                              "blacklisted on every surface for good, and their logged data is being erased. "
-                              "The history below shows when it is done.")
+    messages.success(
+        request,
+        f"Privacy request #{created.pk} filed: {entity_type} {created.entity_id} is "
+        "blacklisted on every surface for good, and their logged data is being erased. "
+        "The history below shows when it is done.",
+    )
     return redirect(history_url(created.entity_type, created.entity_id))
 
 

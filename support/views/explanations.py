@@ -54,10 +54,21 @@ def _form_page(request, *, models, model, version, form, status=200):
     entity_id = (form["entity_id"].value() or "").strip()
     if entity_id and not form.is_bound:
         cached = selectors.cached_for_entity(model, entity_id)
-    return render(request, "support/explain_form.html", {
-        "models": models, "model": model, "version": version, "form": form, "chooser": chooser,
-        "cached": cached, "feature_inputs": form.feature_inputs, **_context(request),
-    }, status=status)
+    return render(
+        request,
+        "support/explain_form.html",
+        {
+            "models": models,
+            "model": model,
+            "version": version,
+            "form": form,
+            "chooser": chooser,
+            "cached": cached,
+            "feature_inputs": form.feature_inputs,
+            **_context(request),
+        },
+        status=status,
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -84,9 +95,12 @@ def explain_form(request):
     if not form.is_valid():
         return _form_page(request, models=models, model=model, version=version, form=form, status=400)
     try:
-        explanation = services.explanation_request(actor=request.user, model=model,
-                                                   entity_id=form.cleaned_data["entity_id"],
-                                                   features=form.cleaned_data["features"])
+        explanation = services.explanation_request(
+            actor=request.user,
+            model=model,
+            entity_id=form.cleaned_data["entity_id"],
+            features=form.cleaned_data["features"],
+        )
     except ApplicationError as exc:
         show_service_error(form, exc, rename={"model": None})
         return _form_page(request, models=models, model=model, version=version, form=form, status=exc.status_code)
@@ -106,20 +120,24 @@ def explanation_detail(request, pk: int):
         retry.update({FEATURE_PREFIX + name: value for name, value in (explanation.input or {}).items()})
     contributions = result.get("contributions") or []
     largest = max((abs(item["shap"]) for item in contributions), default=0) or 1
-    return render(request, "support/explain_result.html", {
-        "explanation": explanation,
-        "result": result,
-        "model": model,
-        "version": explanation.version,
-        "prediction": explanation.prediction,
-        "contributions": [{**item, "width": round(100 * abs(item["shap"]) / largest, 1)} for item in contributions],
-        "inputs": list((explanation.input or {}).items()),
-        "history_url": _history_url(request, explanation.entity_id),
-        "retry_url": f"{reverse('support:explain')}?{urlencode(retry)}",
-        "production": services.production_version(model),
-        "refresh_seconds": REFRESH_SECONDS if explanation.in_progress else None,
-        **_context(request),
-    })
+    return render(
+        request,
+        "support/explain_result.html",
+        {
+            "explanation": explanation,
+            "result": result,
+            "model": model,
+            "version": explanation.version,
+            "prediction": explanation.prediction,
+            "contributions": [{**item, "width": round(100 * abs(item["shap"]) / largest, 1)} for item in contributions],
+            "inputs": list((explanation.input or {}).items()),
+            "history_url": _history_url(request, explanation.entity_id),
+            "retry_url": f"{reverse('support:explain')}?{urlencode(retry)}",
+            "production": services.production_version(model),
+            "refresh_seconds": REFRESH_SECONDS if explanation.in_progress else None,
+            **_context(request),
+        },
+    )
 
 
 @require_GET

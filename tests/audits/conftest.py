@@ -4,12 +4,12 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from tests.audits.factories import AlertFactory, AuditSuiteFactory, ReferenceProfileFactory
 from demo.batches import clean_batch, to_csv
 from demo.training import feature_schema
 from registry import services as registry_services
 from registry.models import TaskType
 from registry.services.catalog import alias_point
+from tests.audits.factories import AlertFactory, AuditSuiteFactory, ReferenceProfileFactory
 from tests.audits.pages_scenario import DRIFT_DETAILS, audit, finding, soom_profiles
 from tests.factories import ModelVersionFactory, RegisteredModelFactory
 
@@ -28,15 +28,27 @@ def upsell_reference_for(reviewer, pipeline, capture):
     from audits import services
 
     model = registry_services.model_create(name="upsell", task_type=TaskType.BINARY, owner=reviewer)
-    version = registry_services.version_create(model=model, actor=pipeline, feature_schema=feature_schema(),
-                                               decision_threshold=0.2)
+    version = registry_services.version_create(
+        model=model, actor=pipeline, feature_schema=feature_schema(), decision_threshold=0.2
+    )
     alias_point(model=model, alias="production", version=version, actor=reviewer, reason="first model")
     training = clean_batch(TRAINING_ROWS, start=date(2026, 1, 1), end=date(2026, 9, 30), seed=11, first_customer=1)
     with capture(execute=True):
-        batch = services.batch_register(model=model, actor=pipeline, name="training", purpose="training",
-                                        uploaded=SimpleUploadedFile("training.csv", to_csv(training)))
-        services.reference_build_start(version=version, batch=batch, actor=pipeline, id_columns=["customer_id"],
-                                       timestamp_columns=["signup_date"], label_column="upgraded_90d")
+        batch = services.batch_register(
+            model=model,
+            actor=pipeline,
+            name="training",
+            purpose="training",
+            uploaded=SimpleUploadedFile("training.csv", to_csv(training)),
+        )
+        services.reference_build_start(
+            version=version,
+            batch=batch,
+            actor=pipeline,
+            id_columns=["customer_id"],
+            timestamp_columns=["signup_date"],
+            label_column="upgraded_90d",
+        )
     return model
 
 
@@ -44,14 +56,22 @@ def upsell_reference_for(reviewer, pipeline, capture):
 def upsell_with_reference(db, media, reviewer, pipeline, api_as, django_capture_on_commit_callbacks):
     """As upsell_reference_for, with the reference sent through the API as a pipeline does."""
     model = registry_services.model_create(name="upsell", task_type=TaskType.BINARY, owner=reviewer)
-    version = registry_services.version_create(model=model, actor=pipeline, feature_schema=feature_schema(),
-                                               decision_threshold=0.2)
+    version = registry_services.version_create(
+        model=model, actor=pipeline, feature_schema=feature_schema(), decision_threshold=0.2
+    )
     alias_point(model=model, alias="production", version=version, actor=reviewer, reason="first model")
     training = clean_batch(TRAINING_ROWS, start=date(2026, 1, 1), end=date(2026, 9, 30), seed=11, first_customer=1)
     with django_capture_on_commit_callbacks(execute=True):
-        response = api_as(pipeline).post("/api/v1/models/upsell/versions/1/reference", {
-            "file": SimpleUploadedFile("training.csv", to_csv(training)), "id_columns": ["customer_id"],
-            "timestamp_columns": ["signup_date"], "label_column": "upgraded_90d"}, format="multipart")
+        response = api_as(pipeline).post(
+            "/api/v1/models/upsell/versions/1/reference",
+            {
+                "file": SimpleUploadedFile("training.csv", to_csv(training)),
+                "id_columns": ["customer_id"],
+                "timestamp_columns": ["signup_date"],
+                "label_column": "upgraded_90d",
+            },
+            format="multipart",
+        )
     assert response.status_code == 202, response.content
     return model
 
@@ -65,11 +85,13 @@ def soom(reviewer, pipeline):
     model = RegisteredModelFactory(name="soom-upsell", owner=reviewer)
     v2 = ModelVersionFactory(model=model, version=2, created_by=pipeline)
     v3 = ModelVersionFactory(model=model, version=3, created_by=pipeline)
-    registry_services.catalog.alias_point(model=model, alias="production", version=v3, actor=reviewer,
-                                          reason="Retrained on spring signups")
+    registry_services.catalog.alias_point(
+        model=model, alias="production", version=v3, actor=reviewer, reason="Retrained on spring signups"
+    )
     reference, _ = soom_profiles()
-    ReferenceProfileFactory(version=v3, batch__name="training signups", batch__created_by=pipeline, specs=[],
-                            profile=reference)
+    ReferenceProfileFactory(
+        version=v3, batch__name="training signups", batch__created_by=pipeline, specs=[], profile=reference
+    )
     return model, v2, v3
 
 
@@ -78,21 +100,62 @@ def festival(soom, pipeline):
     """The week-32 batch: event_type gained 'festival', dates flipped, meetings got longer."""
     model, _, v3 = soom
     _, current = soom_profiles()
-    job = audit(model, v3, pipeline, "signups week 32", verdict="fail", profile=current, rows_done=1000,
-                rows_total=1000, finished_at=timezone.now(),
-                facts={"bytes": 48_213, "sha256": "5f" * 32, "rows": 1000, "integrity_problems": [],
-                       "columns": ["meeting_minutes", "event_type", "plan", "signup_date", "customer_id"]})
+    job = audit(
+        model,
+        v3,
+        pipeline,
+        "signups week 32",
+        verdict="fail",
+        profile=current,
+        rows_done=1000,
+        rows_total=1000,
+        finished_at=timezone.now(),
+        facts={
+            "bytes": 48_213,
+            "sha256": "5f" * 32,
+            "rows": 1000,
+            "integrity_problems": [],
+            "columns": ["meeting_minutes", "event_type", "plan", "signup_date", "customer_id"],
+        },
+    )
     # Recorded in an order unlike the page's, to show the page sorts them.
     finding(job, "schema", "", "pass", "All 5 reference columns are present.")
-    finding(job, "drift", "meeting_minutes", "warn", "meeting_minutes moved: PSI 0.183 (warn above 0.1).",
-            value=0.183, threshold=0.1, details=DRIFT_DETAILS)
+    finding(
+        job,
+        "drift",
+        "meeting_minutes",
+        "warn",
+        "meeting_minutes moved: PSI 0.183 (warn above 0.1).",
+        value=0.183,
+        threshold=0.1,
+        details=DRIFT_DETAILS,
+    )
     finding(job, "nulls", "plan", "pass", "1.0% of plan is null (limit 5%).", value=0.01, threshold=0.05)
-    finding(job, "new_categories", "event_type", "fail", "event_type has a value the model never saw: "
-            "'festival' (14.0% of rows).", value=0.14, threshold=0.01,
-            details={"new_categories": ["festival"], "chi2": 812.4, "chi2_pvalue": 1e-170, "jensen_shannon": 0.21,
-                     "psi": 1.42})
-    finding(job, "date_format", "signup_date", "fail", "70.0% of signup_date is written %d/%m/%Y; "
-            "the training data used %Y-%m-%d.", value=0.7, threshold=0.0)
+    finding(
+        job,
+        "new_categories",
+        "event_type",
+        "fail",
+        "event_type has a value the model never saw: 'festival' (14.0% of rows).",
+        value=0.14,
+        threshold=0.01,
+        details={
+            "new_categories": ["festival"],
+            "chi2": 812.4,
+            "chi2_pvalue": 1e-170,
+            "jensen_shannon": 0.21,
+            "psi": 1.42,
+        },
+    )
+    finding(
+        job,
+        "date_format",
+        "signup_date",
+        "fail",
+        "70.0% of signup_date is written %d/%m/%Y; the training data used %Y-%m-%d.",
+        value=0.7,
+        threshold=0.0,
+    )
     return job
 
 
@@ -102,18 +165,37 @@ def history(soom, pipeline):
     model, _, v3 = soom
     jobs = []
     for number, verdict in enumerate(("pass", "pass", "warn"), start=29):
-        jobs.append(audit(model, v3, pipeline, f"signups week {number}", verdict=verdict,
-                          created_at=timezone.now() - timezone.timedelta(days=40 - number)))
+        jobs.append(
+            audit(
+                model,
+                v3,
+                pipeline,
+                f"signups week {number}",
+                verdict=verdict,
+                created_at=timezone.now() - timezone.timedelta(days=40 - number),
+            )
+        )
     return jobs
 
 
 @pytest.fixture
 def alerts(festival):
-    return [AlertFactory(model=festival.model, check_name=check, column=column, severity=severity,
-                         message=message, occurrences=occurrences, first_job=festival, last_job=festival)
-            for check, column, severity, message, occurrences in (
-                ("drift", "meeting_minutes", "warning", "meeting_minutes moved: PSI 0.183", 3),
-                ("new_categories", "event_type", "error", "event_type has a value the model never saw", 1))]
+    return [
+        AlertFactory(
+            model=festival.model,
+            check_name=check,
+            column=column,
+            severity=severity,
+            message=message,
+            occurrences=occurrences,
+            first_job=festival,
+            last_job=festival,
+        )
+        for check, column, severity, message, occurrences in (
+            ("drift", "meeting_minutes", "warning", "meeting_minutes moved: PSI 0.183", 3),
+            ("new_categories", "event_type", "error", "event_type has a value the model never saw", 1),
+        )
+    ]
 
 
 @pytest.fixture
@@ -122,5 +204,6 @@ def suite(soom, pipeline):
     from audits.engine.suite import suggest_suite
 
     model, _, v3 = soom
-    return AuditSuiteFactory(model=model, suite=suggest_suite(v3.reference_profile.profile).to_dict(),
-                             suggested_from=v3)
+    return AuditSuiteFactory(
+        model=model, suite=suggest_suite(v3.reference_profile.profile).to_dict(), suggested_from=v3
+    )

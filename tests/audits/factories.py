@@ -43,8 +43,9 @@ class ReferenceProfileFactory(factory.django.DjangoModelFactory):
         model = ReferenceProfile
 
     version = factory.SubFactory(ModelVersionFactory)
-    batch = factory.SubFactory(DataBatchFactory, model=factory.SelfAttribute("..version.model"),
-                               purpose=BatchPurpose.TRAINING)
+    batch = factory.SubFactory(
+        DataBatchFactory, model=factory.SelfAttribute("..version.model"), purpose=BatchPurpose.TRAINING
+    )
     specs = factory.LazyAttribute(lambda r: [spec.to_dict() for spec in specs_from_schema(r.version.feature_schema)])
     profile = factory.LazyFunction(lambda: {"rows": 0, "columns": {}})
     rows = factory.LazyAttribute(lambda r: r.profile.get("rows", 0))
@@ -59,8 +60,9 @@ class AuditJobFactory(factory.django.DjangoModelFactory):
     model = factory.SubFactory(RegisteredModelFactory)
     version = factory.SubFactory(ModelVersionFactory, model=factory.SelfAttribute("..model"))
     created_by = factory.SubFactory(UserFactory)
-    batch = factory.SubFactory(DataBatchFactory, model=factory.SelfAttribute("..model"),
-                               created_by=factory.SelfAttribute("..created_by"))
+    batch = factory.SubFactory(
+        DataBatchFactory, model=factory.SelfAttribute("..model"), created_by=factory.SelfAttribute("..created_by")
+    )
     state = AuditState.SUCCEEDED
     verdict = ""
 

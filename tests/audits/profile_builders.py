@@ -50,9 +50,7 @@ def numeric_column(values, *, like: dict | None = None, non_numeric: int = 0) ->
         "hist": binned(arr, edges),
         "psi_edges": [float(e) for e in psi_edges],
         "psi_hist": binned(arr, psi_edges),
-        "quantiles": {}
-        if empty
-        else {k: float(np.quantile(arr, float(k))) for k in QUANTILE_KEYS},
+        "quantiles": {} if empty else {k: float(np.quantile(arr, float(k))) for k in QUANTILE_KEYS},
     }
 
 

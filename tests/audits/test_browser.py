@@ -23,11 +23,20 @@ def loaded(page, selector: str) -> bool:
     return image.evaluate("image => image.naturalWidth") > 0
 
 
-def test_reviewer_finds_the_failing_batch_and_sees_why(live_server, page, sign_in, reviewer, pipeline, soom,
-                                                       history, festival, alerts, suite):
+def test_reviewer_finds_the_failing_batch_and_sees_why(
+    live_server, page, sign_in, reviewer, pipeline, soom, history, festival, alerts, suite
+):
     model, _, v3 = soom
-    audit(model, v3, pipeline, "signups week 33", state=AuditState.RUNNING, stage="Profiling", rows_done=610,
-          rows_total=1000)
+    audit(
+        model,
+        v3,
+        pipeline,
+        "signups week 33",
+        state=AuditState.RUNNING,
+        stage="Profiling",
+        rows_done=610,
+        rows_total=1000,
+    )
 
     sign_in(reviewer)
     page.get_by_role("link", name="Audits").click()

@@ -50,9 +50,10 @@ def test_fast_helpers_agree_with_the_contract_builders():
         ref, cur = rng.normal(size=n), rng.normal(size=n)
         edges = sorted_quantile_edges(np.sort(ref))
         np.testing.assert_allclose(edges, reference_edges(ref), rtol=0, atol=1e-12)
-        assert hist_of_sorted(np.sort(cur), edges).tolist() == np.bincount(
-            np.searchsorted(edges, cur, side="left"), minlength=edges.size + 1
-        ).tolist()
+        assert (
+            hist_of_sorted(np.sort(cur), edges).tolist()
+            == np.bincount(np.searchsorted(edges, cur, side="left"), minlength=edges.size + 1).tolist()
+        )
 
 
 def ks_rejection_rate(rng, n: int, pairs: int, *, shift: float = 0.0) -> float:
@@ -166,9 +167,15 @@ def test_numeric_effect_sizes_do_not_warn_on_samples_of_one_distribution(n):
         deciles = np.unique(np.quantile(ref, np.arange(1, 10) / 10))
         worst_psi = max(worst_psi, drift.psi(hist_of_sorted(ref, deciles), hist_of_sorted(cur, deciles)))
         w = drift.wasserstein_from_histograms(
-            edges, hist_of_sorted(ref, edges), hist_of_sorted(cur, edges),
-            ref_min=ref[0], ref_max=ref[-1], cur_min=cur[0], cur_max=cur[-1],
-            ref_mean=ref.mean(), cur_mean=cur.mean(),
+            edges,
+            hist_of_sorted(ref, edges),
+            hist_of_sorted(cur, edges),
+            ref_min=ref[0],
+            ref_max=ref[-1],
+            cur_min=cur[0],
+            cur_max=cur[-1],
+            ref_mean=ref.mean(),
+            cur_mean=cur.mean(),
         )
         worst_w = max(worst_w, w / np.subtract(*np.quantile(ref, [0.75, 0.25])))
     assert worst_psi < 0.1 and worst_w < 0.1, (worst_psi, worst_w)

@@ -26,11 +26,31 @@ def only(findings, check, column=None):
     return found[0]
 
 
-def timestamp_column(formats, *, count=None, nulls=0, unparseable=0, min="2026-01-01T00:00:00",
-                     max="2026-09-30T00:00:00", future=0, ancient=0, ambiguous=0) -> dict:
+def timestamp_column(
+    formats,
+    *,
+    count=None,
+    nulls=0,
+    unparseable=0,
+    min="2026-01-01T00:00:00",
+    max="2026-09-30T00:00:00",
+    future=0,
+    ancient=0,
+    ambiguous=0,
+) -> dict:
     count = sum(formats.values()) if count is None else count
-    return {"kind": "timestamp", "count": count, "nulls": nulls, "unparseable": unparseable, "formats": formats,
-            "ambiguous_day_month": ambiguous, "min": min, "max": max, "future": future, "ancient": ancient}
+    return {
+        "kind": "timestamp",
+        "count": count,
+        "nulls": nulls,
+        "unparseable": unparseable,
+        "formats": formats,
+        "ambiguous_day_month": ambiguous,
+        "min": min,
+        "max": max,
+        "future": future,
+        "ancient": ancient,
+    }
 
 
 EVENTS = {"meeting": 600, "webinar": 250, "conference": 100, "meetup": 50}
@@ -43,8 +63,12 @@ EVENTS = {"meeting": 600, "webinar": 250, "conference": 100, "meetup": 50}
 
 def test_a_new_event_type_is_named_with_its_share_and_fails_the_batch():
     ref = profile(1000, event_type=categorical_column(EVENTS))
-    cur = profile(1000, event_type=categorical_column({"meeting": 540, "webinar": 230, "conference": 90,
-                                                       "meetup": 40, "festival": 100}))
+    cur = profile(
+        1000,
+        event_type=categorical_column(
+            {"meeting": 540, "webinar": 230, "conference": 90, "meetup": 40, "festival": 100}
+        ),
+    )
     suite = suggest_suite(ref)
     assert suite.columns["event_type"].allowed_values == ["conference", "meeting", "meetup", "webinar"]
     findings = checks.quality_findings(ref, cur, suite) + checks.drift_findings(ref, cur, suite)
@@ -196,8 +220,10 @@ def test_a_date_format_flip_is_detected():
     cur = profile(1000, signup_date=timestamp_column({"%m-%d-%Y": 1000}, ambiguous=390))
     finding = only(checks.quality_findings(ref, cur, suite), "date_format")
     assert (finding.status, finding.severity) == ("fail", "error")
-    assert finding.message == ("signup_date is mostly written as %m-%d-%Y (100.0% of values), but training used "
-                               "%d-%m-%Y: day and month look swapped.")
+    assert finding.message == (
+        "signup_date is mostly written as %m-%d-%Y (100.0% of values), but training used "
+        "%d-%m-%Y: day and month look swapped."
+    )
 
 
 def test_a_date_format_flip_is_detected_from_real_strings():
@@ -219,8 +245,12 @@ def test_mixed_date_formats_warn():
 
 def test_future_and_ancient_dates():
     ref = profile(1000, d=timestamp_column({"%Y-%m-%d": 1000}))
-    cur = profile(1000, d=timestamp_column({"%Y-%m-%d": 1000}, future=25, ancient=4, min="1899-12-31T00:00:00",
-                                           max="2031-01-01T00:00:00"))
+    cur = profile(
+        1000,
+        d=timestamp_column(
+            {"%Y-%m-%d": 1000}, future=25, ancient=4, min="1899-12-31T00:00:00", max="2031-01-01T00:00:00"
+        ),
+    )
     findings = checks.quality_findings(ref, cur, suggest_suite(ref))
     future = only(findings, "future_dates")
     assert (future.status, future.severity) == ("fail", "error")
@@ -253,10 +283,30 @@ def test_unparseable_dates():
 
 
 def test_text_length_empty_share_and_top_words():
-    ref = profile(100, comment={"kind": "text", "count": 100, "nulls": 0, "empty": 2, "length_mean": 40.0,
-                                "length_max": 200, "words": {w: 50 - i for i, w in enumerate("abcdefghij")}})
-    cur = profile(100, comment={"kind": "text", "count": 100, "nulls": 0, "empty": 30, "length_mean": 12.0,
-                                "length_max": 50, "words": {w: 50 - i for i, w in enumerate("klmnopqrab")}})
+    ref = profile(
+        100,
+        comment={
+            "kind": "text",
+            "count": 100,
+            "nulls": 0,
+            "empty": 2,
+            "length_mean": 40.0,
+            "length_max": 200,
+            "words": {w: 50 - i for i, w in enumerate("abcdefghij")},
+        },
+    )
+    cur = profile(
+        100,
+        comment={
+            "kind": "text",
+            "count": 100,
+            "nulls": 0,
+            "empty": 30,
+            "length_mean": 12.0,
+            "length_max": 50,
+            "words": {w: 50 - i for i, w in enumerate("klmnopqrab")},
+        },
+    )
     findings = checks.quality_findings(ref, cur, suggest_suite(ref))
     length = only(findings, "text_length")
     assert length.status == "warn"
@@ -268,11 +318,15 @@ def test_text_length_empty_share_and_top_words():
 
 
 def test_duplicate_primary_keys():
-    cur = profile(1000, customer_id={"kind": "id", "count": 1000, "nulls": 0, "duplicates": 12,
-                                     "duplicate_examples": ["C17", "C230"]})
+    cur = profile(
+        1000,
+        customer_id={"kind": "id", "count": 1000, "nulls": 0, "duplicates": 12, "duplicate_examples": ["C17", "C230"]},
+    )
     finding = only(checks.quality_findings(cur, cur, suggest_suite(cur)), "duplicates")
     assert (finding.status, finding.severity) == ("fail", "error")
-    assert finding.message == "customer_id repeats: 12 rows (1.2%) reuse an id seen earlier in the batch, e.g. C17, C230."
+    assert (
+        finding.message == "customer_id repeats: 12 rows (1.2%) reuse an id seen earlier in the batch, e.g. C17, C230."
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -285,7 +339,8 @@ def test_missing_columns_fail_and_unexpected_ones_warn():
     findings = checks.schema_findings(specs, ["plan", "attendees", "coupon"])
     missing = [f for f in findings if f.status == "fail"]
     assert [(f.column, f.severity, f.message) for f in missing] == [
-        ("country", "error", "Column country (categorical) is missing: the model expects it.")]
+        ("country", "error", "Column country (categorical) is missing: the model expects it.")
+    ]
     unexpected = [f for f in findings if f.status == "warn"]
     assert [(f.column, f.severity) for f in unexpected] == [("coupon", "warning")]
     assert verdict(findings) == "fail"
@@ -355,14 +410,28 @@ def test_verdict_rule(findings, expected):
 
 
 def test_findings_sort_most_severe_first_and_keep_order_within_ties():
-    findings = [F("pass", "error", "a"), F("warn", "warning", "b"), F("fail", "warning", "c"),
-                F("fail", "error", "d"), F("warn", "error", "e"), F("fail", "error", "f")]
+    findings = [
+        F("pass", "error", "a"),
+        F("warn", "warning", "b"),
+        F("fail", "warning", "c"),
+        F("fail", "error", "d"),
+        F("warn", "error", "e"),
+        F("fail", "error", "f"),
+    ]
     assert [f.check for f in checks.sort_findings(findings)] == ["d", "f", "c", "e", "b", "a"]
 
 
 def test_finding_to_dict_is_json_safe():
-    finding = Finding("drift", "x", "error", "fail", "m", value=np.float64(0.3), threshold=float("inf"),
-                      details={"hist": np.array([1, 2]).tolist(), "p": np.float64(np.nan), "n": np.int64(3)})
+    finding = Finding(
+        "drift",
+        "x",
+        "error",
+        "fail",
+        "m",
+        value=np.float64(0.3),
+        threshold=float("inf"),
+        details={"hist": np.array([1, 2]).tolist(), "p": np.float64(np.nan), "n": np.int64(3)},
+    )
     text = json.dumps(finding.to_dict(), allow_nan=False)
     assert json.loads(text)["details"] == {"hist": [1, 2], "p": None, "n": 3}
     with pytest.raises(ValueError):
@@ -377,8 +446,7 @@ def test_finding_to_dict_is_json_safe():
 def test_prediction_score_drift_is_a_label_free_warning():
     rng = np.random.default_rng(7)
     ref_col = numeric_column(rng.beta(2, 8, 20_000))
-    steady = checks.prediction_drift_findings(
-        ref_col, numeric_column(rng.beta(2, 8, 5_000), like=ref_col), Suite())
+    steady = checks.prediction_drift_findings(ref_col, numeric_column(rng.beta(2, 8, 5_000), like=ref_col), Suite())
     assert [f.status for f in steady] == ["pass"]
     prediction = checks.prediction_drift_findings(ref_col, numeric_column(rng.beta(4, 6, 5_000), like=ref_col), Suite())
     (finding,) = prediction
@@ -398,16 +466,23 @@ def test_prediction_class_drift():
 def test_a_feature_90_percent_null_in_serving_is_disappearing_data():
     rng = np.random.default_rng(8)
     minutes = numeric_column(rng.normal(40, 10, 10_000))
-    training = profile(10_000, minutes=minutes, plan=categorical_column({"free": 7000, "pro": 3000}),
-                       country=categorical_column({"fr": 5000, "de": 5000}))
+    training = profile(
+        10_000,
+        minutes=minutes,
+        plan=categorical_column({"free": 7000, "pro": 3000}),
+        country=categorical_column({"fr": 5000, "de": 5000}),
+    )
     serving_values = np.concatenate([rng.normal(40, 10, 100), [np.nan] * 900])
-    serving = profile(1_000, minutes=numeric_column(serving_values, like=minutes),
-                      plan=categorical_column({"free": 690, "pro": 310}))
+    serving = profile(
+        1_000, minutes=numeric_column(serving_values, like=minutes), plan=categorical_column({"free": 690, "pro": 310})
+    )
     findings = checks.skew_findings(training, serving, ["minutes", "plan", "country"])
     nulls = only(findings, "skew_nulls", "minutes")
     assert (nulls.status, nulls.severity) == ("fail", "error")
-    assert nulls.message == ("Feature minutes is null in 90.0% of serving rows (training 0.0%): disappearing data – "
-                             "the model mostly runs without it.")
+    assert nulls.message == (
+        "Feature minutes is null in 90.0% of serving rows (training 0.0%): disappearing data – "
+        "the model mostly runs without it."
+    )
     missing = only(findings, "skew_missing", "country")
     assert missing.status == "fail" and "missing from serving data" in missing.message
     assert only(findings, "skew_nulls", "plan").status == "pass"
@@ -422,8 +497,12 @@ def test_a_feature_90_percent_null_in_serving_is_disappearing_data():
 
 def test_suggested_suite_round_trips_through_json():
     rng = np.random.default_rng(9)
-    ref = profile(1000, minutes=numeric_column(rng.normal(size=1000)), plan=categorical_column({"free": 1, "pro": 2}),
-                  d=timestamp_column({"%Y-%m-%d": 990, "%d/%m/%Y": 10}))
+    ref = profile(
+        1000,
+        minutes=numeric_column(rng.normal(size=1000)),
+        plan=categorical_column({"free": 1, "pro": 2}),
+        d=timestamp_column({"%Y-%m-%d": 990, "%d/%m/%Y": 10}),
+    )
     suite = suggest_suite(ref)
     data = json.loads(json.dumps(suite.to_dict()))
     assert Suite.from_dict(data) == suite
@@ -458,10 +537,18 @@ def test_suite_rules_default_for_columns_it_does_not_name():
 
 
 def test_suggest_suite_from_a_real_profile():
-    specs = [ColumnSpec(name="age", kind="numeric", min_value=0), ColumnSpec(name="plan", kind="categorical"),
-             ColumnSpec(name="customer_id", kind="id")]
-    frame = pd.DataFrame({"age": [20, 30, None, 40] * 25, "plan": ["free", "pro", "free", None] * 25,
-                          "customer_id": [f"C{i}" for i in range(100)]})
+    specs = [
+        ColumnSpec(name="age", kind="numeric", min_value=0),
+        ColumnSpec(name="plan", kind="categorical"),
+        ColumnSpec(name="customer_id", kind="id"),
+    ]
+    frame = pd.DataFrame(
+        {
+            "age": [20, 30, None, 40] * 25,
+            "plan": ["free", "pro", "free", None] * 25,
+            "customer_id": [f"C{i}" for i in range(100)],
+        }
+    )
     ref = profile_frame(frame, specs)
     suite = suggest_suite(ref, specs)
     assert suite.columns["age"].min_value == 0.0 and suite.columns["age"].max_null_share == pytest.approx(0.35)

@@ -195,7 +195,9 @@ def test_wasserstein_is_exact_on_discrete_data_whose_values_are_the_edges():
 def test_wasserstein_without_means_uses_plain_midpoints():
     edges = [1.0, 2.0]
     # ref: everything in (1, 2] -> midpoint 1.5; cur: everything above 2, observed range [2.5, 4.5]
-    w = drift.wasserstein_from_histograms(edges, [0, 10, 0], [0, 0, 5], ref_min=1.2, ref_max=2.0, cur_min=2.5, cur_max=4.5)
+    w = drift.wasserstein_from_histograms(
+        edges, [0, 10, 0], [0, 0, 5], ref_min=1.2, ref_max=2.0, cur_min=2.5, cur_max=4.5
+    )
     assert w == pytest.approx(3.5 - 1.6)  # ref bin clipped to [1.2, 2] -> 1.6; cur bin [2.5, 4.5] -> 3.5
     w2 = drift.wasserstein_from_histograms(
         edges, [0, 10, 0], [0, 0, 5], ref_min=1.2, ref_max=2.0, cur_min=2.5, cur_max=4.5, ref_mean=1.6, cur_mean=3.0
@@ -322,9 +324,7 @@ def test_categorical_drift_reports_new_and_missing_categories():
     assert out["new_categories"] == ["festival"]
     assert out["missing_categories"] == ["meetup"]
     # categories in sorted order: conference, festival, meeting, meetup, webinar
-    assert out["psi"] == pytest.approx(
-        psi_reference([100, 0, 600, 50, 250], [100, 100, 560, 0, 240])
-    )
+    assert out["psi"] == pytest.approx(psi_reference([100, 0, 600, 50, 250], [100, 100, 560, 0, 240]))
     assert out["psi"] > 0.25 and out["chi2_pvalue"] < 1e-20
     assert out["jensen_shannon"] == pytest.approx(
         jensenshannon([100, 0, 600, 50, 250], [100, 100, 560, 0, 240], base=2)

@@ -15,8 +15,18 @@ from tests.audits.factories import (
 pytestmark = pytest.mark.django_db
 
 
-@pytest.mark.parametrize("factory", [DataBatchFactory, ReferenceProfileFactory, AuditJobFactory, FindingFactory,
-                                     AlertFactory, AuditSuiteFactory, PredictionLogFactory])
+@pytest.mark.parametrize(
+    "factory",
+    [
+        DataBatchFactory,
+        ReferenceProfileFactory,
+        AuditJobFactory,
+        FindingFactory,
+        AlertFactory,
+        AuditSuiteFactory,
+        PredictionLogFactory,
+    ],
+)
 def test_each_factory_makes_a_valid_row(factory):
     row = factory()
     row.full_clean()

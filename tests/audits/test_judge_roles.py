@@ -14,10 +14,17 @@ from demo.batches import clean_batch
 
 LABEL, SCORE = "upgraded_90d", "score"
 FEATURES = ["plan", "country", "event_type", "meeting_minutes", "attendees"]
-SPECS = [ColumnSpec("plan", "categorical"), ColumnSpec("country", "categorical"),
-         ColumnSpec("event_type", "categorical"), ColumnSpec("meeting_minutes", "numeric"),
-         ColumnSpec("attendees", "numeric"), ColumnSpec(LABEL, "categorical"), ColumnSpec(SCORE, "numeric"),
-         ColumnSpec("customer_id", "id"), ColumnSpec("signup_date", "timestamp")]
+SPECS = [
+    ColumnSpec("plan", "categorical"),
+    ColumnSpec("country", "categorical"),
+    ColumnSpec("event_type", "categorical"),
+    ColumnSpec("meeting_minutes", "numeric"),
+    ColumnSpec("attendees", "numeric"),
+    ColumnSpec(LABEL, "categorical"),
+    ColumnSpec(SCORE, "numeric"),
+    ColumnSpec("customer_id", "id"),
+    ColumnSpec("signup_date", "timestamp"),
+]
 ROLES = {"label": LABEL, "prediction": SCORE}
 
 
@@ -37,10 +44,19 @@ def facts_of(frame: pd.DataFrame) -> dict:
 def judged(current: pd.DataFrame, *, history=(), roles=ROLES, serving=None, suite=None, specs=SPECS):
     ref = profile_frame(signups(20_000, seed=11), SPECS, target_column=LABEL)
     present = [s for s in specs if s.name in current.columns]
-    cur = profile_frame(current, present, edges=profile_edges(ref),
-                        target_column=LABEL if LABEL in current.columns else None)
-    return audit.judge(cur, reference=ref, specs=specs, suite=suite or Suite(), facts=facts_of(current),
-                       history=list(history), roles=roles, serving=serving)
+    cur = profile_frame(
+        current, present, edges=profile_edges(ref), target_column=LABEL if LABEL in current.columns else None
+    )
+    return audit.judge(
+        cur,
+        reference=ref,
+        specs=specs,
+        suite=suite or Suite(),
+        facts=facts_of(current),
+        history=list(history),
+        roles=roles,
+        serving=serving,
+    )
 
 
 def of(findings, check, column=None):
@@ -105,9 +121,10 @@ def serving_log(n: int = 1_000, seed: int = 35) -> pd.DataFrame:
     return log
 
 
-SERVING = {"features": FEATURES,
-           "processing": {"meeting_minutes": {"rows": 1_000, "dropped": 120},
-                          "plan": {"rows": 1_000, "dropped": 3}}}
+SERVING = {
+    "features": FEATURES,
+    "processing": {"meeting_minutes": {"rows": 1_000, "dropped": 120}, "plan": {"rows": 1_000, "dropped": 3}},
+}
 
 
 def test_a_serving_log_is_judged_for_training_serving_skew():
@@ -135,8 +152,9 @@ def test_processing_that_nulls_half_the_values_is_an_error_unless_the_suite_soft
     processing = {"meeting_minutes": {"rows": 800, "dropped": 560}}
     (finding,) = checks.skew_processing_findings(processing)
     assert (finding.status, finding.severity) == ("fail", "error") and "70.0%" in finding.message
-    soft = Suite(columns={"meeting_minutes": ColumnRules(kind="numeric",
-                                                         severity_overrides={"skew_processing": "info"})})
+    soft = Suite(
+        columns={"meeting_minutes": ColumnRules(kind="numeric", severity_overrides={"skew_processing": "info"})}
+    )
     (finding,) = checks.skew_processing_findings(processing, suite=soft)
     assert (finding.status, finding.severity) == ("warn", "info")
     (finding,) = checks.skew_processing_findings({"meeting_minutes": {"rows": 1_000, "dropped": 49}})
@@ -163,9 +181,15 @@ def test_audit_file_gathers_label_statistics_for_the_label_role(tmp_path):
     current.to_csv(batch, index=False)
     facts = audit.check_file(training, "csv", max_bytes=10**8)
     reference = audit.build_reference(training, "csv", SPECS, facts, target_column=LABEL)
-    findings, verdict, profile = audit.audit_file(batch, "csv", reference=reference, specs=SPECS, suite=Suite(),
-                                                  facts=audit.check_file(batch, "csv", max_bytes=10**8),
-                                                  roles=ROLES)
+    findings, verdict, profile = audit.audit_file(
+        batch,
+        "csv",
+        reference=reference,
+        specs=SPECS,
+        suite=Suite(),
+        facts=audit.check_file(batch, "csv", max_bytes=10**8),
+        roles=ROLES,
+    )
     assert profile["target"]["labelled"] == 3_000
     (leak,) = of(findings, "target_correlation", "meeting_minutes")
     assert leak.status == "warn" and "leak" in leak.message

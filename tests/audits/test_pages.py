@@ -26,6 +26,8 @@ from tests.factories import ModelVersionFactory, RegisteredModelFactory
 pytestmark = pytest.mark.django_db
 
 PNG = b"\x89PNG\r\n\x1a\n"
+
+
 @pytest.fixture(autouse=True)
 def uploads_in_tmp(media):
     """Every story here may upload a batch: keep it in the temporary MEDIA_ROOT (conftest's `media`)."""
@@ -61,10 +63,19 @@ def report_url(job) -> str:
 
 
 def test_a_reviewer_sees_open_alerts_first_then_the_verdict_trend_then_the_audits(
-        history, festival, alerts, soom, pipeline, reviewer, client_as):
+    history, festival, alerts, soom, pipeline, reviewer, client_as
+):
     model, _, v3 = soom
-    running = audit(model, v3, pipeline, "signups week 33", state=AuditState.RUNNING, stage="Profiling",
-                    rows_done=250, rows_total=1000)
+    running = audit(
+        model,
+        v3,
+        pipeline,
+        "signups week 33",
+        state=AuditState.RUNNING,
+        stage="Profiling",
+        rows_done=250,
+        rows_total=1000,
+    )
 
     html = page(client_as(reviewer), reverse("audits:list"))
     assert html.index('id="alerts-h"') < html.index('id="trends-h"') < html.index('id="audits-h"')
@@ -77,8 +88,12 @@ def test_a_reviewer_sees_open_alerts_first_then_the_verdict_trend_then_the_audit
 
     trend = section(html, "trends-h")
     squares = re.findall(r'class="trend-square verdict-(\w+)" href="/audits/(\d+)/"', trend)
-    assert squares == [("pass", str(history[0].pk)), ("pass", str(history[1].pk)), ("warn", str(history[2].pk)),
-                       ("fail", str(festival.pk))]  # oldest → newest; the running audit has no verdict yet
+    assert squares == [
+        ("pass", str(history[0].pk)),
+        ("pass", str(history[1].pk)),
+        ("warn", str(history[2].pk)),
+        ("fail", str(festival.pk)),
+    ]  # oldest → newest; the running audit has no verdict yet
 
     table = section(html, "audits-h")
     festival_row = re.search(rf'<tr>\s*<td><a class="strong" href="/audits/{festival.pk}/">.*?</tr>', table, re.S)[0]
@@ -136,10 +151,18 @@ def test_the_report_puts_failing_checks_above_warnings_above_the_passed_ones(fes
 def test_drift_statistics_are_labelled_and_the_p_value_only_rules_out_noise(festival, reviewer, client_as):
     warnings = section(page(client_as(reviewer), report_url(festival)), "warnings-h")
     stats = dict(re.findall(r"<dt>([^<]+?)(?: <span[^>]*>[^<]*</span>)?</dt><dd>([^<]+)</dd>", warnings))
-    assert stats == {"PSI": "0.183", "KS D": "0.162", "p-value": "3.1e-19", "Wasserstein": "11.8",
-                     "Wasserstein / spread": "0.31"}
-    assert re.search(r'class="information-only".*?<dt>p-value <span class="stat-note">\(rules out sampling noise '
-                     r'only: effect size sets the status\)</span>', warnings)
+    assert stats == {
+        "PSI": "0.183",
+        "KS D": "0.162",
+        "p-value": "3.1e-19",
+        "Wasserstein": "11.8",
+        "Wasserstein / spread": "0.31",
+    }
+    assert re.search(
+        r'class="information-only".*?<dt>p-value <span class="stat-note">\(rules out sampling noise '
+        r"only: effect size sets the status\)</span>",
+        warnings,
+    )
     failing = section(page(client_as(reviewer), report_url(festival)), "failing-h")
     assert "<dt>χ²</dt><dd>812.4</dd>" in failing and "<dt>Jensen–Shannon</dt><dd>0.21</dd>" in failing
 
@@ -149,18 +172,24 @@ def test_pictures_show_flagged_columns_first_and_load_lazily(festival, reviewer,
     assert f'src="/audits/{festival.pk}/plots/nulls.png"' in pictures
     columns = re.findall(r'<figure class="card plot( flagged)?" id="picture-\d+" data-column="(\w+)"', pictures)
     # Failing columns in the findings' order, then the warning, then the rest; ids have no picture.
-    assert columns == [(" flagged", "event_type"), (" flagged", "signup_date"), (" flagged", "meeting_minutes"),
-                       ("", "plan")]
+    assert columns == [
+        (" flagged", "event_type"),
+        (" flagged", "signup_date"),
+        (" flagged", "meeting_minutes"),
+        ("", "plan"),
+    ]
     assert pictures.count('loading="lazy"') == 4
     assert f'src="/audits/{festival.pk}/plots/column/event_type.png"' in pictures
 
 
 def test_the_pictures_are_pngs_a_browser_may_keep_privately(festival, agent, client_as):
     client = client_as(agent)
-    for url in (reverse("audits:plot-nulls", args=[festival.pk]),
-                reverse("audits:plot-column", args=[festival.pk, "meeting_minutes"]),
-                reverse("audits:plot-column", args=[festival.pk, "event_type"]),
-                reverse("audits:plot-column", args=[festival.pk, "signup_date"])):
+    for url in (
+        reverse("audits:plot-nulls", args=[festival.pk]),
+        reverse("audits:plot-column", args=[festival.pk, "meeting_minutes"]),
+        reverse("audits:plot-column", args=[festival.pk, "event_type"]),
+        reverse("audits:plot-column", args=[festival.pk, "signup_date"]),
+    ):
         response = client.get(url)
         assert response.status_code == 200, url
         assert response["Content-Type"] == "image/png" and response.content.startswith(PNG)
@@ -168,7 +197,8 @@ def test_the_pictures_are_pngs_a_browser_may_keep_privately(festival, agent, cli
 
 
 def test_a_picture_of_an_unknown_column_an_id_or_an_unfinished_audit_is_not_found(
-        festival, soom, pipeline, reviewer, client_as):
+    festival, soom, pipeline, reviewer, client_as
+):
     model, _, v3 = soom
     queued = audit(model, v3, pipeline, "signups week 33", state=AuditState.QUEUED)
     client = client_as(reviewer)
@@ -180,8 +210,16 @@ def test_a_picture_of_an_unknown_column_an_id_or_an_unfinished_audit_is_not_foun
 
 def test_a_running_audit_shows_its_progress_and_refreshes_itself(soom, pipeline, reviewer, client_as):
     model, _, v3 = soom
-    running = audit(model, v3, pipeline, "signups week 33", state=AuditState.RUNNING, stage="Profiling",
-                    rows_done=420, rows_total=1000)
+    running = audit(
+        model,
+        v3,
+        pipeline,
+        "signups week 33",
+        state=AuditState.RUNNING,
+        stage="Profiling",
+        rows_done=420,
+        rows_total=1000,
+    )
     html = page(client_as(reviewer), report_url(running))
     assert '<meta http-equiv="refresh" content="3">' in html
     assert 'aria-valuenow="42"' in html and "Profiling · 420 of 1,000 rows · 42%" in html
@@ -195,11 +233,16 @@ def test_a_running_audit_shows_its_progress_and_refreshes_itself(soom, pipeline,
 
 def test_a_failed_audit_says_why_in_plain_words(soom, pipeline, reviewer, client_as):
     model, _, v3 = soom
-    failed = audit(model, v3, pipeline, "signups week 35", state=AuditState.FAILED,
-                   error="The file is not valid UTF-8: the first bad byte is at offset 1834.")
+    failed = audit(
+        model,
+        v3,
+        pipeline,
+        "signups week 35",
+        state=AuditState.FAILED,
+        error="The file is not valid UTF-8: the first bad byte is at offset 1834.",
+    )
     html = page(client_as(reviewer), report_url(failed))
-    assert ("This audit could not run: The file is not valid UTF-8: the first bad byte is at offset 1834."
-            in html)
+    assert "This audit could not run: The file is not valid UTF-8: the first bad byte is at offset 1834." in html
     assert 'role="alert"' in html and "could not run</span>" in html and 'http-equiv="refresh"' not in html
 
 
@@ -225,8 +268,13 @@ def test_agents_and_labellers_read_audits_but_cannot_start_them(role, festival, 
 
 
 def test_anonymous_visitors_are_sent_to_sign_in_and_outsiders_are_refused(festival, outsider, client_as):
-    for url in (reverse("audits:list"), report_url(festival), reverse("audits:plot-nulls", args=[festival.pk]),
-                reverse("audits:new"), reverse("audits:suite", args=["soom-upsell"])):
+    for url in (
+        reverse("audits:list"),
+        report_url(festival),
+        reverse("audits:plot-nulls", args=[festival.pk]),
+        reverse("audits:new"),
+        reverse("audits:suite", args=["soom-upsell"]),
+    ):
         response = Client().get(url)
         assert response.status_code == 302 and response["Location"].startswith("/accounts/login/"), url
         assert client_as(outsider).get(url).status_code == 403, url
@@ -267,11 +315,13 @@ def test_the_start_form_shows_what_is_wrong_instead_of_failing(soom, reviewer, c
     response = client.post(reverse("audits:new"), {"model": "soom-upsell", "file": upload(), "version": "2"})
     html = response.content.decode()
     assert response.status_code == 400
-    assert re.search(r'<div class="field has-error">\s*<label for="id_version">.*?v2 has no training reference yet',
-                     html, re.S)
+    assert re.search(
+        r'<div class="field has-error">\s*<label for="id_version">.*?v2 has no training reference yet', html, re.S
+    )
 
-    response = client.post(reverse("audits:new"), {"model": "soom-upsell",
-                                                   "file": SimpleUploadedFile("week33.xlsx", b"PK\x03\x04")})
+    response = client.post(
+        reverse("audits:new"), {"model": "soom-upsell", "file": SimpleUploadedFile("week33.xlsx", b"PK\x03\x04")}
+    )
     assert response.status_code == 400 and "Say the format" in response.content.decode()
     assert not AuditJob.objects.filter(kind=AuditKind.BATCH).exists()
     assert not DataBatch.objects.filter(name__startswith="week33").exists()
@@ -286,7 +336,8 @@ def test_the_model_panel_shows_the_trend_the_latest_audits_and_open_alerts(histo
     request = rf.get("/")
     request.user = reviewer
     html = Template("{% load keel_audits %}{% model_audits_panel model %}").render(
-        Context({"model": festival.model, "user": reviewer, "request": request}))
+        Context({"model": festival.model, "user": reviewer, "request": request})
+    )
     assert "Data audits" in html and "2 open alerts" in html
     assert len(re.findall(r'class="trend-square verdict-', html)) == 4
     assert f'href="/audits/{festival.pk}/">#{festival.pk}</a> signups week 32' in html
@@ -306,7 +357,7 @@ def column_row(html: str, column: str) -> str:
 
 def test_a_reviewer_reads_the_suite_column_by_column(suite, reviewer, client_as):
     html = page(client_as(reviewer), suite_url())
-    assert "Suggested from <a href=\"/models/soom-upsell/versions/3/\">v3</a>'s training reference" in html
+    assert 'Suggested from <a href="/models/soom-upsell/versions/3/">v3</a>\'s training reference' in html
     assert "between <strong>0.5×</strong> and <strong>2.0×</strong> the median of the last 10 batches" in html
     event_type = column_row(html, "event_type")
     assert "a new value fails the batch" in event_type
@@ -320,9 +371,19 @@ def test_a_reviewer_reads_the_suite_column_by_column(suite, reviewer, client_as)
 
 def test_a_reviewer_tightens_one_column_and_the_rest_is_kept(suite, reviewer, client_as):
     client = client_as(reviewer)
-    response = client.post(suite_url(), {
-        "column": "meeting_minutes", "max_null_share": "2", "max_null_increase": "1", "min_value": "0",
-        "max_value": "", "drift_psi_warn": "0.05", "drift_psi_fail": "0.2", "drift_wasserstein_warn": "0.1"})
+    response = client.post(
+        suite_url(),
+        {
+            "column": "meeting_minutes",
+            "max_null_share": "2",
+            "max_null_increase": "1",
+            "min_value": "0",
+            "max_value": "",
+            "drift_psi_warn": "0.05",
+            "drift_psi_fail": "0.2",
+            "drift_wasserstein_warn": "0.1",
+        },
+    )
     assert response.status_code == 302 and response["Location"] == suite_url()
 
     suite.refresh_from_db()
@@ -338,10 +399,20 @@ def test_a_reviewer_tightens_one_column_and_the_rest_is_kept(suite, reviewer, cl
 
 
 def test_festival_becomes_an_allowed_event_type(suite, reviewer, client_as):
-    response = client_as(reviewer).post(suite_url(), {
-        "column": "event_type", "max_null_share": "10", "max_null_increase": "2",
-        "allowed_values": "meeting\nwebinar\nconference\nmeetup\nfestival\n", "max_share_change": "10",
-        "drift_psi_warn": "0.1", "drift_psi_fail": "0.25", "drift_js_warn": "0.1", "drift_js_fail": "0.2"})
+    response = client_as(reviewer).post(
+        suite_url(),
+        {
+            "column": "event_type",
+            "max_null_share": "10",
+            "max_null_increase": "2",
+            "allowed_values": "meeting\nwebinar\nconference\nmeetup\nfestival\n",
+            "max_share_change": "10",
+            "drift_psi_warn": "0.1",
+            "drift_psi_fail": "0.25",
+            "drift_js_warn": "0.1",
+            "drift_js_fail": "0.2",
+        },
+    )
     assert response.status_code == 302
     suite.refresh_from_db()
     assert "festival" in suite.suite["columns"]["event_type"]["allowed_values"]
@@ -349,8 +420,10 @@ def test_festival_becomes_an_allowed_event_type(suite, reviewer, client_as):
 
 def test_a_rule_the_engine_refuses_is_shown_with_its_reason_and_nothing_changes(suite, reviewer, client_as):
     before = suite.suite
-    response = client_as(reviewer).post(suite_url(), {
-        "column": "meeting_minutes", "max_null_share": "10", "drift_psi_warn": "0.5", "drift_psi_fail": "0.2"})
+    response = client_as(reviewer).post(
+        suite_url(),
+        {"column": "meeting_minutes", "max_null_share": "10", "drift_psi_warn": "0.5", "drift_psi_fail": "0.2"},
+    )
     html = response.content.decode()
     assert response.status_code == 400
     assert "The suite is not valid: drift_psi_warn is above drift_psi_fail" in html

@@ -33,7 +33,7 @@ def _image(data: bytes, name: str, width: float = plots.SIZE[0]) -> np.ndarray:
 
 
 def _has_colour(image: np.ndarray, hex_colour: str) -> bool:
-    rgb = np.array([int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)]) / 255
+    rgb = np.array([int(hex_colour[i : i + 2], 16) for i in (1, 3, 5)]) / 255
     return bool((np.abs(image[..., :3] - rgb).max(axis=-1) < 0.02).any())
 
 
@@ -102,7 +102,7 @@ def _share_bars(ax) -> tuple[list[str], list, list]:
     labels = [label.get_text() for label in ax.get_yticklabels()]
     bars = ax.patches
     assert len(bars) == 2 * len(labels)
-    return labels, bars[:len(labels)], bars[len(labels):]
+    return labels, bars[: len(labels)], bars[len(labels) :]
 
 
 def test_a_new_category_is_highlighted(profiles):
@@ -115,7 +115,8 @@ def test_a_new_category_is_highlighted(profiles):
     assert values == ["meeting", "webinar", "festival", "conference", "meetup"]
     assert labels[2] == "festival  (new)"
     assert [bar.get_width() for bar in ref_bars] == pytest.approx(
-        [ref_column["counts"].get(v, 0) / 4000 for v in values])
+        [ref_column["counts"].get(v, 0) / 4000 for v in values]
+    )
     assert [bar.get_width() for bar in cur_bars] == pytest.approx([cur_column["counts"][v] / 1000 for v in values])
     assert [to_hex(bar.get_facecolor()) == plots.HIGHLIGHT for bar in cur_bars] == [False, False, True, False, False]
     assert {to_hex(bar.get_facecolor()) for bar in ref_bars} == {plots.REFERENCE}
@@ -124,8 +125,13 @@ def test_a_new_category_is_highlighted(profiles):
 
 
 def test_only_the_top_categories_are_drawn():
-    many = {"kind": "categorical", "count": 5000, "nulls": 0, "other": 0,
-            "counts": {f"country-{i:02d}": 100 + i for i in range(50)}}
+    many = {
+        "kind": "categorical",
+        "count": 5000,
+        "nulls": 0,
+        "other": 0,
+        "counts": {f"country-{i:02d}": 100 + i for i in range(50)},
+    }
     figure = plots.histogram_figure(many, many, "country")
     labels, ref_bars, _ = _share_bars(figure.axes[0])
     assert labels == [f"country-{i:02d}" for i in range(49, 49 - plots.TOP_CATEGORIES, -1)]
@@ -163,8 +169,13 @@ def test_null_rates_of_every_column(profiles):
 
 def test_an_empty_side_says_so_rather_than_failing(profiles):
     reference, _ = profiles
-    empty = {**reference["columns"]["meeting_minutes"], "count": 0, "hist": [0] * len(
-        reference["columns"]["meeting_minutes"]["hist"]), "min": None, "max": None}
+    empty = {
+        **reference["columns"]["meeting_minutes"],
+        "count": 0,
+        "hist": [0] * len(reference["columns"]["meeting_minutes"]["hist"]),
+        "min": None,
+        "max": None,
+    }
     [ax] = plots.histogram_figure(reference["columns"]["meeting_minutes"], empty, "meeting_minutes").axes
     assert not ax.patches
     assert [text.get_text() for text in ax.texts] == ["No values in the batch to compare"]
@@ -199,8 +210,10 @@ def test_a_long_tail_of_positive_values_is_drawn_on_a_log_axis():
     train = rng.lognormal(2.3, 1.0, 3000)  # attendees: most meetings small, a few webinars huge
     edges = np.unique(np.quantile(train, np.linspace(0, 1, 201)[1:-1])).tolist()
     psi_edges = np.unique(np.quantile(train, np.linspace(0, 1, 11)[1:-1])).tolist()
-    reference, current = (numeric_column(train, edges, psi_edges),
-                          numeric_column(rng.lognormal(2.6, 1.2, 800), edges, psi_edges))
+    reference, current = (
+        numeric_column(train, edges, psi_edges),
+        numeric_column(rng.lognormal(2.6, 1.2, 800), edges, psi_edges),
+    )
     low, high = plots._display_range(reference, current, np.array(edges))
     assert plots._log_axis(reference, low, high)
     [ax] = plots.histogram_figure(reference, current, "attendees").axes

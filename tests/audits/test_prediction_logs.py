@@ -1,7 +1,7 @@
 """Serving systems send their prediction logs in bulk; Keel keeps them whole or not at all, never
 twice, and forgets a person who asks to be erased — in the logs and in the audits that quote them."""
 
-from datetime import date, datetime, timedelta, UTC
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -23,15 +23,23 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 def records(n, *, seed=5, prefix="req", **kwargs):
     frame = clean_batch(n, start=date(2026, 10, 1), end=date(2026, 10, 31), seed=seed, first_customer=500)
     scores = np.random.default_rng(seed).uniform(0, 1, n)
-    return serving_records(frame, scores, version=1, start=NOW - timedelta(hours=2), every=timedelta(seconds=1),
-                           request_prefix=prefix, **kwargs)
+    return serving_records(
+        frame,
+        scores,
+        version=1,
+        start=NOW - timedelta(hours=2),
+        every=timedelta(seconds=1),
+        request_prefix=prefix,
+        **kwargs,
+    )
 
 
 @pytest.fixture
 def upsell(db, reviewer, pipeline):
     model = registry_services.model_create(name="upsell", task_type=TaskType.BINARY, owner=reviewer)
-    version = registry_services.version_create(model=model, actor=pipeline, feature_schema=feature_schema(),
-                                               decision_threshold=0.2)
+    version = registry_services.version_create(
+        model=model, actor=pipeline, feature_schema=feature_schema(), decision_threshold=0.2
+    )
     alias_point(model=model, alias="production", version=version, actor=reviewer, reason="first model")
     return model
 
@@ -92,15 +100,17 @@ def test_too_many_records_in_one_request_are_refused(upsell, api_as, pipeline, s
     assert response.status_code == 400 and "limit is 10" in response.json()["message"]
 
 
-@pytest.mark.parametrize("actor, status", [("pipeline", 201), ("reviewer", 403), ("agent", 403), ("labeller", 403),
-                                           ("outsider", 403)])
+@pytest.mark.parametrize(
+    "actor, status", [("pipeline", 201), ("reviewer", 403), ("agent", 403), ("labeller", 403), ("outsider", 403)]
+)
 def test_who_may_send_serving_logs(upsell, api_as, request, actor, status):
     response = post(api_as(request.getfixturevalue(actor)), {"model": "upsell", "records": records(2)})
     assert response.status_code == status
 
 
-@pytest.mark.parametrize("actor, status", [("reviewer", 200), ("agent", 200), ("pipeline", 403), ("labeller", 403),
-                                           ("outsider", 403)])
+@pytest.mark.parametrize(
+    "actor, status", [("reviewer", 200), ("agent", 200), ("pipeline", 403), ("labeller", 403), ("outsider", 403)]
+)
 def test_who_may_read_serving_logs(upsell, api_as, request, actor, status):
     # Logs hold personal data: the people who explain decisions read them, pipelines only write.
     assert api_as(request.getfixturevalue(actor)).get("/api/v1/predictions/?entity_id=C000501").status_code == status
@@ -139,8 +149,15 @@ def test_later_logs_about_an_erased_person_arrive_anonymised(upsell, api_as, pip
 
 def test_erasure_reaches_audit_findings_and_profiles(upsell, pipeline, media):
     job = _finished_job(upsell, upsell.versions.get(), pipeline)
-    FindingFactory(job=job, check_name="duplicates", column="customer_id", severity="error", status="fail",
-                   message="2 duplicate ids, e.g. C000505", details={"examples": ["C000505", "C000777"]})
+    FindingFactory(
+        job=job,
+        check_name="duplicates",
+        column="customer_id",
+        severity="error",
+        status="fail",
+        message="2 duplicate ids, e.g. C000505",
+        details={"examples": ["C000505", "C000777"]},
+    )
     counts = services.entity_erase(entity_id="C000505")
     assert counts == {"predictions": 0, "audit_profiles": 1, "findings": 1}
     finding = Finding.objects.get()
@@ -152,8 +169,9 @@ def test_erasure_reaches_audit_findings_and_profiles(upsell, pipeline, media):
 
 def test_findings_stay_append_only_outside_a_redaction(upsell, pipeline, media):
     job = _finished_job(upsell, upsell.versions.get(), pipeline)
-    finding = FindingFactory(job=job, check_name="drift", column="plan", severity="warning", status="warn",
-                             message="drifted")
+    finding = FindingFactory(
+        job=job, check_name="drift", column="plan", severity="warning", status="warn", message="drifted"
+    )
     with pytest.raises(IntegrityError, match="append-only"), transaction.atomic():
         Finding.objects.filter(pk=finding.pk).update(status="pass")
     with pytest.raises(IntegrityError, match="append-only"), transaction.atomic():  # not even with the redaction mark
@@ -163,11 +181,22 @@ def test_findings_stay_append_only_outside_a_redaction(upsell, pipeline, media):
 def _finished_job(model, version, actor) -> AuditJob:
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    batch = services.batch_register(model=model, actor=actor, name="b", format="csv",
-                                    uploaded=SimpleUploadedFile("b.csv", b"customer_id\nC000505\n"))
-    return AuditJobFactory(model=model, version=version, batch=batch, created_by=actor, state="succeeded",
-                           verdict="fail", profile={"columns": {"customer_id": {
-                               "kind": "id", "duplicate_examples": ["C000505"]}}})
+    batch = services.batch_register(
+        model=model,
+        actor=actor,
+        name="b",
+        format="csv",
+        uploaded=SimpleUploadedFile("b.csv", b"customer_id\nC000505\n"),
+    )
+    return AuditJobFactory(
+        model=model,
+        version=version,
+        batch=batch,
+        created_by=actor,
+        state="succeeded",
+        verdict="fail",
+        profile={"columns": {"customer_id": {"kind": "id", "duplicate_examples": ["C000505"]}}},
+    )
 
 
 def test_erasure_needs_an_id(db):

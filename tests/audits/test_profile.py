@@ -4,7 +4,7 @@ Pure engine tests: no database, no Django.
 """
 
 import json
-from datetime import datetime, UTC
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -48,14 +48,16 @@ def signups(n=20_000, seed=7) -> pd.DataFrame:
     comments = pd.Series([" ".join(rng.choice(words, 4)) for _ in range(n)], dtype=object)
     comments[rng.random(n) < 0.05] = None
     comments[rng.random(n) < 0.01] = "  "
-    return pd.DataFrame({
-        "meeting_minutes": minutes,
-        "attendees": rng.integers(1, 6, n),
-        "plan": rng.choice(["free", "pro", "team", "education"], n, p=[0.6, 0.2, 0.15, 0.05]),
-        "signup_date": dates,
-        "comment": comments,
-        "customer_id": [f"c{i}" for i in range(n)],
-    })
+    return pd.DataFrame(
+        {
+            "meeting_minutes": minutes,
+            "attendees": rng.integers(1, 6, n),
+            "plan": rng.choice(["free", "pro", "team", "education"], n, p=[0.6, 0.2, 0.15, 0.05]),
+            "signup_date": dates,
+            "comment": comments,
+            "customer_id": [f"c{i}" for i in range(n)],
+        }
+    )
 
 
 def without_sketches(profile):
@@ -194,7 +196,9 @@ def test_ambiguous_dates_are_attributed_to_the_format_most_unambiguous_values_us
 
 
 def test_future_and_eighteenth_century_dates_are_counted():
-    frame = pd.DataFrame({"d": ["2026-05-01", "1789-07-14", "2031-01-01", "2026-09-30T23:59:59", None, "soon", "1899-12-31"]})
+    frame = pd.DataFrame(
+        {"d": ["2026-05-01", "1789-07-14", "2031-01-01", "2026-09-30T23:59:59", None, "soon", "1899-12-31"]}
+    )
     col = profile_frame(frame, [ColumnSpec("d", "timestamp")], now=NOW)["columns"]["d"]
     assert col["future"] == 1
     assert col["ancient"] == 2
@@ -270,7 +274,7 @@ def test_numeric_quantile_reads_the_sketch():
 
 def test_a_large_reference_is_profiled_in_two_passes_with_sketch_edges():
     frame = signups(40_000)
-    chunks = lambda: (frame.iloc[i:i + 10_000] for i in range(0, len(frame), 10_000))  # noqa: E731
+    chunks = lambda: (frame.iloc[i : i + 10_000] for i in range(0, len(frame), 10_000))  # noqa: E731
     seen = []
     profile = profile_reference_chunks(chunks, SPECS, now=NOW, progress=seen.append)
     exact = profile_frame(frame, SPECS, now=NOW)
@@ -283,7 +287,9 @@ def test_a_large_reference_is_profiled_in_two_passes_with_sketch_edges():
     assert minutes["count"] == exact["columns"]["meeting_minutes"]["count"]
     assert minutes["mean"] == pytest.approx(truth.mean(), rel=1e-9)
     # few distinct values: exact edges even from the sketch pass
-    assert profile["columns"]["attendees"]["edges"] == exact["columns"]["attendees"]["edges"] == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert (
+        profile["columns"]["attendees"]["edges"] == exact["columns"]["attendees"]["edges"] == [1.0, 2.0, 3.0, 4.0, 5.0]
+    )
     assert profile["columns"]["plan"] == exact["columns"]["plan"]
     assert seen == sorted(seen) and seen[-1] == len(frame)
 
@@ -293,11 +299,14 @@ def test_a_reference_of_one_chunk_is_profiled_with_exact_edges():
     profile = profile_reference_chunks(lambda: iter([frame]), SPECS, now=NOW)
     exact = profile_frame(frame, SPECS, now=NOW)
     assert without_sketches(profile) == without_sketches(exact)  # KLL compaction is randomised
-    assert profile["columns"]["meeting_minutes"]["edges"] == reference_edges(
-        pd.to_numeric(frame["meeting_minutes"], errors="coerce").to_numpy(dtype=float))[0]
+    assert (
+        profile["columns"]["meeting_minutes"]["edges"]
+        == reference_edges(pd.to_numeric(frame["meeting_minutes"], errors="coerce").to_numpy(dtype=float))[0]
+    )
 
 
 # -------------------------------------------------------------------------------------- column specs
+
 
 def test_specs_from_a_model_schema():
     schema = [
@@ -308,13 +317,24 @@ def test_specs_from_a_model_schema():
         {"name": "region_code", "type": "int", "categorical": True},
         {"name": "signup_date", "type": "datetime", "categorical": False},
     ]
-    specs = specs_from_schema(schema, id_columns=["customer_id"], text_columns=["comment"],
-                              extra={"upgraded": "categorical", "score": "numeric"})
+    specs = specs_from_schema(
+        schema,
+        id_columns=["customer_id"],
+        text_columns=["comment"],
+        extra={"upgraded": "categorical", "score": "numeric"},
+    )
     kinds = {s.name: s.kind for s in specs}
     assert kinds == {
-        "plan": "categorical", "meeting_minutes": "numeric", "attendees": "numeric", "is_trial": "categorical",
-        "region_code": "categorical", "signup_date": "timestamp", "customer_id": "id", "comment": "text",
-        "upgraded": "categorical", "score": "numeric",
+        "plan": "categorical",
+        "meeting_minutes": "numeric",
+        "attendees": "numeric",
+        "is_trial": "categorical",
+        "region_code": "categorical",
+        "signup_date": "timestamp",
+        "customer_id": "id",
+        "comment": "text",
+        "upgraded": "categorical",
+        "score": "numeric",
     }
     minutes = specs[1]
     assert (minutes.dtype, minutes.min_value, minutes.max_value) == ("float", 0.0, 1440.0)
@@ -326,21 +346,28 @@ def test_specs_from_a_model_schema():
 def test_infer_specs_from_a_sample():
     rng = np.random.default_rng(3)
     n = 2_000
-    sample = pd.DataFrame({
-        "meeting_minutes": rng.gamma(2, 20, n),
-        "attendees": rng.integers(1, 50, n),
-        "plan": rng.choice(["free", "pro"], n),
-        "signup_date": pd.date_range("2026-01-01", periods=n, freq="h").strftime("%d/%m/%Y %H:%M:%S"),
-        "customer_id": [f"cus_{i:06d}" for i in range(n)],
-        "account_id": np.arange(n) + 10_000,
-        "comment": [f"customer {i} asked about the webinar pricing tiers again" for i in range(n)],
-        "city": [f"city{i % 400}" for i in range(n)],
-        "is_trial": rng.random(n) < 0.3,
-    })
+    sample = pd.DataFrame(
+        {
+            "meeting_minutes": rng.gamma(2, 20, n),
+            "attendees": rng.integers(1, 50, n),
+            "plan": rng.choice(["free", "pro"], n),
+            "signup_date": pd.date_range("2026-01-01", periods=n, freq="h").strftime("%d/%m/%Y %H:%M:%S"),
+            "customer_id": [f"cus_{i:06d}" for i in range(n)],
+            "account_id": np.arange(n) + 10_000,
+            "comment": [f"customer {i} asked about the webinar pricing tiers again" for i in range(n)],
+            "city": [f"city{i % 400}" for i in range(n)],
+            "is_trial": rng.random(n) < 0.3,
+        }
+    )
     kinds = {s.name: (s.kind, s.dtype) for s in infer_specs(sample)}
     assert kinds == {
-        "meeting_minutes": ("numeric", "float"), "attendees": ("numeric", "int"),
-        "plan": ("categorical", "string"), "signup_date": ("timestamp", "datetime"),
-        "customer_id": ("id", "string"), "account_id": ("id", "int"), "comment": ("text", "string"),
-        "city": ("categorical", "string"), "is_trial": ("categorical", "bool"),
+        "meeting_minutes": ("numeric", "float"),
+        "attendees": ("numeric", "int"),
+        "plan": ("categorical", "string"),
+        "signup_date": ("timestamp", "datetime"),
+        "customer_id": ("id", "string"),
+        "account_id": ("id", "int"),
+        "comment": ("text", "string"),
+        "city": ("categorical", "string"),
+        "is_trial": ("categorical", "bool"),
     }

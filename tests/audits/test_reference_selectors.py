@@ -22,8 +22,9 @@ FEATURES = [entry["name"] for entry in feature_schema()]
 @pytest.fixture
 def version(db, media, reviewer, pipeline):
     model = registry_services.model_create(name="upsell", task_type=TaskType.BINARY, owner=reviewer)
-    return registry_services.version_create(model=model, actor=pipeline, feature_schema=feature_schema(),
-                                            decision_threshold=0.2)
+    return registry_services.version_create(
+        model=model, actor=pipeline, feature_schema=feature_schema(), decision_threshold=0.2
+    )
 
 
 @pytest.fixture
@@ -34,10 +35,14 @@ def training():
 @pytest.fixture
 def with_reference(version, pipeline, training, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        services.reference_submit(version=version, actor=pipeline,
-                                  uploaded=SimpleUploadedFile("training.csv", to_csv(training)),
-                                  id_columns=["customer_id"], timestamp_columns=["signup_date"],
-                                  label_column="upgraded_90d")
+        services.reference_submit(
+            version=version,
+            actor=pipeline,
+            uploaded=SimpleUploadedFile("training.csv", to_csv(training)),
+            id_columns=["customer_id"],
+            timestamp_columns=["signup_date"],
+            label_column="upgraded_90d",
+        )
     return version
 
 
@@ -64,8 +69,11 @@ def test_the_profile_columns_are_the_reference_profile(with_reference, training)
 
 
 def test_rows_come_in_chunks_of_the_asked_columns(with_reference, training):
-    chunks = list(selectors.reference_rows_in_chunks(with_reference, columns=["plan", "meeting_minutes", "nope"],
-                                                     dtypes={"plan": object}, chunk_rows=120))
+    chunks = list(
+        selectors.reference_rows_in_chunks(
+            with_reference, columns=["plan", "meeting_minutes", "nope"], dtypes={"plan": object}, chunk_rows=120
+        )
+    )
     assert [len(chunk) for chunk in chunks] == [120, 120, 60]
     frame = pd.concat(chunks, ignore_index=True)
     assert list(frame.columns) == ["plan", "meeting_minutes"]  # a name the file lacks is left out

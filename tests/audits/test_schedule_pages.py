@@ -13,9 +13,18 @@ def page(upsell_with_reference):
 
 def test_a_reviewer_adds_a_daily_schedule_from_the_page(page, client, reviewer):
     client.force_login(reviewer)
-    response = client.post(page, {"action": "create", "name": "daily", "source": "storage_path",
-                                  "cron": "0 6 * * *", "storage_path": "incoming/%Y-%m-%d.csv", "window_hours": 24},
-                           follow=True)
+    response = client.post(
+        page,
+        {
+            "action": "create",
+            "name": "daily",
+            "source": "storage_path",
+            "cron": "0 6 * * *",
+            "storage_path": "incoming/%Y-%m-%d.csv",
+            "window_hours": 24,
+        },
+        follow=True,
+    )
     assert response.status_code == 200
     assert "beat runs it at" in response.content.decode()
     assert AuditSchedule.objects.get().storage_path == "incoming/%Y-%m-%d.csv"
@@ -23,8 +32,17 @@ def test_a_reviewer_adds_a_daily_schedule_from_the_page(page, client, reviewer):
 
 def test_a_bad_schedule_is_shown_on_the_form(page, client, reviewer):
     client.force_login(reviewer)
-    response = client.post(page, {"action": "create", "name": "daily", "source": "storage_path",
-                                  "cron": "at six", "storage_path": "in/%Y.csv", "window_hours": 24})
+    response = client.post(
+        page,
+        {
+            "action": "create",
+            "name": "daily",
+            "source": "storage_path",
+            "cron": "at six",
+            "storage_path": "in/%Y.csv",
+            "window_hours": 24,
+        },
+    )
     assert response.status_code == 400
     body = response.content.decode()
     assert "five fields" in body and not AuditSchedule.objects.exists()
@@ -38,8 +56,9 @@ def test_auditing_an_empty_serving_log_says_so(page, client, reviewer):
 
 def test_a_reviewer_pauses_a_schedule(page, client, reviewer):
     client.force_login(reviewer)
-    client.post(page, {"action": "create", "name": "logs", "source": "serving_log", "cron": "0 * * * *",
-                       "window_hours": 1})
+    client.post(
+        page, {"action": "create", "name": "logs", "source": "serving_log", "cron": "0 * * * *", "window_hours": 1}
+    )
     client.post(page, {"action": "pause", "schedule": "logs"})
     assert AuditSchedule.objects.get().enabled is False
 

@@ -1,7 +1,7 @@
 """Audits run by themselves on a schedule (django-celery-beat): the daily file of a feed, or the
 serving log of the last hours. A feed that does not arrive, or arrives unchanged, is an alert."""
 
-from datetime import date, datetime, timedelta, UTC
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django_celery_beat.models import PeriodicTask
@@ -27,9 +27,11 @@ def drop_file(root, day: date, seed: int = 3):
 
 @pytest.fixture
 def daily(upsell_with_reference, data_root, reviewer, api_as):
-    response = api_as(reviewer).post("/api/v1/models/upsell/audit-schedules", {
-        "name": "daily-feed", "source": "storage_path", "cron": "0 6 * * *",
-        "storage_path": "incoming/%Y-%m-%d.csv"}, format="json")
+    response = api_as(reviewer).post(
+        "/api/v1/models/upsell/audit-schedules",
+        {"name": "daily-feed", "source": "storage_path", "cron": "0 6 * * *", "storage_path": "incoming/%Y-%m-%d.csv"},
+        format="json",
+    )
     assert response.status_code == 201, response.content
     return AuditSchedule.objects.get(name="daily-feed")
 
@@ -43,22 +45,29 @@ def test_a_reviewer_schedules_a_daily_audit_and_beat_knows_it(daily):
 
 def test_a_bad_cron_expression_is_a_field_error(upsell_with_reference, reviewer, api_as):
     for cron in ("every morning", "61 6 * * *"):
-        response = api_as(reviewer).post("/api/v1/models/upsell/audit-schedules", {
-            "name": "x", "source": "serving_log", "cron": cron}, format="json")
+        response = api_as(reviewer).post(
+            "/api/v1/models/upsell/audit-schedules", {"name": "x", "source": "serving_log", "cron": cron}, format="json"
+        )
         assert response.status_code == 400 and "cron" in response.json()["detail"], cron
     assert not AuditSchedule.objects.exists() and not PeriodicTask.objects.filter(name__startswith="keel-").exists()
 
 
 def test_a_file_schedule_needs_a_path(upsell_with_reference, reviewer, api_as):
-    response = api_as(reviewer).post("/api/v1/models/upsell/audit-schedules", {
-        "name": "x", "source": "storage_path", "cron": "0 6 * * *"}, format="json")
+    response = api_as(reviewer).post(
+        "/api/v1/models/upsell/audit-schedules",
+        {"name": "x", "source": "storage_path", "cron": "0 6 * * *"},
+        format="json",
+    )
     assert response.status_code == 400 and "storage_path" in response.json()["detail"]
 
 
 @pytest.mark.parametrize("actor, status", [("pipeline", 201), ("agent", 403), ("labeller", 403), ("outsider", 403)])
 def test_who_may_schedule_audits(upsell_with_reference, api_as, request, actor, status):
-    response = api_as(request.getfixturevalue(actor)).post("/api/v1/models/upsell/audit-schedules", {
-        "name": "logs", "source": "serving_log", "cron": "0 * * * *"}, format="json")
+    response = api_as(request.getfixturevalue(actor)).post(
+        "/api/v1/models/upsell/audit-schedules",
+        {"name": "logs", "source": "serving_log", "cron": "0 * * * *"},
+        format="json",
+    )
     assert response.status_code == status
 
 
@@ -79,8 +88,9 @@ def test_a_redelivered_tick_starts_one_audit(daily, data_root, django_capture_on
     assert first.pk == again.pk and AuditJob.objects.filter(schedule=daily).count() == 1
 
 
-def test_a_missing_file_is_one_staleness_alert_until_the_feed_returns(daily, data_root,
-                                                                      django_capture_on_commit_callbacks):
+def test_a_missing_file_is_one_staleness_alert_until_the_feed_returns(
+    daily, data_root, django_capture_on_commit_callbacks
+):
     services.scheduled_audit_run(schedule_id=daily.pk, trigger_key="t1", now=NOV_23)
     services.scheduled_audit_run(schedule_id=daily.pk, trigger_key="t2", now=NOV_23 + timedelta(days=1))
     alert = Alert.objects.get(check_name="staleness")
@@ -103,8 +113,9 @@ def test_a_feed_that_sends_yesterdays_bytes_again_is_stale(daily, data_root, dja
 
 
 def test_a_paused_schedule_does_nothing(daily, data_root, reviewer, api_as):
-    response = api_as(reviewer).patch("/api/v1/models/upsell/audit-schedules/daily-feed", {"enabled": False},
-                                      format="json")
+    response = api_as(reviewer).patch(
+        "/api/v1/models/upsell/audit-schedules/daily-feed", {"enabled": False}, format="json"
+    )
     assert response.status_code == 200 and response.json()["enabled"] is False
     assert not PeriodicTask.objects.get(pk=daily.periodic_task_id).enabled
     drop_file(data_root, NOV_23.date())
@@ -113,7 +124,13 @@ def test_a_paused_schedule_does_nothing(daily, data_root, reviewer, api_as):
 
 
 def test_a_serving_log_schedule_with_no_predictions_alerts(upsell_with_reference, reviewer):
-    schedule = services.schedule_create(model=upsell_with_reference, actor=reviewer, name="hourly-logs",
-                                        source="serving_log", cron="0 * * * *", window_hours=1)
+    schedule = services.schedule_create(
+        model=upsell_with_reference,
+        actor=reviewer,
+        name="hourly-logs",
+        source="serving_log",
+        cron="0 * * * *",
+        window_hours=1,
+    )
     assert services.scheduled_audit_run(schedule_id=schedule.pk, trigger_key="t1", now=NOV_23) is None
     assert "logged no predictions" in Alert.objects.get(check_name="staleness").message

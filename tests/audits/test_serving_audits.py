@@ -1,7 +1,7 @@
 """A reviewer audits what the model actually saw in serving against what it learned from: features
 that disappeared, features processing broke, and predictions that drift before any label arrives."""
 
-from datetime import date, datetime, timedelta, UTC
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -17,11 +17,13 @@ def log(api, n, *, seed=21, scores=None, **kwargs):
     frame = clean_batch(n, start=date(2026, 10, 1), end=date(2026, 10, 31), seed=seed, first_customer=300_000)
     if scores is None:
         scores = np.random.default_rng(seed).beta(1.2, 6, n)
-    records = serving_records(frame, scores, version=1, start=NOW - timedelta(hours=3), every=timedelta(seconds=2),
-                              **kwargs)
+    records = serving_records(
+        frame, scores, version=1, start=NOW - timedelta(hours=3), every=timedelta(seconds=2), **kwargs
+    )
     for start in range(0, n, 2000):
-        response = api.post("/api/v1/predictions/", {"model": "upsell", "records": records[start:start + 2000]},
-                            format="json")
+        response = api.post(
+            "/api/v1/predictions/", {"model": "upsell", "records": records[start : start + 2000]}, format="json"
+        )
         assert response.status_code == 201, response.content
 
 
@@ -81,8 +83,11 @@ def test_an_empty_window_is_a_clear_error(apis):
 
 def test_a_window_that_ends_before_it_starts_is_refused(apis):
     _, reviewer = apis
-    response = reviewer.post("/api/v1/models/upsell/serving-audits", {
-        "since": NOW.isoformat(), "until": (NOW - timedelta(hours=1)).isoformat()}, format="json")
+    response = reviewer.post(
+        "/api/v1/models/upsell/serving-audits",
+        {"since": NOW.isoformat(), "until": (NOW - timedelta(hours=1)).isoformat()},
+        format="json",
+    )
     assert response.status_code == 400 and "since" in response.json()["detail"]
 
 
@@ -105,22 +110,35 @@ def upsell_with_scored_reference(db, media, reviewer, pipeline, django_capture_o
     from registry.services.catalog import alias_point
 
     model = registry_services.model_create(name="upsell", task_type=TaskType.BINARY, owner=reviewer)
-    version = registry_services.version_create(model=model, actor=pipeline, feature_schema=feature_schema(),
-                                               decision_threshold=0.2)
+    version = registry_services.version_create(
+        model=model, actor=pipeline, feature_schema=feature_schema(), decision_threshold=0.2
+    )
     alias_point(model=model, alias="production", version=version, actor=reviewer, reason="first model")
     training = clean_batch(6000, start=date(2026, 1, 1), end=date(2026, 9, 30), seed=11, first_customer=1)
     training["score"] = np.random.default_rng(1).beta(1.2, 6, len(training)).round(6)
     with django_capture_on_commit_callbacks(execute=True):
-        batch = services.batch_register(model=model, actor=pipeline, name="training", purpose="training",
-                                        uploaded=SimpleUploadedFile("training.csv", to_csv(training)))
-        services.reference_build_start(version=version, batch=batch, actor=pipeline, id_columns=["customer_id"],
-                                       timestamp_columns=["signup_date"], label_column="upgraded_90d",
-                                       prediction_column="score")
+        batch = services.batch_register(
+            model=model,
+            actor=pipeline,
+            name="training",
+            purpose="training",
+            uploaded=SimpleUploadedFile("training.csv", to_csv(training)),
+        )
+        services.reference_build_start(
+            version=version,
+            batch=batch,
+            actor=pipeline,
+            id_columns=["customer_id"],
+            timestamp_columns=["signup_date"],
+            label_column="upgraded_90d",
+            prediction_column="score",
+        )
     return model
 
 
-def test_predictions_that_drift_warn_before_any_label_arrives(upsell_with_scored_reference, api_as, pipeline,
-                                                              reviewer, django_capture_on_commit_callbacks):
+def test_predictions_that_drift_warn_before_any_label_arrives(
+    upsell_with_scored_reference, api_as, pipeline, reviewer, django_capture_on_commit_callbacks
+):
     scores = np.random.default_rng(4).beta(3, 3, 3000)  # the model suddenly scores everyone ~0.5
     log(api_as(pipeline), 3000, scores=scores)
     report = audit(api_as(reviewer), django_capture_on_commit_callbacks)
@@ -130,8 +148,9 @@ def test_predictions_that_drift_warn_before_any_label_arrives(upsell_with_scored
     assert not [f for f in report["findings"] if f["check"] == "drift" and f["column"] == "score"]
 
 
-def test_steady_predictions_do_not_warn(upsell_with_scored_reference, api_as, pipeline, reviewer,
-                                        django_capture_on_commit_callbacks):
+def test_steady_predictions_do_not_warn(
+    upsell_with_scored_reference, api_as, pipeline, reviewer, django_capture_on_commit_callbacks
+):
     log(api_as(pipeline), 3000, scores=np.random.default_rng(4).beta(1.2, 6, 3000))
     report = audit(api_as(reviewer), django_capture_on_commit_callbacks)
     assert [f["status"] for f in report["findings"] if f["check"] == "prediction_drift"] == ["pass"]

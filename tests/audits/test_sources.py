@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import json
 import tracemalloc
-from datetime import datetime, UTC
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -42,14 +42,16 @@ def signups(n=5_000, seed=11) -> pd.DataFrame:
     minutes = rng.gamma(2.0, 20.0, n).round(2)
     minutes[rng.random(n) < 0.03] = np.nan
     days = pd.to_datetime("2026-01-01") + pd.to_timedelta(rng.integers(0, 270, n), "D")
-    return pd.DataFrame({
-        "meeting_minutes": minutes,
-        "attendees": rng.integers(1, 40, n),
-        "plan": rng.choice(["free", "pro", "team", "007"], n),
-        "event_type": rng.choice(["meeting", "webinar", "conference", "meetup"], n),
-        "signup_date": days.strftime("%Y-%m-%d"),
-        "customer_id": [f"c{i:07d}" for i in range(n)],
-    })
+    return pd.DataFrame(
+        {
+            "meeting_minutes": minutes,
+            "attendees": rng.integers(1, 40, n),
+            "plan": rng.choice(["free", "pro", "team", "007"], n),
+            "event_type": rng.choice(["meeting", "webinar", "conference", "meetup"], n),
+            "signup_date": days.strftime("%Y-%m-%d"),
+            "customer_id": [f"c{i:07d}" for i in range(n)],
+        }
+    )
 
 
 def exact(profile):
@@ -76,6 +78,7 @@ def files(tmp_path):
 
 # ---------------------------------------------------------------------------------------- integrity
 
+
 def test_sha256_and_hmac_signatures(tmp_path):
     path = tmp_path / "batch.csv"
     path.write_bytes(b"plan\nfree\npro\n")
@@ -94,11 +97,14 @@ def test_sha256_and_hmac_signatures(tmp_path):
 
     path.write_bytes(b"plan\nfree\nPRO\n")  # tampered after signing
     assert scan_file(path, hmac_key=key, hmac_hex=signature).signature_problems == [
-        "HMAC signature does not match: the file was altered or signed with another key."]
+        "HMAC signature does not match: the file was altered or signed with another key."
+    ]
     assert scan_file(path, hmac_key=key).signature_problems == [
-        "HMAC signature missing: the file was expected to be signed."]
+        "HMAC signature missing: the file was expected to be signed."
+    ]
     assert scan_file(path, hmac_hex=signature).signature_problems == [
-        "The file carries an HMAC signature but no key is configured to check it."]
+        "The file carries an HMAC signature but no key is configured to check it."
+    ]
 
 
 def test_first_bad_utf8_byte_at_a_chunk_boundary(tmp_path):
@@ -134,12 +140,16 @@ def test_a_csv_that_is_not_utf8_names_the_first_bad_byte(tmp_path):
 
 # ------------------------------------------------------------------------------------------- errors
 
+
 @pytest.mark.parametrize("fmt", ["csv", "parquet", "jsonl"])
 def test_an_empty_file_is_refused(tmp_path, fmt):
     path = tmp_path / f"empty.{fmt}"
     path.write_bytes(b"")
-    for call in (lambda: list(iter_chunks(path, fmt)), lambda: count_rows(path, fmt),
-                 lambda: profile_source(path, fmt, SPECS)):
+    for call in (
+        lambda: list(iter_chunks(path, fmt)),
+        lambda: count_rows(path, fmt),
+        lambda: profile_source(path, fmt, SPECS),
+    ):
         with pytest.raises(DataFileError, match="^The file is empty.$"):
             call()
 
@@ -184,6 +194,7 @@ def test_a_jsonl_line_that_is_not_json_is_named(tmp_path):
 
 # --------------------------------------------------------------------------------------- structure
 
+
 def test_columns_and_row_counts(files):
     frame, paths = files
     for fmt, path in paths.items():
@@ -204,8 +215,9 @@ def test_categorical_csv_columns_are_read_as_strings_in_every_chunk(tmp_path):
 def test_parquet_csv_and_jsonl_give_the_same_profile(files):
     frame, paths = files
     edges = profile_edges(profile_frame(frame, SPECS, now=NOW))
-    profiles = {fmt: profile_source(path, fmt, SPECS, edges=edges, chunk_rows=1_000, now=NOW)
-                for fmt, path in paths.items()}
+    profiles = {
+        fmt: profile_source(path, fmt, SPECS, edges=edges, chunk_rows=1_000, now=NOW) for fmt, path in paths.items()
+    }
     assert exact(profiles["csv"]) == exact(profiles["parquet"]) == exact(profiles["jsonl"])
     assert exact(profiles["csv"]) == exact(profile_frame(frame, SPECS, edges=edges, now=NOW))
     assert profiles["csv"]["columns"]["plan"]["counts"]["007"] > 0
@@ -223,7 +235,7 @@ def test_two_row_partitions_merge_into_the_whole_file(files, fmt):
     assert exact(merge_profiles(first, second)) == exact(whole)
     # the partition really is those rows
     head = next(iter_chunks(paths[fmt], fmt, row_start=n // 2, row_stop=n // 2 + 3))
-    assert head["customer_id"].tolist() == frame["customer_id"].iloc[n // 2:n // 2 + 3].tolist()
+    assert head["customer_id"].tolist() == frame["customer_id"].iloc[n // 2 : n // 2 + 3].tolist()
 
 
 def test_profiling_a_reference_file_reads_it_twice_and_reports_progress(files):
@@ -242,18 +254,30 @@ def test_profiling_a_reference_file_reads_it_twice_and_reports_progress(files):
 
 def test_jsonl_with_missing_keys_counts_them_as_nulls(tmp_path):
     path = tmp_path / "batch.jsonl"
-    records = [{"plan": "free", "attendees": 3}, {"plan": "pro"}, {}, {"plan": None, "attendees": "lots"}, {"attendees": 5}]
+    records = [
+        {"plan": "free", "attendees": 3},
+        {"plan": "pro"},
+        {},
+        {"plan": None, "attendees": "lots"},
+        {"attendees": 5},
+    ]
     path.write_text("\n".join(json.dumps(r) for r in records) + "\n\n")
     specs = [ColumnSpec("plan", "categorical"), ColumnSpec("attendees", "numeric")]
     profile = profile_source(path, "jsonl", specs, edges={"attendees": ([3.0], [3.0])}, chunk_rows=2)
     assert profile["rows"] == 5
-    assert profile["columns"]["plan"] == {"kind": "categorical", "count": 2, "nulls": 3,
-                                          "counts": {"free": 1, "pro": 1}, "other": 0}
+    assert profile["columns"]["plan"] == {
+        "kind": "categorical",
+        "count": 2,
+        "nulls": 3,
+        "counts": {"free": 1, "pro": 1},
+        "other": 0,
+    }
     attendees = profile["columns"]["attendees"]
     assert (attendees["count"], attendees["nulls"], attendees["non_numeric"], attendees["hist"]) == (2, 2, 1, [1, 1])
 
 
 # -------------------------------------------------------------------------------------- duplicates
+
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet", "jsonl"])
 def test_duplicate_ids_are_found_across_chunk_boundaries(tmp_path, fmt):
@@ -263,8 +287,11 @@ def test_duplicate_ids_are_found_across_chunk_boundaries(tmp_path, fmt):
     ids[700] = ids[701] = "c7"  # twice more
     frame = pd.DataFrame({"customer_id": ids, "plan": "free"})
     path = tmp_path / f"ids.{fmt}"
-    {"csv": lambda: frame.to_csv(path, index=False), "parquet": lambda: frame.to_parquet(path, row_group_size=100),
-     "jsonl": lambda: frame.to_json(path, orient="records", lines=True)}[fmt]()
+    {
+        "csv": lambda: frame.to_csv(path, index=False),
+        "parquet": lambda: frame.to_parquet(path, row_group_size=100),
+        "jsonl": lambda: frame.to_json(path, orient="records", lines=True),
+    }[fmt]()
 
     count, examples = duplicate_ids(path, fmt, "customer_id", chunk_rows=100)
     assert count == 4
@@ -286,6 +313,7 @@ def test_integer_ids_and_many_chunks(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------ memory
+
 
 def test_profiling_a_million_row_csv_keeps_memory_flat(tmp_path):
     n, columns = 1_000_000, 8

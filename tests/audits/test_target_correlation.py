@@ -17,9 +17,14 @@ from audits.engine.suite import ColumnRules, Suite
 from demo.batches import clean_batch
 
 LABEL = "upgraded_90d"
-SPECS = [ColumnSpec("meeting_minutes", "numeric"), ColumnSpec("attendees", "numeric"),
-         ColumnSpec("days_active", "numeric"), ColumnSpec("plan", "categorical"),
-         ColumnSpec("event_type", "categorical"), ColumnSpec(LABEL, "categorical")]
+SPECS = [
+    ColumnSpec("meeting_minutes", "numeric"),
+    ColumnSpec("attendees", "numeric"),
+    ColumnSpec("days_active", "numeric"),
+    ColumnSpec("plan", "categorical"),
+    ColumnSpec("event_type", "categorical"),
+    ColumnSpec(LABEL, "categorical"),
+]
 
 
 def signups(n: int, seed: int) -> pd.DataFrame:
@@ -67,8 +72,9 @@ def test_eta_equals_a_direct_computation_and_its_chance_correction():
     plan = rng.choice(["free", "pro", "team", "education"], 3000, p=[0.5, 0.2, 0.2, 0.1])
     y = (rng.random(3000) < pd.Series(plan).map({"free": 0.1, "pro": 0.3, "team": 0.5, "education": 0.2})).astype(int)
     frame = pd.DataFrame({"plan": plan, "y": y})
-    stats = profile_frame(frame, [ColumnSpec("plan", "categorical"), ColumnSpec("y", "categorical")],
-                          target_column="y")["target"]["features"]["plan"]
+    stats = profile_frame(
+        frame, [ColumnSpec("plan", "categorical"), ColumnSpec("y", "categorical")], target_column="y"
+    )["target"]["features"]["plan"]
     means = frame.groupby("plan")["y"].transform("mean")
     eta2 = ((means - y.mean()) ** 2).sum() / ((y - y.mean()) ** 2).sum()
     got = target.eta(stats)
@@ -112,8 +118,11 @@ def test_merged_chunks_equal_one_pass():
         merged = merge_profiles(merged, profile_frame(part, SPECS, edges=edges, target_column=LABEL))
     a, b = whole["target"], merged["target"]
     assert a["labelled"] == b["labelled"] == frame[LABEL].notna().sum()
-    assert a["features"].keys() == b["features"].keys() == {"meeting_minutes", "attendees", "days_active", "plan",
-                                                            "event_type"}
+    assert (
+        a["features"].keys()
+        == b["features"].keys()
+        == {"meeting_minutes", "attendees", "days_active", "plan", "event_type"}
+    )
     for name, fa in a["features"].items():
         fb = b["features"][name]
         if fa["kind"] == "numeric":
@@ -138,7 +147,8 @@ def test_a_file_read_in_small_chunks_gives_the_same_statistics_as_one_read(tmp_p
     many = sources.profile_source(path, "csv", SPECS, target_column=LABEL, chunk_rows=700)["target"]
     for name in one["features"]:
         assert target.association(many["features"][name])["value"] == pytest.approx(
-            target.association(one["features"][name])["value"], abs=1e-12)
+            target.association(one["features"][name])["value"], abs=1e-12
+        )
     assert one["features"]["meeting_minutes"]["n"] == 5_000
 
 
@@ -146,20 +156,25 @@ def test_categories_beyond_fifty_are_pooled_so_memory_stays_bounded():
     rng = np.random.default_rng(6)
     frame = pd.DataFrame({"referrer": rng.integers(0, 400, 20_000).astype(str), "y": rng.integers(0, 2, 20_000)})
     specs = [ColumnSpec("referrer", "categorical")]
-    halves = [profile_frame(frame.iloc[:10_000], specs, target_column="y"),
-              profile_frame(frame.iloc[10_000:], specs, target_column="y")]
+    halves = [
+        profile_frame(frame.iloc[:10_000], specs, target_column="y"),
+        profile_frame(frame.iloc[10_000:], specs, target_column="y"),
+    ]
     for stats in (halves[0]["target"], merge_profiles(*halves)["target"]):
         groups = stats["features"]["referrer"]["groups"]
         assert len(groups) == target.TARGET_CATEGORIES + 1 and "(other)" in groups
         assert sum(g["n"] for g in groups.values()) == stats["labelled"]
 
 
-@pytest.mark.parametrize("values, expected", [
-    ([True, False, None, True], [1.0, 0.0, np.nan, 1.0]),
-    (["true", "False", None, " TRUE "], [1.0, 0.0, np.nan, 1.0]),
-    (["1", "0", "", "1"], [1.0, 0.0, np.nan, 1.0]),
-    ([1.0, 0.0, np.nan, 1.0], [1.0, 0.0, np.nan, 1.0]),
-])
+@pytest.mark.parametrize(
+    "values, expected",
+    [
+        ([True, False, None, True], [1.0, 0.0, np.nan, 1.0]),
+        (["true", "False", None, " TRUE "], [1.0, 0.0, np.nan, 1.0]),
+        (["1", "0", "", "1"], [1.0, 0.0, np.nan, 1.0]),
+        ([1.0, 0.0, np.nan, 1.0], [1.0, 0.0, np.nan, 1.0]),
+    ],
+)
 def test_binary_labels_written_as_bools_words_or_digits_become_zero_and_one(values, expected):
     y, reason = target.label_values(pd.Series(values, name="upgraded"), "categorical")
     assert reason is None
@@ -194,7 +209,8 @@ def test_a_feature_that_lost_its_link_with_the_label_is_flagged_as_drift():
     reference["days_active"] = reference[LABEL] * 10 + np.random.default_rng(0).normal(0, 3, 20_000)
     current = signups(3_000, seed=22)
     current["days_active"] = np.random.default_rng(1).permutation(
-        current[LABEL] * 10 + np.random.default_rng(2).normal(0, 3, 3_000))  # the join now matches wrong rows
+        current[LABEL] * 10 + np.random.default_rng(2).normal(0, 3, 3_000)
+    )  # the join now matches wrong rows
     ref, cur = reference_and(current, reference=reference)
     finding = only(target_correlation(ref, cur), "days_active")
     assert finding.status == "warn"
@@ -294,8 +310,16 @@ def test_thresholds_come_from_the_columns_rules_and_an_old_suite_still_loads():
     current = signups(3_000, seed=21)
     current["days_active"] = current[LABEL] + np.random.default_rng(21).normal(0, 0.2, 3_000)
     ref, cur = reference_and(current)
-    strict = Suite(columns={"days_active": ColumnRules(kind="numeric", target_corr_warn=0.1, target_corr_fail=0.5,
-                                                       severity_overrides={"target_correlation": "error"})})
+    strict = Suite(
+        columns={
+            "days_active": ColumnRules(
+                kind="numeric",
+                target_corr_warn=0.1,
+                target_corr_fail=0.5,
+                severity_overrides={"target_correlation": "error"},
+            )
+        }
+    )
     finding = only(checks.target_correlation_findings(ref, cur, strict), "days_active")
     assert (finding.status, finding.severity, finding.threshold) == ("fail", "error", 0.1)
     assert "fail at 0.5" in finding.message
@@ -323,8 +347,10 @@ def test_callers_that_name_no_label_get_the_profile_they_always_got(tmp_path):
 
 def without_sketches(profile):
     """Columns minus the KLL sketch and its quantiles, which are randomised from one run to the next."""
-    return {name: {k: v for k, v in col.items() if k not in ("sketch", "quantiles")}
-            for name, col in profile["columns"].items()}
+    return {
+        name: {k: v for k, v in col.items() if k not in ("sketch", "quantiles")}
+        for name, col in profile["columns"].items()
+    }
 
 
 def target_correlation(ref, cur):

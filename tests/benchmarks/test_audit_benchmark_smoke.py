@@ -29,9 +29,18 @@ def small_pair(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def keel_summary(small_pair):
-    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "keel_audit.py"),
-                           str(small_pair["reference"]), str(small_pair["current"])],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "keel_audit.py"),
+            str(small_pair["reference"]),
+            str(small_pair["current"]),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
 

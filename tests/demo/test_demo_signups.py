@@ -56,8 +56,12 @@ def test_values_are_plausible(signups):
     assert (signups["meeting_minutes"] > 0).all()
     # Head counts follow the kind of event.
     median_attendees = signups.groupby("event_type")["attendees"].median()
-    assert median_attendees["meeting"] < median_attendees["meetup"] < median_attendees["webinar"] \
+    assert (
+        median_attendees["meeting"]
+        < median_attendees["meetup"]
+        < median_attendees["webinar"]
         < median_attendees["conference"]
+    )
 
 
 def test_label_rate_is_a_realistic_minority(signups):
@@ -138,4 +142,6 @@ def test_dataset_hash_follows_the_rows(signups, trained):
     flipped.loc[flipped.index[0], LABEL] = 1 - flipped.loc[flipped.index[0], LABEL]
     assert dataset_sha256(flipped) != trained.dataset_sha256
     assert (trained.train_window_start, trained.train_window_end) == (
-        signups["signup_date"].min().date(), signups["signup_date"].max().date())
+        signups["signup_date"].min().date(),
+        signups["signup_date"].max().date(),
+    )

@@ -12,11 +12,19 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from rest_framework.authtoken.models import Token
 
-from mlops import roles
 from demo.signups import generate_signups
-from demo.training import FEATURES
 from demo.stories import soom
-from registry.models import AliasEvent, ArtifactCheck, PromotionRequest, ModelVersion, RegisteredModel, RunStatus, TrainingRun
+from demo.training import FEATURES
+from mlops import roles
+from registry.models import (
+    AliasEvent,
+    ArtifactCheck,
+    ModelVersion,
+    PromotionRequest,
+    RegisteredModel,
+    RunStatus,
+    TrainingRun,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -31,9 +39,9 @@ def seeded(settings, tmp_path, monkeypatch, django_capture_on_commit_callbacks):
     monkeypatch.setattr(soom, "SIGNUPS", 8_000)
     monkeypatch.setattr(soom, "HOLDOUT_SIGNUPS", 800)
     monkeypatch.setattr(soom, "BATCH_SIGNUPS", 1500)
-    monkeypatch.setattr(soom, "RELEASES", [
-        replace(r, hyperparameters={**r.hyperparameters, "max_iter": 40}) for r in soom.RELEASES
-    ])
+    monkeypatch.setattr(
+        soom, "RELEASES", [replace(r, hyperparameters={**r.hyperparameters, "max_iter": 40}) for r in soom.RELEASES]
+    )
     outputs = []
     for _ in range(2):
         out = io.StringIO()
@@ -59,10 +67,15 @@ def test_the_promotion_story_replays_through_the_real_gate(seeded):
     model = RegisteredModel.objects.get(name="upsell")
     states = list(model.promotion_requests.order_by("pk").values_list("version__version", "state"))
     assert states == [(1, "approved"), (2, "rolled_back"), (3, "validation_failed"), (4, "awaiting_approval")]
-    history = [(e.alias, e.from_version and e.from_version.version, e.to_version and e.to_version.version,
-                e.actor.username) for e in model.alias_events.order_by("id")]
-    assert history == [("production", None, 1, "reviewer"), ("production", 1, 2, "reviewer2"),
-                       ("production", 2, 1, "reviewer")]
+    history = [
+        (e.alias, e.from_version and e.from_version.version, e.to_version and e.to_version.version, e.actor.username)
+        for e in model.alias_events.order_by("id")
+    ]
+    assert history == [
+        ("production", None, 1, "reviewer"),
+        ("production", 1, 2, "reviewer2"),
+        ("production", 2, 1, "reviewer"),
+    ]
     assert {a.name: a.version.version for a in model.aliases.all()} == {"production": 1}
     assert model.alias_events.order_by("id").last().reason.startswith("Rollback:")
 
@@ -77,11 +90,19 @@ def test_the_promotion_story_replays_through_the_real_gate(seeded):
 def test_the_audit_story_catches_each_broken_batch(seeded):
     from audits.models import AuditJob
 
-    verdicts = dict(AuditJob.objects.filter(kind="batch", batch__purpose="incoming").values_list("batch__name", "verdict"))
-    assert verdicts == {"signups-2026-10.csv": "pass", "signups-2026-11-a-lobby-minutes.csv": "fail",
-                        "signups-2026-11-b-festivals.csv": "fail", "signups-2026-11-c-new-export.csv": "fail"}
-    failing = {job.batch.name: {f.column for f in job.findings.filter(status="fail")}
-               for job in AuditJob.objects.filter(verdict="fail")}
+    verdicts = dict(
+        AuditJob.objects.filter(kind="batch", batch__purpose="incoming").values_list("batch__name", "verdict")
+    )
+    assert verdicts == {
+        "signups-2026-10.csv": "pass",
+        "signups-2026-11-a-lobby-minutes.csv": "fail",
+        "signups-2026-11-b-festivals.csv": "fail",
+        "signups-2026-11-c-new-export.csv": "fail",
+    }
+    failing = {
+        job.batch.name: {f.column for f in job.findings.filter(status="fail")}
+        for job in AuditJob.objects.filter(verdict="fail")
+    }
     assert "meeting_minutes" in failing["signups-2026-11-a-lobby-minutes.csv"]
     assert "event_type" in failing["signups-2026-11-b-festivals.csv"]
     assert "signup_date" in failing["signups-2026-11-c-new-export.csv"]
@@ -128,8 +149,12 @@ def test_artifacts_match_their_hash_and_predict(seeded):
 
 
 def test_demo_people_sign_in_with_their_roles(seeded):
-    expected = {"reviewer": roles.REVIEWERS, "reviewer2": roles.REVIEWERS, "agent": roles.SUPPORT_AGENTS,
-                "labeller": roles.LABELLERS}
+    expected = {
+        "reviewer": roles.REVIEWERS,
+        "reviewer2": roles.REVIEWERS,
+        "agent": roles.SUPPORT_AGENTS,
+        "labeller": roles.LABELLERS,
+    }
     for username, group in expected.items():
         user = User.objects.get(username=username)
         assert list(user.groups.values_list("name", flat=True)) == [group]

@@ -60,20 +60,48 @@ def integration_media_root(tmp_path_factory) -> Path:
 class WorkerProcess:
     """A `celery -A mlops worker` subprocess on the test database, its log kept for failure reports."""
 
-    def __init__(self, *, database_url: str, media_root: Path, log_path: Path, queues: str = "celery",
-                 extra_env: dict | None = None):
+    def __init__(
+        self,
+        *,
+        database_url: str,
+        media_root: Path,
+        log_path: Path,
+        queues: str = "celery",
+        extra_env: dict | None = None,
+    ):
         self.nodename = f"keel-test-{uuid.uuid4().hex[:8]}@localhost"
         self.log_path = log_path
-        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "mlops.settings", "DATABASE_URL": database_url,
-               "DB_CONN_MAX_AGE": "0", "REDIS_URL": os.environ["REDIS_URL"], "MEDIA_ROOT": str(media_root),
-               "PYTHONUNBUFFERED": "1", **(extra_env or {})}
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "mlops.settings",
+            "DATABASE_URL": database_url,
+            "DB_CONN_MAX_AGE": "0",
+            "REDIS_URL": os.environ["REDIS_URL"],
+            "MEDIA_ROOT": str(media_root),
+            "PYTHONUNBUFFERED": "1",
+            **(extra_env or {}),
+        }
         celery = shutil.which("celery", path=str(Path(sys.executable).parent)) or shutil.which("celery")
         command = [celery] if celery else [sys.executable, "-m", "celery"]
-        command += ["-A", "mlops", "worker", "--pool=solo", "--concurrency=1", "--loglevel=INFO", "-n", self.nodename,
-                    "-Q", queues, "--without-gossip", "--without-mingle", "--without-heartbeat"]
+        command += [
+            "-A",
+            "mlops",
+            "worker",
+            "--pool=solo",
+            "--concurrency=1",
+            "--loglevel=INFO",
+            "-n",
+            self.nodename,
+            "-Q",
+            queues,
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ]
         self._log = open(log_path, "ab")  # noqa: SIM115 (open while the process runs; closed by stop())
-        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
 
     def log(self) -> str:
         self._log.flush()
@@ -83,13 +111,18 @@ class WorkerProcess:
         deadline = time.monotonic() + WORKER_START_TIMEOUT
         while True:
             if self.process.poll() is not None:
-                pytest.fail(f"The Celery worker exited with code {self.process.returncode} before answering ping."
-                            f"\n{self.log()}", pytrace=False)
+                pytest.fail(
+                    f"The Celery worker exited with code {self.process.returncode} before answering ping."
+                    f"\n{self.log()}",
+                    pytrace=False,
+                )
             if celery_app.control.ping(destination=[self.nodename], timeout=0.5):
                 return
             if time.monotonic() > deadline:
-                pytest.fail(f"The Celery worker did not answer ping within {WORKER_START_TIMEOUT}s.\n{self.log()}",
-                            pytrace=False)
+                pytest.fail(
+                    f"The Celery worker did not answer ping within {WORKER_START_TIMEOUT}s.\n{self.log()}",
+                    pytrace=False,
+                )
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -117,9 +150,12 @@ def celery_worker_process(test_database_url, integration_media_root, tmp_path_fa
     Requests django_db_setup (through test_database_url), so the worker stops before pytest-django
     drops the test database.
     """
-    worker = WorkerProcess(database_url=test_database_url, media_root=integration_media_root,
-                           log_path=tmp_path_factory.mktemp("celery-worker") / "worker.log",
-                           extra_env={"KEEL_AUDIT_PARTITION_ROWS": str(SHARED_WORKER_PARTITION_ROWS)})
+    worker = WorkerProcess(
+        database_url=test_database_url,
+        media_root=integration_media_root,
+        log_path=tmp_path_factory.mktemp("celery-worker") / "worker.log",
+        extra_env={"KEEL_AUDIT_PARTITION_ROWS": str(SHARED_WORKER_PARTITION_ROWS)},
+    )
     try:
         worker.wait_ready()
         yield worker

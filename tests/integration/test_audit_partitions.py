@@ -18,8 +18,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 ROWS = 150_000
 
 
-def test_partitioned_profiles_merge_into_the_same_audit(celery_worker, reviewer, pipeline,
-                                                        django_capture_on_commit_callbacks):
+def test_partitioned_profiles_merge_into_the_same_audit(
+    celery_worker, reviewer, pipeline, django_capture_on_commit_callbacks
+):
     from mlops.celery import app as celery_app
     from tests.audits.conftest import upsell_reference_for
 
@@ -29,12 +30,18 @@ def test_partitioned_profiles_merge_into_the_same_audit(celery_worker, reviewer,
     finally:
         celery_app.conf.task_always_eager = False
 
-    content = to_csv(festival_batch(ROWS, start=date(2026, 11, 1), end=date(2026, 11, 30), seed=9,
-                                    first_customer=10**6))
-    job = services.audit_submit(model=model, actor=pipeline, name="november",
-                                uploaded=SimpleUploadedFile("november.csv", content))
-    job = wait_for(lambda: type(job).objects.filter(pk=job.pk, state__in=["succeeded", "failed"]).first(),
-                   celery_worker, "the partitioned audit", timeout=120)
+    content = to_csv(
+        festival_batch(ROWS, start=date(2026, 11, 1), end=date(2026, 11, 30), seed=9, first_customer=10**6)
+    )
+    job = services.audit_submit(
+        model=model, actor=pipeline, name="november", uploaded=SimpleUploadedFile("november.csv", content)
+    )
+    job = wait_for(
+        lambda: type(job).objects.filter(pk=job.pk, state__in=["succeeded", "failed"]).first(),
+        celery_worker,
+        "the partitioned audit",
+        timeout=120,
+    )
     assert job.state == AuditState.SUCCEEDED, job.error
     partitions = -(-ROWS // SHARED_WORKER_PARTITION_ROWS)
     assert celery_worker.log().count("profile_partition") >= partitions  # the work really was split
@@ -43,11 +50,18 @@ def test_partitioned_profiles_merge_into_the_same_audit(celery_worker, reviewer,
     reference = job.version.reference_profile
     specs = selectors.column_specs(reference)
     whole, verdict, profile = engine.audit_file(
-        selectors.batch_path(job.batch), "csv", reference=reference.profile, specs=specs,
-        suite=services.suite_for(model, reference), facts=job.facts, roles=reference.roles,
-        target_column=reference.label_column or None)
+        selectors.batch_path(job.batch),
+        "csv",
+        reference=reference.profile,
+        specs=specs,
+        suite=services.suite_for(model, reference),
+        facts=job.facts,
+        roles=reference.roles,
+        target_column=reference.label_column or None,
+    )
     assert job.verdict == verdict == "fail"
-    assert sorted(job.findings.values_list("check_name", "column", "status")) == \
-        sorted((f.check, f.column or "", f.status) for f in whole)
+    assert sorted(job.findings.values_list("check_name", "column", "status")) == sorted(
+        (f.check, f.column or "", f.status) for f in whole
+    )
     assert job.profile["columns"]["event_type"]["counts"] == profile["columns"]["event_type"]["counts"]
     assert job.findings.filter(check_name="target_correlation").exists()  # label statistics merged too

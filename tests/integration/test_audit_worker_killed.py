@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from audits import services
 from audits.models import AuditJob, AuditState, Finding
 from audits.tasks import run_audit
-from demo.batches import clean_batch, shifted_batch, to_csv
+from demo.batches import shifted_batch, to_csv
 from tests.integration.conftest import WorkerProcess
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -21,9 +21,17 @@ QUEUE = "audit-kill-test"  # only this test's workers read it, so we know which 
 WORKER_ENV = {"KEEL_BROKER_VISIBILITY_TIMEOUT": "5", "KEEL_AUDIT_CHUNK_ROWS": "5000"}
 
 
-def test_a_killed_worker_does_not_lose_the_audit(integration_services, test_database_url, integration_media_root,
-                                                  settings, tmp_path, reviewer, pipeline, monkeypatch,
-                                                  django_capture_on_commit_callbacks):
+def test_a_killed_worker_does_not_lose_the_audit(
+    integration_services,
+    test_database_url,
+    integration_media_root,
+    settings,
+    tmp_path,
+    reviewer,
+    pipeline,
+    monkeypatch,
+    django_capture_on_commit_callbacks,
+):
     from mlops.celery import app as celery_app
     from tests.audits.conftest import upsell_reference_for
 
@@ -35,15 +43,22 @@ def test_a_killed_worker_does_not_lose_the_audit(integration_services, test_data
         celery_app.conf.task_always_eager = False
 
     batch_rows = 300_000
-    content = to_csv(shifted_batch(batch_rows, start=date(2026, 10, 1), end=date(2026, 10, 31), seed=5,
-                                   first_customer=10**6))
+    content = to_csv(
+        shifted_batch(batch_rows, start=date(2026, 10, 1), end=date(2026, 10, 31), seed=5, first_customer=10**6)
+    )
     monkeypatch.setattr(services.jobs, "_queue", lambda job_id: None)  # we send it to our queue ourselves
-    batch = services.batch_register(model=model, actor=pipeline, name="big october",
-                                    uploaded=SimpleUploadedFile("october.csv", content))
+    batch = services.batch_register(
+        model=model, actor=pipeline, name="big october", uploaded=SimpleUploadedFile("october.csv", content)
+    )
     job = services.audit_start(batch=batch, actor=pipeline)
 
-    first = WorkerProcess(database_url=test_database_url, media_root=integration_media_root, queues=QUEUE,
-                          log_path=tmp_path / "first.log", extra_env=WORKER_ENV)
+    first = WorkerProcess(
+        database_url=test_database_url,
+        media_root=integration_media_root,
+        queues=QUEUE,
+        log_path=tmp_path / "first.log",
+        extra_env=WORKER_ENV,
+    )
     second = None
     try:
         first.wait_ready()
@@ -60,8 +75,13 @@ def test_a_killed_worker_does_not_lose_the_audit(integration_services, test_data
         first.process.wait(timeout=10)
         interrupted_at = job.rows_done
 
-        second = WorkerProcess(database_url=test_database_url, media_root=integration_media_root, queues=QUEUE,
-                               log_path=tmp_path / "second.log", extra_env=WORKER_ENV)
+        second = WorkerProcess(
+            database_url=test_database_url,
+            media_root=integration_media_root,
+            queues=QUEUE,
+            log_path=tmp_path / "second.log",
+            extra_env=WORKER_ENV,
+        )
         second.wait_ready()
         deadline = time.monotonic() + 120
         while True:

@@ -35,8 +35,9 @@ def wait_for(condition, worker, what: str, timeout: float = TIMEOUT):
 
 
 def register_with_artifact(actor, name: str):
-    model = services.model_create(name=name, task_type=TaskType.BINARY, owner=actor,
-                                  description="Predicts which free-tier signups upgrade")
+    model = services.model_create(
+        name=name, task_type=TaskType.BINARY, owner=actor, description="Predicts which free-tier signups upgrade"
+    )
     version = services.version_create(model=model, actor=actor, metrics={"roc_auc": 0.81})
     upload = SimpleUploadedFile("model.joblib", ARTIFACT, content_type="application/octet-stream")
     return services.artifact_attach(version=version, uploaded=upload, sha256=hashlib.sha256(ARTIFACT).hexdigest())
@@ -46,8 +47,11 @@ def test_attaching_an_artifact_is_verified_by_the_worker(celery_worker, pipeline
     version = register_with_artifact(pipeline, "soom-upsell")
     assert Path(version.artifact.path).read_bytes() == ARTIFACT
 
-    check = wait_for(lambda: ArtifactCheck.objects.filter(version=version).first(), celery_worker,
-                     "the artifact check queued on commit")
+    check = wait_for(
+        lambda: ArtifactCheck.objects.filter(version=version).first(),
+        celery_worker,
+        "the artifact check queued on commit",
+    )
 
     assert check.ok, check.error
     assert check.computed_sha256 == hashlib.sha256(ARTIFACT).hexdigest() == version.artifact_sha256
@@ -57,8 +61,11 @@ def test_attaching_an_artifact_is_verified_by_the_worker(celery_worker, pipeline
 def test_worker_records_a_tampered_artifact_once_per_check_key(celery_worker, pipeline):
     version = register_with_artifact(pipeline, "soom-upsell-tampered")
     # Let the on-commit check of the intact bytes finish before tampering, so nothing races.
-    wait_for(lambda: ArtifactCheck.objects.filter(version=version, ok=True).exists(), celery_worker,
-             "the artifact check queued on commit")
+    wait_for(
+        lambda: ArtifactCheck.objects.filter(version=version, ok=True).exists(),
+        celery_worker,
+        "the artifact check queued on commit",
+    )
     tampered = b"not the registered bytes"
     Path(version.artifact.path).write_bytes(tampered)
     check_key = str(uuid.uuid4())

@@ -34,12 +34,19 @@ def eventually(check, timeout=10.0):
 
 def change_in_another_worker(*, announce: bool = True) -> None:
     """Another web worker process commits a change: it moves the generation and (normally) announces it."""
-    code = ("import django; django.setup()\n"
-            "from django.core.cache import cache\n"
-            "from support.lists import cache as lists_cache\n"
-            f"lists_cache.invalidate() if {announce} else cache.incr(lists_cache.GEN_KEY)\n")
-    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=60,
-                   env={**os.environ, "DJANGO_SETTINGS_MODULE": "mlops.settings"})
+    code = (
+        "import django; django.setup()\n"
+        "from django.core.cache import cache\n"
+        "from support.lists import cache as lists_cache\n"
+        f"lists_cache.invalidate() if {announce} else cache.incr(lists_cache.GEN_KEY)\n"
+    )
+    subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        check=True,
+        timeout=60,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "mlops.settings"},
+    )
 
 
 @pytest.fixture
@@ -57,8 +64,14 @@ def polled(integration_services, db, pipeline, django_capture_on_commit_callback
     assert first.status_code == 200
 
     def poll():
-        return lists_cache.fast_answer(token=token, permission=READ_LISTS, surface="near-home",
-                                       if_none_match=first["ETag"], since=None, now=timezone.now())
+        return lists_cache.fast_answer(
+            token=token,
+            permission=READ_LISTS,
+            surface="near-home",
+            if_none_match=first["ETag"],
+            since=None,
+            now=timezone.now(),
+        )
 
     assert poll() is not None  # starts this worker's subscription
     eventually(lambda: near.live)

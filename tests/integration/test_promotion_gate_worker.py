@@ -21,25 +21,47 @@ def test_a_retrain_is_validated_by_the_worker_and_approved(celery_worker, api_as
     october = generate_signups(600, start=date(2026, 10, 1), end=date(2026, 10, 31), seed=4, first_customer=10**6)
     api = api_as(pipeline)
 
-    assert api.post("/api/v1/models/", {"name": "upsell", "task_type": "binary_classification"},
-                    format="json").status_code == 201
-    version = api.post("/api/v1/models/upsell/versions/", {
-        "feature_schema": trained.feature_schema, "decision_threshold": trained.decision_threshold,
-    }, format="json").json()["version"]
-    upload = api.post(f"/api/v1/models/upsell/versions/{version}/artifact", {
-        "file": SimpleUploadedFile("model.joblib", trained.artifact_bytes), "sha256": trained.artifact_sha256,
-    }, format="multipart")
+    assert (
+        api.post("/api/v1/models/", {"name": "upsell", "task_type": "binary_classification"}, format="json").status_code
+        == 201
+    )
+    version = api.post(
+        "/api/v1/models/upsell/versions/",
+        {
+            "feature_schema": trained.feature_schema,
+            "decision_threshold": trained.decision_threshold,
+        },
+        format="json",
+    ).json()["version"]
+    upload = api.post(
+        f"/api/v1/models/upsell/versions/{version}/artifact",
+        {
+            "file": SimpleUploadedFile("model.joblib", trained.artifact_bytes),
+            "sha256": trained.artifact_sha256,
+        },
+        format="multipart",
+    )
     assert upload.status_code == 201, upload.content
-    holdout = api.post("/api/v1/models/upsell/holdouts/", {
-        "name": "october", "label_column": "upgraded_90d", "file": csv_upload(october)}, format="multipart")
+    holdout = api.post(
+        "/api/v1/models/upsell/holdouts/",
+        {"name": "october", "label_column": "upgraded_90d", "file": csv_upload(october)},
+        format="multipart",
+    )
     assert holdout.status_code == 201, holdout.content
-    submitted = api.post("/api/v1/promotions/", {"model": "upsell", "version": version, "reason": "first model",
-                                                 "holdout": holdout.json()["id"]}, format="json")
+    submitted = api.post(
+        "/api/v1/promotions/",
+        {"model": "upsell", "version": version, "reason": "first model", "holdout": holdout.json()["id"]},
+        format="json",
+    )
     assert submitted.status_code == 201 and submitted.json()["state"] == "validating"
 
     request_id = submitted.json()["id"]
-    request = wait_for(lambda: PromotionRequest.objects.exclude(state="validating").filter(pk=request_id).first(),
-                       celery_worker, "the worker's gate verdict", timeout=90)
+    request = wait_for(
+        lambda: PromotionRequest.objects.exclude(state="validating").filter(pk=request_id).first(),
+        celery_worker,
+        "the worker's gate verdict",
+        timeout=90,
+    )
     assert request.state == "awaiting_approval", request.failure_reasons
     assert request.evidence["rows"] == 600 and request.evidence["metrics"]["candidate"]["roc_auc"] > 0.6
 

@@ -25,15 +25,29 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 class BeatProcess:
     def __init__(self, *, database_url: str, log_path: Path):
         self.log_path = log_path
-        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "mlops.settings", "DATABASE_URL": database_url,
-               "DB_CONN_MAX_AGE": "0", "REDIS_URL": os.environ["REDIS_URL"], "PYTHONUNBUFFERED": "1"}
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "mlops.settings",
+            "DATABASE_URL": database_url,
+            "DB_CONN_MAX_AGE": "0",
+            "REDIS_URL": os.environ["REDIS_URL"],
+            "PYTHONUNBUFFERED": "1",
+        }
         celery = shutil.which("celery", path=str(Path(sys.executable).parent)) or shutil.which("celery")
         command = ([celery] if celery else [sys.executable, "-m", "celery"]) + [
-            "-A", "mlops", "beat", "--loglevel=INFO", "--max-interval=1",
-            "--pidfile=", "-S", "django_celery_beat.schedulers:DatabaseScheduler"]
+            "-A",
+            "mlops",
+            "beat",
+            "--loglevel=INFO",
+            "--max-interval=1",
+            "--pidfile=",
+            "-S",
+            "django_celery_beat.schedulers:DatabaseScheduler",
+        ]
         self._log = open(log_path, "ab")  # noqa: SIM115 (open while the process runs; closed by stop())
-        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
 
     def log(self) -> str:
         self._log.flush()
@@ -49,9 +63,9 @@ class BeatProcess:
         self._log.close()
 
 
-def test_beat_fires_a_schedule_and_the_worker_audits_the_days_file(celery_worker, test_database_url, tmp_path,
-                                                                   reviewer, pipeline,
-                                                                   django_capture_on_commit_callbacks):
+def test_beat_fires_a_schedule_and_the_worker_audits_the_days_file(
+    celery_worker, test_database_url, tmp_path, reviewer, pipeline, django_capture_on_commit_callbacks
+):
     from mlops.celery import app as celery_app
     from tests.audits.conftest import upsell_reference_for
 
@@ -70,8 +84,14 @@ def test_beat_fires_a_schedule_and_the_worker_audits_the_days_file(celery_worker
         today = time.strftime("%Y-%m-%d", time.gmtime())
         frame = clean_batch(2000, start=date(2026, 10, 1), end=date(2026, 10, 31), seed=8, first_customer=70_000)
         (drop / f"{today}.csv").write_bytes(to_csv(frame))
-        schedule = services.schedule_create(model=model, actor=reviewer, name="daily", source="storage_path",
-                                            cron="0 6 * * *", storage_path=f"{folder}/%Y-%m-%d.csv")
+        schedule = services.schedule_create(
+            model=model,
+            actor=reviewer,
+            name="daily",
+            source="storage_path",
+            cron="0 6 * * *",
+            storage_path=f"{folder}/%Y-%m-%d.csv",
+        )
         # Fire every 2 seconds instead of waiting for 06:00: the same PeriodicTask, another clock.
         every_two, _ = IntervalSchedule.objects.get_or_create(every=2, period=IntervalSchedule.SECONDS)
         PeriodicTask.objects.filter(pk=schedule.periodic_task_id).update(crontab=None, interval=every_two)

@@ -17,7 +17,7 @@ SAMPLES = [
     b"a,b\n1,2\n3,4",
     b"\n",
     b"x",
-    b" \n\t\n{}\n\n  \r\n{\"a\": 1}",
+    b' \n\t\n{}\n\n  \r\n{"a": 1}',
     b'{"a": 1}\n\n\n{"a": 2}\n   ',
     b"\n\n\n",
     "ab\ncafé\nMünchen\n東京\n".encode(),
@@ -51,8 +51,11 @@ def test_one_scan_agrees_with_reading_each_thing_separately(tmp_path, data, bloc
     assert scan.ends_with_newline == data.endswith(b"\n")
     assert scan.lines == len(data.split(b"\n")) - (1 if data.endswith(b"\n") else 0)
     assert scan.blank_lines == _blank_lines(data)
-    assert count_rows(path, "jsonl", scan=scan) == count_rows(path, "jsonl") == len(data.split(b"\n")) - \
-        (1 if data.endswith(b"\n") else 0) - _blank_lines(data)
+    assert (
+        count_rows(path, "jsonl", scan=scan)
+        == count_rows(path, "jsonl")
+        == len(data.split(b"\n")) - (1 if data.endswith(b"\n") else 0) - _blank_lines(data)
+    )
     assert count_rows(path, "csv", scan=scan_file(path, fmt="csv", block=block)) == count_rows(path, "csv")
 
 
@@ -65,7 +68,10 @@ def test_random_bytes_scan_like_separate_reads(tmp_path):
         path.write_bytes(data)
         scan = scan_file(path, fmt="jsonl", block=rng.randint(1, 7))
         assert (scan.bad_utf8_offset, scan.newlines, scan.blank_lines) == (
-            _bad_utf8(data), data.count(b"\n"), _blank_lines(data)), data
+            _bad_utf8(data),
+            data.count(b"\n"),
+            _blank_lines(data),
+        ), data
         assert first_bad_utf8_offset(path, chunk=rng.randint(1, 7)) == _bad_utf8(data)
 
 
@@ -88,10 +94,12 @@ def test_signature_problems_come_from_the_same_read(tmp_path):
     assert scan_file(path).signature_problems == []
     assert scan_file(path, sha256="ab", hmac_key=key, hmac_hex="00").signature_problems == [
         f"sha256 differs: expected ab, the file has {digest}.",
-        "HMAC signature does not match: the file was altered or signed with another key."]
+        "HMAC signature does not match: the file was altered or signed with another key.",
+    ]
 
 
 # ------------------------------------------------------------------------------------ read_frame
+
 
 def test_read_frame_from_a_handle_or_a_path(tmp_path):
     path = tmp_path / "h.csv"
@@ -108,15 +116,18 @@ def test_read_frame_from_a_handle_or_a_path(tmp_path):
     assert read_frame(tmp_path / "h.jsonl", "jsonl").equals(frame)
 
 
-@pytest.mark.parametrize("content,fmt,message", [
-    (b"plan,upgraded\nfr\xe9e,0\n", "csv", "^The file is not valid UTF-8: the first bad byte is at byte offset 16"),
-    (b"", "csv", "^The file is empty.$"),
-    (b" \n\n", "csv", "^The file is empty.$"),
-    (b"a,b\n1,2\n3,4,5\n", "csv", "^Line 3 has 3 fields but the header has 2.$"),
-    (b"plan,upgraded\n", "parquet", "not a readable Parquet file"),
-    (b'{"a": 1}\n{"a": \n', "jsonl", "^Line 2 is not valid JSON"),
-    (b"a\n1\n", "xlsx", "Unsupported file format 'xlsx'"),
-])
+@pytest.mark.parametrize(
+    "content,fmt,message",
+    [
+        (b"plan,upgraded\nfr\xe9e,0\n", "csv", "^The file is not valid UTF-8: the first bad byte is at byte offset 16"),
+        (b"", "csv", "^The file is empty.$"),
+        (b" \n\n", "csv", "^The file is empty.$"),
+        (b"a,b\n1,2\n3,4,5\n", "csv", "^Line 3 has 3 fields but the header has 2.$"),
+        (b"plan,upgraded\n", "parquet", "not a readable Parquet file"),
+        (b'{"a": 1}\n{"a": \n', "jsonl", "^Line 2 is not valid JSON"),
+        (b"a\n1\n", "xlsx", "Unsupported file format 'xlsx'"),
+    ],
+)
 def test_read_frame_says_what_is_wrong(content, fmt, message):
     with pytest.raises(DataFileError, match=message):
         read_frame(io.BytesIO(content), fmt)

@@ -7,16 +7,19 @@ from mlops.etags import etag_for, etag_matches
 TAG = '"abc123"'
 
 
-@pytest.mark.parametrize("header", [
-    '"abc123"',
-    'W/"abc123"',
-    ' "abc123" ',
-    '"other", "abc123"',
-    '"other",W/"abc123"',
-    "*",
-    ' * ',
-    '"other", *',
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        '"abc123"',
+        'W/"abc123"',
+        ' "abc123" ',
+        '"other", "abc123"',
+        '"other",W/"abc123"',
+        "*",
+        " * ",
+        '"other", *',
+    ],
+)
 def test_a_header_naming_the_tag_matches(header):
     assert etag_matches(header, TAG)
 
@@ -26,8 +29,9 @@ def test_a_weak_tag_of_ours_matches_its_strong_and_weak_forms():
     assert etag_matches('W/"abc123"', 'W/"abc123"')
 
 
-@pytest.mark.parametrize("header", [None, "", '"abc124"', '"abc"', 'abc123', '"other", "more"', '"abc123',
-                                    'W/"abc1234"'])
+@pytest.mark.parametrize(
+    "header", [None, "", '"abc124"', '"abc"', "abc123", '"other", "more"', '"abc123', 'W/"abc1234"']
+)
 def test_a_header_not_naming_the_tag_does_not_match(header):
     assert not etag_matches(header, TAG)
 

@@ -27,22 +27,32 @@ def csv_upload(frame: pd.DataFrame, name="holdout.csv"):
 
 
 def holdout_for(model, actor):
-    frame = pd.DataFrame({"plan": ["free"] * 4, "country": ["DE"] * 4, "meeting_minutes": [1.0, 2, 3, 4],
-                          "upgraded": [0, 1, 0, 1]})
-    return services.holdout_register(model=model, actor=actor, name="last week", label_column="upgraded",
-                                     uploaded=csv_upload(frame))
+    frame = pd.DataFrame(
+        {"plan": ["free"] * 4, "country": ["DE"] * 4, "meeting_minutes": [1.0, 2, 3, 4], "upgraded": [0, 1, 0, 1]}
+    )
+    return services.holdout_register(
+        model=model, actor=actor, name="last week", label_column="upgraded", uploaded=csv_upload(frame)
+    )
 
 
 def gate_verdict(request: PromotionRequest, *, failures=(), threshold=0.3, beats=False) -> PromotionRequest:
     """Record what the gate would: evidence, failures, proposed threshold, the version compared with."""
     compared = request.model.aliases.filter(name=request.target_alias).first()
-    evidence = {"primary_metric": "roc_auc", "beats_production": beats,
-                "metrics": {"candidate": {"roc_auc": 0.8}, "production": {"roc_auc": 0.7}, "baseline": {"roc_auc": 0.5}},
-                "checks": [{"name": "x", "passed": not failures, "detail": f} for f in failures] or
-                          [{"name": "beats_baseline", "passed": True, "detail": "ok"}]}
+    evidence = {
+        "primary_metric": "roc_auc",
+        "beats_production": beats,
+        "metrics": {"candidate": {"roc_auc": 0.8}, "production": {"roc_auc": 0.7}, "baseline": {"roc_auc": 0.5}},
+        "checks": [{"name": "x", "passed": not failures, "detail": f} for f in failures]
+        or [{"name": "beats_baseline", "passed": True, "detail": "ok"}],
+    }
     return services.promotion_gate_record(
-        promotion_id=request.pk, evidence=evidence, failures=list(failures), proposed_threshold=threshold,
-        compared_version_id=compared.version_id if compared else None, blocking=request.target_alias != "shadow")
+        promotion_id=request.pk,
+        evidence=evidence,
+        failures=list(failures),
+        proposed_threshold=threshold,
+        compared_version_id=compared.version_id if compared else None,
+        blocking=request.target_alias != "shadow",
+    )
 
 
 def approved(request, reviewer, **kwargs):

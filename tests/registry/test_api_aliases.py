@@ -1,10 +1,9 @@
 """Reviewers point aliases at versions; every move is kept with who, when, from, to and why."""
 
 import pytest
-
-from mlops.errors import ApplicationError
 from django.db import IntegrityError, transaction
 
+from mlops.errors import ApplicationError
 from registry import services
 from registry.models import AliasEvent, ModelAlias
 from tests.factories import ModelVersionFactory, RegisteredModelFactory
@@ -25,13 +24,23 @@ def move(api, alias, version, reason="because"):
 def test_moving_an_alias_records_the_history(api_as, reviewer, second_reviewer, upsell):
     assert move(api_as(reviewer), "challenger", 1, "first model").status_code == 200
     response = move(api_as(second_reviewer), "challenger", 2, "retrained on Q3 data")
-    assert response.json() == {**response.json(), "alias": "challenger", "from_version": 1, "to_version": 2,
-                               "actor": second_reviewer.username, "reason": "retrained on Q3 data"}
+    assert response.json() == {
+        **response.json(),
+        "alias": "challenger",
+        "from_version": 1,
+        "to_version": 2,
+        "actor": second_reviewer.username,
+        "reason": "retrained on Q3 data",
+    }
     assert api_as(reviewer).get("/api/v1/models/upsell/aliases/challenger").json() == {
-        "alias": "challenger", "version": 2}
+        "alias": "challenger",
+        "version": 2,
+    }
     history = api_as(reviewer).get("/api/v1/models/upsell/alias-history/").json()["results"]
     assert [(h["from_version"], h["to_version"], h["actor"]) for h in history] == [
-        (1, 2, second_reviewer.username), (None, 1, reviewer.username)]
+        (1, 2, second_reviewer.username),
+        (None, 1, reviewer.username),
+    ]
     assert api_as(reviewer).get("/api/v1/models/upsell/").json()["aliases"] == {"challenger": 2}
 
 
@@ -58,11 +67,14 @@ def test_removing_an_alias_is_a_recorded_move_too(api_as, reviewer, upsell):
     assert api_as(reviewer).get("/api/v1/models/upsell/aliases/challenger").status_code == 404
 
 
-@pytest.mark.parametrize("body,field", [
-    ({"version": 1, "reason": ""}, "reason"),
-    ({"version": 1}, "reason"),
-    ({"version": "one", "reason": "x"}, "version"),
-])
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        ({"version": 1, "reason": ""}, "reason"),
+        ({"version": 1}, "reason"),
+        ({"version": "one", "reason": "x"}, "version"),
+    ],
+)
 def test_a_move_needs_a_version_and_a_reason(api_as, reviewer, upsell, body, field):
     response = api_as(reviewer).put("/api/v1/models/upsell/aliases/challenger", body, format="json")
     assert response.status_code == 400 and field in response.json()["detail"]
@@ -83,8 +95,9 @@ def test_an_unknown_version_is_a_404(api_as, reviewer, upsell):
 
 
 def test_alias_history_cannot_be_rewritten(reviewer, upsell):
-    services.alias_move(model=upsell, alias="challenger", version=upsell.versions.get(version=1), actor=reviewer,
-                        reason="first")
+    services.alias_move(
+        model=upsell, alias="challenger", version=upsell.versions.get(version=1), actor=reviewer, reason="first"
+    )
     with pytest.raises(IntegrityError), transaction.atomic():
         AliasEvent.objects.update(reason="nothing to see")
     assert AliasEvent.objects.get().reason == "first"

@@ -7,7 +7,6 @@ import uuid
 import pytest
 
 from mlops.errors import ApplicationError
-
 from registry import services
 from registry.models import ArtifactCheck, ModelVersion
 from tests.factories import ModelVersionFactory, RegisteredModelFactory
@@ -33,7 +32,8 @@ URL = "/api/v1/models/upsell/versions/1/artifact"
 
 
 def test_an_artifact_with_its_true_sha256_is_stored_and_downloads_byte_for_byte(
-        api_as, pipeline, version, media, django_capture_on_commit_callbacks):
+    api_as, pipeline, version, media, django_capture_on_commit_callbacks
+):
     upload, sha = artifact_file(b"\x80\x04model-weights" * 100)
     with django_capture_on_commit_callbacks(execute=True):
         response = api_as(pipeline).post(URL, {"file": upload, "sha256": sha}, format="multipart")
@@ -53,8 +53,9 @@ def test_an_artifact_with_its_true_sha256_is_stored_and_downloads_byte_for_byte(
 
 def test_a_sha256_mismatch_is_refused_and_nothing_is_stored(api_as, pipeline, version, media):
     upload, _ = artifact_file(b"the real bytes")
-    response = api_as(pipeline).post(URL, {"file": upload, "sha256": hashlib.sha256(b"other").hexdigest()},
-                                     format="multipart")
+    response = api_as(pipeline).post(
+        URL, {"file": upload, "sha256": hashlib.sha256(b"other").hexdigest()}, format="multipart"
+    )
     assert response.status_code == 400
     assert "nothing was stored" in response.json()["detail"]["sha256"][0]
     version.refresh_from_db()
@@ -104,10 +105,13 @@ def test_a_client_supplied_path_cannot_escape_the_artifact_folder(api_as, pipeli
     assert os.path.basename(path).startswith("evil")
 
 
-@pytest.mark.parametrize("body,field", [
-    ({"sha256": "a" * 64}, "file"),
-    ({"sha256": "not-hex"}, "sha256"),
-])
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        ({"sha256": "a" * 64}, "file"),
+        ({"sha256": "not-hex"}, "sha256"),
+    ],
+)
 def test_malformed_uploads_name_the_field(api_as, pipeline, version, body, field):
     if field != "file":
         body["file"] = artifact_file()[0]

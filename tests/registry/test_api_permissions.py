@@ -15,8 +15,7 @@ def registry_state(db, reviewer):
     ModelVersionFactory(model=model)
     ModelVersionFactory(model=model)
     run = TrainingRunFactory(run_id="ab" * 16)
-    alias_point(model=model, alias="production", version=model.versions.get(version=1), actor=reviewer,
-                        reason="first")
+    alias_point(model=model, alias="production", version=model.versions.get(version=1), actor=reviewer, reason="first")
     return {"model": model, "run": run}
 
 

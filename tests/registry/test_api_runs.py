@@ -10,10 +10,16 @@ from registry.models import RunMetric, RunParam, RunTag, TrainingRun
 
 @pytest.fixture
 def run_id(pipeline_api):
-    response = pipeline_api.post("/api/v1/runs/", {
-        "experiment": "upsell-nightly", "name": "retrain-2026-11",
-        "code_commit": "0123456789abcdef0123456789abcdef01234567", "tags": {"trigger": "schedule"},
-    }, format="json")
+    response = pipeline_api.post(
+        "/api/v1/runs/",
+        {
+            "experiment": "upsell-nightly",
+            "name": "retrain-2026-11",
+            "code_commit": "0123456789abcdef0123456789abcdef01234567",
+            "tags": {"trigger": "schedule"},
+        },
+        format="json",
+    )
     assert response.status_code == 201, response.content
     return response.json()["run_id"]
 
@@ -31,11 +37,16 @@ def test_a_new_run_has_an_mlflow_style_id_and_is_running(pipeline_api, run_id):
 
 
 def test_params_metrics_and_tags_are_logged_in_one_batch(pipeline_api, run_id):
-    response = log(pipeline_api, run_id,
-                   params=[{"key": "learning_rate", "value": "0.1"}, {"key": "max_depth", "value": "4"}],
-                   metrics=[{"key": "val_auc", "value": 0.71, "step": 1, "timestamp": 1000},
-                            {"key": "val_auc", "value": 0.78, "step": 2, "timestamp": 2000}],
-                   tags=[{"key": "owner", "value": "growth"}])
+    response = log(
+        pipeline_api,
+        run_id,
+        params=[{"key": "learning_rate", "value": "0.1"}, {"key": "max_depth", "value": "4"}],
+        metrics=[
+            {"key": "val_auc", "value": 0.71, "step": 1, "timestamp": 1000},
+            {"key": "val_auc", "value": 0.78, "step": 2, "timestamp": 2000},
+        ],
+        tags=[{"key": "owner", "value": "growth"}],
+    )
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["params"] == {"learning_rate": "0.1", "max_depth": "4"}
@@ -45,9 +56,12 @@ def test_params_metrics_and_tags_are_logged_in_one_batch(pipeline_api, run_id):
 
 def test_relogging_a_param_with_another_value_is_refused_naming_the_key(pipeline_api, run_id):
     assert log(pipeline_api, run_id, params=[{"key": "learning_rate", "value": "0.1"}]).status_code == 200
-    response = log(pipeline_api, run_id, params=[{"key": "max_depth", "value": "4"},
-                                                 {"key": "learning_rate", "value": "0.2"}],
-                   metrics=[{"key": "loss", "value": 0.5}])
+    response = log(
+        pipeline_api,
+        run_id,
+        params=[{"key": "max_depth", "value": "4"}, {"key": "learning_rate", "value": "0.2"}],
+        metrics=[{"key": "loss", "value": 0.5}],
+    )
     assert response.status_code == 400
     message = response.json()["detail"]["params"][0]
     assert "learning_rate" in message and "0.1" in message and "0.2" in message
@@ -72,8 +86,14 @@ def test_metrics_append_history_and_a_retried_batch_adds_nothing(pipeline_api, r
 
 
 def test_nan_and_infinite_metrics_are_kept_as_mlflow_keeps_them(pipeline_api, run_id):
-    response = log(pipeline_api, run_id, metrics=[{"key": "loss", "value": "NaN", "step": 0, "timestamp": 1},
-                                                  {"key": "grad", "value": "Infinity", "step": 0, "timestamp": 1}])
+    response = log(
+        pipeline_api,
+        run_id,
+        metrics=[
+            {"key": "loss", "value": "NaN", "step": 0, "timestamp": 1},
+            {"key": "grad", "value": "Infinity", "step": 0, "timestamp": 1},
+        ],
+    )
     assert response.status_code == 200, response.content
     nan_point = RunMetric.objects.get(run__run_id=run_id, key="loss")
     assert nan_point.is_nan
@@ -85,8 +105,9 @@ def test_tags_change_by_appending_so_the_old_value_stays_in_history(pipeline_api
     log(pipeline_api, run_id, tags=[{"key": "note", "value": "first try"}])
     log(pipeline_api, run_id, tags=[{"key": "note", "value": "learning rate too high"}])
     assert pipeline_api.get(f"/api/v1/runs/{run_id}/").json()["tags"]["note"] == "learning rate too high"
-    assert list(RunTag.objects.filter(run__run_id=run_id, key="note").order_by("id").values_list("value", flat=True)) \
-        == ["first try", "learning rate too high"]
+    assert list(
+        RunTag.objects.filter(run__run_id=run_id, key="note").order_by("id").values_list("value", flat=True)
+    ) == ["first try", "learning rate too high"]
 
 
 def test_an_ended_run_stays_ended(pipeline_api, run_id):
@@ -98,14 +119,17 @@ def test_an_ended_run_stays_ended(pipeline_api, run_id):
     assert "already ended" in again.json()["detail"]["status"][0]
 
 
-@pytest.mark.parametrize("batch,field", [
-    ({}, "non_field_errors"),
-    ({"params": [{"key": "lr"}]}, "params"),
-    ({"metrics": [{"key": "loss", "value": "low"}]}, "metrics"),
-    ({"metrics": [{"key": "loss", "value": 1, "step": "first"}]}, "metrics"),
-    ({"parameters": [{"key": "lr", "value": "1"}]}, "parameters"),
-    ({"params": [{"key": "x" * 251, "value": "1"}]}, "params"),
-])
+@pytest.mark.parametrize(
+    "batch,field",
+    [
+        ({}, "non_field_errors"),
+        ({"params": [{"key": "lr"}]}, "params"),
+        ({"metrics": [{"key": "loss", "value": "low"}]}, "metrics"),
+        ({"metrics": [{"key": "loss", "value": 1, "step": "first"}]}, "metrics"),
+        ({"parameters": [{"key": "lr", "value": "1"}]}, "parameters"),
+        ({"params": [{"key": "x" * 251, "value": "1"}]}, "params"),
+    ],
+)
 def test_malformed_batches_get_a_field_level_400(pipeline_api, run_id, batch, field):
     response = pipeline_api.post(f"/api/v1/runs/{run_id}/log", batch, format="json")
     assert response.status_code == 400

@@ -11,19 +11,30 @@ DATASET_SHA = "5" * 64
 
 @pytest.fixture
 def upsell(pipeline_api):
-    response = pipeline_api.post("/api/v1/models/", {
-        "name": "upsell", "task_type": "binary_classification", "description": "Free-tier upgrades in 90 days",
-    }, format="json")
+    response = pipeline_api.post(
+        "/api/v1/models/",
+        {
+            "name": "upsell",
+            "task_type": "binary_classification",
+            "description": "Free-tier upgrades in 90 days",
+        },
+        format="json",
+    )
     assert response.status_code == 201, response.content
     return response.json()
 
 
 def version_body(**overrides):
     body = {
-        "feature_schema": SCHEMA, "decision_threshold": 0.42, "train_window_start": "2026-01-01",
-        "train_window_end": "2026-06-30", "dataset_uri": "s3://soom/signups.parquet",
-        "dataset_sha256": DATASET_SHA, "code_commit": COMMIT,
-        "hyperparameters": {"learning_rate": 0.1, "max_depth": 4}, "metrics": {"roc_auc": 0.81},
+        "feature_schema": SCHEMA,
+        "decision_threshold": 0.42,
+        "train_window_start": "2026-01-01",
+        "train_window_end": "2026-06-30",
+        "dataset_uri": "s3://soom/signups.parquet",
+        "dataset_sha256": DATASET_SHA,
+        "code_commit": COMMIT,
+        "hyperparameters": {"learning_rate": 0.1, "max_depth": 4},
+        "metrics": {"roc_auc": 0.81},
         "tags": {"team": "growth"},
     }
     body.update(overrides)
@@ -54,13 +65,20 @@ def test_a_version_records_its_whole_config(pipeline_api, upsell, pipeline):
 
 
 def test_a_version_made_from_a_run_inherits_its_params_metrics_and_commit(pipeline_api, upsell):
-    run_id = pipeline_api.post("/api/v1/runs/", {"experiment": "upsell", "code_commit": COMMIT},
-                               format="json").json()["run_id"]
-    pipeline_api.post(f"/api/v1/runs/{run_id}/log", {
-        "params": [{"key": "max_iter", "value": "200"}],
-        "metrics": [{"key": "roc_auc", "value": 0.7, "step": 1, "timestamp": 1},
-                    {"key": "roc_auc", "value": 0.83, "step": 2, "timestamp": 2}],
-    }, format="json")
+    run_id = pipeline_api.post("/api/v1/runs/", {"experiment": "upsell", "code_commit": COMMIT}, format="json").json()[
+        "run_id"
+    ]
+    pipeline_api.post(
+        f"/api/v1/runs/{run_id}/log",
+        {
+            "params": [{"key": "max_iter", "value": "200"}],
+            "metrics": [
+                {"key": "roc_auc", "value": 0.7, "step": 1, "timestamp": 1},
+                {"key": "roc_auc", "value": 0.83, "step": 2, "timestamp": 2},
+            ],
+        },
+        format="json",
+    )
     version = pipeline_api.post("/api/v1/models/upsell/versions/", {"run_id": run_id}, format="json").json()
     assert version["run_id"] == run_id
     assert version["hyperparameters"] == {"max_iter": "200"}
@@ -68,20 +86,23 @@ def test_a_version_made_from_a_run_inherits_its_params_metrics_and_commit(pipeli
     assert version["code_commit"] == COMMIT
 
 
-@pytest.mark.parametrize("overrides,field", [
-    ({"decision_threshold": 1.5}, "decision_threshold"),
-    ({"train_window_start": "2026-07-01", "train_window_end": "2026-01-01"}, "train_window_end"),
-    ({"train_window_start": "last tuesday"}, "train_window_start"),
-    ({"code_commit": "not-a-commit"}, "code_commit"),
-    ({"dataset_sha256": "abc"}, "dataset_sha256"),
-    ({"feature_schema": [{"name": "plan", "type": "text"}]}, "feature_schema"),
-    ({"feature_schema": [{"name": "plan", "type": "string"}, {"name": "plan", "type": "int"}]}, "feature_schema"),
-    ({"hyperparameters": ["lr", 0.1]}, "hyperparameters"),
-    ({"metrics": {"roc_auc": "high"}}, "metrics"),
-    ({"tags": {"team": 7}}, "tags"),
-    ({"threshold": 0.5}, "threshold"),
-    ({"run_id": "0" * 32}, "message"),
-])
+@pytest.mark.parametrize(
+    "overrides,field",
+    [
+        ({"decision_threshold": 1.5}, "decision_threshold"),
+        ({"train_window_start": "2026-07-01", "train_window_end": "2026-01-01"}, "train_window_end"),
+        ({"train_window_start": "last tuesday"}, "train_window_start"),
+        ({"code_commit": "not-a-commit"}, "code_commit"),
+        ({"dataset_sha256": "abc"}, "dataset_sha256"),
+        ({"feature_schema": [{"name": "plan", "type": "text"}]}, "feature_schema"),
+        ({"feature_schema": [{"name": "plan", "type": "string"}, {"name": "plan", "type": "int"}]}, "feature_schema"),
+        ({"hyperparameters": ["lr", 0.1]}, "hyperparameters"),
+        ({"metrics": {"roc_auc": "high"}}, "metrics"),
+        ({"tags": {"team": 7}}, "tags"),
+        ({"threshold": 0.5}, "threshold"),
+        ({"run_id": "0" * 32}, "message"),
+    ],
+)
 def test_bad_version_input_gets_a_precise_error_and_registers_nothing(pipeline_api, upsell, overrides, field):
     response = pipeline_api.post("/api/v1/models/upsell/versions/", version_body(**overrides), format="json")
     assert response.status_code in (400, 404)
@@ -116,19 +137,26 @@ def test_models_list_filters_by_task_type_and_name(pipeline_api, upsell):
 
 def test_version_tags_append_and_show_the_current_value(pipeline_api, upsell):
     pipeline_api.post("/api/v1/models/upsell/versions/", version_body(), format="json")
-    response = pipeline_api.post("/api/v1/models/upsell/versions/1/tags", {"tags": {"team": "monetisation"}},
-                                 format="json")
+    response = pipeline_api.post(
+        "/api/v1/models/upsell/versions/1/tags", {"tags": {"team": "monetisation"}}, format="json"
+    )
     assert response.json()["tags"] == {"team": "monetisation"}
     assert ModelVersion.objects.get().tags.count() == 2
 
 
 def test_the_config_diff_shows_what_changed_between_two_versions(pipeline_api, upsell):
     pipeline_api.post("/api/v1/models/upsell/versions/", version_body(), format="json")
-    pipeline_api.post("/api/v1/models/upsell/versions/", version_body(
-        decision_threshold=0.35, code_commit="1111111111111111111111111111111111111111",
-        train_window_end="2026-09-30", hyperparameters={"learning_rate": 0.05, "max_depth": 4, "l2": 1.0},
-        feature_schema=SCHEMA[:2] + [{"name": "attendees", "type": "int", "categorical": False}],
-    ), format="json")
+    pipeline_api.post(
+        "/api/v1/models/upsell/versions/",
+        version_body(
+            decision_threshold=0.35,
+            code_commit="1111111111111111111111111111111111111111",
+            train_window_end="2026-09-30",
+            hyperparameters={"learning_rate": 0.05, "max_depth": 4, "l2": 1.0},
+            feature_schema=SCHEMA[:2] + [{"name": "attendees", "type": "int", "categorical": False}],
+        ),
+        format="json",
+    )
     body = pipeline_api.get("/api/v1/models/upsell/diff/?left=1&right=2&changes=1").json()
     rows = {(r["section"], r["key"]): (r["left"], r["right"], r["status"]) for r in body["rows"]}
     assert rows[("Decision", "decision_threshold")] == (0.42, 0.35, "changed")

@@ -75,7 +75,9 @@ def test_multiclass_metrics_equal_sklearn(rng):
     p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
     found = ev.metrics_for("multiclass_classification", y, p, classes=classes)
     predicted = classes[p.argmax(axis=1)]
-    assert found["roc_auc"] == pytest.approx(skm.roc_auc_score(y, p, multi_class="ovr", average="macro", labels=classes))
+    assert found["roc_auc"] == pytest.approx(
+        skm.roc_auc_score(y, p, multi_class="ovr", average="macro", labels=classes)
+    )
     assert found["log_loss"] == pytest.approx(skm.log_loss(y, p, labels=classes))
     assert found["accuracy"] == pytest.approx(skm.accuracy_score(y, predicted))
     assert found["macro_f1"] == pytest.approx(skm.f1_score(y, predicted, average="macro"))
@@ -337,7 +339,10 @@ def test_ranking_diff_reports_rank_shift():
 
 def test_decisions():
     assert ev.decisions("binary_classification", [0.2, 0.5, 0.7], threshold=0.6).tolist() == [False, False, True]
-    assert ev.decisions("multiclass_classification", [[0.1, 0.9], [0.8, 0.2]], classes=["a", "b"]).tolist() == ["b", "a"]
+    assert ev.decisions("multiclass_classification", [[0.1, 0.9], [0.8, 0.2]], classes=["a", "b"]).tolist() == [
+        "b",
+        "a",
+    ]
     assert ev.decisions("regression", [1.0]) is None
 
 
@@ -477,8 +482,15 @@ def _evidence(**overrides):
             "production": {"roc_auc": 0.85, "pr_auc": 0.48},
             "baseline": {"roc_auc": 0.5, "pr_auc": 0.1},
         },
-        "threshold": {"rule": "min_recall", "target": 0.8, "threshold": 0.31, "precision": 0.42, "recall": 0.81,
-                      "f1": 0.55, "met": True},
+        "threshold": {
+            "rule": "min_recall",
+            "target": 0.8,
+            "threshold": 0.31,
+            "precision": 0.42,
+            "recall": 0.81,
+            "f1": 0.55,
+            "met": True,
+        },
         "prediction_diff": {"rows": 1000, "flip_rate": 0.03, "flips_up": 20, "flips_down": 10},
         "slices": {"country": {"gap": 0.04, "worst": "FR", "metric": "roc_auc", "min_rows": 50, "slices": []}},
     }
@@ -505,8 +517,13 @@ def _by_name(checks):
 def test_passing_evidence_passes_every_check():
     checks = _by_name(ev.policy_checks(_evidence(), POLICY))
     assert set(checks) == {
-        "primary_metric_available", "min_primary_metric", "no_regression_vs_production", "beats_baseline",
-        "max_flip_rate", "max_slice_gap:country", "threshold_requirement",
+        "primary_metric_available",
+        "min_primary_metric",
+        "no_regression_vs_production",
+        "beats_baseline",
+        "max_flip_rate",
+        "max_slice_gap:country",
+        "threshold_requirement",
     }
     assert all(c["passed"] for c in checks.values()), checks
     json.dumps(list(checks.values()))
@@ -541,7 +558,9 @@ def test_each_failing_rule_fails_with_its_numbers():
 
 
 def test_missing_primary_metric_names_what_exists():
-    regression = _evidence(metrics={"candidate": {"rmse": 1.2, "mae": 0.9, "r2": None}, "production": None, "baseline": {}})
+    regression = _evidence(
+        metrics={"candidate": {"rmse": 1.2, "mae": 0.9, "r2": None}, "production": None, "baseline": {}}
+    )
     checks = ev.policy_checks(regression, {**POLICY, "threshold_rule": "keep"})
     names = [c["name"] for c in checks]
     assert names[0] == "primary_metric_available" and checks[0]["passed"] is False
@@ -551,8 +570,14 @@ def test_missing_primary_metric_names_what_exists():
 
 def test_checks_are_direction_aware_for_rmse():
     metrics = {"candidate": {"rmse": 1.0}, "production": {"rmse": 1.1}, "baseline": {"rmse": 2.0}}
-    policy = {**POLICY, "primary_metric": "rmse", "min_primary_metric": 1.05, "max_regression": 0.0,
-              "min_margin_over_baseline": 0.5, "threshold_rule": "keep"}
+    policy = {
+        **POLICY,
+        "primary_metric": "rmse",
+        "min_primary_metric": 1.05,
+        "max_regression": 0.0,
+        "min_margin_over_baseline": 0.5,
+        "threshold_rule": "keep",
+    }
     evidence = _evidence(primary_metric="rmse", metrics=metrics, slices={})
     assert all(c["passed"] for c in ev.policy_checks(evidence, policy))
 
@@ -561,13 +586,16 @@ def test_checks_are_direction_aware_for_rmse():
     assert failed == {"min_primary_metric", "no_regression_vs_production"}
     assert "at most 1.0500" in _by_name(ev.policy_checks(worse, policy))["min_primary_metric"]["detail"]
 
-    no_better_than_baseline = _evidence(primary_metric="rmse", metrics={**metrics, "candidate": {"rmse": 2.5}}, slices={})
+    no_better_than_baseline = _evidence(
+        primary_metric="rmse", metrics={**metrics, "candidate": {"rmse": 2.5}}, slices={}
+    )
     assert "-0.5000" in _failing(no_better_than_baseline, policy, "beats_baseline")
 
 
 def test_optional_checks_are_skipped():
-    evidence = _evidence(metrics={**_evidence()["metrics"], "production": None},
-                         prediction_diff={"rows": 10, "flip_rate": None})
+    evidence = _evidence(
+        metrics={**_evidence()["metrics"], "production": None}, prediction_diff={"rows": 10, "flip_rate": None}
+    )
     policy = {**POLICY, "min_primary_metric": None, "max_slice_gap": None, "threshold_rule": "max_f1"}
     names = {c["name"] for c in ev.policy_checks(evidence, policy)}
     assert names == {"primary_metric_available", "beats_baseline"}
@@ -575,4 +603,6 @@ def test_optional_checks_are_skipped():
 
 def test_equal_to_baseline_does_not_beat_it():
     evidence = _evidence(metrics={"candidate": {"roc_auc": 0.5}, "production": None, "baseline": {"roc_auc": 0.5}})
-    assert "0.0000" in _failing(evidence, {"min_margin_over_baseline": 0.0, "min_primary_metric": None}, "beats_baseline")
+    assert "0.0000" in _failing(
+        evidence, {"min_margin_over_baseline": 0.0, "min_primary_metric": None}, "beats_baseline"
+    )

@@ -6,7 +6,6 @@ import io
 from datetime import date
 
 import numpy as np
-import pandas as pd
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from sklearn.metrics import average_precision_score, log_loss, roc_auc_score
@@ -14,7 +13,7 @@ from sklearn.metrics import average_precision_score, log_loss, roc_auc_score
 from demo.signups import generate_signups
 from demo.training import train_upsell_model
 from registry import selectors, services
-from registry.models import PromotionRequest, PromotionState, RegisteredModel, TaskType
+from registry.models import PromotionRequest, PromotionState, TaskType
 from tests.registry.promotion_helpers import csv_upload
 
 LABEL = "upgraded_90d"
@@ -29,8 +28,7 @@ def trained():
     shuffled = signups.copy()
     shuffled[LABEL] = np.random.default_rng(0).permutation(shuffled[LABEL].to_numpy())
     noise = train_upsell_model(shuffled, hyperparameters=FAST, seed=7)
-    holdout = generate_signups(1500, start=date(2026, 10, 1), end=date(2026, 10, 31), seed=8,
-                               first_customer=900_000)
+    holdout = generate_signups(1500, start=date(2026, 10, 1), end=date(2026, 10, 31), seed=8, first_customer=900_000)
     return {"early": good_early, "late": good_late, "noise": noise, "holdout": holdout}
 
 
@@ -40,25 +38,41 @@ def upsell(db, reviewer, pipeline, trained, settings, tmp_path):
     model = services.model_create(name="upsell", task_type=TaskType.BINARY, owner=reviewer)
     for key in ("early", "late", "noise"):
         result = trained[key]
-        version = services.version_create(model=model, actor=pipeline, feature_schema=result.feature_schema,
-                                          decision_threshold=result.decision_threshold,
-                                          hyperparameters=result.hyperparameters, metrics=result.metrics)
-        services.artifact_attach(version=version, uploaded=SimpleUploadedFile("model.joblib", result.artifact_bytes),
-                                 sha256=result.artifact_sha256)
-    services.policy_update(model=model, actor=reviewer, slice_columns=["country", "plan"], max_flip_rate=0.5,
-                           min_margin_over_baseline=0.05, max_regression=0.05)
+        version = services.version_create(
+            model=model,
+            actor=pipeline,
+            feature_schema=result.feature_schema,
+            decision_threshold=result.decision_threshold,
+            hyperparameters=result.hyperparameters,
+            metrics=result.metrics,
+        )
+        services.artifact_attach(
+            version=version,
+            uploaded=SimpleUploadedFile("model.joblib", result.artifact_bytes),
+            sha256=result.artifact_sha256,
+        )
+    services.policy_update(
+        model=model,
+        actor=reviewer,
+        slice_columns=["country", "plan"],
+        max_flip_rate=0.5,
+        min_margin_over_baseline=0.05,
+        max_regression=0.05,
+    )
     return model
 
 
 def holdout_of(model, actor, frame, name="october"):
-    return services.holdout_register(model=model, actor=actor, name=name, label_column=LABEL,
-                                     uploaded=csv_upload(frame))
+    return services.holdout_register(
+        model=model, actor=actor, name=name, label_column=LABEL, uploaded=csv_upload(frame)
+    )
 
 
 def request_and_gate(model, number, actor, holdout, capture, **extra) -> PromotionRequest:
     with capture(execute=True):  # commit callbacks run: the gate job runs in-process (eager Celery)
-        request = services.promotion_request_create(version=model.versions.get(version=number), actor=actor,
-                                                    reason="retrained", holdout=holdout, **extra)
+        request = services.promotion_request_create(
+            version=model.versions.get(version=number), actor=actor, reason="retrained", holdout=holdout, **extra
+        )
     return PromotionRequest.objects.get(pk=request.pk)
 
 
@@ -66,8 +80,9 @@ def features(frame, result):
     return frame[[f["name"] for f in result.feature_schema]]
 
 
-def test_a_first_model_passes_and_its_metrics_equal_sklearns(upsell, pipeline, trained,
-                                                             django_capture_on_commit_callbacks):
+def test_a_first_model_passes_and_its_metrics_equal_sklearns(
+    upsell, pipeline, trained, django_capture_on_commit_callbacks
+):
     holdout = holdout_of(upsell, pipeline, trained["holdout"])
     request = request_and_gate(upsell, 1, pipeline, holdout, django_capture_on_commit_callbacks)
     assert request.state == PromotionState.AWAITING_APPROVAL, request.failure_reasons
@@ -91,8 +106,9 @@ def test_a_first_model_passes_and_its_metrics_equal_sklearns(upsell, pipeline, t
     assert evidence["audit"]["status"] == "not_audited"
 
 
-def test_a_retrain_is_compared_with_production_on_the_same_rows(upsell, pipeline, reviewer, trained,
-                                                                django_capture_on_commit_callbacks):
+def test_a_retrain_is_compared_with_production_on_the_same_rows(
+    upsell, pipeline, reviewer, trained, django_capture_on_commit_callbacks
+):
     holdout = holdout_of(upsell, pipeline, trained["holdout"])
     first = request_and_gate(upsell, 1, pipeline, holdout, django_capture_on_commit_callbacks)
     services.promotion_approve(promotion=first, actor=reviewer)
@@ -116,8 +132,9 @@ def test_a_retrain_is_compared_with_production_on_the_same_rows(upsell, pipeline
     assert all("previous" in row for row in evidence["importance"])
 
 
-def test_a_model_worse_than_the_naive_baseline_fails_the_gate(upsell, pipeline, reviewer, trained,
-                                                              django_capture_on_commit_callbacks):
+def test_a_model_worse_than_the_naive_baseline_fails_the_gate(
+    upsell, pipeline, reviewer, trained, django_capture_on_commit_callbacks
+):
     holdout = holdout_of(upsell, pipeline, trained["holdout"])
     request = request_and_gate(upsell, 3, pipeline, holdout, django_capture_on_commit_callbacks)
     assert request.state == PromotionState.VALIDATION_FAILED
@@ -128,11 +145,13 @@ def test_a_model_worse_than_the_naive_baseline_fails_the_gate(upsell, pipeline, 
     assert "production" not in selectors.alias_map(upsell)
 
 
-def test_too_many_flipped_decisions_fail_the_gate(upsell, pipeline, reviewer, trained,
-                                                  django_capture_on_commit_callbacks):
+def test_too_many_flipped_decisions_fail_the_gate(
+    upsell, pipeline, reviewer, trained, django_capture_on_commit_callbacks
+):
     holdout = holdout_of(upsell, pipeline, trained["holdout"])
-    services.promotion_approve(promotion=request_and_gate(upsell, 1, pipeline, holdout,
-                                                        django_capture_on_commit_callbacks), actor=reviewer)
+    services.promotion_approve(
+        promotion=request_and_gate(upsell, 1, pipeline, holdout, django_capture_on_commit_callbacks), actor=reviewer
+    )
     services.policy_update(model=upsell, actor=reviewer, max_flip_rate=0.0001)
     request = request_and_gate(upsell, 2, pipeline, holdout, django_capture_on_commit_callbacks)
     assert request.state == PromotionState.VALIDATION_FAILED
@@ -146,16 +165,23 @@ def _frame_bytes(frame):
     return buffer.getvalue().encode()
 
 
-@pytest.mark.parametrize("spoil,reason", [
-    (lambda f: f.drop(columns=["country"]), "lacks feature column(s) v1 needs: country"),
-    (lambda f: f.assign(meeting_minutes=["lots"] + list(f["meeting_minutes"][1:])), "'meeting_minutes' should be float"),
-    (lambda f: f.assign(upgraded_90d=0), "needs rows of both outcomes"),
-    (lambda f: f.assign(upgraded_90d=["yes"] * len(f)), "binary label must be 0/1"),
-    (lambda f: f.assign(upgraded_90d=[None] + list(f["upgraded_90d"][1:])), "empty values"),
-    (lambda f: f.head(0), "no rows"),
-])
-def test_bad_holdout_data_fails_validation_with_a_precise_reason(upsell, pipeline, trained, spoil, reason,
-                                                                 django_capture_on_commit_callbacks):
+@pytest.mark.parametrize(
+    "spoil,reason",
+    [
+        (lambda f: f.drop(columns=["country"]), "lacks feature column(s) v1 needs: country"),
+        (
+            lambda f: f.assign(meeting_minutes=["lots"] + list(f["meeting_minutes"][1:])),
+            "'meeting_minutes' should be float",
+        ),
+        (lambda f: f.assign(upgraded_90d=0), "needs rows of both outcomes"),
+        (lambda f: f.assign(upgraded_90d=["yes"] * len(f)), "binary label must be 0/1"),
+        (lambda f: f.assign(upgraded_90d=[None] + list(f["upgraded_90d"][1:])), "empty values"),
+        (lambda f: f.head(0), "no rows"),
+    ],
+)
+def test_bad_holdout_data_fails_validation_with_a_precise_reason(
+    upsell, pipeline, trained, spoil, reason, django_capture_on_commit_callbacks
+):
     holdout = holdout_of(upsell, pipeline, spoil(trained["holdout"].copy()))
     request = request_and_gate(upsell, 1, pipeline, holdout, django_capture_on_commit_callbacks)
     assert request.state == PromotionState.VALIDATION_FAILED
@@ -163,8 +189,9 @@ def test_bad_holdout_data_fails_validation_with_a_precise_reason(upsell, pipelin
     assert not upsell.aliases.exists()
 
 
-def test_a_holdout_file_changed_after_registration_is_refused(upsell, pipeline, trained,
-                                                              django_capture_on_commit_callbacks):
+def test_a_holdout_file_changed_after_registration_is_refused(
+    upsell, pipeline, trained, django_capture_on_commit_callbacks
+):
     holdout = holdout_of(upsell, pipeline, trained["holdout"])
     with open(holdout.file.path, "ab") as handle:
         handle.write(b"C999999,2026-10-31,free,DE,meeting,10,2,1\n")

@@ -70,8 +70,7 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/keel-hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
-                                       daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
 
     def fail_next(self, times: int, status: int = 500) -> None:
@@ -104,9 +103,19 @@ def hook(receiver):
 
 def approved(model, *, key="promotion:7:approved", **extra):
     """The promotion service telling the world that request #7 was approved."""
-    return services.notify(event=APPROVED, model=model, dedupe_key=key, payload={
-        "title": f"{model.name} v2 → production: approved", "request_id": 7, "version": 2,
-        "approved_by": "sam-reviewer", "url": "/promotions/7/", **extra})
+    return services.notify(
+        event=APPROVED,
+        model=model,
+        dedupe_key=key,
+        payload={
+            "title": f"{model.name} v2 → production: approved",
+            "request_id": 7,
+            "version": 2,
+            "approved_by": "sam-reviewer",
+            "url": "/promotions/7/",
+            **extra,
+        },
+    )
 
 
 def deliver(delivery) -> NotificationDelivery:
@@ -145,8 +154,9 @@ def test_a_receiver_verifies_keels_signature_and_refuses_tampering_and_replays()
 # --- webhooks -----------------------------------------------------------------------------------
 
 
-def test_a_webhook_channel_receives_a_signed_event_it_can_verify(upsell, hook, receiver,
-                                                                 django_capture_on_commit_callbacks):
+def test_a_webhook_channel_receives_a_signed_event_it_can_verify(
+    upsell, hook, receiver, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         [delivery] = approved(upsell)
 
@@ -178,8 +188,9 @@ def test_nothing_is_sent_when_the_workflow_rolls_back(upsell, hook, receiver, dj
     assert receiver.requests == [] and not NotificationDelivery.objects.exists()
 
 
-def test_a_receiver_that_fails_twice_gets_the_event_on_the_third_attempt(upsell, hook, receiver,
-                                                                          django_capture_on_commit_callbacks):
+def test_a_receiver_that_fails_twice_gets_the_event_on_the_third_attempt(
+    upsell, hook, receiver, django_capture_on_commit_callbacks
+):
     receiver.fail_next(2, status=503)
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -218,7 +229,8 @@ def test_the_task_retries_a_failing_receiver_later_each_time(upsell, hook, recei
 
 
 def test_a_receiver_that_always_fails_ends_failed_and_the_workflow_never_notices(
-        upsell, hook, receiver, settings, django_capture_on_commit_callbacks):
+    upsell, hook, receiver, settings, django_capture_on_commit_callbacks
+):
     settings.KEEL_NOTIFY_MAX_ATTEMPTS = 4
     receiver.status = 500
 
@@ -316,12 +328,13 @@ def test_the_same_event_sent_twice_is_delivered_once(upsell, hook, receiver, dja
 def test_channels_hear_only_their_events_and_their_model(upsell, reviewer):
     other_model = RegisteredModelFactory(name="churn", owner=reviewer)
     everything = NotificationChannel.objects.create(name="all", kind=ChannelKind.EMAIL, target="ops@soom.example")
-    approvals = NotificationChannel.objects.create(name="approvals", kind=ChannelKind.EMAIL,
-                                                   target="cab@soom.example", events=[APPROVED])
-    upsell_only = NotificationChannel.objects.create(name="upsell team", kind=ChannelKind.EMAIL,
-                                                     target="upsell@soom.example", model=upsell)
-    NotificationChannel.objects.create(name="muted", kind=ChannelKind.EMAIL, target="x@soom.example",
-                                       is_active=False)
+    approvals = NotificationChannel.objects.create(
+        name="approvals", kind=ChannelKind.EMAIL, target="cab@soom.example", events=[APPROVED]
+    )
+    upsell_only = NotificationChannel.objects.create(
+        name="upsell team", kind=ChannelKind.EMAIL, target="upsell@soom.example", model=upsell
+    )
+    NotificationChannel.objects.create(name="muted", kind=ChannelKind.EMAIL, target="x@soom.example", is_active=False)
 
     def channels(deliveries):
         return {d.channel for d in deliveries}
@@ -329,7 +342,9 @@ def test_channels_hear_only_their_events_and_their_model(upsell, reviewer):
     assert channels(approved(upsell)) == {everything, approvals, upsell_only}
     assert channels(approved(other_model)) == {everything, approvals}
     assert channels(services.notify(event=ROLLED_BACK, model=upsell, dedupe_key="rb:1", payload={})) == {
-        everything, upsell_only}
+        everything,
+        upsell_only,
+    }
 
 
 def test_an_email_channel_sends_one_mail_with_the_title_and_a_link(upsell, django_capture_on_commit_callbacks):
@@ -371,8 +386,9 @@ def test_an_smtp_outage_is_a_transient_failure(upsell):
 # --- when the broker is down --------------------------------------------------------------------
 
 
-def test_a_broker_outage_leaves_the_delivery_pending_until_the_sweep(upsell, hook, receiver,
-                                                                      django_capture_on_commit_callbacks):
+def test_a_broker_outage_leaves_the_delivery_pending_until_the_sweep(
+    upsell, hook, receiver, django_capture_on_commit_callbacks
+):
     down = mock.patch.object(tasks.deliver_notification, "delay", side_effect=OperationalError("redis down"))
     with down, django_capture_on_commit_callbacks(execute=True):
         [delivery] = approved(upsell)  # returns normally
@@ -417,30 +433,45 @@ def admin_client(reviewer, client):
 
 
 def test_staff_add_a_webhook_channel_in_the_admin(admin_client, upsell):
-    response = admin_client.post(reverse("admin:registry_notificationchannel_add"), {
-        "name": "ops-hook", "kind": "webhook", "target": "https://hooks.soom.example/keel",
-        "events": [APPROVED, ROLLED_BACK], "model": upsell.pk, "is_active": "on",
-    })
+    response = admin_client.post(
+        reverse("admin:registry_notificationchannel_add"),
+        {
+            "name": "ops-hook",
+            "kind": "webhook",
+            "target": "https://hooks.soom.example/keel",
+            "events": [APPROVED, ROLLED_BACK],
+            "model": upsell.pk,
+            "is_active": "on",
+        },
+    )
 
     assert response.status_code == 302, response.content.decode()[:2000]
     channel = NotificationChannel.objects.get()
     assert (channel.target, channel.events, channel.model) == (
-        "https://hooks.soom.example/keel", [APPROVED, ROLLED_BACK], upsell)
+        "https://hooks.soom.example/keel",
+        [APPROVED, ROLLED_BACK],
+        upsell,
+    )
     assert len(channel.secret) == 64  # generated, never typed
     page = admin_client.get(reverse("admin:registry_notificationchannel_change", args=[channel.pk]))
     assert channel.secret in page.content.decode() and "X-Keel-Signature" in page.content.decode()
     assert 'name="secret"' not in page.content.decode()
 
 
-@pytest.mark.parametrize("kind, target", [
-    ("webhook", "ftp://hooks.soom.example/keel"),
-    ("webhook", "file:///etc/passwd"),
-    ("webhook", "hooks.soom.example/keel"),
-    ("email", "not-an-address"),
-])
+@pytest.mark.parametrize(
+    "kind, target",
+    [
+        ("webhook", "ftp://hooks.soom.example/keel"),
+        ("webhook", "file:///etc/passwd"),
+        ("webhook", "hooks.soom.example/keel"),
+        ("email", "not-an-address"),
+    ],
+)
 def test_the_admin_refuses_a_target_that_does_not_fit_the_kind(admin_client, kind, target):
-    response = admin_client.post(reverse("admin:registry_notificationchannel_add"), {
-        "name": "typo", "kind": kind, "target": target, "is_active": "on"})
+    response = admin_client.post(
+        reverse("admin:registry_notificationchannel_add"),
+        {"name": "typo", "kind": kind, "target": target, "is_active": "on"},
+    )
 
     assert response.status_code == 200
     assert "target" in response.context["adminform"].form.errors
@@ -450,9 +481,14 @@ def test_the_admin_refuses_a_target_that_does_not_fit_the_kind(admin_client, kin
 def test_a_promotion_request_is_read_only_in_the_admin(admin_client, upsell, pipeline):
     version = ModelVersionFactory(model=upsell, created_by=pipeline)
     request = PromotionRequest.objects.create(
-        model=upsell, version=version, reason="Better recall on Q3 signups", submitted_by=pipeline,
-        state="awaiting_approval", failure_reasons=[],
-        evidence={"primary_metric": "roc_auc", "rows": 1200, "metrics": {"candidate": {"roc_auc": 0.84}}})
+        model=upsell,
+        version=version,
+        reason="Better recall on Q3 signups",
+        submitted_by=pipeline,
+        state="awaiting_approval",
+        failure_reasons=[],
+        evidence={"primary_metric": "roc_auc", "rows": 1200, "metrics": {"candidate": {"roc_auc": 0.84}}},
+    )
     url = reverse("admin:registry_promotionrequest_change", args=[request.pk])
 
     page = admin_client.get(url)
@@ -464,25 +500,47 @@ def test_a_promotion_request_is_read_only_in_the_admin(admin_client, upsell, pip
     assert response.status_code == 403
     request.refresh_from_db()
     assert (request.state, request.reason, request.decided_by) == (
-        "awaiting_approval", "Better recall on Q3 signups", None)
+        "awaiting_approval",
+        "Better recall on Q3 signups",
+        None,
+    )
 
 
 def test_deliveries_are_visible_but_not_editable_in_the_admin(admin_client, upsell, hook):
     [delivery] = approved(upsell)
 
-    assert admin_client.get(reverse("admin:registry_notificationdelivery_changelist") + "?state=pending"
-                            ).status_code == 200
+    assert (
+        admin_client.get(reverse("admin:registry_notificationdelivery_changelist") + "?state=pending").status_code
+        == 200
+    )
     assert admin_client.get(reverse("admin:registry_notificationdelivery_add")).status_code == 403
-    assert admin_client.post(reverse("admin:registry_notificationdelivery_change", args=[delivery.pk]),
-                             {"state": "delivered"}).status_code == 403
+    assert (
+        admin_client.post(
+            reverse("admin:registry_notificationdelivery_change", args=[delivery.pk]), {"state": "delivered"}
+        ).status_code
+        == 403
+    )
 
 
 def test_staff_edit_a_promotion_policy_and_are_recorded_as_its_editor(admin_client, upsell, reviewer):
-    response = admin_client.post(reverse("admin:registry_promotionpolicy_add"), {
-        "model": upsell.pk, "primary_metric": "pr_auc", "min_primary_metric": "0.4", "max_regression": "0.02",
-        "min_margin_over_baseline": "0.05", "max_flip_rate": "0.1", "max_slice_gap": "", "slice_columns": "[]",
-        "min_slice_rows": "50", "threshold_rule": "max_f1", "threshold_target": "", "ranking_k": "10",
-        "staleness_days": "90"})
+    response = admin_client.post(
+        reverse("admin:registry_promotionpolicy_add"),
+        {
+            "model": upsell.pk,
+            "primary_metric": "pr_auc",
+            "min_primary_metric": "0.4",
+            "max_regression": "0.02",
+            "min_margin_over_baseline": "0.05",
+            "max_flip_rate": "0.1",
+            "max_slice_gap": "",
+            "slice_columns": "[]",
+            "min_slice_rows": "50",
+            "threshold_rule": "max_f1",
+            "threshold_target": "",
+            "ranking_k": "10",
+            "staleness_days": "90",
+        },
+    )
 
     assert response.status_code == 302, response.content.decode()[:2000]
     policy = upsell.policy

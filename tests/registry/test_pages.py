@@ -36,8 +36,11 @@ def diff_url(model_name: str, **params) -> str:
 
 def diff_row(html: str, key: str) -> str:
     """The <tr> of one config key in the diff table."""
-    match = re.search(r'<tr class="diff-row [^"]*"[^>]*>\s*<th scope="row"><code>' + re.escape(key)
-                      + r"</code></th>.*?</tr>", html, re.S)
+    match = re.search(
+        r'<tr class="diff-row [^"]*"[^>]*>\s*<th scope="row"><code>' + re.escape(key) + r"</code></th>.*?</tr>",
+        html,
+        re.S,
+    )
     assert match, f"no diff row for {key}"
     return match.group(0)
 
@@ -45,12 +48,15 @@ def diff_row(html: str, key: str) -> str:
 # --- access ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("url_name, args", [
-    ("registry:model-list", []),
-    ("registry:model-detail", ["soom-upsell"]),
-    ("registry:version-diff", ["soom-upsell"]),
-    ("registry:version-detail", ["soom-upsell", 1]),
-])
+@pytest.mark.parametrize(
+    "url_name, args",
+    [
+        ("registry:model-list", []),
+        ("registry:model-detail", ["soom-upsell"]),
+        ("registry:version-diff", ["soom-upsell"]),
+        ("registry:version-detail", ["soom-upsell", 1]),
+    ],
+)
 def test_anonymous_visitors_are_sent_to_login(upsell, url_name, args):
     url = reverse(url_name, args=args)
     response = Client().get(url)
@@ -58,12 +64,15 @@ def test_anonymous_visitors_are_sent_to_login(upsell, url_name, args):
     assert response.url.startswith(reverse("login")) and "next=" in response.url
 
 
-@pytest.mark.parametrize("url_name, args", [
-    ("registry:model-list", []),
-    ("registry:model-detail", ["soom-upsell"]),
-    ("registry:version-diff", ["soom-upsell"]),
-    ("registry:version-detail", ["soom-upsell", 1]),
-])
+@pytest.mark.parametrize(
+    "url_name, args",
+    [
+        ("registry:model-list", []),
+        ("registry:model-detail", ["soom-upsell"]),
+        ("registry:version-diff", ["soom-upsell"]),
+        ("registry:version-detail", ["soom-upsell", 1]),
+    ],
+)
 def test_a_signed_in_user_without_a_keel_role_is_refused(upsell, outsider, client_as, url_name, args):
     assert client_as(outsider).get(reverse(url_name, args=args)).status_code == 403
 
@@ -80,16 +89,20 @@ def test_login_page_shows_a_wrong_password(reviewer):
 
 
 def test_login_with_the_right_password_lands_on_the_model_list(reviewer):
-    response = Client().post(reverse("login"), {"username": reviewer.username, "password": "correct-horse-battery"},
-                             follow=True)
+    response = Client().post(
+        reverse("login"), {"username": reviewer.username, "password": "correct-horse-battery"}, follow=True
+    )
     assert response.redirect_chain[-1][0] == reverse("registry:model-list")
     assert "rita-reviewer" in response.content.decode()
 
 
 def test_sign_out_is_a_post_form_with_csrf(reviewer, client_as):
     html = client_as(reviewer).get(reverse("registry:model-list")).content.decode()
-    assert re.search(r'<form method="post" action="/accounts/logout/"[^>]*>\s*<input type="hidden" '
-                     r'name="csrfmiddlewaretoken"', html)
+    assert re.search(
+        r'<form method="post" action="/accounts/logout/"[^>]*>\s*<input type="hidden" '
+        r'name="csrfmiddlewaretoken"',
+        html,
+    )
 
 
 # --- model list -----------------------------------------------------------------------------------
@@ -121,15 +134,15 @@ def test_detail_shows_the_version_timeline_newest_first(upsell, reviewer, client
     model, v1, v2 = upsell
     html = client_as(reviewer).get(reverse("registry:model-detail", args=[model.name])).content.decode()
     assert html.index('id="v2"') < html.index('id="v1"')
-    v2_item = html[html.index('id="v2"'):html.index('id="v1"')]
+    v2_item = html[html.index('id="v2"') : html.index('id="v1"')]
     assert '<span class="badge alias-production">production</span>' in v2_item
     assert "nightly-pipeline" in v2_item
-    assert f"<code title=\"{NEW_COMMIT}\">{NEW_COMMIT[:10]}</code>" in v2_item
+    assert f'<code title="{NEW_COMMIT}">{NEW_COMMIT[:10]}</code>' in v2_item
     assert re.search(r"2026-03-01</span> – <span [^>]*>2026-09-30", v2_item)
     assert "s3://soom/signups/2026-06.parquet" in v2_item
     assert "0.42" in v2_item
     assert "not attached" in v2_item
-    v1_item = html[html.index('id="v1"'):]
+    v1_item = html[html.index('id="v1"') :]
     assert '<span class="badge alias-shadow">shadow</span>' in v1_item.split("</li>")[0]
     # Current aliases in the header.
     assert re.search(r'alias-production">production</span> → <a [^>]*>v2</a>', html)
@@ -138,7 +151,7 @@ def test_detail_shows_the_version_timeline_newest_first(upsell, reviewer, client
 def test_detail_shows_the_alias_history_with_who_and_why(upsell, reviewer, client_as):
     model, _, _ = upsell
     html = client_as(reviewer).get(reverse("registry:model-detail", args=[model.name])).content.decode()
-    history = html[html.index("Alias history"):]
+    history = html[html.index("Alias history") :]
     assert "Retrained on fresher signups; AUC up 3 points" in history
     assert "First model goes live" in history
     assert "sam-reviewer" in history
@@ -152,7 +165,7 @@ def test_detail_shows_the_metrics_table_across_versions(upsell, reviewer, client
     model, _, _ = upsell
     response = client_as(reviewer).get(reverse("registry:model-detail", args=[model.name]))
     html = response.content.decode()
-    table = html[html.index("Metrics across versions"):html.index("Alias history")]
+    table = html[html.index("Metrics across versions") : html.index("Alias history")]
     headers = re.findall(r'<th class="num">([^<]+)</th>', table)
     assert headers == ["precision", "recall", "roc_auc"]
     rows = re.findall(r"<tr><th scope=\"row\">.*?</tr>", table, re.S)
@@ -171,8 +184,9 @@ def test_detail_compare_form_preselects_the_two_newest_versions(upsell, reviewer
 
 
 def test_detail_shows_the_latest_artifact_check(reviewer, client_as, pipeline):
-    version = ModelVersionFactory(created_by=pipeline, artifact="artifacts/x/v1/model.pkl",
-                                  artifact_sha256="ab" * 32, artifact_size=2048)
+    version = ModelVersionFactory(
+        created_by=pipeline, artifact="artifacts/x/v1/model.pkl", artifact_sha256="ab" * 32, artifact_size=2048
+    )
     version.artifact_checks.create(ok=True, computed_sha256="ab" * 32)
     html = client_as(reviewer).get(reverse("registry:model-detail", args=[version.model.name])).content.decode()
     assert "abababababab" in html and "2.0\xa0KB" in html and "verified" in html
@@ -223,14 +237,17 @@ def test_diff_can_hide_unchanged_keys(upsell, reviewer, client_as):
     assert "Show all keys" in changes and "Show only differences" in everything
 
 
-@pytest.mark.parametrize("params, message", [
-    ({}, "Pick the first version to compare."),
-    ({"left": 1}, "Pick the second version to compare."),
-    ({"left": "abc", "right": 2}, "&#x27;abc&#x27; is not a version of soom-upsell."),
-    ({"left": 1, "right": 99}, "&#x27;99&#x27; is not a version of soom-upsell."),
-    ({"left": -1, "right": 2}, "&#x27;-1&#x27; is not a version of soom-upsell."),
-    ({"left": 2, "right": 2}, "Pick two different versions to compare."),
-])
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({}, "Pick the first version to compare."),
+        ({"left": 1}, "Pick the second version to compare."),
+        ({"left": "abc", "right": 2}, "&#x27;abc&#x27; is not a version of soom-upsell."),
+        ({"left": 1, "right": 99}, "&#x27;99&#x27; is not a version of soom-upsell."),
+        ({"left": -1, "right": 2}, "&#x27;-1&#x27; is not a version of soom-upsell."),
+        ({"left": 2, "right": 2}, "Pick two different versions to compare."),
+    ],
+)
 def test_bad_diff_parameters_show_an_error_not_a_500(upsell, reviewer, client_as, params, message):
     model, _, _ = upsell
     response = client_as(reviewer).get(diff_url(model.name, **params))
@@ -285,21 +302,36 @@ def test_admin_shows_a_run_param_read_only(admin_reviewer, param):
 
 
 def test_admin_refuses_to_change_or_delete_a_run_param(admin_reviewer, param):
-    change = admin_reviewer.post(reverse("admin:registry_runparam_change", args=[param.pk]),
-                                 {"key": "learning_rate", "value": "0.9", "run": param.run_id})
+    change = admin_reviewer.post(
+        reverse("admin:registry_runparam_change", args=[param.pk]),
+        {"key": "learning_rate", "value": "0.9", "run": param.run_id},
+    )
     assert change.status_code == 403
     delete = admin_reviewer.post(reverse("admin:registry_runparam_delete", args=[param.pk]), {"post": "yes"})
     assert delete.status_code == 403
-    bulk = admin_reviewer.post(reverse("admin:registry_runparam_changelist"),
-                               {"action": "delete_selected", "_selected_action": [param.pk], "post": "yes"})
+    bulk = admin_reviewer.post(
+        reverse("admin:registry_runparam_changelist"),
+        {"action": "delete_selected", "_selected_action": [param.pk], "post": "yes"},
+    )
     assert bulk.status_code in (200, 302)
     param.refresh_from_db()
     assert param.value == "0.1"
     assert admin_reviewer.get(reverse("admin:registry_runparam_add")).status_code == 403
 
 
-@pytest.mark.parametrize("model_name", ["modelversion", "trainingrun", "modelalias", "aliasevent",
-                                        "artifactcheck", "runmetric", "runtag", "modelversiontag"])
+@pytest.mark.parametrize(
+    "model_name",
+    [
+        "modelversion",
+        "trainingrun",
+        "modelalias",
+        "aliasevent",
+        "artifactcheck",
+        "runmetric",
+        "runtag",
+        "modelversiontag",
+    ],
+)
 def test_admin_offers_no_add_for_frozen_records(admin_reviewer, model_name):
     assert admin_reviewer.get(reverse(f"admin:registry_{model_name}_add")).status_code == 403
     assert admin_reviewer.get(reverse(f"admin:registry_{model_name}_changelist")).status_code == 200
@@ -310,15 +342,30 @@ def test_admin_edits_only_a_models_description(admin_reviewer, upsell):
     url = reverse("admin:registry_registeredmodel_change", args=[model.pk])
     html = admin_reviewer.get(url).content.decode()
     assert 'name="description"' in html and 'name="name"' not in html and 'name="task_type"' not in html
-    response = admin_reviewer.post(url, {
-        "description": "Upgrades within 90 days, v2 era.", "name": "renamed", "task_type": "regression",
-        # Read-only inlines still send their management forms.
-        **{f"{prefix}-{field}": value for prefix in ("aliases", "versions", "alias_events")
-           for field, value in (("TOTAL_FORMS", "0"), ("INITIAL_FORMS", "0"))},
-    })
+    response = admin_reviewer.post(
+        url,
+        {
+            "description": "Upgrades within 90 days, v2 era.",
+            "name": "renamed",
+            "task_type": "regression",
+            # Read-only inlines still send their management forms.
+            **{
+                f"{prefix}-{field}": value
+                for prefix in ("aliases", "versions", "alias_events")
+                for field, value in (("TOTAL_FORMS", "0"), ("INITIAL_FORMS", "0"))
+            },
+        },
+    )
     assert response.status_code == 302, response.content.decode()[:2000]
     model.refresh_from_db()
     assert (model.description, model.name, model.task_type) == (
-        "Upgrades within 90 days, v2 era.", "soom-upsell", "binary_classification")
-    assert admin_reviewer.post(reverse("admin:registry_registeredmodel_delete", args=[model.pk]),
-                               {"post": "yes"}).status_code == 403
+        "Upgrades within 90 days, v2 era.",
+        "soom-upsell",
+        "binary_classification",
+    )
+    assert (
+        admin_reviewer.post(
+            reverse("admin:registry_registeredmodel_delete", args=[model.pk]), {"post": "yes"}
+        ).status_code
+        == 403
+    )

@@ -129,7 +129,8 @@ def test_importance_bars_are_each_features_importance_now_and_before_jumps_in_or
     jumped = [f["feature"] for f in features if f.get("jumped")]
     assert jumped == ["refund_requested"]  # 0.02 -> 0.12
     assert [to_hex(bar.get_facecolor()) == plots.HIGHLIGHT for bar in candidate_bars] == [
-        f.get("jumped", False) for f in features]
+        f.get("jumped", False) for f in features
+    ]
     labels = [label.get_text() for label in ax.get_yticklabels()]
     assert labels[1] == "refund_requested  ▲ jumped" and labels[4] == "device_type (new)"
     assert ax.yaxis_inverted()  # the most important on top

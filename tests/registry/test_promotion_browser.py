@@ -84,8 +84,9 @@ def test_second_reviewer_approves_then_rolls_back(live_server, page, sign_in, re
     assert PromotionRequest.objects.get(pk=request.pk).state == "rolled_back"
 
 
-def test_submitter_asks_for_a_canary_and_sees_why_validation_failed(live_server, page, sign_in, reviewer,
-                                                                    second_reviewer, pipeline):
+def test_submitter_asks_for_a_canary_and_sees_why_validation_failed(
+    live_server, page, sign_in, reviewer, second_reviewer, pipeline
+):
     model, v1, v2, v3 = soom_upsell(owner=reviewer, registered_by=pipeline, mover=second_reviewer)
     holdout = holdout_for(model, pipeline)
     sign_in(reviewer)

@@ -75,7 +75,8 @@ def section(html: str, heading_id: str) -> str:
 
 
 def test_a_reviewer_sees_requests_awaiting_approval_first_oldest_first(
-        soom, holdout, awaiting, reviewer, second_reviewer, pipeline, client_as):
+    soom, holdout, awaiting, reviewer, second_reviewer, pipeline, client_as
+):
     model, v1, v2, v3 = soom
     validating = submitted(v3, pipeline, alias="shadow", reason="Shadow it for a week")
     canary = gate_passes(submitted(v3, pipeline, alias="canary", holdout=holdout, canary_percent=10), compared=None)
@@ -144,8 +145,9 @@ def test_the_approval_page_shows_the_evidence_a_reviewer_needs(awaiting, second_
     assert "cust-0042" in diff and "+0.29" in diff and "cust-7310" in diff
 
     importance = section(html, "importance-h")
-    assert re.search(r'<tr class="jumped">\s*<th scope="row"><code>refund_requested</code>.*?possible leak',
-                     importance, re.S)
+    assert re.search(
+        r'<tr class="jumped">\s*<th scope="row"><code>refund_requested</code>.*?possible leak', importance, re.S
+    )
 
     slices = section(html, "slices-h")
     assert "gap 0.0400" in slices and "worst “team”" in slices and "(too few)" in slices
@@ -170,8 +172,9 @@ def test_the_submitter_sees_no_approve_button_only_cancel(awaiting, reviewer, cl
 
 
 def test_approving_your_own_request_shows_the_four_eyes_rule(awaiting, reviewer, soom, client_as):
-    response = client_as(reviewer).post(reverse("promotions:approve", args=[awaiting.pk]),
-                                        {"threshold_choice": "proposed", "comment": "ship it"})
+    response = client_as(reviewer).post(
+        reverse("promotions:approve", args=[awaiting.pk]), {"threshold_choice": "proposed", "comment": "ship it"}
+    )
     assert response.status_code == 403
     assert "a different reviewer must approve it (four eyes)" in response.content.decode()
     assert selectors.alias_map(soom[0])["production"] == soom[2]
@@ -185,8 +188,11 @@ def test_a_second_reviewer_approves_and_production_moves(awaiting, soom, second_
     assert re.search(r'value="proposed"[^>]*checked', html)  # the gate's threshold is the default
     assert "Proposed by the gate: 0.37" in html and "v3&#x27;s own: 0.4" in html
 
-    response = client.post(reverse("promotions:approve", args=[awaiting.pk]),
-                           {"threshold_choice": "own", "comment": "Better AUC, flips within limits"}, follow=True)
+    response = client.post(
+        reverse("promotions:approve", args=[awaiting.pk]),
+        {"threshold_choice": "own", "comment": "Better AUC, flips within limits"},
+        follow=True,
+    )
     assert response.redirect_chain == [(detail_url(awaiting), 302)]
     html = response.content.decode()
     assert "Approved: production now serves v3." in html
@@ -198,8 +204,9 @@ def test_a_second_reviewer_approves_and_production_moves(awaiting, soom, second_
 
 
 def test_a_custom_threshold_must_be_a_share(awaiting, second_reviewer, client_as):
-    response = client_as(second_reviewer).post(reverse("promotions:approve", args=[awaiting.pk]),
-                                               {"threshold_choice": "custom", "custom_threshold": "1.5"})
+    response = client_as(second_reviewer).post(
+        reverse("promotions:approve", args=[awaiting.pk]), {"threshold_choice": "custom", "custom_threshold": "1.5"}
+    )
     assert response.status_code == 400
     assert "Ensure this value is less than or equal to 1" in response.content.decode()
     awaiting.refresh_from_db()
@@ -209,8 +216,9 @@ def test_a_custom_threshold_must_be_a_share(awaiting, second_reviewer, client_as
 def test_stale_evidence_is_refused_with_an_explanation(awaiting, soom, second_reviewer, client_as):
     model, v1, v2, v3 = soom
     services.catalog.alias_point(model=model, alias="production", version=v1, actor=second_reviewer, reason="Emergency")
-    response = client_as(second_reviewer).post(reverse("promotions:approve", args=[awaiting.pk]),
-                                               {"threshold_choice": "proposed"})
+    response = client_as(second_reviewer).post(
+        reverse("promotions:approve", args=[awaiting.pk]), {"threshold_choice": "proposed"}
+    )
     assert response.status_code == 409
     assert "its evidence is stale" in response.content.decode()
 
@@ -238,8 +246,11 @@ def test_rejecting_needs_a_comment(awaiting, second_reviewer, client_as):
     assert response.status_code == 400
     assert "Say why you reject it; the submitter reads it." in response.content.decode()
 
-    response = client.post(reverse("promotions:reject", args=[awaiting.pk]),
-                           {"comment": "The refund_requested jump looks like a leak"}, follow=True)
+    response = client.post(
+        reverse("promotions:reject", args=[awaiting.pk]),
+        {"comment": "The refund_requested jump looks like a leak"},
+        follow=True,
+    )
     html = response.content.decode()
     assert "Rejected by sam-reviewer" in html and "looks like a leak" in html
     awaiting.refresh_from_db()
@@ -247,8 +258,9 @@ def test_rejecting_needs_a_comment(awaiting, second_reviewer, client_as):
 
 
 def test_the_submitter_cancels_an_open_request(awaiting, reviewer, client_as):
-    response = client_as(reviewer).post(reverse("promotions:cancel", args=[awaiting.pk]),
-                                        {"reason": "Found a bug in the features"}, follow=True)
+    response = client_as(reviewer).post(
+        reverse("promotions:cancel", args=[awaiting.pk]), {"reason": "Found a bug in the features"}, follow=True
+    )
     html = response.content.decode()
     assert f"Cancelled request #{awaiting.pk}." in html and "Cancelled by the submitter" in html
     assert "Found a bug in the features" in section(html, "history-h")
@@ -278,8 +290,14 @@ def test_a_shadow_request_without_holdout_explains_its_evidence(soom, pipeline, 
     model, v1, v2, v3 = soom
     request = submitted(v3, pipeline, alias="shadow")
     note = "No hold-out data was named: shadow traffic will provide the evidence."
-    services.promotion_gate_record(promotion_id=request.pk, evidence={"note": note}, failures=[],
-                                   proposed_threshold=None, compared_version_id=None, blocking=False)
+    services.promotion_gate_record(
+        promotion_id=request.pk,
+        evidence={"note": note},
+        failures=[],
+        proposed_threshold=None,
+        compared_version_id=None,
+        blocking=False,
+    )
     html = page(client_as(reviewer), detail_url(request))
     assert "shadow traffic will provide the evidence" in html
     assert "<img" not in html
@@ -317,21 +335,35 @@ def test_a_pipeline_requests_a_promotion_with_an_existing_holdout(soom, holdout,
     assert versions.index(">v3 ") < versions.index(">v2 ") < versions.index(">v1 ")  # newest first
     assert "last week" in html and "Why should it serve?" in html
 
-    response = client.post(reverse("registry:promotion-new", args=[model.name]), {
-        "version": v3.pk, "target_alias": "production", "holdout": holdout.pk, "reason": "Weekly retrain"})
+    response = client.post(
+        reverse("registry:promotion-new", args=[model.name]),
+        {"version": v3.pk, "target_alias": "production", "holdout": holdout.pk, "reason": "Weekly retrain"},
+    )
     request = PromotionRequest.objects.get()
     assert response.status_code == 302 and response.url == detail_url(request)
     assert (request.version, request.target_alias, request.holdout, request.submitted_by) == (
-        v3, "production", holdout, PromotionRequest.objects.get().submitted_by)
+        v3,
+        "production",
+        holdout,
+        PromotionRequest.objects.get().submitted_by,
+    )
     assert request.state == PromotionState.VALIDATING
 
 
 def test_a_new_holdout_is_uploaded_in_the_same_form(soom, pipeline, client_as):
     model, v1, v2, v3 = soom
     upload = SimpleUploadedFile("june.csv", b"plan,meeting_minutes,upgraded\nfree,3,0\nteam,9,1\n")
-    response = client_as(pipeline).post(reverse("registry:promotion-new", args=[model.name]), {
-        "version": v3.pk, "target_alias": "canary", "canary_percent": "10", "holdout_file": upload,
-        "label_column": "upgraded", "reason": "Try it on 10% first"})
+    response = client_as(pipeline).post(
+        reverse("registry:promotion-new", args=[model.name]),
+        {
+            "version": v3.pk,
+            "target_alias": "canary",
+            "canary_percent": "10",
+            "holdout_file": upload,
+            "label_column": "upgraded",
+            "reason": "Try it on 10% first",
+        },
+    )
     assert response.status_code == 302, response.content.decode()
     request = PromotionRequest.objects.get()
     assert request.holdout.name == "june.csv" and request.holdout.label_column == "upgraded"
@@ -352,9 +384,16 @@ def test_request_form_errors_are_shown_on_their_fields(soom, holdout, pipeline, 
     no_holdout = client.post(url, {"version": v3.pk, "target_alias": "production", "reason": "r"})
     assert "is validated on hold-out data" in no_holdout.content.decode()  # the service's rule, on the form
 
-    bad_column = client.post(url, {"version": v3.pk, "target_alias": "production", "reason": "r",
-                                   "holdout_file": SimpleUploadedFile("h.csv", b"a,b\n1,0\n"),
-                                   "label_column": "upgraded"})
+    bad_column = client.post(
+        url,
+        {
+            "version": v3.pk,
+            "target_alias": "production",
+            "reason": "r",
+            "holdout_file": SimpleUploadedFile("h.csv", b"a,b\n1,0\n"),
+            "label_column": "upgraded",
+        },
+    )
     assert "The file has no column &#x27;upgraded&#x27;" in bad_column.content.decode()
 
     already = client.post(url, {"version": v2.pk, "target_alias": "production", "holdout": holdout.pk, "reason": "r"})
@@ -364,9 +403,16 @@ def test_request_form_errors_are_shown_on_their_fields(soom, holdout, pipeline, 
 
 def test_an_uploaded_holdout_is_kept_when_the_request_itself_is_refused(soom, pipeline, client_as):
     model, v1, v2, v3 = soom
-    response = client_as(pipeline).post(reverse("registry:promotion-new", args=[model.name]), {
-        "version": v2.pk, "target_alias": "production", "reason": "r",
-        "holdout_file": SimpleUploadedFile("june.csv", b"plan,upgraded\nfree,0\nteam,1\n"), "label_column": "upgraded"})
+    response = client_as(pipeline).post(
+        reverse("registry:promotion-new", args=[model.name]),
+        {
+            "version": v2.pk,
+            "target_alias": "production",
+            "reason": "r",
+            "holdout_file": SimpleUploadedFile("june.csv", b"plan,upgraded\nfree,0\nteam,1\n"),
+            "label_column": "upgraded",
+        },
+    )
     html = response.content.decode()
     kept = model.holdouts.get()
     assert "Hold-out &#x27;june.csv&#x27; was registered; it is selected below." in html
@@ -387,9 +433,12 @@ def test_the_model_page_shows_serving_health_and_recent_requests(awaiting, soom,
     model, v1, v2, v3 = soom
     html = page(client_as(second_reviewer), reverse("registry:model-detail", args=[model.name]))
     serving = section(html, "serving-h")
-    assert re.search(r'alias-production">production</span></dt>\s*<dd><a [^>]*>v2</a> <span class="muted">'
-                     r"threshold 0.42", serving)
-    assert re.search(r'>fallback</span></dt>\s*<dd><a [^>]*>v1</a>', serving)
+    assert re.search(
+        r'alias-production">production</span></dt>\s*<dd><a [^>]*>v2</a> <span class="muted">'
+        r"threshold 0.42",
+        serving,
+    )
+    assert re.search(r">fallback</span></dt>\s*<dd><a [^>]*>v1</a>", serving)
     assert "production trained on data up to 40 days ago; policy limit 90 days" in serving
     assert "health-ok" in serving
     assert "Request promotion" in serving and "Promotion policy" in serving
@@ -411,8 +460,11 @@ def test_a_reviewer_rolls_production_back_from_the_model_page(awaiting, soom, se
     services.promotion_approve(promotion=awaiting, actor=second_reviewer, comment="go")
     assert selectors.alias_map(model)["production"] == v3
 
-    response = client.post(reverse("registry:model-rollback", args=[model.name]),
-                           {"version": "2", "reason": "Support reports wrong upsell offers"}, follow=True)
+    response = client.post(
+        reverse("registry:model-rollback", args=[model.name]),
+        {"version": "2", "reason": "Support reports wrong upsell offers"},
+        follow=True,
+    )
     assert response.redirect_chain[-1][0] == reverse("registry:model-detail", args=[model.name]) + "#serving"
     html = response.content.decode()
     assert "Production rolled back to v2." in html
@@ -442,21 +494,43 @@ def test_a_reviewer_edits_the_policy(soom, reviewer, client_as):
     html = page(client, reverse("registry:model-policy", args=[model.name]))
     assert "Keel's defaults" in html and 'name="max_flip_rate"' in html
 
-    form = {"primary_metric": "pr_auc", "max_regression": "0.02", "min_margin_over_baseline": "0.05",
-            "max_flip_rate": "0.2", "slice_columns": "plan, country", "min_slice_rows": "100",
-            "threshold_rule": "min_recall", "threshold_target": "0.6", "ranking_k": "10", "staleness_days": "60"}
+    form = {
+        "primary_metric": "pr_auc",
+        "max_regression": "0.02",
+        "min_margin_over_baseline": "0.05",
+        "max_flip_rate": "0.2",
+        "slice_columns": "plan, country",
+        "min_slice_rows": "100",
+        "threshold_rule": "min_recall",
+        "threshold_target": "0.6",
+        "ranking_k": "10",
+        "staleness_days": "60",
+    }
     response = client.post(reverse("registry:model-policy", args=[model.name]), form, follow=True)
     assert "Policy saved." in response.content.decode()
     policy = PromotionPolicy.objects.get(model=model)
-    assert (policy.primary_metric, policy.max_flip_rate, policy.slice_columns, policy.threshold_target,
-            policy.updated_by) == ("pr_auc", 0.2, ["plan", "country"], 0.6, reviewer)
+    assert (
+        policy.primary_metric,
+        policy.max_flip_rate,
+        policy.slice_columns,
+        policy.threshold_target,
+        policy.updated_by,
+    ) == ("pr_auc", 0.2, ["plan", "country"], 0.6, reviewer)
 
 
 def test_bad_policy_values_are_shown_on_their_fields(soom, reviewer, client_as):
     model = soom[0]
-    form = {"primary_metric": "roc_auc", "max_regression": "0.01", "min_margin_over_baseline": "0.02",
-            "max_flip_rate": "2", "min_slice_rows": "50", "threshold_rule": "min_recall", "threshold_target": "",
-            "ranking_k": "10", "staleness_days": "90"}
+    form = {
+        "primary_metric": "roc_auc",
+        "max_regression": "0.01",
+        "min_margin_over_baseline": "0.02",
+        "max_flip_rate": "2",
+        "min_slice_rows": "50",
+        "threshold_rule": "min_recall",
+        "threshold_target": "",
+        "ranking_k": "10",
+        "staleness_days": "90",
+    }
     response = client_as(reviewer).post(reverse("registry:model-policy", args=[model.name]), form)
     assert response.status_code == 400
     html = response.content.decode()
@@ -469,7 +543,7 @@ def test_non_reviewers_read_the_policy_but_cannot_edit_it(soom, agent, client_as
     model = soom[0]
     client = client_as(agent)
     html = page(client, reverse("registry:model-policy", args=[model.name]))
-    assert "roc_auc" in html and "<form method=\"post\" class=\"card form-card policy-form\"" not in html
+    assert "roc_auc" in html and '<form method="post" class="card form-card policy-form"' not in html
     assert client.post(reverse("registry:model-policy", args=[model.name]), {"max_flip_rate": "0.5"}).status_code == 403
 
 
@@ -483,18 +557,28 @@ def test_support_and_labellers_read_but_cannot_decide(awaiting, soom, request, c
     assert "Reviewers approve or reject this request." in html and 'aria-label="Approve"' not in html
     model_page = page(client, reverse("registry:model-detail", args=[soom[0].name]))
     assert "Roll back production" not in model_page and "Request promotion" not in model_page
-    for url, data in [(reverse("promotions:approve", args=[awaiting.pk]), {"threshold_choice": "proposed"}),
-                      (reverse("promotions:reject", args=[awaiting.pk]), {"comment": "no"}),
-                      (reverse("promotions:cancel", args=[awaiting.pk]), {}),
-                      (reverse("registry:model-rollback", args=[soom[0].name]), {"version": "1", "reason": "x"}),
-                      (reverse("registry:promotion-new", args=[soom[0].name]), {})]:
+    for url, data in [
+        (reverse("promotions:approve", args=[awaiting.pk]), {"threshold_choice": "proposed"}),
+        (reverse("promotions:reject", args=[awaiting.pk]), {"comment": "no"}),
+        (reverse("promotions:cancel", args=[awaiting.pk]), {}),
+        (reverse("registry:model-rollback", args=[soom[0].name]), {"version": "1", "reason": "x"}),
+        (reverse("registry:promotion-new", args=[soom[0].name]), {}),
+    ]:
         assert client.post(url, data).status_code == 403, url
     awaiting.refresh_from_db()
     assert awaiting.state == PromotionState.AWAITING_APPROVAL
 
 
-@pytest.mark.parametrize("path", ["/promotions/", "/promotions/{pk}/", "/promotions/{pk}/plots/curves.png",
-                                  "/models/soom-upsell/promotions/new/", "/models/soom-upsell/policy/"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/promotions/",
+        "/promotions/{pk}/",
+        "/promotions/{pk}/plots/curves.png",
+        "/models/soom-upsell/promotions/new/",
+        "/models/soom-upsell/policy/",
+    ],
+)
 def test_anonymous_visitors_are_sent_to_login(awaiting, path):
     response = Client().get(path.format(pk=awaiting.pk))
     assert response.status_code == 302 and response.url.startswith(reverse("login"))

@@ -76,8 +76,10 @@ def test_the_database_refuses_a_self_approval_too(reviewer, upsell, holdout):
 
 def test_a_request_that_failed_validation_cannot_be_approved(api_as, pipeline, reviewer, upsell, holdout):
     request_id = submit(api_as(pipeline), 2, holdout).json()["id"]
-    gate_verdict(PromotionRequest.objects.get(pk=request_id),
-                 failures=["roc_auc 0.61 is 0.09 below production's 0.70 (allowed: 0.01)."])
+    gate_verdict(
+        PromotionRequest.objects.get(pk=request_id),
+        failures=["roc_auc 0.61 is 0.09 below production's 0.70 (allowed: 0.01)."],
+    )
     body = api_as(reviewer).get(f"/api/v1/promotions/{request_id}/").json()
     assert body["state"] == "validation_failed"
     assert body["failure_reasons"] == ["roc_auc 0.61 is 0.09 below production's 0.70 (allowed: 0.01)."]
@@ -104,8 +106,7 @@ def test_reject_needs_a_reason_and_cancel_is_for_the_submitter(api_as, pipeline,
     assert no_reason.status_code == 400 and "comment" in no_reason.json()["detail"]
     not_theirs = api_as(reviewer).post(f"/api/v1/promotions/{request_id}/cancel", {}, format="json")
     assert not_theirs.status_code == 403
-    cancelled = api_as(pipeline).post(f"/api/v1/promotions/{request_id}/cancel", {"reason": "bad data"},
-                                      format="json")
+    cancelled = api_as(pipeline).post(f"/api/v1/promotions/{request_id}/cancel", {"reason": "bad data"}, format="json")
     assert cancelled.json()["state"] == "cancelled"
     again = api_as(reviewer).post(f"/api/v1/promotions/{request_id}/reject", {"comment": "x"}, format="json")
     assert again.status_code == 409
@@ -116,11 +117,14 @@ def test_only_approvers_decide_and_pipelines_cannot(api_as, pipeline, agent, lab
     gate_verdict(PromotionRequest.objects.get(pk=request_id))
     for actor in (pipeline, agent, labeller):
         for action in ("approve", "reject"):
-            response = api_as(actor).post(f"/api/v1/promotions/{request_id}/{action}", {"comment": "x"},
-                                          format="json")
+            response = api_as(actor).post(f"/api/v1/promotions/{request_id}/{action}", {"comment": "x"}, format="json")
             assert response.status_code == 403
-        assert api_as(actor).post("/api/v1/models/upsell/rollback", {"version": 1, "reason": "x"},
-                                  format="json").status_code == 403
+        assert (
+            api_as(actor)
+            .post("/api/v1/models/upsell/rollback", {"version": 1, "reason": "x"}, format="json")
+            .status_code
+            == 403
+        )
     assert submit(api_as(agent), 3, holdout).status_code == 403
 
 
@@ -133,14 +137,17 @@ def test_the_promotion_history_cannot_be_rewritten(reviewer, upsell, holdout):
 # --- bad requests ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("extra,field", [
-    ({"version": 2}, "holdout"),
-    ({"version": 2, "alias": "canary", "with_holdout": True}, "canary_percent"),
-    ({"version": 2, "alias": "shadow", "canary_percent": 5}, "canary_percent"),
-    ({"version": 2, "with_holdout": True, "reason": ""}, "reason"),
-    ({"version": 2, "alias": "challenger"}, "target_alias"),
-    ({"version": 2, "alias": "production", "action": "remove"}, "action"),
-])
+@pytest.mark.parametrize(
+    "extra,field",
+    [
+        ({"version": 2}, "holdout"),
+        ({"version": 2, "alias": "canary", "with_holdout": True}, "canary_percent"),
+        ({"version": 2, "alias": "shadow", "canary_percent": 5}, "canary_percent"),
+        ({"version": 2, "with_holdout": True, "reason": ""}, "reason"),
+        ({"version": 2, "alias": "challenger"}, "target_alias"),
+        ({"version": 2, "alias": "production", "action": "remove"}, "action"),
+    ],
+)
 def test_bad_requests_name_the_field_and_create_nothing(api_as, pipeline, upsell, holdout, extra, field):
     extra = dict(extra)
     version, alias = extra.pop("version"), extra.pop("alias", "production")
@@ -170,22 +177,31 @@ def test_the_same_change_cannot_be_requested_twice_while_open(api_as, pipeline, 
 
 def test_a_holdout_is_registered_by_upload(api_as, pipeline, upsell):
     frame = pd.DataFrame({"plan": ["free", "pro"], "upgraded": [0, 1]})
-    response = api_as(pipeline).post("/api/v1/models/upsell/holdouts/", {
-        "name": "week 47", "label_column": "upgraded", "file": csv_upload(frame)}, format="multipart")
+    response = api_as(pipeline).post(
+        "/api/v1/models/upsell/holdouts/",
+        {"name": "week 47", "label_column": "upgraded", "file": csv_upload(frame)},
+        format="multipart",
+    )
     assert response.status_code == 201, response.content
     assert response.json()["format"] == "csv" and response.json()["source"] == "upload"
 
 
-@pytest.mark.parametrize("content,label,field,message", [
-    (b"plan,upgraded\nfree,0\n", "converted", "label_column", "no column 'converted'"),
-    (b"plan,upgraded\nfr\xe9e,0\n", "upgraded", "file", "offset 16"),
-    (b"", "upgraded", "file", "empty"),
-])
+@pytest.mark.parametrize(
+    "content,label,field,message",
+    [
+        (b"plan,upgraded\nfree,0\n", "converted", "label_column", "no column 'converted'"),
+        (b"plan,upgraded\nfr\xe9e,0\n", "upgraded", "file", "offset 16"),
+        (b"", "upgraded", "file", "empty"),
+    ],
+)
 def test_a_bad_holdout_upload_is_refused_with_the_reason(api_as, pipeline, upsell, content, label, field, message):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    response = api_as(pipeline).post("/api/v1/models/upsell/holdouts/", {
-        "name": "bad", "label_column": label, "file": SimpleUploadedFile("h.csv", content)}, format="multipart")
+    response = api_as(pipeline).post(
+        "/api/v1/models/upsell/holdouts/",
+        {"name": "bad", "label_column": label, "file": SimpleUploadedFile("h.csv", content)},
+        format="multipart",
+    )
     assert response.status_code == 400
     assert message in response.json()["detail"][field][0]
     assert not upsell.holdouts.exists()
@@ -196,11 +212,17 @@ def test_a_holdout_path_must_stay_inside_the_data_root(api_as, pipeline, upsell,
     (tmp_path / "data" / "weekly").mkdir(parents=True)
     (tmp_path / "data" / "weekly" / "h.csv").write_text("plan,upgraded\nfree,0\n")
     (tmp_path / "secret.csv").write_text("plan,upgraded\nfree,0\n")
-    ok = api_as(pipeline).post("/api/v1/models/upsell/holdouts/", {
-        "name": "weekly", "label_column": "upgraded", "storage_path": "weekly/h.csv"}, format="json")
+    ok = api_as(pipeline).post(
+        "/api/v1/models/upsell/holdouts/",
+        {"name": "weekly", "label_column": "upgraded", "storage_path": "weekly/h.csv"},
+        format="json",
+    )
     assert ok.status_code == 201, ok.content
-    escape = api_as(pipeline).post("/api/v1/models/upsell/holdouts/", {
-        "name": "sneaky", "label_column": "upgraded", "storage_path": "../secret.csv"}, format="json")
+    escape = api_as(pipeline).post(
+        "/api/v1/models/upsell/holdouts/",
+        {"name": "sneaky", "label_column": "upgraded", "storage_path": "../secret.csv"},
+        format="json",
+    )
     assert escape.status_code == 400 and "inside Keel's data root" in escape.json()["detail"]["storage_path"][0]
 
 
@@ -211,8 +233,7 @@ def test_a_holdout_path_must_stay_inside_the_data_root(api_as, pipeline, upsell,
 def two_releases(upsell, holdout, pipeline, reviewer):
     first = services.promotion_request_create(version=v(upsell, 1), actor=pipeline, reason="first", holdout=holdout)
     approved(first, reviewer, threshold=0.4)
-    second = services.promotion_request_create(version=v(upsell, 2), actor=pipeline, reason="retrain",
-                                               holdout=holdout)
+    second = services.promotion_request_create(version=v(upsell, 2), actor=pipeline, reason="retrain", holdout=holdout)
     approved(second, reviewer, threshold=0.3)
     return first, second
 
@@ -222,8 +243,9 @@ def test_rollback_restores_the_previous_serving_config(api_as, reviewer, second_
     assert (before["production"]["version"], before["production"]["threshold"]) == (2, 0.3)
     assert before["fallback"]["version"] == 1
 
-    response = api_as(second_reviewer).post("/api/v1/models/upsell/rollback",
-                                            {"version": 1, "reason": "v2 floods sales with leads"}, format="json")
+    response = api_as(second_reviewer).post(
+        "/api/v1/models/upsell/rollback", {"version": 1, "reason": "v2 floods sales with leads"}, format="json"
+    )
     assert response.status_code == 200, response.content
     after = response.json()
     assert (after["production"]["version"], after["production"]["threshold"]) == (1, 0.4)
@@ -236,8 +258,9 @@ def test_rollback_restores_the_previous_serving_config(api_as, reviewer, second_
 
 
 def test_rollback_only_goes_to_an_earlier_approved_version(api_as, reviewer, upsell, two_releases):
-    response = api_as(reviewer).post("/api/v1/models/upsell/rollback", {"version": 3, "reason": "try v3"},
-                                     format="json")
+    response = api_as(reviewer).post(
+        "/api/v1/models/upsell/rollback", {"version": 3, "reason": "try v3"}, format="json"
+    )
     assert response.status_code == 400 and "v1" in response.json()["detail"]["version"][0]
     no_reason = api_as(reviewer).post("/api/v1/models/upsell/rollback", {"version": 1}, format="json")
     assert no_reason.status_code == 400 and "reason" in no_reason.json()["detail"]
@@ -247,8 +270,9 @@ def test_the_last_seven_approved_versions_stay_ready_for_rollback(db, reviewer, 
     model = model_with_versions(name="churn", count=9)
     holdout = holdout_for(model, pipeline)
     for number in range(1, 10):
-        request = services.promotion_request_create(version=v(model, number), actor=pipeline, reason="r",
-                                                    holdout=holdout)
+        request = services.promotion_request_create(
+            version=v(model, number), actor=pipeline, reason="r", holdout=holdout
+        )
         approved(request, reviewer)
     assert [t.version for t in selectors.rollback_targets(model)] == [8, 7, 6, 5, 4, 3, 2]
     assert all(t.artifact.storage.exists(t.artifact.name) for t in selectors.rollback_targets(model))
@@ -268,20 +292,28 @@ def test_serving_config_answers_304_while_nothing_changed(api_as, pipeline, revi
 
 
 def test_shadow_and_canary_are_reviewed_changes_too(api_as, pipeline, reviewer, upsell, two_releases, holdout):
-    shadow = services.promotion_request_create(version=v(upsell, 3), actor=pipeline, reason="watch v3",
-                                               target_alias="shadow")
+    shadow = services.promotion_request_create(
+        version=v(upsell, 3), actor=pipeline, reason="watch v3", target_alias="shadow"
+    )
     gate_verdict(shadow, failures=["roc_auc below floor"])  # a shadow serves nobody: warnings, not a stop
     assert PromotionRequest.objects.get(pk=shadow.pk).state == PromotionState.AWAITING_APPROVAL
     services.promotion_approve(promotion=shadow, actor=reviewer)
-    canary = services.promotion_request_create(version=v(upsell, 3), actor=pipeline, reason="5% of traffic",
-                                               target_alias="canary", canary_percent=5, holdout=holdout)
+    canary = services.promotion_request_create(
+        version=v(upsell, 3),
+        actor=pipeline,
+        reason="5% of traffic",
+        target_alias="canary",
+        canary_percent=5,
+        holdout=holdout,
+    )
     approved(canary, reviewer)
     serving = api_as(pipeline).get("/api/v1/models/upsell/serving").json()
     assert serving["shadow"]["version"] == 3
     assert (serving["canary"]["version"], serving["canary"]["percent"]) == (3, 5)
 
-    stop = services.promotion_request_create(version=v(upsell, 3), actor=pipeline, reason="canary done",
-                                             target_alias="canary", action="remove")
+    stop = services.promotion_request_create(
+        version=v(upsell, 3), actor=pipeline, reason="canary done", target_alias="canary", action="remove"
+    )
     approved(stop, reviewer)
     assert api_as(pipeline).get("/api/v1/models/upsell/serving").json()["canary"] is None
 
@@ -296,30 +328,38 @@ def test_the_admin_cannot_move_an_alias(client, reviewer, upsell):
     reviewer.is_staff = reviewer.is_superuser = True
     reviewer.save()
     client.force_login(reviewer)
-    response = client.post("/admin/registry/modelalias/add/",
-                           {"model": upsell.pk, "name": "production", "version": v(upsell, 1).pk})
+    response = client.post(
+        "/admin/registry/modelalias/add/", {"model": upsell.pk, "name": "production", "version": v(upsell, 1).pk}
+    )
     assert response.status_code == 403
     assert not upsell.aliases.exists()
 
 
 def test_each_step_notifies_subscribers_and_a_winning_challenger_is_announced(
-        reviewer, pipeline, upsell, holdout, django_capture_on_commit_callbacks, mailoutbox):
+    reviewer, pipeline, upsell, holdout, django_capture_on_commit_callbacks, mailoutbox
+):
     from registry.models import ChannelKind, NotificationChannel, NotificationDelivery
 
     NotificationChannel.objects.create(name="ml-team", kind=ChannelKind.EMAIL, target="ml@soom.example")
     with django_capture_on_commit_callbacks(execute=True):
-        first = services.promotion_request_create(version=v(upsell, 1), actor=pipeline, reason="first",
-                                                  holdout=holdout)
+        first = services.promotion_request_create(version=v(upsell, 1), actor=pipeline, reason="first", holdout=holdout)
     with django_capture_on_commit_callbacks(execute=True):
         gate_verdict(first, failures=["roc_auc below the floor"])
     with django_capture_on_commit_callbacks(execute=True):
-        second = services.promotion_request_create(version=v(upsell, 2), actor=pipeline, reason="retrain",
-                                                   holdout=holdout)
+        second = services.promotion_request_create(
+            version=v(upsell, 2), actor=pipeline, reason="retrain", holdout=holdout
+        )
         gate_verdict(second, beats=True)
         services.promotion_approve(promotion=second, actor=reviewer, comment="ship")
 
     events = list(NotificationDelivery.objects.order_by("id").values_list("event", flat=True))
-    assert events == ["promotion.created", "promotion.validation_failed", "promotion.created",
-                      "promotion.awaiting_approval", "promotion.challenger_beats_production", "promotion.approved"]
+    assert events == [
+        "promotion.created",
+        "promotion.validation_failed",
+        "promotion.created",
+        "promotion.awaiting_approval",
+        "promotion.challenger_beats_production",
+        "promotion.approved",
+    ]
     assert NotificationDelivery.objects.filter(state="delivered").count() == 6
     assert any("v2" in message.subject and "approved" in message.subject for message in mailoutbox)

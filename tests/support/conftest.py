@@ -46,8 +46,10 @@ def _no_lists_in_worker_memory():
 @pytest.fixture
 def surfaces(db):
     """The shop's surfaces: recommendations on the home page, in search, in the weekly email."""
-    return {name: SurfaceFactory(name=name, description=f"Recommendations on {name}")
-            for name in ("home", "search", "email")}
+    return {
+        name: SurfaceFactory(name=name, description=f"Recommendations on {name}")
+        for name in ("home", "search", "email")
+    }
 
 
 @pytest.fixture
@@ -130,9 +132,11 @@ def tree(signups):
 def linear(signups):
     preprocess = ColumnTransformer(
         [("categorical", OneHotEncoder(handle_unknown="ignore", sparse_output=False), CATEGORICAL)],
-        remainder=StandardScaler())
+        remainder=StandardScaler(),
+    )
     return Pipeline([("preprocess", preprocess), ("classifier", LogisticRegression(max_iter=500))]).fit(
-        signups[FEATURES], signups[LABEL])
+        signups[FEATURES], signups[LABEL]
+    )
 
 
 @pytest.fixture
@@ -145,10 +149,12 @@ def _register(name, estimator, schema, threshold, *, owner, pipeline):
     joblib.dump(estimator, buffer)
     raw = buffer.getvalue()
     model = registry_services.model_create(name=name, task_type=TaskType.BINARY, owner=owner)
-    version = registry_services.version_create(model=model, actor=pipeline, feature_schema=schema,
-                                               decision_threshold=threshold)
-    version = registry_services.artifact_attach(version=version, sha256=hashlib.sha256(raw).hexdigest(),
-                                                uploaded=SimpleUploadedFile("model.joblib", raw))
+    version = registry_services.version_create(
+        model=model, actor=pipeline, feature_schema=schema, decision_threshold=threshold
+    )
+    version = registry_services.artifact_attach(
+        version=version, sha256=hashlib.sha256(raw).hexdigest(), uploaded=SimpleUploadedFile("model.joblib", raw)
+    )
     alias_point(model=model, alias="production", version=version, actor=owner, reason="first model")
     return model, version
 
@@ -163,8 +169,15 @@ def register_production():
 def _log(model, version, frame, scores, prefix, **kwargs):
     from audits import services as audit_services
 
-    records = serving_records(frame, scores, version=version.version, start=timezone.now() - timedelta(hours=2),
-                              every=timedelta(seconds=30), request_prefix=prefix, **kwargs)
+    records = serving_records(
+        frame,
+        scores,
+        version=version.version,
+        start=timezone.now() - timedelta(hours=2),
+        every=timedelta(seconds=30),
+        request_prefix=prefix,
+        **kwargs,
+    )
     for record in records:
         record["predicted_at"] = datetime.fromisoformat(record["predicted_at"])
     audit_services.predictions_log(model=model, records=records)
@@ -188,18 +201,27 @@ class Soom:
 
 @pytest.fixture
 def soom(db, media, reviewer, pipeline, tree, signups):
-    model, version = _register("upsell", tree.pipeline, tree.feature_schema, tree.decision_threshold,
-                               owner=reviewer, pipeline=pipeline)
+    model, version = _register(
+        "upsell", tree.pipeline, tree.feature_schema, tree.decision_threshold, owner=reviewer, pipeline=pipeline
+    )
     ExplainerBackgroundFactory(
-        version=version, actor=pipeline, source="training sample",
-        records=ex.background_to_records(ex.make_background(signups, FEATURES, rows=40), tree.feature_schema))
-    served = clean_batch(CUSTOMERS + 1, start=date(2026, 11, 16), end=date(2026, 11, 22), seed=8,
-                         first_customer=90_001)
+        version=version,
+        actor=pipeline,
+        source="training sample",
+        records=ex.background_to_records(ex.make_background(signups, FEATURES, rows=40), tree.feature_schema),
+    )
+    served = clean_batch(CUSTOMERS + 1, start=date(2026, 11, 16), end=date(2026, 11, 22), seed=8, first_customer=90_001)
     healthy, broken = served.iloc[:CUSTOMERS], served.iloc[CUSTOMERS:]
     _log(model, version, healthy, tree.pipeline.predict_proba(healthy[FEATURES])[:, 1], "web")
     # The new request parser's rows: meeting_minutes dropped by processing.
-    _log(model, version, broken, tree.pipeline.predict_proba(broken[FEATURES])[:, 1], "parser2",
-         dropped_by_processing="meeting_minutes")
+    _log(
+        model,
+        version,
+        broken,
+        tree.pipeline.predict_proba(broken[FEATURES])[:, 1],
+        "parser2",
+        dropped_by_processing="meeting_minutes",
+    )
     found = Soom(model, version, healthy, tree.pipeline)
     found.broken_customer = broken["customer_id"].iloc[0]
     return found
@@ -210,8 +232,10 @@ def soom_linear(db, media, reviewer, pipeline, linear, signups, tree):
     """A logistic regression in production: the model-agnostic explainer, so a Celery job."""
     model, version = _register("upsell-linear", linear, tree.feature_schema, 0.3, owner=reviewer, pipeline=pipeline)
     ExplainerBackgroundFactory(
-        version=version, actor=pipeline,
-        records=ex.background_to_records(ex.make_background(signups, FEATURES, rows=12), tree.feature_schema))
+        version=version,
+        actor=pipeline,
+        records=ex.background_to_records(ex.make_background(signups, FEATURES, rows=12), tree.feature_schema),
+    )
     served = clean_batch(5, start=date(2026, 11, 16), end=date(2026, 11, 22), seed=9, first_customer=95_001)
     _log(model, version, served, linear.predict_proba(served[FEATURES])[:, 1], "lin")
     return Soom(model, version, served, linear)
@@ -226,8 +250,11 @@ def served_rows():
     per ID, in order."""
 
     def expand(groups: list[dict]) -> list[dict]:
-        return [{**{key: value for key, value in group.items() if key != "entity_ids"}, "entity_id": entity_id}
-                for group in groups for entity_id in group["entity_ids"]]
+        return [
+            {**{key: value for key, value in group.items() if key != "entity_ids"}, "entity_id": entity_id}
+            for group in groups
+            for entity_id in group["entity_ids"]
+        ]
 
     return expand
 

@@ -61,7 +61,8 @@ def test_an_agent_blacklists_boosts_uploads_and_reads_the_history(live_server, p
     page.get_by_role("navigation", name="Support pages").get_by_role("link", name="Bulk upload").click()
     page.wait_for_url("**/support/bulk/")
     page.get_by_label("CSV of IDs").set_input_files(
-        files=[{"name": "fraud-ring.csv", "mimeType": "text/csv", "buffer": b"sku-100\nsku-101\nsku-100\nbad id\n"}])
+        files=[{"name": "fraud-ring.csv", "mimeType": "text/csv", "buffer": b"sku-100\nsku-101\nsku-100\nbad id\n"}]
+    )
     page.get_by_label("Entity type").select_option("product")
     page.get_by_label("Reason").select_option("fraud")
     page.get_by_role("button", name="Preview").click()
@@ -77,13 +78,17 @@ def test_an_agent_blacklists_boosts_uploads_and_reads_the_history(live_server, p
 
     page.get_by_role("navigation", name="Support pages").get_by_role("link", name="Bulk upload").click()
     page.get_by_label("CSV of IDs").set_input_files(
-        files=[{"name": "fraud-ring.csv", "mimeType": "text/csv", "buffer": b"sku-100\nsku-101\nsku-100\n"}])
+        files=[{"name": "fraud-ring.csv", "mimeType": "text/csv", "buffer": b"sku-100\nsku-101\nsku-100\n"}]
+    )
     page.get_by_label("Entity type").select_option("product")
     page.get_by_label("Reason").select_option("fraud")
     page.get_by_role("button", name="Preview").click()
     page.wait_for_url(re.compile(r".*/support/bulk/\d+/$"))
     assert [row.get_attribute("data-status") for row in page.locator("#bulk-rows tbody tr").all()] == [
-        "duplicate", "new", "new"]
+        "duplicate",
+        "new",
+        "new",
+    ]
     assert page.get_by_text("preview — nothing written yet").is_visible()
     shot(page, "bulk-preview")
     page.get_by_role("button", name="Confirm and apply 2 IDs").click()
@@ -102,8 +107,7 @@ def test_an_agent_blacklists_boosts_uploads_and_reads_the_history(live_server, p
     page.wait_for_load_state()
     assert page.get_by_text("no longer applies").is_visible()
     history = page.locator("#history")
-    assert [e.get_attribute("class").split("action-")[1] for e in history.locator("li").all()] == ["lifted",
-                                                                                                 "boosted"]
+    assert [e.get_attribute("class").split("action-")[1] for e in history.locator("li").all()] == ["lifted", "boosted"]
     assert "Product withdrawn" in history.inner_text() and "ada-agent" in history.inner_text()
 
     # Every ID's history has what happened to it; the search goes straight to an exact ID.
@@ -124,5 +128,9 @@ def test_an_agent_blacklists_boosts_uploads_and_reads_the_history(live_server, p
     page.wait_for_url("**/support/")
     changes = page.locator("#recent-changes tbody tr")
     assert [row.get_attribute("class") for row in changes.all()] == [
-        "action-lifted", "action-bulk_applied", "action-boosted", "action-blacklisted"]
+        "action-lifted",
+        "action-bulk_applied",
+        "action-boosted",
+        "action-blacklisted",
+    ]
     shot(page, "home")

@@ -28,8 +28,13 @@ with warnings.catch_warnings():
 
 BINARY = "binary_classification"
 REASON = re.compile(r"^(?P<feature>\w+) = (?P<value>.+) (?P<verb>raised|lowered) the score by (?P<amount>[0-9.e-]+)$")
-HIGH_ROW = {"plan": "free-trial-pro", "country": "US", "event_type": "conference",
-            "meeting_minutes": 240.0, "attendees": 150}
+HIGH_ROW = {
+    "plan": "free-trial-pro",
+    "country": "US",
+    "event_type": "conference",
+    "meeting_minutes": 240.0,
+    "attendees": 150,
+}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -76,14 +81,23 @@ def logistic(signups):
     """A non-tree pipeline: one-hot + scaled numbers + logistic regression."""
     preprocess = ColumnTransformer(
         [("categorical", OneHotEncoder(handle_unknown="ignore", sparse_output=False), CATEGORICAL)],
-        remainder=StandardScaler())
+        remainder=StandardScaler(),
+    )
     return Pipeline([("preprocess", preprocess), ("classifier", LogisticRegression(max_iter=500))]).fit(
-        signups[FEATURES], signups[LABEL])
+        signups[FEATURES], signups[LABEL]
+    )
 
 
 def _explain(model, row, *, background, threshold=0.3, task_type=BINARY, schema=None, **kwargs):
-    return ex.explain(model, row, task_type=task_type, feature_schema=schema or feature_schema(),
-                      threshold=threshold, background=background, **kwargs)
+    return ex.explain(
+        model,
+        row,
+        task_type=task_type,
+        feature_schema=schema or feature_schema(),
+        threshold=threshold,
+        background=background,
+        **kwargs,
+    )
 
 
 def _total(explanation) -> float:
@@ -107,8 +121,7 @@ def test_tree_path_adds_up_to_the_score_in_probability(trained, background, rows
         assert explanation["score"] == pytest.approx(_gate_score(trained.pipeline, row), abs=1e-12)
         assert _total(explanation) == pytest.approx(explanation["score"], abs=1e-6)
     # The base value is the average score of the background customers.
-    assert explanation["base_value"] == pytest.approx(trained.pipeline.predict_proba(background)[:, 1].mean(),
-                                                      abs=1e-6)
+    assert explanation["base_value"] == pytest.approx(trained.pipeline.predict_proba(background)[:, 1].mean(), abs=1e-6)
 
 
 def test_values_on_a_split_threshold_take_the_models_branch(trained, background):
@@ -124,8 +137,13 @@ def test_values_on_a_split_threshold_take_the_models_branch(trained, background)
                 thresholds[name].add(float(node["num_threshold"]))
     minutes = sorted(thresholds["meeting_minutes"])[len(thresholds["meeting_minutes"]) // 2]
     attendees = min(t for t in thresholds["attendees"] if float(t).is_integer())
-    row = {"plan": "free", "country": "IN", "event_type": "meeting", "meeting_minutes": minutes,
-           "attendees": int(attendees)}
+    row = {
+        "plan": "free",
+        "country": "IN",
+        "event_type": "meeting",
+        "meeting_minutes": minutes,
+        "attendees": int(attendees),
+    }
     explanation = _explain(trained.pipeline, row, background=background)
     assert explanation["method"] == "tree"
     assert _total(explanation) == pytest.approx(explanation["score"], abs=1e-6)
@@ -150,7 +168,9 @@ def test_model_agnostic_path_adds_up_to_the_score(warm, logistic, background, ro
         assert _total(explanation) == pytest.approx(explanation["score"], abs=1e-6)
     assert explanation["base_value"] == pytest.approx(logistic.predict_proba(background)[:, 1].mean(), abs=1e-9)
     unseen = _explain(logistic, {**HIGH_ROW, "event_type": "festival"}, background=background, version_key="lr")
-    assert unseen["score"] == pytest.approx(_gate_score(logistic, pd.DataFrame([{**HIGH_ROW, "event_type": "festival"}])))
+    assert unseen["score"] == pytest.approx(
+        _gate_score(logistic, pd.DataFrame([{**HIGH_ROW, "event_type": "festival"}]))
+    )
     assert _total(unseen) == pytest.approx(unseen["score"], abs=1e-6)
 
 
@@ -212,8 +232,10 @@ def test_a_bare_tree_model_on_numbers_is_explained_in_its_column_order(backgroun
     X = pd.DataFrame({"attendees": rng.integers(2, 200, 600), "meeting_minutes": rng.gamma(2, 30, 600)})
     y = ((X["meeting_minutes"] > 60) & (X["attendees"] > 20)).astype(int)
     model = RandomForestClassifier(n_estimators=10, max_depth=4, random_state=0).fit(X, y)
-    schema = [{"name": "meeting_minutes", "type": "float", "categorical": False},  # not the fitted order
-              {"name": "attendees", "type": "int", "categorical": False}]
+    schema = [
+        {"name": "meeting_minutes", "type": "float", "categorical": False},  # not the fitted order
+        {"name": "attendees", "type": "int", "categorical": False},
+    ]
     row = {"meeting_minutes": 95.0, "attendees": 40}
     explanation = _explain(model, row, background=background[["meeting_minutes", "attendees"]], schema=schema)
     assert explanation["method"] == "tree"
@@ -225,7 +247,8 @@ def test_an_unseen_category_is_explained(trained, background):
     row = {**HIGH_ROW, "event_type": "festival"}
     explanation = _explain(trained.pipeline, row, background=background)
     assert {"feature": "event_type", "value": "festival"}.items() <= next(
-        item for item in explanation["contributions"] if item["feature"] == "event_type").items()
+        item for item in explanation["contributions"] if item["feature"] == "event_type"
+    ).items()
     assert _total(explanation) == pytest.approx(explanation["score"], abs=1e-6)
 
 
@@ -270,14 +293,27 @@ def test_the_decision_follows_the_threshold(trained, background):
 
 
 def test_multiclass_explains_the_predicted_class(warm, signups, background, rows):
-    target = signups["event_type"].map({"meeting": "small", "meetup": "small", "webinar": "large",
-                                        "conference": "large"}) + "-" + signups["plan"].str[:4]
-    forest = Pipeline([("preprocess", ColumnTransformer(
-        [("categorical", OneHotEncoder(handle_unknown="ignore", sparse_output=False), CATEGORICAL)],
-        remainder="passthrough")), ("model", RandomForestClassifier(n_estimators=15, max_depth=6, random_state=0))])
+    target = (
+        signups["event_type"].map({"meeting": "small", "meetup": "small", "webinar": "large", "conference": "large"})
+        + "-"
+        + signups["plan"].str[:4]
+    )
+    forest = Pipeline(
+        [
+            (
+                "preprocess",
+                ColumnTransformer(
+                    [("categorical", OneHotEncoder(handle_unknown="ignore", sparse_output=False), CATEGORICAL)],
+                    remainder="passthrough",
+                ),
+            ),
+            ("model", RandomForestClassifier(n_estimators=15, max_depth=6, random_state=0)),
+        ]
+    )
     forest.fit(signups[FEATURES], target)
-    boosted = Pipeline([("preprocess", forest.named_steps["preprocess"]),
-                        ("model", HistGradientBoostingClassifier(max_iter=10))]).fit(signups[FEATURES], target)
+    boosted = Pipeline(
+        [("preprocess", forest.named_steps["preprocess"]), ("model", HistGradientBoostingClassifier(max_iter=10))]
+    ).fit(signups[FEATURES], target)
     task = "multiclass_classification"
     for model, method in ((forest, "tree"), (boosted, "exact")):  # boosted multiclass: no exact tree probability
         row = rows.iloc[[2]]
@@ -292,9 +328,18 @@ def test_multiclass_explains_the_predicted_class(warm, signups, background, rows
 
 def test_regression_is_explained_in_its_own_units(signups, background, rows):
     target = 2.0 * signups["attendees"] + (signups["plan"] == "free") * 5.0
-    model = Pipeline([("preprocess", ColumnTransformer(
-        [("categorical", OneHotEncoder(handle_unknown="ignore", sparse_output=False), CATEGORICAL)],
-        remainder="passthrough")), ("model", RandomForestRegressor(n_estimators=10, max_depth=6, random_state=0))])
+    model = Pipeline(
+        [
+            (
+                "preprocess",
+                ColumnTransformer(
+                    [("categorical", OneHotEncoder(handle_unknown="ignore", sparse_output=False), CATEGORICAL)],
+                    remainder="passthrough",
+                ),
+            ),
+            ("model", RandomForestRegressor(n_estimators=10, max_depth=6, random_state=0)),
+        ]
+    )
     model.fit(signups[FEATURES], target)
     explanation = _explain(model, rows.iloc[[4]], background=background, task_type="regression")
     assert (explanation["method"], explanation["units"]) == ("tree", "value")
@@ -308,20 +353,25 @@ def test_regression_is_explained_in_its_own_units(signups, background, rows):
 # --- validation ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("change", "field", "words"), [
-    (lambda r: {k: v for k, v in r.items() if k != "meeting_minutes"}, "meeting_minutes", "Missing feature"),
-    (lambda r: {**r, "colour": "blue"}, "colour", "Unknown feature"),
-    (lambda r: {**r, "attendees": "many"}, "attendees", "should be a number"),
-    (lambda r: {**r, "attendees": 2.5}, "attendees", "whole number"),
-    (lambda r: {**r, "meeting_minutes": float("inf")}, "meeting_minutes", "finite"),
-    (lambda r: {**r, "plan": None}, "plan", "value is required"),
-    (lambda r: {**r, "country": " "}, "country", "value is required"),
-])
+@pytest.mark.parametrize(
+    ("change", "field", "words"),
+    [
+        (lambda r: {k: v for k, v in r.items() if k != "meeting_minutes"}, "meeting_minutes", "Missing feature"),
+        (lambda r: {**r, "colour": "blue"}, "colour", "Unknown feature"),
+        (lambda r: {**r, "attendees": "many"}, "attendees", "should be a number"),
+        (lambda r: {**r, "attendees": 2.5}, "attendees", "whole number"),
+        (lambda r: {**r, "meeting_minutes": float("inf")}, "meeting_minutes", "finite"),
+        (lambda r: {**r, "plan": None}, "plan", "value is required"),
+        (lambda r: {**r, "country": " "}, "country", "value is required"),
+    ],
+)
 def test_bad_input_names_the_feature(trained, background, change, field, words):
     row = change(dict(HIGH_ROW))
-    for call in (lambda: _explain(trained.pipeline, pd.DataFrame([row]), background=background),
-                 lambda: ex.input_key(row, feature_schema()),
-                 lambda: ex.row_frame(row, feature_schema())):
+    for call in (
+        lambda: _explain(trained.pipeline, pd.DataFrame([row]), background=background),
+        lambda: ex.input_key(row, feature_schema()),
+        lambda: ex.row_frame(row, feature_schema()),
+    ):
         with pytest.raises(ValueError, match=words) as caught:
             call()
         assert isinstance(caught.value, ex.ExplainInputError)
@@ -332,7 +382,8 @@ def test_bad_input_names_the_feature(trained, background, change, field, words):
 def test_numbers_typed_as_text_are_accepted(trained, background):
     typed = {**HIGH_ROW, "meeting_minutes": "240", "attendees": "150"}
     assert _explain(trained.pipeline, typed, background=background)["score"] == pytest.approx(
-        _explain(trained.pipeline, HIGH_ROW, background=background)["score"], abs=1e-15)
+        _explain(trained.pipeline, HIGH_ROW, background=background)["score"], abs=1e-15
+    )
 
 
 def test_one_row_only(trained, background, rows):
@@ -372,13 +423,16 @@ def test_background_round_trips_through_json_with_its_dtypes(signups, trained):
 
 
 def test_bool_and_date_features_are_typed_and_keyed():
-    schema = [{"name": "trial", "type": "bool", "categorical": True},
-              {"name": "signed_up", "type": "datetime", "categorical": False}]
+    schema = [
+        {"name": "trial", "type": "bool", "categorical": True},
+        {"name": "signed_up", "type": "datetime", "categorical": False},
+    ]
     frame = ex.row_frame({"trial": "yes", "signed_up": "2026-03-01"}, schema)
     assert frame["trial"].dtype == bool and bool(frame["trial"].iloc[0]) is True
     assert str(frame["signed_up"].dtype) == "datetime64[ns]"
     assert ex.input_key({"trial": True, "signed_up": "2026-03-01"}, schema) == ex.input_key(
-        {"trial": 1, "signed_up": pd.Timestamp("2026-03-01")}, schema)
+        {"trial": 1, "signed_up": pd.Timestamp("2026-03-01")}, schema
+    )
     with pytest.raises(ex.ExplainInputError, match="trial should be true or false"):
         ex.row_frame({"trial": "maybe", "signed_up": "2026-03-01"}, schema)
     records = ex.background_to_records(frame, schema)
@@ -434,8 +488,12 @@ def test_threads_share_a_cached_explainer(trained, background, rows):
 
     expected = [_explain(trained.pipeline, rows.iloc[[i]], background=background) for i in range(8)]
     with ThreadPoolExecutor(max_workers=4) as pool:
-        got = list(pool.map(lambda i: _explain(trained.pipeline, rows.iloc[[i]], background=background,
-                                               version_key="shared"), range(8)))
+        got = list(
+            pool.map(
+                lambda i: _explain(trained.pipeline, rows.iloc[[i]], background=background, version_key="shared"),
+                range(8),
+            )
+        )
     assert got == expected
 
 

@@ -17,16 +17,29 @@ PNG = b"\x89PNG\r\n\x1a\n"
 def _explanation(contributions, *, base=0.15, units="probability", threshold=0.3):
     score = base + sum(shap for _, _, shap in contributions)
     return {
-        "method": "tree", "task_type": "binary_classification", "score": score, "decision": "no",
-        "threshold": threshold, "base_value": base, "units": units,
-        "contributions": sorted(({"feature": f, "value": v, "shap": s} for f, v, s in contributions),
-                                key=lambda item: -abs(item["shap"])),
+        "method": "tree",
+        "task_type": "binary_classification",
+        "score": score,
+        "decision": "no",
+        "threshold": threshold,
+        "base_value": base,
+        "units": units,
+        "contributions": sorted(
+            ({"feature": f, "value": v, "shap": s} for f, v, s in contributions), key=lambda item: -abs(item["shap"])
+        ),
         "reasons": [],
     }
 
 
-FIVE = _explanation([("plan", "free", -0.12), ("meeting_minutes", "91.6", 0.31), ("country", "US", 0.02),
-                     ("event_type", "meetup", -0.05), ("attendees", "21", 0.004)])
+FIVE = _explanation(
+    [
+        ("plan", "free", -0.12),
+        ("meeting_minutes", "91.6", 0.31),
+        ("country", "US", 0.02),
+        ("event_type", "meetup", -0.05),
+        ("attendees", "21", 0.004),
+    ]
+)
 
 
 def test_png_is_a_real_image():
@@ -45,8 +58,13 @@ def test_svg_is_cheap_too():
 
 def test_one_bar_per_feature_largest_on_top():
     bars = plots.waterfall_bars(FIVE)
-    assert [bar.label for bar in bars] == ["meeting_minutes = 91.6", "plan = free", "event_type = meetup",
-                                           "country = US", "attendees = 21"]
+    assert [bar.label for bar in bars] == [
+        "meeting_minutes = 91.6",
+        "plan = free",
+        "event_type = meetup",
+        "country = US",
+        "attendees = 21",
+    ]
     figure = plots.waterfall_figure(FIVE)
     ax = figure.axes[0]
     assert len(ax.patches) == 5
@@ -63,9 +81,13 @@ def test_bars_run_from_the_base_value_to_the_score():
 
 def _vertical_lines(ax, colour: str) -> list[float]:
     """x of each full-height vertical line drawn in `colour` (axvline: the same x twice)."""
-    return [line.get_xdata()[0] for line in ax.get_lines()
-            if to_hex(line.get_color()) == colour and line.get_xdata()[0] == line.get_xdata()[1]
-            and list(line.get_ydata()) == [0, 1]]
+    return [
+        line.get_xdata()[0]
+        for line in ax.get_lines()
+        if to_hex(line.get_color()) == colour
+        and line.get_xdata()[0] == line.get_xdata()[1]
+        and list(line.get_ydata()) == [0, 1]
+    ]
 
 
 def test_each_drawn_bar_runs_from_its_start_by_its_contribution():
@@ -106,8 +128,9 @@ def test_the_smallest_features_are_folded_into_one_bar():
 
 
 def test_log_odds_and_long_values_are_drawn():
-    explanation = _explanation([("note", "x" * 80, 0.4), ("plan", "free", -1.1)], base=-2.3, units="log-odds",
-                               threshold=0.05)
+    explanation = _explanation(
+        [("note", "x" * 80, 0.4), ("plan", "free", -1.1)], base=-2.3, units="log-odds", threshold=0.05
+    )
     bars = plots.waterfall_bars(explanation)
     assert len(bars[-1].label) <= plots.MAX_LABEL and bars[-1].label.endswith("…")
     ax = plots.waterfall_figure(explanation).axes[0]

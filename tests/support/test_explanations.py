@@ -98,8 +98,9 @@ def test_the_json_adds_up_and_decides_against_the_threshold(soom, agent, api_as)
         assert result["background"] == {"rows": 40, "source": "training sample"}
         reason = result["reasons"][0]
         top = result["contributions"][0]
-        assert reason.startswith(f"{top['feature']} = {top['value']} {'raised' if top['shap'] > 0 else 'lowered'} "
-                                 "the score by ")
+        assert reason.startswith(
+            f"{top['feature']} = {top['value']} {'raised' if top['shap'] > 0 else 'lowered'} the score by "
+        )
     decisions = {customer: Explanation.objects.get(entity_id=customer).result["decision"] for customer in (low, high)}
     assert decisions == {low: "no", high: "yes"}
 
@@ -125,11 +126,15 @@ def test_unknown_erased_and_bad_inputs_are_400_on_their_field(soom, agent, api_a
     refused({"model": "upsell", "entity_id": soom.broken_customer}, "entity_id", "no value for meeting_minutes")
 
     features = soom.features_of(soom.by_score()[5])
-    refused({"model": "upsell", "features": {**features, "attendees": "many"}}, "features.attendees",
-            "should be a number")
+    refused(
+        {"model": "upsell", "features": {**features, "attendees": "many"}}, "features.attendees", "should be a number"
+    )
     refused({"model": "upsell", "features": {**features, "attendees": 2.5}}, "features.attendees", "whole number")
-    refused({"model": "upsell", "features": {k: v for k, v in features.items() if k != "plan"}}, "features.plan",
-            "Missing feature")
+    refused(
+        {"model": "upsell", "features": {k: v for k, v in features.items() if k != "plan"}},
+        "features.plan",
+        "Missing feature",
+    )
     refused({"model": "upsell", "features": {**features, "colour": "red"}}, "features.colour", "Unknown feature")
     refused({"model": "upsell", "entity_id": "C090001", "features": features}, "entity_id", "not both")
     refused({"model": "upsell"}, "entity_id", "Give a customer ID")
@@ -179,14 +184,16 @@ def test_page_permission_matrix(soom, client, agent, reviewer, labeller, outside
         client.force_login(person)
         assert [client.get(url).status_code for url in pages] == [status] * 3, person
         assert client.post(FORM, {"model": "upsell", "entity_id": soom.by_score()[0]}).status_code in (
-            (302,) if status == 200 else (403,))
+            (302,) if status == 200 else (403,)
+        )
 
 
 # --- the model-agnostic path: a Celery job with progress ----------------------------------------------------
 
 
-def test_model_agnostic_path_runs_in_the_task_and_shows_progress(soom_linear, agent, api_as, client, monkeypatch,
-                                                                 django_capture_on_commit_callbacks):
+def test_model_agnostic_path_runs_in_the_task_and_shows_progress(
+    soom_linear, agent, api_as, client, monkeypatch, django_capture_on_commit_callbacks
+):
     stages = []
     real_progress = explanations._progress
 
@@ -234,8 +241,9 @@ def test_the_task_is_idempotent_and_survives_a_deleted_row(soom_linear, agent, d
     from support.tasks import compute_explanation
 
     with django_capture_on_commit_callbacks(execute=True):
-        made = explanations.explanation_request(actor=agent, model=soom_linear.model,
-                                                entity_id=soom_linear.by_score()[0])
+        made = explanations.explanation_request(
+            actor=agent, model=soom_linear.model, entity_id=soom_linear.by_score()[0]
+        )
     made.refresh_from_db()
     assert made.state == "succeeded" and made.attempts == 1
     assert compute_explanation.delay(made.pk).get()["state"] == "succeeded"  # redelivered: nothing recomputed
@@ -273,8 +281,10 @@ def test_a_failed_explanation_records_why_and_is_retried_when_asked_again(soom, 
 def test_waterfall_png_is_served_as_image_png_with_private_caching(soom, agent, api_as, client):
     made = explanations.explanation_request(actor=agent, model=soom.model, entity_id=soom.by_score()[-1])
     client.force_login(agent)
-    for response in (api_as(agent).get(f"{detail_url(made.pk)}/waterfall.png"),
-                     client.get(f"{FORM}{made.pk}/waterfall.png")):
+    for response in (
+        api_as(agent).get(f"{detail_url(made.pk)}/waterfall.png"),
+        client.get(f"{FORM}{made.pk}/waterfall.png"),
+    ):
         assert response.status_code == 200 and response["Content-Type"] == "image/png"
         assert response.content.startswith(b"\x89PNG\r\n\x1a\n") and len(response.content) > 5_000
         assert "private" in response["Cache-Control"] and "max-age=3600" in response["Cache-Control"]
@@ -316,22 +326,34 @@ def test_the_form_offers_an_id_or_one_input_per_feature(soom, client, agent):
     assert typed_ok.status_code == 302 and typed_ok["Location"] == f"{FORM}{made.pk}/"  # the same cached row
 
 
-def test_categorical_inputs_are_selects_of_the_training_values(db, media, reviewer, pipeline, tree, client, agent,
-                                                               register_production,
-                                                               django_capture_on_commit_callbacks):
+def test_categorical_inputs_are_selects_of_the_training_values(
+    db, media, reviewer, pipeline, tree, client, agent, register_production, django_capture_on_commit_callbacks
+):
     """With a training reference, categorical features are selects of the values v1 trained on, and
     the background is sampled from the reference's file on first use."""
     from audits import services as audit_services
 
-    model, version = register_production("upsell", tree.pipeline, tree.feature_schema, tree.decision_threshold,
-                                         owner=reviewer, pipeline=pipeline)
+    model, version = register_production(
+        "upsell", tree.pipeline, tree.feature_schema, tree.decision_threshold, owner=reviewer, pipeline=pipeline
+    )
     assert explanations.explainer_background_from_reference(version=version) is None  # no reference yet
     training = clean_batch(400, start=date(2026, 1, 1), end=date(2026, 6, 30), seed=12, first_customer=1)
     with django_capture_on_commit_callbacks(execute=True):
-        batch = audit_services.batch_register(model=model, actor=pipeline, name="training", purpose="training",
-                                              uploaded=SimpleUploadedFile("training.csv", to_csv(training)))
-        audit_services.reference_build_start(version=version, batch=batch, actor=pipeline, id_columns=["customer_id"],
-                                             timestamp_columns=["signup_date"], label_column="upgraded_90d")
+        batch = audit_services.batch_register(
+            model=model,
+            actor=pipeline,
+            name="training",
+            purpose="training",
+            uploaded=SimpleUploadedFile("training.csv", to_csv(training)),
+        )
+        audit_services.reference_build_start(
+            version=version,
+            batch=batch,
+            actor=pipeline,
+            id_columns=["customer_id"],
+            timestamp_columns=["signup_date"],
+            label_column="upgraded_90d",
+        )
     client.force_login(agent)
     html = client.get(FORM).content.decode()
     select = re.search(r'<select name="features.plan".*?</select>', html, flags=re.S).group(0)
@@ -342,15 +364,17 @@ def test_categorical_inputs_are_selects_of_the_training_values(db, media, review
     assert made.state == "succeeded" and made.result["background"]["rows"] == background.rows == 100
     assert "training data 'training'" in background.source and background.created_by is None
     assert set(background.records[0]) == set(FEATURES)  # no id, date or label stored
-    assert background.records == ex.background_to_records(ex.make_background(training, FEATURES, rows=100),
-                                                          tree.feature_schema)
+    assert background.records == ex.background_to_records(
+        ex.make_background(training, FEATURES, rows=100), tree.feature_schema
+    )
 
 
 # --- the background API --------------------------------------------------------------------------------------
 
 
-def test_pipelines_upload_a_background_checked_against_the_schema(soom, agent, pipeline, labeller, api_as, signups,
-                                                                  tree):
+def test_pipelines_upload_a_background_checked_against_the_schema(
+    soom, agent, pipeline, labeller, api_as, signups, tree
+):
     url = "/api/v1/models/upsell/versions/1/explainer-background"
     rows = ex.background_to_records(ex.make_background(signups, FEATURES, rows=30, seed=4), tree.feature_schema)
     made = explanations.explanation_request(actor=agent, model=soom.model, entity_id=soom.by_score()[-1])

@@ -29,8 +29,14 @@ def agent_api(api, agent):
 
 
 def preview(client, text, **fields):
-    body = {"file": csv_file(text), "kind": "blacklist", "entity_type": "product", "reason": "inappropriate",
-            "all_surfaces": True, **fields}
+    body = {
+        "file": csv_file(text),
+        "kind": "blacklist",
+        "entity_type": "product",
+        "reason": "inappropriate",
+        "all_surfaces": True,
+        **fields,
+    }
     return client.post(BULK, body, format="multipart")
 
 
@@ -45,19 +51,28 @@ def statuses(bulk: dict) -> list[tuple[int, str, str]]:
 def test_the_preview_shows_each_row_as_new_duplicate_invalid_or_already_active(surfaces, agent_api, commit):
     with commit():
         active = BlacklistEntryFactory(entity_id="sku-active", all_surfaces=True)
-    response = preview(agent_api, "entity_id,entity_type\n"
-                                  "sku-1,product\n"
-                                  "sku-2,product\n"
-                                  "sku-1,product\n"
-                                  "not an id,product\n"
-                                  "sku-active,product\n"
-                                  "cust-9,customer\n"
-                                  "berlin,store\n")
+    response = preview(
+        agent_api,
+        "entity_id,entity_type\n"
+        "sku-1,product\n"
+        "sku-2,product\n"
+        "sku-1,product\n"
+        "not an id,product\n"
+        "sku-active,product\n"
+        "cust-9,customer\n"
+        "berlin,store\n",
+    )
     assert response.status_code == 201, response.json()
     bulk = response.json()
     assert statuses(bulk) == [
-        (2, "sku-1", "new"), (3, "sku-2", "new"), (4, "sku-1", "duplicate"), (5, "not an id", "invalid"),
-        (6, "sku-active", "already_active"), (7, "cust-9", "new"), (8, "berlin", "invalid")]
+        (2, "sku-1", "new"),
+        (3, "sku-2", "new"),
+        (4, "sku-1", "duplicate"),
+        (5, "not an id", "invalid"),
+        (6, "sku-active", "already_active"),
+        (7, "cust-9", "new"),
+        (8, "berlin", "invalid"),
+    ]
     assert bulk["counts"] == {"new": 3, "duplicate": 1, "invalid": 2, "already_active": 1}
     assert "line 2" in bulk["rows"][2]["message"]
     assert bulk["rows"][4]["existing_entry"] == active.pk and f"entry #{active.pk}" in bulk["rows"][4]["message"]
@@ -88,8 +103,9 @@ def test_confirming_applies_exactly_the_new_rows(served_rows, surfaces, agent_ap
     served = api(pipeline).get("/api/v1/support/lists", {"surface": "home"}).json()
     assert sorted(row["entity_id"] for row in served_rows(served["blacklist"])) == ["sku-1", "sku-2", "sku-active"]
     # IDs of one type that end at the same time (here never) come as one group, however they were added.
-    assert {"entity_type": "product", "expires_at": None, "entity_ids": ["sku-1", "sku-2", "sku-active"]} \
-        in served["blacklist"]
+    assert {"entity_type": "product", "expires_at": None, "entity_ids": ["sku-1", "sku-2", "sku-active"]} in served[
+        "blacklist"
+    ]
 
 
 def test_a_double_click_applies_the_upload_once(surfaces, agent_api):
@@ -106,8 +122,14 @@ def test_a_double_click_applies_the_upload_once(surfaces, agent_api):
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="needs concurrent transactions (PostgreSQL)")
 def test_two_confirms_racing_apply_the_upload_once(surfaces):
     agent = SupportAgentFactory()
-    bulk = services.bulk_preview(actor=agent, kind="blacklist", entity_type="product", file=b"sku-1\nsku-2\nsku-3\n",
-                                 reason="fraud", all_surfaces=True)
+    bulk = services.bulk_preview(
+        actor=agent,
+        kind="blacklist",
+        entity_type="product",
+        file=b"sku-1\nsku-2\nsku-3\n",
+        reason="fraud",
+        all_surfaces=True,
+    )
     start, results = threading.Barrier(2), []
 
     def click():
@@ -142,8 +164,9 @@ def test_a_preview_expires(surfaces, agent_api, clock, settings):
 def test_if_the_lists_changed_since_the_preview_nothing_is_written(surfaces, agent, agent_api, commit):
     bulk = preview(agent_api, "sku-1\nsku-2\n").json()
     with commit():
-        services.blacklist_add(actor=SupportAgentFactory(), entity_type="product", entity_id="sku-2",
-                               reason="fraud", all_surfaces=True)
+        services.blacklist_add(
+            actor=SupportAgentFactory(), entity_type="product", entity_id="sku-2", reason="fraud", all_surfaces=True
+        )
     response = confirm(agent_api, bulk["id"])
     assert response.status_code == 409
     assert "changed since the preview" in response.json()["message"] and "sku-2" in response.json()["message"]
@@ -166,9 +189,16 @@ def test_a_large_blacklist_needs_the_count_typed(served_ids, surfaces, agent_api
 
 def test_a_large_boost_needs_no_typed_count(surfaces, agent_api, settings):
     settings.KEEL_SUPPORT_BULK_CONFIRM_THRESHOLD = 2
-    bulk = preview(agent_api, "sku-1\nsku-2\nsku-3\n", kind="boost", reason="cold_start", weight=1.5,
-                   expires_at=(timezone.now() + timedelta(days=14)).isoformat(), all_surfaces=False,
-                   surfaces="home,search").json()
+    bulk = preview(
+        agent_api,
+        "sku-1\nsku-2\nsku-3\n",
+        kind="boost",
+        reason="cold_start",
+        weight=1.5,
+        expires_at=(timezone.now() + timedelta(days=14)).isoformat(),
+        all_surfaces=False,
+        surfaces="home,search",
+    ).json()
     assert bulk["needs_count"] is False and bulk["surface_names"] == ["home", "search"]
     assert confirm(agent_api, bulk["id"]).status_code == 200
     assert ListEntry.objects.filter(kind="boost", weight=1.5).count() == 3
@@ -177,8 +207,15 @@ def test_a_large_boost_needs_no_typed_count(surfaces, agent_api, settings):
 def test_a_bulk_boost_of_a_blacklisted_id_is_an_invalid_row(surfaces, agent_api, commit):
     with commit():
         blacklisted = BlacklistEntryFactory(entity_id="sku-2", surfaces=["home"])
-    bulk = preview(agent_api, "sku-1\nsku-2\n", kind="boost", reason="cold_start", weight=2,
-                   expires_at=(timezone.now() + timedelta(days=7)).isoformat(), all_surfaces=True).json()
+    bulk = preview(
+        agent_api,
+        "sku-1\nsku-2\n",
+        kind="boost",
+        reason="cold_start",
+        weight=2,
+        expires_at=(timezone.now() + timedelta(days=7)).isoformat(),
+        all_surfaces=True,
+    ).json()
     assert statuses(bulk) == [(1, "sku-1", "new"), (2, "sku-2", "invalid")]
     assert f"entry #{blacklisted.pk}" in bulk["rows"][1]["message"]
 
@@ -198,8 +235,11 @@ def test_files_are_size_limited_and_must_be_readable(surfaces, agent_api, settin
     too_long = preview(agent_api, "a\nb\nc\nd\n")
     assert too_long.status_code == 413 and "3 rows" in too_long.json()["message"]
     settings.KEEL_SUPPORT_BULK_MAX_ROWS = 1000
-    for content, words in [(b"sku-1\n\xff\xfe\n", "UTF-8"), (b"", "no IDs"),
-                           (b"entity_id,colour\nsku-1,red\n", "Unknown columns: colour")]:
+    for content, words in [
+        (b"sku-1\n\xff\xfe\n", "UTF-8"),
+        (b"", "no IDs"),
+        (b"entity_id,colour\nsku-1,red\n", "Unknown columns: colour"),
+    ]:
         response = preview(agent_api, content)
         assert response.status_code == 400 and words in response.json()["message"], content
     assert not BulkUpload.objects.exists()

@@ -30,9 +30,18 @@ def agent_api(api, agent):
 
 def test_an_agent_blacklists_a_product_on_named_surfaces_until_a_date(surfaces, agent, agent_api):
     until = later(days=30)
-    response = agent_api.post(BLACKLIST, {"entity_type": "product", "entity_id": "sku-42", "reason": "inappropriate",
-                                          "note": "Shown next to children's books", "surfaces": ["search", "home"],
-                                          "expires_at": until.isoformat()}, format="json")
+    response = agent_api.post(
+        BLACKLIST,
+        {
+            "entity_type": "product",
+            "entity_id": "sku-42",
+            "reason": "inappropriate",
+            "note": "Shown next to children's books",
+            "surfaces": ["search", "home"],
+            "expires_at": until.isoformat(),
+        },
+        format="json",
+    )
     assert response.status_code == 201, response.json()
     body = response.json()
     assert body["kind"] == "blacklist" and body["state"] == "active"
@@ -60,31 +69,47 @@ def test_a_blacklist_needs_a_known_reason_a_scope_and_a_future_expiry(surfaces, 
         assert response.status_code == 400, change
         assert field in response.json()["detail"], (change, response.json())
     assert not ListEntry.objects.exists()
-    assert agent_api.post(BLACKLIST, {**base, "reason": "other", "note": "Supplier dispute"},
-                          format="json").status_code == 201
+    assert (
+        agent_api.post(BLACKLIST, {**base, "reason": "other", "note": "Supplier dispute"}, format="json").status_code
+        == 201
+    )
 
 
 def test_the_kinds_of_id_are_a_deployment_setting(surfaces, agent_api, settings):
     settings.KEEL_SUPPORT_ENTITY_TYPES = ["customer", "product", "store"]
-    response = agent_api.post(BLACKLIST, {"entity_type": "store", "entity_id": "berlin-3", "reason": "legal",
-                                          "all_surfaces": True}, format="json")
+    response = agent_api.post(
+        BLACKLIST,
+        {"entity_type": "store", "entity_id": "berlin-3", "reason": "legal", "all_surfaces": True},
+        format="json",
+    )
     assert response.status_code == 201
 
 
 def test_privacy_is_not_a_plain_blacklist_reason(surfaces, agent):
     with pytest.raises(ApplicationError, match="privacy request"):
-        services.blacklist_add(actor=agent, entity_type="customer", entity_id="cust-1", reason="privacy",
-                               all_surfaces=True)
+        services.blacklist_add(
+            actor=agent, entity_type="customer", entity_id="cust-1", reason="privacy", all_surfaces=True
+        )
 
 
 def test_a_boost_is_temporary_and_weighed_within_limits(surfaces, agent_api, settings):
     settings.KEEL_SUPPORT_BOOST_MAX_DAYS = 30
     settings.KEEL_SUPPORT_BOOST_MIN_WEIGHT, settings.KEEL_SUPPORT_BOOST_MAX_WEIGHT = 0.5, 5
-    base = {"entity_type": "product", "entity_id": "sku-new", "weight": 2, "reason": "cold_start",
-            "surfaces": ["home"], "expires_at": later(days=14).isoformat()}
-    for change, field in [({"expires_at": None}, "expires_at"), ({"expires_at": later(days=31).isoformat()},
-                                                                 "expires_at"),
-                          ({"weight": 6}, "weight"), ({"weight": 0.1}, "weight"), ({"reason": "fraud"}, "reason")]:
+    base = {
+        "entity_type": "product",
+        "entity_id": "sku-new",
+        "weight": 2,
+        "reason": "cold_start",
+        "surfaces": ["home"],
+        "expires_at": later(days=14).isoformat(),
+    }
+    for change, field in [
+        ({"expires_at": None}, "expires_at"),
+        ({"expires_at": later(days=31).isoformat()}, "expires_at"),
+        ({"weight": 6}, "weight"),
+        ({"weight": 0.1}, "weight"),
+        ({"reason": "fraud"}, "reason"),
+    ]:
         response = agent_api.post(BOOSTS, {**base, **change}, format="json")
         assert response.status_code == 400, change
         assert field in response.json()["detail"], (change, response.json())
@@ -101,38 +126,75 @@ def test_cold_start_boosts_last_two_weeks_by_default():
 def test_boosting_a_blacklisted_id_where_scopes_overlap_is_refused_naming_the_blacklist(surfaces, agent_api, commit):
     with commit():
         blacklist = BlacklistEntryFactory(entity_id="sku-1", surfaces=["home", "search"], reason="fraud")
-    response = agent_api.post(BOOSTS, {"entity_type": "product", "entity_id": "sku-1", "weight": 2,
-                                       "reason": "account_request", "surfaces": ["search"],
-                                       "expires_at": later(days=7).isoformat()}, format="json")
+    response = agent_api.post(
+        BOOSTS,
+        {
+            "entity_type": "product",
+            "entity_id": "sku-1",
+            "weight": 2,
+            "reason": "account_request",
+            "surfaces": ["search"],
+            "expires_at": later(days=7).isoformat(),
+        },
+        format="json",
+    )
     assert response.status_code == 409
     body = response.json()
     assert f"entry #{blacklist.pk}" in body["message"] and "blacklisted" in body["message"]
     assert body["detail"]["existing_entry"] == [str(blacklist.pk)]
     # On a surface the blacklist does not cover, the boost is fine.
-    assert agent_api.post(BOOSTS, {"entity_type": "product", "entity_id": "sku-1", "weight": 2,
-                                   "reason": "account_request", "surfaces": ["email"],
-                                   "expires_at": later(days=7).isoformat()}, format="json").status_code == 201
+    assert (
+        agent_api.post(
+            BOOSTS,
+            {
+                "entity_type": "product",
+                "entity_id": "sku-1",
+                "weight": 2,
+                "reason": "account_request",
+                "surfaces": ["email"],
+                "expires_at": later(days=7).isoformat(),
+            },
+            format="json",
+        ).status_code
+        == 201
+    )
 
 
 def test_blacklisting_an_id_already_blacklisted_on_the_same_scope_is_refused(surfaces, agent_api, commit):
     with commit():
         existing = BlacklistEntryFactory(entity_id="sku-1", all_surfaces=True, reason="legal")
-    response = agent_api.post(BLACKLIST, {"entity_type": "product", "entity_id": "sku-1", "reason": "fraud",
-                                          "all_surfaces": True}, format="json")
+    response = agent_api.post(
+        BLACKLIST,
+        {"entity_type": "product", "entity_id": "sku-1", "reason": "fraud", "all_surfaces": True},
+        format="json",
+    )
     assert response.status_code == 409
     assert f"entry #{existing.pk}" in response.json()["message"]
     assert "already blacklisted" in response.json()["message"]
     # A narrower scope is a different entry (it may outlive the broad one).
-    assert agent_api.post(BLACKLIST, {"entity_type": "product", "entity_id": "sku-1", "reason": "fraud",
-                                      "surfaces": ["home"]}, format="json").status_code == 201
+    assert (
+        agent_api.post(
+            BLACKLIST,
+            {"entity_type": "product", "entity_id": "sku-1", "reason": "fraud", "surfaces": ["home"]},
+            format="json",
+        ).status_code
+        == 201
+    )
 
 
 def test_two_boosts_for_one_id_on_one_surface_are_refused(surfaces, agent, commit):
     with commit():
         first = BoostEntryFactory(entity_id="sku-1", surfaces=["home", "email"])
     with pytest.raises(ApplicationError, match=f"entry #{first.pk}") as refused:
-        services.boost_add(actor=agent, entity_type="product", entity_id="sku-1", weight=3, reason="cold_start",
-                           surfaces=["email"], expires_at=later(days=3))
+        services.boost_add(
+            actor=agent,
+            entity_type="product",
+            entity_id="sku-1",
+            weight=3,
+            reason="cold_start",
+            surfaces=["email"],
+            expires_at=later(days=3),
+        )
     assert refused.value.status_code == 409
 
 
@@ -140,8 +202,9 @@ def test_an_expired_entry_does_not_stand_in_the_way(surfaces, agent, clock, comm
     with commit():
         BlacklistEntryFactory(entity_id="sku-1", expires_at=later(hours=1))
     clock.advance(hours=2)
-    again = services.blacklist_add(actor=agent, entity_type="product", entity_id="sku-1", reason="fraud",
-                                   all_surfaces=True)
+    again = services.blacklist_add(
+        actor=agent, entity_type="product", entity_id="sku-1", reason="fraud", all_surfaces=True
+    )
     assert again.is_active()
 
 
@@ -192,15 +255,41 @@ def test_the_database_refuses_entries_that_break_the_rules(surfaces, agent):
         dict(kind=EntryKind.BLACKLIST, reason="privacy", all_surfaces=False, scope_key="home"),  # privacy: everywhere
     ]
     for fields in bad:
-        row = {"entity_type": "product", "entity_id": "sku-1", "all_surfaces": True, "scope_key": "*",
-               "created_by": agent, "created_at": now, "created_seq": 1, **fields}
+        row = {
+            "entity_type": "product",
+            "entity_id": "sku-1",
+            "all_surfaces": True,
+            "scope_key": "*",
+            "created_by": agent,
+            "created_at": now,
+            "created_seq": 1,
+            **fields,
+        }
         with pytest.raises(IntegrityError), transaction.atomic():
             ListEntry.objects.create(**row)
-    ListEntry.objects.create(kind=EntryKind.BLACKLIST, reason="fraud", entity_type="product", entity_id="sku-1",
-                             all_surfaces=True, scope_key="*", created_by=agent, created_at=now, created_seq=1)
+    ListEntry.objects.create(
+        kind=EntryKind.BLACKLIST,
+        reason="fraud",
+        entity_type="product",
+        entity_id="sku-1",
+        all_surfaces=True,
+        scope_key="*",
+        created_by=agent,
+        created_at=now,
+        created_seq=1,
+    )
     with pytest.raises(IntegrityError), transaction.atomic():  # the same open entry twice
-        ListEntry.objects.create(kind=EntryKind.BLACKLIST, reason="legal", entity_type="product", entity_id="sku-1",
-                                 all_surfaces=True, scope_key="*", created_by=agent, created_at=now, created_seq=2)
+        ListEntry.objects.create(
+            kind=EntryKind.BLACKLIST,
+            reason="legal",
+            entity_type="product",
+            entity_id="sku-1",
+            all_surfaces=True,
+            scope_key="*",
+            created_by=agent,
+            created_at=now,
+            created_seq=2,
+        )
 
 
 def test_the_admin_shows_entries_but_cannot_add_change_or_delete_them(surfaces, admin_user, commit):
@@ -216,21 +305,40 @@ def test_the_admin_shows_entries_but_cannot_add_change_or_delete_them(surfaces, 
         assert not model_admin.has_delete_permission(request, None)
 
 
-def test_an_ids_history_shows_every_action_with_who_when_and_why(surfaces, agent, reviewer, api, clock, erasures,
-                                                                 commit):
+def test_an_ids_history_shows_every_action_with_who_when_and_why(
+    surfaces, agent, reviewer, api, clock, erasures, commit
+):
     other_agent = api(agent)
     with commit():
-        first = services.blacklist_add(actor=agent, entity_type="customer", entity_id="cust-7", reason="fraud",
-                                       note="Chargebacks", surfaces=["email"], expires_at=later(hours=1))
+        first = services.blacklist_add(
+            actor=agent,
+            entity_type="customer",
+            entity_id="cust-7",
+            reason="fraud",
+            note="Chargebacks",
+            surfaces=["email"],
+            expires_at=later(hours=1),
+        )
         clock.advance(minutes=5)
-        boost = services.boost_add(actor=agent, entity_type="customer", entity_id="cust-7", weight=1.5,
-                                   reason="account_request", note="Key account", surfaces=["home"],
-                                   expires_at=later(days=2))
+        boost = services.boost_add(
+            actor=agent,
+            entity_type="customer",
+            entity_id="cust-7",
+            weight=1.5,
+            reason="account_request",
+            note="Key account",
+            surfaces=["home"],
+            expires_at=later(days=2),
+        )
         clock.advance(minutes=5)
         services.entry_lift(entry=boost, actor=agent, reason="Account manager withdrew it")
     clock.advance(hours=1)  # the blacklist expires by itself
-    assert other_agent.post("/api/v1/support/privacy-requests", {"entity_id": "cust-7", "reference": "GDPR-19"},
-                            format="json").status_code == 201
+    assert (
+        other_agent.post(
+            "/api/v1/support/privacy-requests", {"entity_id": "cust-7", "reference": "GDPR-19"}, format="json"
+        ).status_code
+        == 201
+    )
 
     response = api(reviewer).get("/api/v1/support/history", {"entity_type": "customer", "entity_id": "cust-7"})
     assert response.status_code == 200
@@ -261,7 +369,10 @@ def test_searching_an_id_finds_it_with_what_applies_now(surfaces, agent, api, co
         services.entry_lift(entry=lifted, actor=agent, reason="Fixed")
     found = api(agent).get("/api/v1/support/entities", {"q": "sku-100"}).json()
     assert [(f["entity_id"], f["active_blacklists"], f["active_boosts"]) for f in found] == [
-        ("sku-100", 1, 0), ("sku-1001", 0, 1), ("sku-1002", 0, 0)]
+        ("sku-100", 1, 0),
+        ("sku-1001", 0, 1),
+        ("sku-1002", 0, 0),
+    ]
     assert selectors.entity_search(query="") == []
 
 

@@ -41,15 +41,38 @@ def csv_file(text="sku-9\n"):
 # (path, body as a function of the state, multipart?, expected status for an agent)
 def writes(state):
     return [
-        ("/api/v1/support/blacklist", {"entity_type": "product", "entity_id": "sku-2", "reason": "fraud",
-                                       "all_surfaces": True}, False, 201),
-        ("/api/v1/support/boosts", {"entity_type": "product", "entity_id": "sku-3", "weight": 2,
-                                    "expires_at": (timezone.now() + timedelta(days=14)).isoformat(),
-                                    "reason": "cold_start", "surfaces": ["home"]}, False, 201),
+        (
+            "/api/v1/support/blacklist",
+            {"entity_type": "product", "entity_id": "sku-2", "reason": "fraud", "all_surfaces": True},
+            False,
+            201,
+        ),
+        (
+            "/api/v1/support/boosts",
+            {
+                "entity_type": "product",
+                "entity_id": "sku-3",
+                "weight": 2,
+                "expires_at": (timezone.now() + timedelta(days=14)).isoformat(),
+                "reason": "cold_start",
+                "surfaces": ["home"],
+            },
+            False,
+            201,
+        ),
         (f"/api/v1/support/entries/{state['entry'].pk}/lift", {"reason": "Fixed"}, False, 200),
-        ("/api/v1/support/bulk", {"file": csv_file(), "kind": "blacklist", "entity_type": "product", "reason": "fraud",
-                                     "all_surfaces": True},
-         True, 201),
+        (
+            "/api/v1/support/bulk",
+            {
+                "file": csv_file(),
+                "kind": "blacklist",
+                "entity_type": "product",
+                "reason": "fraud",
+                "all_surfaces": True,
+            },
+            True,
+            201,
+        ),
         ("/api/v1/support/privacy-requests", {"entity_id": "cust-1", "reference": "T-1"}, False, 201),
     ]
 
@@ -94,9 +117,21 @@ def test_agents_read_and_change_lists(state, api, agent):
 
 
 def test_bulk_confirm_is_for_agents_only(state, api, agent, pipeline, reviewer):
-    preview = api(agent).post("/api/v1/support/bulk", {"file": csv_file(), "kind": "blacklist",
-                                                       "entity_type": "product", "reason": "fraud",
-                                                       "all_surfaces": True}, format="multipart").json()
+    preview = (
+        api(agent)
+        .post(
+            "/api/v1/support/bulk",
+            {
+                "file": csv_file(),
+                "kind": "blacklist",
+                "entity_type": "product",
+                "reason": "fraud",
+                "all_surfaces": True,
+            },
+            format="multipart",
+        )
+        .json()
+    )
     confirm = f"/api/v1/support/bulk/{preview['id']}/confirm"
     assert api(pipeline).post(confirm, {}, format="json").status_code == 403
     assert api(reviewer).post(confirm, {}, format="json").status_code == 403
@@ -112,9 +147,11 @@ def test_roles_hold_the_support_permissions(db):
         roles.LABELLERS: set(),
     }
     for group, codenames in expected.items():
-        held = set(Group.objects.get(name=group).permissions.filter(
-            content_type__app_label="support", codename__in=["read_lists", "manage_lists"])
-            .values_list("codename", flat=True))
+        held = set(
+            Group.objects.get(name=group)
+            .permissions.filter(content_type__app_label="support", codename__in=["read_lists", "manage_lists"])
+            .values_list("codename", flat=True)
+        )
         assert held == codenames, group
 
 

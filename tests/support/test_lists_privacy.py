@@ -16,13 +16,15 @@ from tests.factories import BlacklistEntryFactory, BoostEntryFactory
 PRIVACY = "/api/v1/support/privacy-requests"
 
 
-def test_a_privacy_request_blacklists_everywhere_and_erases_logged_data(surfaces, agent, api, pipeline, erasures,
-                                                                        commit, served_rows):
+def test_a_privacy_request_blacklists_everywhere_and_erases_logged_data(
+    surfaces, agent, api, pipeline, erasures, commit, served_rows
+):
     with commit():
         BoostEntryFactory(entity_type="customer", entity_id="cust-7", surfaces=["email"])
         BlacklistEntryFactory(entity_type="customer", entity_id="cust-7", surfaces=["search"], reason="fraud")
-    response = api(agent).post(PRIVACY, {"entity_id": "cust-7", "reference": "GDPR-2026-19",
-                                         "note": "Asked by email"}, format="json")
+    response = api(agent).post(
+        PRIVACY, {"entity_id": "cust-7", "reference": "GDPR-2026-19", "note": "Asked by email"}, format="json"
+    )
     assert response.status_code == 201, response.json()
     request = PrivacyRequest.objects.get(pk=response.json()["id"])
 
@@ -55,8 +57,9 @@ def test_a_forgotten_customer_is_excluded_from_later_sampling(surfaces, agent, e
 def test_a_privacy_blacklist_is_never_lifted(surfaces, agent, api, erasures, commit):
     with commit():
         request = services.privacy_request_create(actor=agent, entity_id="cust-7")
-    response = api(agent).post(f"/api/v1/support/entries/{request.entry_id}/lift", {"reason": "Customer came back"},
-                               format="json")
+    response = api(agent).post(
+        f"/api/v1/support/entries/{request.entry_id}/lift", {"reason": "Customer came back"}, format="json"
+    )
     assert response.status_code == 409 and "forgotten" in response.json()["message"]
     assert ListEntry.objects.get(pk=request.entry_id).lifted_at is None
 
@@ -133,9 +136,16 @@ def test_the_audits_app_erases_the_customers_logged_predictions(surfaces, agent,
 
     version = ModelVersionFactory()
     for n, customer in enumerate(["cust-7", "cust-7", "cust-8"]):
-        PredictionLog.objects.create(model=version.model, version=version, request_id=f"r{n}", entity_id=customer,
-                                     predicted_at=timezone.now(), raw_features={"customer": customer, "plan": "free"},
-                                     features={"plan": "free"}, score=0.7)
+        PredictionLog.objects.create(
+            model=version.model,
+            version=version,
+            request_id=f"r{n}",
+            entity_id=customer,
+            predicted_at=timezone.now(),
+            raw_features={"customer": customer, "plan": "free"},
+            features={"plan": "free"},
+            score=0.7,
+        )
     response = api(agent).post(PRIVACY, {"entity_id": "cust-7", "reference": "GDPR-7"}, format="json")
     assert response.status_code == 201
     request = PrivacyRequest.objects.get(pk=response.json()["id"])
@@ -151,8 +161,9 @@ def test_the_erasure_goes_through_the_audits_app(surfaces, agent, monkeypatch):
     import audits.services
 
     calls = []
-    monkeypatch.setattr(audits.services, "entity_erase",
-                        lambda *, entity_id: calls.append(entity_id) or {"predictions": 2})
+    monkeypatch.setattr(
+        audits.services, "entity_erase", lambda *, entity_id: calls.append(entity_id) or {"predictions": 2}
+    )
     assert services.entity_data_erase(entity_id="cust-7") == {"predictions": 2}
     assert calls == ["cust-7"]
 
@@ -165,5 +176,12 @@ def test_history_keeps_no_erased_data_only_counts(surfaces, agent, erasures, com
     assert len(erased) == 1 and erased[0].actor is None
     assert erased[0].note == "audit_rows: 3, prediction_rows: 12"
     with pytest.raises(ApplicationError):
-        services.boost_add(actor=agent, entity_type="customer", entity_id="cust-7", weight=2, reason="cold_start",
-                           all_surfaces=True, expires_at=timezone.now() + timedelta(days=1))
+        services.boost_add(
+            actor=agent,
+            entity_type="customer",
+            entity_id="cust-7",
+            weight=2,
+            reason="cold_start",
+            all_surfaces=True,
+            expires_at=timezone.now() + timedelta(days=1),
+        )

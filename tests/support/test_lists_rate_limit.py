@@ -19,8 +19,11 @@ def limit(settings):
 
 
 def blacklist(client, entity_id):
-    return client.post("/api/v1/support/blacklist", {"entity_type": "product", "entity_id": entity_id,
-                                                     "reason": "inappropriate", "all_surfaces": True}, format="json")
+    return client.post(
+        "/api/v1/support/blacklist",
+        {"entity_type": "product", "entity_id": entity_id, "reason": "inappropriate", "all_surfaces": True},
+        format="json",
+    )
 
 
 def test_an_agent_over_the_limit_gets_429_and_nothing_is_written(surfaces, limit, agent, api, clock):
@@ -54,8 +57,11 @@ def test_a_bulk_upload_counts_as_one_change(surfaces, limit, agent, api):
     client = api(agent)
     upload = io.BytesIO("".join(f"sku-{n}\n" for n in range(20)).encode())
     upload.name = "ids.csv"
-    bulk = client.post("/api/v1/support/bulk", {"file": upload, "kind": "blacklist", "entity_type": "product",
-                                                "reason": "fraud", "all_surfaces": True}, format="multipart").json()
+    bulk = client.post(
+        "/api/v1/support/bulk",
+        {"file": upload, "kind": "blacklist", "entity_type": "product", "reason": "fraud", "all_surfaces": True},
+        format="multipart",
+    ).json()
     assert services.rate_limit_remaining(actor=agent) == 3  # a preview changes nothing
     assert client.post(f"/api/v1/support/bulk/{bulk['id']}/confirm", {}, format="json").status_code == 200
     assert services.rate_limit_remaining(actor=agent) == 2
@@ -64,8 +70,9 @@ def test_a_bulk_upload_counts_as_one_change(surfaces, limit, agent, api):
 def test_the_service_refuses_too(surfaces, limit, agent, commit):
     with commit():
         for n in range(3):
-            services.blacklist_add(actor=agent, entity_type="product", entity_id=f"sku-{n}", reason="fraud",
-                                   all_surfaces=True)
+            services.blacklist_add(
+                actor=agent, entity_type="product", entity_id=f"sku-{n}", reason="fraud", all_surfaces=True
+            )
     with pytest.raises(services.RateLimited) as refused:
         services.privacy_request_create(actor=agent, entity_id="cust-1")
     assert refused.value.status_code == 429 and refused.value.retry_after <= 600 + 60

@@ -37,8 +37,9 @@ def later(**delta):
     return timezone.now() + timedelta(**delta)
 
 
-def test_a_surface_gets_what_applies_everywhere_and_what_names_it(surfaces, pipeline_api, commit, served_rows,
-                                                                  served_ids):
+def test_a_surface_gets_what_applies_everywhere_and_what_names_it(
+    surfaces, pipeline_api, commit, served_rows, served_ids
+):
     with commit():
         BlacklistEntryFactory(entity_id="sku-everywhere")
         BlacklistEntryFactory(entity_id="sku-home", surfaces=["home"])
@@ -50,10 +51,19 @@ def test_a_surface_gets_what_applies_everywhere_and_what_names_it(surfaces, pipe
     body = home.json()
     assert body["surface"] == "home"
     assert served_ids(body["blacklist"]) == {"sku-everywhere", "sku-home"}
-    assert served_rows(body["blacklist"])[0] == {"entity_type": "product", "entity_id": "sku-everywhere",
-                                            "expires_at": None}
-    assert served_rows(body["boosts"]) == [{"entity_type": "product", "entity_id": "sku-new", "weight": 1.5,
-                                       "expires_at": boost.expires_at.isoformat().replace("+00:00", "Z")}]
+    assert served_rows(body["blacklist"])[0] == {
+        "entity_type": "product",
+        "entity_id": "sku-everywhere",
+        "expires_at": None,
+    }
+    assert served_rows(body["boosts"]) == [
+        {
+            "entity_type": "product",
+            "entity_id": "sku-new",
+            "weight": 1.5,
+            "expires_at": boost.expires_at.isoformat().replace("+00:00", "Z"),
+        }
+    ]
     assert body["cursor"] and body["generated_at"]
     assert body["next_expiry"] == body["boosts"][0]["expires_at"]
 
@@ -92,8 +102,11 @@ def test_an_unchanged_list_is_revalidated_with_its_etag(served_ids, surfaces, ag
     assert again.status_code == 304
     assert again["ETag"] == etag and again.content == b""
 
-    added = api(agent).post("/api/v1/support/blacklist", {"entity_type": "product", "entity_id": "sku-2",
-                                                          "reason": "fraud", "all_surfaces": True}, format="json")
+    added = api(agent).post(
+        "/api/v1/support/blacklist",
+        {"entity_type": "product", "entity_id": "sku-2", "reason": "fraud", "all_surfaces": True},
+        format="json",
+    )
     assert added.status_code == 201
     changed = fetch(pipeline_api, HTTP_IF_NONE_MATCH=etag)
     assert changed.status_code == 200
@@ -122,8 +135,9 @@ def test_lists_come_gzipped_to_clients_that_accept_it(surfaces, pipeline_api, co
     assert json.loads(gzip.decompress(packed.content)) == plain.json()
 
 
-def test_polls_are_served_from_the_cache_and_a_change_shows_at_once(surfaces, agent, api, pipeline_api, commit,
-                                                                   django_assert_num_queries, served_ids):
+def test_polls_are_served_from_the_cache_and_a_change_shows_at_once(
+    surfaces, agent, api, pipeline_api, commit, django_assert_num_queries, served_ids
+):
     with commit():
         entry = BlacklistEntryFactory(entity_id="sku-1")
     fetch(pipeline_api)  # builds the list and remembers the token
@@ -135,8 +149,9 @@ def test_polls_are_served_from_the_cache_and_a_change_shows_at_once(surfaces, ag
     assert fetch(pipeline_api).json()["blacklist"] == []
 
 
-def test_the_cache_is_invalidated_after_the_change_commits_not_before(surfaces, agent, pipeline_api, commit,
-                                                                     served_ids):
+def test_the_cache_is_invalidated_after_the_change_commits_not_before(
+    surfaces, agent, pipeline_api, commit, served_ids
+):
     with commit():
         entry = BlacklistEntryFactory(entity_id="sku-1")
     assert served_ids(fetch(pipeline_api).json()["blacklist"]) == {"sku-1"}
@@ -168,8 +183,7 @@ def test_an_entry_stops_being_served_at_its_expiry_without_any_job(served_ids, s
     assert fetch(pipeline_api).json()["boosts"] == []
 
 
-def test_since_a_cursor_a_poller_gets_additions_lifts_and_expiries(surfaces, agent, api, pipeline_api, clock,
-                                                                   commit):
+def test_since_a_cursor_a_poller_gets_additions_lifts_and_expiries(surfaces, agent, api, pipeline_api, clock, commit):
     with commit():
         lifted = BlacklistEntryFactory(entity_id="sku-lifted")
         BlacklistEntryFactory(entity_id="sku-expiring", expires_at=later(hours=1))
@@ -182,20 +196,35 @@ def test_since_a_cursor_a_poller_gets_additions_lifts_and_expiries(surfaces, age
     assert nothing["removed"] == {"blacklist": [], "boosts": []}
 
     agents_api = api(agent)
-    assert agents_api.post("/api/v1/support/blacklist", {"entity_type": "product", "entity_id": "sku-added",
-                                                         "reason": "inappropriate", "surfaces": ["home"]},
-                           format="json").status_code == 201
-    assert agents_api.post(f"/api/v1/support/entries/{lifted.pk}/lift", {"reason": "Complaint withdrawn"},
-                           format="json").status_code == 200
-    assert agents_api.post("/api/v1/support/blacklist", {"entity_type": "product", "entity_id": "sku-elsewhere",
-                                                         "reason": "inappropriate", "surfaces": ["search"]},
-                           format="json").status_code == 201
+    assert (
+        agents_api.post(
+            "/api/v1/support/blacklist",
+            {"entity_type": "product", "entity_id": "sku-added", "reason": "inappropriate", "surfaces": ["home"]},
+            format="json",
+        ).status_code
+        == 201
+    )
+    assert (
+        agents_api.post(
+            f"/api/v1/support/entries/{lifted.pk}/lift", {"reason": "Complaint withdrawn"}, format="json"
+        ).status_code
+        == 200
+    )
+    assert (
+        agents_api.post(
+            "/api/v1/support/blacklist",
+            {"entity_type": "product", "entity_id": "sku-elsewhere", "reason": "inappropriate", "surfaces": ["search"]},
+            format="json",
+        ).status_code
+        == 201
+    )
     clock.advance(hours=1, seconds=1)
 
     changes = fetch(pipeline_api, since=cursor).json()
     assert changes["since"] == cursor and changes["cursor"] != cursor
-    assert changes["added"]["blacklist"] == [{"entity_type": "product", "expires_at": None,
-                                              "entity_ids": ["sku-added"]}]
+    assert changes["added"]["blacklist"] == [
+        {"entity_type": "product", "expires_at": None, "entity_ids": ["sku-added"]}
+    ]
     assert changes["removed"]["blacklist"] == [{"entity_type": "product", "entity_ids": ["sku-expiring", "sku-lifted"]}]
     assert changes["added"]["boosts"] == [] and changes["removed"]["boosts"] == []
 
@@ -215,8 +244,9 @@ def test_a_cursor_must_be_one_keel_gave(surfaces, pipeline_api, commit):
     assert "full list" in future.json()["message"]
 
 
-def test_a_copy_kept_up_to_date_with_changes_always_equals_the_full_list(surfaces, pipeline_api, clock, commit,
-                                                                        served_rows):
+def test_a_copy_kept_up_to_date_with_changes_always_equals_the_full_list(
+    surfaces, pipeline_api, clock, commit, served_rows
+):
     """Random changes, lifts and expiries; a poller applying only the changes never drifts."""
     rng = random.Random(7)
     agent = SupportAgentFactory()
@@ -224,8 +254,10 @@ def test_a_copy_kept_up_to_date_with_changes_always_equals_the_full_list(surface
     scopes = [{"all_surfaces": True}, {"surfaces": ["home"]}, {"surfaces": ["search"]}, {"surfaces": ["home", "email"]}]
 
     def as_copy(body):
-        return ({row["entity_id"]: row["expires_at"] for row in served_rows(body["blacklist"])},
-                {row["entity_id"]: (row["weight"], row["expires_at"]) for row in served_rows(body["boosts"])})
+        return (
+            {row["entity_id"]: row["expires_at"] for row in served_rows(body["blacklist"])},
+            {row["entity_id"]: (row["weight"], row["expires_at"]) for row in served_rows(body["boosts"])},
+        )
 
     first = fetch(pipeline_api).json()
     blacklist, boosts = as_copy(first)
@@ -236,12 +268,24 @@ def test_a_copy_kept_up_to_date_with_changes_always_equals_the_full_list(surface
             with commit():
                 if action == "blacklist":
                     expires = rng.choice([None, later(minutes=rng.randint(5, 90))])
-                    services.blacklist_add(actor=agent, entity_type="product", entity_id=rng.choice(products),
-                                           reason="inappropriate", expires_at=expires, **rng.choice(scopes))
+                    services.blacklist_add(
+                        actor=agent,
+                        entity_type="product",
+                        entity_id=rng.choice(products),
+                        reason="inappropriate",
+                        expires_at=expires,
+                        **rng.choice(scopes),
+                    )
                 elif action == "boost":
-                    services.boost_add(actor=agent, entity_type="product", entity_id=rng.choice(products),
-                                       weight=rng.choice([1.5, 2.0, 3.0]), expires_at=later(minutes=rng.randint(5, 90)),
-                                       reason="cold_start", **rng.choice(scopes))
+                    services.boost_add(
+                        actor=agent,
+                        entity_type="product",
+                        entity_id=rng.choice(products),
+                        weight=rng.choice([1.5, 2.0, 3.0]),
+                        expires_at=later(minutes=rng.randint(5, 90)),
+                        reason="cold_start",
+                        **rng.choice(scopes),
+                    )
                 elif action == "lift":
                     active = list(ListEntry.objects.active().values_list("pk", flat=True))
                     if active:
@@ -271,8 +315,9 @@ def agent_cache_reset(agent):
     cache.delete_many([key for _, key in changes._rate_keys(agent.pk, timezone.now())])
 
 
-def test_a_pollers_token_is_checked_against_the_database_at_most_every_few_seconds(surfaces, pipeline, api,
-                                                                                 settings, commit):
+def test_a_pollers_token_is_checked_against_the_database_at_most_every_few_seconds(
+    surfaces, pipeline, api, settings, commit
+):
     settings.KEEL_SUPPORT_LISTS_AUTH_CACHE_SECONDS = 1
     with commit():
         BlacklistEntryFactory()
@@ -298,8 +343,9 @@ def test_a_change_committing_late_is_not_skipped_by_a_poller(surfaces):
     def slow_change():
         try:
             with transaction.atomic():
-                services.blacklist_add(actor=first_agent, entity_type="product", entity_id="sku-slow",
-                                       reason="fraud", all_surfaces=True)
+                services.blacklist_add(
+                    actor=first_agent, entity_type="product", entity_id="sku-slow", reason="fraud", all_surfaces=True
+                )
                 first_holding.set()
                 release.wait(10)
         except Exception as exc:  # pragma: no cover - reported below
@@ -309,8 +355,9 @@ def test_a_change_committing_late_is_not_skipped_by_a_poller(surfaces):
 
     def quick_change():
         try:
-            services.blacklist_add(actor=second_agent, entity_type="product", entity_id="sku-quick",
-                                   reason="fraud", all_surfaces=True)
+            services.blacklist_add(
+                actor=second_agent, entity_type="product", entity_id="sku-quick", reason="fraud", all_surfaces=True
+            )
             second_done.set()
         except Exception as exc:  # pragma: no cover
             errors.append(exc)

@@ -14,8 +14,12 @@ from support.lists.wsgi import ServingListsWSGI
 from tests.factories import BlacklistEntryFactory, BoostEntryFactory
 
 LISTS = "/api/v1/support/lists"
-SECURITY_HEADERS = ("X-Content-Type-Options", "Referrer-Policy", "Cross-Origin-Opener-Policy",
-                    "Strict-Transport-Security")
+SECURITY_HEADERS = (
+    "X-Content-Type-Options",
+    "Referrer-Policy",
+    "Cross-Origin-Opener-Policy",
+    "Strict-Transport-Security",
+)
 
 
 class DjangoStandIn:
@@ -135,10 +139,14 @@ def test_the_headers_are_the_ones_django_adds(warm, poller):
     assert full["Vary"] == warm["Vary"] and full["Cache-Control"] == warm["Cache-Control"]
 
 
-def test_a_change_is_never_answered_from_the_entry_until_django_has_rebuilt_the_list(warm, poller, agent, api,
-                                                                                    served_ids):
-    added = api(agent).post("/api/v1/support/blacklist", {"entity_type": "product", "entity_id": "sku-2",
-                                                          "reason": "fraud", "all_surfaces": True}, format="json")
+def test_a_change_is_never_answered_from_the_entry_until_django_has_rebuilt_the_list(
+    warm, poller, agent, api, served_ids
+):
+    added = api(agent).post(
+        "/api/v1/support/blacklist",
+        {"entity_type": "product", "entity_id": "sku-2", "reason": "fraud", "all_surfaces": True},
+        format="json",
+    )
     assert added.status_code == 201
     stale = poller.get(surface="home", HTTP_IF_NONE_MATCH=warm["ETag"])
     assert stale.status_code == 418 and poller.django.calls == [LISTS]  # Django builds the new list
@@ -150,8 +158,19 @@ def test_a_change_is_never_answered_from_the_entry_until_django_has_rebuilt_the_
     assert served_ids(json.loads(answer.content)["blacklist"]) == {"sku-1", "sku-2"}
 
 
-@pytest.mark.parametrize("case", ["unknown token", "no token", "another path", "post", "unknown host",
-                                  "unnamed surface", "bad cursor", "other surface"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "unknown token",
+        "no token",
+        "another path",
+        "post",
+        "unknown host",
+        "unnamed surface",
+        "bad cursor",
+        "other surface",
+    ],
+)
 def test_what_the_entry_cannot_answer_as_django_would_goes_to_django(warm, poller, case):
     params = {"surface": "home", "HTTP_IF_NONE_MATCH": warm["ETag"]}
     path = LISTS
@@ -187,15 +206,17 @@ def test_a_plain_http_poll_is_left_to_djangos_https_redirect(warm, settings, api
 
     behind_tls = poller.get(surface="home", HTTP_IF_NONE_MATCH=warm["ETag"], HTTP_X_FORWARDED_PROTO="https")
     assert behind_tls.status_code == 304
-    by_django = pipeline_api.get(LISTS, {"surface": "home"}, HTTP_IF_NONE_MATCH=warm["ETag"],
-                                 HTTP_X_FORWARDED_PROTO="https")
+    by_django = pipeline_api.get(
+        LISTS, {"surface": "home"}, HTTP_IF_NONE_MATCH=warm["ETag"], HTTP_X_FORWARDED_PROTO="https"
+    )
     assert by_django.status_code == 304
     assert behind_tls["Strict-Transport-Security"] == by_django["Strict-Transport-Security"] == "max-age=3600"
     assert len(poller.django.calls) == 1
 
 
-def test_a_token_whose_role_was_removed_is_refused_by_django_once_its_grant_ends(warm, poller, pipeline, settings,
-                                                                                clock):
+def test_a_token_whose_role_was_removed_is_refused_by_django_once_its_grant_ends(
+    warm, poller, pipeline, settings, clock
+):
     pipeline.groups.clear()
     clock.advance(seconds=settings.KEEL_SUPPORT_LISTS_AUTH_CACHE_SECONDS + 1)
     assert poller.get(surface="home", HTTP_IF_NONE_MATCH=warm["ETag"]).status_code == 418

@@ -42,8 +42,13 @@ def text(response) -> str:
     """The page's visible words, tags stripped and spaces collapsed, to assert on what people read."""
     body = response.content.decode()
     body = re.sub(r"<(script|style)\b.*?</\1>", " ", body, flags=re.S)
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body)).replace("&amp;", "&").replace("&#x27;", "'").replace(
-        "&quot;", '"').strip()
+    return (
+        re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body))
+        .replace("&amp;", "&")
+        .replace("&#x27;", "'")
+        .replace("&quot;", '"')
+        .strip()
+    )
 
 
 def csv_upload(content: str, name: str = "ids.csv") -> SimpleUploadedFile:
@@ -76,18 +81,42 @@ def as_agent(pages, agent):
 
 
 def blacklist_form(**overrides) -> dict:
-    return {"entity_type": "product", "entity_id": "sku-1", "reason": "inappropriate", "note": "",
-            "scope": "all", "expires_at": "", **overrides}
+    return {
+        "entity_type": "product",
+        "entity_id": "sku-1",
+        "reason": "inappropriate",
+        "note": "",
+        "scope": "all",
+        "expires_at": "",
+        **overrides,
+    }
 
 
 def boost_form(**overrides) -> dict:
-    return {"entity_type": "product", "entity_id": "new-sku-1", "weight": "2", "reason": "cold_start", "note": "",
-            "scope": "all", "expires_at": local(timezone.now() + timedelta(days=14)), **overrides}
+    return {
+        "entity_type": "product",
+        "entity_id": "new-sku-1",
+        "weight": "2",
+        "reason": "cold_start",
+        "note": "",
+        "scope": "all",
+        "expires_at": local(timezone.now() + timedelta(days=14)),
+        **overrides,
+    }
 
 
 def bulk_form(content: str, **overrides) -> dict:
-    return {"file": csv_upload(content), "kind": "blacklist", "entity_type": "product", "reason": "fraud",
-            "note": "", "scope": "all", "weight": "", "expires_at": "", **overrides}
+    return {
+        "file": csv_upload(content),
+        "kind": "blacklist",
+        "entity_type": "product",
+        "reason": "fraud",
+        "note": "",
+        "scope": "all",
+        "weight": "",
+        "expires_at": "",
+        **overrides,
+    }
 
 
 def preview(client, content: str, **overrides) -> BulkUpload:
@@ -104,10 +133,18 @@ def preview(client, content: str, **overrides) -> BulkUpload:
 def test_the_landing_page_has_the_search_box_recent_changes_and_the_forms(surfaces, as_agent, agent, commit):
     with commit():
         for n in range(22):
-            services.blacklist_add(actor=agent, entity_type="product", entity_id=f"sku-{n}", reason="fraud",
-                                   all_surfaces=True)
-        services.boost_add(actor=agent, entity_type="product", entity_id="new-sku", weight=3, reason="cold_start",
-                           expires_at=timezone.now() + timedelta(days=3), surfaces=["home"])
+            services.blacklist_add(
+                actor=agent, entity_type="product", entity_id=f"sku-{n}", reason="fraud", all_surfaces=True
+            )
+        services.boost_add(
+            actor=agent,
+            entity_type="product",
+            entity_id="new-sku",
+            weight=3,
+            reason="cold_start",
+            expires_at=timezone.now() + timedelta(days=3),
+            surfaces=["home"],
+        )
         services.entry_lift(entry=ListEntry.objects.get(entity_id="sku-0"), actor=agent, reason="Appeal accepted")
     response = as_agent.get(HOME)
     assert response.status_code == 200
@@ -154,15 +191,28 @@ def test_search_lists_matching_ids_and_an_exact_match_opens_its_history(surfaces
 # --- an ID's history ------------------------------------------------------------------------------------
 
 
-def test_the_history_shows_every_action_on_an_id_by_whom_when_and_why(surfaces, as_agent, agent, erasures, commit,
-                                                                      clock):
+def test_the_history_shows_every_action_on_an_id_by_whom_when_and_why(
+    surfaces, as_agent, agent, erasures, commit, clock
+):
     other = SupportAgentFactory(username="bo-agent")
     with commit():
-        services.blacklist_add(actor=agent, entity_type="customer", entity_id="cust-7", reason="other",
-                               note="Abusive chat messages", surfaces=["search"])
-        services.boost_add(actor=other, entity_type="customer", entity_id="cust-7", weight=1.5,
-                           reason="account_request", surfaces=["email"],
-                           expires_at=timezone.now() + timedelta(hours=1))
+        services.blacklist_add(
+            actor=agent,
+            entity_type="customer",
+            entity_id="cust-7",
+            reason="other",
+            note="Abusive chat messages",
+            surfaces=["search"],
+        )
+        services.boost_add(
+            actor=other,
+            entity_type="customer",
+            entity_id="cust-7",
+            weight=1.5,
+            reason="account_request",
+            surfaces=["email"],
+            expires_at=timezone.now() + timedelta(hours=1),
+        )
     clock.advance(hours=2)  # the boost expires by itself
     with commit():
         services.entry_lift(entry=ListEntry.objects.get(kind="blacklist"), actor=other, reason="Apology accepted")
@@ -170,9 +220,16 @@ def test_the_history_shows_every_action_on_an_id_by_whom_when_and_why(surfaces, 
     response = as_agent.get(history_url("customer", "cust-7"))
     assert response.status_code == 200
     page = text(response)
-    history = page[page.index("History"):]
-    assert re.findall(r'support-event action-(\w+)', response.content.decode()) == [  # newest first
-        "data_erased", "blacklisted", "privacy_requested", "lifted", "expired", "boosted", "blacklisted"]
+    history = page[page.index("History") :]
+    assert re.findall(r"support-event action-(\w+)", response.content.decode()) == [  # newest first
+        "data_erased",
+        "blacklisted",
+        "privacy_requested",
+        "lifted",
+        "expired",
+        "boosted",
+        "blacklisted",
+    ]
     first, privacy = ListEntry.objects.filter(kind="blacklist").order_by("pk")
     assert f"Blacklisted blacklist #{first.pk} on search, until lifted by ada-agent" in history
     assert "Other — Abusive chat messages" in history
@@ -182,10 +239,10 @@ def test_the_history_shows_every_action_on_an_id_by_whom_when_and_why(surfaces, 
     assert "By email · reference GDPR-19" in history
     assert "audit_rows: 3, prediction_rows: 12" in history
 
-    privacy = page[page.index("Privacy requests"):page.index("History")]
+    privacy = page[page.index("Privacy requests") : page.index("History")]
     assert "GDPR-19" in privacy and "erased" in privacy and "prediction_rows : 12 rows" in privacy
     # What applies now: the privacy blacklist, which is never lifted.
-    active = page[page.index("Active now"):page.index("Privacy requests")]
+    active = page[page.index("Active now") : page.index("Privacy requests")]
     assert "Privacy request" in active and "Never lifted" in active
     assert 'action="/support/entries/' not in response.content.decode()
 
@@ -215,13 +272,27 @@ def test_an_agent_blacklists_an_id_on_chosen_surfaces_until_a_date(surfaces, as_
     assert 'name="csrfmiddlewaretoken"' in body and 'value="cust-1"' in body
     assert 'value="privacy"' not in body  # a privacy request has its own form
     until = timezone.now() + timedelta(days=3)
-    response = as_agent.post(BLACKLIST, blacklist_form(
-        entity_type="customer", entity_id="cust-1", reason="legal", note="Court order 12/2026", scope="chosen",
-        surfaces=["home", "email"], expires_at=local(until)), follow=True)
+    response = as_agent.post(
+        BLACKLIST,
+        blacklist_form(
+            entity_type="customer",
+            entity_id="cust-1",
+            reason="legal",
+            note="Court order 12/2026",
+            scope="chosen",
+            surfaces=["home", "email"],
+            expires_at=local(until),
+        ),
+        follow=True,
+    )
     assert response.redirect_chain == [(history_url("customer", "cust-1"), 302)]
     entry = ListEntry.objects.get(entity_id="cust-1")
-    assert (entry.kind, entry.reason, entry.note, entry.scope_key) == ("blacklist", "legal", "Court order 12/2026",
-                                                                      "email,home")
+    assert (entry.kind, entry.reason, entry.note, entry.scope_key) == (
+        "blacklist",
+        "legal",
+        "Court order 12/2026",
+        "email,home",
+    )
     assert entry.created_by == agent and abs(entry.expires_at - until) < timedelta(minutes=1)
     page = text(response)
     assert f"Blacklisted customer cust-1 on email, home until {entry.expires_at:%Y-%m-%d %H:%M} UTC" in page
@@ -247,15 +318,18 @@ def test_blacklisting_an_id_twice_is_a_conflict_naming_the_entry(surfaces, as_ag
     assert ListEntry.objects.count() == 1
 
 
-@pytest.mark.parametrize("overrides, field, message", [
-    ({"reason": "other", "note": "  "}, "note", "Say why in the note when the reason is 'other'."),
-    ({"expires_at": "2020-01-01T00:00"}, "expires_at", "The expiry must be in the future."),
-    ({"expires_at": "next tuesday"}, "expires_at", "Give a date and time, e.g. 2026-12-01 09:00."),
-    ({"scope": "chosen"}, "surfaces", "Tick at least one surface, or choose all surfaces."),
-    ({"entity_id": "sku 1"}, "entity_id", "An ID is 1–200 characters without spaces or control characters."),
-    ({"entity_id": ""}, "entity_id", "Say which ID."),
-    ({"reason": "privacy"}, "reason", "Select a valid choice."),
-])
+@pytest.mark.parametrize(
+    "overrides, field, message",
+    [
+        ({"reason": "other", "note": "  "}, "note", "Say why in the note when the reason is 'other'."),
+        ({"expires_at": "2020-01-01T00:00"}, "expires_at", "The expiry must be in the future."),
+        ({"expires_at": "next tuesday"}, "expires_at", "Give a date and time, e.g. 2026-12-01 09:00."),
+        ({"scope": "chosen"}, "surfaces", "Tick at least one surface, or choose all surfaces."),
+        ({"entity_id": "sku 1"}, "entity_id", "An ID is 1–200 characters without spaces or control characters."),
+        ({"entity_id": ""}, "entity_id", "Say which ID."),
+        ({"reason": "privacy"}, "reason", "Select a valid choice."),
+    ],
+)
 def test_a_bad_blacklist_is_refused_on_its_field(surfaces, as_agent, overrides, field, message):
     response = as_agent.post(BLACKLIST, blacklist_form(**overrides))
     assert response.status_code == 400
@@ -272,7 +346,8 @@ def test_the_boost_form_expires_in_two_weeks_by_default(surfaces, as_agent):
     response = as_agent.get(BOOST, {"entity_id": "new-sku-1"})
     default = services.boost_default_expiry()
     assert f'value="{local(default)}"' in response.content.decode() or (
-        f'value="{local(default - timedelta(minutes=1))}"' in response.content.decode())
+        f'value="{local(default - timedelta(minutes=1))}"' in response.content.decode()
+    )
 
 
 def test_an_agent_boosts_a_new_product(surfaces, as_agent, agent):
@@ -293,14 +368,17 @@ def test_boosting_a_blacklisted_id_is_a_conflict(surfaces, as_agent, commit):
     assert not ListEntry.objects.filter(kind="boost").exists()
 
 
-@pytest.mark.parametrize("overrides, field, message", [
-    ({"weight": "50"}, "weight", "A boost's weight is between 0.1 and 10."),
-    ({"weight": ""}, "weight", "Give the boost's weight."),
-    ({"expires_at": ""}, "expires_at", "Give an expiry: boosts are temporary."),
-    ({"expires_at": "2020-01-01T00:00"}, "expires_at", "The expiry must be in the future."),
-    ({"reason": "other"}, "note", "Say why in the note when the reason is 'other'."),
-    ({"reason": "fraud"}, "reason", "Select a valid choice."),
-])
+@pytest.mark.parametrize(
+    "overrides, field, message",
+    [
+        ({"weight": "50"}, "weight", "A boost's weight is between 0.1 and 10."),
+        ({"weight": ""}, "weight", "Give the boost's weight."),
+        ({"expires_at": ""}, "expires_at", "Give an expiry: boosts are temporary."),
+        ({"expires_at": "2020-01-01T00:00"}, "expires_at", "The expiry must be in the future."),
+        ({"reason": "other"}, "note", "Say why in the note when the reason is 'other'."),
+        ({"reason": "fraud"}, "reason", "Select a valid choice."),
+    ],
+)
 def test_a_bad_boost_is_refused_on_its_field(surfaces, as_agent, overrides, field, message):
     response = as_agent.post(BOOST, boost_form(**overrides))
     assert response.status_code == 400
@@ -387,7 +465,12 @@ def test_the_bulk_preview_shows_each_rows_status_and_the_counts(surfaces, as_age
     body = response.content.decode()
     rows = re.findall(r'<tr class="row-\w+" data-status="(\w+)">\s*<td class="num">(\d+)</td>', body)
     assert sorted((int(line), status) for status, line in rows) == [
-        (1, "new"), (2, "new"), (3, "duplicate"), (4, "invalid"), (5, "already_active")]
+        (1, "new"),
+        (2, "new"),
+        (3, "duplicate"),
+        (4, "invalid"),
+        (5, "already_active"),
+    ]
     assert [status for status, _ in rows][:3] == ["invalid", "already_active", "duplicate"]  # problems first
     counts = dict(re.findall(r'data-status="(\w+)"><dt>[^<]+</dt><dd>(\d+)</dd>', body))
     assert counts == {"new": "2", "duplicate": "1", "invalid": "1", "already_active": "1"}
@@ -449,21 +532,38 @@ def test_a_large_blacklist_needs_the_count_typed(surfaces, as_agent, settings):
 
 def test_a_bulk_boost_with_its_weight_and_expiry(surfaces, as_agent):
     until = timezone.now() + timedelta(days=7)
-    bulk = preview(as_agent, "entity_id\nnew-1\nnew-2\n", kind="boost", reason="cold_start", weight="1.5",
-                   expires_at=local(until), scope="chosen", surfaces=["home"])
+    bulk = preview(
+        as_agent,
+        "entity_id\nnew-1\nnew-2\n",
+        kind="boost",
+        reason="cold_start",
+        weight="1.5",
+        expires_at=local(until),
+        scope="chosen",
+        surfaces=["home"],
+    )
     assert (bulk.kind, bulk.weight, bulk.surface_names) == ("boost", 1.5, ["home"])
     assert as_agent.post(f"/support/bulk/{bulk.pk}/confirm/", {}).status_code == 302
     assert sorted(ListEntry.objects.filter(kind="boost").values_list("entity_id", "weight")) == [
-        ("new-1", 1.5), ("new-2", 1.5)]
+        ("new-1", 1.5),
+        ("new-2", 1.5),
+    ]
 
 
-@pytest.mark.parametrize("overrides, field, message", [
-    ({"file": ""}, "file", "Choose the CSV file to upload."),
-    ({"file": csv_upload("entity_id,colour\nsku-1,red\n")}, "file", "Unknown columns: colour."),
-    ({"kind": "boost", "reason": "cold_start", "weight": "2"}, "expires_at", "Boosts are temporary: give an expiry."),
-    ({"reason": "cold_start"}, "reason", "A blacklist reason is one of"),
-    ({"reason": "other"}, "note", "Say why in the note"),
-])
+@pytest.mark.parametrize(
+    "overrides, field, message",
+    [
+        ({"file": ""}, "file", "Choose the CSV file to upload."),
+        ({"file": csv_upload("entity_id,colour\nsku-1,red\n")}, "file", "Unknown columns: colour."),
+        (
+            {"kind": "boost", "reason": "cold_start", "weight": "2"},
+            "expires_at",
+            "Boosts are temporary: give an expiry.",
+        ),
+        ({"reason": "cold_start"}, "reason", "A blacklist reason is one of"),
+        ({"reason": "other"}, "note", "Say why in the note"),
+    ],
+)
 def test_a_bad_upload_is_refused_on_its_field(surfaces, as_agent, overrides, field, message):
     data = bulk_form("sku-1\n", **overrides)
     if data["file"] == "":
@@ -496,14 +596,18 @@ def test_an_expired_preview_cannot_be_confirmed(surfaces, as_agent, clock):
 # --- privacy requests -----------------------------------------------------------------------------------
 
 
-def test_a_privacy_request_explains_asks_for_confirmation_and_shows_in_the_history(surfaces, as_agent, agent,
-                                                                                     erasures, commit):
+def test_a_privacy_request_explains_asks_for_confirmation_and_shows_in_the_history(
+    surfaces, as_agent, agent, erasures, commit
+):
     with commit():
         BoostEntryFactory(entity_type="customer", entity_id="cust-7")
     form = as_agent.get(PRIVACY, {"entity_id": "cust-7"})
     page = text(form)
-    for words in ("Blacklisted on every surface, for good", "Excluded from sampling",
-                  "Logged data erased or anonymised"):
+    for words in (
+        "Blacklisted on every surface, for good",
+        "Excluded from sampling",
+        "Logged data erased or anonymised",
+    ):
         assert words in page
     assert 'value="cust-7"' in form.content.decode()
 
@@ -511,8 +615,9 @@ def test_a_privacy_request_explains_asks_for_confirmation_and_shows_in_the_histo
     assert unconfirmed.status_code == 400 and "Tick the box to confirm" in text(unconfirmed)
     assert not PrivacyRequest.objects.exists() and erasures == []
 
-    response = as_agent.post(PRIVACY, {"entity_id": "cust-7", "reference": "GDPR-19", "note": "By email",
-                                       "confirm": "on"}, follow=True)
+    response = as_agent.post(
+        PRIVACY, {"entity_id": "cust-7", "reference": "GDPR-19", "note": "By email", "confirm": "on"}, follow=True
+    )
     request = PrivacyRequest.objects.get()
     assert response.redirect_chain == [(history_url("customer", "cust-7"), 302)]
     assert erasures == ["cust-7"] and request.erase_state == EraseState.DONE
@@ -541,8 +646,9 @@ def state(surfaces, agent, commit):
     """An entry and a previewed upload of the agent's, for the pages that show one."""
     with commit():
         entry = BlacklistEntryFactory(entity_id="sku-1", actor=agent)
-    bulk = services.bulk_preview(actor=agent, kind="blacklist", file=b"sku-2\n", entity_type="product",
-                                 reason="fraud", all_surfaces=True)
+    bulk = services.bulk_preview(
+        actor=agent, kind="blacklist", file=b"sku-2\n", entity_type="product", reason="fraud", all_surfaces=True
+    )
     return {"entry": entry, "bulk": bulk}
 
 
@@ -648,10 +754,13 @@ def test_the_explain_slot_links_only_once_the_page_exists(surfaces, as_agent):
             assert response.status_code == 200 and 'href="/support/explain/' in response.content.decode()
 
 
-@pytest.mark.parametrize("path, heading, form_id, extra", [
-    ("/support/blacklist/", "Blacklist an ID", "blacklist-form", None),
-    ("/support/boost/", "Boost an ID", "boost-form", 'name="weight"'),
-])
+@pytest.mark.parametrize(
+    "path, heading, form_id, extra",
+    [
+        ("/support/blacklist/", "Blacklist an ID", "blacklist-form", None),
+        ("/support/boost/", "Boost an ID", "boost-form", 'name="weight"'),
+    ],
+)
 def test_each_entry_form_says_what_it_does(surfaces, as_agent, path, heading, form_id, extra):
     body = as_agent.get(path).content.decode()
     assert f"<title>{heading} · Support" in body and f"<h1>{heading}</h1>" in body

@@ -16,8 +16,15 @@ from .. import drift
 from ..suite import ColumnRules, Suite
 from .findings import DEFAULT_SEVERITY, PVALUE_NOTE, Finding, _null_share, _num, _pct, _pvalue, _severity, _tripped
 
-__all__ = ["SKEW_NULL_FAIL", "SKEW_PROCESSING_WARN", "SKEW_PROCESSING_ERROR", "drift_findings",
-           "prediction_drift_findings", "skew_findings", "skew_processing_findings"]
+__all__ = [
+    "SKEW_NULL_FAIL",
+    "SKEW_PROCESSING_WARN",
+    "SKEW_PROCESSING_ERROR",
+    "drift_findings",
+    "prediction_drift_findings",
+    "skew_findings",
+    "skew_processing_findings",
+]
 
 SKEW_NULL_FAIL = 0.5
 SKEW_PROCESSING_WARN = 0.05  # processing that nulls this share of present raw values is reported
@@ -28,8 +35,9 @@ def _beyond_noise(pvalue, rules: ColumnRules) -> bool:
     return pvalue is None or pvalue < rules.drift_noise_pvalue
 
 
-def _drift_finding(check: str, name: str, ref: Mapping, cur: Mapping, rules: ColumnRules, *, subject: str,
-                   severity: str | None = None) -> Finding | None:
+def _drift_finding(
+    check: str, name: str, ref: Mapping, cur: Mapping, rules: ColumnRules, *, subject: str, severity: str | None = None
+) -> Finding | None:
     """One drift finding for a numeric or categorical column, status by effect size."""
     kind = ref.get("kind")
     severity = severity or _severity(rules, check)
@@ -41,8 +49,9 @@ def _drift_finding(check: str, name: str, ref: Mapping, cur: Mapping, rules: Col
         except ValueError as exc:
             return Finding(check, name, "info", "pass", f"{subject} cannot be compared with training: {exc}.")
         if stats["psi"] is None:
-            return Finding(check, name, "info", "pass",
-                           f"{subject} has no values to compare with training.", details=stats)
+            return Finding(
+                check, name, "info", "pass", f"{subject} has no values to compare with training.", details=stats
+            )
         psi_v, w = stats["psi"], stats["wasserstein_scaled"]
         unit = {"iqr": "IQR", "std": "standard deviations", "none": "units"}[stats["scale_basis"]]
         moved = f"values moved {w:.2f} {unit} (Wasserstein {_num(stats['wasserstein'])})"
@@ -55,15 +64,13 @@ def _drift_finding(check: str, name: str, ref: Mapping, cur: Mapping, rules: Col
             head = f"{subject} shifted: PSI {psi_v:.2f} (warning at {rules.drift_psi_warn:g}), {moved}"
         elif w >= rules.drift_wasserstein_warn:
             status, threshold = "warn", rules.drift_wasserstein_warn
-            head = (f"{subject} shifted: {moved}, warning at {rules.drift_wasserstein_warn:g} {unit}; "
-                    f"PSI {psi_v:.2f}")
+            head = f"{subject} shifted: {moved}, warning at {rules.drift_wasserstein_warn:g} {unit}; PSI {psi_v:.2f}"
         else:
             status, threshold = "pass", rules.drift_psi_warn
             head = f"{subject} is stable: PSI {psi_v:.2f} (warning at {rules.drift_psi_warn:g}), {moved}"
         if status != "pass" and not _beyond_noise(stats["ks_pvalue"], rules):
             status, threshold = "pass", rules.drift_noise_pvalue
-            head = (f"{subject} differs from training by no more than sampling noise explains: PSI {psi_v:.2f}, "
-                    f"{moved}")
+            head = f"{subject} differs from training by no more than sampling noise explains: PSI {psi_v:.2f}, {moved}"
         message = f"{head}. {pv}; {PVALUE_NOTE}."
         return Finding(check, name, severity, status, message, psi_v, threshold, stats)
     stats = drift.categorical_drift(ref, cur)
@@ -92,8 +99,7 @@ def _drift_finding(check: str, name: str, ref: Mapping, cur: Mapping, rules: Col
     return Finding(check, name, severity, status, message, psi_v, threshold, stats)
 
 
-def drift_findings(reference: Mapping, current: Mapping, suite: Suite, *,
-                   skip: Iterable[str] = ()) -> list[Finding]:
+def drift_findings(reference: Mapping, current: Mapping, suite: Suite, *, skip: Iterable[str] = ()) -> list[Finding]:
     """One ``drift`` finding per numeric or categorical column present in both profiles (but the
     columns in ``skip``, which another check reports: the prediction, a serving log's features).
 
@@ -116,26 +122,36 @@ def drift_findings(reference: Mapping, current: Mapping, suite: Suite, *,
     return out
 
 
-def prediction_drift_findings(reference_col: Mapping, current_col: Mapping, suite: Suite | None = None, *,
-                              column: str = "prediction") -> list[Finding]:
+def prediction_drift_findings(
+    reference_col: Mapping, current_col: Mapping, suite: Suite | None = None, *, column: str = "prediction"
+) -> list[Finding]:
     """Drift of the model's OUTPUT (scores: numeric profile; classes: categorical profile) against the
     predictions on the training/validation reference: a label-free early warning, available before
     any label arrives. Thresholds from ``suite``'s rules for ``column`` (defaults otherwise); check
     ``prediction_drift``, severity warning unless overridden."""
     kind = reference_col.get("kind")
     rules = suite.rules_for(column, kind) if suite is not None else ColumnRules(kind=kind)
-    finding = _drift_finding("prediction_drift", column, reference_col, current_col, rules,
-                             subject=f"The model's predictions ({column})")
+    finding = _drift_finding(
+        "prediction_drift", column, reference_col, current_col, rules, subject=f"The model's predictions ({column})"
+    )
     if finding is None:
-        return [Finding("prediction_drift", column, "info", "pass",
-                        f"Predictions of kind {kind!r} cannot be compared for drift.")]
+        return [
+            Finding(
+                "prediction_drift",
+                column,
+                "info",
+                "pass",
+                f"Predictions of kind {kind!r} cannot be compared for drift.",
+            )
+        ]
     if finding.status != "pass":
         finding.message += " Labels are not needed for this warning: check inputs and model before accuracy drops."
     return [finding]
 
 
-def skew_findings(training: Mapping, serving: Mapping, features: Sequence[str], *,
-                  suite: Suite | None = None) -> list[Finding]:
+def skew_findings(
+    training: Mapping, serving: Mapping, features: Sequence[str], *, suite: Suite | None = None
+) -> list[Finding]:
     """Training-serving skew for the model's features: a feature used in training that serving lacks
     (``skew_missing``, error) or mostly null – "disappearing data" (``skew_nulls``: fails at ≥ 50 %
     null and 10 points above training, warns on a rise of more than 5 points) – and each present
@@ -149,26 +165,61 @@ def skew_findings(training: Mapping, serving: Mapping, features: Sequence[str], 
         rules = suite.rules_for(name, kind) if suite is not None else ColumnRules(kind=kind)
         if s is None:
             severity = _severity(rules, "skew_missing")
-            out.append(Finding("skew_missing", name, severity, _tripped(severity),
-                               f"Feature {name} was used in training but is missing from serving data: the model "
-                               f"gets a default or nothing for it."))
+            out.append(
+                Finding(
+                    "skew_missing",
+                    name,
+                    severity,
+                    _tripped(severity),
+                    f"Feature {name} was used in training but is missing from serving data: the model "
+                    f"gets a default or nothing for it.",
+                )
+            )
             continue
         severity = _severity(rules, "skew_nulls")
         s_share = _null_share(serving, s)
         t_share = _null_share(training, t) if t is not None else 0.0
         details = {"serving_null_share": s_share, "training_null_share": t_share}
         if s_share >= SKEW_NULL_FAIL and s_share - t_share >= 0.10:
-            out.append(Finding("skew_nulls", name, severity, _tripped(severity),
-                               f"Feature {name} is null in {_pct(s_share)} of serving rows (training {_pct(t_share)}): "
-                               f"disappearing data – the model mostly runs without it.", s_share, SKEW_NULL_FAIL, details))
+            out.append(
+                Finding(
+                    "skew_nulls",
+                    name,
+                    severity,
+                    _tripped(severity),
+                    f"Feature {name} is null in {_pct(s_share)} of serving rows (training {_pct(t_share)}): "
+                    f"disappearing data – the model mostly runs without it.",
+                    s_share,
+                    SKEW_NULL_FAIL,
+                    details,
+                )
+            )
         elif s_share - t_share > 0.05:
-            out.append(Finding("skew_nulls", name, severity, "warn",
-                               f"Feature {name} is null in {_pct(s_share)} of serving rows, up from {_pct(t_share)} in "
-                               f"training.", s_share - t_share, 0.05, details))
+            out.append(
+                Finding(
+                    "skew_nulls",
+                    name,
+                    severity,
+                    "warn",
+                    f"Feature {name} is null in {_pct(s_share)} of serving rows, up from {_pct(t_share)} in training.",
+                    s_share - t_share,
+                    0.05,
+                    details,
+                )
+            )
         else:
-            out.append(Finding("skew_nulls", name, severity, "pass",
-                               f"Feature {name} is null in {_pct(s_share)} of serving rows (training {_pct(t_share)}).",
-                               s_share, SKEW_NULL_FAIL, details))
+            out.append(
+                Finding(
+                    "skew_nulls",
+                    name,
+                    severity,
+                    "pass",
+                    f"Feature {name} is null in {_pct(s_share)} of serving rows (training {_pct(t_share)}).",
+                    s_share,
+                    SKEW_NULL_FAIL,
+                    details,
+                )
+            )
         if t is not None:
             finding = _drift_finding("skew_drift", name, t, s, rules, subject=f"Feature {name} in serving vs training")
             if finding is not None:
@@ -194,14 +245,35 @@ def skew_processing_findings(processing: Mapping[str, Mapping], *, suite: Suite 
             severity = "error" if share >= SKEW_PROCESSING_ERROR else DEFAULT_SEVERITY["skew_processing"]
         details = {"rows": rows, "dropped": dropped, "share": share}
         if rows and share >= SKEW_PROCESSING_WARN:
-            out.append(Finding("skew_processing", name, severity, _tripped(severity),
-                               f"Processing turned {_pct(share)} of {name} values into nulls ({_num(dropped)} of "
-                               f"{_num(rows)} requests that carried one): the model never saw them.",
-                               share, SKEW_PROCESSING_WARN, details))
+            out.append(
+                Finding(
+                    "skew_processing",
+                    name,
+                    severity,
+                    _tripped(severity),
+                    f"Processing turned {_pct(share)} of {name} values into nulls ({_num(dropped)} of "
+                    f"{_num(rows)} requests that carried one): the model never saw them.",
+                    share,
+                    SKEW_PROCESSING_WARN,
+                    details,
+                )
+            )
         else:
-            what = (f"processing turned {_pct(share)} of {name} values into nulls ({_num(dropped)} of {_num(rows)})"
-                    if rows else f"no request carried a value of {name}")
-            out.append(Finding("skew_processing", name, severity, "pass",
-                               f"{what[0].upper()}{what[1:]}; reported from {_pct(SKEW_PROCESSING_WARN)}.",
-                               share, SKEW_PROCESSING_WARN, details))
+            what = (
+                f"processing turned {_pct(share)} of {name} values into nulls ({_num(dropped)} of {_num(rows)})"
+                if rows
+                else f"no request carried a value of {name}"
+            )
+            out.append(
+                Finding(
+                    "skew_processing",
+                    name,
+                    severity,
+                    "pass",
+                    f"{what[0].upper()}{what[1:]}; reported from {_pct(SKEW_PROCESSING_WARN)}.",
+                    share,
+                    SKEW_PROCESSING_WARN,
+                    details,
+                )
+            )
     return out

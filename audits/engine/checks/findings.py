@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from ..suite import SEVERITIES, ColumnRules
 
@@ -49,8 +49,10 @@ DEFAULT_SEVERITY = {
     "target_correlation": "warning",
 }
 
-PVALUE_NOTE = ("effect size sets the status; the p-value only rules out sampling noise "
-               "(with many rows tiny shifts are significant)")
+PVALUE_NOTE = (
+    "effect size sets the status; the p-value only rules out sampling noise "
+    "(with many rows tiny shifts are significant)"
+)
 
 
 @dataclass
@@ -187,8 +189,11 @@ def _rows(profile: Mapping, col: Mapping) -> int:
     rows = profile.get("rows")
     if rows:
         return int(rows)
-    return int(col.get("count") or 0) + int(col.get("nulls") or 0) + int(col.get("non_numeric") or 0) + int(
-        col.get("unparseable") or 0
+    return (
+        int(col.get("count") or 0)
+        + int(col.get("nulls") or 0)
+        + int(col.get("non_numeric") or 0)
+        + int(col.get("unparseable") or 0)
     )
 
 
@@ -208,7 +213,7 @@ def _parse_time(value) -> datetime | None:
         except ValueError:
             return None
     if t.tzinfo is not None:
-        t = t.astimezone(timezone.utc).replace(tzinfo=None)
+        t = t.astimezone(UTC).replace(tzinfo=None)
     return t
 
 

@@ -13,8 +13,16 @@ from .. import drift
 from ..suite import ColumnRules, Suite, majority_format
 from .findings import Finding, _null_share, _num, _parse_time, _pct, _rows, _severity, _tripped
 
-__all__ = ["MIXED_FORMAT_SHARE", "UNPARSEABLE_FAIL_SHARE", "RANGE_IQR_RATIO", "TEXT_LENGTH_RATIO", "TEXT_EMPTY_INCREASE",
-           "TOP_WORDS", "TOP_WORDS_MIN_OVERLAP", "quality_findings"]
+__all__ = [
+    "MIXED_FORMAT_SHARE",
+    "UNPARSEABLE_FAIL_SHARE",
+    "RANGE_IQR_RATIO",
+    "TEXT_LENGTH_RATIO",
+    "TEXT_EMPTY_INCREASE",
+    "TOP_WORDS",
+    "TOP_WORDS_MIN_OVERLAP",
+    "quality_findings",
+]
 
 MIXED_FORMAT_SHARE = 0.01  # a second format on more than 1 % of values makes a column "mixed"
 UNPARSEABLE_FAIL_SHARE = 0.01
@@ -68,14 +76,28 @@ def _null_finding(name, reference, ref, current, cur, rules: ColumnRules) -> Fin
     ref_text = f"reference {_pct(ref_share)}" if ref_share is not None else "no reference"
     details = {"null_share": share, "reference_null_share": ref_share, "nulls": nulls}
     if rules.max_null_share is not None and share > rules.max_null_share:
-        return Finding("nulls", name, severity, "fail",
-                       f"{base}, above the limit of {_pct(rules.max_null_share)} ({ref_text}).",
-                       share, rules.max_null_share, details)
+        return Finding(
+            "nulls",
+            name,
+            severity,
+            "fail",
+            f"{base}, above the limit of {_pct(rules.max_null_share)} ({ref_text}).",
+            share,
+            rules.max_null_share,
+            details,
+        )
     if rules.max_null_increase is not None and ref_share is not None and share - ref_share > rules.max_null_increase:
-        return Finding("nulls", name, severity, "warn",
-                       f"{base}, up {_pct(share - ref_share)} points from the {ref_text} "
-                       f"(warning above +{_pct(rules.max_null_increase)}).",
-                       share - ref_share, rules.max_null_increase, details)
+        return Finding(
+            "nulls",
+            name,
+            severity,
+            "warn",
+            f"{base}, up {_pct(share - ref_share)} points from the {ref_text} "
+            f"(warning above +{_pct(rules.max_null_increase)}).",
+            share - ref_share,
+            rules.max_null_increase,
+            details,
+        )
     return Finding("nulls", name, severity, "pass", f"{base} ({ref_text}).", share, rules.max_null_share, details)
 
 
@@ -87,10 +109,19 @@ def _numeric_findings(name, ref, current, cur, rules: ColumnRules) -> list[Findi
     bad = int(cur.get("non_numeric") or 0)
     if bad:
         ref_bad = int(ref.get("non_numeric") or 0) if ref else 0
-        out.append(Finding("type_mismatch", name, severity, _tripped(severity),
-                           f"{name} has {_num(bad)} values ({_pct(bad / rows if rows else 0)} of rows) that are "
-                           f"not numbers (reference: {_num(ref_bad)}).",
-                           bad / rows if rows else None, 0.0, {"non_numeric": bad, "reference_non_numeric": ref_bad}))
+        out.append(
+            Finding(
+                "type_mismatch",
+                name,
+                severity,
+                _tripped(severity),
+                f"{name} has {_num(bad)} values ({_pct(bad / rows if rows else 0)} of rows) that are "
+                f"not numbers (reference: {_num(ref_bad)}).",
+                bad / rows if rows else None,
+                0.0,
+                {"non_numeric": bad, "reference_non_numeric": ref_bad},
+            )
+        )
     else:
         out.append(Finding("type_mismatch", name, severity, "pass", f"Every non-null value of {name} is a number."))
 
@@ -98,29 +129,54 @@ def _numeric_findings(name, ref, current, cur, rules: ColumnRules) -> list[Findi
     # declared bounds
     if rules.min_value is not None or rules.max_value is not None:
         severity = _severity(rules, "declared_bounds")
-        problems, details = [], {"min": cur.get("min"), "max": cur.get("max"),
-                                 "min_value": rules.min_value, "max_value": rules.max_value}
+        problems, details = (
+            [],
+            {"min": cur.get("min"), "max": cur.get("max"), "min_value": rules.min_value, "max_value": rules.max_value},
+        )
         value = threshold = None
         if count and rules.min_value is not None and cur.get("min") is not None and cur["min"] < rules.min_value:
             below = _rows_beyond(cur, rules.min_value, below=True)
             details["rows_below_at_least"] = below
-            problems.append(f"values below the declared minimum {_num(rules.min_value)} (lowest {_num(cur['min'])}"
-                            + (f"; at least {_num(below)} rows" if below else "") + ")")
+            problems.append(
+                f"values below the declared minimum {_num(rules.min_value)} (lowest {_num(cur['min'])}"
+                + (f"; at least {_num(below)} rows" if below else "")
+                + ")"
+            )
             value, threshold = cur["min"], rules.min_value
         if count and rules.max_value is not None and cur.get("max") is not None and cur["max"] > rules.max_value:
             above = _rows_beyond(cur, rules.max_value, below=False)
             details["rows_above_at_least"] = above
-            problems.append(f"values above the declared maximum {_num(rules.max_value)} (highest {_num(cur['max'])}"
-                            + (f"; at least {_num(above)} rows" if above else "") + ")")
+            problems.append(
+                f"values above the declared maximum {_num(rules.max_value)} (highest {_num(cur['max'])}"
+                + (f"; at least {_num(above)} rows" if above else "")
+                + ")"
+            )
             if value is None:
                 value, threshold = cur["max"], rules.max_value
         if problems:
-            out.append(Finding("declared_bounds", name, severity, _tripped(severity),
-                               f"{name} has " + " and ".join(problems) + ".", value, threshold, details))
+            out.append(
+                Finding(
+                    "declared_bounds",
+                    name,
+                    severity,
+                    _tripped(severity),
+                    f"{name} has " + " and ".join(problems) + ".",
+                    value,
+                    threshold,
+                    details,
+                )
+            )
         else:
-            out.append(Finding("declared_bounds", name, severity, "pass",
-                               f"{name} stays within its declared bounds "
-                               f"[{_num(rules.min_value)}, {_num(rules.max_value)}].", details=details))
+            out.append(
+                Finding(
+                    "declared_bounds",
+                    name,
+                    severity,
+                    "pass",
+                    f"{name} stays within its declared bounds [{_num(rules.min_value)}, {_num(rules.max_value)}].",
+                    details=details,
+                )
+            )
 
     # location and spread against the reference
     if ref and count and int(ref.get("count") or 0):
@@ -151,15 +207,20 @@ def _range_finding(name, ref, cur, rules: ColumnRules) -> Finding:
     median, mean = cq.get("0.5"), cur.get("mean")
     issues = []
     details = {
-        "median": median, "mean": mean, "min": cur.get("min"), "max": cur.get("max"),
-        "reference_median": rq.get("0.5"), "reference_mean": ref.get("mean"),
-        "reference_p01": p01, "reference_p99": p99,
-        "reference_min": ref.get("min"), "reference_max": ref.get("max"),
+        "median": median,
+        "mean": mean,
+        "min": cur.get("min"),
+        "max": cur.get("max"),
+        "reference_median": rq.get("0.5"),
+        "reference_mean": ref.get("mean"),
+        "reference_p01": p01,
+        "reference_p99": p99,
+        "reference_min": ref.get("min"),
+        "reference_max": ref.get("max"),
     }
     if p01 is not None and p99 is not None:
         if median is not None and not (p01 <= median <= p99):
-            issues.append(f"median {_num(median)} is outside the reference's p01–p99 range "
-                          f"[{_num(p01)}, {_num(p99)}]")
+            issues.append(f"median {_num(median)} is outside the reference's p01–p99 range [{_num(p01)}, {_num(p99)}]")
         if mean is not None and not (p01 <= mean <= p99):
             issues.append(f"mean {_num(mean)} is outside the reference's p01–p99 range [{_num(p01)}, {_num(p99)}]")
     ref_iqr = (rq.get("0.75") - rq.get("0.25")) if rq.get("0.75") is not None and rq.get("0.25") is not None else None
@@ -182,9 +243,13 @@ def _range_finding(name, ref, cur, rules: ColumnRules) -> Finding:
         if beyond:
             message += " Also " + ", ".join(beyond) + "."
         return Finding("range", name, severity, _tripped(severity), message, median, p99, details)
-    message = (f"{name}: median {_num(median)} and mean {_num(mean)} are within the reference's p01–p99 range "
-               f"[{_num(p01)}, {_num(p99)}]" + (f", spread {ratio:.2f}× the reference's" if ratio is not None else "")
-               + "." + (" Note: " + ", ".join(beyond) + "." if beyond else ""))
+    message = (
+        f"{name}: median {_num(median)} and mean {_num(mean)} are within the reference's p01–p99 range "
+        f"[{_num(p01)}, {_num(p99)}]"
+        + (f", spread {ratio:.2f}× the reference's" if ratio is not None else "")
+        + "."
+        + (" Note: " + ", ".join(beyond) + "." if beyond else "")
+    )
     return Finding("range", name, severity, "pass", message, median, p99, details)
 
 
@@ -205,21 +270,46 @@ def _categorical_findings(name, ref, cur, rules: ColumnRules) -> list[Finding]:
             listed = ", ".join(f"'{v}' ({_pct(counts[v] / total)})" for v in new[:5])
             more = f" and {len(new) - 5} more" if len(new) > 5 else ""
             what = "a value" if len(new) == 1 else f"{len(new)} values"
-            message = (f"{name} has {what} never seen in training: {listed}{more}"
-                       + (f" – {_pct(share)} of rows in all" if len(new) > 1 else "") + ".")
+            message = (
+                f"{name} has {what} never seen in training: {listed}{more}"
+                + (f" – {_pct(share)} of rows in all" if len(new) > 1 else "")
+                + "."
+            )
             if rules.allow_new_categories:
                 status = "warn" if share >= 0.05 else "pass"
                 message += " New values are allowed for this column."
             else:
                 status = _tripped(severity)
-                message += " The model has never learnt what to do with it." if len(new) == 1 else \
-                    " The model has never learnt what to do with them."
-            out.append(Finding("new_categories", name, severity, status, message, share, 0.0,
-                               {"new_categories": new, "new_counts": {v: counts[v] for v in new[:50]},
-                                "new_share": share}))
+                message += (
+                    " The model has never learnt what to do with it."
+                    if len(new) == 1
+                    else " The model has never learnt what to do with them."
+                )
+            out.append(
+                Finding(
+                    "new_categories",
+                    name,
+                    severity,
+                    status,
+                    message,
+                    share,
+                    0.0,
+                    {"new_categories": new, "new_counts": {v: counts[v] for v in new[:50]}, "new_share": share},
+                )
+            )
         else:
-            out.append(Finding("new_categories", name, severity, "pass",
-                               f"Every value of {name} was seen in training.", 0.0, 0.0, {"new_categories": []}))
+            out.append(
+                Finding(
+                    "new_categories",
+                    name,
+                    severity,
+                    "pass",
+                    f"Every value of {name} was seen in training.",
+                    0.0,
+                    0.0,
+                    {"new_categories": []},
+                )
+            )
 
     if ref and ref_total and total and rules.max_share_change is not None:
         severity = _severity(rules, "category_shares")
@@ -228,26 +318,51 @@ def _categorical_findings(name, ref, cur, rules: ColumnRules) -> list[Finding]:
             r, c = ref_counts.get(v, 0) / ref_total, counts.get(v, 0) / total
             changes.append((abs(c - r), v, r, c))
         changes.sort(key=lambda t: (-t[0], t[1]))
-        missing = sorted((v for v in ref_counts if v not in counts and v != drift.OTHER and ref_counts[v] / ref_total >= 0.01),
-                         key=lambda v: (-ref_counts[v], v))
+        missing = sorted(
+            (v for v in ref_counts if v not in counts and v != drift.OTHER and ref_counts[v] / ref_total >= 0.01),
+            key=lambda v: (-ref_counts[v], v),
+        )
         top = [{"value": v, "reference_share": r, "share": c} for _, v, r, c in changes[:5]]
         details = {"changes": top, "missing_categories": missing}
         biggest = changes[0] if changes else (0.0, None, 0.0, 0.0)
         if biggest[0] > rules.max_share_change or missing:
             parts = []
             if biggest[0] > rules.max_share_change:
-                parts.append(f"'{biggest[1]}' moved from {_pct(biggest[2])} to {_pct(biggest[3])} of rows "
-                             f"(more than {_pct(rules.max_share_change)} points)")
+                parts.append(
+                    f"'{biggest[1]}' moved from {_pct(biggest[2])} to {_pct(biggest[3])} of rows "
+                    f"(more than {_pct(rules.max_share_change)} points)"
+                )
             if missing:
-                parts.append("values common in training are absent: "
-                             + ", ".join(f"'{v}' ({_pct(ref_counts[v] / ref_total)} in training)" for v in missing[:5]))
-            out.append(Finding("category_shares", name, severity, _tripped(severity),
-                               f"{name}: " + "; ".join(parts) + ".", biggest[0], rules.max_share_change, details))
+                parts.append(
+                    "values common in training are absent: "
+                    + ", ".join(f"'{v}' ({_pct(ref_counts[v] / ref_total)} in training)" for v in missing[:5])
+                )
+            out.append(
+                Finding(
+                    "category_shares",
+                    name,
+                    severity,
+                    _tripped(severity),
+                    f"{name}: " + "; ".join(parts) + ".",
+                    biggest[0],
+                    rules.max_share_change,
+                    details,
+                )
+            )
         else:
-            out.append(Finding("category_shares", name, severity, "pass",
-                               f"{name}: no value's share moved more than {_pct(rules.max_share_change)} points "
-                               f"(largest: '{biggest[1]}', {_pct(biggest[2])} → {_pct(biggest[3])}).",
-                               biggest[0], rules.max_share_change, details))
+            out.append(
+                Finding(
+                    "category_shares",
+                    name,
+                    severity,
+                    "pass",
+                    f"{name}: no value's share moved more than {_pct(rules.max_share_change)} points "
+                    f"(largest: '{biggest[1]}', {_pct(biggest[2])} → {_pct(biggest[3])}).",
+                    biggest[0],
+                    rules.max_share_change,
+                    details,
+                )
+            )
     return out
 
 
@@ -269,26 +384,61 @@ def _timestamp_findings(name, ref, cur, rules: ColumnRules, now) -> list[Finding
         current_major = majority_format(formats)
         major_share = formats[current_major] / formatted
         others = {f: n for f, n in formats.items() if f != current_major and n / formatted > MIXED_FORMAT_SHARE}
-        details = {"formats": formats, "expected_format": expected, "majority_format": current_major,
-                   "majority_share": major_share, "ambiguous_day_month": int(cur.get("ambiguous_day_month") or 0)}
+        details = {
+            "formats": formats,
+            "expected_format": expected,
+            "majority_format": current_major,
+            "majority_share": major_share,
+            "ambiguous_day_month": int(cur.get("ambiguous_day_month") or 0),
+        }
         if expected and current_major != expected:
             swap = _is_day_month_swap(expected, current_major)
-            message = (f"{name} is mostly written as {current_major} ({_pct(major_share)} of values), but training "
-                       f"used {expected}" + (": day and month look swapped." if swap else "."))
+            message = (
+                f"{name} is mostly written as {current_major} ({_pct(major_share)} of values), but training "
+                f"used {expected}" + (": day and month look swapped." if swap else ".")
+            )
             if expected in formats:
                 message += f" {_pct(formats[expected] / formatted)} still use {expected}."
-            out.append(Finding("date_format", name, severity, "fail" if severity == "error" else "warn", message,
-                               major_share, None, details))
+            out.append(
+                Finding(
+                    "date_format",
+                    name,
+                    severity,
+                    "fail" if severity == "error" else "warn",
+                    message,
+                    major_share,
+                    None,
+                    details,
+                )
+            )
         elif others:
             listed = ", ".join(f"{f} ({_pct(n / formatted)})" for f, n in sorted(others.items(), key=lambda t: -t[1]))
-            out.append(Finding("date_format", name, severity, "warn",
-                               f"{name} mixes date formats: {current_major} ({_pct(major_share)}) and {listed}.",
-                               1 - major_share, MIXED_FORMAT_SHARE, details))
+            out.append(
+                Finding(
+                    "date_format",
+                    name,
+                    severity,
+                    "warn",
+                    f"{name} mixes date formats: {current_major} ({_pct(major_share)}) and {listed}.",
+                    1 - major_share,
+                    MIXED_FORMAT_SHARE,
+                    details,
+                )
+            )
         else:
-            out.append(Finding("date_format", name, severity, "pass",
-                               f"{name} is written as {current_major} throughout"
-                               + (" as in training." if expected == current_major else "."),
-                               major_share, None, details))
+            out.append(
+                Finding(
+                    "date_format",
+                    name,
+                    severity,
+                    "pass",
+                    f"{name} is written as {current_major} throughout"
+                    + (" as in training." if expected == current_major else "."),
+                    major_share,
+                    None,
+                    details,
+                )
+            )
 
     # unparseable values
     severity = _severity(rules, "unparseable_dates")
@@ -297,12 +447,31 @@ def _timestamp_findings(name, ref, cur, rules: ColumnRules, now) -> list[Finding
     if bad:
         share = bad / seen if seen else 0.0
         status = _tripped(severity) if share >= UNPARSEABLE_FAIL_SHARE else "warn"
-        out.append(Finding("unparseable_dates", name, severity, status,
-                           f"{_num(bad)} values of {name} ({_pct(share)} of non-null values) could not be read as "
-                           f"dates in any known format.", share, UNPARSEABLE_FAIL_SHARE, {"unparseable": bad}))
+        out.append(
+            Finding(
+                "unparseable_dates",
+                name,
+                severity,
+                status,
+                f"{_num(bad)} values of {name} ({_pct(share)} of non-null values) could not be read as "
+                f"dates in any known format.",
+                share,
+                UNPARSEABLE_FAIL_SHARE,
+                {"unparseable": bad},
+            )
+        )
     else:
-        out.append(Finding("unparseable_dates", name, severity, "pass",
-                           f"Every non-null value of {name} reads as a date.", 0.0, UNPARSEABLE_FAIL_SHARE))
+        out.append(
+            Finding(
+                "unparseable_dates",
+                name,
+                severity,
+                "pass",
+                f"Every non-null value of {name} reads as a date.",
+                0.0,
+                UNPARSEABLE_FAIL_SHARE,
+            )
+        )
 
     # future dates
     severity = _severity(rules, "future_dates")
@@ -311,26 +480,65 @@ def _timestamp_findings(name, ref, cur, rules: ColumnRules, now) -> list[Finding
     now_t = _parse_time(now) if now is not None else None
     after_now = now_t is not None and latest is not None and latest > now_t
     if future or after_now:
-        text = (f"{_num(future)} dates of {name} ({_pct(future / count if count else 0)}) lie in the future"
-                if future else f"{name} has dates after now ({now_t.isoformat(sep=' ')})")
-        out.append(Finding("future_dates", name, severity, _tripped(severity),
-                           f"{text}; the latest is {cur.get('max')}.", future, 0.0,
-                           {"future": future, "max": cur.get("max"), "now": now_t.isoformat() if now_t else None}))
+        text = (
+            f"{_num(future)} dates of {name} ({_pct(future / count if count else 0)}) lie in the future"
+            if future
+            else f"{name} has dates after now ({now_t.isoformat(sep=' ')})"
+        )
+        out.append(
+            Finding(
+                "future_dates",
+                name,
+                severity,
+                _tripped(severity),
+                f"{text}; the latest is {cur.get('max')}.",
+                future,
+                0.0,
+                {"future": future, "max": cur.get("max"), "now": now_t.isoformat() if now_t else None},
+            )
+        )
     elif count:
-        out.append(Finding("future_dates", name, severity, "pass",
-                           f"No date of {name} lies in the future (latest {cur.get('max')}).", 0, 0.0))
+        out.append(
+            Finding(
+                "future_dates",
+                name,
+                severity,
+                "pass",
+                f"No date of {name} lies in the future (latest {cur.get('max')}).",
+                0,
+                0.0,
+            )
+        )
 
     # ancient dates
     severity = _severity(rules, "ancient_dates")
     ancient = int(cur.get("ancient") or 0)
     if ancient:
-        out.append(Finding("ancient_dates", name, severity, _tripped(severity),
-                           f"{_num(ancient)} dates of {name} ({_pct(ancient / count if count else 0)}) are before 1900 "
-                           f"(earliest {cur.get('min')}): placeholder or mistyped dates?", ancient, 0.0,
-                           {"ancient": ancient, "min": cur.get("min")}))
+        out.append(
+            Finding(
+                "ancient_dates",
+                name,
+                severity,
+                _tripped(severity),
+                f"{_num(ancient)} dates of {name} ({_pct(ancient / count if count else 0)}) are before 1900 "
+                f"(earliest {cur.get('min')}): placeholder or mistyped dates?",
+                ancient,
+                0.0,
+                {"ancient": ancient, "min": cur.get("min")},
+            )
+        )
     elif count:
-        out.append(Finding("ancient_dates", name, severity, "pass",
-                           f"No date of {name} is before 1900 (earliest {cur.get('min')}).", 0, 0.0))
+        out.append(
+            Finding(
+                "ancient_dates",
+                name,
+                severity,
+                "pass",
+                f"No date of {name} is before 1900 (earliest {cur.get('min')}).",
+                0,
+                0.0,
+            )
+        )
 
     # range set by the suite
     if count and (rules.date_min or rules.date_max):
@@ -343,12 +551,27 @@ def _timestamp_findings(name, ref, cur, rules: ColumnRules, now) -> list[Finding
             problems.append(f"the latest date {cur.get('max')} is after {rules.date_max}")
         details = {"min": cur.get("min"), "max": cur.get("max"), "date_min": rules.date_min, "date_max": rules.date_max}
         if problems:
-            out.append(Finding("date_range", name, severity, _tripped(severity),
-                               f"{name}: " + " and ".join(problems) + ".", details=details))
+            out.append(
+                Finding(
+                    "date_range",
+                    name,
+                    severity,
+                    _tripped(severity),
+                    f"{name}: " + " and ".join(problems) + ".",
+                    details=details,
+                )
+            )
         else:
-            out.append(Finding("date_range", name, severity, "pass",
-                               f"{name} spans {cur.get('min')} to {cur.get('max')}, within the expected range.",
-                               details=details))
+            out.append(
+                Finding(
+                    "date_range",
+                    name,
+                    severity,
+                    "pass",
+                    f"{name} spans {cur.get('min')} to {cur.get('max')}, within the expected range.",
+                    details=details,
+                )
+            )
     return out
 
 
@@ -367,15 +590,40 @@ def _text_findings(name, ref, current, cur, rules: ColumnRules) -> list[Finding]
         issues.append(f"mean length {cur_len:.1f} characters is {ratio:.2f}× the reference's {ref_len:.1f}")
     if cur_empty - ref_empty > TEXT_EMPTY_INCREASE:
         issues.append(f"{_pct(cur_empty)} of values are empty (reference {_pct(ref_empty)})")
-    details = {"length_mean": cur_len, "reference_length_mean": ref_len, "length_ratio": ratio,
-               "empty_share": cur_empty, "reference_empty_share": ref_empty}
+    details = {
+        "length_mean": cur_len,
+        "reference_length_mean": ref_len,
+        "length_ratio": ratio,
+        "empty_share": cur_empty,
+        "reference_empty_share": ref_empty,
+    }
     if issues:
-        out.append(Finding("text_length", name, severity, _tripped(severity), f"{name}: " + "; ".join(issues) + ".",
-                           ratio, TEXT_LENGTH_RATIO[1], details))
+        out.append(
+            Finding(
+                "text_length",
+                name,
+                severity,
+                _tripped(severity),
+                f"{name}: " + "; ".join(issues) + ".",
+                ratio,
+                TEXT_LENGTH_RATIO[1],
+                details,
+            )
+        )
     else:
-        out.append(Finding("text_length", name, severity, "pass",
-                           f"{name}: mean length {cur_len:.1f} characters (reference {ref_len:.1f}), "
-                           f"{_pct(cur_empty)} empty (reference {_pct(ref_empty)}).", ratio, TEXT_LENGTH_RATIO[1], details))
+        out.append(
+            Finding(
+                "text_length",
+                name,
+                severity,
+                "pass",
+                f"{name}: mean length {cur_len:.1f} characters (reference {ref_len:.1f}), "
+                f"{_pct(cur_empty)} empty (reference {_pct(ref_empty)}).",
+                ratio,
+                TEXT_LENGTH_RATIO[1],
+                details,
+            )
+        )
 
     severity = _severity(rules, "text_words")
     ref_top = [w for w, _ in sorted((ref.get("words") or {}).items(), key=lambda t: (-t[1], t[0]))[:TOP_WORDS]]
@@ -384,18 +632,41 @@ def _text_findings(name, ref, current, cur, rules: ColumnRules) -> list[Finding]
         kept = len(set(ref_top) & set(cur_top)) / len(ref_top)
         appeared = [w for w in cur_top if w not in ref_top]
         gone = [w for w in ref_top if w not in cur_top]
-        details = {"top_words": cur_top, "reference_top_words": ref_top, "appeared": appeared, "disappeared": gone,
-                   "overlap": kept}
+        details = {
+            "top_words": cur_top,
+            "reference_top_words": ref_top,
+            "appeared": appeared,
+            "disappeared": gone,
+            "overlap": kept,
+        }
         if kept < TOP_WORDS_MIN_OVERLAP:
-            out.append(Finding("text_words", name, severity, "warn",
-                               f"{name}: only {_pct(kept)} of training's top {len(ref_top)} words are still among the "
-                               f"most frequent; new: {', '.join(appeared[:5])}; gone: {', '.join(gone[:5])}.",
-                               kept, TOP_WORDS_MIN_OVERLAP, details))
+            out.append(
+                Finding(
+                    "text_words",
+                    name,
+                    severity,
+                    "warn",
+                    f"{name}: only {_pct(kept)} of training's top {len(ref_top)} words are still among the "
+                    f"most frequent; new: {', '.join(appeared[:5])}; gone: {', '.join(gone[:5])}.",
+                    kept,
+                    TOP_WORDS_MIN_OVERLAP,
+                    details,
+                )
+            )
         else:
-            out.append(Finding("text_words", name, severity, "pass",
-                               f"{name}: {_pct(kept)} of training's top {len(ref_top)} words are still the most frequent"
-                               + (f" (new: {', '.join(appeared[:5])})." if appeared else "."),
-                               kept, TOP_WORDS_MIN_OVERLAP, details))
+            out.append(
+                Finding(
+                    "text_words",
+                    name,
+                    severity,
+                    "pass",
+                    f"{name}: {_pct(kept)} of training's top {len(ref_top)} words are still the most frequent"
+                    + (f" (new: {', '.join(appeared[:5])})." if appeared else "."),
+                    kept,
+                    TOP_WORDS_MIN_OVERLAP,
+                    details,
+                )
+            )
     return out
 
 
@@ -407,8 +678,27 @@ def _id_findings(name, current, cur, rules: ColumnRules) -> list[Finding]:
     if dups:
         share = dups / rows if rows else 0.0
         eg = f", e.g. {', '.join(examples[:5])}" if examples else ""
-        return [Finding("duplicates", name, severity, _tripped(severity),
-                        f"{name} repeats: {_num(dups)} rows ({_pct(share)}) reuse an id seen earlier in the batch{eg}.",
-                        dups, 0.0, {"duplicates": dups, "duplicate_examples": examples})]
-    return [Finding("duplicates", name, severity, "pass", f"Every {name} is unique.", 0, 0.0,
-                    {"duplicates": 0, "duplicate_examples": []})]
+        return [
+            Finding(
+                "duplicates",
+                name,
+                severity,
+                _tripped(severity),
+                f"{name} repeats: {_num(dups)} rows ({_pct(share)}) reuse an id seen earlier in the batch{eg}.",
+                dups,
+                0.0,
+                {"duplicates": dups, "duplicate_examples": examples},
+            )
+        ]
+    return [
+        Finding(
+            "duplicates",
+            name,
+            severity,
+            "pass",
+            f"Every {name} is unique.",
+            0,
+            0.0,
+            {"duplicates": 0, "duplicate_examples": []},
+        )
+    ]

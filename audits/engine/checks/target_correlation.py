@@ -17,8 +17,9 @@ from .findings import PVALUE_NOTE, Finding, _num, _pvalue, _severity
 __all__ = ["target_correlation_findings"]
 
 
-def target_correlation_findings(reference: Mapping, current: Mapping, suite: Suite, *,
-                                skip: Iterable[str] = (), label: str | None = None) -> list[Finding]:
+def target_correlation_findings(
+    reference: Mapping, current: Mapping, suite: Suite, *, skip: Iterable[str] = (), label: str | None = None
+) -> list[Finding]:
     """One ``target_correlation`` finding per feature whose label statistics ("target", see
     audits/engine/target.py) are in both profiles: Pearson's r for a numeric feature, the correlation
     ratio η (corrected for chance) for a categorical one, training against this batch.
@@ -38,25 +39,55 @@ def target_correlation_findings(reference: Mapping, current: Mapping, suite: Sui
     if cur_t is None:
         col = (current.get("columns") or {}).get(label) if label else None
         if col is not None and int(col.get("count") or 0):
-            return [Finding("target_correlation", label, "info", "pass",
-                            f"The batch has labels ({label}) but was profiled without label statistics, so "
-                            f"feature–label correlations are not compared.")]
+            return [
+                Finding(
+                    "target_correlation",
+                    label,
+                    "info",
+                    "pass",
+                    f"The batch has labels ({label}) but was profiled without label statistics, so "
+                    f"feature–label correlations are not compared.",
+                )
+            ]
         return []
     name = cur_t["column"]
     if not cur_t["numeric"]:
-        return [Finding("target_correlation", name, "info", "pass",
-                        f"Feature–label correlations are not checked: {cur_t['reason']}.", details={"label": name})]
+        return [
+            Finding(
+                "target_correlation",
+                name,
+                "info",
+                "pass",
+                f"Feature–label correlations are not checked: {cur_t['reason']}.",
+                details={"label": name},
+            )
+        ]
     if not cur_t["labelled"]:
         return []
     ref_t = reference.get("target")
     if ref_t is None or ref_t.get("column") != name:
-        return [Finding("target_correlation", name, "info", "pass",
-                        f"The training reference has no statistics for the label {name}: rebuild it with the label "
-                        f"named to compare feature–label correlations.", details={"label": name})]
+        return [
+            Finding(
+                "target_correlation",
+                name,
+                "info",
+                "pass",
+                f"The training reference has no statistics for the label {name}: rebuild it with the label "
+                f"named to compare feature–label correlations.",
+                details={"label": name},
+            )
+        ]
     if not ref_t["numeric"]:
-        return [Finding("target_correlation", name, "info", "pass",
-                        f"Feature–label correlations are not checked: in training, {ref_t['reason']}.",
-                        details={"label": name})]
+        return [
+            Finding(
+                "target_correlation",
+                name,
+                "info",
+                "pass",
+                f"Feature–label correlations are not checked: in training, {ref_t['reason']}.",
+                details={"label": name},
+            )
+        ]
     out = []
     skip = set(skip)
     for feature, cur in cur_t["features"].items():
@@ -75,18 +106,36 @@ def _target_finding(feature: str, label: str, ref: Mapping, cur: Mapping, rules:
     subject = f"{feature}'s {measure} with {label}"
     if a_ref is None or a_cur is None:
         side = "training" if a_ref is None else "this batch"
-        return Finding("target_correlation", feature, "info", "pass",
-                       f"{subject} cannot be computed in {side} (too few labelled rows, or a constant side).",
-                       details={"label": label, "reference_n": ref.get("n"), "current_n": cur.get("n")})
+        return Finding(
+            "target_correlation",
+            feature,
+            "info",
+            "pass",
+            f"{subject} cannot be computed in {side} (too few labelled rows, or a constant side).",
+            details={"label": label, "reference_n": ref.get("n"), "current_n": cur.get("n")},
+        )
     r0, r1 = a_ref["value"], a_cur["value"]
     delta = r1 - r0
     effect = abs(delta)
     pvalue, test = target.change_pvalue(ref, cur)
-    details = {"label": label, "measure": a_cur["measure"], "reference": r0, "current": r1, "delta": delta,
-               "reference_n": a_ref["n"], "current_n": a_cur["n"], "pvalue": pvalue, "test": test}
+    details = {
+        "label": label,
+        "measure": a_cur["measure"],
+        "reference": r0,
+        "current": r1,
+        "delta": delta,
+        "reference_n": a_ref["n"],
+        "current_n": a_cur["n"],
+        "pvalue": pvalue,
+        "test": test,
+    }
     if a_cur["measure"] == "eta":
-        details.update(reference_eta_raw=a_ref["eta_raw"], current_eta_raw=a_cur["eta_raw"],
-                       reference_groups=a_ref["groups"], current_groups=a_cur["groups"])
+        details.update(
+            reference_eta_raw=a_ref["eta_raw"],
+            current_eta_raw=a_cur["eta_raw"],
+            reference_groups=a_ref["groups"],
+            current_groups=a_cur["groups"],
+        )
     signed = "+.2f" if a_cur["measure"] == "pearson" else ".2f"
     moved = f"from {r0:{signed}} in training to {r1:{signed}}"
     if r0 * r1 < 0:
@@ -98,21 +147,46 @@ def _target_finding(feature: str, label: str, ref: Mapping, cur: Mapping, rules:
     elif effect >= warn_at:
         status, limit = "warn", f"warning at {warn_at:g}"
     else:
-        return Finding("target_correlation", feature, severity, "pass",
-                       f"{subject} is stable: {moved} (change {effect:.2f}, warning at {warn_at:g}). {tail}",
-                       r1, warn_at, details)
+        return Finding(
+            "target_correlation",
+            feature,
+            severity,
+            "pass",
+            f"{subject} is stable: {moved} (change {effect:.2f}, warning at {warn_at:g}). {tail}",
+            r1,
+            warn_at,
+            details,
+        )
     if pvalue is None:  # unlike drift, no test means no warning: 3 rows or 1 shared category say nothing
-        return Finding("target_correlation", feature, "info", "pass",
-                       f"{subject} moved {moved}, but with {_num(a_cur['n'])} labelled rows"
-                       + (" and fewer than two categories shared with training" if test == "interaction_f" else "")
-                       + " the change cannot be told from chance.", r1, warn_at, details)
+        return Finding(
+            "target_correlation",
+            feature,
+            "info",
+            "pass",
+            f"{subject} moved {moved}, but with {_num(a_cur['n'])} labelled rows"
+            + (" and fewer than two categories shared with training" if test == "interaction_f" else "")
+            + " the change cannot be told from chance.",
+            r1,
+            warn_at,
+            details,
+        )
     if not _beyond_noise(pvalue, rules):
-        return Finding("target_correlation", feature, severity, "pass",
-                       f"{subject} moved {moved}, no more than sampling noise explains with {_num(a_cur['n'])} "
-                       f"labelled rows. {tail}", r1, warn_at, details)
+        return Finding(
+            "target_correlation",
+            feature,
+            severity,
+            "pass",
+            f"{subject} moved {moved}, no more than sampling noise explains with {_num(a_cur['n'])} "
+            f"labelled rows. {tail}",
+            r1,
+            warn_at,
+            details,
+        )
     if abs(r1) > abs(r0):
-        head = f"{subject} jumped {moved} (change {effect:.2f}, {limit}): this hints at a leak (a feature that " \
-               f"carries the label)"
+        head = (
+            f"{subject} jumped {moved} (change {effect:.2f}, {limit}): this hints at a leak (a feature that "
+            f"carries the label)"
+        )
     else:
         head = f"{subject} fell {moved} (change {effect:.2f}, {limit}): this hints at drift or a broken feature"
     return Finding("target_correlation", feature, severity, status, f"{head}. {tail}", r1, warn_at, details)

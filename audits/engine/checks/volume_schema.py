@@ -22,13 +22,22 @@ def volume_findings(rows: int, size_bytes: int, history: Sequence[tuple[int, int
     3 batches that differ); bytes / median bytes outside the ratio range warns (``volume_bytes``).
     An empty batch always fails; with no history there is only an info finding."""
     rows, size_bytes = int(rows), int(size_bytes)
-    recent = [(int(r), int(b)) for r, b in list(history)[-suite.history_batches:]]
+    recent = [(int(r), int(b)) for r, b in list(history)[-suite.history_batches :]]
     if rows == 0:
         return [Finding("volume", None, "error", "fail", "The batch has no rows.", 0, None, {"rows": 0})]
     if not recent:
-        return [Finding("volume", None, "info", "pass",
-                        f"No earlier batches to compare the volume with yet ({_num(rows)} rows, {_num(size_bytes)} bytes).",
-                        rows, None, {"rows": rows, "bytes": size_bytes, "history": 0})]
+        return [
+            Finding(
+                "volume",
+                None,
+                "info",
+                "pass",
+                f"No earlier batches to compare the volume with yet ({_num(rows)} rows, {_num(size_bytes)} bytes).",
+                rows,
+                None,
+                {"rows": rows, "bytes": size_bytes, "history": 0},
+            )
+        ]
     out = []
     past_rows = [r for r, _ in recent]
     med = statistics.median(past_rows)
@@ -38,15 +47,36 @@ def volume_findings(rows: int, size_bytes: int, history: Sequence[tuple[int, int
     if med > 0:
         ratio = rows / med
         details["ratio"] = ratio
-        text = (f"{_num(rows)} rows is {ratio:.2f}× the median of the last {n} batch{'es' if n != 1 else ''} "
-                f"({_num(med)})")
+        text = (
+            f"{_num(rows)} rows is {ratio:.2f}× the median of the last {n} batch{'es' if n != 1 else ''} ({_num(med)})"
+        )
         if not (lo <= ratio <= hi):
             threshold = lo if ratio < lo else hi
-            out.append(Finding("volume", None, DEFAULT_SEVERITY["volume"], "fail",
-                               f"{text}; expected {lo:.2f}–{hi:.2f}×.", ratio, threshold, details))
+            out.append(
+                Finding(
+                    "volume",
+                    None,
+                    DEFAULT_SEVERITY["volume"],
+                    "fail",
+                    f"{text}; expected {lo:.2f}–{hi:.2f}×.",
+                    ratio,
+                    threshold,
+                    details,
+                )
+            )
         else:
-            out.append(Finding("volume", None, DEFAULT_SEVERITY["volume"], "pass",
-                               f"{text}, within {lo:.2f}–{hi:.2f}×.", ratio, hi, details))
+            out.append(
+                Finding(
+                    "volume",
+                    None,
+                    DEFAULT_SEVERITY["volume"],
+                    "pass",
+                    f"{text}, within {lo:.2f}–{hi:.2f}×.",
+                    ratio,
+                    hi,
+                    details,
+                )
+            )
     if n >= 3:
         mean = statistics.fmean(past_rows)
         sd = statistics.stdev(past_rows)
@@ -54,23 +84,52 @@ def volume_findings(rows: int, size_bytes: int, history: Sequence[tuple[int, int
             z = (rows - mean) / sd
             zd = {"z": z, "mean_rows": mean, "std_rows": sd, "history": n}
             if abs(z) > suite.volume_z_max:
-                out.append(Finding("volume_zscore", None, DEFAULT_SEVERITY["volume_zscore"], "warn",
-                                   f"{_num(rows)} rows is {z:+.1f} standard deviations from the last {n} batches' mean "
-                                   f"({_num(mean)} ± {_num(sd)}); warning beyond ±{suite.volume_z_max:g}.",
-                                   z, suite.volume_z_max, zd))
+                out.append(
+                    Finding(
+                        "volume_zscore",
+                        None,
+                        DEFAULT_SEVERITY["volume_zscore"],
+                        "warn",
+                        f"{_num(rows)} rows is {z:+.1f} standard deviations from the last {n} batches' mean "
+                        f"({_num(mean)} ± {_num(sd)}); warning beyond ±{suite.volume_z_max:g}.",
+                        z,
+                        suite.volume_z_max,
+                        zd,
+                    )
+                )
             else:
-                out.append(Finding("volume_zscore", None, DEFAULT_SEVERITY["volume_zscore"], "pass",
-                                   f"{_num(rows)} rows is {z:+.1f} standard deviations from the last {n} batches' mean "
-                                   f"({_num(mean)}).", z, suite.volume_z_max, zd))
+                out.append(
+                    Finding(
+                        "volume_zscore",
+                        None,
+                        DEFAULT_SEVERITY["volume_zscore"],
+                        "pass",
+                        f"{_num(rows)} rows is {z:+.1f} standard deviations from the last {n} batches' mean "
+                        f"({_num(mean)}).",
+                        z,
+                        suite.volume_z_max,
+                        zd,
+                    )
+                )
     past_bytes = [b for _, b in recent]
     med_b = statistics.median(past_bytes)
     if med_b > 0 and size_bytes > 0:
         ratio_b = size_bytes / med_b
         bd = {"bytes": size_bytes, "median_bytes": med_b, "ratio": ratio_b}
         if not (lo <= ratio_b <= hi):
-            out.append(Finding("volume_bytes", None, DEFAULT_SEVERITY["volume_bytes"], "warn",
-                               f"The file is {_num(size_bytes)} bytes, {ratio_b:.2f}× the median of the last {n} "
-                               f"({_num(med_b)}); expected {lo:.2f}–{hi:.2f}×.", ratio_b, lo if ratio_b < lo else hi, bd))
+            out.append(
+                Finding(
+                    "volume_bytes",
+                    None,
+                    DEFAULT_SEVERITY["volume_bytes"],
+                    "warn",
+                    f"The file is {_num(size_bytes)} bytes, {ratio_b:.2f}× the median of the last {n} "
+                    f"({_num(med_b)}); expected {lo:.2f}–{hi:.2f}×.",
+                    ratio_b,
+                    lo if ratio_b < lo else hi,
+                    bd,
+                )
+            )
     return out
 
 
@@ -87,15 +146,36 @@ def schema_findings(expected: Iterable, found_columns: Iterable[str]) -> list[Fi
     for spec in specs:
         if spec["name"] not in found_set:
             kind = f" ({spec['kind']})" if spec.get("kind") else ""
-            out.append(Finding("schema", spec["name"], "error", "fail",
-                               f"Column {spec['name']}{kind} is missing: the model expects it.",
-                               details={"missing": spec["name"]}))
+            out.append(
+                Finding(
+                    "schema",
+                    spec["name"],
+                    "error",
+                    "fail",
+                    f"Column {spec['name']}{kind} is missing: the model expects it.",
+                    details={"missing": spec["name"]},
+                )
+            )
     for col in found:
         if col not in expected_set:
-            out.append(Finding("schema", col, "warning", "warn",
-                               f"Column {col} is not in the model's schema; it is ignored.",
-                               details={"unexpected": col}))
+            out.append(
+                Finding(
+                    "schema",
+                    col,
+                    "warning",
+                    "warn",
+                    f"Column {col} is not in the model's schema; it is ignored.",
+                    details={"unexpected": col},
+                )
+            )
     if not out:
-        out.append(Finding("schema", None, "error", "pass",
-                           f"All {len(names)} expected columns are present and there are no others."))
+        out.append(
+            Finding(
+                "schema",
+                None,
+                "error",
+                "pass",
+                f"All {len(names)} expected columns are present and there are no others.",
+            )
+        )
     return out

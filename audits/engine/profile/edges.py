@@ -48,6 +48,7 @@ def _edges_from(distinct: np.ndarray | None, quantile: Callable[[np.ndarray], np
             return [float(v) for v in distinct]
         qs = np.arange(1, bins) / bins
         return [float(v) for v in np.unique(np.asarray(quantile(qs), dtype=np.float64))]
+
     return pick(FINE_BINS), pick(PSI_BINS)
 
 

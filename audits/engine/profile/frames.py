@@ -78,5 +78,8 @@ def empty_profile(specs: list[ColumnSpec], edges: dict[str, tuple[list, list]] |
 
 def profile_edges(profile: dict) -> dict[str, tuple[list, list]]:
     """The numeric edges of a (reference) profile, in the form profile_frame's `edges` takes."""
-    return {name: (list(col["edges"]), list(col["psi_edges"]))
-            for name, col in profile["columns"].items() if col["kind"] == "numeric"}
+    return {
+        name: (list(col["edges"]), list(col["psi_edges"]))
+        for name, col in profile["columns"].items()
+        if col["kind"] == "numeric"
+    }

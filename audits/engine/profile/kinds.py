@@ -7,7 +7,7 @@ Pure Python, vectorised with numpy/pandas; no Django.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -58,12 +58,13 @@ TIMESTAMP_FORMATS = (
 DAY_MONTH_PAIRS = tuple(
     (TIMESTAMP_FORMATS[i], TIMESTAMP_FORMATS[i + 1])
     for i in range(len(TIMESTAMP_FORMATS) - 1)
-    if TIMESTAMP_FORMATS[i].startswith("%d") and TIMESTAMP_FORMATS[i + 1] == TIMESTAMP_FORMATS[i].replace("%d", "#").replace("%m", "%d").replace("#", "%m")
+    if TIMESTAMP_FORMATS[i].startswith("%d")
+    and TIMESTAMP_FORMATS[i + 1] == TIMESTAMP_FORMATS[i].replace("%d", "#").replace("%m", "%d").replace("#", "%m")
 )
 
 
 def _now(now: datetime | None) -> pd.Timestamp:
-    ts = pd.Timestamp(now if now is not None else datetime.now(timezone.utc))
+    ts = pd.Timestamp(now if now is not None else datetime.now(UTC))
     if ts.tzinfo is not None:
         ts = ts.tz_convert("UTC").tz_localize(None)
     return ts
@@ -137,8 +138,15 @@ def _profile_numeric(s: pd.Series, edges, psi_edges) -> dict:
     sketch = kll_doubles_sketch(SKETCH_K)
     _sketch_update(sketch, xs)  # sorted input halves the sketch's update time; its error bound holds for any order
     out.update(
-        count=n, min=float(xs[0]), max=float(xs[-1]), mean=mean, m2=float(np.square(xs - mean).sum()),
-        hist=hist.tolist(), psi_hist=psi.tolist(), quantiles=_sketch_quantiles(sketch), sketch=_encode_sketch(sketch),
+        count=n,
+        min=float(xs[0]),
+        max=float(xs[-1]),
+        mean=mean,
+        m2=float(np.square(xs - mean).sum()),
+        hist=hist.tolist(),
+        psi_hist=psi.tolist(),
+        quantiles=_sketch_quantiles(sketch),
+        sketch=_encode_sketch(sketch),
     )
     return out
 
@@ -155,11 +163,20 @@ def _empty_numeric(edges, psi_edges) -> dict:
     psi_edges = [float(e) for e in psi_edges]
     sketch = kll_doubles_sketch(SKETCH_K)
     return {
-        "kind": "numeric", "count": 0, "nulls": 0, "non_numeric": 0,
-        "min": None, "max": None, "mean": None, "m2": 0.0,
-        "edges": edges, "hist": [0] * (len(edges) + 1),
-        "psi_edges": psi_edges, "psi_hist": [0] * (len(psi_edges) + 1),
-        "quantiles": _sketch_quantiles(sketch), "sketch": _encode_sketch(sketch),
+        "kind": "numeric",
+        "count": 0,
+        "nulls": 0,
+        "non_numeric": 0,
+        "min": None,
+        "max": None,
+        "mean": None,
+        "m2": 0.0,
+        "edges": edges,
+        "hist": [0] * (len(edges) + 1),
+        "psi_edges": psi_edges,
+        "psi_hist": [0] * (len(psi_edges) + 1),
+        "quantiles": _sketch_quantiles(sketch),
+        "sketch": _encode_sketch(sketch),
     }
 
 
@@ -255,7 +272,8 @@ def _profile_timestamp(s: pd.Series, now: pd.Timestamp) -> dict:
         now64 = np.datetime64(now.as_unit("us").to_datetime64(), "us")
         out.update(
             count=int(weights.sum()),
-            min=pd.Timestamp(t.min()).isoformat(), max=pd.Timestamp(t.max()).isoformat(),
+            min=pd.Timestamp(t.min()).isoformat(),
+            max=pd.Timestamp(t.max()).isoformat(),
             future=int(weights[t > now64].sum()),
             ancient=int(weights[t < np.datetime64("1900-01-01T00:00:00", "us")].sum()),
         )
@@ -263,8 +281,18 @@ def _profile_timestamp(s: pd.Series, now: pd.Timestamp) -> dict:
 
 
 def _empty_timestamp() -> dict:
-    return {"kind": "timestamp", "count": 0, "nulls": 0, "unparseable": 0, "formats": {},
-            "ambiguous_day_month": 0, "min": None, "max": None, "future": 0, "ancient": 0}
+    return {
+        "kind": "timestamp",
+        "count": 0,
+        "nulls": 0,
+        "unparseable": 0,
+        "formats": {},
+        "ambiguous_day_month": 0,
+        "min": None,
+        "max": None,
+        "future": 0,
+        "ancient": 0,
+    }
 
 
 _WORD = re.compile(r"\w+")
@@ -281,8 +309,11 @@ def _profile_text(s: pd.Series) -> dict:
     words = pd.Series(_WORD.findall("\n".join(strings.tolist()).lower()), dtype=object)
     top, _ = _top(words.value_counts(sort=False), TOP_WORDS) if len(words) else ({}, 0)
     out.update(
-        count=int(len(present)), empty=int((strings.str.strip() == "").sum()),
-        length_mean=float(lengths.mean()), length_max=int(lengths.max()), words=top,
+        count=int(len(present)),
+        empty=int((strings.str.strip() == "").sum()),
+        length_mean=float(lengths.mean()),
+        length_max=int(lengths.max()),
+        words=top,
     )
     return out
 
@@ -299,8 +330,13 @@ def _profile_id(s: pd.Series, duplicates: bool = True) -> dict:
     examples = []
     if dup.any():
         examples = [str(v) for v in pd.unique(present[dup])[:5]]
-    return {"kind": "id", "count": int(len(present)), "nulls": int(len(s) - len(present)),
-            "duplicates": int(dup.sum()), "duplicate_examples": examples}
+    return {
+        "kind": "id",
+        "count": int(len(present)),
+        "nulls": int(len(s) - len(present)),
+        "duplicates": int(dup.sum()),
+        "duplicate_examples": examples,
+    }
 
 
 def _empty_id() -> dict:

@@ -45,12 +45,20 @@ def _merge_numeric(name: str, a: dict, b: dict) -> dict:
     sketch = _decode_sketch(a["sketch"])
     sketch.merge(_decode_sketch(b["sketch"]))
     return {
-        "kind": "numeric", "count": n, "nulls": a["nulls"] + b["nulls"],
+        "kind": "numeric",
+        "count": n,
+        "nulls": a["nulls"] + b["nulls"],
         "non_numeric": a["non_numeric"] + b["non_numeric"],
-        "min": _min(a["min"], b["min"]), "max": _max(a["max"], b["max"]), "mean": mean, "m2": m2,
-        "edges": list(a["edges"]), "hist": _add_lists(a["hist"], b["hist"]),
-        "psi_edges": list(a["psi_edges"]), "psi_hist": _add_lists(a["psi_hist"], b["psi_hist"]),
-        "quantiles": _sketch_quantiles(sketch), "sketch": _encode_sketch(sketch),
+        "min": _min(a["min"], b["min"]),
+        "max": _max(a["max"], b["max"]),
+        "mean": mean,
+        "m2": m2,
+        "edges": list(a["edges"]),
+        "hist": _add_lists(a["hist"], b["hist"]),
+        "psi_edges": list(a["psi_edges"]),
+        "psi_hist": _add_lists(a["psi_hist"], b["psi_hist"]),
+        "quantiles": _sketch_quantiles(sketch),
+        "sketch": _encode_sketch(sketch),
     }
 
 
@@ -83,17 +91,33 @@ def _merge_column(name: str, a: dict, b: dict) -> dict:
         formats = dict(a["formats"])
         for k, v in b["formats"].items():
             formats[k] = formats.get(k, 0) + v
-        formats = {f: formats[f] for f in sorted(formats, key=lambda f: TIMESTAMP_FORMATS.index(f) if f in TIMESTAMP_FORMATS else len(TIMESTAMP_FORMATS))}
-        return {**base, "unparseable": a["unparseable"] + b["unparseable"], "formats": formats,
-                "ambiguous_day_month": a["ambiguous_day_month"] + b["ambiguous_day_month"],
-                "min": _merge_iso(a["min"], b["min"], min), "max": _merge_iso(a["max"], b["max"], max),
-                "future": a["future"] + b["future"], "ancient": a["ancient"] + b["ancient"]}
+        formats = {
+            f: formats[f]
+            for f in sorted(
+                formats, key=lambda f: TIMESTAMP_FORMATS.index(f) if f in TIMESTAMP_FORMATS else len(TIMESTAMP_FORMATS)
+            )
+        }
+        return {
+            **base,
+            "unparseable": a["unparseable"] + b["unparseable"],
+            "formats": formats,
+            "ambiguous_day_month": a["ambiguous_day_month"] + b["ambiguous_day_month"],
+            "min": _merge_iso(a["min"], b["min"], min),
+            "max": _merge_iso(a["max"], b["max"], max),
+            "future": a["future"] + b["future"],
+            "ancient": a["ancient"] + b["ancient"],
+        }
     if kind == "text":
         n = base["count"]
         mean = (a["length_mean"] * a["count"] + b["length_mean"] * b["count"]) / n if n else 0.0
         words, _ = _merge_counts(a["words"], b["words"], TOP_WORDS)
-        return {**base, "empty": a["empty"] + b["empty"], "length_mean": mean,
-                "length_max": max(a["length_max"], b["length_max"]), "words": words}
+        return {
+            **base,
+            "empty": a["empty"] + b["empty"],
+            "length_mean": mean,
+            "length_max": max(a["length_max"], b["length_max"]),
+            "words": words,
+        }
     examples = list(dict.fromkeys(a["duplicate_examples"] + b["duplicate_examples"]))[:5]
     return {**base, "duplicates": a["duplicates"] + b["duplicates"], "duplicate_examples": examples}
 

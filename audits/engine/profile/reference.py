@@ -91,8 +91,9 @@ def profile_reference_chunks(
     for chunk in chunks():
         if edges is None and profile is not None:
             raise RuntimeError("chunks() yielded more chunks on its second iteration than on its first")
-        part = profile_frame(chunk, specs, edges=edges, now=now, target_column=target_column,
-                             _id_duplicates=_id_duplicates)
+        part = profile_frame(
+            chunk, specs, edges=edges, now=now, target_column=target_column, _id_duplicates=_id_duplicates
+        )
         profile = part if profile is None else merge_profiles(profile, part)
         done += len(chunk)
         del chunk, part

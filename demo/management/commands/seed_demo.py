@@ -19,12 +19,17 @@ from mlops import roles
 
 
 class Command(BaseCommand):
-    help = ("Create the Soom upsell demo: demo users, a pipeline token, four versions of the upsell model and "
-            "their promotion story (approvals, a rollback, a failed gate, a request awaiting review).")
+    help = (
+        "Create the Soom upsell demo: demo users, a pipeline token, four versions of the upsell model and "
+        "their promotion story (approvals, a rollback, a failed gate, a request awaiting review)."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("--reset-passwords", action="store_true",
-                            help=f"Set the demo people's passwords back to '{soom.DEMO_PASSWORD}'.")
+        parser.add_argument(
+            "--reset-passwords",
+            action="store_true",
+            help=f"Set the demo people's passwords back to '{soom.DEMO_PASSWORD}'.",
+        )
 
     def handle(self, *args, reset_passwords: bool, **options):
         began = time.monotonic()
@@ -38,8 +43,9 @@ class Command(BaseCommand):
         # The registry part commits as one unit: a failed run leaves no half-seeded rows, so the next
         # run starts over (at worst an artifact file from the failed attempt stays in storage).
         with transaction.atomic():
-            self._seed_model(owner=users["reviewer"], pipeline=pipeline,
-                             reviewers=(users["reviewer"], users["reviewer2"]))
+            self._seed_model(
+                owner=users["reviewer"], pipeline=pipeline, reviewers=(users["reviewer"], users["reviewer2"])
+            )
         support_desk.lists(users["agent"], say=say)
         self._print_logins(shown_passwords, token)
         self.stdout.write(self.style.SUCCESS(f"Demo ready in {time.monotonic() - began:.1f} s."))

@@ -22,8 +22,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("name", help="Username of the pipeline account, e.g. nightly-training.")
-        parser.add_argument("--rotate", action="store_true",
-                            help="Replace the account's token; the old one stops working at once.")
+        parser.add_argument(
+            "--rotate", action="store_true", help="Replace the account's token; the old one stops working at once."
+        )
 
     @transaction.atomic
     def handle(self, *args, name: str, rotate: bool, **options):
@@ -48,8 +49,10 @@ class Command(BaseCommand):
         else:
             # Never turn a person's account into a token-only pipeline account.
             if user.has_usable_password():
-                raise CommandError(f"User '{name}' already exists and signs in with a password; "
-                                   "pick another name for the pipeline account.")
+                raise CommandError(
+                    f"User '{name}' already exists and signs in with a password; "
+                    "pick another name for the pipeline account."
+                )
             if not user.is_active:
                 raise CommandError(f"User '{name}' exists but is deactivated; reactivate it in the admin first.")
             self.stderr.write(f"Reusing pipeline user '{name}'.")
