@@ -12,17 +12,16 @@ Rules kept for the lists (and by the database wherever a constraint or trigger c
 - the serving lists' cache is invalidated after every commit (never before: a reader could rebuild
   from the old rows and keep them under the new generation).
 
-One module per feature: `entries`, `bulk`, `privacy`, `surfaces`, `explanations`; `changes` (the
+One module per feature: `entries`, `bulk`, `privacy`, `surfaces`, `explanations`, `backgrounds`; `changes` (the
 change lock and the rate limit) and `checks` (what a change may ask for) serve the lists' ones.
 """
 
+from .backgrounds import explainer_background_from_reference, explainer_background_upload
 from .bulk import bulk_confirm, bulk_needs_count, bulk_preview
 from .changes import RateLimited, rate_limit_remaining
 from .checks import ID_PATTERN, boost_default_expiry
 from .entries import blacklist_add, boost_add, entry_lift
 from .explanations import (
-    explainer_background_from_reference,
-    explainer_background_upload,
     explanation_compute,
     explanation_request,
     explanations_erase,

@@ -18,7 +18,7 @@ from registry import services as registry_services
 from registry.models import TaskType
 from support import shap_engine as ex
 from support.models import ExplainerBackground, Explanation
-from support.services import explanations
+from support.services import backgrounds, explanations
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("one_thread")]
 
@@ -336,7 +336,7 @@ def test_categorical_inputs_are_selects_of_the_training_values(
     model, version = register_production(
         "upsell", tree.pipeline, tree.feature_schema, tree.decision_threshold, owner=reviewer, pipeline=pipeline
     )
-    assert explanations.explainer_background_from_reference(version=version) is None  # no reference yet
+    assert backgrounds.explainer_background_from_reference(version=version) is None  # no reference yet
     training = clean_batch(400, start=date(2026, 1, 1), end=date(2026, 6, 30), seed=12, first_customer=1)
     with django_capture_on_commit_callbacks(execute=True):
         batch = audit_services.batch_register(
