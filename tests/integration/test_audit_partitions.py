@@ -10,8 +10,7 @@ from audits import selectors, services
 from audits.engine import audit as engine
 from audits.models import AuditState
 from demo.batches import festival_batch, to_csv
-from tests.integration.conftest import SHARED_WORKER_PARTITION_ROWS
-from tests.integration.test_celery_worker import wait_for
+from tests.integration.processes import SHARED_WORKER_PARTITION_ROWS, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -22,7 +21,7 @@ def test_partitioned_profiles_merge_into_the_same_audit(
     celery_worker, reviewer, pipeline, django_capture_on_commit_callbacks
 ):
     from mlops.celery import app as celery_app
-    from tests.audits.conftest import upsell_reference_for
+    from tests.audits.reference_scenario import upsell_reference_for
 
     celery_app.conf.task_always_eager = True
     try:

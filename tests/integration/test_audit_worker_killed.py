@@ -13,7 +13,7 @@ from audits import services
 from audits.models import AuditJob, AuditState, Finding
 from audits.tasks import run_audit
 from demo.batches import shifted_batch, to_csv
-from tests.integration.conftest import WorkerProcess
+from tests.integration.processes import WorkerProcess
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -33,7 +33,7 @@ def test_a_killed_worker_does_not_lose_the_audit(
     django_capture_on_commit_callbacks,
 ):
     from mlops.celery import app as celery_app
-    from tests.audits.conftest import upsell_reference_for
+    from tests.audits.reference_scenario import upsell_reference_for
 
     settings.MEDIA_ROOT = integration_media_root
     celery_app.conf.task_always_eager = True

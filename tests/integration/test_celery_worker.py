@@ -5,7 +5,6 @@ and artifact_attach's on_commit hook really queues the check.
 """
 
 import hashlib
-import time
 import uuid
 from pathlib import Path
 
@@ -16,22 +15,12 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from registry import services
 from registry.models import ArtifactCheck, TaskType
 from registry.tasks import verify_artifact
+from tests.integration.processes import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 TIMEOUT = 30
 ARTIFACT = b"\x80\x04soom-upsell gradient boosting model bytes" * 64
-
-
-def wait_for(condition, worker, what: str, timeout: float = TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        assert worker.process.poll() is None, f"The Celery worker died while waiting for {what}.\n{worker.log()}"
-        time.sleep(0.2)
-    pytest.fail(f"Timed out after {timeout}s waiting for {what}.\n{worker.log()}", pytrace=False)
 
 
 def register_with_artifact(actor, name: str):

@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from demo.signups import generate_signups
 from demo.training import train_upsell_model
 from registry.models import PromotionRequest
-from tests.integration.test_celery_worker import wait_for
+from tests.integration.processes import wait_for
 from tests.registry.promotion_helpers import csv_upload
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]

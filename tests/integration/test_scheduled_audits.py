@@ -17,7 +17,7 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from audits import services
 from audits.models import Alert, AuditJob, AuditState
 from demo.batches import clean_batch, to_csv
-from tests.integration.conftest import ROOT
+from tests.integration.processes import ROOT
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -67,7 +67,7 @@ def test_beat_fires_a_schedule_and_the_worker_audits_the_days_file(
     celery_worker, test_database_url, tmp_path, reviewer, pipeline, django_capture_on_commit_callbacks
 ):
     from mlops.celery import app as celery_app
-    from tests.audits.conftest import upsell_reference_for
+    from tests.audits.reference_scenario import upsell_reference_for
 
     celery_app.conf.task_always_eager = True  # the reference is built in-process, the schedule by the worker
     try:
