@@ -1,11 +1,11 @@
 """Seeded generator of free-tier signups for Soom, a video-conferencing company.
 
-Pure (numpy and pandas only) so tests, the seed command and later audit issues can all call it.
+Pure (numpy and pandas only) so tests, the seed command and the benchmarks can all call it.
 Each row is one signup; the label `upgraded_90d` says whether the customer bought a paid plan within
 90 days. It is drawn from a logistic function of the features plus a hidden factor, so a model can
 learn real signal (ROC AUC around 0.8) without being able to predict it perfectly.
 
-Drift hooks for later issues (not built here):
+Ways to make a drifted batch (demo/batches.py uses them):
 - a new event type such as `festival`: pass `event_types=` with an extra `EventProfile`;
 - a shifted numeric column: transform the returned frame (e.g. `meeting_minutes * 1.8`), or pass a
   profile with a different `minutes_median`;
