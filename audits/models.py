@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
+from mlops.modelkit import JobState, choice_constraint, failure_explained_constraint, one_source_constraint
 from registry.models import ModelVersion, RegisteredModel
 
 
@@ -51,11 +52,8 @@ class DataBatch(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.CheckConstraint(
-                condition=(~Q(file="") & Q(storage_path="")) | (Q(file="") & ~Q(storage_path="")),
-                name="audits_batch_one_source",
-            ),
-            models.CheckConstraint(condition=Q(format__in=DataFormat.values), name="audits_batch_format_valid"),
+            one_source_constraint("audits_batch_one_source"),
+            choice_constraint("format", DataFormat, "audits_batch_format_valid"),
         ]
 
     def __str__(self) -> str:
@@ -104,11 +102,7 @@ class AuditKind(models.TextChoices):
     BATCH = "batch", "Audit a batch"
 
 
-class AuditState(models.TextChoices):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
+AuditState = JobState
 
 
 class Verdict(models.TextChoices):
@@ -151,10 +145,8 @@ class AuditJob(models.Model):
         ordering = ["-created_at", "-id"]
         permissions = [("run_audits", "Can start audits and edit audit suites")]
         constraints = [
-            models.CheckConstraint(condition=Q(state__in=AuditState.values), name="audits_job_state_valid"),
-            models.CheckConstraint(
-                condition=~Q(state=AuditState.FAILED) | ~Q(error=""), name="audits_failed_job_says_why"
-            ),
+            choice_constraint("state", AuditState, "audits_job_state_valid"),
+            failure_explained_constraint("audits_failed_job_says_why"),
             models.CheckConstraint(
                 condition=Q(verdict="") | (Q(state=AuditState.SUCCEEDED) & Q(kind=AuditKind.BATCH)),
                 name="audits_verdict_only_on_success",
@@ -180,10 +172,7 @@ class Severity(models.TextChoices):
     ERROR = "error"
 
 
-class FindingStatus(models.TextChoices):
-    PASS = "pass"
-    WARN = "warn"
-    FAIL = "fail"
+FindingStatus = Verdict  # a finding passes, warns or fails as an audit does
 
 
 class Finding(models.Model):
@@ -336,7 +325,7 @@ class AuditSchedule(models.Model):
         ordering = ["model", "name"]
         constraints = [
             models.UniqueConstraint(fields=["model", "name"], name="audits_schedule_name_per_model"),
-            models.CheckConstraint(condition=Q(source__in=ScheduleSource.values), name="audits_schedule_source_valid"),
+            choice_constraint("source", ScheduleSource, "audits_schedule_source_valid"),
             models.CheckConstraint(
                 condition=~Q(source=ScheduleSource.STORAGE_PATH) | ~Q(storage_path=""),
                 name="audits_file_schedule_has_path",

@@ -18,6 +18,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from mlops.modelkit import JobState, choice_constraint, failure_explained_constraint
 from registry.models import RegisteredModel
 
 ALL_SURFACES = "*"  # the scope_key of an entry that applies everywhere
@@ -145,7 +146,7 @@ class ListEntry(models.Model):
             models.Index(fields=["expires_at"], name="support_entry_expires"),
         ]
         constraints = [
-            models.CheckConstraint(condition=Q(kind__in=EntryKind.values), name="support_entry_kind_valid"),
+            choice_constraint("kind", EntryKind, "support_entry_kind_valid"),
             models.CheckConstraint(
                 condition=Q(kind=EntryKind.BLACKLIST, reason__in=BLACKLIST_REASONS)
                 | Q(kind=EntryKind.BOOST, reason__in=BOOST_REASONS),
@@ -285,7 +286,7 @@ class PrivacyRequest(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.CheckConstraint(condition=Q(erase_state__in=EraseState.values), name="support_privacy_state_valid"),
+            choice_constraint("erase_state", EraseState, "support_privacy_state_valid"),
             models.CheckConstraint(
                 condition=Q(erase_state=EraseState.PENDING, erased_at__isnull=True)
                 | Q(erase_state=EraseState.DONE, erased_at__isnull=False, erase_counts__isnull=False),
@@ -335,7 +336,7 @@ class BulkUpload(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.CheckConstraint(condition=Q(kind__in=EntryKind.values), name="support_bulk_kind_valid"),
+            choice_constraint("kind", EntryKind, "support_bulk_kind_valid"),
             models.CheckConstraint(
                 condition=Q(applied_at__isnull=True, applied_by__isnull=True, applied_count__isnull=True)
                 | Q(applied_at__isnull=False, applied_by__isnull=False, applied_count__isnull=False),
@@ -409,11 +410,7 @@ class ExplainerBackground(models.Model):
         return f"Explainer background of {self.version} ({self.rows} rows)"
 
 
-class ExplanationState(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
+ExplanationState = JobState
 
 
 class Explanation(models.Model):
@@ -452,12 +449,8 @@ class Explanation(models.Model):
         constraints = [
             # The cache: one explanation per version and input, however it was asked for.
             models.UniqueConstraint(fields=["version", "input_key"], name="support_explanation_once_per_input"),
-            models.CheckConstraint(
-                condition=Q(state__in=ExplanationState.values), name="support_explanation_state_valid"
-            ),
-            models.CheckConstraint(
-                condition=~Q(state=ExplanationState.FAILED) | ~Q(error=""), name="support_explanation_failure_explained"
-            ),
+            choice_constraint("state", ExplanationState, "support_explanation_state_valid"),
+            failure_explained_constraint("support_explanation_failure_explained"),
             models.CheckConstraint(
                 condition=~Q(state=ExplanationState.SUCCEEDED) | Q(result__isnull=False, finished_at__isnull=False),
                 name="support_explanation_success_has_result",

@@ -14,6 +14,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
+from mlops.modelkit import choice_constraint
+
 from ..validators import (
     validate_commit,
     validate_feature_schema,
@@ -65,7 +67,7 @@ class RegisteredModel(models.Model):
             ("move_alias", "Can move model aliases"),
         ]
         constraints = [
-            models.CheckConstraint(condition=Q(task_type__in=TaskType.values), name="registry_model_task_type_valid"),
+            choice_constraint("task_type", TaskType, "registry_model_task_type_valid"),
         ]
 
     def __str__(self) -> str:
@@ -119,7 +121,7 @@ class TrainingRun(models.Model):
     class Meta:
         ordering = ["-started_at", "-id"]
         constraints = [
-            models.CheckConstraint(condition=Q(status__in=RunStatus.values), name="registry_run_status_valid"),
+            choice_constraint("status", RunStatus, "registry_run_status_valid"),
             models.CheckConstraint(
                 condition=Q(ended_at__isnull=True) | Q(ended_at__gte=F("started_at")),
                 name="registry_run_ends_after_start",

@@ -6,8 +6,9 @@ from urllib.parse import urlsplit
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import models
-from django.db.models import Q
 from django.utils import timezone
+
+from mlops.modelkit import choice_constraint
 
 from .catalog import RegisteredModel
 
@@ -58,7 +59,7 @@ class NotificationChannel(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.CheckConstraint(condition=Q(kind__in=ChannelKind.values), name="registry_channel_kind_valid"),
+            choice_constraint("kind", ChannelKind, "registry_channel_kind_valid"),
         ]
 
     def __str__(self) -> str:
@@ -123,7 +124,7 @@ class NotificationDelivery(models.Model):
         verbose_name_plural = "notification deliveries"
         constraints = [
             models.UniqueConstraint(fields=["channel", "dedupe_key"], name="registry_delivery_once"),
-            models.CheckConstraint(condition=Q(state__in=DeliveryState.values), name="registry_delivery_state_valid"),
+            choice_constraint("state", DeliveryState, "registry_delivery_state_valid"),
         ]
 
     def __str__(self) -> str:

@@ -11,6 +11,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
+from mlops.modelkit import choice_constraint, one_source_constraint
+
 from .catalog import ModelVersion, RegisteredModel
 
 __all__ = [
@@ -87,9 +89,7 @@ class PromotionPolicy(models.Model):
     class Meta:
         verbose_name_plural = "promotion policies"
         constraints = [
-            models.CheckConstraint(
-                condition=Q(threshold_rule__in=ThresholdRule.values), name="registry_policy_rule_valid"
-            ),
+            choice_constraint("threshold_rule", ThresholdRule, "registry_policy_rule_valid"),
             models.CheckConstraint(
                 condition=~Q(threshold_rule__in=[ThresholdRule.MIN_RECALL, ThresholdRule.MIN_PRECISION])
                 | Q(threshold_target__isnull=False),
@@ -137,11 +137,8 @@ class HoldoutDataset(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.CheckConstraint(
-                condition=(~Q(file="") & Q(storage_path="")) | (Q(file="") & ~Q(storage_path="")),
-                name="registry_holdout_one_source",
-            ),
-            models.CheckConstraint(condition=Q(format__in=HoldoutFormat.values), name="registry_holdout_format_valid"),
+            one_source_constraint("registry_holdout_one_source"),
+            choice_constraint("format", HoldoutFormat, "registry_holdout_format_valid"),
         ]
 
     def __str__(self) -> str:
@@ -207,10 +204,8 @@ class PromotionRequest(models.Model):
         ordering = ["-submitted_at", "-id"]
         permissions = [("approve_promotion", "Can approve, reject and roll back promotions")]
         constraints = [
-            models.CheckConstraint(condition=Q(state__in=PromotionState.values), name="registry_promotion_state_valid"),
-            models.CheckConstraint(
-                condition=Q(action__in=PromotionAction.values), name="registry_promotion_action_valid"
-            ),
+            choice_constraint("state", PromotionState, "registry_promotion_state_valid"),
+            choice_constraint("action", PromotionAction, "registry_promotion_action_valid"),
             # Four eyes, kept by the database too: nobody decides on their own request.
             models.CheckConstraint(
                 condition=Q(decided_by__isnull=True) | ~Q(decided_by=F("submitted_by")),
