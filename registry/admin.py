@@ -59,46 +59,19 @@ class VersionInline(ViewOnlyInline):
     ordering = ("-version",)
 
 
-class AliasInline(ViewOnlyInline):
-    model = ModelAlias
-    fields = ("name", "version", "updated_at")
-    show_change_link = False
+def rows_inline(row_model, columns) -> type[ViewOnlyInline]:
+    """A view-only table of a record's rows (aliases, tags, checks, logs), without links to pages of their own."""
+    attrs = {"model": row_model, "fields": columns, "show_change_link": False}
+    return type(f"{row_model.__name__}Inline", (ViewOnlyInline,), attrs)
 
 
-class AliasEventInline(ViewOnlyInline):
-    model = AliasEvent
-    fields = ("created_at", "alias", "from_version", "to_version", "actor", "reason")
-    show_change_link = False
-
-
-class VersionTagInline(ViewOnlyInline):
-    model = ModelVersionTag
-    fields = ("key", "value", "set_by", "set_at")
-    show_change_link = False
-
-
-class ArtifactCheckInline(ViewOnlyInline):
-    model = ArtifactCheck
-    fields = ("checked_at", "ok", "computed_sha256", "error")
-    show_change_link = False
-
-
-class RunParamInline(ViewOnlyInline):
-    model = RunParam
-    fields = ("key", "value", "logged_at")
-    show_change_link = False
-
-
-class RunMetricInline(ViewOnlyInline):
-    model = RunMetric
-    fields = ("key", "value", "is_nan", "step", "timestamp")
-    show_change_link = False
-
-
-class RunTagInline(ViewOnlyInline):
-    model = RunTag
-    fields = ("key", "value", "set_by", "set_at")
-    show_change_link = False
+AliasInline = rows_inline(ModelAlias, ("name", "version", "updated_at"))
+AliasEventInline = rows_inline(AliasEvent, ("created_at", "alias", "from_version", "to_version", "actor", "reason"))
+VersionTagInline = rows_inline(ModelVersionTag, ("key", "value", "set_by", "set_at"))
+ArtifactCheckInline = rows_inline(ArtifactCheck, ("checked_at", "ok", "computed_sha256", "error"))
+RunParamInline = rows_inline(RunParam, ("key", "value", "logged_at"))
+RunMetricInline = rows_inline(RunMetric, ("key", "value", "is_nan", "step", "timestamp"))
+RunTagInline = rows_inline(RunTag, ("key", "value", "set_by", "set_at"))
 
 
 # --- models and versions ------------------------------------------------------------------------

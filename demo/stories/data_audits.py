@@ -62,27 +62,13 @@ def broken_batches(model, pipeline, *, say):
         seed=soom.SEED + 2,
         first_customer=soom.SIGNUPS + soom.HOLDOUT_SIGNUPS + 1,
     )
-    audit(
-        model,
-        pipeline,
-        "signups-2026-11-a-lobby-minutes.csv",
-        to_csv(shifted_batch(soom.BATCH_SIGNUPS, **november)),
-        say=say,
-    )
-    audit(
-        model,
-        pipeline,
-        "signups-2026-11-b-festivals.csv",
-        to_csv(festival_batch(soom.BATCH_SIGNUPS, **november)),
-        say=say,
-    )
-    audit(
-        model,
-        pipeline,
-        "signups-2026-11-c-new-export.csv",
-        to_csv(clean_batch(soom.BATCH_SIGNUPS, **november), date_format=FLIPPED_DATE_FORMAT),
-        say=say,
-    )
+    for filename, make_batch, csv_options in (
+        ("signups-2026-11-a-lobby-minutes.csv", shifted_batch, {}),
+        ("signups-2026-11-b-festivals.csv", festival_batch, {}),
+        ("signups-2026-11-c-new-export.csv", clean_batch, {"date_format": FLIPPED_DATE_FORMAT}),
+    ):
+        frame = make_batch(soom.BATCH_SIGNUPS, **november)
+        audit(model, pipeline, filename, to_csv(frame, **csv_options), say=say)
 
 
 def serving_week(model, v1, pipeline, result: TrainedModel, owner, *, say):
