@@ -141,26 +141,32 @@ KEEL_MAX_PREDICTIONS_PER_REQUEST = int(os.environ.get("KEEL_MAX_PREDICTIONS_PER_
 KEEL_SUPPORT_ENTITY_TYPES = env_list("KEEL_SUPPORT_ENTITY_TYPES", "customer,product")
 # The entity type a privacy request is about (a person).
 KEEL_SUPPORT_PRIVACY_ENTITY_TYPE = os.environ.get("KEEL_SUPPORT_PRIVACY_ENTITY_TYPE", "customer")
-# Boosts are temporary: a weight in this range, for at most this many days.
-KEEL_SUPPORT_BOOST_MIN_WEIGHT = float(os.environ.get("KEEL_SUPPORT_BOOST_MIN_WEIGHT", "0.1"))
-KEEL_SUPPORT_BOOST_MAX_WEIGHT = float(os.environ.get("KEEL_SUPPORT_BOOST_MAX_WEIGHT", "10"))
-KEEL_SUPPORT_BOOST_MAX_DAYS = int(os.environ.get("KEEL_SUPPORT_BOOST_MAX_DAYS", "30"))
-# Each agent may make this many changes (a bulk upload counts as one) per window of seconds.
-KEEL_SUPPORT_RATE_LIMIT_CHANGES = int(os.environ.get("KEEL_SUPPORT_RATE_LIMIT_CHANGES", "60"))
-KEEL_SUPPORT_RATE_LIMIT_SECONDS = int(os.environ.get("KEEL_SUPPORT_RATE_LIMIT_SECONDS", "600"))
-# Bulk CSV uploads: size and row limits, how long a preview may be confirmed, and above how many new
-# blacklisted IDs the agent must type the count to confirm.
-KEEL_SUPPORT_BULK_MAX_BYTES = int(os.environ.get("KEEL_SUPPORT_BULK_MAX_BYTES", str(2 * 1024 * 1024)))
-KEEL_SUPPORT_BULK_MAX_ROWS = int(os.environ.get("KEEL_SUPPORT_BULK_MAX_ROWS", "20000"))
-KEEL_SUPPORT_BULK_PREVIEW_SECONDS = int(os.environ.get("KEEL_SUPPORT_BULK_PREVIEW_SECONDS", "1800"))
-KEEL_SUPPORT_BULK_CONFIRM_THRESHOLD = int(os.environ.get("KEEL_SUPPORT_BULK_CONFIRM_THRESHOLD", "100"))
-# Serving lists are cached (invalidated on every change, rebuilt at the next expiry); this bounds how
-# long a cached copy may live at all. A reader's token and permissions are cached this long.
-KEEL_SUPPORT_LISTS_CACHE_SECONDS = int(os.environ.get("KEEL_SUPPORT_LISTS_CACHE_SECONDS", "300"))
-KEEL_SUPPORT_LISTS_AUTH_CACHE_SECONDS = int(os.environ.get("KEEL_SUPPORT_LISTS_AUTH_CACHE_SECONDS", "30"))
-# Explainer backgrounds (the sample a model-agnostic SHAP explainer compares against), per version.
-KEEL_EXPLAIN_MAX_BACKGROUND_ROWS = int(os.environ.get("KEEL_EXPLAIN_MAX_BACKGROUND_ROWS", "1000"))
-KEEL_EXPLAIN_MAX_BACKGROUND_BYTES = int(os.environ.get("KEEL_EXPLAIN_MAX_BACKGROUND_BYTES", str(2 * 1024 * 1024)))
+# The support and explanation limits, each read from the environment variable of its name; the
+# default's type (int or float) is the setting's type.
+SUPPORT_LIMIT_DEFAULTS = {
+    # Boosts are temporary: a weight in this range, for at most this many days.
+    "KEEL_SUPPORT_BOOST_MIN_WEIGHT": 0.1,
+    "KEEL_SUPPORT_BOOST_MAX_WEIGHT": 10.0,
+    "KEEL_SUPPORT_BOOST_MAX_DAYS": 30,
+    # Each agent may make this many changes (a bulk upload counts as one) per window of seconds.
+    "KEEL_SUPPORT_RATE_LIMIT_CHANGES": 60,
+    "KEEL_SUPPORT_RATE_LIMIT_SECONDS": 600,
+    # Bulk CSV uploads: size and row limits, how long a preview may be confirmed, and above how many
+    # new blacklisted IDs the agent must type the count to confirm.
+    "KEEL_SUPPORT_BULK_MAX_BYTES": 2 * 1024 * 1024,
+    "KEEL_SUPPORT_BULK_MAX_ROWS": 20000,
+    "KEEL_SUPPORT_BULK_PREVIEW_SECONDS": 1800,
+    "KEEL_SUPPORT_BULK_CONFIRM_THRESHOLD": 100,
+    # Serving lists are cached (invalidated on every change, rebuilt at the next expiry); this bounds
+    # how long a cached copy may live at all. A reader's token and permissions are cached this long.
+    "KEEL_SUPPORT_LISTS_CACHE_SECONDS": 300,
+    "KEEL_SUPPORT_LISTS_AUTH_CACHE_SECONDS": 30,
+    # Explainer backgrounds (the sample a model-agnostic SHAP explainer compares against), per version.
+    "KEEL_EXPLAIN_MAX_BACKGROUND_ROWS": 1000,
+    "KEEL_EXPLAIN_MAX_BACKGROUND_BYTES": 2 * 1024 * 1024,
+}
+for _name, _default in SUPPORT_LIMIT_DEFAULTS.items():
+    globals()[_name] = type(_default)(os.environ.get(_name, _default))
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
