@@ -136,12 +136,7 @@ class ColumnRules:
 
     @classmethod
     def from_dict(cls, data: Mapping) -> ColumnRules:
-        if not isinstance(data, Mapping):
-            raise ValueError("column rules must be an object")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown column rule(s): {', '.join(unknown)}")
+        _check_known_fields(cls, data, what="column rules", unknown="column rule(s)")
         if "kind" not in data:
             raise ValueError("column rules need a kind")
         return cls(**dict(data))
@@ -198,17 +193,21 @@ class Suite:
 
     @classmethod
     def from_dict(cls, data: Mapping) -> Suite:
-        if not isinstance(data, Mapping):
-            raise ValueError("a suite must be an object")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown suite field(s): {', '.join(unknown)}")
+        _check_known_fields(cls, data, what="a suite", unknown="suite field(s)")
         columns = data.get("columns") or {}
         if not isinstance(columns, Mapping):
             raise ValueError("columns must map column names to rules")
         out = {k: v for k, v in data.items() if k != "columns"}
         return cls(columns={name: ColumnRules.from_dict(rules) for name, rules in columns.items()}, **out)
+
+
+def _check_known_fields(cls, data, *, what: str, unknown: str) -> None:
+    """`data` must be a mapping naming only fields of the dataclass `cls`."""
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{what} must be an object")
+    extra = sorted(set(data) - {f.name for f in fields(cls)})
+    if extra:
+        raise ValueError(f"unknown {unknown}: {', '.join(extra)}")
 
 
 def _number(name: str, value) -> float:

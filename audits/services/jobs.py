@@ -15,12 +15,12 @@ from django.db import OperationalError as DatabaseOperationalError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
-from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from mlops.datafiles.reading import DataFileError
 from mlops.datafiles.storage import resolve_data_path, save_with_upload
 from mlops.errors import ApplicationError
 from mlops.hashing import sha256_stream
+from mlops.queueing import queue_each, queue_or_wait
 from registry import selectors as registry_selectors
 from registry.models import ModelVersion, RegisteredModel
 
@@ -120,10 +120,16 @@ def batch_register(
 def _queue(job_id: int) -> None:
     from ..tasks import run_audit
 
-    try:
-        run_audit.delay(job_id)
-    except BrokerUnavailable:
-        log.warning("Broker unavailable: audit %s waits for the sweep", job_id)
+    queue_or_wait(run_audit, job_id, what="audit")
+
+
+def _create_queued(model, version, batch, kind: str, actor, **fields) -> AuditJob:
+    """A new audit job (of a batch, or a reference build), queued once the transaction commits."""
+    job = AuditJob.objects.create(
+        model=model, version=version, batch=batch, kind=kind, created_by=actor, stage="queued", **fields
+    )
+    transaction.on_commit(lambda: _queue(job.pk))
+    return job
 
 
 def _audit_target(model: RegisteredModel, version: ModelVersion | None) -> ModelVersion:
@@ -159,19 +165,16 @@ def audit_start(
     """Audit a registered batch against a version's training reference (by default, production's).
     `serving` marks a serving-log export: the model's features and what processing dropped."""
     version = _audit_target(batch.model, version)
-    job = AuditJob.objects.create(
-        model=batch.model,
-        version=version,
-        batch=batch,
-        kind=AuditKind.BATCH,
-        created_by=actor,
-        stage="queued",
+    return _create_queued(
+        batch.model,
+        version,
+        batch,
+        AuditKind.BATCH,
+        actor,
         schedule=schedule,
         trigger_key=trigger_key,
         facts={"serving": serving} if serving else {},
     )
-    transaction.on_commit(lambda: _queue(job.pk))
-    return job
 
 
 @transaction.atomic
@@ -445,11 +448,5 @@ def _record(job_id: int, findings: list, verdict: str, profile: dict, facts: dic
 def audits_requeue_stalled(*, older_than_seconds: int = 1800) -> int:
     """Queue again the audits that never started (broker down) or whose worker vanished."""
     cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
-    stalled = list(
-        AuditJob.objects.filter(state__in=[AuditState.QUEUED, AuditState.RUNNING], created_at__lt=cutoff).values_list(
-            "pk", flat=True
-        )
-    )
-    for job_id in stalled:
-        _queue(job_id)
-    return len(stalled)
+    stalled = AuditJob.objects.filter(state__in=[AuditState.QUEUED, AuditState.RUNNING], created_at__lt=cutoff)
+    return queue_each(stalled, _queue)

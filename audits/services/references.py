@@ -73,17 +73,8 @@ def reference_build_start(
         text_columns=text_columns,
         extra=extra,
     )
-    job = AuditJob.objects.create(
-        model=version.model,
-        version=version,
-        batch=batch,
-        kind=AuditKind.REFERENCE,
-        created_by=actor,
-        stage="queued",
-        facts={
-            "specs": [spec.to_dict() for spec in specs],
-            "roles": {"label": label_column or None, "prediction": prediction_column or None},
-        },
-    )
-    transaction.on_commit(lambda: jobs._queue(job.pk))
-    return job
+    facts = {
+        "specs": [spec.to_dict() for spec in specs],
+        "roles": {"label": label_column or None, "prediction": prediction_column or None},
+    }
+    return jobs._create_queued(version.model, version, batch, AuditKind.REFERENCE, actor, facts=facts)

@@ -3,26 +3,5 @@
 KEEL_DATA_ROOT, uploads). Only the pure names are exported here, so that importing the reader never
 loads Django; import storage's as `from mlops.datafiles.storage import ...`."""
 
-from .reading import (
-    FORMATS,
-    DataFileError,
-    count_rows,
-    guess_format,
-    iter_chunks,
-    read_columns,
-    read_frame,
-)
-from .scanning import FileScan, first_bad_utf8_offset, scan_file
-
-__all__ = [
-    "FORMATS",
-    "DataFileError",
-    "FileScan",
-    "count_rows",
-    "first_bad_utf8_offset",
-    "guess_format",
-    "iter_chunks",
-    "read_columns",
-    "read_frame",
-    "scan_file",
-]
+from .reading import *  # noqa: F403 (the pure names; scanning's are re-exported by reading)
+from .reading import __all__  # noqa: F401 (the same public names)

@@ -5,18 +5,16 @@ cancelled by the submitter while open; rolled_back when a reviewer rolls product
 Each transition appends a PromotionEvent (who, when, why) and notifies subscribers.
 """
 
-import logging
-
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
-from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from mlops.datafiles.reading import DataFileError, guess_format, read_frame
 from mlops.datafiles.storage import resolve_data_path, save_with_upload
 from mlops.errors import ApplicationError, Conflict
 from mlops.hashing import sha256_stream
+from mlops.queueing import queue_each, queue_or_wait
 
 from ..models import (
     GOVERNED_ALIASES,
@@ -49,8 +47,6 @@ __all__ = [
     "promotion_rollback",
     "promotion_gates_requeue",
 ]
-
-log = logging.getLogger(__name__)
 
 # The gate needs hold-out data for aliases that send real users a model's decisions.
 HOLDOUT_REQUIRED = ("production", "canary")
@@ -153,14 +149,25 @@ def _transition(promotion: PromotionRequest, to_state: str, *, actor, note: str 
     return promotion
 
 
+def _decide(promotion: PromotionRequest, to_state: str, *, actor, comment: str, **fields) -> PromotionRequest:
+    """A reviewer's decision: the transition, with who decided, when and their comment."""
+    return _transition(
+        promotion,
+        to_state,
+        actor=actor,
+        note=comment,
+        decided_by=actor,
+        decided_at=timezone.now(),
+        decision_comment=comment,
+        **fields,
+    )
+
+
 def _queue_gate(promotion_id: int) -> None:
     from ..tasks import run_promotion_gate
 
-    try:
-        run_promotion_gate.delay(promotion_id)
-    except BrokerUnavailable:
-        # The request is saved; the periodic sweep (requeue_stalled_gates) starts its gate later.
-        log.warning("Broker unavailable: promotion request %s waits for the sweep", promotion_id)
+    # If the broker is down, the request is saved and the periodic sweep (requeue_stalled_gates) starts its gate.
+    queue_or_wait(run_promotion_gate, promotion_id, what="promotion request")
 
 
 def _notify(promotion: PromotionRequest, event: str, **extra) -> None:
@@ -376,16 +383,7 @@ def promotion_approve(
         reason=f"Promotion request #{promotion.pk} approved by {actor.get_username()}"
         + (f": {comment}" if comment else ""),
     )
-    _transition(
-        promotion,
-        PromotionState.APPROVED,
-        actor=actor,
-        note=comment,
-        decided_by=actor,
-        decided_at=timezone.now(),
-        decision_comment=comment,
-        approved_threshold=serving_threshold,
-    )
+    _decide(promotion, PromotionState.APPROVED, actor=actor, comment=comment, approved_threshold=serving_threshold)
     transaction.on_commit(lambda: _notify(promotion, NotificationEvent.APPROVED, approved_by=actor.get_username()))
     return promotion
 
@@ -401,15 +399,7 @@ def promotion_reject(*, promotion: PromotionRequest, actor, comment: str) -> Pro
         raise Conflict(f"Request #{promotion.pk} is already {promotion.state.replace('_', ' ')}.", field="state")
     if not (comment or "").strip():
         raise ApplicationError("Say why you reject it; the submitter reads it.", field="comment")
-    return _transition(
-        promotion,
-        PromotionState.REJECTED,
-        actor=actor,
-        note=comment,
-        decided_by=actor,
-        decided_at=timezone.now(),
-        decision_comment=comment,
-    )
+    return _decide(promotion, PromotionState.REJECTED, actor=actor, comment=comment)
 
 
 @transaction.atomic
@@ -484,11 +474,5 @@ def promotion_rollback(*, model: RegisteredModel, to_version: ModelVersion, acto
 def promotion_gates_requeue(*, older_than_seconds: int = 600) -> int:
     """Queue the gate again for requests validating longer than expected. Safe: the gate is idempotent."""
     cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
-    stalled = list(
-        PromotionRequest.objects.filter(state=PromotionState.VALIDATING, submitted_at__lt=cutoff).values_list(
-            "pk", flat=True
-        )
-    )
-    for promotion_id in stalled:
-        _queue_gate(promotion_id)
-    return len(stalled)
+    stalled = PromotionRequest.objects.filter(state=PromotionState.VALIDATING, submitted_at__lt=cutoff)
+    return queue_each(stalled, _queue_gate)

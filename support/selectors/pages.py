@@ -40,6 +40,15 @@ class RecentChange:
         return self.actor.get_username() if self.actor is not None else "Keel"
 
 
+def _latest(queryset, actor_field: str, order: str, limit: int):
+    """The `limit` latest rows by `order` (newest id first on a tie), with who did it."""
+    return queryset.select_related(actor_field).order_by(order, "-id")[:limit]
+
+
+def _entry_change(entry: ListEntry, at, action: str, actor, what: str) -> RecentChange:
+    return RecentChange(at, action, actor, entry.entity_type, entry.entity_id, what, entry=entry)
+
+
 def _entry_words(entry: ListEntry) -> str:
     words = [entry.get_reason_display(), f"on {entry.scope_label}"]
     if entry.kind == EntryKind.BOOST and entry.weight is not None:
@@ -60,39 +69,12 @@ def recent_changes(*, limit: int = RECENT_CHANGES) -> list[RecentChange]:
     )
     for entry in added:
         action = "blacklisted" if entry.kind == EntryKind.BLACKLIST else "boosted"
-        changes.append(
-            RecentChange(
-                entry.created_at,
-                action,
-                entry.created_by,
-                entry.entity_type,
-                entry.entity_id,
-                _entry_words(entry),
-                entry=entry,
-            )
-        )
-    lifted = (
-        ListEntry.objects.filter(lifted_seq__isnull=False)
-        .select_related("lifted_by")
-        .order_by("-lifted_seq", "-id")[:limit]
-    )
+        changes.append(_entry_change(entry, entry.created_at, action, entry.created_by, _entry_words(entry)))
+    lifted = _latest(ListEntry.objects.filter(lifted_seq__isnull=False), "lifted_by", "-lifted_seq", limit)
     for entry in lifted:
-        changes.append(
-            RecentChange(
-                entry.lifted_at,
-                "lifted",
-                entry.lifted_by,
-                entry.entity_type,
-                entry.entity_id,
-                f"{entry.get_kind_display().lower()} #{entry.pk}: {entry.lift_reason}",
-                entry=entry,
-            )
-        )
-    applied = (
-        BulkUpload.objects.filter(applied_at__isnull=False)
-        .select_related("applied_by")
-        .order_by("-applied_at", "-id")[:limit]
-    )
+        what = f"{entry.get_kind_display().lower()} #{entry.pk}: {entry.lift_reason}"
+        changes.append(_entry_change(entry, entry.lifted_at, "lifted", entry.lifted_by, what))
+    applied = _latest(BulkUpload.objects.filter(applied_at__isnull=False), "applied_by", "-applied_at", limit)
     for bulk in applied:
         what = f"{bulk.applied_count} IDs, {bulk.get_reason_display()}, on {bulk.scope_label}"
         changes.append(RecentChange(bulk.applied_at, "bulk_applied", bulk.applied_by, what=what, bulk=bulk))

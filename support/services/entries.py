@@ -85,30 +85,19 @@ def blacklist_add(
 ) -> ListEntry:
     """Stop serving an ID on all surfaces or named ones, until `expires_at` (None: until lifted).
     Refused (409, naming the entry) if the ID is already blacklisted on exactly that scope."""
-    now = timezone.now()
-    entity_type, entity_id = check_entity(entity_type, entity_id)
-    note = (note or "").strip()
-    check_reason(EntryKind.BLACKLIST, reason, note)
-    check_expiry(expires_at, now)
-    rate_check(actor, now)
-    seq = begin_change()
-    scope = resolve_scope(all_surfaces=all_surfaces, surfaces=surfaces)
-    active = active_by_entity([(entity_type, entity_id)], now).get((entity_type, entity_id), [])
-    refuse_clash(find_clash(EntryKind.BLACKLIST, entity_type, entity_id, scope.key, active))
-    [entry] = create_entries(
-        kind=EntryKind.BLACKLIST,
-        keys=[(entity_type, entity_id)],
+    return _add_one(
+        EntryKind.BLACKLIST,
+        lambda now: check_expiry(expires_at, now),
+        actor=actor,
+        entity_type=entity_type,
+        entity_id=entity_id,
         reason=reason,
         note=note,
-        scope=scope,
+        all_surfaces=all_surfaces,
+        surfaces=surfaces,
         weight=None,
         expires_at=expires_at,
-        actor=actor,
-        now=now,
-        seq=seq,
     )
-    after_change(actor, now)
-    return entry
 
 
 @transaction.atomic
@@ -126,23 +115,54 @@ def boost_add(
 ) -> ListEntry:
     """Lift an ID in the rankings of all surfaces or named ones, for a while (boosts always expire).
     Refused (409, naming the entry) on a surface where the ID is blacklisted or already boosted."""
+    return _add_one(
+        EntryKind.BOOST,
+        lambda now: check_boost(weight, expires_at, now),
+        actor=actor,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        reason=reason,
+        note=note,
+        all_surfaces=all_surfaces,
+        surfaces=surfaces,
+        weight=weight,
+        expires_at=expires_at,
+    )
+
+
+def _add_one(
+    kind: str,
+    check_terms,
+    *,
+    actor,
+    entity_type: str,
+    entity_id: str,
+    reason: str,
+    note: str,
+    all_surfaces: bool,
+    surfaces: Sequence[str],
+    weight: float | None,
+    expires_at: datetime | None,
+) -> ListEntry:
+    """One entry for one ID: checked (`check_terms(now)` checks the kind's weight and expiry), refused
+    on a clash with an active entry, and written as one change of the lists."""
     now = timezone.now()
     entity_type, entity_id = check_entity(entity_type, entity_id)
     note = (note or "").strip()
-    check_reason(EntryKind.BOOST, reason, note)
-    check_boost(weight, expires_at, now)
+    check_reason(kind, reason, note)
+    check_terms(now)
     rate_check(actor, now)
     seq = begin_change()
     scope = resolve_scope(all_surfaces=all_surfaces, surfaces=surfaces)
     active = active_by_entity([(entity_type, entity_id)], now).get((entity_type, entity_id), [])
-    refuse_clash(find_clash(EntryKind.BOOST, entity_type, entity_id, scope.key, active))
+    refuse_clash(find_clash(kind, entity_type, entity_id, scope.key, active))
     [entry] = create_entries(
-        kind=EntryKind.BOOST,
+        kind=kind,
         keys=[(entity_type, entity_id)],
         reason=reason,
         note=note,
         scope=scope,
-        weight=float(weight),
+        weight=None if weight is None else float(weight),
         expires_at=expires_at,
         actor=actor,
         now=now,

@@ -29,10 +29,10 @@ from django.db import OperationalError as DatabaseOperationalError
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
-from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from audits import selectors as audit_selectors
 from mlops.errors import ApplicationError, Conflict
+from mlops.queueing import queue_or_wait
 from registry import selectors as registry_selectors
 from registry.models import ModelVersion, RegisteredModel
 
@@ -177,10 +177,7 @@ def _canonical(values: Mapping, schema: list[dict], *, field: str | None) -> tup
 def _queue(explanation_id: int) -> None:
     from ..tasks import compute_explanation
 
-    try:
-        compute_explanation.delay(explanation_id)
-    except BrokerUnavailable:
-        log.warning("Broker unavailable: explanation %s is queued again by its next request", explanation_id)
+    queue_or_wait(compute_explanation, explanation_id, what="explanation", later="is queued again by its next request")
 
 
 def _stale(explanation: Explanation, now) -> bool:

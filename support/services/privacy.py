@@ -1,14 +1,14 @@
 """Privacy requests: a customer blacklisted everywhere for good, their boosts lifted and their
 logged data erased in the background."""
 
-import logging
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
-from kombu.exceptions import OperationalError as BrokerUnavailable
+
+from mlops.queueing import queue_each, queue_or_wait
 
 from ..models import (
     ALL_SURFACES,
@@ -25,8 +25,6 @@ from .explanations import explanations_erase
 
 __all__ = ["entity_data_erase", "privacy_erasures_requeue", "privacy_request_create", "privacy_request_erase"]
 
-log = logging.getLogger(__name__)
-
 
 def entity_data_erase(*, entity_id: str) -> dict:
     """Erase or anonymise an entity's logged features and predictions and exclude it from later
@@ -42,10 +40,7 @@ def entity_data_erase(*, entity_id: str) -> dict:
 def _queue_erase(request_id: int) -> None:
     from ..tasks import erase_privacy_request
 
-    try:
-        erase_privacy_request.delay(request_id)
-    except BrokerUnavailable:
-        log.warning("Broker unavailable: privacy request %s waits for the sweep", request_id)
+    queue_or_wait(erase_privacy_request, request_id, what="privacy request")
 
 
 @transaction.atomic
@@ -118,11 +113,5 @@ def privacy_request_erase(*, request_id: int) -> PrivacyRequest:
 def privacy_erasures_requeue(*, older_than_seconds: int = 600) -> int:
     """Queue again the erasures still pending (broker down, retries exhausted). For celery beat."""
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
-    pending = list(
-        PrivacyRequest.objects.filter(erase_state=EraseState.PENDING, created_at__lte=cutoff).values_list(
-            "pk", flat=True
-        )
-    )
-    for pk in pending:
-        _queue_erase(pk)
-    return len(pending)
+    pending = PrivacyRequest.objects.filter(erase_state=EraseState.PENDING, created_at__lte=cutoff)
+    return queue_each(pending, _queue_erase)

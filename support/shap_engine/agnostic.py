@@ -11,14 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .inputs import CLASSIFICATION, DTYPES, Feature
-from .scoring import (
-    Attribution,
-    Scorer,
-    class_name,
-    import_shap,
-    one_thread,
-    split_pipeline,
-)
+from .scoring import Attribution, Scorer, class_name, import_shap, one_thread, split_pipeline
 
 EXACT_MAX_FEATURES = 10  # model-agnostic: enumerate every coalition up to this many raw features
 PERMUTATION_MAX_EVALS = 500  # model-agnostic beyond that: model calls (x background rows) per row

@@ -20,14 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .inputs import CLASSIFICATION, Feature, typed_frame
-from .scoring import (
-    Attribution,
-    Scorer,
-    class_name,
-    import_shap,
-    one_thread,
-    split_pipeline,
-)
+from .scoring import Attribution, Scorer, class_name, import_shap, one_thread, split_pipeline
 
 TREE_MODELS = (
     "HistGradientBoostingClassifier",

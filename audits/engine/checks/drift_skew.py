@@ -35,6 +35,19 @@ def _beyond_noise(pvalue, rules: ColumnRules) -> bool:
     return pvalue is None or pvalue < rules.drift_noise_pvalue
 
 
+def _noise_veto(
+    status: str, threshold: float, head: str, pvalue, rules: ColumnRules, subject: str, measured: str
+) -> tuple[str, float, str]:
+    """A warning or failure that sampling noise explains passes, its threshold the noise p-value."""
+    if status != "pass" and not _beyond_noise(pvalue, rules):
+        return (
+            "pass",
+            rules.drift_noise_pvalue,
+            f"{subject} differs from training by no more than sampling noise explains: {measured}",
+        )
+    return status, threshold, head
+
+
 def _drift_finding(
     check: str, name: str, ref: Mapping, cur: Mapping, rules: ColumnRules, *, subject: str, severity: str | None = None
 ) -> Finding | None:
@@ -68,9 +81,9 @@ def _drift_finding(
         else:
             status, threshold = "pass", rules.drift_psi_warn
             head = f"{subject} is stable: PSI {psi_v:.2f} (warning at {rules.drift_psi_warn:g}), {moved}"
-        if status != "pass" and not _beyond_noise(stats["ks_pvalue"], rules):
-            status, threshold = "pass", rules.drift_noise_pvalue
-            head = f"{subject} differs from training by no more than sampling noise explains: PSI {psi_v:.2f}, {moved}"
+        status, threshold, head = _noise_veto(
+            status, threshold, head, stats["ks_pvalue"], rules, subject, f"PSI {psi_v:.2f}, {moved}"
+        )
         message = f"{head}. {pv}; {PVALUE_NOTE}."
         return Finding(check, name, severity, status, message, psi_v, threshold, stats)
     stats = drift.categorical_drift(ref, cur)
@@ -89,9 +102,7 @@ def _drift_finding(
     else:
         status, threshold = "pass", rules.drift_psi_warn
         head = f"{subject} is stable: {parts} (warning at PSI {rules.drift_psi_warn:g} or JS {rules.drift_js_warn:g})"
-    if status != "pass" and not _beyond_noise(stats["chi2_pvalue"], rules):
-        status, threshold = "pass", rules.drift_noise_pvalue
-        head = f"{subject} differs from training by no more than sampling noise explains: {parts}"
+    status, threshold, head = _noise_veto(status, threshold, head, stats["chi2_pvalue"], rules, subject, parts)
     extra = ""
     if stats["new_categories"]:
         extra = " New: " + ", ".join(f"'{v}'" for v in stats["new_categories"][:5]) + "."

@@ -124,25 +124,22 @@ def _numeric_findings(name, ref, current, cur, rules: ColumnRules) -> list[Findi
             {"min": cur.get("min"), "max": cur.get("max"), "min_value": rules.min_value, "max_value": rules.max_value},
         )
         value = threshold = None
-        if count and rules.min_value is not None and cur.get("min") is not None and cur["min"] < rules.min_value:
-            below = _rows_beyond(cur, rules.min_value, below=True)
-            details["rows_below_at_least"] = below
+        for stat, limit, below, side, bound, extreme in (
+            ("min", rules.min_value, True, "below", "minimum", "lowest"),
+            ("max", rules.max_value, False, "above", "maximum", "highest"),
+        ):
+            seen = cur.get(stat)
+            if not count or limit is None or seen is None or not (seen < limit if below else seen > limit):
+                continue
+            rows = _rows_beyond(cur, limit, below=below)
+            details[f"rows_{side}_at_least"] = rows
             problems.append(
-                f"values below the declared minimum {_num(rules.min_value)} (lowest {_num(cur['min'])}"
-                + (f"; at least {_num(below)} rows" if below else "")
-                + ")"
-            )
-            value, threshold = cur["min"], rules.min_value
-        if count and rules.max_value is not None and cur.get("max") is not None and cur["max"] > rules.max_value:
-            above = _rows_beyond(cur, rules.max_value, below=False)
-            details["rows_above_at_least"] = above
-            problems.append(
-                f"values above the declared maximum {_num(rules.max_value)} (highest {_num(cur['max'])}"
-                + (f"; at least {_num(above)} rows" if above else "")
+                f"values {side} the declared {bound} {_num(limit)} ({extreme} {_num(seen)}"
+                + (f"; at least {_num(rows)} rows" if rows else "")
                 + ")"
             )
             if value is None:
-                value, threshold = cur["max"], rules.max_value
+                value, threshold = seen, limit
         if problems:
             out.append(
                 Finding(

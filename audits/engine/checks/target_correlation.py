@@ -40,11 +40,8 @@ def target_correlation_findings(
         col = (current.get("columns") or {}).get(label) if label else None
         if col is not None and int(col.get("count") or 0):
             return [
-                Finding(
-                    "target_correlation",
+                _note(
                     label,
-                    "info",
-                    "pass",
                     f"The batch has labels ({label}) but was profiled without label statistics, so "
                     f"feature–label correlations are not compared.",
                 )
@@ -52,26 +49,14 @@ def target_correlation_findings(
         return []
     name = cur_t["column"]
     if not cur_t["numeric"]:
-        return [
-            Finding(
-                "target_correlation",
-                name,
-                "info",
-                "pass",
-                f"Feature–label correlations are not checked: {cur_t['reason']}.",
-                details={"label": name},
-            )
-        ]
+        return [_note(name, f"Feature–label correlations are not checked: {cur_t['reason']}.", details={"label": name})]
     if not cur_t["labelled"]:
         return []
     ref_t = reference.get("target")
     if ref_t is None or ref_t.get("column") != name:
         return [
-            Finding(
-                "target_correlation",
+            _note(
                 name,
-                "info",
-                "pass",
                 f"The training reference has no statistics for the label {name}: rebuild it with the label "
                 f"named to compare feature–label correlations.",
                 details={"label": name},
@@ -79,11 +64,8 @@ def target_correlation_findings(
         ]
     if not ref_t["numeric"]:
         return [
-            Finding(
-                "target_correlation",
+            _note(
                 name,
-                "info",
-                "pass",
                 f"Feature–label correlations are not checked: in training, {ref_t['reason']}.",
                 details={"label": name},
             )
@@ -98,6 +80,11 @@ def target_correlation_findings(
     return out
 
 
+def _note(column: str, message: str, *args, **kwargs) -> Finding:
+    """An info finding that passes: what was not compared, and why."""
+    return Finding("target_correlation", column, "info", "pass", message, *args, **kwargs)
+
+
 def _target_finding(feature: str, label: str, ref: Mapping, cur: Mapping, rules: ColumnRules) -> Finding:
     severity = _severity(rules, "target_correlation")
     warn_at, fail_at = rules.target_corr_warn, rules.target_corr_fail
@@ -106,11 +93,8 @@ def _target_finding(feature: str, label: str, ref: Mapping, cur: Mapping, rules:
     subject = f"{feature}'s {measure} with {label}"
     if a_ref is None or a_cur is None:
         side = "training" if a_ref is None else "this batch"
-        return Finding(
-            "target_correlation",
+        return _note(
             feature,
-            "info",
-            "pass",
             f"{subject} cannot be computed in {side} (too few labelled rows, or a constant side).",
             details={"label": label, "reference_n": ref.get("n"), "current_n": cur.get("n")},
         )
@@ -158,11 +142,8 @@ def _target_finding(feature: str, label: str, ref: Mapping, cur: Mapping, rules:
             details,
         )
     if pvalue is None:  # unlike drift, no test means no warning: 3 rows or 1 shared category say nothing
-        return Finding(
-            "target_correlation",
+        return _note(
             feature,
-            "info",
-            "pass",
             f"{subject} moved {moved}, but with {_num(a_cur['n'])} labelled rows"
             + (" and fewer than two categories shared with training" if test == "interaction_f" else "")
             + " the change cannot be told from chance.",
