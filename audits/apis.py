@@ -7,7 +7,7 @@ from rest_framework import status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
-from mlops.api import KeelAPIView, filter_parameters
+from mlops.api import DetailMixin, KeelAPIView, filter_parameters
 from mlops.errors import ApplicationError
 from mlops.roles import LOG_PREDICTIONS, RUN_AUDITS, USE_KEEL, VIEW_PREDICTIONS
 from registry import selectors as registry_selectors
@@ -76,12 +76,10 @@ class AuditListApi(KeelAPIView):
         return Response(s.AuditOut(job).data, status=status.HTTP_202_ACCEPTED)
 
 
-class AuditDetailApi(KeelAPIView):
+class AuditDetailApi(DetailMixin, KeelAPIView):
     required_permissions = {"GET": USE_KEEL}
-
-    @extend_schema(responses=s.AuditDetailOut)
-    def get(self, request, pk):
-        return Response(s.AuditDetailOut(selectors.audit_get(pk)).data)
+    serializer_class = s.AuditDetailOut
+    get_object = staticmethod(selectors.audit_get)
 
 
 class AuditReportApi(KeelAPIView):

@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from mlops.api import StrictSerializer
+from mlops.api import StrictSerializer, optional_hex64, optional_whole_number
 
 from .models import Alert, AuditJob, AuditSchedule, BatchPurpose, DataFormat, Finding, PredictionLog, ScheduleSource
 
@@ -15,27 +15,11 @@ class AuditIn(StrictSerializer):
     storage_path = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
     format = serializers.ChoiceField(choices=DataFormat.choices, required=False, allow_blank=True, default="")
     purpose = serializers.ChoiceField(choices=BatchPurpose.choices, default=BatchPurpose.INCOMING)
-    version = serializers.IntegerField(
-        required=False,
-        allow_null=True,
-        default=None,
-        min_value=1,
-        help_text="Whose training reference to compare with; default production.",
+    version = optional_whole_number(
+        min_value=1, help_text="Whose training reference to compare with; default production."
     )
-    sha256 = serializers.RegexField(
-        r"^[0-9a-fA-F]{64}$",
-        required=False,
-        allow_blank=True,
-        default="",
-        help_text="The sha256 you computed before sending; a mismatch fails the audit.",
-    )
-    signature = serializers.RegexField(
-        r"^[0-9a-fA-F]{64}$",
-        required=False,
-        allow_blank=True,
-        default="",
-        help_text="HMAC-SHA256 of the bytes under the shared batch key.",
-    )
+    sha256 = optional_hex64(help_text="The sha256 you computed before sending; a mismatch fails the audit.")
+    signature = optional_hex64(help_text="HMAC-SHA256 of the bytes under the shared batch key.")
 
 
 class ReferenceIn(StrictSerializer):
@@ -169,13 +153,7 @@ class PredictionOut(serializers.ModelSerializer):
 class ServingAuditIn(StrictSerializer):
     since = serializers.DateTimeField(required=False, allow_null=True, default=None)
     until = serializers.DateTimeField(required=False, allow_null=True, default=None)
-    version = serializers.IntegerField(
-        required=False,
-        allow_null=True,
-        default=None,
-        min_value=1,
-        help_text="Whose serving log to audit; default production.",
-    )
+    version = optional_whole_number(min_value=1, help_text="Whose serving log to audit; default production.")
 
 
 class ScheduleIn(StrictSerializer):
@@ -185,7 +163,7 @@ class ScheduleIn(StrictSerializer):
     storage_path = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
     format = serializers.ChoiceField(choices=DataFormat.choices, required=False, allow_blank=True, default="")
     window_hours = serializers.IntegerField(min_value=1, max_value=24 * 31, required=False, default=24)
-    version = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
+    version = optional_whole_number(min_value=1)
 
 
 class ScheduleEnabledIn(StrictSerializer):

@@ -10,15 +10,15 @@ import json
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_GET, require_http_methods
 
 from mlops.errors import ApplicationError
 from mlops.forms import show_service_error
 from mlops.permissions import keel_member_required, permission_required_403
+from mlops.png import png_response
 from mlops.roles import RUN_AUDITS
 from registry.models import RegisteredModel
 
@@ -30,9 +30,6 @@ auditor_required = permission_required_403(RUN_AUDITS)
 
 # A queued or running audit's page reloads itself this often to show its progress.
 REFRESH_SECONDS = 3
-# A finished audit's profile never changes, so a browser may keep its pictures; `private` because
-# they describe data behind a login, not for shared caches.
-PLOT_MAX_AGE = 3600
 
 
 # --- the list -----------------------------------------------------------------------------------
@@ -96,12 +93,6 @@ def _profiles(pk: int) -> tuple[dict, dict]:
     return reference, job.profile
 
 
-def _png(data: bytes) -> HttpResponse:
-    response = HttpResponse(data, content_type="image/png")
-    patch_cache_control(response, private=True, max_age=PLOT_MAX_AGE)
-    return response
-
-
 @require_GET
 @keel_member_required
 def audit_plot_nulls(request, pk: int):
@@ -110,7 +101,7 @@ def audit_plot_nulls(request, pk: int):
 
     reference, current = _profiles(pk)
     try:
-        return _png(plots.null_rates_png(reference, current))
+        return png_response(plots.null_rates_png(reference, current))
     except ValueError as exc:
         raise Http404(str(exc)) from exc
 
@@ -125,7 +116,7 @@ def audit_plot_column(request, pk: int, column: str):
     if ref_column is None or cur_column is None:
         raise Http404(f"The audit has no column '{column}' in both profiles.")
     try:
-        return _png(plots.histogram_png(ref_column, cur_column, column))
+        return png_response(plots.histogram_png(ref_column, cur_column, column))
     except ValueError as exc:  # an id column, or a kind the batch profiled differently
         raise Http404(str(exc)) from exc
 

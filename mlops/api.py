@@ -2,6 +2,7 @@
 
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
+from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
@@ -18,6 +19,27 @@ class StrictSerializer(serializers.Serializer):
             if unknown:
                 raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
         return super().to_internal_value(data)
+
+
+def optional_text(*, max_length: int | None = None, help_text: str | None = None) -> serializers.CharField:
+    """Text the caller may leave out: blank ("") then."""
+    return serializers.CharField(
+        max_length=max_length, required=False, allow_blank=True, default="", help_text=help_text
+    )
+
+
+def optional_whole_number(*, min_value: int, help_text: str | None = None) -> serializers.IntegerField:
+    """A whole number the caller may leave out or send as null: None then."""
+    return serializers.IntegerField(
+        required=False, allow_null=True, default=None, min_value=min_value, help_text=help_text
+    )
+
+
+def optional_hex64(*, help_text: str) -> serializers.RegexField:
+    """64 hexadecimal digits (a sha256 or an HMAC-SHA256) the caller may leave out: blank ("") then."""
+    return serializers.RegexField(
+        r"^[0-9a-fA-F]{64}$", required=False, allow_blank=True, default="", help_text=help_text
+    )
 
 
 class KeelAPIView(APIView):
@@ -42,6 +64,20 @@ class KeelAPIView(APIView):
         serializer = serializer_class(data=self.request.data if data is None else data, **kwargs)
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
+
+
+class DetailMixin:
+    # GET one object by its pk: `get_object(pk)` fetches it (its NotFound answers 404) and
+    # `serializer_class` (which the OpenAPI schema reads too) serializes it. No docstring: a view's
+    # docstring is its OpenAPI description.
+
+    serializer_class: type[serializers.Serializer]
+
+    def get_object(self, pk):
+        raise NotImplementedError
+
+    def get(self, request, pk):
+        return Response(self.serializer_class(self.get_object(pk)).data)
 
 
 def filter_parameters(filterset_class) -> list[OpenApiParameter]:

@@ -8,7 +8,7 @@ from rest_framework import status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
-from mlops.api import KeelAPIView, filter_parameters
+from mlops.api import DetailMixin, KeelAPIView, filter_parameters
 from mlops.errors import NotFound
 from mlops.etags import etag_for, etag_matches
 from mlops.roles import APPROVE_PROMOTION, REGISTER_MODELS, USE_KEEL
@@ -102,12 +102,16 @@ class PromotionListApi(KeelAPIView):
         return Response(s.PromotionOut(selectors.promotion_get(created.pk)).data, status=status.HTTP_201_CREATED)
 
 
-class PromotionDetailApi(KeelAPIView):
+class PromotionDetailApi(DetailMixin, KeelAPIView):
     required_permissions = {"GET": USE_KEEL}
+    serializer_class = s.PromotionOut
+    get_object = staticmethod(selectors.promotion_get)
 
-    @extend_schema(responses=s.PromotionOut)
-    def get(self, request, pk):
-        return Response(s.PromotionOut(selectors.promotion_get(pk)).data)
+
+def _decided(request, pk, decide, data) -> Response:
+    """Apply a reviewer's decision (approve, reject, cancel) and answer with the request as it now is."""
+    decide(promotion=selectors.promotion_get(pk), actor=request.user, **data)
+    return Response(s.PromotionOut(selectors.promotion_get(pk)).data)
 
 
 class PromotionApproveApi(KeelAPIView):
@@ -115,9 +119,7 @@ class PromotionApproveApi(KeelAPIView):
 
     @extend_schema(request=s.DecisionIn, responses=s.PromotionOut)
     def post(self, request, pk):
-        data = self.validated(s.DecisionIn)
-        services.promotion_approve(promotion=selectors.promotion_get(pk), actor=request.user, **data)
-        return Response(s.PromotionOut(selectors.promotion_get(pk)).data)
+        return _decided(request, pk, services.promotion_approve, self.validated(s.DecisionIn))
 
 
 class PromotionRejectApi(KeelAPIView):
@@ -125,10 +127,7 @@ class PromotionRejectApi(KeelAPIView):
 
     @extend_schema(request=s.RejectIn, responses=s.PromotionOut)
     def post(self, request, pk):
-        services.promotion_reject(
-            promotion=selectors.promotion_get(pk), actor=request.user, **self.validated(s.RejectIn)
-        )
-        return Response(s.PromotionOut(selectors.promotion_get(pk)).data)
+        return _decided(request, pk, services.promotion_reject, self.validated(s.RejectIn))
 
 
 class PromotionCancelApi(KeelAPIView):
@@ -136,10 +135,7 @@ class PromotionCancelApi(KeelAPIView):
 
     @extend_schema(request=s.CancelIn, responses=s.PromotionOut)
     def post(self, request, pk):
-        services.promotion_cancel(
-            promotion=selectors.promotion_get(pk), actor=request.user, **self.validated(s.CancelIn)
-        )
-        return Response(s.PromotionOut(selectors.promotion_get(pk)).data)
+        return _decided(request, pk, services.promotion_cancel, self.validated(s.CancelIn))
 
 
 class RollbackApi(KeelAPIView):

@@ -9,15 +9,15 @@ their own request) is the service's rule; the page only avoids offering what wou
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from mlops.errors import ApplicationError
 from mlops.forms import show_service_error
 from mlops.permissions import keel_member_required, permission_required_403
+from mlops.png import png_response
 from mlops.roles import APPROVE_PROMOTION, REGISTER_MODELS
 
 from .. import evidence_display, selectors, services
@@ -37,7 +37,6 @@ from . import model_page
 
 __all__ = [
     "REFRESH_SECONDS",
-    "PLOT_MAX_AGE",
     "promotion_queue",
     "promotion_new",
     "promotion_detail",
@@ -54,9 +53,6 @@ approver_required = permission_required_403(APPROVE_PROMOTION)
 
 # The gate writes progress while it runs; a validating request's page reloads itself this often.
 REFRESH_SECONDS = 3
-# Evidence never changes once recorded, so a browser may keep a plot; `private` because it is
-# governance data behind a login, not for shared caches.
-PLOT_MAX_AGE = 3600
 
 
 # --- the queue --------------------------------------------------------------------------------------
@@ -299,9 +295,7 @@ def promotion_plot(request, pk: int, plot: str):
         png = draw(evidence)
     except ValueError as exc:
         raise Http404(str(exc)) from exc
-    response = HttpResponse(png, content_type="image/png")
-    patch_cache_control(response, private=True, max_age=PLOT_MAX_AGE)
-    return response
+    return png_response(png)
 
 
 # --- the model page's promotion panels, rollback and policy -----------------------------------------

@@ -2,7 +2,6 @@
 explanations."""
 
 from .explanations import (
-    PLOT_MAX_AGE,
     ExplainerBackgroundApi,
     ExplanationDetailApi,
     ExplanationListApi,
@@ -31,7 +30,6 @@ from .lists import (
 )
 
 __all__ = [
-    "PLOT_MAX_AGE",
     "SURFACE_NAME",
     "BlacklistApi",
     "BoostApi",

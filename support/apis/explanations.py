@@ -12,22 +12,19 @@ Roles: support.explain_decisions (agents, reviewers, pipelines) asks and reads; 
 uploaded by whoever registers models (pipelines, reviewers).
 """
 
-from django.http import HttpResponse
-from django.utils.cache import patch_cache_control
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
-from mlops.api import KeelAPIView
+from mlops.api import DetailMixin, KeelAPIView
 from mlops.errors import ApplicationError, NotFound
+from mlops.png import png_response
 from mlops.roles import EXPLAIN_DECISIONS, REGISTER_MODELS
 from registry import selectors as registry_selectors
 
 from .. import selectors, services
 from .. import serializers as s
 from ..models import ExplainerBackground
-
-PLOT_MAX_AGE = 3600
 
 
 class ExplanationListApi(KeelAPIView):
@@ -49,12 +46,10 @@ class ExplanationListApi(KeelAPIView):
         return Response(body)
 
 
-class ExplanationDetailApi(KeelAPIView):
+class ExplanationDetailApi(DetailMixin, KeelAPIView):
     required_permissions = {"GET": EXPLAIN_DECISIONS}
-
-    @extend_schema(responses=s.ExplanationOut)
-    def get(self, request, pk):
-        return Response(s.ExplanationOut(selectors.explanation_get(pk)).data)
+    serializer_class = s.ExplanationOut
+    get_object = staticmethod(selectors.explanation_get)
 
 
 class ExplanationWaterfallApi(KeelAPIView):
@@ -62,9 +57,7 @@ class ExplanationWaterfallApi(KeelAPIView):
 
     @extend_schema(responses={(200, "image/png"): OpenApiResponse(description="The SHAP waterfall plot.")})
     def get(self, request, pk):
-        response = HttpResponse(selectors.waterfall_png(selectors.explanation_get(pk)), content_type="image/png")
-        patch_cache_control(response, private=True, max_age=PLOT_MAX_AGE)
-        return response
+        return png_response(selectors.waterfall_png(selectors.explanation_get(pk)))
 
 
 class ExplainerBackgroundApi(KeelAPIView):

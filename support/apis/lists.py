@@ -13,7 +13,7 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
-from mlops.api import KeelAPIView
+from mlops.api import DetailMixin, KeelAPIView
 from mlops.errors import ApplicationError
 from mlops.etags import etag_matches
 from mlops.roles import MANAGE_LISTS, READ_LISTS, ActionPermission
@@ -169,12 +169,10 @@ class EntryListApi(SupportAPIView):
         return self.list_response(request, selectors.entries(**filters), s.EntryOut)
 
 
-class EntryDetailApi(SupportAPIView):
+class EntryDetailApi(DetailMixin, SupportAPIView):
     required_permissions = {"GET": READ_LISTS}
-
-    @extend_schema(responses=s.EntryOut)
-    def get(self, request, pk):
-        return Response(s.EntryOut(selectors.entry_get(pk)).data)
+    serializer_class = s.EntryOut
+    get_object = staticmethod(selectors.entry_get)
 
 
 class BlacklistApi(SupportAPIView):
@@ -270,12 +268,10 @@ class BulkListApi(SupportAPIView):
         return Response(s.BulkOut(bulk).data, status=status.HTTP_201_CREATED)
 
 
-class BulkDetailApi(SupportAPIView):
+class BulkDetailApi(DetailMixin, SupportAPIView):
     required_permissions = {"GET": READ_LISTS}
-
-    @extend_schema(responses=s.BulkOut)
-    def get(self, request, pk):
-        return Response(s.BulkOut(selectors.bulk_get(pk)).data)
+    serializer_class = s.BulkOut
+    get_object = staticmethod(selectors.bulk_get)
 
 
 class BulkConfirmApi(SupportAPIView):
@@ -305,9 +301,7 @@ class PrivacyRequestListApi(SupportAPIView):
         )
 
 
-class PrivacyRequestDetailApi(SupportAPIView):
+class PrivacyRequestDetailApi(DetailMixin, SupportAPIView):
     required_permissions = {"GET": READ_LISTS}
-
-    @extend_schema(responses=s.PrivacyRequestOut)
-    def get(self, request, pk):
-        return Response(s.PrivacyRequestOut(selectors.privacy_request_get(pk)).data)
+    serializer_class = s.PrivacyRequestOut
+    get_object = staticmethod(selectors.privacy_request_get)

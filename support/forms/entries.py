@@ -40,6 +40,22 @@ def _reasons(allowed) -> list[tuple[str, str]]:
     return [(r.value, r.label) for r in allowed if r != EntryReason.PRIVACY]
 
 
+def _reason_field(allowed, **kwargs) -> forms.ChoiceField:
+    return forms.ChoiceField(
+        label="Reason",
+        choices=_reasons(allowed),
+        widget=forms.RadioSelect,
+        error_messages={"required": "Pick a reason."},
+        **kwargs,
+    )
+
+
+def _note_field(help_text: str = "Required when the reason is “Other”.") -> forms.CharField:
+    return forms.CharField(
+        required=False, label="In your words", help_text=help_text, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
 class SearchForm(forms.Form):
     q = forms.CharField(
         required=False,
@@ -89,6 +105,12 @@ class _ScopeForm(forms.Form):
             self.add_error("surfaces", "Tick at least one surface, or choose all surfaces.")
         return data
 
+    # The cleaned fields the form's service takes, under the same names.
+    service_fields: tuple[str, ...] = ("all_surfaces", "surfaces")
+
+    def service_kwargs(self) -> dict:
+        return {name: self.cleaned_data[name] for name in self.service_fields}
+
 
 class _EntityForm(_ScopeForm):
     """An ID and where an entry about it applies."""
@@ -96,41 +118,17 @@ class _EntityForm(_ScopeForm):
     entity_type = _entity_type_field()
     entity_id = forms.CharField(max_length=200, label="ID", error_messages={"required": "Say which ID."})
 
-    def service_kwargs(self) -> dict:
-        data = self.cleaned_data
-        return {
-            "entity_type": data["entity_type"],
-            "entity_id": data["entity_id"],
-            "all_surfaces": data["all_surfaces"],
-            "surfaces": data["surfaces"],
-        }
+    service_fields = ("entity_type", "entity_id", *_ScopeForm.service_fields)
 
 
 class BlacklistForm(_EntityForm):
     # The page's form id, sub-navigation tab and heading (templates/support/_entry_form_base.html).
     kind, heading = "blacklist", "Blacklist an ID"
-    reason = forms.ChoiceField(
-        label="Reason",
-        choices=_reasons(BLACKLIST_REASONS),
-        widget=forms.RadioSelect,
-        error_messages={"required": "Pick a reason."},
-    )
-    note = forms.CharField(
-        required=False,
-        label="In your words",
-        help_text="Required when the reason is “Other”. Others read this in the history.",
-        widget=forms.Textarea(attrs={"rows": 2}),
-    )
+    reason = _reason_field(BLACKLIST_REASONS)
+    note = _note_field("Required when the reason is “Other”. Others read this in the history.")
     expires_at = _expiry_field(required=False, help_text="Leave empty to blacklist until someone lifts it.")
 
-    def service_kwargs(self) -> dict:
-        data = self.cleaned_data
-        return {
-            **super().service_kwargs(),
-            "reason": data["reason"],
-            "note": data["note"],
-            "expires_at": data["expires_at"],
-        }
+    service_fields = (*_EntityForm.service_fields, "reason", "note", "expires_at")
 
 
 class BoostForm(_EntityForm):
@@ -141,40 +139,21 @@ class BoostForm(_EntityForm):
         widget=forms.NumberInput(attrs={"step": "0.1"}),
         error_messages={"required": "Give the boost's weight."},
     )
-    reason = forms.ChoiceField(
-        label="Reason",
-        choices=_reasons(BOOST_REASONS),
-        initial=EntryReason.COLD_START,
-        widget=forms.RadioSelect,
-        error_messages={"required": "Pick a reason."},
-    )
-    note = forms.CharField(
-        required=False,
-        label="In your words",
-        help_text="Required when the reason is “Other”.",
-        widget=forms.Textarea(attrs={"rows": 2}),
-    )
+    reason = _reason_field(BOOST_REASONS, initial=EntryReason.COLD_START)
+    note = _note_field()
     expires_at = _expiry_field(required=True, help_text="Boosts always end; two weeks by default.")
+
+    service_fields = (*_EntityForm.service_fields, "weight", "reason", "note", "expires_at")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         low, high = settings.KEEL_SUPPORT_BOOST_MIN_WEIGHT, settings.KEEL_SUPPORT_BOOST_MAX_WEIGHT
         self.fields["weight"].help_text = f"Between {low:g} and {high:g}; higher lifts the ID further."
-        self.fields["expires_at"].help_text = (
-            f"Boosts always end: two weeks by default, {settings.KEEL_SUPPORT_BOOST_MAX_DAYS} days at most."
-        )
+        self.fields[
+            "expires_at"
+        ].help_text = f"Boosts always end: two weeks by default, {settings.KEEL_SUPPORT_BOOST_MAX_DAYS} days at most."
         if not self.is_bound:
             self.initial.setdefault("expires_at", services.boost_default_expiry().replace(second=0, microsecond=0))
-
-    def service_kwargs(self) -> dict:
-        data = self.cleaned_data
-        return {
-            **super().service_kwargs(),
-            "weight": data["weight"],
-            "reason": data["reason"],
-            "note": data["note"],
-            "expires_at": data["expires_at"],
-        }
 
 
 class LiftForm(forms.Form):
@@ -215,28 +194,18 @@ class BulkUploadForm(_ScopeForm):
         help_text="Blacklists: inappropriate, fraud or legal. Boosts: cold-start or account manager request. "
         "Either: other.",
     )
-    note = forms.CharField(
-        required=False,
-        label="In your words",
-        help_text="Required when the reason is “Other”.",
-        widget=forms.Textarea(attrs={"rows": 2}),
-    )
+    note = _note_field()
     weight = forms.FloatField(required=False, label="Weight (boosts)", widget=forms.NumberInput(attrs={"step": "0.1"}))
     expires_at = _expiry_field(required=False, help_text="Optional for a blacklist, required for a boost.")
+
+    service_fields = ("kind", "file", "entity_type", "reason", "note", *_ScopeForm.service_fields, "expires_at")
 
     def service_kwargs(self) -> dict:
         data = self.cleaned_data
         return {
-            "kind": data["kind"],
-            "file": data["file"],
+            **super().service_kwargs(),
             "filename": data["file"].name,
-            "entity_type": data["entity_type"],
-            "reason": data["reason"],
-            "note": data["note"],
-            "all_surfaces": data["all_surfaces"],
-            "surfaces": data["surfaces"],
             "weight": data["weight"] if data["kind"] == EntryKind.BOOST else None,
-            "expires_at": data["expires_at"],
         }
 
 

@@ -3,7 +3,7 @@
 from django.utils import timezone
 from rest_framework import serializers
 
-from mlops.api import StrictSerializer
+from mlops.api import StrictSerializer, optional_text, optional_whole_number
 
 from ..models import (
     BLACKLIST_REASONS,
@@ -93,20 +93,12 @@ class BulkIn(StrictSerializer):
 
 
 class BulkConfirmIn(StrictSerializer):
-    confirm_count = serializers.IntegerField(
-        required=False,
-        allow_null=True,
-        default=None,
-        min_value=0,
-        help_text="The number of IDs a large blacklist applies, typed.",
-    )
+    confirm_count = optional_whole_number(min_value=0, help_text="The number of IDs a large blacklist applies, typed.")
 
 
 class PrivacyRequestIn(StrictSerializer):
     entity_id = serializers.CharField(max_length=200, help_text="The customer's ID.")
-    reference = serializers.CharField(
-        max_length=200, required=False, allow_blank=True, default="", help_text="The ticket or case it came from."
-    )
+    reference = optional_text(max_length=200, help_text="The ticket or case it came from.")
     note = serializers.CharField(required=False, allow_blank=True, default="")
 
 

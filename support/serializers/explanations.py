@@ -4,20 +4,14 @@ support.serializers.entries, which belongs to the lists."""
 from django.urls import reverse
 from rest_framework import serializers
 
-from mlops.api import StrictSerializer
+from mlops.api import StrictSerializer, optional_text
 
 from ..models import Explanation
 
 
 class ExplanationIn(StrictSerializer):
     model = serializers.CharField(max_length=200, help_text="The registered model; its production version explains.")
-    entity_id = serializers.CharField(
-        max_length=200,
-        required=False,
-        allow_blank=True,
-        default="",
-        help_text="A customer whose latest logged prediction to explain.",
-    )
+    entity_id = optional_text(max_length=200, help_text="A customer whose latest logged prediction to explain.")
     features = serializers.DictField(
         required=False,
         allow_null=True,
@@ -32,13 +26,7 @@ class ExplainerBackgroundIn(StrictSerializer):
         allow_empty=False,
         help_text="Rows of the version's features (about 100; extra keys are dropped).",
     )
-    source = serializers.CharField(
-        max_length=500,
-        required=False,
-        allow_blank=True,
-        default="",
-        help_text="Where the rows come from, e.g. 'training data 2026-01..06'.",
-    )
+    source = optional_text(max_length=500, help_text="Where the rows come from, e.g. 'training data 2026-01..06'.")
 
 
 class ExplainerBackgroundOut(serializers.Serializer):

@@ -22,17 +22,7 @@ from mlops.forms import show_service_error
 from mlops.permissions import permission_required_403
 from mlops.roles import MANAGE_LISTS, READ_LISTS
 
-from .. import selectors, services
-from ..forms import (
-    BlacklistForm,
-    BoostForm,
-    BulkConfirmForm,
-    BulkRowFilterForm,
-    BulkUploadForm,
-    LiftForm,
-    PrivacyRequestForm,
-    SearchForm,
-)
+from .. import forms, selectors, services
 from ..models import EntryKind, EntryReason, EraseState, RowStatus
 
 lists_reader_required = permission_required_403(READ_LISTS)
@@ -77,7 +67,7 @@ def home(request):
         request,
         "support/home.html",
         {
-            "search_form": SearchForm(),
+            "search_form": forms.SearchForm(),
             "changes": selectors.recent_changes(),
             **_agent_context(request),
         },
@@ -87,7 +77,7 @@ def home(request):
 @require_GET
 @lists_reader_required
 def search(request):
-    form = SearchForm(request.GET)
+    form = forms.SearchForm(request.GET)
     results, query, entity_type = [], "", ""
     if form.is_valid():
         query, entity_type = form.cleaned_data["q"].strip(), form.cleaned_data["entity_type"]
@@ -119,7 +109,9 @@ def search(request):
 # --- an ID's history --------------------------------------------------------------------------------
 
 
-def _history_page(request, entity_type: str, entity_id: str, *, bound_lift: LiftForm | None = None, status: int = 200):
+def _history_page(
+    request, entity_type: str, entity_id: str, *, bound_lift: forms.LiftForm | None = None, status: int = 200
+):
     context = _agent_context(request)
     active = selectors.entity_active_entries(entity_type=entity_type, entity_id=entity_id)
     rows = []
@@ -129,7 +121,7 @@ def _history_page(request, entity_type: str, entity_id: str, *, bound_lift: Lift
             form = (
                 bound_lift
                 if bound_lift is not None and bound_lift.entry_pk == entry.pk
-                else LiftForm(entry_pk=entry.pk)
+                else forms.LiftForm(entry_pk=entry.pk)
             )
         rows.append((entry, form))
     # A lift refused for an entry no longer listed (lifted meanwhile, expired, a privacy blacklist)
@@ -173,7 +165,7 @@ def history(request):
 @lists_manager_required
 def entry_lift(request, pk: int):
     entry = selectors.entry_get(pk)  # 404 for an entry that does not exist
-    form = LiftForm(request.POST, entry_pk=entry.pk)
+    form = forms.LiftForm(request.POST, entry_pk=entry.pk)
     if form.is_valid():
         try:
             services.entry_lift(entry=entry.pk, actor=request.user, reason=form.cleaned_data["reason"])
@@ -230,7 +222,7 @@ def _until(entry) -> str:
 def blacklist_new(request):
     return _entry_form_view(
         request,
-        form_class=BlacklistForm,
+        form_class=forms.BlacklistForm,
         add=services.blacklist_add,
         template="support/blacklist_form.html",
         describe=lambda e: f"Blacklisted {e.entity_type} {e.entity_id} on {e.scope_label} {_until(e)} (entry #{e.pk}).",
@@ -242,7 +234,7 @@ def blacklist_new(request):
 def boost_new(request):
     return _entry_form_view(
         request,
-        form_class=BoostForm,
+        form_class=forms.BoostForm,
         add=services.boost_add,
         template="support/boost_form.html",
         describe=lambda e: (
@@ -259,8 +251,8 @@ def boost_new(request):
 @lists_manager_required
 def bulk_new(request):
     if request.method == "GET":
-        return _bulk_upload_page(request, BulkUploadForm())
-    form = BulkUploadForm(request.POST, request.FILES)
+        return _bulk_upload_page(request, forms.BulkUploadForm())
+    form = forms.BulkUploadForm(request.POST, request.FILES)
     if not form.is_valid():
         return _bulk_upload_page(request, form, status=400)
     try:
@@ -288,7 +280,7 @@ def _bulk_upload_page(request, form, status: int = 200):
 
 
 def _bulk_page(request, bulk, *, confirm_form=None, status: int = 200):
-    filter_form = BulkRowFilterForm(request.GET)
+    filter_form = forms.BulkRowFilterForm(request.GET)
     shown_status = filter_form.cleaned_data["status"] if filter_form.is_valid() else ""
     rows, matching = selectors.bulk_rows(bulk, status=shown_status or None, limit=BULK_ROWS_SHOWN)
     state = bulk.state_at()
@@ -302,7 +294,7 @@ def _bulk_page(request, bulk, *, confirm_form=None, status: int = 200):
         and bulk.new_count > 0
     )
     if may_confirm and confirm_form is None:
-        confirm_form = BulkConfirmForm(needs_count=needs_count)
+        confirm_form = forms.BulkConfirmForm(needs_count=needs_count)
     return render(
         request,
         "support/bulk_detail.html",
@@ -333,7 +325,7 @@ def bulk_detail(request, pk: int):
 @lists_manager_required
 def bulk_confirm(request, pk: int):
     bulk = selectors.bulk_get(pk)
-    form = BulkConfirmForm(request.POST, needs_count=services.bulk_needs_count(bulk))
+    form = forms.BulkConfirmForm(request.POST, needs_count=services.bulk_needs_count(bulk))
     if not form.is_valid():
         return _bulk_page(request, bulk, confirm_form=form, status=400)
     try:
@@ -366,8 +358,8 @@ def privacy_new(request):
     entity_type = settings.KEEL_SUPPORT_PRIVACY_ENTITY_TYPE
     if request.method == "GET":
         initial = {"entity_id": request.GET["entity_id"]} if request.GET.get("entity_id") else {}
-        return _privacy_page(request, PrivacyRequestForm(initial=initial))
-    form = PrivacyRequestForm(request.POST)
+        return _privacy_page(request, forms.PrivacyRequestForm(initial=initial))
+    form = forms.PrivacyRequestForm(request.POST)
     if not form.is_valid():
         return _privacy_page(request, form, status=400)
     try:

@@ -10,15 +10,14 @@ LoginRequiredMiddleware sends anonymous visitors to the login page.
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
-from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_GET, require_http_methods
 
 from mlops.errors import ApplicationError
 from mlops.forms import show_service_error
 from mlops.permissions import permission_required_403
+from mlops.png import png_response
 from mlops.roles import EXPLAIN_DECISIONS, MANAGE_LISTS, READ_LISTS
 
 from .. import selectors, services
@@ -28,9 +27,6 @@ explainer_required = permission_required_403(EXPLAIN_DECISIONS)
 
 # A queued or running explanation's page reloads itself this often to show its progress.
 REFRESH_SECONDS = 2
-# A finished explanation never changes, so a browser may keep its plot; `private` because it shows a
-# customer's features, not for shared caches.
-PLOT_MAX_AGE = 3600
 
 
 def _context(request) -> dict:
@@ -143,6 +139,4 @@ def explanation_detail(request, pk: int):
 @require_GET
 @explainer_required
 def explanation_waterfall(request, pk: int):
-    response = HttpResponse(selectors.waterfall_png(selectors.explanation_get(pk)), content_type="image/png")
-    patch_cache_control(response, private=True, max_age=PLOT_MAX_AGE)
-    return response
+    return png_response(selectors.waterfall_png(selectors.explanation_get(pk)))
