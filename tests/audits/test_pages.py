@@ -21,6 +21,7 @@ from audits.models import (
     DataBatch,
 )
 from tests.audits.pages_scenario import audit
+from tests.clients import page, section
 from tests.factories import ModelVersionFactory, RegisteredModelFactory
 
 pytestmark = pytest.mark.django_db
@@ -31,28 +32,6 @@ PNG = b"\x89PNG\r\n\x1a\n"
 @pytest.fixture(autouse=True)
 def uploads_in_tmp(media):
     """Every story here may upload a batch: keep it in the temporary MEDIA_ROOT (conftest's `media`)."""
-
-
-@pytest.fixture
-def client_as():
-    def make(user) -> Client:
-        client = Client()
-        client.force_login(user)
-        return client
-
-    return make
-
-
-def page(client, url) -> str:
-    response = client.get(url)
-    assert response.status_code == 200, response.status_code
-    return response.content.decode()
-
-
-def section(html: str, heading_id: str) -> str:
-    match = re.search(r'<section[^>]* aria-labelledby="' + heading_id + r'">.*?</section>', html, re.S)
-    assert match, f"no section {heading_id}"
-    return match.group(0)
 
 
 def report_url(job) -> str:

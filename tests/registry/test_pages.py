@@ -15,16 +15,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def client_as():
-    def make(user) -> Client:
-        client = Client()
-        client.force_login(user)
-        return client
-
-    return make
-
-
-@pytest.fixture
 def upsell(reviewer, pipeline, second_reviewer):
     return upsell_model(owner=reviewer, registered_by=pipeline, mover=second_reviewer)
 

@@ -21,6 +21,7 @@ from mlops import urls as mlops_urls
 from support import services
 from support.models import BulkUpload, EntryReason, EraseState, ListEntry, PrivacyRequest
 from support.urls import pages as support_urls
+from tests.clients import committing
 from tests.factories import BlacklistEntryFactory, BoostEntryFactory, SupportAgentFactory
 
 pytestmark = pytest.mark.django_db
@@ -63,14 +64,7 @@ def pages(django_capture_on_commit_callbacks):
         client = Client(**kwargs)
         if user is not None:
             client.force_login(user)
-        send = client.request
-
-        def request(**request_kwargs):
-            with django_capture_on_commit_callbacks(execute=True):
-                return send(**request_kwargs)
-
-        client.request = request
-        return client
+        return committing(client, django_capture_on_commit_callbacks)
 
     return make
 
