@@ -29,7 +29,7 @@ def upsell_training(rows=TRAINING_ROWS):
     return clean_batch(rows, start=date(2026, 1, 1), end=date(2026, 9, 30), seed=11, first_customer=1)
 
 
-def training_reference_build(*, model, version, pipeline, training, capture, **columns):
+def training_reference_build(model, version, pipeline, training, capture, **columns):
     """Registers `training` as the model's training batch and builds the version's reference from it
     (the reference job runs in-process when Celery is eager); `columns` adds e.g. prediction_column."""
     from audits import services
@@ -56,7 +56,5 @@ def training_reference_build(*, model, version, pipeline, training, capture, **c
 def upsell_reference_for(reviewer, pipeline, capture):
     """The upsell model in production at v1, with v1's training reference built from its training data."""
     model, version = upsell_in_production(reviewer, pipeline)
-    training_reference_build(
-        model=model, version=version, pipeline=pipeline, training=upsell_training(), capture=capture
-    )
+    training_reference_build(model, version, pipeline, upsell_training(), capture)
     return model

@@ -105,12 +105,7 @@ def upsell_with_scored_reference(db, media, reviewer, pipeline, django_capture_o
     training = upsell_training()
     training["score"] = np.random.default_rng(1).beta(1.2, 6, len(training)).round(6)
     training_reference_build(
-        model=model,
-        version=version,
-        pipeline=pipeline,
-        training=training,
-        capture=django_capture_on_commit_callbacks,
-        prediction_column="score",
+        model, version, pipeline, training, django_capture_on_commit_callbacks, prediction_column="score"
     )
     return model
 

@@ -336,9 +336,7 @@ def test_categorical_inputs_are_selects_of_the_training_values(
     )
     assert backgrounds.explainer_background_from_reference(version=version) is None  # no reference yet
     training = clean_batch(400, start=date(2026, 1, 1), end=date(2026, 6, 30), seed=12, first_customer=1)
-    training_reference_build(
-        model=model, version=version, pipeline=pipeline, training=training, capture=django_capture_on_commit_callbacks
-    )
+    training_reference_build(model, version, pipeline, training, django_capture_on_commit_callbacks)
     client.force_login(agent)
     html = client.get(FORM).content.decode()
     select = re.search(r'<select name="features.plan".*?</select>', html, flags=re.S).group(0)
