@@ -254,8 +254,9 @@ def test_the_database_refuses_entries_that_break_the_rules(surfaces, agent):
         dict(kind=EntryKind.BLACKLIST, reason="other", note=""),  # 'other' without why
         dict(kind=EntryKind.BLACKLIST, reason="privacy", all_surfaces=False, scope_key="home"),  # privacy: everywhere
     ]
-    for fields in bad:
-        row = {
+
+    def row(**fields) -> dict:
+        return {
             "entity_type": "product",
             "entity_id": "sku-1",
             "all_surfaces": True,
@@ -265,31 +266,13 @@ def test_the_database_refuses_entries_that_break_the_rules(surfaces, agent):
             "created_seq": 1,
             **fields,
         }
+
+    for fields in bad:
         with pytest.raises(IntegrityError), transaction.atomic():
-            ListEntry.objects.create(**row)
-    ListEntry.objects.create(
-        kind=EntryKind.BLACKLIST,
-        reason="fraud",
-        entity_type="product",
-        entity_id="sku-1",
-        all_surfaces=True,
-        scope_key="*",
-        created_by=agent,
-        created_at=now,
-        created_seq=1,
-    )
+            ListEntry.objects.create(**row(**fields))
+    ListEntry.objects.create(**row(kind=EntryKind.BLACKLIST, reason="fraud"))
     with pytest.raises(IntegrityError), transaction.atomic():  # the same open entry twice
-        ListEntry.objects.create(
-            kind=EntryKind.BLACKLIST,
-            reason="legal",
-            entity_type="product",
-            entity_id="sku-1",
-            all_surfaces=True,
-            scope_key="*",
-            created_by=agent,
-            created_at=now,
-            created_seq=2,
-        )
+        ListEntry.objects.create(**row(kind=EntryKind.BLACKLIST, reason="legal", created_seq=2))
 
 
 def test_the_admin_shows_entries_but_cannot_add_change_or_delete_them(surfaces, admin_user, commit):
