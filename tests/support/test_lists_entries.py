@@ -126,38 +126,20 @@ def test_cold_start_boosts_last_two_weeks_by_default():
 def test_boosting_a_blacklisted_id_where_scopes_overlap_is_refused_naming_the_blacklist(surfaces, agent_api, commit):
     with commit():
         blacklist = BlacklistEntryFactory(entity_id="sku-1", surfaces=["home", "search"], reason="fraud")
-    response = agent_api.post(
-        BOOSTS,
-        {
-            "entity_type": "product",
-            "entity_id": "sku-1",
-            "weight": 2,
-            "reason": "account_request",
-            "surfaces": ["search"],
-            "expires_at": later(days=7).isoformat(),
-        },
-        format="json",
-    )
+    boost = {
+        "entity_type": "product",
+        "entity_id": "sku-1",
+        "weight": 2,
+        "reason": "account_request",
+        "expires_at": later(days=7).isoformat(),
+    }
+    response = agent_api.post(BOOSTS, {**boost, "surfaces": ["search"]}, format="json")
     assert response.status_code == 409
     body = response.json()
     assert f"entry #{blacklist.pk}" in body["message"] and "blacklisted" in body["message"]
     assert body["detail"]["existing_entry"] == [str(blacklist.pk)]
     # On a surface the blacklist does not cover, the boost is fine.
-    assert (
-        agent_api.post(
-            BOOSTS,
-            {
-                "entity_type": "product",
-                "entity_id": "sku-1",
-                "weight": 2,
-                "reason": "account_request",
-                "surfaces": ["email"],
-                "expires_at": later(days=7).isoformat(),
-            },
-            format="json",
-        ).status_code
-        == 201
-    )
+    assert agent_api.post(BOOSTS, {**boost, "surfaces": ["email"]}, format="json").status_code == 201
 
 
 def test_blacklisting_an_id_already_blacklisted_on_the_same_scope_is_refused(surfaces, agent_api, commit):
