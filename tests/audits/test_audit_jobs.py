@@ -140,22 +140,11 @@ def test_tampering_is_caught_by_sha256_and_signature(
     settings.KEEL_BATCH_HMAC_KEY = "shared-secret"
     content = october_csv(1000, seed=17)
     honest = hmac.new(b"shared-secret", content, hashlib.sha256).hexdigest()
-    good = send(
-        pipeline_api,
-        content,
-        capture=django_capture_on_commit_callbacks,
-        sha256=hashlib.sha256(content).hexdigest(),
-        signature=honest,
-    )
+    claimed = {"sha256": hashlib.sha256(content).hexdigest(), "signature": honest}  # what the sender says it sent
+    good = send(pipeline_api, content, capture=django_capture_on_commit_callbacks, **claimed)
     assert not failing(good, "integrity")
     tampered = content.replace(b"free", b"pro!", 1)
-    bad = send(
-        pipeline_api,
-        tampered,
-        capture=django_capture_on_commit_callbacks,
-        sha256=hashlib.sha256(content).hexdigest(),
-        signature=honest,
-    )
+    bad = send(pipeline_api, tampered, capture=django_capture_on_commit_callbacks, **claimed)
     assert len(failing(bad, "integrity")) == 2 and bad["verdict"] == "fail"
 
 
