@@ -168,15 +168,7 @@ def test_two_boosts_for_one_id_on_one_surface_are_refused(surfaces, agent, commi
     with commit():
         first = BoostEntryFactory(entity_id="sku-1", surfaces=["home", "email"])
     with pytest.raises(ApplicationError, match=f"entry #{first.pk}") as refused:
-        services.boost_add(
-            actor=agent,
-            entity_type="product",
-            entity_id="sku-1",
-            weight=3,
-            reason="cold_start",
-            surfaces=["email"],
-            expires_at=later(days=3),
-        )
+        BoostEntryFactory(actor=agent, entity_id="sku-1", weight=3, surfaces=["email"], expires_at=later(days=3))
     assert refused.value.status_code == 409
 
 

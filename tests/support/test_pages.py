@@ -130,15 +130,8 @@ def test_the_landing_page_has_the_search_box_recent_changes_and_the_forms(surfac
             services.blacklist_add(
                 actor=agent, entity_type="product", entity_id=f"sku-{n}", reason="fraud", all_surfaces=True
             )
-        services.boost_add(
-            actor=agent,
-            entity_type="product",
-            entity_id="new-sku",
-            weight=3,
-            reason="cold_start",
-            expires_at=timezone.now() + timedelta(days=3),
-            surfaces=["home"],
-        )
+        in_three_days = timezone.now() + timedelta(days=3)
+        BoostEntryFactory(actor=agent, entity_id="new-sku", weight=3, surfaces=["home"], expires_at=in_three_days)
         services.entry_lift(entry=ListEntry.objects.get(entity_id="sku-0"), actor=agent, reason="Appeal accepted")
     response = as_agent.get(HOME)
     assert response.status_code == 200
