@@ -15,7 +15,6 @@ from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassif
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
-from threadpoolctl import threadpool_limits
 
 from demo.signups import LABEL, generate_signups
 from demo.training import CATEGORICAL, FEATURES, NUMERIC, feature_schema, train_upsell_model
@@ -37,10 +36,7 @@ HIGH_ROW = {
 }
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    with threadpool_limits(limits=1, user_api="openmp"):
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/support/conftest.py
 
 
 @pytest.fixture(autouse=True)
