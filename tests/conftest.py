@@ -9,6 +9,7 @@ server, never a downloaded browser (KEEL_CHROMIUM overrides the path).
 import os
 
 import pytest
+from django.test import Client
 from django.utils.crypto import get_random_string
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -42,34 +43,34 @@ def _tasks_in_process_unless_integration(request):
     app.conf.task_always_eager = eager
 
 
-@pytest.fixture
-def reviewer(db):
-    return UserFactory(username="rita-reviewer", groups=[roles.REVIEWERS])
+def actor_fixture(username, *groups):
+    """A fixture for one named actor: the user `username` in the given role groups."""
+
+    @pytest.fixture
+    def actor(db):
+        return UserFactory(username=username, groups=list(groups))
+
+    return actor
+
+
+reviewer = actor_fixture("rita-reviewer", roles.REVIEWERS)
+second_reviewer = actor_fixture("sam-reviewer", roles.REVIEWERS)
+pipeline = actor_fixture("nightly-pipeline", roles.PIPELINES)
+agent = actor_fixture("ada-agent", roles.SUPPORT_AGENTS)
+labeller = actor_fixture("lou-labeller", roles.LABELLERS)
+outsider = actor_fixture("olly-outsider")
 
 
 @pytest.fixture
-def second_reviewer(db):
-    return UserFactory(username="sam-reviewer", groups=[roles.REVIEWERS])
+def client_as():
+    """client_as(user): Django's test client signed in as that user, for the page tests."""
 
+    def make(user) -> Client:
+        client = Client()
+        client.force_login(user)
+        return client
 
-@pytest.fixture
-def pipeline(db):
-    return UserFactory(username="nightly-pipeline", groups=[roles.PIPELINES])
-
-
-@pytest.fixture
-def agent(db):
-    return UserFactory(username="ada-agent", groups=[roles.SUPPORT_AGENTS])
-
-
-@pytest.fixture
-def labeller(db):
-    return UserFactory(username="lou-labeller", groups=[roles.LABELLERS])
-
-
-@pytest.fixture
-def outsider(db):
-    return UserFactory(username="olly-outsider")
+    return make
 
 
 @pytest.fixture

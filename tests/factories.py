@@ -112,45 +112,42 @@ class SupportAgentFactory(UserFactory):
             self.save()
 
 
-class BlacklistEntryFactory(factory.Factory):
-    """A blacklist made through support.services.blacklist_add (everywhere, until lifted, by default)."""
+class ListEntryFactory(factory.Factory):
+    """What a blacklist and a boost are both made with: an agent, a product, no note, everywhere unless
+    `surfaces` are named; `_add` is the service that makes the entry."""
 
     class Meta:
         model = ListEntry
+        abstract = True
 
     actor = factory.SubFactory(SupportAgentFactory)
     entity_type = "product"
-    entity_id = factory.Sequence(lambda n: f"sku-{n:05d}")
-    reason = "inappropriate"
     note = ""
     all_surfaces = factory.LazyAttribute(lambda o: not o.surfaces)
     surfaces = ()
-    expires_at = None
 
     @classmethod
     def _create(cls, model_class, **kwargs):
-        return support_services.blacklist_add(**kwargs)
+        return cls._add(**kwargs)
 
 
-class BoostEntryFactory(factory.Factory):
+class BlacklistEntryFactory(ListEntryFactory):
+    """A blacklist made through support.services.blacklist_add (everywhere, until lifted, by default)."""
+
+    _add = staticmethod(support_services.blacklist_add)
+    entity_id = factory.Sequence(lambda n: f"sku-{n:05d}")
+    reason = "inappropriate"
+    expires_at = None
+
+
+class BoostEntryFactory(ListEntryFactory):
     """A boost made through support.services.boost_add (a cold-start lift for two weeks, by default)."""
 
-    class Meta:
-        model = ListEntry
-
-    actor = factory.SubFactory(SupportAgentFactory)
-    entity_type = "product"
+    _add = staticmethod(support_services.boost_add)
     entity_id = factory.Sequence(lambda n: f"new-sku-{n:05d}")
     weight = 2.0
     expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=14))
     reason = "cold_start"
-    note = ""
-    all_surfaces = factory.LazyAttribute(lambda o: not o.surfaces)
-    surfaces = ()
-
-    @classmethod
-    def _create(cls, model_class, **kwargs):
-        return support_services.boost_add(**kwargs)
 
 
 class PrivacyRequestFactory(factory.Factory):

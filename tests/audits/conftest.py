@@ -1,17 +1,12 @@
-from datetime import date
-
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from demo.batches import clean_batch, to_csv
-from demo.training import feature_schema
+from demo.batches import to_csv
 from registry import services as registry_services
-from registry.models import TaskType
-from registry.services.catalog import alias_point
 from tests.audits.factories import AlertFactory, AuditSuiteFactory, ReferenceProfileFactory
 from tests.audits.pages_scenario import DRIFT_DETAILS, audit, finding, soom_profiles
-from tests.audits.reference_scenario import TRAINING_ROWS, upsell_reference_for  # noqa: F401
+from tests.audits.reference_scenario import upsell_in_production, upsell_training
 from tests.factories import ModelVersionFactory, RegisteredModelFactory
 
 
@@ -24,12 +19,8 @@ def media(settings, tmp_path):
 @pytest.fixture
 def upsell_with_reference(db, media, reviewer, pipeline, api_as, django_capture_on_commit_callbacks):
     """As upsell_reference_for, with the reference sent through the API as a pipeline does."""
-    model = registry_services.model_create(name="upsell", task_type=TaskType.BINARY, owner=reviewer)
-    version = registry_services.version_create(
-        model=model, actor=pipeline, feature_schema=feature_schema(), decision_threshold=0.2
-    )
-    alias_point(model=model, alias="production", version=version, actor=reviewer, reason="first model")
-    training = clean_batch(TRAINING_ROWS, start=date(2026, 1, 1), end=date(2026, 9, 30), seed=11, first_customer=1)
+    model, _ = upsell_in_production(reviewer, pipeline)
+    training = upsell_training()
     with django_capture_on_commit_callbacks(execute=True):
         response = api_as(pipeline).post(
             "/api/v1/models/upsell/versions/1/reference",

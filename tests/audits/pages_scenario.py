@@ -128,5 +128,19 @@ def audit(model, version, actor, name, *, state=AuditState.SUCCEEDED, verdict=""
     )
 
 
+def profiling(model, version, actor, name, *, rows_done, rows_total=1000) -> AuditJob:
+    """An audit still running: it has profiled `rows_done` of the batch's `rows_total` rows."""
+    return audit(
+        model,
+        version,
+        actor,
+        name,
+        state=AuditState.RUNNING,
+        stage="Profiling",
+        rows_done=rows_done,
+        rows_total=rows_total,
+    )
+
+
 def finding(job, check, column, status, message, **fields) -> Finding:
     return FindingFactory(job=job, check_name=check, column=column, status=status, message=message, **fields)

@@ -3,6 +3,16 @@ column without the sketch (reference quantile fine bins, deciles for PSI, search
 
 import numpy as np
 
+from audits.engine.columns import ColumnSpec
+
+# The signup columns the engine stories profile; each story adds the column it is about.
+SIGNUP_SPECS = [
+    ColumnSpec("meeting_minutes", "numeric", "float"),
+    ColumnSpec("attendees", "numeric", "int"),
+    ColumnSpec("plan", "categorical", "string"),
+    ColumnSpec("signup_date", "timestamp", "datetime"),
+    ColumnSpec("customer_id", "id", "string"),
+]
 FINE = np.arange(1, 1000) / 1000
 DECILES = np.arange(1, 10) / 10
 QUANTILE_KEYS = ("0.01", "0.05", "0.25", "0.5", "0.75", "0.95", "0.99")

@@ -16,6 +16,11 @@ from demo.batches import FLIPPED_DATE_FORMAT, clean_batch, festival_batch, shift
 OCTOBER = dict(start=date(2026, 10, 1), end=date(2026, 10, 31))
 
 
+def october_csv(rows: int, *, seed: int) -> bytes:
+    """A clean batch of October signups (customers from 100,000 on), as a CSV file's bytes."""
+    return to_csv(clean_batch(rows, seed=seed, first_customer=100_000, **OCTOBER))
+
+
 def send(api, content: bytes, *, capture, name="batch.csv", **extra):
     with capture(execute=True):
         response = api.post(
@@ -133,24 +138,13 @@ def test_tampering_is_caught_by_sha256_and_signature(
     upsell_with_reference, pipeline_api, settings, django_capture_on_commit_callbacks
 ):
     settings.KEEL_BATCH_HMAC_KEY = "shared-secret"
-    content = to_csv(clean_batch(1000, seed=17, first_customer=100_000, **OCTOBER))
+    content = october_csv(1000, seed=17)
     honest = hmac.new(b"shared-secret", content, hashlib.sha256).hexdigest()
-    good = send(
-        pipeline_api,
-        content,
-        capture=django_capture_on_commit_callbacks,
-        sha256=hashlib.sha256(content).hexdigest(),
-        signature=honest,
-    )
+    claimed = {"sha256": hashlib.sha256(content).hexdigest(), "signature": honest}  # what the sender says it sent
+    good = send(pipeline_api, content, capture=django_capture_on_commit_callbacks, **claimed)
     assert not failing(good, "integrity")
     tampered = content.replace(b"free", b"pro!", 1)
-    bad = send(
-        pipeline_api,
-        tampered,
-        capture=django_capture_on_commit_callbacks,
-        sha256=hashlib.sha256(content).hexdigest(),
-        signature=honest,
-    )
+    bad = send(pipeline_api, tampered, capture=django_capture_on_commit_callbacks, **claimed)
     assert len(failing(bad, "integrity")) == 2 and bad["verdict"] == "fail"
 
 
@@ -169,11 +163,7 @@ def test_repeated_failures_keep_one_alert_until_a_clean_batch_resolves_it(
     alert = Alert.objects.get(column="meeting_minutes", state=AlertState.OPEN)
     assert alert.occurrences == 2
     assert sum("meeting_minutes" in m.subject for m in mailoutbox) == 1  # one page for one incident
-    send(
-        pipeline_api,
-        to_csv(clean_batch(2000, seed=22, first_customer=100_000, **OCTOBER)),
-        capture=django_capture_on_commit_callbacks,
-    )
+    send(pipeline_api, october_csv(2000, seed=22), capture=django_capture_on_commit_callbacks)
     alert.refresh_from_db()
     assert alert.state == AlertState.RESOLVED
 
@@ -181,11 +171,7 @@ def test_repeated_failures_keep_one_alert_until_a_clean_batch_resolves_it(
 def test_rerunning_a_finished_audit_changes_nothing(
     upsell_with_reference, pipeline_api, django_capture_on_commit_callbacks
 ):
-    audit = send(
-        pipeline_api,
-        to_csv(clean_batch(1000, seed=23, first_customer=100_000, **OCTOBER)),
-        capture=django_capture_on_commit_callbacks,
-    )
+    audit = send(pipeline_api, october_csv(1000, seed=23), capture=django_capture_on_commit_callbacks)
     before = Finding.objects.filter(job_id=audit["id"]).count()
     job = services.audit_run(job_id=audit["id"])
     assert job.state == AuditState.SUCCEEDED and Finding.objects.filter(job_id=audit["id"]).count() == before
@@ -194,11 +180,7 @@ def test_rerunning_a_finished_audit_changes_nothing(
 def test_the_json_report_downloads_with_the_profile(
     upsell_with_reference, pipeline_api, django_capture_on_commit_callbacks
 ):
-    audit = send(
-        pipeline_api,
-        to_csv(clean_batch(1000, seed=24, first_customer=100_000, **OCTOBER)),
-        capture=django_capture_on_commit_callbacks,
-    )
+    audit = send(pipeline_api, october_csv(1000, seed=24), capture=django_capture_on_commit_callbacks)
     report = pipeline_api.get(f"/api/v1/audits/{audit['id']}/report.json")
     assert report.status_code == 200 and "attachment" in report["Content-Disposition"]
     body = report.json()
@@ -208,7 +190,7 @@ def test_the_json_report_downloads_with_the_profile(
 def test_who_may_audit(
     upsell_with_reference, api_as, agent, labeller, anonymous_api, django_capture_on_commit_callbacks
 ):
-    content = to_csv(clean_batch(500, seed=25, first_customer=100_000, **OCTOBER))
+    content = october_csv(500, seed=25)
     for actor in (agent, labeller):
         response = api_as(actor).post(
             "/api/v1/audits/", {"model": "upsell", "file": SimpleUploadedFile("b.csv", content)}, format="multipart"
@@ -239,7 +221,7 @@ def test_the_promotion_gate_cites_the_audit_of_the_same_bytes(
     from registry import selectors as registry_selectors
     from registry import services as registry_services
 
-    content = to_csv(clean_batch(1000, seed=26, first_customer=100_000, **OCTOBER))
+    content = october_csv(1000, seed=26)
     audit = send(pipeline_api, content, capture=django_capture_on_commit_callbacks)
     holdout = registry_services.holdout_register(
         model=upsell_with_reference,

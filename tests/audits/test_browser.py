@@ -3,8 +3,7 @@ why, and looks at the pictures."""
 
 import pytest
 
-from audits.models import AuditState
-from tests.audits.pages_scenario import audit
+from tests.audits.pages_scenario import profiling
 
 # The story's fixtures are in tests/audits/conftest.py; uploads go to a temporary MEDIA_ROOT.
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("media")]
@@ -27,16 +26,7 @@ def test_reviewer_finds_the_failing_batch_and_sees_why(
     live_server, page, sign_in, reviewer, pipeline, soom, history, festival, alerts, suite
 ):
     model, _, v3 = soom
-    audit(
-        model,
-        v3,
-        pipeline,
-        "signups week 33",
-        state=AuditState.RUNNING,
-        stage="Profiling",
-        rows_done=610,
-        rows_total=1000,
-    )
+    profiling(model, v3, pipeline, "signups week 33", rows_done=610)
 
     sign_in(reviewer)
     page.get_by_role("link", name="Audits").click()

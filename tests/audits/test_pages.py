@@ -20,7 +20,8 @@ from audits.models import (
     AuditState,
     DataBatch,
 )
-from tests.audits.pages_scenario import audit
+from tests.audits.pages_scenario import audit, profiling
+from tests.clients import page, section
 from tests.factories import ModelVersionFactory, RegisteredModelFactory
 
 pytestmark = pytest.mark.django_db
@@ -31,28 +32,6 @@ PNG = b"\x89PNG\r\n\x1a\n"
 @pytest.fixture(autouse=True)
 def uploads_in_tmp(media):
     """Every story here may upload a batch: keep it in the temporary MEDIA_ROOT (conftest's `media`)."""
-
-
-@pytest.fixture
-def client_as():
-    def make(user) -> Client:
-        client = Client()
-        client.force_login(user)
-        return client
-
-    return make
-
-
-def page(client, url) -> str:
-    response = client.get(url)
-    assert response.status_code == 200, response.status_code
-    return response.content.decode()
-
-
-def section(html: str, heading_id: str) -> str:
-    match = re.search(r'<section[^>]* aria-labelledby="' + heading_id + r'">.*?</section>', html, re.S)
-    assert match, f"no section {heading_id}"
-    return match.group(0)
 
 
 def report_url(job) -> str:
@@ -66,16 +45,7 @@ def test_a_reviewer_sees_open_alerts_first_then_the_verdict_trend_then_the_audit
     history, festival, alerts, soom, pipeline, reviewer, client_as
 ):
     model, _, v3 = soom
-    running = audit(
-        model,
-        v3,
-        pipeline,
-        "signups week 33",
-        state=AuditState.RUNNING,
-        stage="Profiling",
-        rows_done=250,
-        rows_total=1000,
-    )
+    running = profiling(model, v3, pipeline, "signups week 33", rows_done=250)
 
     html = page(client_as(reviewer), reverse("audits:list"))
     assert html.index('id="alerts-h"') < html.index('id="trends-h"') < html.index('id="audits-h"')
@@ -210,16 +180,7 @@ def test_a_picture_of_an_unknown_column_an_id_or_an_unfinished_audit_is_not_foun
 
 def test_a_running_audit_shows_its_progress_and_refreshes_itself(soom, pipeline, reviewer, client_as):
     model, _, v3 = soom
-    running = audit(
-        model,
-        v3,
-        pipeline,
-        "signups week 33",
-        state=AuditState.RUNNING,
-        stage="Profiling",
-        rows_done=420,
-        rows_total=1000,
-    )
+    running = profiling(model, v3, pipeline, "signups week 33", rows_done=420)
     html = page(client_as(reviewer), report_url(running))
     assert '<meta http-equiv="refresh" content="3">' in html
     assert 'aria-valuenow="42"' in html and "Profiling · 420 of 1,000 rows · 42%" in html

@@ -22,17 +22,11 @@ from audits.engine.profile import (
     profile_reference_chunks,
     reference_edges,
 )
+from tests.audits.profile_builders import SIGNUP_SPECS
 
 NOW = datetime(2026, 10, 1, tzinfo=UTC)
 
-SPECS = [
-    ColumnSpec("meeting_minutes", "numeric", "float"),
-    ColumnSpec("attendees", "numeric", "int"),
-    ColumnSpec("plan", "categorical", "string"),
-    ColumnSpec("signup_date", "timestamp", "datetime"),
-    ColumnSpec("comment", "text", "string"),
-    ColumnSpec("customer_id", "id", "string"),
-]
+SPECS = [*SIGNUP_SPECS, ColumnSpec("comment", "text", "string")]
 
 
 def signups(n=20_000, seed=7) -> pd.DataFrame:

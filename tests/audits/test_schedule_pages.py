@@ -11,20 +11,22 @@ def page(upsell_with_reference):
     return "/audits/schedules/upsell/"
 
 
+def daily_schedule(**fields) -> dict:
+    """The page's form adding a daily schedule that reads the day's file, with `fields` changed."""
+    return {
+        "action": "create",
+        "name": "daily",
+        "source": "storage_path",
+        "cron": "0 6 * * *",
+        "storage_path": "incoming/%Y-%m-%d.csv",
+        "window_hours": 24,
+        **fields,
+    }
+
+
 def test_a_reviewer_adds_a_daily_schedule_from_the_page(page, client, reviewer):
     client.force_login(reviewer)
-    response = client.post(
-        page,
-        {
-            "action": "create",
-            "name": "daily",
-            "source": "storage_path",
-            "cron": "0 6 * * *",
-            "storage_path": "incoming/%Y-%m-%d.csv",
-            "window_hours": 24,
-        },
-        follow=True,
-    )
+    response = client.post(page, daily_schedule(), follow=True)
     assert response.status_code == 200
     assert "beat runs it at" in response.content.decode()
     assert AuditSchedule.objects.get().storage_path == "incoming/%Y-%m-%d.csv"
@@ -32,17 +34,7 @@ def test_a_reviewer_adds_a_daily_schedule_from_the_page(page, client, reviewer):
 
 def test_a_bad_schedule_is_shown_on_the_form(page, client, reviewer):
     client.force_login(reviewer)
-    response = client.post(
-        page,
-        {
-            "action": "create",
-            "name": "daily",
-            "source": "storage_path",
-            "cron": "at six",
-            "storage_path": "in/%Y.csv",
-            "window_hours": 24,
-        },
-    )
+    response = client.post(page, daily_schedule(cron="at six", storage_path="in/%Y.csv"))
     assert response.status_code == 400
     body = response.content.decode()
     assert "five fields" in body and not AuditSchedule.objects.exists()

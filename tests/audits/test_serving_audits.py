@@ -9,6 +9,7 @@ import pytest
 from audits.models import AuditJob, BatchPurpose
 from demo.batches import clean_batch
 from demo.serving import serving_records
+from tests.audits.reference_scenario import training_reference_build, upsell_in_production, upsell_training
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -100,39 +101,12 @@ def test_who_may_start_a_serving_audit(upsell_with_reference, api_as, request, a
 @pytest.fixture
 def upsell_with_scored_reference(db, media, reviewer, pipeline, django_capture_on_commit_callbacks):
     """The reference holds the model's scores on its training data: the baseline of prediction drift."""
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
-    from audits import services
-    from demo.batches import to_csv
-    from demo.training import feature_schema
-    from registry import services as registry_services
-    from registry.models import TaskType
-    from registry.services.catalog import alias_point
-
-    model = registry_services.model_create(name="upsell", task_type=TaskType.BINARY, owner=reviewer)
-    version = registry_services.version_create(
-        model=model, actor=pipeline, feature_schema=feature_schema(), decision_threshold=0.2
-    )
-    alias_point(model=model, alias="production", version=version, actor=reviewer, reason="first model")
-    training = clean_batch(6000, start=date(2026, 1, 1), end=date(2026, 9, 30), seed=11, first_customer=1)
+    model, version = upsell_in_production(reviewer, pipeline)
+    training = upsell_training()
     training["score"] = np.random.default_rng(1).beta(1.2, 6, len(training)).round(6)
-    with django_capture_on_commit_callbacks(execute=True):
-        batch = services.batch_register(
-            model=model,
-            actor=pipeline,
-            name="training",
-            purpose="training",
-            uploaded=SimpleUploadedFile("training.csv", to_csv(training)),
-        )
-        services.reference_build_start(
-            version=version,
-            batch=batch,
-            actor=pipeline,
-            id_columns=["customer_id"],
-            timestamp_columns=["signup_date"],
-            label_column="upgraded_90d",
-            prediction_column="score",
-        )
+    training_reference_build(
+        model, version, pipeline, training, django_capture_on_commit_callbacks, prediction_column="score"
+    )
     return model
 
 

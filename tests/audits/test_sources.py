@@ -25,16 +25,10 @@ from mlops.datafiles.reading import (
     scan_file,
 )
 from mlops.hashing import sha256_file
+from tests.audits.profile_builders import SIGNUP_SPECS
 
 NOW = datetime(2026, 10, 1, tzinfo=UTC)
-SPECS = [
-    ColumnSpec("meeting_minutes", "numeric", "float"),
-    ColumnSpec("attendees", "numeric", "int"),
-    ColumnSpec("plan", "categorical", "string"),
-    ColumnSpec("event_type", "categorical", "string"),
-    ColumnSpec("signup_date", "timestamp", "datetime"),
-    ColumnSpec("customer_id", "id", "string"),
-]
+SPECS = [*SIGNUP_SPECS, ColumnSpec("event_type", "categorical", "string")]
 
 
 def signups(n=5_000, seed=11) -> pd.DataFrame:

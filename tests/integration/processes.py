@@ -1,4 +1,4 @@
-"""The processes integration tests run beside pytest: a `celery -A mlops worker` on the test
+"""The processes integration tests run beside pytest: `celery -A mlops worker` (or `beat`) on the test
 database, and waiting for what it does."""
 
 import os
@@ -30,8 +30,46 @@ def database_url(settings_dict: dict) -> str:
     return f"postgres://{auth}{host}{port}/{quote(settings_dict['NAME'], safe='')}"
 
 
-class WorkerProcess:
-    """A `celery -A mlops worker` subprocess on the test database, its log kept for failure reports."""
+class CeleryProcess:
+    """A `celery -A mlops <program> ...` subprocess on the test database, its log kept for failure reports."""
+
+    def __init__(self, arguments: list[str], *, database_url: str, log_path: Path, extra_env: dict | None = None):
+        self.program = arguments[0]
+        self.log_path = log_path
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "mlops.settings",
+            "DATABASE_URL": database_url,
+            "DB_CONN_MAX_AGE": "0",
+            "REDIS_URL": os.environ["REDIS_URL"],
+            "PYTHONUNBUFFERED": "1",
+            **(extra_env or {}),
+        }
+        celery = shutil.which("celery", path=str(Path(sys.executable).parent)) or shutil.which("celery")
+        command = ([celery] if celery else [sys.executable, "-m", "celery"]) + ["-A", "mlops", *arguments]
+        self._log = open(log_path, "ab")  # noqa: SIM115 (open while the process runs; closed by stop())
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+
+    def log(self) -> str:
+        self._log.flush()
+        tail = self.log_path.read_text(errors="replace")[-8000:]
+        return f"--- celery {self.program} log ({self.log_path}) ---\n{tail}"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()  # warm shutdown: a worker finishes its current task and exits
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+        self._log.close()
+
+
+class WorkerProcess(CeleryProcess):
+    """A `celery -A mlops worker` on one queue, one task at a time."""
 
     def __init__(
         self,
@@ -43,22 +81,7 @@ class WorkerProcess:
         extra_env: dict | None = None,
     ):
         self.nodename = f"keel-test-{uuid.uuid4().hex[:8]}@localhost"
-        self.log_path = log_path
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "mlops.settings",
-            "DATABASE_URL": database_url,
-            "DB_CONN_MAX_AGE": "0",
-            "REDIS_URL": os.environ["REDIS_URL"],
-            "MEDIA_ROOT": str(media_root),
-            "PYTHONUNBUFFERED": "1",
-            **(extra_env or {}),
-        }
-        celery = shutil.which("celery", path=str(Path(sys.executable).parent)) or shutil.which("celery")
-        command = [celery] if celery else [sys.executable, "-m", "celery"]
-        command += [
-            "-A",
-            "mlops",
+        arguments = [
             "worker",
             "--pool=solo",
             "--concurrency=1",
@@ -71,14 +94,8 @@ class WorkerProcess:
             "--without-mingle",
             "--without-heartbeat",
         ]
-        self._log = open(log_path, "ab")  # noqa: SIM115 (open while the process runs; closed by stop())
-        self.process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-        )
-
-    def log(self) -> str:
-        self._log.flush()
-        return f"--- celery worker log ({self.log_path}) ---\n{self.log_path.read_text(errors='replace')[-8000:]}"
+        env = {"MEDIA_ROOT": str(media_root), **(extra_env or {})}
+        super().__init__(arguments, database_url=database_url, log_path=log_path, extra_env=env)
 
     def wait_ready(self) -> None:
         deadline = time.monotonic() + WORKER_START_TIMEOUT
@@ -96,16 +113,6 @@ class WorkerProcess:
                     f"The Celery worker did not answer ping within {WORKER_START_TIMEOUT}s.\n{self.log()}",
                     pytrace=False,
                 )
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()  # warm shutdown: the worker finishes its current task and exits
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-        self._log.close()
 
 
 def wait_for(condition, worker, what: str, timeout: float = TIMEOUT):

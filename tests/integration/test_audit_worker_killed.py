@@ -52,13 +52,16 @@ def test_a_killed_worker_does_not_lose_the_audit(
     )
     job = services.audit_start(batch=batch, actor=pipeline)
 
-    first = WorkerProcess(
-        database_url=test_database_url,
-        media_root=integration_media_root,
-        queues=QUEUE,
-        log_path=tmp_path / "first.log",
-        extra_env=WORKER_ENV,
-    )
+    def worker(name: str) -> WorkerProcess:
+        return WorkerProcess(
+            database_url=test_database_url,
+            media_root=integration_media_root,
+            queues=QUEUE,
+            log_path=tmp_path / f"{name}.log",
+            extra_env=WORKER_ENV,
+        )
+
+    first = worker("first")
     second = None
     try:
         first.wait_ready()
@@ -75,13 +78,7 @@ def test_a_killed_worker_does_not_lose_the_audit(
         first.process.wait(timeout=10)
         interrupted_at = job.rows_done
 
-        second = WorkerProcess(
-            database_url=test_database_url,
-            media_root=integration_media_root,
-            queues=QUEUE,
-            log_path=tmp_path / "second.log",
-            extra_env=WORKER_ENV,
-        )
+        second = worker("second")
         second.wait_ready()
         deadline = time.monotonic() + 120
         while True:

@@ -1,10 +1,7 @@
 """A schedule set in Keel runs by itself: a real `celery beat` process with django-celery-beat's
 database scheduler sends the tick, a real worker audits the day's file (Redis, PostgreSQL)."""
 
-import os
 import shutil
-import subprocess
-import sys
 import time
 import uuid
 from datetime import date
@@ -17,50 +14,19 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from audits import services
 from audits.models import Alert, AuditJob, AuditState
 from demo.batches import clean_batch, to_csv
-from tests.integration.processes import ROOT
+from tests.integration.processes import CeleryProcess
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
+DATABASE_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
-class BeatProcess:
+
+class BeatProcess(CeleryProcess):
+    """`celery -A mlops beat` with django-celery-beat's database scheduler, waking every second."""
+
     def __init__(self, *, database_url: str, log_path: Path):
-        self.log_path = log_path
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "mlops.settings",
-            "DATABASE_URL": database_url,
-            "DB_CONN_MAX_AGE": "0",
-            "REDIS_URL": os.environ["REDIS_URL"],
-            "PYTHONUNBUFFERED": "1",
-        }
-        celery = shutil.which("celery", path=str(Path(sys.executable).parent)) or shutil.which("celery")
-        command = ([celery] if celery else [sys.executable, "-m", "celery"]) + [
-            "-A",
-            "mlops",
-            "beat",
-            "--loglevel=INFO",
-            "--max-interval=1",
-            "--pidfile=",
-            "-S",
-            "django_celery_beat.schedulers:DatabaseScheduler",
-        ]
-        self._log = open(log_path, "ab")  # noqa: SIM115 (open while the process runs; closed by stop())
-        self.process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-        )
-
-    def log(self) -> str:
-        self._log.flush()
-        return f"--- celery beat log ---\n{self.log_path.read_text(errors='replace')[-6000:]}"
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-        self._log.close()
+        arguments = ["beat", "--loglevel=INFO", "--max-interval=1", "--pidfile=", "-S", DATABASE_SCHEDULER]
+        super().__init__(arguments, database_url=database_url, log_path=log_path)
 
 
 def test_beat_fires_a_schedule_and_the_worker_audits_the_days_file(

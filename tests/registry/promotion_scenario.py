@@ -8,6 +8,14 @@ from registry.models import PromotionRequest
 from tests.factories import ModelVersionFactory, RegisteredModelFactory
 from tests.registry.helpers import artifact_file
 
+
+def curves(*, tpr, auc, precision, average_precision) -> dict:
+    """One model's ROC and precision-recall curves on the holdout (15% positives), as the gate stores them."""
+    roc = {"fpr": [0, 0.1, 0.3, 1], "tpr": tpr, "auc": auc}
+    pr = {"recall": [0, 0.5, 0.8, 1], "precision": precision, "average_precision": average_precision}
+    return {"roc": roc, "pr": {**pr, "prevalence": 0.15}}
+
+
 # What the gate stores for a binary candidate that beats production, in the shape the gate writes.
 EVIDENCE = {
     "task_type": "binary_classification",
@@ -77,24 +85,8 @@ EVIDENCE = {
         ],
     },
     "curves": {
-        "candidate": {
-            "roc": {"fpr": [0, 0.1, 0.3, 1], "tpr": [0, 0.6, 0.85, 1], "auc": 0.861},
-            "pr": {
-                "recall": [0, 0.5, 0.8, 1],
-                "precision": [1, 0.7, 0.45, 0.15],
-                "average_precision": 0.52,
-                "prevalence": 0.15,
-            },
-        },
-        "production": {
-            "roc": {"fpr": [0, 0.1, 0.3, 1], "tpr": [0, 0.5, 0.8, 1], "auc": 0.843},
-            "pr": {
-                "recall": [0, 0.5, 0.8, 1],
-                "precision": [1, 0.65, 0.4, 0.15],
-                "average_precision": 0.49,
-                "prevalence": 0.15,
-            },
-        },
+        "candidate": curves(tpr=[0, 0.6, 0.85, 1], auc=0.861, precision=[1, 0.7, 0.45, 0.15], average_precision=0.52),
+        "production": curves(tpr=[0, 0.5, 0.8, 1], auc=0.843, precision=[1, 0.65, 0.4, 0.15], average_precision=0.49),
     },
     "importance": [
         {

@@ -189,25 +189,23 @@ def test_bad_holdout_data_fails_validation_with_a_precise_reason(
     assert not upsell.aliases.exists()
 
 
-def test_a_holdout_file_changed_after_registration_is_refused(
-    upsell, pipeline, trained, django_capture_on_commit_callbacks
+@pytest.mark.parametrize(
+    "changed, tail, reason",
+    [
+        ("holdout", b"C999999,2026-10-31,free,DE,meeting,10,2,1\n", "changed since it was registered"),
+        ("artifact", b"malicious tail", "refusing to load it"),  # a tampered artifact is never unpickled
+    ],
+)
+def test_a_file_changed_after_registration_is_refused(
+    upsell, pipeline, trained, django_capture_on_commit_callbacks, changed, tail, reason
 ):
     holdout = holdout_of(upsell, pipeline, trained["holdout"])
-    with open(holdout.file.path, "ab") as handle:
-        handle.write(b"C999999,2026-10-31,free,DE,meeting,10,2,1\n")
+    path = holdout.file.path if changed == "holdout" else upsell.versions.get(version=1).artifact.path
+    with open(path, "ab") as handle:
+        handle.write(tail)
     request = request_and_gate(upsell, 1, pipeline, holdout, django_capture_on_commit_callbacks)
     assert request.state == PromotionState.VALIDATION_FAILED
-    assert "changed since it was registered" in request.failure_reasons[0]
-
-
-def test_a_tampered_artifact_is_never_unpickled(upsell, pipeline, trained, django_capture_on_commit_callbacks):
-    holdout = holdout_of(upsell, pipeline, trained["holdout"])
-    version = upsell.versions.get(version=1)
-    with open(version.artifact.path, "ab") as handle:
-        handle.write(b"malicious tail")
-    request = request_and_gate(upsell, 1, pipeline, holdout, django_capture_on_commit_callbacks)
-    assert request.state == PromotionState.VALIDATION_FAILED
-    assert "refusing to load it" in request.failure_reasons[0]
+    assert reason in request.failure_reasons[0]
 
 
 def test_a_retried_gate_changes_nothing(upsell, pipeline, trained, django_capture_on_commit_callbacks):

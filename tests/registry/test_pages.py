@@ -15,16 +15,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def client_as():
-    def make(user) -> Client:
-        client = Client()
-        client.force_login(user)
-        return client
-
-    return make
-
-
-@pytest.fixture
 def upsell(reviewer, pipeline, second_reviewer):
     return upsell_model(owner=reviewer, registered_by=pipeline, mover=second_reviewer)
 
@@ -47,16 +37,15 @@ def diff_row(html: str, key: str) -> str:
 
 # --- access ---------------------------------------------------------------------------------------
 
+REGISTRY_PAGES = [
+    ("registry:model-list", []),
+    ("registry:model-detail", ["soom-upsell"]),
+    ("registry:version-diff", ["soom-upsell"]),
+    ("registry:version-detail", ["soom-upsell", 1]),
+]
 
-@pytest.mark.parametrize(
-    "url_name, args",
-    [
-        ("registry:model-list", []),
-        ("registry:model-detail", ["soom-upsell"]),
-        ("registry:version-diff", ["soom-upsell"]),
-        ("registry:version-detail", ["soom-upsell", 1]),
-    ],
-)
+
+@pytest.mark.parametrize("url_name, args", REGISTRY_PAGES)
 def test_anonymous_visitors_are_sent_to_login(upsell, url_name, args):
     url = reverse(url_name, args=args)
     response = Client().get(url)
@@ -64,15 +53,7 @@ def test_anonymous_visitors_are_sent_to_login(upsell, url_name, args):
     assert response.url.startswith(reverse("login")) and "next=" in response.url
 
 
-@pytest.mark.parametrize(
-    "url_name, args",
-    [
-        ("registry:model-list", []),
-        ("registry:model-detail", ["soom-upsell"]),
-        ("registry:version-diff", ["soom-upsell"]),
-        ("registry:version-detail", ["soom-upsell", 1]),
-    ],
-)
+@pytest.mark.parametrize("url_name, args", REGISTRY_PAGES)
 def test_a_signed_in_user_without_a_keel_role_is_refused(upsell, outsider, client_as, url_name, args):
     assert client_as(outsider).get(reverse(url_name, args=args)).status_code == 403
 

@@ -14,6 +14,7 @@ from django.urls import reverse
 
 from registry import selectors, services
 from registry.models import PromotionPolicy, PromotionRequest, PromotionState
+from tests.clients import page, section
 from tests.factories import ModelVersionFactory, RegisteredModelFactory
 from tests.registry.helpers import artifact_file
 from tests.registry.promotion_helpers import holdout_for
@@ -25,16 +26,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
-
-
-@pytest.fixture
-def client_as():
-    def make(user) -> Client:
-        client = Client(enforce_csrf_checks=False)
-        client.force_login(user)
-        return client
-
-    return make
 
 
 @pytest.fixture
@@ -56,19 +47,6 @@ def awaiting(soom, holdout, reviewer):
 
 def detail_url(request) -> str:
     return reverse("promotions:detail", args=[request.pk])
-
-
-def page(client, url) -> str:
-    response = client.get(url)
-    assert response.status_code == 200, response.status_code
-    return response.content.decode()
-
-
-def section(html: str, heading_id: str) -> str:
-    """The <section> whose heading has this id."""
-    match = re.search(r'<section[^>]* aria-labelledby="' + heading_id + r'">.*?</section>', html, re.S)
-    assert match, f"no section {heading_id}"
-    return match.group(0)
 
 
 # --- the queue --------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from registry.services.catalog import alias_point
 from support import shap_engine as ex
 from support.lists import cache as lists_cache
 from support.services import privacy
+from tests.clients import committing
 from tests.factories import ExplainerBackgroundFactory, SurfaceFactory
 
 CUSTOMERS = 30
@@ -65,14 +66,7 @@ def api(api_as, django_capture_on_commit_callbacks):
 
     def make(user=None) -> APIClient:
         client = api_as(user) if user is not None else APIClient()
-        send = client.request
-
-        def request(**kwargs):
-            with django_capture_on_commit_callbacks(execute=True):
-                return send(**kwargs)
-
-        client.request = request
-        return client
+        return committing(client, django_capture_on_commit_callbacks)
 
     return make
 

@@ -18,6 +18,19 @@ def shot(page, name: str) -> None:
     page.screenshot(path=f"/tmp/keel-support-{name}.png", full_page=True)
 
 
+def preview_fraud_ring(page, ids: bytes) -> None:
+    """From the bulk upload page: a CSV of product IDs to blacklist for fraud, up to its preview."""
+    page.get_by_role("navigation", name="Support pages").get_by_role("link", name="Bulk upload").click()
+    page.wait_for_url("**/support/bulk/")
+    page.get_by_label("CSV of IDs").set_input_files(
+        files=[{"name": "fraud-ring.csv", "mimeType": "text/csv", "buffer": ids}]
+    )
+    page.get_by_label("Entity type").select_option("product")
+    page.get_by_label("Reason").select_option("fraud")
+    page.get_by_role("button", name="Preview").click()
+    page.wait_for_url(re.compile(r".*/support/bulk/\d+/$"))
+
+
 def test_an_agent_blacklists_boosts_uploads_and_reads_the_history(live_server, page, sign_in, agent, surfaces):
     sign_in(agent)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Support").click()
@@ -58,15 +71,7 @@ def test_an_agent_blacklists_boosts_uploads_and_reads_the_history(live_server, p
     assert page.get_by_text("Boosted product new-sku-7 with weight 2.5 on all surfaces until").is_visible()
 
     # A CSV of IDs: preview first (nothing written), then confirm.
-    page.get_by_role("navigation", name="Support pages").get_by_role("link", name="Bulk upload").click()
-    page.wait_for_url("**/support/bulk/")
-    page.get_by_label("CSV of IDs").set_input_files(
-        files=[{"name": "fraud-ring.csv", "mimeType": "text/csv", "buffer": b"sku-100\nsku-101\nsku-100\nbad id\n"}]
-    )
-    page.get_by_label("Entity type").select_option("product")
-    page.get_by_label("Reason").select_option("fraud")
-    page.get_by_role("button", name="Preview").click()
-    page.wait_for_url(re.compile(r".*/support/bulk/\d+/$"))
+    preview_fraud_ring(page, b"sku-100\nsku-101\nsku-100\nbad id\n")
     tiles = page.locator("#bulk-counts")
     assert tiles.locator("[data-status=new] dd").inner_text() == "2"
     assert tiles.locator("[data-status=duplicate] dd").inner_text() == "1"
@@ -76,14 +81,7 @@ def test_an_agent_blacklists_boosts_uploads_and_reads_the_history(live_server, p
     assert not ListEntry.objects.filter(bulk__isnull=False).exists()
     shot(page, "bulk-invalid")
 
-    page.get_by_role("navigation", name="Support pages").get_by_role("link", name="Bulk upload").click()
-    page.get_by_label("CSV of IDs").set_input_files(
-        files=[{"name": "fraud-ring.csv", "mimeType": "text/csv", "buffer": b"sku-100\nsku-101\nsku-100\n"}]
-    )
-    page.get_by_label("Entity type").select_option("product")
-    page.get_by_label("Reason").select_option("fraud")
-    page.get_by_role("button", name="Preview").click()
-    page.wait_for_url(re.compile(r".*/support/bulk/\d+/$"))
+    preview_fraud_ring(page, b"sku-100\nsku-101\nsku-100\n")
     assert [row.get_attribute("data-status") for row in page.locator("#bulk-rows tbody tr").all()] == [
         "duplicate",
         "new",

@@ -15,7 +15,6 @@ from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassif
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
-from threadpoolctl import threadpool_limits
 
 from demo.signups import LABEL, generate_signups
 from demo.training import CATEGORICAL, FEATURES, NUMERIC, feature_schema, train_upsell_model
@@ -37,10 +36,7 @@ HIGH_ROW = {
 }
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    with threadpool_limits(limits=1, user_api="openmp"):
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/support/conftest.py
 
 
 @pytest.fixture(autouse=True)
@@ -98,6 +94,13 @@ def _explain(model, row, *, background, threshold=0.3, task_type=BINARY, schema=
         background=background,
         **kwargs,
     )
+
+
+def one_hot_then(model) -> Pipeline:
+    """`model` behind a step that one-hot encodes the categorical features and passes the numbers through."""
+    one_hot = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
+    preprocess = ColumnTransformer([("categorical", one_hot, CATEGORICAL)], remainder="passthrough")
+    return Pipeline([("preprocess", preprocess), ("model", model)])
 
 
 def _total(explanation) -> float:
@@ -298,18 +301,7 @@ def test_multiclass_explains_the_predicted_class(warm, signups, background, rows
         + "-"
         + signups["plan"].str[:4]
     )
-    forest = Pipeline(
-        [
-            (
-                "preprocess",
-                ColumnTransformer(
-                    [("categorical", OneHotEncoder(handle_unknown="ignore", sparse_output=False), CATEGORICAL)],
-                    remainder="passthrough",
-                ),
-            ),
-            ("model", RandomForestClassifier(n_estimators=15, max_depth=6, random_state=0)),
-        ]
-    )
+    forest = one_hot_then(RandomForestClassifier(n_estimators=15, max_depth=6, random_state=0))
     forest.fit(signups[FEATURES], target)
     boosted = Pipeline(
         [("preprocess", forest.named_steps["preprocess"]), ("model", HistGradientBoostingClassifier(max_iter=10))]
@@ -328,18 +320,7 @@ def test_multiclass_explains_the_predicted_class(warm, signups, background, rows
 
 def test_regression_is_explained_in_its_own_units(signups, background, rows):
     target = 2.0 * signups["attendees"] + (signups["plan"] == "free") * 5.0
-    model = Pipeline(
-        [
-            (
-                "preprocess",
-                ColumnTransformer(
-                    [("categorical", OneHotEncoder(handle_unknown="ignore", sparse_output=False), CATEGORICAL)],
-                    remainder="passthrough",
-                ),
-            ),
-            ("model", RandomForestRegressor(n_estimators=10, max_depth=6, random_state=0)),
-        ]
-    )
+    model = one_hot_then(RandomForestRegressor(n_estimators=10, max_depth=6, random_state=0))
     model.fit(signups[FEATURES], target)
     explanation = _explain(model, rows.iloc[[4]], background=background, task_type="regression")
     assert (explanation["method"], explanation["units"]) == ("tree", "value")

@@ -10,15 +10,15 @@ from datetime import date
 
 import numpy as np
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 
-from demo.batches import clean_batch, to_csv
+from demo.batches import clean_batch
 from demo.training import FEATURES
 from registry import services as registry_services
 from registry.models import TaskType
 from support import shap_engine as ex
 from support.models import ExplainerBackground, Explanation
 from support.services import backgrounds, explanations
+from tests.audits.reference_scenario import training_reference_build
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("one_thread")]
 
@@ -331,29 +331,12 @@ def test_categorical_inputs_are_selects_of_the_training_values(
 ):
     """With a training reference, categorical features are selects of the values v1 trained on, and
     the background is sampled from the reference's file on first use."""
-    from audits import services as audit_services
-
     model, version = register_production(
         "upsell", tree.pipeline, tree.feature_schema, tree.decision_threshold, owner=reviewer, pipeline=pipeline
     )
     assert backgrounds.explainer_background_from_reference(version=version) is None  # no reference yet
     training = clean_batch(400, start=date(2026, 1, 1), end=date(2026, 6, 30), seed=12, first_customer=1)
-    with django_capture_on_commit_callbacks(execute=True):
-        batch = audit_services.batch_register(
-            model=model,
-            actor=pipeline,
-            name="training",
-            purpose="training",
-            uploaded=SimpleUploadedFile("training.csv", to_csv(training)),
-        )
-        audit_services.reference_build_start(
-            version=version,
-            batch=batch,
-            actor=pipeline,
-            id_columns=["customer_id"],
-            timestamp_columns=["signup_date"],
-            label_column="upgraded_90d",
-        )
+    training_reference_build(model, version, pipeline, training, django_capture_on_commit_callbacks)
     client.force_login(agent)
     html = client.get(FORM).content.decode()
     select = re.search(r'<select name="features.plan".*?</select>', html, flags=re.S).group(0)

@@ -40,6 +40,12 @@ def preview(client, text, **fields):
     return client.post(BULK, body, format="multipart")
 
 
+def boost_preview(client, text, *, weight, days, **fields):
+    """A bulk cold-start boost of `weight` for the next `days` days."""
+    expires_at = (timezone.now() + timedelta(days=days)).isoformat()
+    return preview(client, text, kind="boost", reason="cold_start", weight=weight, expires_at=expires_at, **fields)
+
+
 def confirm(client, bulk_id, **body):
     return client.post(f"{BULK}/{bulk_id}/confirm", body, format="json")
 
@@ -189,16 +195,10 @@ def test_a_large_blacklist_needs_the_count_typed(served_ids, surfaces, agent_api
 
 def test_a_large_boost_needs_no_typed_count(surfaces, agent_api, settings):
     settings.KEEL_SUPPORT_BULK_CONFIRM_THRESHOLD = 2
-    bulk = preview(
-        agent_api,
-        "sku-1\nsku-2\nsku-3\n",
-        kind="boost",
-        reason="cold_start",
-        weight=1.5,
-        expires_at=(timezone.now() + timedelta(days=14)).isoformat(),
-        all_surfaces=False,
-        surfaces="home,search",
-    ).json()
+    upload = boost_preview(
+        agent_api, "sku-1\nsku-2\nsku-3\n", weight=1.5, days=14, all_surfaces=False, surfaces="home,search"
+    )
+    bulk = upload.json()
     assert bulk["needs_count"] is False and bulk["surface_names"] == ["home", "search"]
     assert confirm(agent_api, bulk["id"]).status_code == 200
     assert ListEntry.objects.filter(kind="boost", weight=1.5).count() == 3
@@ -207,15 +207,7 @@ def test_a_large_boost_needs_no_typed_count(surfaces, agent_api, settings):
 def test_a_bulk_boost_of_a_blacklisted_id_is_an_invalid_row(surfaces, agent_api, commit):
     with commit():
         blacklisted = BlacklistEntryFactory(entity_id="sku-2", surfaces=["home"])
-    bulk = preview(
-        agent_api,
-        "sku-1\nsku-2\n",
-        kind="boost",
-        reason="cold_start",
-        weight=2,
-        expires_at=(timezone.now() + timedelta(days=7)).isoformat(),
-        all_surfaces=True,
-    ).json()
+    bulk = boost_preview(agent_api, "sku-1\nsku-2\n", weight=2, days=7, all_surfaces=True).json()
     assert statuses(bulk) == [(1, "sku-1", "new"), (2, "sku-2", "invalid")]
     assert f"entry #{blacklisted.pk}" in bulk["rows"][1]["message"]
 

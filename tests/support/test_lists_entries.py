@@ -126,38 +126,20 @@ def test_cold_start_boosts_last_two_weeks_by_default():
 def test_boosting_a_blacklisted_id_where_scopes_overlap_is_refused_naming_the_blacklist(surfaces, agent_api, commit):
     with commit():
         blacklist = BlacklistEntryFactory(entity_id="sku-1", surfaces=["home", "search"], reason="fraud")
-    response = agent_api.post(
-        BOOSTS,
-        {
-            "entity_type": "product",
-            "entity_id": "sku-1",
-            "weight": 2,
-            "reason": "account_request",
-            "surfaces": ["search"],
-            "expires_at": later(days=7).isoformat(),
-        },
-        format="json",
-    )
+    boost = {
+        "entity_type": "product",
+        "entity_id": "sku-1",
+        "weight": 2,
+        "reason": "account_request",
+        "expires_at": later(days=7).isoformat(),
+    }
+    response = agent_api.post(BOOSTS, {**boost, "surfaces": ["search"]}, format="json")
     assert response.status_code == 409
     body = response.json()
     assert f"entry #{blacklist.pk}" in body["message"] and "blacklisted" in body["message"]
     assert body["detail"]["existing_entry"] == [str(blacklist.pk)]
     # On a surface the blacklist does not cover, the boost is fine.
-    assert (
-        agent_api.post(
-            BOOSTS,
-            {
-                "entity_type": "product",
-                "entity_id": "sku-1",
-                "weight": 2,
-                "reason": "account_request",
-                "surfaces": ["email"],
-                "expires_at": later(days=7).isoformat(),
-            },
-            format="json",
-        ).status_code
-        == 201
-    )
+    assert agent_api.post(BOOSTS, {**boost, "surfaces": ["email"]}, format="json").status_code == 201
 
 
 def test_blacklisting_an_id_already_blacklisted_on_the_same_scope_is_refused(surfaces, agent_api, commit):
@@ -186,15 +168,7 @@ def test_two_boosts_for_one_id_on_one_surface_are_refused(surfaces, agent, commi
     with commit():
         first = BoostEntryFactory(entity_id="sku-1", surfaces=["home", "email"])
     with pytest.raises(ApplicationError, match=f"entry #{first.pk}") as refused:
-        services.boost_add(
-            actor=agent,
-            entity_type="product",
-            entity_id="sku-1",
-            weight=3,
-            reason="cold_start",
-            surfaces=["email"],
-            expires_at=later(days=3),
-        )
+        BoostEntryFactory(actor=agent, entity_id="sku-1", weight=3, surfaces=["email"], expires_at=later(days=3))
     assert refused.value.status_code == 409
 
 
@@ -254,8 +228,9 @@ def test_the_database_refuses_entries_that_break_the_rules(surfaces, agent):
         dict(kind=EntryKind.BLACKLIST, reason="other", note=""),  # 'other' without why
         dict(kind=EntryKind.BLACKLIST, reason="privacy", all_surfaces=False, scope_key="home"),  # privacy: everywhere
     ]
-    for fields in bad:
-        row = {
+
+    def row(**fields) -> dict:
+        return {
             "entity_type": "product",
             "entity_id": "sku-1",
             "all_surfaces": True,
@@ -265,31 +240,13 @@ def test_the_database_refuses_entries_that_break_the_rules(surfaces, agent):
             "created_seq": 1,
             **fields,
         }
+
+    for fields in bad:
         with pytest.raises(IntegrityError), transaction.atomic():
-            ListEntry.objects.create(**row)
-    ListEntry.objects.create(
-        kind=EntryKind.BLACKLIST,
-        reason="fraud",
-        entity_type="product",
-        entity_id="sku-1",
-        all_surfaces=True,
-        scope_key="*",
-        created_by=agent,
-        created_at=now,
-        created_seq=1,
-    )
+            ListEntry.objects.create(**row(**fields))
+    ListEntry.objects.create(**row(kind=EntryKind.BLACKLIST, reason="fraud"))
     with pytest.raises(IntegrityError), transaction.atomic():  # the same open entry twice
-        ListEntry.objects.create(
-            kind=EntryKind.BLACKLIST,
-            reason="legal",
-            entity_type="product",
-            entity_id="sku-1",
-            all_surfaces=True,
-            scope_key="*",
-            created_by=agent,
-            created_at=now,
-            created_seq=2,
-        )
+        ListEntry.objects.create(**row(kind=EntryKind.BLACKLIST, reason="legal", created_seq=2))
 
 
 def test_the_admin_shows_entries_but_cannot_add_change_or_delete_them(surfaces, admin_user, commit):

@@ -38,6 +38,11 @@ def csv_file(text="sku-9\n"):
     return handle
 
 
+def bulk_blacklist() -> dict:
+    """A bulk upload blacklisting the file's product IDs everywhere."""
+    return {"file": csv_file(), "kind": "blacklist", "entity_type": "product", "reason": "fraud", "all_surfaces": True}
+
+
 # (path, body as a function of the state, multipart?, expected status for an agent)
 def writes(state):
     return [
@@ -61,18 +66,7 @@ def writes(state):
             201,
         ),
         (f"/api/v1/support/entries/{state['entry'].pk}/lift", {"reason": "Fixed"}, False, 200),
-        (
-            "/api/v1/support/bulk",
-            {
-                "file": csv_file(),
-                "kind": "blacklist",
-                "entity_type": "product",
-                "reason": "fraud",
-                "all_surfaces": True,
-            },
-            True,
-            201,
-        ),
+        ("/api/v1/support/bulk", bulk_blacklist(), True, 201),
         ("/api/v1/support/privacy-requests", {"entity_id": "cust-1", "reference": "T-1"}, False, 201),
     ]
 
@@ -117,21 +111,7 @@ def test_agents_read_and_change_lists(state, api, agent):
 
 
 def test_bulk_confirm_is_for_agents_only(state, api, agent, pipeline, reviewer):
-    preview = (
-        api(agent)
-        .post(
-            "/api/v1/support/bulk",
-            {
-                "file": csv_file(),
-                "kind": "blacklist",
-                "entity_type": "product",
-                "reason": "fraud",
-                "all_surfaces": True,
-            },
-            format="multipart",
-        )
-        .json()
-    )
+    preview = api(agent).post("/api/v1/support/bulk", bulk_blacklist(), format="multipart").json()
     confirm = f"/api/v1/support/bulk/{preview['id']}/confirm"
     assert api(pipeline).post(confirm, {}, format="json").status_code == 403
     assert api(reviewer).post(confirm, {}, format="json").status_code == 403

@@ -175,13 +175,6 @@ def test_history_keeps_no_erased_data_only_counts(surfaces, agent, erasures, com
     erased = [e for e in events if e.action == "data_erased"]
     assert len(erased) == 1 and erased[0].actor is None
     assert erased[0].note == "audit_rows: 3, prediction_rows: 12"
+    tomorrow = timezone.now() + timedelta(days=1)
     with pytest.raises(ApplicationError):
-        services.boost_add(
-            actor=agent,
-            entity_type="customer",
-            entity_id="cust-7",
-            weight=2,
-            reason="cold_start",
-            all_surfaces=True,
-            expires_at=timezone.now() + timedelta(days=1),
-        )
+        BoostEntryFactory(actor=agent, entity_type="customer", entity_id="cust-7", weight=2, expires_at=tomorrow)

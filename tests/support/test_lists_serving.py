@@ -196,28 +196,17 @@ def test_since_a_cursor_a_poller_gets_additions_lifts_and_expiries(surfaces, age
     assert nothing["removed"] == {"blacklist": [], "boosts": []}
 
     agents_api = api(agent)
-    assert (
-        agents_api.post(
-            "/api/v1/support/blacklist",
-            {"entity_type": "product", "entity_id": "sku-added", "reason": "inappropriate", "surfaces": ["home"]},
-            format="json",
-        ).status_code
-        == 201
-    )
-    assert (
-        agents_api.post(
-            f"/api/v1/support/entries/{lifted.pk}/lift", {"reason": "Complaint withdrawn"}, format="json"
-        ).status_code
-        == 200
-    )
-    assert (
-        agents_api.post(
-            "/api/v1/support/blacklist",
-            {"entity_type": "product", "entity_id": "sku-elsewhere", "reason": "inappropriate", "surfaces": ["search"]},
-            format="json",
-        ).status_code
-        == 201
-    )
+
+    def status(path, body):
+        return agents_api.post(path, body, format="json").status_code
+
+    def blacklist(entity_id, surface):
+        body = {"entity_type": "product", "entity_id": entity_id, "reason": "inappropriate", "surfaces": [surface]}
+        return status("/api/v1/support/blacklist", body)
+
+    assert blacklist("sku-added", "home") == 201
+    assert status(f"/api/v1/support/entries/{lifted.pk}/lift", {"reason": "Complaint withdrawn"}) == 200
+    assert blacklist("sku-elsewhere", "search") == 201
     clock.advance(hours=1, seconds=1)
 
     changes = fetch(pipeline_api, since=cursor).json()

@@ -21,6 +21,7 @@ from mlops import urls as mlops_urls
 from support import services
 from support.models import BulkUpload, EntryReason, EraseState, ListEntry, PrivacyRequest
 from support.urls import pages as support_urls
+from tests.clients import committing
 from tests.factories import BlacklistEntryFactory, BoostEntryFactory, SupportAgentFactory
 
 pytestmark = pytest.mark.django_db
@@ -63,14 +64,7 @@ def pages(django_capture_on_commit_callbacks):
         client = Client(**kwargs)
         if user is not None:
             client.force_login(user)
-        send = client.request
-
-        def request(**request_kwargs):
-            with django_capture_on_commit_callbacks(execute=True):
-                return send(**request_kwargs)
-
-        client.request = request
-        return client
+        return committing(client, django_capture_on_commit_callbacks)
 
     return make
 
@@ -136,15 +130,8 @@ def test_the_landing_page_has_the_search_box_recent_changes_and_the_forms(surfac
             services.blacklist_add(
                 actor=agent, entity_type="product", entity_id=f"sku-{n}", reason="fraud", all_surfaces=True
             )
-        services.boost_add(
-            actor=agent,
-            entity_type="product",
-            entity_id="new-sku",
-            weight=3,
-            reason="cold_start",
-            expires_at=timezone.now() + timedelta(days=3),
-            surfaces=["home"],
-        )
+        in_three_days = timezone.now() + timedelta(days=3)
+        BoostEntryFactory(actor=agent, entity_id="new-sku", weight=3, surfaces=["home"], expires_at=in_three_days)
         services.entry_lift(entry=ListEntry.objects.get(entity_id="sku-0"), actor=agent, reason="Appeal accepted")
     response = as_agent.get(HOME)
     assert response.status_code == 200
