@@ -15,6 +15,7 @@ from mlops.admin import ViewOnlyMixin
 
 from . import services
 from .models import (
+    PROMOTION_REQUEST_FIELDS,
     AliasEvent,
     ArtifactCheck,
     Experiment,
@@ -243,16 +244,7 @@ class PromotionRequestAdmin(ViewOnlyAdmin):
     list_select_related = ("model", "version", "submitted_by", "decided_by")
     date_hierarchy = "submitted_at"
     fields = (
-        "model",
-        "version",
-        "target_alias",
-        "action",
-        "canary_percent",
-        "holdout",
-        "reason",
-        "state",
-        "gate_stage",
-        "gate_progress",
+        *PROMOTION_REQUEST_FIELDS,
         "evidence_summary",
         "proposed_threshold",
         "approved_threshold",

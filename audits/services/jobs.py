@@ -17,7 +17,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from mlops.datafiles.reading import DataFileError
-from mlops.datafiles.storage import resolve_data_path, save_with_upload
+from mlops.datafiles.storage import one_source_name, open_source, save_with_upload
 from mlops.errors import ApplicationError
 from mlops.hashing import sha256_stream
 from mlops.queueing import queue_each, queue_or_wait
@@ -80,24 +80,14 @@ def batch_register(
     signature: str = "",
 ) -> DataBatch:
     """Accept a data file as it is. Its content is judged by the audit, which reports what is wrong."""
-    if bool(uploaded) == bool(storage_path):
-        raise ApplicationError("Send either a file or a storage_path, not both or neither.", field="file")
-    source_name = uploaded.name if uploaded else storage_path
+    source_name = one_source_name(uploaded, storage_path)
     fmt = format or FORMAT_BY_SUFFIX.get(Path(source_name).suffix.lower())
     if fmt not in DataFormat.values:
         raise ApplicationError(
             "Say the format (csv, parquet or jsonl); it cannot be told from the name.", field="format"
         )
-    if uploaded:
-        limit = settings.KEEL_MAX_BATCH_BYTES
-        if uploaded.size > limit:
-            raise ApplicationError(
-                f"The file is {uploaded.size} bytes; the limit is {limit} bytes.", field="file", status_code=413
-            )
-        sha, size = sha256_stream(uploaded)
-    else:
-        with resolve_data_path(storage_path).open("rb") as handle:
-            sha, size = sha256_stream(handle)
+    with open_source(uploaded, storage_path, max_bytes=settings.KEEL_MAX_BATCH_BYTES) as handle:
+        sha, size = sha256_stream(handle)
     batch = DataBatch(
         model=model,
         name=name,

@@ -1,6 +1,8 @@
 """Where data files live: paths confined to KEEL_DATA_ROOT, and uploads stored with the row that
 names them. Shared by registry hold-outs and audit batches."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
@@ -17,6 +19,33 @@ def resolve_data_path(storage_path: str, *, field: str = "storage_path") -> Path
     if not candidate.is_file():
         raise ApplicationError(f"No file at '{storage_path}' under Keel's data root.", field=field)
     return candidate
+
+
+def one_source_name(uploaded, storage_path: str) -> str:
+    """The name of the one source a request sent: an upload or a path under the data root."""
+    if bool(uploaded) == bool(storage_path):
+        raise ApplicationError("Send either a file or a storage_path, not both or neither.", field="file")
+    return uploaded.name if uploaded else storage_path
+
+
+def refuse_oversized(uploaded, limit: int, *, what: str = "file") -> None:
+    """Refuse (413) an upload larger than `limit` bytes."""
+    if uploaded.size > limit:
+        raise ApplicationError(
+            f"The {what} is {uploaded.size} bytes; the limit is {limit} bytes.", field="file", status_code=413
+        )
+
+
+@contextmanager
+def open_source(uploaded, storage_path: str, *, max_bytes: int) -> Iterator:
+    """The one source open for reading: the upload (refused above `max_bytes`) or the file under the
+    data root (closed again on leaving)."""
+    if uploaded:
+        refuse_oversized(uploaded, max_bytes)
+        yield uploaded
+    else:
+        with resolve_data_path(storage_path).open("rb") as handle:
+            yield handle
 
 
 def save_with_upload(instance, field_name: str, uploaded) -> None:

@@ -25,6 +25,7 @@ __all__ = [
     "PromotionState",
     "OPEN_STATES",
     "PromotionRequest",
+    "PROMOTION_REQUEST_FIELDS",
     "PromotionEvent",
 ]
 
@@ -230,6 +231,21 @@ class PromotionRequest(models.Model):
     @property
     def is_open(self) -> bool:
         return self.state in OPEN_STATES
+
+
+# What a request asks for and where it stands, in the order the admin and the API list them.
+PROMOTION_REQUEST_FIELDS = (
+    "model",
+    "version",
+    "target_alias",
+    "action",
+    "canary_percent",
+    "holdout",
+    "reason",
+    "state",
+    "gate_stage",
+    "gate_progress",
+)
 
 
 class PromotionEvent(models.Model):

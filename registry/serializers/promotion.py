@@ -6,6 +6,7 @@ from mlops.api import StrictSerializer
 
 from ..models import (
     GOVERNED_ALIASES,
+    PROMOTION_REQUEST_FIELDS,
     HoldoutDataset,
     HoldoutFormat,
     PromotionAction,
@@ -141,16 +142,7 @@ class PromotionOut(serializers.ModelSerializer):
         model = PromotionRequest
         fields = [
             "id",
-            "model",
-            "version",
-            "target_alias",
-            "action",
-            "canary_percent",
-            "holdout",
-            "reason",
-            "state",
-            "gate_stage",
-            "gate_progress",
+            *PROMOTION_REQUEST_FIELDS,
             "submitted_by",
             "submitted_at",
             "compared_version",

@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from mlops.datafiles.storage import refuse_oversized
 from mlops.errors import ApplicationError, Conflict
 from mlops.hashing import sha256_stream
 
@@ -308,11 +309,7 @@ def artifact_attach(*, version: ModelVersion, uploaded: UploadedFile, sha256: st
     sha256 = (sha256 or "").strip().lower()
     if not SHA256_RE.match(sha256):
         raise ApplicationError("Send the artifact's sha256 as 64 hex characters.", field="sha256")
-    limit = settings.KEEL_MAX_ARTIFACT_BYTES
-    if uploaded.size > limit:
-        raise ApplicationError(
-            f"The artifact is {uploaded.size} bytes; the limit is {limit} bytes.", field="file", status_code=413
-        )
+    refuse_oversized(uploaded, settings.KEEL_MAX_ARTIFACT_BYTES, what="artifact")
     if uploaded.size == 0:
         raise ApplicationError("The artifact file is empty.", field="file")
     computed = _hash_upload(uploaded)

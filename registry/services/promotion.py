@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from mlops.datafiles.reading import DataFileError, guess_format, read_frame
-from mlops.datafiles.storage import resolve_data_path, save_with_upload
+from mlops.datafiles.storage import one_source_name, open_source, save_with_upload
 from mlops.errors import ApplicationError, Conflict
 from mlops.hashing import sha256_stream
 from mlops.queueing import queue_each, queue_or_wait
@@ -86,33 +86,19 @@ def holdout_register(
 ) -> HoldoutDataset:
     """Register labelled hold-out rows, uploaded or referenced by path, after checking that the file
     reads in its format and has the label column. Nothing is stored when a check fails."""
-    if bool(uploaded) == bool(storage_path):
-        raise ApplicationError("Send either a file or a storage_path, not both or neither.", field="file")
-    source_name = uploaded.name if uploaded else storage_path
+    source_name = one_source_name(uploaded, storage_path)
     fmt = format or guess_format(source_name)
     if fmt not in HoldoutFormat.values:
         raise ApplicationError("Say the format (csv or parquet); it cannot be told from the name.", field="format")
     if window_start and window_end and window_end < window_start:
         raise ApplicationError("The hold-out window ends before it starts.", field="window_end")
 
-    if uploaded:
-        limit = settings.KEEL_MAX_HOLDOUT_BYTES
-        if uploaded.size > limit:
-            raise ApplicationError(
-                f"The file is {uploaded.size} bytes; the limit is {limit} bytes.", field="file", status_code=413
-            )
-        handle = uploaded
-    else:
-        handle = resolve_data_path(storage_path).open("rb")
-    try:
+    with open_source(uploaded, storage_path, max_bytes=settings.KEEL_MAX_HOLDOUT_BYTES) as handle:
         sha, size = sha256_stream(handle)
         try:
             columns = list(read_frame(handle, fmt, nrows=5).columns)
         except DataFileError as exc:
             raise ApplicationError(str(exc), field="file" if uploaded else "storage_path") from exc
-    finally:
-        if not uploaded:
-            handle.close()
     for field, column in (("label_column", label_column), ("group_column", group_column)):
         if column and column not in columns:
             raise ApplicationError(
