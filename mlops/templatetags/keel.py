@@ -8,8 +8,7 @@ from functools import wraps
 from django import template
 from django.template.base import token_kwargs
 from django.utils import timezone
-from django.utils.html import format_html
-from django.utils.safestring import mark_safe
+from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
 from mlops.roles import USE_KEEL
@@ -71,11 +70,11 @@ class TableCardNode(template.Node):
     def render(self, context):
         attrs = {name: value.resolve(context) for name, value in self.attrs.items()}
         css = " ".join(filter(None, ["data", attrs.pop("class", "")]))
-        extra = "".join(format_html(' {}="{}"', name.replace("_", "-"), value) for name, value in attrs.items())
+        extra = format_html_join("", ' {}="{}"', ((name.replace("_", "-"), value) for name, value in attrs.items()))
         return format_html(
             '<div class="table-wrap card">\n<table class="{}"{}>{}<tbody>{}</tbody></table>\n</div>',
             css,
-            mark_safe(extra),  # noqa: S308 - each attribute was escaped by format_html above
+            extra,
             self.head.render(context),
             self.rows.render(context),
         )
