@@ -6,7 +6,9 @@ from datetime import timedelta
 from functools import wraps
 
 from django import template
+from django.template.base import token_kwargs
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
 from mlops.roles import USE_KEEL
@@ -59,3 +61,43 @@ def config_value(value) -> str:
     if isinstance(value, float):
         return f"{value:.6g}"
     return str(value)
+
+
+class TableCardNode(template.Node):
+    def __init__(self, attrs, head, rows):
+        self.attrs, self.head, self.rows = attrs, head, rows
+
+    def render(self, context):
+        attrs = {name: value.resolve(context) for name, value in self.attrs.items()}
+        css = " ".join(filter(None, ["data", attrs.pop("class", "")]))
+        extra = format_html_join("", ' {}="{}"', ((name.replace("_", "-"), value) for name, value in attrs.items()))
+        return format_html(
+            '<div class="table-wrap card">\n<table class="{}"{}>{}<tbody>{}</tbody></table>\n</div>',
+            css,
+            extra,
+            self.head.render(context),
+            self.rows.render(context),
+        )
+
+
+@register.tag
+def table_card(parser, token):
+    """A data table in a card, the shape most of Keel's pages list things in:
+
+        {% table_card class="audits" id="audit-table" %}
+          <thead>…</thead>
+        {% table_rows %}
+          {% for job in jobs %}<tr>…</tr>{% endfor %}
+        {% end_table_card %}
+
+    renders `<div class="table-wrap card"><table class="data audits" id="audit-table">` with the
+    head, then the rows inside `<tbody>`. An attribute's `_` is written `-` (`data_column=…`)."""
+    bits = token.split_contents()
+    attrs = token_kwargs(bits[1:], parser)
+    if len(attrs) != len(bits) - 1:
+        raise template.TemplateSyntaxError(f"{bits[0]} takes only name=value attributes")
+    head = parser.parse(("table_rows",))
+    parser.delete_first_token()
+    rows = parser.parse(("end_table_card",))
+    parser.delete_first_token()
+    return TableCardNode(attrs, head, rows)

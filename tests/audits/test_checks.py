@@ -20,6 +20,15 @@ def profile(rows: int, **columns) -> dict:
     return {"rows": rows, "columns": columns}
 
 
+def numeric_profiles(column: str, reference, *currents) -> list[dict]:
+    """The reference profile of one numeric column and a profile of each current batch of it, binned
+    like the reference (rows: the values' count)."""
+    ref_col = numeric_column(reference)
+    return [profile(len(reference), **{column: ref_col})] + [
+        profile(len(values), **{column: numeric_column(values, like=ref_col)}) for values in currents
+    ]
+
+
 def only(findings, check, column=None):
     found = [f for f in findings if f.check == check and (column is None or f.column == column)]
     assert len(found) == 1, [f.to_dict() for f in findings]
@@ -107,9 +116,7 @@ def test_share_changes_and_missing_common_values_warn():
 
 def test_a_numeric_shift_is_failed_by_psi():
     rng = np.random.default_rng(1)
-    ref_col = numeric_column(rng.lognormal(3.5, 0.6, 20_000))
-    ref = profile(20_000, meeting_minutes=ref_col)
-    cur = profile(5_000, meeting_minutes=numeric_column(rng.lognormal(3.9, 0.6, 5_000), like=ref_col))
+    ref, cur = numeric_profiles("meeting_minutes", rng.lognormal(3.5, 0.6, 20_000), rng.lognormal(3.9, 0.6, 5_000))
     finding = only(checks.drift_findings(ref, cur, suggest_suite(ref)), "drift")
     assert finding.status == "fail" and finding.severity == "error"
     assert finding.value == finding.details["psi"] > 0.25
@@ -135,9 +142,7 @@ def test_a_tiny_shift_on_a_million_rows_is_significant_but_not_failed():
 
 def test_drift_severity_can_be_softened_by_the_suite():
     rng = np.random.default_rng(3)
-    ref_col = numeric_column(rng.normal(0, 1, 5000))
-    ref = profile(5000, x=ref_col)
-    cur = profile(5000, x=numeric_column(rng.normal(1, 1, 5000), like=ref_col))
+    ref, cur = numeric_profiles("x", rng.normal(0, 1, 5000), rng.normal(1, 1, 5000))
     suite = suggest_suite(ref)
     suite.columns["x"].severity_overrides = {"drift": "warning"}
     finding = only(checks.drift_findings(ref, cur, suite), "drift")
@@ -146,9 +151,7 @@ def test_drift_severity_can_be_softened_by_the_suite():
 
 
 def test_declared_bounds_violation_is_an_error():
-    ref_col = numeric_column(np.arange(18, 80, dtype=float))
-    ref = profile(62, age=ref_col)
-    cur = profile(5, age=numeric_column([-3.0, 25, 40, 51, 130], like=ref_col))
+    ref, cur = numeric_profiles("age", np.arange(18, 80, dtype=float), [-3.0, 25, 40, 51, 130])
     suite = suggest_suite(ref, [ColumnSpec(name="age", kind="numeric", min_value=0, max_value=120)])
     assert (suite.columns["age"].min_value, suite.columns["age"].max_value) == (0.0, 120.0)
     finding = only(checks.quality_findings(ref, cur, suite), "declared_bounds")
@@ -168,13 +171,12 @@ def test_bounds_are_not_declared_from_data_by_default():
 
 def test_median_leaving_the_reference_range_warns():
     rng = np.random.default_rng(4)
-    ref_col = numeric_column(rng.normal(40, 5, 10_000))
-    ref = profile(10_000, minutes=ref_col)
-    cur = profile(1_000, minutes=numeric_column(rng.normal(70, 5, 1_000), like=ref_col))
+    ref, cur, clean = numeric_profiles(
+        "minutes", rng.normal(40, 5, 10_000), rng.normal(70, 5, 1_000), rng.normal(40, 5, 1_000)
+    )
     finding = only(checks.quality_findings(ref, cur, suggest_suite(ref)), "range")
     assert (finding.status, finding.severity) == ("warn", "warning")
     assert "median 69.9" in finding.message and "outside the reference's p01–p99 range [28.3" in finding.message
-    clean = profile(1_000, minutes=numeric_column(rng.normal(40, 5, 1_000), like=ref_col))
     assert only(checks.quality_findings(ref, clean, suggest_suite(ref)), "range").status == "pass"
 
 

@@ -305,20 +305,32 @@ def test_blacklisting_an_id_twice_is_a_conflict_naming_the_entry(surfaces, as_ag
     assert ListEntry.objects.count() == 1
 
 
+# (overrides of a valid form, the field at fault, its message)
+BAD_BLACKLISTS = [
+    ({"reason": "other", "note": "  "}, "note", "Say why in the note when the reason is 'other'."),
+    ({"expires_at": "2020-01-01T00:00"}, "expires_at", "The expiry must be in the future."),
+    ({"expires_at": "next tuesday"}, "expires_at", "Give a date and time, e.g. 2026-12-01 09:00."),
+    ({"scope": "chosen"}, "surfaces", "Tick at least one surface, or choose all surfaces."),
+    ({"entity_id": "sku 1"}, "entity_id", "An ID is 1–200 characters without spaces or control characters."),
+    ({"entity_id": ""}, "entity_id", "Say which ID."),
+    ({"reason": "privacy"}, "reason", "Select a valid choice."),
+]
+BAD_BOOSTS = [
+    ({"weight": "50"}, "weight", "A boost's weight is between 0.1 and 10."),
+    ({"weight": ""}, "weight", "Give the boost's weight."),
+    ({"expires_at": ""}, "expires_at", "Give an expiry: boosts are temporary."),
+    ({"expires_at": "2020-01-01T00:00"}, "expires_at", "The expiry must be in the future."),
+    ({"reason": "other"}, "note", "Say why in the note when the reason is 'other'."),
+    ({"reason": "fraud"}, "reason", "Select a valid choice."),
+]
+
+
 @pytest.mark.parametrize(
-    "overrides, field, message",
-    [
-        ({"reason": "other", "note": "  "}, "note", "Say why in the note when the reason is 'other'."),
-        ({"expires_at": "2020-01-01T00:00"}, "expires_at", "The expiry must be in the future."),
-        ({"expires_at": "next tuesday"}, "expires_at", "Give a date and time, e.g. 2026-12-01 09:00."),
-        ({"scope": "chosen"}, "surfaces", "Tick at least one surface, or choose all surfaces."),
-        ({"entity_id": "sku 1"}, "entity_id", "An ID is 1–200 characters without spaces or control characters."),
-        ({"entity_id": ""}, "entity_id", "Say which ID."),
-        ({"reason": "privacy"}, "reason", "Select a valid choice."),
-    ],
+    "url, form, overrides, field, message",
+    [(BLACKLIST, blacklist_form, *bad) for bad in BAD_BLACKLISTS] + [(BOOST, boost_form, *bad) for bad in BAD_BOOSTS],
 )
-def test_a_bad_blacklist_is_refused_on_its_field(surfaces, as_agent, overrides, field, message):
-    response = as_agent.post(BLACKLIST, blacklist_form(**overrides))
+def test_a_bad_list_entry_is_refused_on_its_field(surfaces, as_agent, url, form, overrides, field, message):
+    response = as_agent.post(url, form(**overrides))
     assert response.status_code == 400
     errors = response.context["form"].errors
     assert field in errors and message in " ".join(errors[field])
@@ -353,24 +365,6 @@ def test_boosting_a_blacklisted_id_is_a_conflict(surfaces, as_agent, commit):
     assert response.status_code == 409
     assert "a blacklisted ID cannot be boosted there" in text(response)
     assert not ListEntry.objects.filter(kind="boost").exists()
-
-
-@pytest.mark.parametrize(
-    "overrides, field, message",
-    [
-        ({"weight": "50"}, "weight", "A boost's weight is between 0.1 and 10."),
-        ({"weight": ""}, "weight", "Give the boost's weight."),
-        ({"expires_at": ""}, "expires_at", "Give an expiry: boosts are temporary."),
-        ({"expires_at": "2020-01-01T00:00"}, "expires_at", "The expiry must be in the future."),
-        ({"reason": "other"}, "note", "Say why in the note when the reason is 'other'."),
-        ({"reason": "fraud"}, "reason", "Select a valid choice."),
-    ],
-)
-def test_a_bad_boost_is_refused_on_its_field(surfaces, as_agent, overrides, field, message):
-    response = as_agent.post(BOOST, boost_form(**overrides))
-    assert response.status_code == 400
-    assert message in " ".join(response.context["form"].errors[field])
-    assert not ListEntry.objects.exists()
 
 
 def test_a_boost_lasts_at_most_the_longest_allowed(surfaces, as_agent):
