@@ -66,7 +66,10 @@ def test_a_reviewer_sees_requests_awaiting_approval_first_oldest_first(
     assert "rita-reviewer" in waiting and "<strong>v3</strong> → " in waiting
     assert '<span class="muted">10%</span>' in waiting
     assert "state-awaiting_approval" in waiting
+    # Each group's table carries its own id (the browser tests and bookmarks find it by it).
+    assert '<table class="data promotions" id="awaiting-requests">' in waiting
     in_progress = section(html, "validating-h")
+    assert '<table class="data promotions" id="validating-requests">' in in_progress
     assert f"#{validating.pk}<" in in_progress and 'role="progressbar"' in in_progress
     assert f"#{failed.pk}<" in section(html, "decided-h") and "validation failed" in section(html, "decided-h")
     # The nav says how many wait for a reviewer.
