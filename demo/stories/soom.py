@@ -2,7 +2,7 @@
 chapter generates, and the seed that makes every run tell the same story."""
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 
 from threadpoolctl import threadpool_limits
 
@@ -50,39 +50,51 @@ class Release:
     unit_bug: bool = False
 
 
+def release(day: date, window_end: date, hyperparameters: dict, code_commit: str, description: str, **extra) -> Release:
+    """A nightly run of `upsell-pipeline`: named after its day, started at 02:00 UTC."""
+    return Release(
+        f"upsell-{day:%Y-%m-%d}",
+        window_end,
+        hyperparameters,
+        code_commit,
+        datetime.combine(day, time(2), UTC),
+        description,
+        **extra,
+    )
+
+
+FIRST_TREES = {"learning_rate": 0.1, "max_iter": 150, "max_depth": 4, "l2_regularization": 0.0}
+REGULARISED_TREES = {"learning_rate": 0.05, "max_iter": 250, "max_depth": 3, "l2_regularization": 1.0}
+RETUNED_TREES = {"learning_rate": 0.08, "max_iter": 200, "max_depth": 4, "l2_regularization": 0.5}
 RELEASES = [
-    Release(
-        run_name="upsell-2026-07-02",
-        window_end=date(2026, 6, 30),
-        hyperparameters={"learning_rate": 0.1, "max_iter": 150, "max_depth": 4, "l2_regularization": 0.0},
-        code_commit="3f9c2a7e1b4d6f8a0c2e4b6d8f0a1c3e5b7d9f20",
-        trained_at=datetime(2026, 7, 2, 2, 0, tzinfo=UTC),
-        description="First upsell model, trained on January–June 2026 signups.",
+    release(
+        date(2026, 7, 2),
+        date(2026, 6, 30),
+        FIRST_TREES,
+        "3f9c2a7e1b4d6f8a0c2e4b6d8f0a1c3e5b7d9f20",
+        "First upsell model, trained on January–June 2026 signups.",
     ),
-    Release(
-        run_name="upsell-2026-10-02",
-        window_end=DATA_END,
-        hyperparameters={"learning_rate": 0.05, "max_iter": 250, "max_depth": 3, "l2_regularization": 1.0},
-        code_commit="8e1d4b7a2c5f9e3d6b0a4c8e2f6d1b5a9c3e7f41",
-        trained_at=datetime(2026, 10, 2, 2, 0, tzinfo=UTC),
-        description="Retrained on January–September 2026 signups with shallower, more regularised trees.",
+    release(
+        date(2026, 10, 2),
+        DATA_END,
+        REGULARISED_TREES,
+        "8e1d4b7a2c5f9e3d6b0a4c8e2f6d1b5a9c3e7f41",
+        "Retrained on January–September 2026 signups with shallower, more regularised trees.",
     ),
-    Release(
-        run_name="upsell-2026-10-16",
-        window_end=DATA_END,
-        hyperparameters={"learning_rate": 0.05, "max_iter": 250, "max_depth": 3, "l2_regularization": 1.0},
-        code_commit="c4a8e2f6b0d3a7c1e5f9b3d7a1c5e9f3b7d1a5c9",
-        trained_at=datetime(2026, 10, 16, 2, 0, tzinfo=UTC),
-        description="Retrained on the new warehouse export.",
+    release(
+        date(2026, 10, 16),
+        DATA_END,
+        REGULARISED_TREES,
+        "c4a8e2f6b0d3a7c1e5f9b3d7a1c5e9f3b7d1a5c9",
+        "Retrained on the new warehouse export.",
         unit_bug=True,
     ),
-    Release(
-        run_name="upsell-2026-10-30",
-        window_end=DATA_END,
-        hyperparameters={"learning_rate": 0.08, "max_iter": 200, "max_depth": 4, "l2_regularization": 0.5},
-        code_commit="f0b6d2a8c4e1f7b3d9a5c1e7f3b9d5a1c7e3f9b5",
-        trained_at=datetime(2026, 10, 30, 2, 0, tzinfo=UTC),
-        description="Retrained on the new warehouse export with meeting durations converted back to minutes.",
+    release(
+        date(2026, 10, 30),
+        DATA_END,
+        RETUNED_TREES,
+        "f0b6d2a8c4e1f7b3d9a5c1e7f3b9d5a1c7e3f9b5",
+        "Retrained on the new warehouse export with meeting durations converted back to minutes.",
     ),
 ]
 HOLDOUT_SIGNUPS = 2_000  # October 2026: signups none of the versions trained on
