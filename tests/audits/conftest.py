@@ -140,21 +140,14 @@ def history(soom, pipeline):
 
 @pytest.fixture
 def alerts(festival):
+    """Two open alerts first and last seen in `festival`: a drift warning seen three times, a new-category error."""
+    fields = ("check_name", "column", "severity", "message", "occurrences")
+    rows = (
+        ("drift", "meeting_minutes", "warning", "meeting_minutes moved: PSI 0.183", 3),
+        ("new_categories", "event_type", "error", "event_type has a value the model never saw", 1),
+    )
     return [
-        AlertFactory(
-            model=festival.model,
-            check_name=check,
-            column=column,
-            severity=severity,
-            message=message,
-            occurrences=occurrences,
-            first_job=festival,
-            last_job=festival,
-        )
-        for check, column, severity, message, occurrences in (
-            ("drift", "meeting_minutes", "warning", "meeting_minutes moved: PSI 0.183", 3),
-            ("new_categories", "event_type", "error", "event_type has a value the model never saw", 1),
-        )
+        AlertFactory(model=festival.model, first_job=festival, **dict(zip(fields, row, strict=True))) for row in rows
     ]
 
 

@@ -4,11 +4,13 @@ jobs themselves are run through audits.services in the tests of the jobs)."""
 import factory
 from django.utils import timezone
 
+from audits import services as audits_services
 from audits.engine.columns import specs_from_schema
 from audits.engine.suite import Suite
 from audits.models import (
     Alert,
     AuditJob,
+    AuditSchedule,
     AuditState,
     AuditSuite,
     BatchPurpose,
@@ -16,6 +18,7 @@ from audits.models import (
     Finding,
     PredictionLog,
     ReferenceProfile,
+    ScheduleSource,
 )
 from tests.factories import ModelVersionFactory, RegisteredModelFactory, UserFactory
 
@@ -115,3 +118,22 @@ class PredictionLogFactory(factory.django.DjangoModelFactory):
     predicted_at = factory.LazyFunction(timezone.now)
     features = factory.LazyFunction(dict)
     score = 0.5
+
+
+class AuditScheduleFactory(factory.Factory):
+    """A schedule made through audits.services.schedule_create: by default a daily 06:00 audit of the
+    day's file under incoming/; give `model` and `actor` (a reviewer)."""
+
+    class Meta:
+        model = AuditSchedule
+
+    name = "daily"
+    source = ScheduleSource.STORAGE_PATH
+    cron = "0 6 * * *"
+    storage_path = factory.LazyAttribute(
+        lambda s: "incoming/%Y-%m-%d.csv" if s.source == ScheduleSource.STORAGE_PATH else ""
+    )
+
+    @classmethod
+    def _create(cls, model_class, **kwargs):
+        return audits_services.schedule_create(**kwargs)

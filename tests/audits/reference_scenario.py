@@ -12,6 +12,8 @@ from registry.models import TaskType
 from registry.services.catalog import alias_point
 
 TRAINING_ROWS = 6000
+# The columns of the upsell data a reference leaves out of the features: the ID, the date, the label.
+UPSELL_COLUMNS = {"id_columns": ["customer_id"], "timestamp_columns": ["signup_date"], "label_column": "upgraded_90d"}
 
 
 def upsell_in_production(reviewer, pipeline):
@@ -42,15 +44,7 @@ def training_reference_build(model, version, pipeline, training, capture, **colu
             purpose="training",
             uploaded=SimpleUploadedFile("training.csv", to_csv(training)),
         )
-        services.reference_build_start(
-            version=version,
-            batch=batch,
-            actor=pipeline,
-            id_columns=["customer_id"],
-            timestamp_columns=["signup_date"],
-            label_column="upgraded_90d",
-            **columns,
-        )
+        services.reference_build_start(version=version, batch=batch, actor=pipeline, **UPSELL_COLUMNS, **columns)
 
 
 def upsell_reference_for(reviewer, pipeline, capture):

@@ -223,12 +223,9 @@ def test_the_promotion_gate_cites_the_audit_of_the_same_bytes(
 
     content = october_csv(1000, seed=26)
     audit = send(pipeline_api, content, capture=django_capture_on_commit_callbacks)
+    uploaded = SimpleUploadedFile("october.csv", content)  # the bytes just audited
     holdout = registry_services.holdout_register(
-        model=upsell_with_reference,
-        actor=pipeline,
-        name="october",
-        label_column="upgraded_90d",
-        uploaded=SimpleUploadedFile("october.csv", content),
+        model=upsell_with_reference, actor=pipeline, name="october", label_column="upgraded_90d", uploaded=uploaded
     )
     status = registry_selectors.audit_status_for_holdout(holdout)
     assert status["status"] == audit["verdict"] and status["audit_id"] == audit["id"]

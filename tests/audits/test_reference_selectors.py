@@ -14,6 +14,7 @@ from demo.batches import clean_batch, to_csv
 from demo.training import feature_schema
 from registry import services as registry_services
 from registry.models import TaskType
+from tests.audits.reference_scenario import UPSELL_COLUMNS
 
 ROWS = 300
 FEATURES = [entry["name"] for entry in feature_schema()]
@@ -35,14 +36,8 @@ def training():
 @pytest.fixture
 def with_reference(version, pipeline, training, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        services.reference_submit(
-            version=version,
-            actor=pipeline,
-            uploaded=SimpleUploadedFile("training.csv", to_csv(training)),
-            id_columns=["customer_id"],
-            timestamp_columns=["signup_date"],
-            label_column="upgraded_90d",
-        )
+        uploaded = SimpleUploadedFile("training.csv", to_csv(training))
+        services.reference_submit(version=version, actor=pipeline, uploaded=uploaded, **UPSELL_COLUMNS)
     return version
 
 

@@ -9,6 +9,7 @@ from django_celery_beat.models import PeriodicTask
 from audits import services
 from audits.models import Alert, AlertState, AuditJob, AuditSchedule
 from demo.batches import clean_batch, to_csv
+from tests.audits.factories import AuditScheduleFactory
 
 NOV_23 = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
 
@@ -124,13 +125,6 @@ def test_a_paused_schedule_does_nothing(daily, data_root, reviewer, api_as):
 
 
 def test_a_serving_log_schedule_with_no_predictions_alerts(upsell_with_reference, reviewer):
-    schedule = services.schedule_create(
-        model=upsell_with_reference,
-        actor=reviewer,
-        name="hourly-logs",
-        source="serving_log",
-        cron="0 * * * *",
-        window_hours=1,
-    )
+    schedule = AuditScheduleFactory(model=upsell_with_reference, actor=reviewer, source="serving_log", window_hours=1)
     assert services.scheduled_audit_run(schedule_id=schedule.pk, trigger_key="t1", now=NOV_23) is None
     assert "logged no predictions" in Alert.objects.get(check_name="staleness").message

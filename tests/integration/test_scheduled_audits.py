@@ -11,9 +11,9 @@ import pytest
 from django.conf import settings as django_settings
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-from audits import services
 from audits.models import Alert, AuditJob, AuditState
 from demo.batches import clean_batch, to_csv
+from tests.audits.factories import AuditScheduleFactory
 from tests.integration.processes import CeleryProcess
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -50,14 +50,7 @@ def test_beat_fires_a_schedule_and_the_worker_audits_the_days_file(
         today = time.strftime("%Y-%m-%d", time.gmtime())
         frame = clean_batch(2000, start=date(2026, 10, 1), end=date(2026, 10, 31), seed=8, first_customer=70_000)
         (drop / f"{today}.csv").write_bytes(to_csv(frame))
-        schedule = services.schedule_create(
-            model=model,
-            actor=reviewer,
-            name="daily",
-            source="storage_path",
-            cron="0 6 * * *",
-            storage_path=f"{folder}/%Y-%m-%d.csv",
-        )
+        schedule = AuditScheduleFactory(model=model, actor=reviewer, storage_path=f"{folder}/%Y-%m-%d.csv")
         # Fire every 2 seconds instead of waiting for 06:00: the same PeriodicTask, another clock.
         every_two, _ = IntervalSchedule.objects.get_or_create(every=2, period=IntervalSchedule.SECONDS)
         PeriodicTask.objects.filter(pk=schedule.periodic_task_id).update(crontab=None, interval=every_two)

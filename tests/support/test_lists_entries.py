@@ -266,26 +266,14 @@ def test_an_ids_history_shows_every_action_with_who_when_and_why(
     surfaces, agent, reviewer, api, clock, erasures, commit
 ):
     other_agent = api(agent)
+    customer = {"entity_type": "customer", "entity_id": "cust-7"}
     with commit():
-        first = services.blacklist_add(
-            actor=agent,
-            entity_type="customer",
-            entity_id="cust-7",
-            reason="fraud",
-            note="Chargebacks",
-            surfaces=["email"],
-            expires_at=later(hours=1),
+        first = BlacklistEntryFactory(
+            actor=agent, **customer, reason="fraud", note="Chargebacks", surfaces=["email"], expires_at=later(hours=1)
         )
         clock.advance(minutes=5)
-        boost = services.boost_add(
-            actor=agent,
-            entity_type="customer",
-            entity_id="cust-7",
-            weight=1.5,
-            reason="account_request",
-            note="Key account",
-            surfaces=["home"],
-            expires_at=later(days=2),
+        boost = BoostEntryFactory(
+            actor=agent, **customer, reason="account_request", note="Key account", surfaces=["home"]
         )
         clock.advance(minutes=5)
         services.entry_lift(entry=boost, actor=agent, reason="Account manager withdrew it")

@@ -74,29 +74,16 @@ def as_agent(pages, agent):
     return pages(agent)
 
 
+ENTRY_FORM = {"entity_type": "product", "note": "", "scope": "all"}  # both forms: a product, everywhere, no note
+
+
 def blacklist_form(**overrides) -> dict:
-    return {
-        "entity_type": "product",
-        "entity_id": "sku-1",
-        "reason": "inappropriate",
-        "note": "",
-        "scope": "all",
-        "expires_at": "",
-        **overrides,
-    }
+    return dict(ENTRY_FORM, entity_id="sku-1", reason="inappropriate", expires_at="") | overrides
 
 
 def boost_form(**overrides) -> dict:
-    return {
-        "entity_type": "product",
-        "entity_id": "new-sku-1",
-        "weight": "2",
-        "reason": "cold_start",
-        "note": "",
-        "scope": "all",
-        "expires_at": local(timezone.now() + timedelta(days=14)),
-        **overrides,
-    }
+    in_two_weeks = local(timezone.now() + timedelta(days=14))
+    return dict(ENTRY_FORM, entity_id="new-sku-1", weight="2", reason="cold_start", expires_at=in_two_weeks) | overrides
 
 
 def bulk_form(content: str, **overrides) -> dict:
@@ -182,23 +169,13 @@ def test_the_history_shows_every_action_on_an_id_by_whom_when_and_why(
     surfaces, as_agent, agent, erasures, commit, clock
 ):
     other = SupportAgentFactory(username="bo-agent")
+    customer = {"entity_type": "customer", "entity_id": "cust-7"}
     with commit():
-        services.blacklist_add(
-            actor=agent,
-            entity_type="customer",
-            entity_id="cust-7",
-            reason="other",
-            note="Abusive chat messages",
-            surfaces=["search"],
+        BlacklistEntryFactory(
+            actor=agent, **customer, reason="other", note="Abusive chat messages", surfaces=["search"]
         )
-        services.boost_add(
-            actor=other,
-            entity_type="customer",
-            entity_id="cust-7",
-            weight=1.5,
-            reason="account_request",
-            surfaces=["email"],
-            expires_at=timezone.now() + timedelta(hours=1),
+        BoostEntryFactory(
+            actor=other, **customer, weight=1.5, surfaces=["email"], expires_at=timezone.now() + timedelta(hours=1)
         )
     clock.advance(hours=2)  # the boost expires by itself
     with commit():
