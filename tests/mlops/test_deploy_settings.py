@@ -60,3 +60,37 @@ def test_production_settings_raise_on_a_missing_or_weak_key(monkeypatch, value):
 
     with pytest.raises(ImproperlyConfigured, match="SECRET_KEY"):
         importlib.import_module("mlops.settings_production")
+
+
+LOW_ENTROPY_KEYS = {
+    "one character repeated": "a" * 50,
+    "four characters repeated": "abcd" * 20,
+    "Django's insecure placeholder": "django-insecure-" + secrets.token_urlsafe(48),
+}
+
+
+@pytest.mark.parametrize("value", LOW_ENTROPY_KEYS.values(), ids=LOW_ENTROPY_KEYS.keys())
+def test_production_settings_refuse_a_low_entropy_key(monkeypatch, value):
+    monkeypatch.setenv("SECRET_KEY", value)
+    monkeypatch.delitem(sys.modules, "mlops.settings_production", raising=False)
+
+    with pytest.raises(ImproperlyConfigured, match="SECRET_KEY") as refused:
+        importlib.import_module("mlops.settings_production")
+    assert "get_random_secret_key" in str(refused.value)
+
+
+def test_production_refuses_to_start_on_fifty_as():
+    result = manage("check", env=production_env(SECRET_KEY="a" * 50))
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "SECRET_KEY" in result.stderr
+
+
+def test_production_settings_accept_a_generated_key(monkeypatch):
+    from django.core.management.utils import get_random_secret_key
+
+    monkeypatch.setenv("SECRET_KEY", get_random_secret_key())
+    monkeypatch.delitem(sys.modules, "mlops.settings_production", raising=False)
+
+    assert importlib.import_module("mlops.settings_production").DEBUG is False
