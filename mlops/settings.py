@@ -5,6 +5,7 @@ eagerly in-process, so the demo needs no server. CI and production set DATABASE_
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -45,6 +46,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "axes",
     "mlops",
     "registry",
     "audits",
@@ -62,6 +64,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "mlops.middleware.LoginRequiredMiddleware",
+    # Turns a sign-in refused by the lock (see AXES_* below) into the lock page; stays last.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "mlops.urls"
@@ -103,6 +107,26 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Sign-in throttling (django-axes, mlops.logins): failed sign-ins are counted per account and per
+# address, in the database (shared by every worker, SQLite or PostgreSQL). KEEL_LOGIN_FAILURE_LIMIT
+# failures lock that account (from any address) and that address (for any account) for
+# KEEL_LOGIN_COOLOFF_MINUTES after the latest failure. A successful sign-in resets no counter, so an
+# attacker's own account cannot clear its address. API tokens never pass through here.
+AUTHENTICATION_BACKENDS = [
+    "mlops.logins.KeelAxesBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = int(os.environ.get("KEEL_LOGIN_FAILURE_LIMIT", "10"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("KEEL_LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = False
+AXES_LOCKOUT_CALLABLE = "mlops.logins.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "mlops.logins.client_ip"
+AXES_VERBOSE = False  # no start-up banner on every manage.py command; lockouts are still logged
+# Reverse proxies in front of Keel that append the client's address to X-Forwarded-For; 0 counts
+# failures against REMOTE_ADDR.
+KEEL_TRUSTED_PROXY_COUNT = int(os.environ.get("KEEL_TRUSTED_PROXY_COUNT", "0"))
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "registry:model-list"
 LOGOUT_REDIRECT_URL = "login"
