@@ -6,6 +6,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
+from .parsers import keel_parser_classes
 from .roles import ActionPermission
 
 
@@ -47,6 +48,10 @@ class KeelAPIView(APIView):
 
     permission_classes = [ActionPermission]
     required_permissions: dict[str, str] = {}
+
+    def get_parsers(self):
+        # JSON is read by mlops.parsers.JSONParser (nesting bounded) whichever parsers a view names.
+        return [parser() for parser in keel_parser_classes(self.parser_classes)]
 
     def list_response(self, request, queryset, serializer_class, filterset_class=None):
         """Filter (400 naming the bad filter), paginate and serialize a list."""

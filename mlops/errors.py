@@ -1,7 +1,11 @@
 """One application error type and one DRF exception handler: API v1 errors always look like
 {"message": "...", "detail": {"field": ["..."]}}."""
 
+import logging
+
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, status
@@ -44,7 +48,30 @@ def _as_field_dict(data) -> dict:
     return {"non_field_errors": [data]}
 
 
+def _refused_request(exc: SuspiciousOperation) -> ApplicationError:
+    """The API's error for a request Django would answer with its HTML 400 page. A body over
+    DATA_UPLOAD_MAX_MEMORY_SIZE is a 413, not Django's plain 400: it is the status HTTP defines for a
+    body that is too large, and the one the API already gives an upload over its limit."""
+    if isinstance(exc, RequestDataTooBig):
+        return ApplicationError(
+            "The request body is too large: the limit is "
+            f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes (uploaded files are counted separately).",
+            status_code=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
+    if isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
+        return ApplicationError(str(exc))
+    return ApplicationError("The request was refused as unsafe.")
+
+
 def api_exception_handler(exc, context):
+    if isinstance(exc, SuspiciousOperation):
+        refused = _refused_request(exc)
+        # Logged where Django logs the suspicious operations it answers itself.
+        logging.getLogger(f"django.security.{type(exc).__name__}").error(
+            str(exc),
+            extra={"status_code": refused.status_code, "request": getattr(context.get("request"), "_request", None)},
+        )
+        exc = refused
     if isinstance(exc, ApplicationError):
         return Response({"message": exc.message, "detail": exc.detail}, status=exc.status_code)
     if isinstance(exc, DjangoValidationError):

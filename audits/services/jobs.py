@@ -54,6 +54,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+# A batch is often named after its file or path (the API's and the page's default); it keeps as much
+# of that name as its column holds.
+BATCH_NAME_MAX_LENGTH = DataBatch._meta.get_field("name").max_length
+
 FORMAT_BY_SUFFIX = {
     ".csv": DataFormat.CSV,
     ".parquet": DataFormat.PARQUET,
@@ -90,7 +94,7 @@ def batch_register(
         sha, size = sha256_stream(handle)
     batch = DataBatch(
         model=model,
-        name=name,
+        name=name[:BATCH_NAME_MAX_LENGTH],
         purpose=purpose,
         format=fmt,
         sha256=sha,

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
-from mlops.datafiles.storage import resolve_data_path
+from mlops.datafiles.storage import NoDataFile, data_path, resolve_data_path
 from mlops.errors import ApplicationError
 from registry.models import ModelVersion, RegisteredModel
 
@@ -71,6 +71,8 @@ def schedule_create(
         raise ApplicationError(
             "Say where the file arrives (strftime fields allowed, e.g. incoming/%Y-%m-%d.csv).", field="storage_path"
         )
+    if source == ScheduleSource.STORAGE_PATH:
+        data_path(timezone.now().strftime(storage_path))  # the path as today's run would read it
     if version is not None and version.model_id != model.pk:
         raise ApplicationError("That version belongs to another model.", field="version")
     if AuditSchedule.objects.filter(model=model, name=name).exists():
@@ -177,12 +179,15 @@ def scheduled_audit_run(*, schedule_id: int, trigger_key: str = "", now=None) ->
         path = now.strftime(schedule.storage_path)
         try:
             resolve_data_path(path)
-        except ApplicationError:
+        except NoDataFile:
             _alert_stale(
                 schedule,
                 f"Scheduled audit '{schedule.name}': no file at '{path}' at "
                 f"{now:%Y-%m-%d %H:%M} UTC. The feed is late or stopped.",
             )
+            return None
+        except ApplicationError as exc:  # a path no run can read (made before the check at creation)
+            _alert_stale(schedule, f"Scheduled audit '{schedule.name}' cannot read '{path}': {exc.message}")
             return None
         with transaction.atomic():
             job = audit_submit(

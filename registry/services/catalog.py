@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from mlops.datafiles.storage import refuse_oversized
+from mlops.datafiles.storage import bounded_file_name, refuse_oversized
 from mlops.errors import ApplicationError, Conflict
 from mlops.hashing import sha256_stream
 
@@ -329,7 +329,7 @@ def artifact_attach(*, version: ModelVersion, uploaded: UploadedFile, sha256: st
                     "Register a new version for new bytes.",
                     field="file",
                 )
-            locked.artifact.save(uploaded.name, uploaded, save=False)
+            locked.artifact.save(bounded_file_name(uploaded.name), uploaded, save=False)
             stored_name = locked.artifact.name
             locked.artifact_sha256 = computed
             locked.artifact_size = uploaded.size
