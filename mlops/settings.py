@@ -156,6 +156,8 @@ KEEL_DATA_ROOT = Path(os.environ.get("KEEL_DATA_ROOT", BASE_DIR / "var" / "data"
 KEEL_AUDIT_CHUNK_ROWS = int(os.environ.get("KEEL_AUDIT_CHUNK_ROWS", "200000"))
 # Files with more rows are profiled in partitions of this size by several workers at once (a chord).
 KEEL_AUDIT_PARTITION_ROWS = int(os.environ.get("KEEL_AUDIT_PARTITION_ROWS", "2000000"))
+# Most columns a data file's header may name (audits and hold-outs); more is refused before parsing.
+KEEL_MAX_COLUMNS = int(os.environ.get("KEEL_MAX_COLUMNS", "2000"))
 KEEL_MAX_BATCH_BYTES = int(os.environ.get("KEEL_MAX_BATCH_BYTES", str(5 * 1024 * 1024 * 1024)))
 # Senders may sign batches with HMAC-SHA256 under this shared key; unset, signatures are not checked.
 KEEL_BATCH_HMAC_KEY = os.environ.get("KEEL_BATCH_HMAC_KEY", "")

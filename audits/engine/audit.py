@@ -25,10 +25,12 @@ def check_file(
     declared_sha256: str | None = None,
     hmac_key: bytes | None = None,
     signature: str | None = None,
+    max_columns: int | None = None,
 ) -> dict:
     """What can be known of a file before reading its rows, from one read of its bytes (and, for the
     columns, its header or footer). Refuses what cannot be audited (empty, too large, not UTF-8, no
-    rows); records integrity problems (tampering) as facts to report."""
+    rows, a header with a name given twice or more than `max_columns` columns); records integrity
+    problems (tampering) as facts to report."""
     size = path.stat().st_size
     if size == 0:
         raise AuditInputError("The file is empty.")
@@ -46,7 +48,7 @@ def check_file(
     problems = list(scan.signature_problems)
     if received_sha256 and scan.sha256 != received_sha256:
         problems.append("The stored file no longer matches the bytes Keel received.")
-    columns = reading.read_columns(path, fmt)
+    columns = reading.read_columns(path, fmt, max_columns=max_columns)
     rows = reading.count_rows(path, fmt, scan=scan)
     if rows == 0:
         raise AuditInputError("The file has a header but no rows.")

@@ -22,6 +22,7 @@ from audits.engine.profile import (
     profile_frame,
     profile_reference_chunks,
 )
+from mlops.clipping import clip
 from mlops.datafiles.reading import DataFileError, iter_chunks, read_columns
 
 
@@ -85,6 +86,7 @@ class DuplicateTracker:
             self.duplicates += count
             if len(self.examples) < self.max_examples:
                 for v in pd.unique(values[repeated].astype(str)):
+                    v = clip(v)
                     if v not in self.examples:
                         self.examples.append(v)
                     if len(self.examples) >= self.max_examples:
@@ -108,7 +110,7 @@ def duplicate_ids(path, fmt, column, *, chunk_rows: int = 1_000_000, examples: i
             found = True
             tracker.update(chunk[column])
     if not found and column not in read_columns(path, fmt):
-        raise DataFileError(f"The file has no column {column!r}.")
+        raise DataFileError(f"The file has no column {clip(column)!r}.")
     return tracker.duplicates, tracker.examples
 
 

@@ -31,6 +31,8 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from mlops.clipping import clip
+
 from .drift import OTHER
 
 TARGET_CATEGORIES = 50
@@ -151,7 +153,10 @@ def _group_stats(s: pd.Series, y: np.ndarray, has_y: np.ndarray) -> dict:
     by_name = np.argsort(names.astype(str), kind="stable")
     order = by_name[np.argsort(-n[by_name], kind="stable")]
     kept, rest = order[:TARGET_CATEGORIES], order[TARGET_CATEGORIES:]
-    groups = {str(names[i]): {"n": int(n[i]), "mean": float(mean[i]), "m2": float(m2[i])} for i in kept}
+    groups: dict[str, dict] = {}
+    for i in kept:  # keyed as the categorical profile is: values clipped (those that then agree are combined)
+        key, stats = clip(str(names[i])), {"n": int(n[i]), "mean": float(mean[i]), "m2": float(m2[i])}
+        groups[key] = _chan(groups[key], stats) if key in groups else stats
     if rest.size:
         pooled_n = int(n[rest].sum())
         pooled_mean = float((n[rest] * mean[rest]).sum() / pooled_n)

@@ -259,6 +259,7 @@ def _check_file(job: AuditJob, path: Path) -> dict:
         declared_sha256=batch.declared_sha256,
         hmac_key=key,
         signature=batch.signature,
+        max_columns=settings.KEEL_MAX_COLUMNS,
     )
 
 

@@ -23,6 +23,7 @@ line break makes them count that row twice (documented caveat; reading the whole
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -33,6 +34,10 @@ from itertools import islice
 
 import pandas as pd
 
+from mlops.clipping import MESSAGE_LIMIT, clip
+
+from .errors import DataFileError
+from .headers import check_names, csv_header
 from .scanning import (
     FileScan,
     Utf8Check,
@@ -64,10 +69,6 @@ SUFFIXES = {
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
 }
-
-
-class DataFileError(ValueError):
-    """A problem with the data file itself; the message is for the person who sent it."""
 
 
 def guess_format(name: str) -> str | None:
@@ -110,17 +111,26 @@ def _parquet(source):
         # in memory (apache/arrow#39808), so memory grew with the file instead of staying flat.
         return pq.ParquetFile(source, pre_buffer=False)
     except (pa.ArrowException, OSError) as e:
-        raise DataFileError(f"This is not a readable Parquet file: {e}") from None
+        raise DataFileError(f"This is not a readable Parquet file: {clip(e, MESSAGE_LIMIT)}") from None
 
 
-def read_columns(path, fmt) -> list[str]:
-    """Column names. jsonl: the keys of the first 1,000 records, in order of first appearance."""
+def read_columns(path, fmt, *, max_columns: int | None = None) -> list[str]:
+    """Column names. jsonl: the keys of the first 1,000 records, in order of first appearance. Refuses a
+    name given twice and, with `max_columns`, more columns than that, before pandas reads the header
+    (see headers.py)."""
     _check_format(fmt)
     _check_file(path)
     if fmt == "parquet":
-        return list(_parquet(path).schema_arrow.names)
+        names = list(_parquet(path).schema_arrow.names)
+        check_names(names, max_columns)
+        return names
     if fmt == "csv":
         try:
+            with open(path, "rb") as handle:
+                header = csv_header(handle)
+            if not header:
+                raise DataFileError("The file is empty.")
+            check_names(header, max_columns, unnamed_ok=True)
             return [str(c) for c in pd.read_csv(path, nrows=0, encoding="utf-8").columns]
         except UnicodeDecodeError:
             raise _not_utf8(first_bad_utf8_offset(path)) from None
@@ -131,6 +141,7 @@ def read_columns(path, fmt) -> list[str]:
     names: dict[str, None] = {}
     for _, record in _jsonl_records(path, limit=1000):
         names.update(dict.fromkeys(record))
+    check_names(list(names), max_columns)
     return list(names)
 
 
@@ -152,15 +163,21 @@ def count_rows(path, fmt, *, scan: FileScan | None = None) -> int:
 # ------------------------------------------------------------------------------------ whole frames
 
 
-def read_frame(source, fmt: str, *, nrows: int | None = None) -> pd.DataFrame:
+def read_frame(source, fmt: str, *, nrows: int | None = None, max_columns: int | None = None) -> pd.DataFrame:
     """A whole file (or its first `nrows` rows) as one DataFrame, from a path or a binary handle; for
-    files small enough to hold in memory (hold-out data). CSV and jsonl must be UTF-8 throughout."""
+    files small enough to hold in memory (hold-out data). CSV and jsonl must be UTF-8 throughout. The
+    header is checked as read_columns does (unique names, at most `max_columns`) before pandas reads it."""
     _check_format(fmt)
     if isinstance(source, (str, os.PathLike)):
         with open(source, "rb") as handle:
-            return read_frame(handle, fmt, nrows=nrows)
+            return read_frame(handle, fmt, nrows=nrows, max_columns=max_columns)
     if fmt == "parquet":
-        return _parquet_frame(source, nrows)
+        return _parquet_frame(source, nrows, max_columns)
+    if fmt == "csv":
+        start = source.tell()
+        with contextlib.suppress(UnicodeDecodeError):  # the UTF-8 check below names the offset
+            check_names(csv_header(source), max_columns, unnamed_ok=True)
+        source.seek(start)
     raw = source.read()
     check = Utf8Check()
     check.feed(raw, final=True)
@@ -171,6 +188,7 @@ def read_frame(source, fmt: str, *, nrows: int | None = None) -> pd.DataFrame:
     if fmt == "jsonl":
         numbered = [(number, line) for number, line in enumerate(io.BytesIO(raw), start=1) if line.strip()]
         numbered = numbered if nrows is None else numbered[:nrows]
+        check_names(_jsonl_keys(line for _, line in numbered[:1000]), max_columns)
         return _jsonl_frame([line for _, line in numbered], [number for number, _ in numbered])
     try:
         return pd.read_csv(io.BytesIO(raw), nrows=nrows)
@@ -180,10 +198,25 @@ def read_frame(source, fmt: str, *, nrows: int | None = None) -> pd.DataFrame:
         raise _csv_error(e, 0) from None
 
 
-def _parquet_frame(source, nrows: int | None) -> pd.DataFrame:
+def _jsonl_keys(lines) -> list[str]:
+    """The keys of the JSON objects among `lines`, in order of first appearance (other lines are left to
+    the parser, which names them)."""
+    names: dict[str, None] = {}
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            names.update(dict.fromkeys(record))
+    return list(names)
+
+
+def _parquet_frame(source, nrows: int | None, max_columns: int | None) -> pd.DataFrame:
     import pyarrow as pa
 
     pf = _parquet(source)
+    check_names(list(pf.schema_arrow.names), max_columns)
     try:
         if nrows is None:
             table = pf.read()
@@ -191,7 +224,7 @@ def _parquet_frame(source, nrows: int | None) -> pd.DataFrame:
             first = list(islice(pf.iter_batches(batch_size=max(nrows, 1)), 1))
             table = pa.Table.from_batches(first, schema=pf.schema_arrow).slice(0, nrows)
     except (pa.ArrowException, OSError) as e:
-        raise DataFileError(f"The Parquet file could not be read: {e}") from None
+        raise DataFileError(f"The Parquet file could not be read: {clip(e, MESSAGE_LIMIT)}") from None
     return table.to_pandas()
 
 
@@ -245,7 +278,8 @@ def _csv_error(e: Exception, line_shift: int) -> DataFileError:
     if m := _EOF_QUOTE.search(message):
         line = int(m.group(1)) + 1 + line_shift
         return DataFileError(f"A quoted field that starts on line {line} is never closed (is the file truncated?).")
-    return DataFileError(f"The CSV could not be parsed: {message.replace('Error tokenizing data. C error: ', '')}")
+    message = clip(message.replace("Error tokenizing data. C error: ", ""), MESSAGE_LIMIT)
+    return DataFileError(f"The CSV could not be parsed: {message}")
 
 
 def _line_offset(path, line: int) -> int | None:
@@ -369,7 +403,7 @@ def _iter_parquet(path, chunk_rows, columns, row_start, row_stop) -> Iterator[pd
             if at >= stop:
                 break
     except (pa.ArrowException, OSError) as e:
-        raise DataFileError(f"The Parquet file could not be read: {e}") from None
+        raise DataFileError(f"The Parquet file could not be read: {clip(e, MESSAGE_LIMIT)}") from None
 
 
 def _jsonl_records(path, limit: int | None = None):
@@ -383,7 +417,7 @@ def _jsonl_records(path, limit: int | None = None):
             except UnicodeDecodeError:
                 raise _not_utf8(first_bad_utf8_offset(path)) from None
             except ValueError as e:
-                raise DataFileError(f"Line {number} is not valid JSON: {e}.") from None
+                raise DataFileError(f"Line {number} is not valid JSON: {clip(e, MESSAGE_LIMIT)}.") from None
             if not isinstance(record, dict):
                 raise DataFileError(f"Line {number} is not a JSON object.")
             yield number, record
@@ -406,7 +440,7 @@ def _jsonl_frame(lines: list[bytes], numbers: list[int], path=None) -> pd.DataFr
             try:
                 record = json.loads(raw)
             except ValueError as e:
-                raise DataFileError(f"Line {number} is not valid JSON: {e}.") from None
+                raise DataFileError(f"Line {number} is not valid JSON: {clip(e, MESSAGE_LIMIT)}.") from None
             if not isinstance(record, dict):
                 raise DataFileError(f"Line {number} is not a JSON object.")
         raise DataFileError(f"Lines {numbers[0]}-{numbers[-1]} could not be read as JSON objects.")

@@ -12,6 +12,7 @@ from functools import partial
 
 import numpy as np
 import pandas as pd
+from django.conf import settings
 from django.db import OperationalError as DatabaseOperationalError
 from threadpoolctl import threadpool_limits
 
@@ -61,7 +62,7 @@ def load_holdout(holdout: HoldoutDataset) -> pd.DataFrame:
                 "The hold-out file changed since it was registered (sha256 differs); register it again."
             )
         try:
-            frame = read_frame(handle, holdout.format)
+            frame = read_frame(handle, holdout.format, max_columns=settings.KEEL_MAX_COLUMNS)
         except DataFileError as exc:
             raise GateInputError(str(exc)) from exc
     if frame.empty:

@@ -10,6 +10,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
+from mlops.clipping import clip
 from mlops.datafiles.reading import DataFileError, guess_format, read_frame
 from mlops.datafiles.storage import one_source_name, open_source, save_with_upload
 from mlops.errors import ApplicationError, Conflict
@@ -96,13 +97,14 @@ def holdout_register(
     with open_source(uploaded, storage_path, max_bytes=settings.KEEL_MAX_HOLDOUT_BYTES) as handle:
         sha, size = sha256_stream(handle)
         try:
-            columns = list(read_frame(handle, fmt, nrows=5).columns)
+            columns = list(read_frame(handle, fmt, nrows=5, max_columns=settings.KEEL_MAX_COLUMNS).columns)
         except DataFileError as exc:
             raise ApplicationError(str(exc), field="file" if uploaded else "storage_path") from exc
     for field, column in (("label_column", label_column), ("group_column", group_column)):
         if column and column not in columns:
             raise ApplicationError(
-                f"The file has no column '{column}'. Its columns: {', '.join(columns[:30])}.", field=field
+                f"The file has no column '{clip(column)}'. Its columns: {', '.join(clip(c) for c in columns[:30])}.",
+                field=field,
             )
 
     holdout = HoldoutDataset(

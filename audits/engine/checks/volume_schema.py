@@ -9,8 +9,12 @@ from __future__ import annotations
 import statistics
 from collections.abc import Iterable, Sequence
 
+from mlops.clipping import clip
+
 from ..suite import Suite
 from .findings import DEFAULT_SEVERITY, Finding, _num, _spec_fields
+
+NAME_LIMIT = 150  # characters of a file's column name kept in a finding (whose column holds 200)
 
 __all__ = ["volume_findings", "schema_findings"]
 
@@ -158,6 +162,7 @@ def schema_findings(expected: Iterable, found_columns: Iterable[str]) -> list[Fi
             )
     for col in found:
         if col not in expected_set:
+            col = clip(col, NAME_LIMIT)
             out.append(
                 Finding(
                     "schema",

@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 from datasketches import kll_doubles_sketch
 
+from mlops.clipping import clip
+
 from ..columns import ColumnSpec
 from .edges import SKETCH_K, _encode_sketch, _sketch_quantiles, _sketch_update
 
@@ -112,7 +114,8 @@ def _value_counts(s: pd.Series) -> pd.Series:
 
 
 def _top(counts: pd.Series, limit: int) -> tuple[dict, int]:
-    """The `limit` largest counts (ties broken by value) as a dict, and the sum of the rest."""
+    """The `limit` largest counts (ties broken by value) as a dict keyed by the values, each clipped to
+    VALUE_LIMIT characters (values that agree that far and in length share a key), and the sum of the rest."""
     if counts.empty:
         return {}, 0
     keys = counts.index.to_numpy(dtype=object)
@@ -121,7 +124,11 @@ def _top(counts: pd.Series, limit: int) -> tuple[dict, int]:
     order = by_key[np.argsort(-values[by_key], kind="stable")]
     kept = order[:limit]
     rest = int(values[order[limit:]].sum())
-    return {str(keys[i]): int(values[i]) for i in kept}, rest
+    top: dict[str, int] = {}
+    for i in kept:
+        key = clip(str(keys[i]))
+        top[key] = top.get(key, 0) + int(values[i])
+    return top, rest
 
 
 def _profile_numeric(s: pd.Series, edges, psi_edges) -> dict:
@@ -329,7 +336,7 @@ def _profile_id(s: pd.Series, duplicates: bool = True) -> dict:
     dup = present.duplicated(keep="first")
     examples = []
     if dup.any():
-        examples = [str(v) for v in pd.unique(present[dup])[:5]]
+        examples = [clip(str(v)) for v in pd.unique(present[dup])[:5]]
     return {
         "kind": "id",
         "count": int(len(present)),
