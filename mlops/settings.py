@@ -215,6 +215,24 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # How long Redis keeps an unacknowledged task before handing it to another worker: the longest a
 # killed worker's audit waits to be redelivered. Must exceed the longest job.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(os.environ.get("KEEL_BROKER_VISIBILITY_TIMEOUT", "3600"))}
+# Every task's soft time limit by kind of job (seconds); its hard limit is the soft one plus the
+# grace, after which the worker process running it is ended (mlops.jobs). The hard limits must stay
+# below the visibility timeout, or Redis hands a task still running to a second worker.
+KEEL_TASK_TIME_LIMITS = {
+    kind: int(os.environ.get(f"KEEL_{kind.upper()}_TIME_LIMIT", str(default)))
+    for kind, default in {
+        "gate": 30 * 60,
+        "audit": 30 * 60,
+        "explanation": 5 * 60,
+        "erasure": 30 * 60,
+        "notification": 2 * 60,
+        "sweep": 5 * 60,
+    }.items()
+}
+KEEL_TASK_TIME_LIMIT_GRACE = int(os.environ.get("KEEL_TASK_TIME_LIMIT_GRACE", "60"))
+# A job whose worker died this many times while running it (killed, out of memory, past its hard
+# limit) ends failed with that reason at its next delivery, instead of running again.
+KEEL_TASK_MAX_WORKER_DEATHS = int(os.environ.get("KEEL_TASK_MAX_WORKER_DEATHS", "2"))
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

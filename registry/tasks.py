@@ -1,31 +1,61 @@
-from celery import shared_task
 from django.conf import settings
 from django.db import OperationalError
+
+from mlops.jobs import job_task
 
 from . import services
 
 
-@shared_task(bind=True, acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+@job_task(
+    "gate",
+    "artifact check",
+    job=("version_id", "check_key"),
+    autoretry_for=(OSError,),
+    retry_backoff=True,
+    max_retries=5,
+)
 def verify_artifact(self, version_id: int, check_key: str) -> dict:
     """Re-hash a stored artifact in the background; the check is recorded once per check_key."""
     check = services.artifact_verify(version_id=version_id, check_key=check_key)
     return {"check_id": check.pk, "ok": check.ok}
 
 
-@shared_task(bind=True, acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def _gate_fail(request_id: int, reason: str) -> None:
+    services.promotion_gate_fail(promotion_id=request_id, reason=reason)
+
+
+@job_task(
+    "gate",
+    "promotion gate",
+    job=("request_id",),
+    fail=_gate_fail,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+)
 def run_promotion_gate(self, request_id: int) -> dict:
     """Validate a promotion request on its hold-out data; a retry after the verdict does nothing."""
     promotion = services.promotion_gate_run(promotion_id=request_id)
     return {"request_id": promotion.pk, "state": promotion.state}
 
 
-@shared_task(acks_late=True)
-def requeue_stalled_gates(older_than_seconds: int = 600) -> int:
+@job_task("sweep", "sweep of stalled gates")
+def requeue_stalled_gates(self, older_than_seconds: int = 600) -> int:
     """Restart gates whose job was never queued (broker down) or whose worker died before the verdict."""
     return services.promotion_gates_requeue(older_than_seconds=older_than_seconds)
 
 
-@shared_task(bind=True, acks_late=True, max_retries=settings.KEEL_NOTIFY_MAX_ATTEMPTS)
+def _delivery_fail(delivery_id: int, reason: str) -> None:
+    services.delivery_fail(delivery_id=delivery_id, reason=reason)
+
+
+@job_task(
+    "notification",
+    "notification delivery",
+    job=("delivery_id",),
+    fail=_delivery_fail,
+    max_retries=settings.KEEL_NOTIFY_MAX_ATTEMPTS,
+)
 def deliver_notification(self, delivery_id: int) -> dict:
     """Send one notification delivery; transient failures come back with a growing, jittered delay.
     The service counts attempts and gives up on its own, so max_retries is only a backstop."""
@@ -36,7 +66,7 @@ def deliver_notification(self, delivery_id: int) -> dict:
     return {"delivery_id": delivery.pk, "state": delivery.state, "attempts": delivery.attempts}
 
 
-@shared_task(acks_late=True)
-def requeue_pending_deliveries(older_than_seconds: int = 60) -> int:
+@job_task("sweep", "sweep of pending deliveries")
+def requeue_pending_deliveries(self, older_than_seconds: int = 60) -> int:
     """Queue deliveries recorded while the broker was down, or whose retry was lost (beat: every minute)."""
     return services.deliveries_requeue_pending(older_than_seconds=older_than_seconds)

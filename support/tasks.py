@@ -1,11 +1,25 @@
-from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 from django.db import OperationalError as DatabaseOperationalError
+
+from mlops.jobs import job_task
 
 from . import services
 
 
-@shared_task(
-    bind=True, acks_late=True, autoretry_for=(Exception,), retry_backoff=True, retry_backoff_max=600, max_retries=8
+def _erase_fail(request_id: int, reason: str) -> None:
+    services.privacy_request_erase_fail(request_id=request_id, reason=reason)
+
+
+@job_task(
+    "erasure",
+    "privacy erasure",
+    job=("request_id",),
+    fail=_erase_fail,
+    autoretry_for=(Exception,),
+    dont_autoretry_for=(SoftTimeLimitExceeded,),
+    retry_backoff=True,
+    retry_backoff_max=600,
+    max_retries=8,
 )
 def erase_privacy_request(self, request_id: int) -> dict:
     """Erase a customer's logged data for their privacy request; done once, retried until it is."""
@@ -13,8 +27,8 @@ def erase_privacy_request(self, request_id: int) -> dict:
     return {"request_id": request.pk, "erase_state": request.erase_state}
 
 
-@shared_task(acks_late=True)
-def requeue_pending_erasures(older_than_seconds: int = 600) -> int:
+@job_task("sweep", "sweep of pending erasures")
+def requeue_pending_erasures(self, older_than_seconds: int = 600) -> int:
     """Queue again erasures still pending (broker down when filed, retries exhausted)."""
     return services.privacy_erasures_requeue(older_than_seconds=older_than_seconds)
 
@@ -22,7 +36,19 @@ def requeue_pending_erasures(older_than_seconds: int = 600) -> int:
 # --- explanations (support.services.explanations) --------------------------------------------------------
 
 
-@shared_task(bind=True, acks_late=True, autoretry_for=(DatabaseOperationalError,), retry_backoff=True, max_retries=5)
+def _explanation_fail(explanation_id: int, reason: str) -> None:
+    services.explanation_fail(explanation_id=explanation_id, reason=reason)
+
+
+@job_task(
+    "explanation",
+    "explanation",
+    job=("explanation_id",),
+    fail=_explanation_fail,
+    autoretry_for=(DatabaseOperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+)
 def compute_explanation(self, explanation_id: int) -> dict:
     """Explain one prediction with the model-agnostic explainer (seconds, so off the request).
     Idempotent: redelivered after a lost worker, it finishes the explanation once; a bad input ends

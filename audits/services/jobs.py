@@ -9,6 +9,7 @@ reason the sender can act on. A job that already finished is left alone, so a re
 import logging
 from pathlib import Path
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import OperationalError as DatabaseOperationalError
@@ -47,6 +48,7 @@ __all__ = [
     "audit_start",
     "audit_submit",
     "audit_run",
+    "audit_fail",
     "audit_profile_partition",
     "audit_finish_partitioned",
     "audits_requeue_stalled",
@@ -233,9 +235,16 @@ def audit_run(*, job_id: int) -> AuditJob:
         return _fail(job.pk, str(exc))
     except DatabaseOperationalError:
         raise  # transient: the task retries
+    except SoftTimeLimitExceeded:
+        raise  # the task records the time limit reached
     except Exception as exc:  # a bug must not leave the job running forever
         log.exception("Audit %s crashed", job.pk)
         return _fail(job.pk, f"The audit could not finish ({type(exc).__name__}: {exc}).")
+
+
+def audit_fail(*, job_id: int, reason: str) -> AuditJob:
+    """End an unfinished audit as failed with the reason (a time limit, a worker that kept dying)."""
+    return _fail(job_id, reason)
 
 
 @transaction.atomic

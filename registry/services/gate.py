@@ -12,6 +12,7 @@ from functools import partial
 
 import numpy as np
 import pandas as pd
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import OperationalError as DatabaseOperationalError
 from threadpoolctl import threadpool_limits
@@ -24,7 +25,7 @@ from .. import evaluation, selectors
 from ..models import HoldoutDataset, ModelVersion, PromotionAction, PromotionRequest, PromotionState
 from .promotion import promotion_gate_progress, promotion_gate_record
 
-__all__ = ["promotion_gate_run"]
+__all__ = ["promotion_gate_fail", "promotion_gate_run"]
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +154,8 @@ def promotion_gate_run(*, promotion_id: int) -> PromotionRequest:
         return _record_failure(promotion, compared, str(exc))
     except DatabaseOperationalError:
         raise  # transient: the task retries
+    except SoftTimeLimitExceeded:
+        raise  # the task records the time limit reached
     except Exception as exc:  # a bug must not leave the request validating forever
         log.exception("Promotion gate crashed on request %s", promotion.pk)
         return _record_failure(promotion, compared, f"The gate could not finish ({type(exc).__name__}: {exc}).")
@@ -166,6 +169,15 @@ def promotion_gate_run(*, promotion_id: int) -> PromotionRequest:
         compared_version_id=compared.pk if compared else None,
         blocking=blocking,
     )
+
+
+def promotion_gate_fail(*, promotion_id: int, reason: str) -> PromotionRequest:
+    """Fail a request's gate with the reason (a time limit, a worker that kept dying); a request no
+    longer validating is returned as it is."""
+    promotion = PromotionRequest.objects.select_related("model").get(pk=promotion_id)
+    if promotion.state != PromotionState.VALIDATING:
+        return promotion
+    return _record_failure(promotion, selectors.alias_map(promotion.model).get(promotion.target_alias), reason)
 
 
 def _record_failure(promotion: PromotionRequest, compared: ModelVersion | None, reason: str) -> PromotionRequest:

@@ -33,6 +33,7 @@ __all__ = [
     "DeliveryFailed",
     "notify",
     "delivery_attempt",
+    "delivery_fail",
     "deliveries_requeue_pending",
     "delivery_retry_countdown",
 ]
@@ -210,6 +211,14 @@ def delivery_attempt(*, delivery_id: int) -> NotificationDelivery:
     if delivery.state == DeliveryState.PENDING:
         raise DeliveryFailed(outcome.error, delivery_id=delivery.pk, attempts=delivery.attempts)
     return delivery
+
+
+def delivery_fail(*, delivery_id: int, reason: str) -> None:
+    """Give up on a pending delivery with the reason (a time limit, a worker that kept dying)."""
+    NotificationDelivery.objects.filter(pk=delivery_id, state=DeliveryState.PENDING).update(
+        state=DeliveryState.FAILED, last_error=reason
+    )
+    logger.warning("Giving up on notification delivery %s: %s", delivery_id, reason)
 
 
 class _RefuseRedirects(urllib.request.HTTPRedirectHandler):

@@ -23,6 +23,7 @@ from .checks import ID_PATTERN, boost_default_expiry
 from .entries import blacklist_add, boost_add, entry_lift
 from .explanations import (
     explanation_compute,
+    explanation_fail,
     explanation_request,
     explanations_erase,
     production_version,
@@ -32,6 +33,7 @@ from .privacy import (
     privacy_erasures_requeue,
     privacy_request_create,
     privacy_request_erase,
+    privacy_request_erase_fail,
 )
 from .surfaces import surface_create, surface_update
 
@@ -49,11 +51,13 @@ __all__ = [
     "explainer_background_from_reference",
     "explainer_background_upload",
     "explanation_compute",
+    "explanation_fail",
     "explanation_request",
     "explanations_erase",
     "privacy_erasures_requeue",
     "privacy_request_create",
     "privacy_request_erase",
+    "privacy_request_erase_fail",
     "production_version",
     "rate_limit_remaining",
     "surface_create",

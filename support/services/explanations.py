@@ -24,6 +24,7 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import OperationalError as DatabaseOperationalError
 from django.db import transaction
@@ -281,6 +282,11 @@ def _fail(explanation_id: int, reason: str) -> Explanation | None:
     return Explanation.objects.filter(pk=explanation_id).first()
 
 
+def explanation_fail(*, explanation_id: int, reason: str) -> Explanation | None:
+    """End an unfinished explanation as failed with the reason (a time limit, a worker that kept dying)."""
+    return _fail(explanation_id, reason)
+
+
 def explanation_compute(*, explanation_id: int) -> Explanation | None:
     """Compute one explanation. Idempotent: a finished one is returned unchanged, a deleted one (its
     entity erased, its background replaced) is None, and a redelivered job finishes it once. An input
@@ -327,6 +333,8 @@ def explanation_compute(*, explanation_id: int) -> Explanation | None:
         return _fail(explanation_id, str(exc))
     except DatabaseOperationalError:
         raise  # transient: the job retries
+    except SoftTimeLimitExceeded:
+        raise  # the task records the time limit reached
     except ValueError as exc:  # e.g. a model-agnostic version without a background, a model without predict_proba
         return _fail(explanation_id, str(exc))
     except Exception as exc:  # a bug must not leave the explanation running for ever

@@ -3,6 +3,7 @@ logged data erased in the background."""
 
 from datetime import timedelta
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
@@ -23,7 +24,13 @@ from .checks import Scope, check_entity
 from .entries import create_entries
 from .explanations import explanations_erase
 
-__all__ = ["entity_data_erase", "privacy_erasures_requeue", "privacy_request_create", "privacy_request_erase"]
+__all__ = [
+    "entity_data_erase",
+    "privacy_erasures_requeue",
+    "privacy_request_create",
+    "privacy_request_erase",
+    "privacy_request_erase_fail",
+]
 
 
 def entity_data_erase(*, entity_id: str) -> dict:
@@ -94,10 +101,10 @@ def privacy_request_erase(*, request_id: int) -> PrivacyRequest:
     try:
         counts = entity_data_erase(entity_id=request.entity_id)
         counts = {str(name): int(count) for name, count in dict(counts or {}).items()}
+    except SoftTimeLimitExceeded:
+        raise  # the task records the time limit reached
     except Exception as exc:
-        PrivacyRequest.objects.filter(pk=request_id, erase_state=EraseState.PENDING).update(
-            erase_attempts=F("erase_attempts") + 1, erase_error=f"{type(exc).__name__}: {exc}"[:2000]
-        )
+        privacy_request_erase_fail(request_id=request_id, reason=f"{type(exc).__name__}: {exc}")
         raise
     PrivacyRequest.objects.filter(pk=request_id, erase_state=EraseState.PENDING).update(
         erase_state=EraseState.DONE,
@@ -108,6 +115,13 @@ def privacy_request_erase(*, request_id: int) -> PrivacyRequest:
     )
     request.refresh_from_db()
     return request
+
+
+def privacy_request_erase_fail(*, request_id: int, reason: str) -> None:
+    """Record a failed erasure attempt and why; the request stays pending for the sweep to retry."""
+    PrivacyRequest.objects.filter(pk=request_id, erase_state=EraseState.PENDING).update(
+        erase_attempts=F("erase_attempts") + 1, erase_error=reason[:2000]
+    )
 
 
 def privacy_erasures_requeue(*, older_than_seconds: int = 600) -> int:
