@@ -150,6 +150,12 @@ MEDIA_URL = "/media/"
 # Upload limits: artifacts stream to disk, so the cap protects the disk rather than memory.
 KEEL_MAX_ARTIFACT_BYTES = int(os.environ.get("KEEL_MAX_ARTIFACT_BYTES", str(512 * 1024 * 1024)))
 KEEL_MAX_HOLDOUT_BYTES = int(os.environ.get("KEEL_MAX_HOLDOUT_BYTES", str(2 * 1024 * 1024 * 1024)))
+# A hold-out is read whole by the gate, so its rows and its uncompressed size (Parquet compresses a
+# constant column to almost nothing) are limited too, before any data is read.
+KEEL_MAX_HOLDOUT_ROWS = int(os.environ.get("KEEL_MAX_HOLDOUT_ROWS", "2000000"))
+KEEL_MAX_HOLDOUT_UNCOMPRESSED_BYTES = int(
+    os.environ.get("KEEL_MAX_HOLDOUT_UNCOMPRESSED_BYTES", str(2 * 1024 * 1024 * 1024))
+)
 # Data that stays where it is (hold-outs, later audit batches) is read only from below this folder.
 KEEL_DATA_ROOT = Path(os.environ.get("KEEL_DATA_ROOT", BASE_DIR / "var" / "data"))
 # Rows an audit holds in memory at once; memory stays flat however large the file.

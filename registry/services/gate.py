@@ -23,7 +23,7 @@ from mlops.hashing import sha256_stream
 
 from .. import evaluation, selectors
 from ..models import HoldoutDataset, ModelVersion, PromotionAction, PromotionRequest, PromotionState
-from .promotion import promotion_gate_progress, promotion_gate_record
+from .promotion import check_holdout_size, promotion_gate_progress, promotion_gate_record
 
 __all__ = ["promotion_gate_fail", "promotion_gate_run"]
 
@@ -63,6 +63,7 @@ def load_holdout(holdout: HoldoutDataset) -> pd.DataFrame:
                 "The hold-out file changed since it was registered (sha256 differs); register it again."
             )
         try:
+            check_holdout_size(handle, holdout.format)
             frame = read_frame(handle, holdout.format, max_columns=settings.KEEL_MAX_COLUMNS)
         except DataFileError as exc:
             raise GateInputError(str(exc)) from exc

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from mlops.clipping import clip
 from mlops.datafiles.reading import DataFileError, guess_format, read_frame
+from mlops.datafiles.sizes import check_size
 from mlops.datafiles.storage import one_source_name, open_source, save_with_upload
 from mlops.errors import ApplicationError, Conflict
 from mlops.hashing import sha256_stream
@@ -71,6 +72,17 @@ def policy_update(*, model: RegisteredModel, actor, **fields) -> PromotionPolicy
     return policy
 
 
+def check_holdout_size(handle, fmt: str) -> None:
+    """Refuse (DataFileError) hold-out data with more rows or uncompressed bytes than the settings
+    allow, from the Parquet footer or one pass over the lines, before the data is read."""
+    check_size(
+        handle,
+        fmt,
+        max_rows=settings.KEEL_MAX_HOLDOUT_ROWS,
+        max_bytes=settings.KEEL_MAX_HOLDOUT_UNCOMPRESSED_BYTES,
+    )
+
+
 @transaction.atomic
 def holdout_register(
     *,
@@ -97,6 +109,7 @@ def holdout_register(
     with open_source(uploaded, storage_path, max_bytes=settings.KEEL_MAX_HOLDOUT_BYTES) as handle:
         sha, size = sha256_stream(handle)
         try:
+            check_holdout_size(handle, fmt)
             columns = list(read_frame(handle, fmt, nrows=5, max_columns=settings.KEEL_MAX_COLUMNS).columns)
         except DataFileError as exc:
             raise ApplicationError(str(exc), field="file" if uploaded else "storage_path") from exc
