@@ -9,7 +9,7 @@ from rest_framework.response import Response
 
 from mlops.api import DetailMixin, KeelAPIView, filter_parameters
 from mlops.errors import ApplicationError
-from mlops.roles import LOG_PREDICTIONS, RUN_AUDITS, USE_KEEL, VIEW_PREDICTIONS
+from mlops.roles import EDIT_AUDIT_CHECKS, LOG_PREDICTIONS, RUN_AUDITS, USE_KEEL, VIEW_PREDICTIONS
 from registry import selectors as registry_selectors
 
 from . import selectors, services
@@ -110,7 +110,7 @@ class ReferenceApi(KeelAPIView):
 
 
 class SuiteApi(KeelAPIView):
-    required_permissions = {"GET": USE_KEEL, "PUT": RUN_AUDITS}
+    required_permissions = {"GET": USE_KEEL, "PUT": EDIT_AUDIT_CHECKS}
 
     @extend_schema(responses={200: dict})
     def get(self, request, name):
@@ -171,7 +171,7 @@ class ServingAuditApi(KeelAPIView):
 
 
 class ScheduleListApi(KeelAPIView):
-    required_permissions = {"GET": USE_KEEL, "POST": RUN_AUDITS}
+    required_permissions = {"GET": USE_KEEL, "POST": EDIT_AUDIT_CHECKS}
 
     @extend_schema(responses=s.ScheduleOut(many=True))
     def get(self, request, name):
@@ -189,7 +189,7 @@ class ScheduleListApi(KeelAPIView):
 
 
 class ScheduleDetailApi(KeelAPIView):
-    required_permissions = {"PATCH": RUN_AUDITS}
+    required_permissions = {"PATCH": EDIT_AUDIT_CHECKS}
 
     @extend_schema(request=s.ScheduleEnabledIn, responses={200: s.ScheduleOut})
     def patch(self, request, name, schedule_name):

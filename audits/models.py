@@ -93,6 +93,9 @@ class AuditSuite(models.Model):
     )
     updated_at = models.DateTimeField(auto_now=True)
 
+    class Meta:
+        permissions = [("edit_audit_checks", "Can edit audit suites and schedules")]
+
     def __str__(self) -> str:
         return f"Audit suite of {self.model.name}"
 
@@ -143,7 +146,7 @@ class AuditJob(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        permissions = [("run_audits", "Can start audits and edit audit suites")]
+        permissions = [("run_audits", "Can send batches and start audits")]
         constraints = [
             choice_constraint("state", AuditState, "audits_job_state_valid"),
             failure_explained_constraint("audits_failed_job_says_why"),

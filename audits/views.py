@@ -3,7 +3,8 @@ report (findings first, then pictures), starting an audit, and a model's audit s
 
 Thin like registry's pages: selectors read, one service call writes, and a service's refusal comes
 back on the form (with its status code), never as a 500. Roles per action: every Keel member reads;
-RUN_AUDITS (reviewers, pipelines) starts audits and edits suites.
+RUN_AUDITS (reviewers, pipelines) starts audits; EDIT_AUDIT_CHECKS (reviewers) edits suites and
+schedules.
 """
 
 import json
@@ -19,7 +20,7 @@ from mlops.errors import ApplicationError
 from mlops.forms import show_service_error
 from mlops.permissions import keel_member_required, permission_required_403
 from mlops.png import png_response
-from mlops.roles import RUN_AUDITS
+from mlops.roles import EDIT_AUDIT_CHECKS, RUN_AUDITS
 from registry.models import RegisteredModel
 
 from . import report_display, selectors, services
@@ -174,12 +175,12 @@ def suite_detail(request, name: str):
     # With no saved suite yet, audits run with the one production's reference suggests: show that.
     suggestion = None if saved else selectors.suggested_suite(model)
     suite = saved.suite if saved else (suggestion["suite"] if suggestion else None)
-    may_edit = request.user.has_perm(RUN_AUDITS)
+    may_edit = request.user.has_perm(EDIT_AUDIT_CHECKS)
     bound = {}
     status = 200
     if request.method == "POST":
         if not may_edit:
-            raise PermissionDenied("Only reviewers and pipelines edit audit suites.")
+            raise PermissionDenied("Only reviewers edit audit suites.")
         if suite is None:
             raise Http404(f"'{model.name}' has no suite to edit yet.")
         form, changed = _bound_suite_form(request.POST, suite)
@@ -248,12 +249,17 @@ def _bound_suite_form(data, suite: dict):
 def schedule_list(request, name: str):
     """A model's audit schedules (beat runs them) and a button to audit its serving log now."""
     model = get_object_or_404(RegisteredModel, name=name)
-    may_edit = request.user.has_perm(RUN_AUDITS)
+    may_edit = request.user.has_perm(EDIT_AUDIT_CHECKS)
+    may_run = request.user.has_perm(RUN_AUDITS)
     form, serving_form, status = ScheduleForm(), ServingAuditForm(), 200
     if request.method == "POST":
-        if not may_edit:
-            raise PermissionDenied("Only reviewers and pipelines schedule audits.")
         action = request.POST.get("action")
+        if not (may_run if action == "serving" else may_edit):
+            raise PermissionDenied(
+                "Only reviewers and pipelines audit serving logs."
+                if action == "serving"
+                else "Only reviewers schedule audits."
+            )
         try:
             if action == "create":
                 form = ScheduleForm(request.POST)
@@ -299,6 +305,7 @@ def schedule_list(request, name: str):
             "model": model,
             "schedules": selectors.audit_schedules(model),
             "may_edit": may_edit,
+            "may_run": may_run,
             "form": form,
             "serving_form": serving_form,
             "predictions_logged": selectors.predictions().filter(model=model).count(),

@@ -17,12 +17,23 @@ REGISTER_MODELS = "registry.register_models"
 MOVE_ALIAS = "registry.move_alias"
 APPROVE_PROMOTION = "registry.approve_promotion"
 RUN_AUDITS = "audits.run_audits"
+# What a model's data is checked against (its audit suite and schedules): reviewers only, so a
+# pipeline cannot weaken the checks on the data it sends.
+EDIT_AUDIT_CHECKS = "audits.edit_audit_checks"
 # Serving systems send their logs; people who explain decisions read them (they hold personal data).
 LOG_PREDICTIONS = "audits.log_predictions"
 VIEW_PREDICTIONS = "audits.view_predictionlog"
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    REVIEWERS: [USE_KEEL, REGISTER_MODELS, MOVE_ALIAS, APPROVE_PROMOTION, RUN_AUDITS, VIEW_PREDICTIONS],
+    REVIEWERS: [
+        USE_KEEL,
+        REGISTER_MODELS,
+        MOVE_ALIAS,
+        APPROVE_PROMOTION,
+        RUN_AUDITS,
+        EDIT_AUDIT_CHECKS,
+        VIEW_PREDICTIONS,
+    ],
     SUPPORT_AGENTS: [USE_KEEL, VIEW_PREDICTIONS],
     LABELLERS: [USE_KEEL],
     PIPELINES: [USE_KEEL, REGISTER_MODELS, RUN_AUDITS, LOG_PREDICTIONS],

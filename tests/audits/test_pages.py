@@ -412,7 +412,7 @@ def test_the_whole_suite_can_be_edited_as_json_and_bad_json_is_explained(suite, 
 def test_everyone_reads_the_suite_but_only_auditors_edit_it(suite, agent, client_as):
     client = client_as(agent)
     html = page(client, suite_url())
-    assert "event_type" in html and "Edit the rules" not in html and "Reviewers and pipelines edit the suite." in html
+    assert "event_type" in html and "Edit the rules" not in html and "Reviewers edit the suite." in html
     response = client.post(suite_url(), {"column": "plan", "max_null_share": "50"})
     assert response.status_code == 403
 

@@ -62,7 +62,9 @@ def test_a_file_schedule_needs_a_path(upsell_with_reference, reviewer, api_as):
     assert response.status_code == 400 and "storage_path" in response.json()["detail"]
 
 
-@pytest.mark.parametrize("actor, status", [("pipeline", 201), ("agent", 403), ("labeller", 403), ("outsider", 403)])
+@pytest.mark.parametrize(
+    "actor, status", [("reviewer", 201), ("pipeline", 403), ("agent", 403), ("labeller", 403), ("outsider", 403)]
+)
 def test_who_may_schedule_audits(upsell_with_reference, api_as, request, actor, status):
     response = api_as(request.getfixturevalue(actor)).post(
         "/api/v1/models/upsell/audit-schedules",
