@@ -47,6 +47,11 @@ MANAGE_LISTS = "support.manage_lists"
 ROLE_PERMISSIONS[SUPPORT_AGENTS] += [READ_LISTS, MANAGE_LISTS]
 ROLE_PERMISSIONS[PIPELINES] += [READ_LISTS]
 ROLE_PERMISSIONS[REVIEWERS] += [READ_LISTS]
+# The agents' records behind the lists: entries with their notes, an ID's history, bulk uploads and
+# privacy requests (customer IDs, agents' notes). Serving pipelines poll the lists and need none of it.
+READ_LIST_RECORDS = "support.read_list_records"
+ROLE_PERMISSIONS[SUPPORT_AGENTS] += [READ_LIST_RECORDS]
+ROLE_PERMISSIONS[REVIEWERS] += [READ_LIST_RECORDS]
 
 # Explanations (support.services.explanations): why the production model scored an input as it did. Reads
 # customers' logged features, so not for labellers; pipelines ask through the API for other tools.

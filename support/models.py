@@ -139,7 +139,11 @@ class ListEntry(models.Model):
         verbose_name_plural = "list entries"
         permissions = [
             ("manage_lists", "Can blacklist, boost and lift IDs, upload bulk lists and file privacy requests"),
-            ("read_lists", "Can read blacklists, boosts and their history (serving systems poll the lists)"),
+            ("read_lists", "Can read the serving lists and surfaces (serving systems poll the lists)"),
+            (
+                "read_list_records",
+                "Can read list entries with their notes, an ID's history, bulk uploads and privacy requests",
+            ),
         ]
         indexes = [
             models.Index(fields=["entity_type", "entity_id"], name="support_entry_entity"),

@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from mlops.api import DetailMixin, KeelAPIView
 from mlops.errors import ApplicationError
 from mlops.etags import etag_matches
-from mlops.roles import MANAGE_LISTS, READ_LISTS, ActionPermission
+from mlops.roles import MANAGE_LISTS, READ_LIST_RECORDS, READ_LISTS, ActionPermission
 
 from .. import selectors, services
 from .. import serializers as s
@@ -154,7 +154,7 @@ class EntryFilterIn(serializers.Serializer):
 
 
 class EntryListApi(SupportAPIView):
-    required_permissions = {"GET": READ_LISTS}
+    required_permissions = {"GET": READ_LIST_RECORDS}
 
     @extend_schema(
         responses=s.EntryOut(many=True),
@@ -170,7 +170,7 @@ class EntryListApi(SupportAPIView):
 
 
 class EntryDetailApi(DetailMixin, SupportAPIView):
-    required_permissions = {"GET": READ_LISTS}
+    required_permissions = {"GET": READ_LIST_RECORDS}
     serializer_class = s.EntryOut
     get_object = staticmethod(selectors.entry_get)
 
@@ -206,7 +206,7 @@ class LiftApi(SupportAPIView):
 
 
 class EntitySearchApi(SupportAPIView):
-    required_permissions = {"GET": READ_LISTS}
+    required_permissions = {"GET": READ_LIST_RECORDS}
 
     @extend_schema(
         responses=s.EntitySummaryOut(many=True),
@@ -223,7 +223,7 @@ class EntitySearchApi(SupportAPIView):
 
 
 class HistoryApi(SupportAPIView):
-    required_permissions = {"GET": READ_LISTS}
+    required_permissions = {"GET": READ_LIST_RECORDS}
 
     @extend_schema(
         responses={200: OpenApiTypes.OBJECT},
@@ -253,7 +253,7 @@ class HistoryApi(SupportAPIView):
 
 
 class BulkListApi(SupportAPIView):
-    required_permissions = {"GET": READ_LISTS, "POST": MANAGE_LISTS}
+    required_permissions = {"GET": READ_LIST_RECORDS, "POST": MANAGE_LISTS}
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
     @extend_schema(responses=s.BulkOut(many=True))
@@ -269,7 +269,7 @@ class BulkListApi(SupportAPIView):
 
 
 class BulkDetailApi(DetailMixin, SupportAPIView):
-    required_permissions = {"GET": READ_LISTS}
+    required_permissions = {"GET": READ_LIST_RECORDS}
     serializer_class = s.BulkOut
     get_object = staticmethod(selectors.bulk_get)
 
@@ -287,7 +287,7 @@ class BulkConfirmApi(SupportAPIView):
 
 
 class PrivacyRequestListApi(SupportAPIView):
-    required_permissions = {"GET": READ_LISTS, "POST": MANAGE_LISTS}
+    required_permissions = {"GET": READ_LIST_RECORDS, "POST": MANAGE_LISTS}
 
     @extend_schema(responses=s.PrivacyRequestOut(many=True))
     def get(self, request):
@@ -302,6 +302,6 @@ class PrivacyRequestListApi(SupportAPIView):
 
 
 class PrivacyRequestDetailApi(DetailMixin, SupportAPIView):
-    required_permissions = {"GET": READ_LISTS}
+    required_permissions = {"GET": READ_LIST_RECORDS}
     serializer_class = s.PrivacyRequestOut
     get_object = staticmethod(selectors.privacy_request_get)

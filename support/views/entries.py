@@ -3,10 +3,10 @@ boost, lift early, upload a CSV of IDs (preview, then confirm) and file privacy 
 
 Thin like the other apps' pages: selectors read, one service call writes, and a service's refusal
 comes back on the form with the status code the service chose (400 bad input, 409 conflict, 429 rate
-limit with Retry-After, 413 too big), never as a 500. Roles: READ_LISTS (agents, reviewers,
-pipelines) reads every page but the forms; MANAGE_LISTS (support agents) fills in the forms. A
-reader without it sees no forms and gets a 403 on any POST. LoginRequiredMiddleware sends anonymous
-visitors to the login page.
+limit with Retry-After, 413 too big), never as a 500. Roles: READ_LIST_RECORDS (agents,
+reviewers; not pipelines, which poll only the serving lists) reads every page but the forms;
+MANAGE_LISTS (support agents) fills in the forms. A reader without it sees no forms and gets a 403
+on any POST. LoginRequiredMiddleware sends anonymous visitors to the login page.
 """
 
 from urllib.parse import urlencode
@@ -20,12 +20,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from mlops.errors import ApplicationError
 from mlops.forms import show_service_error
 from mlops.permissions import permission_required_403
-from mlops.roles import MANAGE_LISTS, READ_LISTS
+from mlops.roles import MANAGE_LISTS, READ_LIST_RECORDS
 
 from .. import forms, selectors, services
 from ..models import EntryKind, EntryReason, EraseState, RowStatus
 
-lists_reader_required = permission_required_403(READ_LISTS)
+lists_reader_required = permission_required_403(READ_LIST_RECORDS)
 lists_manager_required = permission_required_403(MANAGE_LISTS)
 
 BULK_ROWS_SHOWN = 500

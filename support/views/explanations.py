@@ -18,7 +18,7 @@ from mlops.errors import ApplicationError
 from mlops.forms import show_service_error
 from mlops.permissions import permission_required_403
 from mlops.png import png_response
-from mlops.roles import EXPLAIN_DECISIONS, MANAGE_LISTS, READ_LISTS
+from mlops.roles import EXPLAIN_DECISIONS, MANAGE_LISTS, READ_LIST_RECORDS
 
 from .. import selectors, services
 from ..forms import FEATURE_PREFIX, ChooseModelForm, ExplainForm
@@ -35,7 +35,7 @@ def _context(request) -> dict:
 
 def _history_url(request, entity_id: str) -> str | None:
     """The customer's support history page (the lists' pages), for those who may read it."""
-    if not entity_id or not request.user.has_perm(READ_LISTS):
+    if not entity_id or not request.user.has_perm(READ_LIST_RECORDS):
         return None
     try:
         base = reverse("support:history")
