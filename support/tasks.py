@@ -1,20 +1,15 @@
 from celery.exceptions import SoftTimeLimitExceeded
-from django.db import OperationalError as DatabaseOperationalError
 
-from mlops.jobs import job_task
+from mlops.jobs import DATABASE_RETRIES, job_task
 
 from . import services
-
-
-def _erase_fail(request_id: int, reason: str) -> None:
-    services.privacy_request_erase_fail(request_id=request_id, reason=reason)
 
 
 @job_task(
     "erasure",
     "privacy erasure",
     job=("request_id",),
-    fail=_erase_fail,
+    fail=services.privacy_request_erase_fail,
     autoretry_for=(Exception,),
     dont_autoretry_for=(SoftTimeLimitExceeded,),
     retry_backoff=True,
@@ -36,19 +31,7 @@ def requeue_pending_erasures(self, older_than_seconds: int = 600) -> int:
 # --- explanations (support.services.explanations) --------------------------------------------------------
 
 
-def _explanation_fail(explanation_id: int, reason: str) -> None:
-    services.explanation_fail(explanation_id=explanation_id, reason=reason)
-
-
-@job_task(
-    "explanation",
-    "explanation",
-    job=("explanation_id",),
-    fail=_explanation_fail,
-    autoretry_for=(DatabaseOperationalError,),
-    retry_backoff=True,
-    max_retries=5,
-)
+@job_task("explanation", "explanation", job=("explanation_id",), fail=services.explanation_fail, **DATABASE_RETRIES)
 def compute_explanation(self, explanation_id: int) -> dict:
     """Explain one prediction with the model-agnostic explainer (seconds, so off the request).
     Idempotent: redelivered after a lost worker, it finishes the explanation once; a bad input ends
