@@ -77,7 +77,7 @@ def batch_register(
     *,
     model: RegisteredModel,
     actor,
-    name: str,
+    name: str = "",
     purpose: str = BatchPurpose.INCOMING,
     uploaded: UploadedFile | None = None,
     storage_path: str = "",
@@ -85,7 +85,8 @@ def batch_register(
     declared_sha256: str = "",
     signature: str = "",
 ) -> DataBatch:
-    """Accept a data file as it is. Its content is judged by the audit, which reports what is wrong."""
+    """Accept a data file as it is (named after the file unless `name` is given). Its content is judged
+    by the audit, which reports what is wrong."""
     source_name = one_source_name(uploaded, storage_path)
     fmt = format or FORMAT_BY_SUFFIX.get(Path(source_name).suffix.lower())
     if fmt not in DataFormat.values:
@@ -96,7 +97,7 @@ def batch_register(
         sha, size = sha256_stream(handle)
     batch = DataBatch(
         model=model,
-        name=name[:BATCH_NAME_MAX_LENGTH],
+        name=(name or source_name)[:BATCH_NAME_MAX_LENGTH],
         purpose=purpose,
         format=fmt,
         sha256=sha,
@@ -178,32 +179,17 @@ def audit_submit(
     *,
     model: RegisteredModel,
     actor,
-    name: str = "",
     version: ModelVersion | None = None,
-    purpose: str = BatchPurpose.INCOMING,
-    uploaded: UploadedFile | None = None,
-    storage_path: str = "",
-    format: str = "",
-    declared_sha256: str = "",
-    signature: str = "",
     schedule=None,
     trigger_key: str = "",
+    **batch,
 ) -> AuditJob:
-    """Accept a batch and queue its audit. The target is checked before any bytes are stored, so a
-    request that cannot be audited leaves nothing behind."""
+    """Accept a batch (`batch` holds batch_register's other arguments: the file, its name, format…)
+    and queue its audit. The target is checked before any bytes are stored, so a request that cannot
+    be audited leaves nothing behind."""
     version = _audit_target(model, version)
-    batch = batch_register(
-        model=model,
-        actor=actor,
-        name=name or (uploaded.name if uploaded else storage_path),
-        purpose=purpose,
-        uploaded=uploaded,
-        storage_path=storage_path,
-        format=format,
-        declared_sha256=declared_sha256,
-        signature=signature,
-    )
-    return audit_start(batch=batch, actor=actor, version=version, schedule=schedule, trigger_key=trigger_key)
+    registered = batch_register(model=model, actor=actor, **batch)
+    return audit_start(batch=registered, actor=actor, version=version, schedule=schedule, trigger_key=trigger_key)
 
 
 # --- running jobs -------------------------------------------------------------------------------

@@ -11,11 +11,7 @@ from tests.registry.promotion_helpers import csv_upload
 
 HOLDOUT = pd.DataFrame({"plan": ["free", "pro"], "upgraded": [0, 1]})
 
-
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
+pytestmark = pytest.mark.usefixtures("media")
 
 
 @pytest.fixture

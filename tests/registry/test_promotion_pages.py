@@ -20,12 +20,7 @@ from tests.registry.helpers import artifact_file
 from tests.registry.promotion_helpers import holdout_for
 from tests.registry.promotion_scenario import FAILURE, gate_fails, gate_passes, soom_upsell, submitted
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 
 
 @pytest.fixture
