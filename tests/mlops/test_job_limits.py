@@ -100,13 +100,13 @@ def test_an_explanation_past_its_time_limit_ends_failed_naming_the_limit(queued_
     assert queued_explanation.error == "The explanation exceeded its 5-minute time limit."
 
 
-def test_an_erasure_past_its_time_limit_records_the_limit_and_is_not_retried_at_once(db, monkeypatch):
+def test_an_erasure_past_its_time_limit_ends_failed_naming_the_limit(db, monkeypatch):
     request = PrivacyRequestFactory()
     monkeypatch.setattr("support.services.privacy.entity_data_erase", out_of_time)
     with pytest.raises(SoftTimeLimitExceeded):
         erase_privacy_request.apply(args=[request.pk])
     request.refresh_from_db()
-    assert (request.erase_state, request.erase_attempts) == ("pending", 1)  # the sweep tries again later
+    assert (request.erase_state, request.erase_attempts) == ("failed", 1)  # not left pending for ever
     assert request.erase_error == "The privacy erasure exceeded its 30-minute time limit."
 
 
