@@ -164,6 +164,9 @@ KEEL_AUDIT_CHUNK_ROWS = int(os.environ.get("KEEL_AUDIT_CHUNK_ROWS", "200000"))
 KEEL_AUDIT_PARTITION_ROWS = int(os.environ.get("KEEL_AUDIT_PARTITION_ROWS", "2000000"))
 # Most columns a data file's header may name (audits and hold-outs); more is refused before parsing.
 KEEL_MAX_COLUMNS = int(os.environ.get("KEEL_MAX_COLUMNS", "2000"))
+# Most characters a text cell keeps when a data file is read; longer ones are cut (audits say so,
+# the gate refuses a column it reads that had cells cut).
+KEEL_MAX_CELL_CHARS = int(os.environ.get("KEEL_MAX_CELL_CHARS", "10000"))
 KEEL_MAX_BATCH_BYTES = int(os.environ.get("KEEL_MAX_BATCH_BYTES", str(5 * 1024 * 1024 * 1024)))
 # Senders may sign batches with HMAC-SHA256 under this shared key; unset, signatures are not checked.
 KEEL_BATCH_HMAC_KEY = os.environ.get("KEEL_BATCH_HMAC_KEY", "")

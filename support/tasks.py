@@ -17,8 +17,19 @@ from . import services
     max_retries=8,
 )
 def erase_privacy_request(self, request_id: int) -> dict:
-    """Erase a customer's logged data for their privacy request; done once, retried until it is."""
-    request = services.privacy_request_erase(request_id=request_id)
+    """Erase a customer's logged data for their privacy request; done once, retried with backoff, and
+    ended failed with the last error when the retries run out."""
+    try:
+        request = services.privacy_request_erase(request_id=request_id)
+    except SoftTimeLimitExceeded:
+        raise
+    except Exception as exc:
+        if self.request.retries < self.max_retries:
+            raise
+        request = services.privacy_request_erase_fail(
+            request_id=request_id,
+            reason=f"The erasure failed {self.request.retries + 1} times; the last error: {type(exc).__name__}: {exc}",
+        )
     return {"request_id": request.pk, "erase_state": request.erase_state}
 
 

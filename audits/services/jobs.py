@@ -264,7 +264,14 @@ def _build_reference(job: AuditJob) -> AuditJob:
     specs = [ColumnSpec.from_dict(spec) for spec in facts["specs"]]
     _update(job.pk, stage="Profiling the training data", rows_total=facts["rows"])
     roles = facts.get("roles") or {}
-    profile = engine.build_reference(path, job.batch.format, specs, facts, target_column=roles.get("label"))
+    profile = engine.build_reference(
+        path,
+        job.batch.format,
+        specs,
+        facts,
+        target_column=roles.get("label"),
+        max_cell_chars=settings.KEEL_MAX_CELL_CHARS,
+    )
     with transaction.atomic():
         locked = AuditJob.objects.select_for_update().get(pk=job.pk)
         if locked.state != AuditState.RUNNING:
@@ -340,6 +347,7 @@ def _audit_batch(job: AuditJob) -> AuditJob:
         stage=lambda text: _update(job.pk, stage=text),
         chunk_rows=settings.KEEL_AUDIT_CHUNK_ROWS,
         target_column=reference.label_column or None,
+        max_cell_chars=settings.KEEL_MAX_CELL_CHARS,
         **_judging(job, reference),
     )
     return _record(job.pk, findings, verdict, profile, facts)
@@ -375,6 +383,7 @@ def audit_profile_partition(*, job_id: int, row_start: int, row_stop: int) -> di
         row_stop=row_stop,
         chunk_rows=settings.KEEL_AUDIT_CHUNK_ROWS,
         target_column=reference.label_column or None,
+        max_cell_chars=settings.KEEL_MAX_CELL_CHARS,
     )
     AuditJob.objects.filter(pk=job_id).update(rows_done=F("rows_done") + (row_stop - row_start))
     return profile

@@ -114,7 +114,7 @@ PAST_THE_LIMIT = [
         "support.services.privacy.entity_data_erase",
         erase_privacy_request,
         {
-            "erase_state": "pending",  # not retried at once: the sweep tries again later
+            "erase_state": "failed",  # not left pending for ever
             "erase_attempts": 1,
             "erase_error": "The privacy erasure exceeded its 30-minute time limit.",
         },
