@@ -151,11 +151,11 @@ def pickle_globals(raw: bytes, limit: int = 20) -> list[str]:
 
 
 def describe_pickle(raw: bytes, limit: int = 8) -> str:
-    """What loading the pickle would do, in words for a refusal message."""
+    """What loading the pickle would import, in words for a refusal message ("" when no import is readable)."""
     found = pickle_globals(raw, limit=limit + 1)
     if found == [COMPRESSED_JOBLIB]:
         return "it is compressed joblib, so what it would import is known only by running it"
     if not found:
-        return "it is not a skops file, so Keel reads it as a pickle"
+        return ""
     more = ", …" if len(found) > limit else ""
     return f"it would import {', '.join(found[:limit])}{more}"

@@ -12,10 +12,11 @@ from sklearn.preprocessing import FunctionTransformer
 
 
 @functools.cache
-def skops_artifact() -> bytes:
-    """A fitted LogisticRegression saved with skops: what a well-behaved pipeline uploads."""
+def skops_artifact(variant: int = 0) -> bytes:
+    """A fitted LogisticRegression saved with skops: what a well-behaved pipeline uploads. Each
+    variant is a differently regularised model, so its bytes (and sha256) differ."""
     features = np.array([[0.0, 1.0], [1.0, 0.0], [0.2, 0.9], [0.9, 0.1]])
-    return skops.io.dumps(LogisticRegression().fit(features, [0, 1, 0, 1]))
+    return skops.io.dumps(LogisticRegression(C=1.0 + variant).fit(features, [0, 1, 0, 1]))
 
 
 @functools.cache
