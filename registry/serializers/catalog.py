@@ -324,9 +324,7 @@ class AliasEventOut(serializers.ModelSerializer):
 
 
 class PickleDecisionIn(StrictSerializer):
-    allowed = serializers.BooleanField(
-        help_text="true allows pickle artifacts for the model; false stops."
-    )
+    allowed = serializers.BooleanField(help_text="true allows pickle artifacts for the model; false stops.")
     reason = serializers.CharField(max_length=2000, help_text="Why, for the record.")
 
 
