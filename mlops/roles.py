@@ -15,6 +15,8 @@ PIPELINES = "pipelines"
 USE_KEEL = "mlops.use_keel"
 REGISTER_MODELS = "registry.register_models"
 MOVE_ALIAS = "registry.move_alias"
+# Pickle artifacts run code when loaded: whether a model may hold them is a reviewer's recorded call.
+ALLOW_PICKLES = "registry.allow_pickle_artifacts"
 APPROVE_PROMOTION = "registry.approve_promotion"
 RUN_AUDITS = "audits.run_audits"
 # What a model's data is checked against (its audit suite and schedules): reviewers only, so a
@@ -30,6 +32,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         REGISTER_MODELS,
         MOVE_ALIAS,
         APPROVE_PROMOTION,
+        ALLOW_PICKLES,
         RUN_AUDITS,
         EDIT_AUDIT_CHECKS,
         VIEW_PREDICTIONS,

@@ -156,6 +156,9 @@ KEEL_MAX_HOLDOUT_ROWS = int(os.environ.get("KEEL_MAX_HOLDOUT_ROWS", "2000000"))
 KEEL_MAX_HOLDOUT_UNCOMPRESSED_BYTES = int(
     os.environ.get("KEEL_MAX_HOLDOUT_UNCOMPRESSED_BYTES", str(2 * 1024 * 1024 * 1024))
 )
+# Classes a skops artifact may build beyond skops' defaults and scikit-learn/numpy/scipy classes: the
+# deployer's own transformers, by exact class path or module prefix (mlops.modelformats).
+KEEL_TRUSTED_ARTIFACT_TYPES = env_list("KEEL_TRUSTED_ARTIFACT_TYPES", "")
 # Data that stays where it is (hold-outs, later audit batches) is read only from below this folder.
 KEEL_DATA_ROOT = Path(os.environ.get("KEEL_DATA_ROOT", BASE_DIR / "var" / "data"))
 # Rows an audit holds in memory at once; memory stays flat however large the file.

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 
 from mlops.api import KeelAPIView, filter_parameters
 from mlops.errors import ApplicationError
-from mlops.roles import MOVE_ALIAS, REGISTER_MODELS, USE_KEEL
+from mlops.roles import ALLOW_PICKLES, MOVE_ALIAS, REGISTER_MODELS, USE_KEEL
 
 from .. import selectors, services
 from .. import serializers as s
@@ -29,6 +29,7 @@ __all__ = [
     "VersionTagsApi",
     "AliasApi",
     "AliasHistoryApi",
+    "PicklePolicyApi",
     "VersionDiffApi",
     "ExperimentListApi",
     "RunListApi",
@@ -181,6 +182,27 @@ class AliasHistoryApi(KeelAPIView):
     @extend_schema(responses=s.AliasEventOut(many=True))
     def get(self, request, name):
         return self.list_response(request, selectors.alias_history(selectors.model_get(name)), s.AliasEventOut)
+
+
+class PicklePolicyApi(KeelAPIView):
+    """Whether the model may hold pickle artifacts: reviewers' decisions, newest (the one in force) first.
+
+    Pickles run code when loaded, so without a decision allowing them a pickle upload is refused.
+    POST records a reviewer's decision with a reason (allowed true or false)."""
+
+    required_permissions = {"GET": USE_KEEL, "POST": ALLOW_PICKLES}
+
+    @extend_schema(responses=s.PickleDecisionOut(many=True))
+    def get(self, request, name):
+        history = selectors.pickle_allowance_history(selectors.model_get(name))
+        return self.list_response(request, history, s.PickleDecisionOut)
+
+    @extend_schema(request=s.PickleDecisionIn, responses={201: s.PickleDecisionOut})
+    def post(self, request, name):
+        decision = services.model_pickle_policy_set(
+            model=selectors.model_get(name), actor=request.user, **self.validated(s.PickleDecisionIn)
+        )
+        return Response(s.PickleDecisionOut(decision).data, status=status.HTTP_201_CREATED)
 
 
 class VersionDiffApi(KeelAPIView):

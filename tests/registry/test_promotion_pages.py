@@ -14,6 +14,7 @@ from django.urls import reverse
 
 from registry import selectors, services
 from registry.models import PromotionPolicy, PromotionRequest, PromotionState
+from tests.artifacts import skops_artifact
 from tests.clients import page, section
 from tests.factories import ModelVersionFactory, RegisteredModelFactory
 from tests.registry.helpers import artifact_file
@@ -74,7 +75,7 @@ def test_a_reviewer_sees_requests_awaiting_approval_first_oldest_first(
 def test_the_queue_filters_by_model_and_state(soom, holdout, awaiting, pipeline, second_reviewer, client_as):
     model, v1, v2, v3 = soom
     other = RegisteredModelFactory(name="churn-risk")
-    upload, sha = artifact_file(b"churn")
+    upload, sha = artifact_file(skops_artifact(10))
     version = services.artifact_attach(version=ModelVersionFactory(model=other), uploaded=upload, sha256=sha)
     churn = submitted(version, pipeline, alias="shadow")
 
