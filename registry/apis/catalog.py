@@ -10,7 +10,7 @@ from rest_framework.response import Response
 
 from mlops.api import KeelAPIView, filter_parameters
 from mlops.errors import ApplicationError
-from mlops.roles import MOVE_ALIAS, REGISTER_MODELS, USE_KEEL
+from mlops.roles import LOG_TRAINING, MOVE_ALIAS, REGISTER_MODELS, USE_KEEL
 
 from .. import selectors, services
 from .. import serializers as s
@@ -20,6 +20,7 @@ from ..models import Experiment, RegisteredModel
 __all__ = [
     "READ",
     "READ_WRITE",
+    "READ_LOG",
     "MULTIPART_SLACK",
     "ModelListApi",
     "ModelDetailApi",
@@ -40,6 +41,8 @@ __all__ = [
 
 READ = {"GET": USE_KEEL}
 READ_WRITE = {"GET": USE_KEEL, "POST": REGISTER_MODELS}
+# The training commit log (versions, runs, their params, metrics, tags, artifacts): the pipelines'.
+READ_LOG = {"GET": USE_KEEL, "POST": LOG_TRAINING}
 
 # Multipart framing around the file adds a little to Content-Length; allow for it before refusing.
 MULTIPART_SLACK = 64 * 1024
@@ -77,7 +80,7 @@ class ModelDetailApi(KeelAPIView):
 
 
 class VersionListApi(KeelAPIView):
-    required_permissions = READ_WRITE
+    required_permissions = READ_LOG
 
     @extend_schema(responses=s.VersionOut(many=True), parameters=filter_parameters(VersionFilter))
     def get(self, request, name):
@@ -108,7 +111,7 @@ class VersionDetailApi(KeelAPIView):
 
 
 class VersionArtifactApi(KeelAPIView):
-    required_permissions = READ_WRITE
+    required_permissions = READ_LOG
     parser_classes = [MultiPartParser, FormParser]
 
     @extend_schema(responses={(200, "application/octet-stream"): bytes})
@@ -142,7 +145,7 @@ class VersionArtifactApi(KeelAPIView):
 
 
 class VersionTagsApi(KeelAPIView):
-    required_permissions = {"POST": REGISTER_MODELS}
+    required_permissions = {"POST": LOG_TRAINING}
 
     @extend_schema(request=s.TagsIn, responses=s.VersionOut)
     def post(self, request, name, version):
@@ -215,7 +218,7 @@ class VersionDiffApi(KeelAPIView):
 
 
 class ExperimentListApi(KeelAPIView):
-    required_permissions = READ_WRITE
+    required_permissions = READ_LOG
 
     @extend_schema(responses=s.ExperimentOut(many=True))
     def get(self, request):
@@ -228,7 +231,7 @@ class ExperimentListApi(KeelAPIView):
 
 
 class RunListApi(KeelAPIView):
-    required_permissions = READ_WRITE
+    required_permissions = READ_LOG
 
     @extend_schema(responses=s.RunOut(many=True), parameters=filter_parameters(RunFilter))
     def get(self, request):
@@ -252,7 +255,7 @@ class RunDetailApi(KeelAPIView):
 
 
 class RunLogApi(KeelAPIView):
-    required_permissions = {"POST": REGISTER_MODELS}
+    required_permissions = {"POST": LOG_TRAINING}
 
     @extend_schema(request=s.RunLogIn, responses=s.RunOut)
     def post(self, request, run_id):
@@ -269,7 +272,7 @@ class RunLogApi(KeelAPIView):
 
 
 class RunStatusApi(KeelAPIView):
-    required_permissions = {"POST": REGISTER_MODELS}
+    required_permissions = {"POST": LOG_TRAINING}
 
     @extend_schema(request=s.RunStatusIn, responses=s.RunOut)
     def post(self, request, run_id):
