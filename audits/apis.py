@@ -9,7 +9,7 @@ from rest_framework.response import Response
 
 from mlops.api import DetailMixin, KeelAPIView, filter_parameters
 from mlops.errors import ApplicationError
-from mlops.roles import EDIT_AUDIT_CHECKS, LOG_PREDICTIONS, RUN_AUDITS, USE_KEEL, VIEW_PREDICTIONS
+from mlops.roles import EDIT_AUDIT_CHECKS, LOG_PREDICTIONS, RUN_AUDITS, VIEW_AUDITS, VIEW_PREDICTIONS
 from registry import selectors as registry_selectors
 
 from . import selectors, services
@@ -49,7 +49,7 @@ class PredictionFilter(django_filters.FilterSet):
 
 
 class AuditListApi(KeelAPIView):
-    required_permissions = {"GET": USE_KEEL, "POST": RUN_AUDITS}
+    required_permissions = {"GET": VIEW_AUDITS, "POST": RUN_AUDITS}
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
     @extend_schema(responses=s.AuditOut(many=True), parameters=filter_parameters(AuditFilter))
@@ -77,7 +77,7 @@ class AuditListApi(KeelAPIView):
 
 
 class AuditDetailApi(DetailMixin, KeelAPIView):
-    required_permissions = {"GET": USE_KEEL}
+    required_permissions = {"GET": VIEW_AUDITS}
     serializer_class = s.AuditDetailOut
     get_object = staticmethod(selectors.audit_get)
 
@@ -85,7 +85,7 @@ class AuditDetailApi(DetailMixin, KeelAPIView):
 class AuditReportApi(KeelAPIView):
     """The whole audit as one JSON document to keep beside the data."""
 
-    required_permissions = {"GET": USE_KEEL}
+    required_permissions = {"GET": VIEW_AUDITS}
 
     @extend_schema(responses={200: dict})
     def get(self, request, pk):
@@ -110,7 +110,7 @@ class ReferenceApi(KeelAPIView):
 
 
 class SuiteApi(KeelAPIView):
-    required_permissions = {"GET": USE_KEEL, "PUT": EDIT_AUDIT_CHECKS}
+    required_permissions = {"GET": VIEW_AUDITS, "PUT": EDIT_AUDIT_CHECKS}
 
     @extend_schema(responses={200: dict})
     def get(self, request, name):
@@ -131,7 +131,7 @@ class SuiteApi(KeelAPIView):
 
 
 class AlertListApi(KeelAPIView):
-    required_permissions = {"GET": USE_KEEL}
+    required_permissions = {"GET": VIEW_AUDITS}
 
     @extend_schema(responses=s.AlertOut(many=True), parameters=filter_parameters(AlertFilter))
     def get(self, request):
@@ -171,7 +171,7 @@ class ServingAuditApi(KeelAPIView):
 
 
 class ScheduleListApi(KeelAPIView):
-    required_permissions = {"GET": USE_KEEL, "POST": EDIT_AUDIT_CHECKS}
+    required_permissions = {"GET": VIEW_AUDITS, "POST": EDIT_AUDIT_CHECKS}
 
     @extend_schema(responses=s.ScheduleOut(many=True))
     def get(self, request, name):

@@ -300,7 +300,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Governance for production machine-learning models: registry, promotion, audits, support.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SERVE_PERMISSIONS": ["mlops.roles.IsKeelMember"],  # like every API read: a Keel role, not just an account
     "COMPONENT_SPLIT_REQUEST": True,
     # Swagger UI is served from the installed sidecar package: no CDN at run time.
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 
 from mlops.api import KeelAPIView, filter_parameters
 from mlops.errors import ApplicationError
-from mlops.roles import ALLOW_PICKLES, MOVE_ALIAS, REGISTER_MODELS, USE_KEEL
+from mlops.roles import ALLOW_PICKLES, LOG_TRAINING, MOVE_ALIAS, REGISTER_MODELS, USE_KEEL
 
 from .. import selectors, services
 from .. import serializers as s
@@ -20,6 +20,7 @@ from ..models import Experiment, RegisteredModel
 __all__ = [
     "READ",
     "READ_WRITE",
+    "READ_LOG",
     "MULTIPART_SLACK",
     "ModelListApi",
     "ModelDetailApi",
@@ -41,6 +42,8 @@ __all__ = [
 
 READ = {"GET": USE_KEEL}
 READ_WRITE = {"GET": USE_KEEL, "POST": REGISTER_MODELS}
+# The training commit log (versions, runs, their params, metrics, tags, artifacts): the pipelines'.
+READ_LOG = {"GET": USE_KEEL, "POST": LOG_TRAINING}
 
 # Multipart framing around the file adds a little to Content-Length; allow for it before refusing.
 MULTIPART_SLACK = 64 * 1024
@@ -78,7 +81,7 @@ class ModelDetailApi(KeelAPIView):
 
 
 class VersionListApi(KeelAPIView):
-    required_permissions = READ_WRITE
+    required_permissions = READ_LOG
 
     @extend_schema(responses=s.VersionOut(many=True), parameters=filter_parameters(VersionFilter))
     def get(self, request, name):
@@ -109,7 +112,7 @@ class VersionDetailApi(KeelAPIView):
 
 
 class VersionArtifactApi(KeelAPIView):
-    required_permissions = READ_WRITE
+    required_permissions = READ_LOG
     parser_classes = [MultiPartParser, FormParser]
 
     @extend_schema(responses={(200, "application/octet-stream"): bytes})
@@ -143,7 +146,7 @@ class VersionArtifactApi(KeelAPIView):
 
 
 class VersionTagsApi(KeelAPIView):
-    required_permissions = {"POST": REGISTER_MODELS}
+    required_permissions = {"POST": LOG_TRAINING}
 
     @extend_schema(request=s.TagsIn, responses=s.VersionOut)
     def post(self, request, name, version):
@@ -237,7 +240,7 @@ class VersionDiffApi(KeelAPIView):
 
 
 class ExperimentListApi(KeelAPIView):
-    required_permissions = READ_WRITE
+    required_permissions = READ_LOG
 
     @extend_schema(responses=s.ExperimentOut(many=True))
     def get(self, request):
@@ -250,7 +253,7 @@ class ExperimentListApi(KeelAPIView):
 
 
 class RunListApi(KeelAPIView):
-    required_permissions = READ_WRITE
+    required_permissions = READ_LOG
 
     @extend_schema(responses=s.RunOut(many=True), parameters=filter_parameters(RunFilter))
     def get(self, request):
@@ -274,7 +277,7 @@ class RunDetailApi(KeelAPIView):
 
 
 class RunLogApi(KeelAPIView):
-    required_permissions = {"POST": REGISTER_MODELS}
+    required_permissions = {"POST": LOG_TRAINING}
 
     @extend_schema(request=s.RunLogIn, responses=s.RunOut)
     def post(self, request, run_id):
@@ -291,7 +294,7 @@ class RunLogApi(KeelAPIView):
 
 
 class RunStatusApi(KeelAPIView):
-    required_permissions = {"POST": REGISTER_MODELS}
+    required_permissions = {"POST": LOG_TRAINING}
 
     @extend_schema(request=s.RunStatusIn, responses=s.RunOut)
     def post(self, request, run_id):

@@ -65,7 +65,11 @@ class RegisteredModel(models.Model):
     class Meta:
         ordering = ["name"]
         permissions = [
-            ("register_models", "Can register models, versions and training runs"),
+            ("register_models", "Can register models and request promotions"),
+            (
+                "log_training",
+                "Can register versions and runs, log their params, metrics and tags, upload artifacts and hold-outs",
+            ),
             ("move_alias", "Can move model aliases"),
             ("allow_pickle_artifacts", "Can allow or revoke pickle artifacts for a model"),
         ]

@@ -4,7 +4,7 @@ lives on it, so a refused rollback is shown there, in place."""
 from django.db.models import prefetch_related_objects
 from django.shortcuts import render
 
-from mlops.roles import ALLOW_PICKLES, APPROVE_PROMOTION, REGISTER_MODELS
+from mlops.roles import ALLOW_PICKLES, APPROVE_PROMOTION, REGISTER_MODELS, VIEW_PROMOTIONS
 
 from .. import selectors
 from ..forms import CompareForm, PicklePolicyForm, RollbackForm
@@ -56,7 +56,7 @@ def model_panels(request, model: RegisteredModel, *, rollback_form: RollbackForm
     return {
         "serving": selectors.serving_config(model),
         "health": health,
-        "recent_promotions": selectors.recent_promotions(model),
+        "recent_promotions": selectors.recent_promotions(model) if request.user.has_perm(VIEW_PROMOTIONS) else [],
         "may_request_promotion": request.user.has_perm(REGISTER_MODELS),
         "rollback_form": rollback_form if may_roll_back else None,
     }
