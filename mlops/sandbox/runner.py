@@ -195,7 +195,18 @@ class Scorer:
             return self._fail("crash", doing, f"signal {number}")
         return self._fail("crash", doing, f"exit status {code}")
 
-    def _exchange(
+    def _exchange(self, header: dict, blobs: list[bytes], *, doing: str, **bounds) -> tuple[dict, list[bytes]]:
+        """Send one request and read its answer. Anything that interrupts the exchange (a time limit
+        of the caller's job, a broken pipe) ends the process: it would answer out of turn."""
+        try:
+            return self._round_trip(header, blobs, doing=doing, **bounds)
+        except SandboxError:
+            raise
+        except BaseException:
+            self.close()
+            raise
+
+    def _round_trip(
         self, header: dict, blobs: list[bytes], *, doing: str, max_bytes: int = ANSWER_BYTES, seconds=None
     ) -> tuple[dict, list[bytes]]:
         if self.broken:
