@@ -4,11 +4,9 @@ Pure (pandas and scikit-learn, no Django): the seed command and tests call it on
 """
 
 import hashlib
-import io
 from dataclasses import dataclass
 from datetime import date
 
-import joblib
 import numpy as np
 import pandas as pd
 import skops.io
@@ -151,13 +149,6 @@ def _learning_curve(pipeline: Pipeline, holdout: pd.DataFrame) -> list[tuple[int
 def serialise(pipeline: Pipeline) -> bytes:
     """The artifact: the pipeline saved with skops, which builds only the types it lists."""
     return skops.io.dumps(pipeline)
-
-
-def serialise_pickle(pipeline: Pipeline) -> bytes:
-    """The pipeline as a joblib pickle, for a model whose reviewers allow pickle artifacts."""
-    buffer = io.BytesIO()
-    joblib.dump(pipeline, buffer)
-    return buffer.getvalue()
 
 
 def train_upsell_model(

@@ -173,6 +173,11 @@ KEEL_MAX_CELL_CHARS = int(os.environ.get("KEEL_MAX_CELL_CHARS", "10000"))
 KEEL_MAX_BATCH_BYTES = int(os.environ.get("KEEL_MAX_BATCH_BYTES", str(5 * 1024 * 1024 * 1024)))
 # Senders may sign batches with HMAC-SHA256 under this shared key; unset, signatures are not checked.
 KEEL_BATCH_HMAC_KEY = os.environ.get("KEEL_BATCH_HMAC_KEY", "")
+# The isolated scorer (mlops.sandbox) that loads and runs model artifacts: its address space, its CPU
+# seconds in all, and the wall-clock seconds of each request (loading, scoring, explaining).
+KEEL_SCORER_MEMORY_BYTES = int(os.environ.get("KEEL_SCORER_MEMORY_BYTES", str(2 * 1024 * 1024 * 1024)))
+KEEL_SCORER_CPU_SECONDS = int(os.environ.get("KEEL_SCORER_CPU_SECONDS", "600"))
+KEEL_SCORER_WALL_SECONDS = float(os.environ.get("KEEL_SCORER_WALL_SECONDS", "300"))
 # Serving logs arrive in bulk; one request holds at most this many predictions (all or nothing).
 KEEL_MAX_PREDICTIONS_PER_REQUEST = int(os.environ.get("KEEL_MAX_PREDICTIONS_PER_REQUEST", "10000"))
 # Support lists (support/): blacklists, boosts and privacy requests, and the lists serving systems poll.

@@ -7,15 +7,11 @@ from datetime import UTC, date, datetime
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from demo.signups import generate_signups, minutes_as_hours
-from demo.training import TrainedModel, serialise_pickle, train_upsell_model
+from demo.training import TrainedModel, train_upsell_model
 from registry import services
 from registry.models import RegisteredModel, RunStatus, TaskType
 
 from . import soom
-
-# The in-process artifact loader reads joblib; the demo's versions are uploaded as joblib pickles,
-# which the model's owner allows on the record.
-PICKLE_REASON = "The gate's artifact loader reads joblib pickles of the upsell pipeline."
 
 
 def upsell_model(*, owner, say) -> RegisteredModel:
@@ -26,7 +22,6 @@ def upsell_model(*, owner, say) -> RegisteredModel:
             name=soom.MODEL_NAME, task_type=TaskType.BINARY, owner=owner, description=soom.MODEL_DESCRIPTION
         )
         say(f"Registered model {soom.MODEL_NAME}.")
-        services.model_pickle_policy_set(model=model, actor=owner, allowed=True, reason=PICKLE_REASON)
     return model
 
 
@@ -108,8 +103,8 @@ def register(model, experiment, pipeline, release: soom.Release, result: Trained
         metrics=result.metrics,
         tags={"source": "seed_demo"},
     )
-    raw = serialise_pickle(result.pipeline)
-    upload = SimpleUploadedFile("model.joblib", raw, content_type="application/octet-stream")
+    raw = result.artifact_bytes
+    upload = SimpleUploadedFile("model.skops", raw, content_type="application/octet-stream")
     return services.artifact_attach(version=version, uploaded=upload, sha256=hashlib.sha256(raw).hexdigest())
 
 

@@ -3,10 +3,14 @@ rows, gather the evidence a reviewer needs, and let the model's policy decide pa
 
 `promotion_gate_run` is the gate job's one entry: it reads the files and artifacts, and records
 progress and the verdict through the promotion services; every number comes from
-registry.evaluation, which knows nothing of Django.
+registry.evaluation, which knows nothing of Django. Artifacts are code: each model is loaded and
+scored in an isolated scorer (mlops.sandbox), never in this process; permutation importance runs
+here with a predict function that asks the scorer. A scorer that hits a limit, crashes or raises
+fails the gate with the reason.
 """
 
 import logging
+from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import partial
 
@@ -21,6 +25,7 @@ from mlops.clipping import MESSAGE_LIMIT, clip
 from mlops.datafiles.reading import DataFileError, read_frame
 from mlops.datafiles.storage import resolve_data_path
 from mlops.hashing import sha256_stream
+from mlops.sandbox import SandboxError, Scorer
 
 from .. import evaluation, selectors
 from ..models import HoldoutDataset, ModelVersion, PromotionAction, PromotionRequest, PromotionState
@@ -43,7 +48,7 @@ class Scored:
     scores: np.ndarray
     classes: list | None
     threshold: float | None
-    estimator: object
+    scorer: Scorer
 
 
 # --- inputs -------------------------------------------------------------------------------------
@@ -149,18 +154,9 @@ def prepare_labels(frame: pd.DataFrame, holdout: HoldoutDataset, task_type: str)
     return labels.to_numpy()
 
 
-def score(estimator, version: ModelVersion, features: pd.DataFrame, task_type: str) -> tuple[np.ndarray, list | None]:
-    try:
-        if task_type == "binary_classification":
-            proba = estimator.predict_proba(features)
-            classes = list(estimator.classes_)
-            positive = classes.index(1) if 1 in classes else len(classes) - 1
-            return proba[:, positive], None
-        if task_type == "multiclass_classification":
-            return estimator.predict_proba(features), list(estimator.classes_)
-        return np.asarray(estimator.predict(features), dtype=float), None
-    except Exception as exc:  # a model that cannot score these rows fails the gate with the reason
-        raise GateInputError(f"v{version.version} failed to score the hold-out rows: {exc}") from exc
+def open_scorer(stack: ExitStack, version: ModelVersion, role: str) -> Scorer:
+    """The version's isolated scorer, closed with ``stack``; "the candidate v3" names it in failures."""
+    return stack.enter_context(selectors.artifact_scorer(version, f"the {role} v{version.version}"))
 
 
 # --- the gate -------------------------------------------------------------------------------------
@@ -175,10 +171,12 @@ def promotion_gate_run(*, promotion_id: int) -> PromotionRequest:
     blocking = promotion.target_alias != "shadow"
     try:
         # One native thread: the gate makes many small predict calls, and OpenMP's thread team spinning
-        # against other processes on the worker made each call ~20x slower than single-threaded.
-        with threadpool_limits(limits=1):
-            evidence = _evidence(promotion, compared)
-    except (GateInputError, selectors.ArtifactError) as exc:
+        # against other processes on the worker made each call ~20x slower than single-threaded. The
+        # scorers run with one thread too (their environment says so).
+        with threadpool_limits(limits=1), ExitStack() as scorers:
+            evidence = _evidence(promotion, compared, scorers)
+    except (GateInputError, selectors.ArtifactError, SandboxError) as exc:
+        # A recorded failure, never an exception: a scorer's limit or crash is not retried.
         return _record_failure(promotion, compared, str(exc))
     except DatabaseOperationalError:
         raise  # transient: the task retries
@@ -219,7 +217,7 @@ def _record_failure(promotion: PromotionRequest, compared: ModelVersion | None, 
     )
 
 
-def _evidence(promotion: PromotionRequest, compared: ModelVersion | None) -> dict:
+def _evidence(promotion: PromotionRequest, compared: ModelVersion | None, scorers: ExitStack) -> dict:
     if promotion.action == PromotionAction.REMOVE:
         return {"action": "remove", "note": f"Stops {promotion.target_alias} traffic to v{promotion.version.version}."}
     if promotion.holdout is None:
@@ -238,8 +236,8 @@ def _evidence(promotion: PromotionRequest, compared: ModelVersion | None) -> dic
     candidate_features = prepare_features(frame, candidate_version)
 
     progress(stage=f"Scoring candidate v{candidate_version.version}", share=0.3)
-    candidate_estimator = selectors.artifact_estimator(candidate_version)
-    candidate_scores, classes = score(candidate_estimator, candidate_version, candidate_features, task_type)
+    candidate_scorer = open_scorer(scorers, candidate_version, "candidate")
+    candidate_scores, classes = candidate_scorer.scores(candidate_features, task_type)
 
     production = production_note = None
     production_version = selectors.alias_map(model).get(selectors.PRODUCTION)
@@ -247,16 +245,16 @@ def _evidence(promotion: PromotionRequest, compared: ModelVersion | None) -> dic
         progress(stage=f"Scoring production v{production_version.version}", share=0.45)
         try:
             features = prepare_features(frame, production_version)
-            estimator = selectors.artifact_estimator(production_version)
-            scores, _ = score(estimator, production_version, features, task_type)
+            scorer = open_scorer(scorers, production_version, "production")
+            scores, _ = scorer.scores(features, task_type)
             production = Scored(
                 production_version,
                 scores,
                 classes,
                 selectors.applicable_threshold(production_version, approved=True),
-                estimator,
+                scorer,
             )
-        except (GateInputError, selectors.ArtifactError) as exc:
+        except (GateInputError, selectors.ArtifactError, SandboxError) as exc:
             # Not the candidate's fault: reviewers see why production could not be compared.
             production_note = f"Production v{production_version.version} could not be scored: {exc}"
 
@@ -307,17 +305,20 @@ def _evidence(promotion: PromotionRequest, compared: ModelVersion | None) -> dic
 
     progress(stage="Feature importance", share=0.8)
     importance_now = evaluation.permutation_importance_top(
-        candidate_estimator, candidate_features, y_true, task_type=task_type, classes=classes
+        candidate_scorer.predict_fn(task_type), candidate_features, y_true, task_type=task_type, classes=classes
     )
     importance_before = None
     if production is not None:
-        importance_before = evaluation.permutation_importance_top(
-            production.estimator,
-            prepare_features(frame, production.version),
-            y_true,
-            task_type=task_type,
-            classes=classes,
-        )
+        try:
+            importance_before = evaluation.permutation_importance_top(
+                production.scorer.predict_fn(task_type),
+                prepare_features(frame, production.version),
+                y_true,
+                task_type=task_type,
+                classes=classes,
+            )
+        except SandboxError as exc:
+            production_note = f"Production v{production.version.version}'s importances could not be computed: {exc}"
 
     progress(stage="Slices", share=0.9)
     slices = evaluation.slice_metrics(

@@ -12,14 +12,20 @@ rules apply as everywhere: keyword-only, typed, `<noun>_<verb>`, one place where
 - `explanation_compute` is the job: idempotent, it records its stage and progress, and ends failed
   with the reason when the input or the version cannot be explained; it never raises into the void.
 - the background sample stored with a version lives in `backgrounds` (re-exported here).
+- the model runs only in an isolated scorer (mlops.sandbox), never in this process: one warm
+  scorer per artifact sha256 (a small LRU with an idle timeout) holds the loaded model and its built
+  explainer, so the second explanation of a version is fast; `support.shap_engine.sandboxed` is
+  what runs there.
 - `explanations_erase` deletes an entity's cached explanations (they hold personal features); the
   privacy erasure calls it (support.services.privacy.entity_data_erase).
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 from collections.abc import Mapping
+from contextlib import contextmanager
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -34,6 +40,7 @@ from django.utils import timezone
 from audits import selectors as audit_selectors
 from mlops.errors import ApplicationError, Conflict
 from mlops.queueing import queue_or_wait
+from mlops.sandbox import SandboxError, WarmPool
 from registry import selectors as registry_selectors
 from registry.models import ModelVersion, RegisteredModel
 
@@ -64,6 +71,12 @@ IN_PROGRESS = (ExplanationState.QUEUED, ExplanationState.RUNNING)
 # Per process; an artifact's bytes never change under its sha256, so the answer never goes stale.
 _FAST_PATH: dict[str, bool] = {}
 
+# The operations the scorer may run, imported there before it loads an artifact.
+OPERATIONS = "support.shap_engine.sandboxed"
+# Warm scorers of this process, one per artifact sha256.
+_SCORERS = WarmPool(maxsize=4, idle_seconds=600)
+atexit.register(_SCORERS.close)
+
 
 # --- versions ------------------------------------------------------------------------
 
@@ -91,8 +104,31 @@ def _version_key(version: ModelVersion, background: ExplainerBackground | None) 
     return f"{version.artifact_sha256}:{background.sha256 if background else 'no-background'}"
 
 
-def _load(version: ModelVersion):
-    return registry_selectors.artifact_estimator(version)
+@contextmanager
+def _scorer(version: ModelVersion):
+    """The version's warm scorer, held by this caller until the block ends."""
+    start = registry_selectors.artifact_starter(version, f"v{version.version}", modules=[OPERATIONS])
+    with _SCORERS.scorer(version.artifact_sha256, start) as scorer:
+        yield scorer
+
+
+def _explain(version: ModelVersion, key: str, **arguments) -> dict:
+    """shap_engine.explain of one input, run in the version's scorer; an input or a model the
+    explainer refuses raises ExplainInputError or ValueError, as it would in process."""
+    with _scorer(version) as scorer:
+        answer = scorer.call(f"{OPERATIONS}:explain", version_key=key, **arguments)
+    if not isinstance(answer, dict):
+        raise ValueError("The scorer sent no explanation.")
+    if answer.get("error") == "input":
+        raise shap_engine.ExplainInputError(str(answer.get("message")), field=answer.get("field"))
+    if answer.get("error"):
+        raise ValueError(str(answer.get("message")))
+    return answer["result"]
+
+
+def _explainer_built(version: ModelVersion, key: str, task_type: str) -> bool:
+    with _scorer(version) as scorer:
+        return bool(scorer.call(f"{OPERATIONS}:is_cached", version_key=key, task_type=task_type))
 
 
 def _is_fast(version: ModelVersion) -> bool:
@@ -110,12 +146,11 @@ def _is_fast(version: ModelVersion) -> bool:
         fast = method == "tree"
     else:
         try:
-            estimator = _load(version)
-        except registry_selectors.ArtifactError as exc:
+            with _scorer(version) as scorer:
+                final = scorer.describe()["final_type"]
+        except (registry_selectors.ArtifactError, SandboxError) as exc:
             raise Conflict(str(exc), field="model") from None
-        steps = getattr(estimator, "steps", None)
-        final = steps[-1][1] if steps else estimator
-        fast = type(final).__name__ in shap_engine.TREE_MODELS
+        fast = final in shap_engine.TREE_MODELS
     _FAST_PATH[version.artifact_sha256] = fast
     return fast
 
@@ -310,7 +345,7 @@ def explanation_compute(*, explanation_id: int) -> Explanation | None:
     try:
         background = background_for_compute(version, explanation_id)
         key = _version_key(version, background)
-        if shap_engine.is_explainer_cached(key, model.task_type):
+        if _explainer_built(version, key, model.task_type):
             _progress(explanation_id, "Computing the contributions", 0.5)
         else:
             _progress(
@@ -318,18 +353,18 @@ def explanation_compute(*, explanation_id: int) -> Explanation | None:
                 f"Building v{version.version}'s explainer (once per version) and computing the contributions",
                 0.3,
             )
-        result = shap_engine.explain(
-            partial(_load, version),
-            explanation.input,
+        result = _explain(
+            version,
+            key,
+            row=explanation.input,
             task_type=model.task_type,
             feature_schema=version.feature_schema,
             threshold=registry_selectors.applicable_threshold(version, approved=True),
             background=background.records if background is not None else None,
-            version_key=key,
         )
     except shap_engine.ExplainInputError as exc:
         return _fail(explanation_id, f"The input cannot be explained: {exc}")
-    except registry_selectors.ArtifactError as exc:
+    except (registry_selectors.ArtifactError, SandboxError) as exc:
         return _fail(explanation_id, str(exc))
     except DatabaseOperationalError:
         raise  # transient: the job retries

@@ -3,6 +3,7 @@ computes it), the attribution each path returns, and shap itself, imported on fi
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from dataclasses import dataclass
 
@@ -71,6 +72,14 @@ def import_shap():
 
 
 _THREADS = None
+_SINGLE_THREADED = False
+
+
+def run_single_threaded() -> None:
+    """This process's native libraries already run one thread (the isolated scorer's environment
+    says so, and it refuses threadpoolctl's library loading): one_thread() then does nothing."""
+    global _SINGLE_THREADED
+    _SINGLE_THREADED = True
 
 
 def one_thread():
@@ -78,6 +87,8 @@ def one_thread():
     row, HistGradientBoosting's thread pool costs more than it saves. The controller is built once:
     ``threadpool_limits()`` rescans the loaded libraries on each use (~3 ms)."""
     global _THREADS
+    if _SINGLE_THREADED:
+        return contextlib.nullcontext()
     from threadpoolctl import ThreadpoolController
 
     if _THREADS is None:

@@ -6,8 +6,8 @@ import io
 from dataclasses import replace
 from datetime import date
 
-import joblib
 import pytest
+import skops.io
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from rest_framework.authtoken.models import Token
@@ -15,7 +15,7 @@ from rest_framework.authtoken.models import Token
 from demo.signups import generate_signups
 from demo.stories import soom
 from demo.training import FEATURES
-from mlops import roles
+from mlops import modelformats, roles
 from registry.models import (
     AliasEvent,
     ArtifactCheck,
@@ -142,7 +142,9 @@ def test_artifacts_match_their_hash_and_predict(seeded):
             data = handle.read()
         assert hashlib.sha256(data).hexdigest() == version.artifact_sha256
         assert version.artifact_size == len(data)
-        scores = joblib.load(io.BytesIO(data)).predict_proba(frame[FEATURES])[:, 1]
+        assert version.artifact_format == "skops"  # the safe format: loading builds only trusted types
+        model = skops.io.loads(data, trusted=modelformats.trusted_types(data))
+        scores = model.predict_proba(frame[FEATURES])[:, 1]
         assert scores.shape == (200,) and ((scores >= 0) & (scores <= 1)).all()
         # The integrity check queued on commit ran once per attach, and passed.
         assert list(ArtifactCheck.objects.filter(version=version).values_list("ok", flat=True)) == [True]

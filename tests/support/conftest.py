@@ -7,11 +7,10 @@ trained once per module, registered in production with a background and a week o
 """
 
 import hashlib
-import io
 from datetime import date, datetime, timedelta
 
-import joblib
 import pytest
+import skops.io
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -139,19 +138,13 @@ def media(settings, tmp_path):
 
 
 def _register(name, estimator, schema, threshold, *, owner, pipeline):
-    buffer = io.BytesIO()
-    joblib.dump(estimator, buffer)
-    raw = buffer.getvalue()
+    raw = skops.io.dumps(estimator)
     model = registry_services.model_create(name=name, task_type=TaskType.BINARY, owner=owner)
-    # The in-process loader (registry.selectors.artifact_estimator) reads joblib.
-    registry_services.model_pickle_policy_set(
-        model=model, actor=owner, allowed=True, reason="The explainer tests load joblib artifacts in process."
-    )
     version = registry_services.version_create(
         model=model, actor=pipeline, feature_schema=schema, decision_threshold=threshold
     )
     version = registry_services.artifact_attach(
-        version=version, sha256=hashlib.sha256(raw).hexdigest(), uploaded=SimpleUploadedFile("model.joblib", raw)
+        version=version, sha256=hashlib.sha256(raw).hexdigest(), uploaded=SimpleUploadedFile("model.skops", raw)
     )
     alias_point(model=model, alias="production", version=version, actor=owner, reason="first model")
     return model, version

@@ -5,6 +5,7 @@ Two tiny models, trained once per module: the upsell tree model (explained inlin
 and a logistic regression (model-agnostic path, through the Celery task, eager here)."""
 
 import math
+import os
 import re
 from datetime import date
 
@@ -220,7 +221,7 @@ def test_model_agnostic_path_runs_in_the_task_and_shows_progress(
     assert len(queued) == 1
     queued[0]()  # the transaction commits: the task runs (eagerly here)
     done = api_as(agent).get(detail_url(body["id"])).json()
-    assert done["state"] == "succeeded" and done["progress"] == 1.0 and done["stage"] == "Done", done
+    assert done["state"] == "succeeded" and done["progress"] == 1.0 and done["stage"] == "Done", done["error"]
     assert stages and all(state == "running" for state, _, _ in stages)
     assert any("Building v1's explainer" in stage for _, stage, _ in stages)
     result = done["result"]
@@ -260,17 +261,17 @@ def test_a_model_agnostic_version_without_background_is_refused(soom_linear, age
 
 
 def test_a_failed_explanation_records_why_and_is_retried_when_asked_again(soom, agent, monkeypatch):
-    real = ex.explain
+    real = explanations._explain
 
     def broken(*args, **kwargs):
         raise ValueError("The model refused the row.")
 
-    monkeypatch.setattr(ex, "explain", broken)
+    monkeypatch.setattr(explanations, "_explain", broken)
     customer = soom.by_score()[-1]
     failed = explanations.explanation_request(actor=agent, model=soom.model, entity_id=customer)
     assert failed.state == "failed" and failed.error == "The model refused the row." and failed.finished_at
     assert explanations.explanation_compute(explanation_id=failed.pk).state == "failed"  # idempotent
-    monkeypatch.setattr(ex, "explain", real)
+    monkeypatch.setattr(explanations, "_explain", real)
     retried = explanations.explanation_request(actor=agent, model=soom.model, entity_id=customer)
     assert retried.pk == failed.pk and retried.state == "succeeded" and retried.error == "" and retried.attempts == 2
 
@@ -422,3 +423,23 @@ def test_a_form_posted_for_a_model_out_of_production_is_refused(soom, client, ag
     response = client.post(FORM, {"model": "gone", "entity_id": soom.by_score()[0]})
     assert response.status_code == 400 and "'gone' has no production version to explain" in text(response)
     assert not Explanation.objects.exists()
+
+
+# --- the isolated scorer -------------------------------------------------------------------------------------
+
+
+def test_the_model_runs_in_a_warm_scorer_kept_per_artifact_not_in_this_process(soom, agent, monkeypatch):
+    monkeypatch.setattr(explanations, "_SCORERS", explanations.WarmPool(maxsize=2, idle_seconds=600))
+    first, second = soom.by_score()[-1], soom.by_score()[0]
+    try:
+        assert explanations.explanation_request(actor=agent, model=soom.model, entity_id=first).state == "succeeded"
+        assert explanations._SCORERS.holds(soom.version.artifact_sha256)
+        with explanations._scorer(soom.version) as warm:
+            pid = warm.process.pid
+        # The second explanation of the version asks the same process, whose explainer is built.
+        again = explanations.explanation_request(actor=agent, model=soom.model, entity_id=second)
+        assert again.state == "succeeded" and again.result["method"] == "tree"
+        with explanations._scorer(soom.version) as warm:
+            assert warm.process.pid == pid and pid != os.getpid()
+    finally:
+        explanations._SCORERS.close()
