@@ -68,6 +68,13 @@ def test_a_skops_file_with_an_untrusted_type_is_refused_naming_it(api_as, pipeli
 def test_the_deployers_own_types_are_trusted(api_as, pipeline, version, settings):
     settings.KEEL_TRUSTED_ARTIFACT_TYPES = ["builtins.eval"]
     assert upload(api_as(pipeline), skops_with_eval(), name="model.skops").status_code == 201
+    version.refresh_from_db()
+    assert selectors.artifact_bytes(version)[1] == "skops"
+
+    # The deployer stops trusting the type: the scorer is no longer started for the file.
+    settings.KEEL_TRUSTED_ARTIFACT_TYPES = []
+    with pytest.raises(selectors.ArtifactError, match="would build types Keel does not trust: builtins.eval"):
+        selectors.artifact_bytes(version)
 
 
 def test_a_reviewer_allows_pickles_for_a_model_with_a_reason_then_revokes(
@@ -96,6 +103,9 @@ def test_a_reviewer_allows_pickles_for_a_model_with_a_reason_then_revokes(
     assert revoked.status_code == 201
     refusal = selectors.artifact_load_refusal(version)
     assert "stopped allowing pickles for 'upsell'" in refusal and "Retrained with skops" in refusal
+    # The gate and the explainer get the artifact through artifact_bytes: no scorer starts for it.
+    with pytest.raises(selectors.ArtifactError, match="stopped allowing pickles"):
+        selectors.artifact_bytes(version)
 
     v2 = ModelVersionFactory(model=version.model)
     refused = upload(api_as(pipeline), malicious_pickle(), url=f"/api/v1/models/upsell/versions/{v2.version}/artifact")
