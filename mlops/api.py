@@ -1,6 +1,5 @@
 """Base pieces every Keel API v1 view and serializer builds on."""
 
-from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -19,6 +18,16 @@ class StrictSerializer(serializers.Serializer):
             unknown = sorted(set(data) - set(self.fields))
             if unknown:
                 raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+            # DRF turns a number or a boolean sent for a text field into its text; the schema says text.
+            not_text = [
+                name
+                for name, field in self.fields.items()
+                if isinstance(field, serializers.CharField)
+                and data.get(name) is not None
+                and not isinstance(data.get(name), str)
+            ]
+            if not_text:
+                raise serializers.ValidationError({name: ["Send text."] for name in not_text})
         return super().to_internal_value(data)
 
 
@@ -83,11 +92,3 @@ class DetailMixin:
 
     def get(self, request, pk):
         return Response(self.serializer_class(self.get_object(pk)).data)
-
-
-def filter_parameters(filterset_class) -> list[OpenApiParameter]:
-    """Document a FilterSet's query parameters in the OpenAPI schema of a plain APIView."""
-    return [
-        OpenApiParameter(name, str, description=str(f.label or f.field_name).capitalize())
-        for name, f in filterset_class.base_filters.items()
-    ]

@@ -8,8 +8,9 @@ from rest_framework import status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
-from mlops.api import KeelAPIView, filter_parameters
+from mlops.api import KeelAPIView
 from mlops.errors import ApplicationError
+from mlops.openapi import list_schema
 from mlops.roles import MOVE_ALIAS, REGISTER_MODELS, USE_KEEL
 
 from .. import selectors, services
@@ -52,7 +53,7 @@ def _models_for_api():
 class ModelListApi(KeelAPIView):
     required_permissions = READ_WRITE
 
-    @extend_schema(responses=s.ModelOut(many=True), parameters=filter_parameters(ModelFilter))
+    @list_schema(s.ModelOut, ModelFilter)
     def get(self, request):
         return self.list_response(request, _models_for_api(), s.ModelOut, ModelFilter)
 
@@ -72,14 +73,16 @@ class ModelDetailApi(KeelAPIView):
     @extend_schema(request=s.ModelUpdateIn, responses=s.ModelOut)
     def patch(self, request, name):
         model = selectors.model_get(name)
-        services.model_update_description(model=model, **self.validated(s.ModelUpdateIn))
+        changes = self.validated(s.ModelUpdateIn)
+        if changes:  # a PATCH that sends no field changes nothing
+            services.model_update_description(model=model, **changes)
         return Response(s.ModelOut(_models_for_api().get(pk=model.pk)).data)
 
 
 class VersionListApi(KeelAPIView):
     required_permissions = READ_WRITE
 
-    @extend_schema(responses=s.VersionOut(many=True), parameters=filter_parameters(VersionFilter))
+    @list_schema(s.VersionOut, VersionFilter)
     def get(self, request, name):
         model = selectors.model_get(name)
         return self.list_response(request, selectors.versions_for_api(model), s.VersionOut, VersionFilter)
@@ -178,7 +181,7 @@ class AliasApi(KeelAPIView):
 class AliasHistoryApi(KeelAPIView):
     required_permissions = READ
 
-    @extend_schema(responses=s.AliasEventOut(many=True))
+    @list_schema(s.AliasEventOut)
     def get(self, request, name):
         return self.list_response(request, selectors.alias_history(selectors.model_get(name)), s.AliasEventOut)
 
@@ -217,7 +220,7 @@ class VersionDiffApi(KeelAPIView):
 class ExperimentListApi(KeelAPIView):
     required_permissions = READ_WRITE
 
-    @extend_schema(responses=s.ExperimentOut(many=True))
+    @list_schema(s.ExperimentOut)
     def get(self, request):
         return self.list_response(request, Experiment.objects.select_related("created_by"), s.ExperimentOut)
 
@@ -230,7 +233,7 @@ class ExperimentListApi(KeelAPIView):
 class RunListApi(KeelAPIView):
     required_permissions = READ_WRITE
 
-    @extend_schema(responses=s.RunOut(many=True), parameters=filter_parameters(RunFilter))
+    @list_schema(s.RunOut, RunFilter)
     def get(self, request):
         return self.list_response(request, selectors.runs_for_api(), s.RunOut, RunFilter)
 
@@ -280,7 +283,7 @@ class RunStatusApi(KeelAPIView):
 class RunMetricHistoryApi(KeelAPIView):
     required_permissions = READ
 
-    @extend_schema(responses=s.MetricPointOut(many=True))
+    @list_schema(s.MetricPointOut)
     def get(self, request, run_id, key):
         history = selectors.run_metric_history(selectors.run_get(run_id), key)
         return self.list_response(request, history, s.MetricPointOut)

@@ -67,7 +67,7 @@ class ModelCreateIn(StrictSerializer):
 
 
 class ModelUpdateIn(StrictSerializer):
-    description = serializers.CharField(allow_blank=True)
+    description = serializers.CharField(allow_blank=True, required=False)
 
 
 class VersionCreateIn(StrictSerializer):
