@@ -9,7 +9,7 @@ from rest_framework.response import Response
 
 from mlops.api import DetailMixin, KeelAPIView
 from mlops.errors import ApplicationError
-from mlops.openapi import list_schema
+from mlops.openapi import list_schema, upload_request
 from mlops.roles import EDIT_AUDIT_CHECKS, LOG_PREDICTIONS, RUN_AUDITS, USE_KEEL, VIEW_PREDICTIONS
 from registry import selectors as registry_selectors
 
@@ -57,7 +57,7 @@ class AuditListApi(KeelAPIView):
     def get(self, request):
         return self.list_response(request, selectors.audit_jobs(), s.AuditOut, AuditFilter)
 
-    @extend_schema(request=s.AuditIn, responses={202: s.AuditOut})
+    @extend_schema(request=upload_request(s.AuditIn), responses={202: s.AuditOut})
     def post(self, request):
         data = self.validated(s.AuditIn)
         model = registry_selectors.model_get(data["model"])
@@ -101,7 +101,7 @@ class ReferenceApi(KeelAPIView):
     required_permissions = {"POST": RUN_AUDITS}
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
-    @extend_schema(request=s.ReferenceIn, responses={202: s.AuditOut})
+    @extend_schema(request=upload_request(s.ReferenceIn), responses={202: s.AuditOut})
     def post(self, request, name, version):
         model = registry_selectors.model_get(name)
         found = registry_selectors.version_get(model, version)

@@ -1,14 +1,14 @@
 """API v1's OpenAPI schema, made to say what the API does (schemathesis checks it in CI).
 
 - Every operation documents the errors it answers with, in the one error shape of `mlops.errors`:
-  401 and 403 always; 400 when it reads a body or query parameters; 404 when its path names
-  something or it answers pages; 409 when it writes (the state forbids the change); 413 when it
+  401 and 403 always; 400 when it reads a body or query parameters; 404 when its path, body or
+  query names something or it answers pages; 409 when it writes (the state forbids the change); 413 when it
   reads a body. A view adds other statuses with `responses={410: ERROR}`.
 - A GET answered by `KeelAPIView.list_response` (decorated with `list_schema`) is documented as one
   page of the pagination class, with its `page` and `page_size` parameters.
 - A view that names no parsers documents JSON bodies only; upload views name theirs.
 - A `StrictSerializer`'s request body admits no unknown fields (`additionalProperties: false`), as
-  the serializer refuses them.
+  the serializer refuses them; a serializer's `openapi_extra` adds the rules across its fields.
 """
 
 import django_filters
@@ -34,7 +34,7 @@ ERROR_DESCRIPTIONS = {
     400: "The request is malformed or breaks a rule: `detail` names the fields at fault.",
     401: "No credentials, or a token that is not valid.",
     403: "The caller's role does not grant this.",
-    404: "Nothing at this address (or no such page of the list).",
+    404: "Nothing at this address, no such page of the list, or nothing by a name the request gives.",
     409: "The current state forbids the change (a name taken, a request already decided, ...).",
     413: "The body or the uploaded file is over its limit.",
 }
@@ -61,6 +61,32 @@ def list_schema(serializer_class, filterset_class=None, parameters=(), **kwargs)
     return decorator
 
 
+def upload_request(serializer_class) -> dict:
+    """The two shapes of a body that brings one data file: multipart with the `file`, or JSON naming
+    a `storage_path` under the data root (never both: `mlops.datafiles.storage.one_source_name`)."""
+    fields = serializer_class().get_fields()
+    shared = {name: field for name, field in fields.items() if name not in ("file", "storage_path")}
+    # A form sends text: it has no null (leaving the field out means the same).
+    in_form = {
+        name: type(field)(*field._args, **{**field._kwargs, "allow_null": False}) if field.allow_null else field
+        for name, field in shared.items()
+    }
+    name = serializer_class.__name__.removesuffix("In")
+
+    def variant(suffix, fields, **source):
+        return type(f"{name}{suffix}In", (serializer_class,), {"__doc__": serializer_class.__doc__, **fields, **source})
+
+    return {
+        "multipart/form-data": variant("File", in_form, file=serializers.FileField(), storage_path=None),
+        "application/json": variant(
+            "Path",
+            shared,
+            file=None,
+            storage_path=serializers.CharField(max_length=500, min_length=1, help_text="A path under the data root."),
+        ),
+    }
+
+
 def filter_parameters(filterset_class) -> list[OpenApiParameter]:
     """Document a FilterSet's query parameters (with their types and choices) for a plain APIView."""
     if filterset_class is None:
@@ -82,7 +108,7 @@ def _filter_type(f) -> dict:
         return {"type": bool}
     if isinstance(f, django_filters.NumberFilter):
         return {"type": float}
-    return {"type": str}
+    return {"type": {"type": "string", "pattern": NO_NUL}}
 
 
 class KeelAutoSchema(AutoSchema):
@@ -116,7 +142,7 @@ class KeelAutoSchema(AutoSchema):
         statuses = [401, 403]
         if reads_body or has_query:
             statuses.append(400)
-        if names_something or paginated:
+        if names_something or paginated or reads_body or has_query:
             statuses.append(404)
         if self.method in BODY_METHODS:
             statuses.append(409)
@@ -130,4 +156,20 @@ class KeelAutoSchema(AutoSchema):
         schema = super()._map_basic_serializer(serializer, direction)
         if direction == "request" and isinstance(force_instance(serializer), StrictSerializer):
             schema["additionalProperties"] = False
+        if direction == "request":
+            for prop in schema.get("properties", {}).values():
+                _refuse_nul(prop)
+            # Rules across fields that JSON Schema can say (e.g. "at least one of").
+            schema.update(getattr(serializer, "openapi_extra", {}))
         return schema
+
+
+NO_NUL = "^[^\\x00]*$"
+
+
+def _refuse_nul(schema: dict) -> None:
+    """Text fields refuse the NUL character (DRF's and Django's CharFields do): say so."""
+    if schema.get("type") == "string" and not ({"pattern", "format", "enum"} & set(schema)):
+        schema["pattern"] = NO_NUL
+    elif schema.get("type") == "array" and isinstance(schema.get("items"), dict):
+        _refuse_nul(schema["items"])

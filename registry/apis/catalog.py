@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.db import transaction
 from django.http import FileResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
@@ -126,7 +126,7 @@ class VersionArtifactApi(KeelAPIView):
         response["X-Checksum-Sha256"] = found.artifact_sha256
         return response
 
-    @extend_schema(request=s.ArtifactUploadIn, responses={201: s.VersionOut})
+    @extend_schema(request={"multipart/form-data": s.ArtifactUploadIn}, responses={201: s.VersionOut})
     def post(self, request, name, version):
         found = selectors.version_get(selectors.model_get(name), version)
         # Refuse an oversized body before reading it: nothing reaches disk.
@@ -159,7 +159,7 @@ class VersionTagsApi(KeelAPIView):
 class AliasApi(KeelAPIView):
     required_permissions = {"GET": USE_KEEL, "PUT": MOVE_ALIAS}
 
-    @extend_schema(responses=s.AliasEventOut)
+    @extend_schema(responses=s.AliasOut)
     def get(self, request, name, alias):
         model = selectors.model_get(name)
         version = selectors.alias_map(model).get(alias)
@@ -167,7 +167,14 @@ class AliasApi(KeelAPIView):
             raise ApplicationError(f"Model '{name}' has no alias '{alias}'.", status_code=404)
         return Response({"alias": alias, "version": version.version})
 
-    @extend_schema(request=s.AliasMoveIn, responses=s.AliasEventOut)
+    @extend_schema(
+        request=s.AliasMoveIn,
+        responses=PolymorphicProxySerializer(
+            component_name="AliasMoveOut",
+            serializers=[s.AliasEventOut, s.AliasUnmovedOut],
+            resource_type_field_name=None,
+        ),
+    )
     def put(self, request, name, alias):
         model = selectors.model_get(name)
         data = self.validated(s.AliasMoveIn)

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from mlops.api import DetailMixin, KeelAPIView
 from mlops.errors import NotFound
 from mlops.etags import etag_for, etag_matches
-from mlops.openapi import list_schema
+from mlops.openapi import list_schema, upload_request
 from mlops.roles import APPROVE_PROMOTION, REGISTER_MODELS, USE_KEEL
 
 from .. import selectors, services
@@ -51,7 +51,7 @@ class HoldoutListApi(KeelAPIView):
         model = selectors.model_get(name)
         return self.list_response(request, model.holdouts.select_related("created_by"), s.HoldoutOut)
 
-    @extend_schema(request=s.HoldoutIn, responses={201: s.HoldoutOut})
+    @extend_schema(request=upload_request(s.HoldoutIn), responses={201: s.HoldoutOut})
     def post(self, request, name):
         data = dict(self.validated(s.HoldoutIn))
         holdout = services.holdout_register(

@@ -120,7 +120,9 @@ class ServingListsApi(SupportAPIView):
                 description="A surface's name.",
             ),
             OpenApiParameter(
-                "since", str, description="The cursor of an earlier response: answer with only the changes since."
+                "since",
+                {"type": "string", "pattern": "^[0-9]{1,18}-[0-9]{1,18}$"},
+                description="The cursor of an earlier response: answer with only the changes since.",
             ),
         ],
         responses={200: OpenApiTypes.OBJECT, 304: None, 410: ERROR},
@@ -166,7 +168,8 @@ class EntryListApi(SupportAPIView):
 
     @list_schema(s.EntryOut, parameters=[EntryFilterIn])
     def get(self, request):
-        filters = dict(self.validated(EntryFilterIn, data=request.query_params))
+        # A plain dict: DRF reads a blank form value of an optional field as left out.
+        filters = dict(self.validated(EntryFilterIn, data=request.query_params.dict()))
         if "surface" in filters:
             filters["surface"] = selectors.surface_get(filters["surface"])
         return self.list_response(request, selectors.entries(**filters), s.EntryOut)

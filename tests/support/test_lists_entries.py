@@ -336,3 +336,5 @@ def test_entries_can_be_listed_by_state_kind_and_surface(surfaces, agent, api, c
     boosts = client.get("/api/v1/support/entries", {"kind": "boost"}).json()
     assert [e["entity_id"] for e in boosts["results"]] == ["sku-new"]
     assert client.get("/api/v1/support/entries", {"state": "sleeping"}).status_code == 400
+    blank = client.get("/api/v1/support/entries", {"surface": ""})
+    assert blank.status_code == 400 and list(blank.json()["detail"]) == ["surface"]
