@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from mlops.api import DetailMixin, KeelAPIView
 from mlops.errors import ApplicationError
 from mlops.openapi import list_schema, upload_request
-from mlops.roles import EDIT_AUDIT_CHECKS, LOG_PREDICTIONS, RUN_AUDITS, USE_KEEL, VIEW_PREDICTIONS
+from mlops.roles import EDIT_AUDIT_CHECKS, LOG_PREDICTIONS, RUN_AUDITS, VIEW_AUDITS, VIEW_PREDICTIONS
 from registry import selectors as registry_selectors
 
 from . import selectors, services
@@ -50,7 +50,7 @@ class PredictionFilter(django_filters.FilterSet):
 
 
 class AuditListApi(KeelAPIView):
-    required_permissions = {"GET": USE_KEEL, "POST": RUN_AUDITS}
+    required_permissions = {"GET": VIEW_AUDITS, "POST": RUN_AUDITS}
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
     @list_schema(s.AuditOut, AuditFilter)
@@ -78,7 +78,7 @@ class AuditListApi(KeelAPIView):
 
 
 class AuditDetailApi(DetailMixin, KeelAPIView):
-    required_permissions = {"GET": USE_KEEL}
+    required_permissions = {"GET": VIEW_AUDITS}
     serializer_class = s.AuditDetailOut
     get_object = staticmethod(selectors.audit_get)
 
@@ -86,7 +86,7 @@ class AuditDetailApi(DetailMixin, KeelAPIView):
 class AuditReportApi(KeelAPIView):
     """The whole audit as one JSON document to keep beside the data."""
 
-    required_permissions = {"GET": USE_KEEL}
+    required_permissions = {"GET": VIEW_AUDITS}
 
     @extend_schema(responses={200: dict})
     def get(self, request, pk):
@@ -111,7 +111,7 @@ class ReferenceApi(KeelAPIView):
 
 
 class SuiteApi(KeelAPIView):
-    required_permissions = {"GET": USE_KEEL, "PUT": EDIT_AUDIT_CHECKS}
+    required_permissions = {"GET": VIEW_AUDITS, "PUT": EDIT_AUDIT_CHECKS}
 
     @extend_schema(responses={200: dict})
     def get(self, request, name):
@@ -132,7 +132,7 @@ class SuiteApi(KeelAPIView):
 
 
 class AlertListApi(KeelAPIView):
-    required_permissions = {"GET": USE_KEEL}
+    required_permissions = {"GET": VIEW_AUDITS}
 
     @list_schema(s.AlertOut, AlertFilter)
     def get(self, request):
@@ -172,7 +172,7 @@ class ServingAuditApi(KeelAPIView):
 
 
 class ScheduleListApi(KeelAPIView):
-    required_permissions = {"GET": USE_KEEL, "POST": EDIT_AUDIT_CHECKS}
+    required_permissions = {"GET": VIEW_AUDITS, "POST": EDIT_AUDIT_CHECKS}
 
     @list_schema(s.ScheduleOut)
     def get(self, request, name):

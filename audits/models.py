@@ -146,7 +146,10 @@ class AuditJob(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        permissions = [("run_audits", "Can send batches and start audits")]
+        permissions = [
+            ("run_audits", "Can send batches and start audits"),
+            ("view_audits", "Can read audits, their reports, alerts, suites and schedules"),
+        ]
         constraints = [
             choice_constraint("state", AuditState, "audits_job_state_valid"),
             failure_explained_constraint("audits_failed_job_says_why"),

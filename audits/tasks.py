@@ -1,30 +1,22 @@
-from django.db import OperationalError
-
-from mlops.jobs import job_task
+from mlops.jobs import DATABASE_RETRIES, job_task
 
 from . import services
 
-RETRIED = dict(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
 
-
-def _audit_fail(job_id: int, reason: str) -> None:
-    services.audit_fail(job_id=job_id, reason=reason)
-
-
-@job_task("audit", "audit", job=("job_id",), fail=_audit_fail, **RETRIED)
+@job_task("audit", "audit", job=("job_id",), fail=services.audit_fail, **DATABASE_RETRIES)
 def run_audit(self, job_id: int) -> dict:
     """Run one audit; redelivered after a lost worker, it finishes the job exactly once."""
     job = services.audit_run(job_id=job_id)
     return {"job_id": job.pk, "state": job.state, "verdict": job.verdict}
 
 
-@job_task("audit", "audit partition", job=("job_id", "row_start"), fail=_audit_fail, **RETRIED)
+@job_task("audit", "audit partition", job=("job_id", "row_start"), fail=services.audit_fail, **DATABASE_RETRIES)
 def profile_partition(self, job_id: int, row_start: int, row_stop: int) -> dict:
     """Profile one row range of a large file; the chord merges the partitions' profiles."""
     return services.audit_profile_partition(job_id=job_id, row_start=row_start, row_stop=row_stop)
 
 
-@job_task("audit", "audit", job=("job_id",), fail=_audit_fail, **RETRIED)
+@job_task("audit", "audit", job=("job_id",), fail=services.audit_fail, **DATABASE_RETRIES)
 def finish_partitioned_audit(self, profiles: list[dict], job_id: int) -> dict:
     job = services.audit_finish_partitioned(job_id=job_id, profiles=profiles)
     return {"job_id": job.pk, "state": job.state, "verdict": job.verdict}
@@ -35,7 +27,7 @@ def requeue_stalled_audits(self, older_than_seconds: int = 1800) -> int:
     return services.audits_requeue_stalled(older_than_seconds=older_than_seconds)
 
 
-@job_task("sweep", "scheduled audit", job=("schedule_id",), **RETRIED)
+@job_task("sweep", "scheduled audit", job=("schedule_id",), **DATABASE_RETRIES)
 def run_scheduled_audit(self, schedule_id: int) -> dict:
     """Beat's tick of an audit schedule; the task id makes a redelivered tick start one audit."""
     job = services.scheduled_audit_run(schedule_id=schedule_id, trigger_key=self.request.id or "")

@@ -18,9 +18,9 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from mlops.errors import ApplicationError
 from mlops.forms import show_service_error
-from mlops.permissions import keel_member_required, permission_required_403
+from mlops.permissions import permission_required_403
 from mlops.png import png_response
-from mlops.roles import EDIT_AUDIT_CHECKS, RUN_AUDITS
+from mlops.roles import EDIT_AUDIT_CHECKS, RUN_AUDITS, VIEW_AUDITS
 from registry.models import RegisteredModel
 
 from . import report_display, selectors, services
@@ -28,6 +28,7 @@ from .forms import AuditFilterForm, AuditStartForm, ColumnRulesForm, ScheduleFor
 from .models import AuditJob, AuditState, AuditSuite, ReferenceProfile
 
 auditor_required = permission_required_403(RUN_AUDITS)
+audits_reader_required = permission_required_403(VIEW_AUDITS)
 
 # A queued or running audit's page reloads itself this often to show its progress.
 REFRESH_SECONDS = 3
@@ -37,7 +38,7 @@ REFRESH_SECONDS = 3
 
 
 @require_GET
-@keel_member_required
+@audits_reader_required
 def audit_list(request):
     form = AuditFilterForm(request.GET or None)
     model = None
@@ -62,7 +63,7 @@ def audit_list(request):
 
 
 @require_GET
-@keel_member_required
+@audits_reader_required
 def audit_detail(request, pk: int):
     job = selectors.audit_get(pk)
     reference = ReferenceProfile.objects.filter(version=job.version).only("id", "profile", "rows").first()
@@ -95,7 +96,7 @@ def _profiles(pk: int) -> tuple[dict, dict]:
 
 
 @require_GET
-@keel_member_required
+@audits_reader_required
 def audit_plot_nulls(request, pk: int):
     # Imported here: matplotlib takes a while to load and only the picture views need it.
     from . import plots
@@ -108,7 +109,7 @@ def audit_plot_nulls(request, pk: int):
 
 
 @require_GET
-@keel_member_required
+@audits_reader_required
 def audit_plot_column(request, pk: int, column: str):
     from . import plots
 
@@ -168,7 +169,7 @@ def _start_page(request, form, status=200):
 
 
 @require_http_methods(["GET", "POST"])
-@keel_member_required
+@audits_reader_required
 def suite_detail(request, name: str):
     model = get_object_or_404(RegisteredModel, name=name)
     saved = AuditSuite.objects.filter(model=model).select_related("suggested_from", "updated_by").first()
@@ -245,7 +246,7 @@ def _bound_suite_form(data, suite: dict):
 
 
 @require_http_methods(["GET", "POST"])
-@keel_member_required
+@audits_reader_required
 def schedule_list(request, name: str):
     """A model's audit schedules (beat runs them) and a button to audit its serving log now."""
     model = get_object_or_404(RegisteredModel, name=name)

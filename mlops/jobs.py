@@ -21,13 +21,17 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.cache import cache
+from django.db import OperationalError
 
-__all__ = ["job_task", "limit_words", "time_limits"]
+__all__ = ["DATABASE_RETRIES", "job_task", "limit_words", "time_limits"]
 
 log = logging.getLogger(__name__)
 
 STARTS_KEY = "keel:job-starts"
 STARTS_TTL_SECONDS = 7 * 24 * 3600
+
+# The options of a job retried (with a growing delay, five times at most) when the database hiccups.
+DATABASE_RETRIES = {"autoretry_for": (OperationalError,), "retry_backoff": True, "max_retries": 5}
 
 
 def time_limits(kind: str) -> dict:
@@ -55,13 +59,19 @@ def job_task(
     what: str,
     *,
     job: Sequence[str] = (),
-    fail: Callable[[object, str], object] | None = None,
+    fail: Callable[..., object] | None = None,
     **options,
 ):
     """Declare a bound, acks_late Celery task running one `kind` of job (a key of
     `KEEL_TASK_TIME_LIMITS`). `what` names the job in reasons ("audit"); `job` names the task's
-    arguments that identify it (deliveries are counted per job); `fail(first_of_job, reason)` records
-    the job failed through its service when the soft limit is reached or its worker died too often."""
+    arguments that identify it (deliveries are counted per job); `fail` is the service that records
+    the job failed when the soft limit is reached or its worker died too often, called with the first
+    of `job` by its name and the reason: `fail(job_id=7, reason="…")`."""
+
+    def give_up(task, ids: list, reason: str) -> None:
+        log.error("%s %s: %s", task.name, ids, reason)
+        if fail is not None:
+            fail(**{job[0]: ids[0]}, reason=reason)
 
     def decorate(run):
         signature = inspect.signature(run)
@@ -77,9 +87,7 @@ def job_task(
                     f"The worker running this {what} died {_times(settings.KEEL_TASK_MAX_WORKER_DEATHS)} "
                     "(killed or out of memory); not retrying."
                 )
-                log.error("%s %s: %s", task.name, ids, reason)
-                if fail is not None:
-                    fail(ids[0], reason)
+                give_up(task, ids, reason)
                 cache.delete(key)
                 return None
             try:
@@ -87,9 +95,7 @@ def job_task(
             except SoftTimeLimitExceeded:
                 cache.delete(key)
                 reason = f"The {what} exceeded its {limit_words(task.soft_time_limit)} time limit."
-                log.error("%s %s: %s", task.name, ids, reason)
-                if fail is not None:
-                    fail(ids[0], reason)
+                give_up(task, ids, reason)
                 raise
             except Exception:
                 cache.delete(key)

@@ -13,12 +13,24 @@ LABELLERS = "labellers"
 PIPELINES = "pipelines"
 
 USE_KEEL = "mlops.use_keel"
+# Reviewers judge, pipelines produce. Registering a model (its name, task and description) and asking
+# for a promotion (or a rollback) are both roles' rights; the training commit log (versions, runs,
+# their params, metrics, tags and status, artifacts, hold-outs, explainer backgrounds) is the
+# pipelines' alone, so the evidence a reviewer judges was not written by the reviewer.
 REGISTER_MODELS = "registry.register_models"
+LOG_TRAINING = "registry.log_training"
+# Promotions (requests, hold-outs, policies) and audits (jobs, reports, alerts, suites, schedules) are
+# read by those who make or judge them: reviewers and pipelines, not labellers or support agents.
+VIEW_PROMOTIONS = "registry.view_promotions"
+VIEW_AUDITS = "audits.view_audits"
 MOVE_ALIAS = "registry.move_alias"
+# Pickle artifacts run code when loaded: whether a model may hold them is a reviewer's recorded call.
+ALLOW_PICKLES = "registry.allow_pickle_artifacts"
 APPROVE_PROMOTION = "registry.approve_promotion"
 RUN_AUDITS = "audits.run_audits"
-# What a model's data is checked against (its audit suite and schedules): reviewers only, so a
-# pipeline cannot weaken the checks on the data it sends.
+# What a model's data is checked against (its audit suite and schedules, and replacing a version's
+# training reference once it has one): reviewers only, so a pipeline cannot weaken the checks on the
+# data it sends. A pipeline builds the first reference of a new version (RUN_AUDITS).
 EDIT_AUDIT_CHECKS = "audits.edit_audit_checks"
 # Serving systems send their logs; people who explain decisions read them (they hold personal data).
 LOG_PREDICTIONS = "audits.log_predictions"
@@ -28,15 +40,18 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     REVIEWERS: [
         USE_KEEL,
         REGISTER_MODELS,
+        VIEW_PROMOTIONS,
         MOVE_ALIAS,
         APPROVE_PROMOTION,
+        ALLOW_PICKLES,
+        VIEW_AUDITS,
         RUN_AUDITS,
         EDIT_AUDIT_CHECKS,
         VIEW_PREDICTIONS,
     ],
     SUPPORT_AGENTS: [USE_KEEL, VIEW_PREDICTIONS],
     LABELLERS: [USE_KEEL],
-    PIPELINES: [USE_KEEL, REGISTER_MODELS, RUN_AUDITS, LOG_PREDICTIONS],
+    PIPELINES: [USE_KEEL, REGISTER_MODELS, LOG_TRAINING, VIEW_PROMOTIONS, VIEW_AUDITS, RUN_AUDITS, LOG_PREDICTIONS],
 }
 
 # Support lists (support/). Agents change them; serving pipelines only read them; reviewers may look

@@ -156,6 +156,9 @@ KEEL_MAX_HOLDOUT_ROWS = int(os.environ.get("KEEL_MAX_HOLDOUT_ROWS", "2000000"))
 KEEL_MAX_HOLDOUT_UNCOMPRESSED_BYTES = int(
     os.environ.get("KEEL_MAX_HOLDOUT_UNCOMPRESSED_BYTES", str(2 * 1024 * 1024 * 1024))
 )
+# Classes a skops artifact may build beyond skops' defaults and scikit-learn/numpy/scipy classes: the
+# deployer's own transformers, by exact class path or module prefix (mlops.modelformats).
+KEEL_TRUSTED_ARTIFACT_TYPES = env_list("KEEL_TRUSTED_ARTIFACT_TYPES", "")
 # Data that stays where it is (hold-outs, later audit batches) is read only from below this folder.
 KEEL_DATA_ROOT = Path(os.environ.get("KEEL_DATA_ROOT", BASE_DIR / "var" / "data"))
 # Rows an audit holds in memory at once; memory stays flat however large the file.
@@ -164,6 +167,9 @@ KEEL_AUDIT_CHUNK_ROWS = int(os.environ.get("KEEL_AUDIT_CHUNK_ROWS", "200000"))
 KEEL_AUDIT_PARTITION_ROWS = int(os.environ.get("KEEL_AUDIT_PARTITION_ROWS", "2000000"))
 # Most columns a data file's header may name (audits and hold-outs); more is refused before parsing.
 KEEL_MAX_COLUMNS = int(os.environ.get("KEEL_MAX_COLUMNS", "2000"))
+# Most characters a text cell keeps when a data file is read; longer ones are cut (audits say so,
+# the gate refuses a column it reads that had cells cut).
+KEEL_MAX_CELL_CHARS = int(os.environ.get("KEEL_MAX_CELL_CHARS", "10000"))
 KEEL_MAX_BATCH_BYTES = int(os.environ.get("KEEL_MAX_BATCH_BYTES", str(5 * 1024 * 1024 * 1024)))
 # Senders may sign batches with HMAC-SHA256 under this shared key; unset, signatures are not checked.
 KEEL_BATCH_HMAC_KEY = os.environ.get("KEEL_BATCH_HMAC_KEY", "")
@@ -294,7 +300,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Governance for production machine-learning models: registry, promotion, audits, support.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SERVE_PERMISSIONS": ["mlops.roles.IsKeelMember"],  # like every API read: a Keel role, not just an account
     "COMPONENT_SPLIT_REQUEST": True,
     # API views validate a PATCH body with its serializer as declared (required fields stay required).
     "COMPONENT_SPLIT_PATCH": False,

@@ -26,6 +26,7 @@ from .models import (
     NotificationChannel,
     NotificationDelivery,
     NotificationEvent,
+    PickleAllowance,
     PromotionEvent,
     PromotionPolicy,
     PromotionRequest,
@@ -100,7 +101,16 @@ class RegisteredModelAdmin(admin.ModelAdmin):
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(ViewOnlyAdmin):
-    list_display = ("__str__", "model", "version", "decision_threshold", "code_commit", "created_by", "created_at")
+    list_display = (
+        "__str__",
+        "model",
+        "version",
+        "artifact_format",
+        "decision_threshold",
+        "code_commit",
+        "created_by",
+        "created_at",
+    )
     list_filter = ("model", "flavor", "created_at")
     search_fields = ("model__name", "code_commit", "dataset_uri", "artifact_sha256", "description")
     list_select_related = ("model", "created_by")
@@ -123,6 +133,15 @@ class AliasEventAdmin(ViewOnlyAdmin):
     search_fields = ("model__name", "alias", "reason", "actor__username")
     list_select_related = ("model", "from_version", "to_version", "actor")
     date_hierarchy = "created_at"
+
+
+@admin.register(PickleAllowance)
+class PickleAllowanceAdmin(ViewOnlyAdmin):
+    """Reviewers' decisions on pickle artifacts; made on the model page or through the API, never here."""
+
+    list_display = ("created_at", "model", "allowed", "actor", "reason")
+    list_filter = ("allowed",)
+    search_fields = ("model__name", "reason")
 
 
 @admin.register(ModelVersionTag)

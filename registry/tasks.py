@@ -1,7 +1,6 @@
 from django.conf import settings
-from django.db import OperationalError
 
-from mlops.jobs import job_task
+from mlops.jobs import DATABASE_RETRIES, job_task
 
 from . import services
 
@@ -20,19 +19,11 @@ def verify_artifact(self, version_id: int, check_key: str) -> dict:
     return {"check_id": check.pk, "ok": check.ok}
 
 
-def _gate_fail(request_id: int, reason: str) -> None:
+def _gate_fail(*, request_id: int, reason: str) -> None:
     services.promotion_gate_fail(promotion_id=request_id, reason=reason)
 
 
-@job_task(
-    "gate",
-    "promotion gate",
-    job=("request_id",),
-    fail=_gate_fail,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    max_retries=5,
-)
+@job_task("gate", "promotion gate", job=("request_id",), fail=_gate_fail, **DATABASE_RETRIES)
 def run_promotion_gate(self, request_id: int) -> dict:
     """Validate a promotion request on its hold-out data; a retry after the verdict does nothing."""
     promotion = services.promotion_gate_run(promotion_id=request_id)
@@ -45,15 +36,11 @@ def requeue_stalled_gates(self, older_than_seconds: int = 600) -> int:
     return services.promotion_gates_requeue(older_than_seconds=older_than_seconds)
 
 
-def _delivery_fail(delivery_id: int, reason: str) -> None:
-    services.delivery_fail(delivery_id=delivery_id, reason=reason)
-
-
 @job_task(
     "notification",
     "notification delivery",
     job=("delivery_id",),
-    fail=_delivery_fail,
+    fail=services.delivery_fail,
     max_retries=settings.KEEL_NOTIFY_MAX_ATTEMPTS,
 )
 def deliver_notification(self, delivery_id: int) -> dict:

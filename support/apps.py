@@ -3,3 +3,16 @@ from django.apps import AppConfig
 
 class SupportConfig(AppConfig):
     name = "support"
+
+    def ready(self):
+        from django.contrib.auth import get_user_model
+        from django.db.models.signals import post_delete, post_save
+        from rest_framework.authtoken.models import Token
+
+        from .lists import auth
+
+        # A revoked (deleted) token or a deactivated user stops reading the serving lists at once.
+        post_delete.connect(auth.forget_deleted_token, sender=Token, dispatch_uid="support-forget-token")
+        post_save.connect(
+            auth.forget_deactivated_users_token, sender=get_user_model(), dispatch_uid="support-forget-user-token"
+        )

@@ -262,6 +262,7 @@ class EntrySurface(models.Model):
 class EraseState(models.TextChoices):
     PENDING = "pending", "Erasure pending"
     DONE = "done", "Data erased"
+    FAILED = "failed", "Erasure failed"
 
 
 class PrivacyRequest(models.Model):
@@ -285,7 +286,9 @@ class PrivacyRequest(models.Model):
     )
     erased_at = models.DateTimeField(null=True, blank=True)
     erase_attempts = models.PositiveIntegerField(default=0)
-    erase_error = models.TextField(blank=True, help_text="Why the last attempt failed, while pending.")
+    erase_error = models.TextField(
+        blank=True, help_text="Why the last attempt failed (pending), or why the erasure gave up (failed)."
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -293,7 +296,8 @@ class PrivacyRequest(models.Model):
             choice_constraint("erase_state", EraseState, "support_privacy_state_valid"),
             models.CheckConstraint(
                 condition=Q(erase_state=EraseState.PENDING, erased_at__isnull=True)
-                | Q(erase_state=EraseState.DONE, erased_at__isnull=False, erase_counts__isnull=False),
+                | Q(erase_state=EraseState.DONE, erased_at__isnull=False, erase_counts__isnull=False)
+                | (Q(erase_state=EraseState.FAILED, erased_at__isnull=True) & ~Q(erase_error="")),
                 name="support_privacy_done_is_recorded",
             ),
             models.CheckConstraint(condition=~Q(entity_id=""), name="support_privacy_has_id"),

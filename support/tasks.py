@@ -1,20 +1,15 @@
 from celery.exceptions import SoftTimeLimitExceeded
-from django.db import OperationalError as DatabaseOperationalError
 
-from mlops.jobs import job_task
+from mlops.jobs import DATABASE_RETRIES, job_task
 
 from . import services
-
-
-def _erase_fail(request_id: int, reason: str) -> None:
-    services.privacy_request_erase_fail(request_id=request_id, reason=reason)
 
 
 @job_task(
     "erasure",
     "privacy erasure",
     job=("request_id",),
-    fail=_erase_fail,
+    fail=services.privacy_request_erase_fail,
     autoretry_for=(Exception,),
     dont_autoretry_for=(SoftTimeLimitExceeded,),
     retry_backoff=True,
@@ -22,8 +17,19 @@ def _erase_fail(request_id: int, reason: str) -> None:
     max_retries=8,
 )
 def erase_privacy_request(self, request_id: int) -> dict:
-    """Erase a customer's logged data for their privacy request; done once, retried until it is."""
-    request = services.privacy_request_erase(request_id=request_id)
+    """Erase a customer's logged data for their privacy request; done once, retried with backoff, and
+    ended failed with the last error when the retries run out."""
+    try:
+        request = services.privacy_request_erase(request_id=request_id)
+    except SoftTimeLimitExceeded:
+        raise
+    except Exception as exc:
+        if self.request.retries < self.max_retries:
+            raise
+        request = services.privacy_request_erase_fail(
+            request_id=request_id,
+            reason=f"The erasure failed {self.request.retries + 1} times; the last error: {type(exc).__name__}: {exc}",
+        )
     return {"request_id": request.pk, "erase_state": request.erase_state}
 
 
@@ -36,19 +42,7 @@ def requeue_pending_erasures(self, older_than_seconds: int = 600) -> int:
 # --- explanations (support.services.explanations) --------------------------------------------------------
 
 
-def _explanation_fail(explanation_id: int, reason: str) -> None:
-    services.explanation_fail(explanation_id=explanation_id, reason=reason)
-
-
-@job_task(
-    "explanation",
-    "explanation",
-    job=("explanation_id",),
-    fail=_explanation_fail,
-    autoretry_for=(DatabaseOperationalError,),
-    retry_backoff=True,
-    max_retries=5,
-)
+@job_task("explanation", "explanation", job=("explanation_id",), fail=services.explanation_fail, **DATABASE_RETRIES)
 def compute_explanation(self, explanation_id: int) -> dict:
     """Explain one prediction with the model-agnostic explainer (seconds, so off the request).
     Idempotent: redelivered after a lost worker, it finishes the explanation once; a bad input ends

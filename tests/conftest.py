@@ -62,6 +62,13 @@ outsider = actor_fixture("olly-outsider")
 
 
 @pytest.fixture
+def media(settings, tmp_path):
+    """Stored files go under the test's own folder; returns that MEDIA_ROOT."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
 def client_as():
     """client_as(user): Django's test client signed in as that user, for the page tests."""
 

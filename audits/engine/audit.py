@@ -64,7 +64,13 @@ def reference_edges(reference: dict) -> dict:
 
 
 def build_reference(
-    path: Path, fmt: str, specs: list[ColumnSpec], facts: dict, *, target_column: str | None = None
+    path: Path,
+    fmt: str,
+    specs: list[ColumnSpec],
+    facts: dict,
+    *,
+    target_column: str | None = None,
+    max_cell_chars: int | None = reading.CELL_CHARS,
 ) -> dict:
     """The training reference. With `target_column` (the label) it also holds each feature's
     correlation with the label, which labelled batches are compared against."""
@@ -74,7 +80,7 @@ def build_reference(
     if missing:
         raise AuditInputError(f"The training data lacks column(s) the feature schema names: {', '.join(missing)}.")
     # profile_source with no edges profiles a reference: two passes, string columns read as strings.
-    return sources.profile_source(path, fmt, specs, target_column=target_column)
+    return sources.profile_source(path, fmt, specs, target_column=target_column, max_cell_chars=max_cell_chars)
 
 
 def profile_rows(
@@ -89,10 +95,12 @@ def profile_rows(
     progress: Callable[[int], None] | None = None,
     chunk_rows: int = 200_000,
     target_column: str | None = None,
+    max_cell_chars: int | None = reading.CELL_CHARS,
 ) -> dict:
     """Profile a file, or one row range of it, on the reference's bins. Partitions merge exactly.
     `target_column`: the label; a file that has it gets label statistics ("target"), one that does
-    not (an unlabelled batch) is profiled as before."""
+    not (an unlabelled batch) is profiled as before. Text cells longer than `max_cell_chars` are cut
+    as they are read and counted in the profile's "cut_cells"."""
     present = [spec for spec in specs if spec.name in facts["columns"]]
     if target_column is not None and target_column not in facts["columns"]:
         target_column = None
@@ -106,6 +114,7 @@ def profile_rows(
         row_start=row_start,
         row_stop=row_stop,
         target_column=target_column,
+        max_cell_chars=max_cell_chars,
     )
 
 
@@ -185,6 +194,7 @@ def judge(
     if serving is not None:  # a feature's nulls in serving are skew_nulls, judged against training below
         quality = [f for f in quality if not (f.check == "nulls" and f.column in features)]
     findings += quality
+    findings += checks.cut_cells_findings(profile, suite)
     skip_drift = set(features) if serving is not None else set()
     predicted = prediction is not None and prediction in ref_cols and prediction in cur_cols
     if predicted:
@@ -221,6 +231,7 @@ def audit_file(
     target_column: str | None = None,
     roles: dict | None = None,
     serving: dict | None = None,
+    max_cell_chars: int | None = reading.CELL_CHARS,
 ) -> tuple[list, str, dict]:
     """A whole audit in one process: findings (most severe first), verdict and the file's profile.
     The label statistics are gathered for `target_column`, or else for roles["label"]; `roles` and
@@ -238,6 +249,7 @@ def audit_file(
         progress=progress,
         chunk_rows=chunk_rows,
         target_column=target_column,
+        max_cell_chars=max_cell_chars,
     )
     stage("Comparing with the training reference")
     findings, verdict = judge(

@@ -23,7 +23,7 @@ from audits.engine.profile import (
     profile_reference_chunks,
 )
 from mlops.clipping import clip
-from mlops.datafiles.reading import DataFileError, iter_chunks, read_columns
+from mlops.datafiles.reading import CELL_CHARS, CellCuts, DataFileError, iter_chunks, read_columns
 
 
 def csv_dtypes(specs: list[ColumnSpec]) -> dict[str, object]:
@@ -126,6 +126,7 @@ def profile_source(
     progress: Callable[[int], None] | None = None,
     now: datetime | None = None,
     target_column: str | None = None,
+    max_cell_chars: int | None = CELL_CHARS,
 ) -> dict:
     """Profile a file (or the partition [row_start, row_stop) of it) one chunk at a time.
 
@@ -140,6 +141,9 @@ def profile_source(
     `target_column` names the label: the profile then carries feature–label statistics ("target",
     see audits/engine/target.py). It is read even when no spec names it; a file without it (an
     unlabelled batch) gets no "target".
+
+    Text cells longer than `max_cell_chars` are cut as they are read; the profile's "cut_cells" then
+    says, per column, how many were cut and the longest one's length (docs/audit-profile-format.md).
     """
     wanted = [s.name for s in specs]
     if target_column is not None and target_column not in wanted:
@@ -148,9 +152,19 @@ def profile_source(
     ids = [s.name for s in specs if s.kind == "id"]
     trackers = {name: DuplicateTracker() for name in ids}
 
-    def read(columns):
+    cuts = CellCuts(max_cell_chars or 0)
+
+    def read(columns, cuts=None):
         return lambda: iter_chunks(
-            path, fmt, chunk_rows=chunk_rows, columns=columns, row_start=row_start, row_stop=row_stop, dtypes=dtypes
+            path,
+            fmt,
+            chunk_rows=chunk_rows,
+            columns=columns,
+            row_start=row_start,
+            row_stop=row_stop,
+            dtypes=dtypes,
+            max_cell_chars=max_cell_chars,
+            cuts=cuts,
         )
 
     def tracked(chunks):
@@ -163,7 +177,7 @@ def profile_source(
     if edges is None:
         numeric = [s.name for s in specs if s.kind == "numeric"]
         profile = profile_reference_chunks(
-            lambda: tracked(read(wanted)()),
+            lambda: tracked(read(wanted, cuts)()),
             specs,
             now=now,
             progress=progress,
@@ -174,7 +188,7 @@ def profile_source(
     else:
         profile = None
         done = 0
-        for chunk in tracked(read(wanted)()):
+        for chunk in tracked(read(wanted, cuts)()):
             part = profile_frame(
                 chunk, specs, edges=edges, now=now, target_column=target_column, _id_duplicates=not ids
             )
@@ -186,6 +200,8 @@ def profile_source(
         if profile is None:
             present = set(read_columns(path, fmt))
             profile = empty_profile([s for s in specs if s.name in present], edges)
+    if cuts:
+        profile["cut_cells"] = cuts.as_dict()
     for name, tracker in trackers.items():
         column = profile["columns"].get(name)
         if column is not None:

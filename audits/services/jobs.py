@@ -77,7 +77,7 @@ def batch_register(
     *,
     model: RegisteredModel,
     actor,
-    name: str,
+    name: str = "",
     purpose: str = BatchPurpose.INCOMING,
     uploaded: UploadedFile | None = None,
     storage_path: str = "",
@@ -85,7 +85,8 @@ def batch_register(
     declared_sha256: str = "",
     signature: str = "",
 ) -> DataBatch:
-    """Accept a data file as it is. Its content is judged by the audit, which reports what is wrong."""
+    """Accept a data file as it is (named after the file unless `name` is given). Its content is judged
+    by the audit, which reports what is wrong."""
     source_name = one_source_name(uploaded, storage_path)
     fmt = format or FORMAT_BY_SUFFIX.get(Path(source_name).suffix.lower())
     if fmt not in DataFormat.values:
@@ -96,7 +97,7 @@ def batch_register(
         sha, size = sha256_stream(handle)
     batch = DataBatch(
         model=model,
-        name=name[:BATCH_NAME_MAX_LENGTH],
+        name=(name or source_name)[:BATCH_NAME_MAX_LENGTH],
         purpose=purpose,
         format=fmt,
         sha256=sha,
@@ -180,32 +181,17 @@ def audit_submit(
     *,
     model: RegisteredModel,
     actor,
-    name: str = "",
     version: ModelVersion | None = None,
-    purpose: str = BatchPurpose.INCOMING,
-    uploaded: UploadedFile | None = None,
-    storage_path: str = "",
-    format: str = "",
-    declared_sha256: str = "",
-    signature: str = "",
     schedule=None,
     trigger_key: str = "",
+    **batch,
 ) -> AuditJob:
-    """Accept a batch and queue its audit. The target is checked before any bytes are stored, so a
-    request that cannot be audited leaves nothing behind."""
+    """Accept a batch (`batch` holds batch_register's other arguments: the file, its name, format…)
+    and queue its audit. The target is checked before any bytes are stored, so a request that cannot
+    be audited leaves nothing behind."""
     version = _audit_target(model, version)
-    batch = batch_register(
-        model=model,
-        actor=actor,
-        name=name or (uploaded.name if uploaded else storage_path),
-        purpose=purpose,
-        uploaded=uploaded,
-        storage_path=storage_path,
-        format=format,
-        declared_sha256=declared_sha256,
-        signature=signature,
-    )
-    return audit_start(batch=batch, actor=actor, version=version, schedule=schedule, trigger_key=trigger_key)
+    registered = batch_register(model=model, actor=actor, **batch)
+    return audit_start(batch=registered, actor=actor, version=version, schedule=schedule, trigger_key=trigger_key)
 
 
 # --- running jobs -------------------------------------------------------------------------------
@@ -280,7 +266,14 @@ def _build_reference(job: AuditJob) -> AuditJob:
     specs = [ColumnSpec.from_dict(spec) for spec in facts["specs"]]
     _update(job.pk, stage="Profiling the training data", rows_total=facts["rows"])
     roles = facts.get("roles") or {}
-    profile = engine.build_reference(path, job.batch.format, specs, facts, target_column=roles.get("label"))
+    profile = engine.build_reference(
+        path,
+        job.batch.format,
+        specs,
+        facts,
+        target_column=roles.get("label"),
+        max_cell_chars=settings.KEEL_MAX_CELL_CHARS,
+    )
     with transaction.atomic():
         locked = AuditJob.objects.select_for_update().get(pk=job.pk)
         if locked.state != AuditState.RUNNING:
@@ -356,6 +349,7 @@ def _audit_batch(job: AuditJob) -> AuditJob:
         stage=lambda text: _update(job.pk, stage=text),
         chunk_rows=settings.KEEL_AUDIT_CHUNK_ROWS,
         target_column=reference.label_column or None,
+        max_cell_chars=settings.KEEL_MAX_CELL_CHARS,
         **_judging(job, reference),
     )
     return _record(job.pk, findings, verdict, profile, facts)
@@ -391,6 +385,7 @@ def audit_profile_partition(*, job_id: int, row_start: int, row_stop: int) -> di
         row_stop=row_stop,
         chunk_rows=settings.KEEL_AUDIT_CHUNK_ROWS,
         target_column=reference.label_column or None,
+        max_cell_chars=settings.KEEL_MAX_CELL_CHARS,
     )
     AuditJob.objects.filter(pk=job_id).update(rows_done=F("rows_done") + (row_stop - row_start))
     return profile

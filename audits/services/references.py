@@ -5,10 +5,11 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
 from mlops.errors import ApplicationError
+from mlops.roles import EDIT_AUDIT_CHECKS
 from registry.models import ModelVersion
 
 from ..engine.columns import specs_from_schema
-from ..models import AuditJob, AuditKind, BatchPurpose, DataBatch
+from ..models import AuditJob, AuditKind, AuditState, BatchPurpose, DataBatch, ReferenceProfile
 from . import jobs
 
 __all__ = ["reference_submit", "reference_build_start"]
@@ -20,6 +21,22 @@ def _require_schema(version: ModelVersion) -> None:
             f"v{version.version} has no feature schema; Keel needs it to know each column's kind.",
             field="version",
             status_code=409,
+        )
+
+
+def _require_right_to_build(version: ModelVersion, actor) -> None:
+    """A pipeline builds a new version's first reference; replacing one it has (or one being built)
+    changes what the version's batches are checked against, so it is the reviewers' (EDIT_AUDIT_CHECKS)."""
+    if actor.has_perm(EDIT_AUDIT_CHECKS):
+        return
+    building = AuditJob.objects.filter(
+        version=version, kind=AuditKind.REFERENCE, state__in=[AuditState.QUEUED, AuditState.RUNNING]
+    )
+    if ReferenceProfile.objects.filter(version=version).exists() or building.exists():
+        raise ApplicationError(
+            f"v{version.version} already has a training reference; replacing it changes what its batches "
+            "are checked against, so a reviewer does it.",
+            status_code=403,
         )
 
 
@@ -35,6 +52,7 @@ def reference_submit(
 ) -> AuditJob:
     """Accept a version's training data and queue its reference build (checked before bytes are stored)."""
     _require_schema(version)
+    _require_right_to_build(version, actor)
     batch = jobs.batch_register(
         model=version.model,
         actor=actor,
@@ -63,6 +81,7 @@ def reference_build_start(
     if batch.model_id != version.model_id:
         raise ApplicationError("That batch belongs to another model.", field="batch")
     _require_schema(version)
+    _require_right_to_build(version, actor)
     extra = {}
     if label_column:
         extra[label_column] = "categorical" if "classification" in version.model.task_type else "numeric"

@@ -1,16 +1,21 @@
 """The upsell model's chapter: the model, its four nightly training runs and the versions they
 register, then the promotion story replayed through the real workflow (gate, four eyes, rollback)."""
 
+import hashlib
 from datetime import UTC, date, datetime
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from demo.signups import generate_signups, minutes_as_hours
-from demo.training import TrainedModel, train_upsell_model
+from demo.training import TrainedModel, serialise_pickle, train_upsell_model
 from registry import services
 from registry.models import RegisteredModel, RunStatus, TaskType
 
 from . import soom
+
+# The in-process artifact loader reads joblib; the demo's versions are uploaded as joblib pickles,
+# which the model's owner allows on the record.
+PICKLE_REASON = "The gate's artifact loader reads joblib pickles of the upsell pipeline."
 
 
 def upsell_model(*, owner, say) -> RegisteredModel:
@@ -21,6 +26,7 @@ def upsell_model(*, owner, say) -> RegisteredModel:
             name=soom.MODEL_NAME, task_type=TaskType.BINARY, owner=owner, description=soom.MODEL_DESCRIPTION
         )
         say(f"Registered model {soom.MODEL_NAME}.")
+        services.model_pickle_policy_set(model=model, actor=owner, allowed=True, reason=PICKLE_REASON)
     return model
 
 
@@ -102,8 +108,9 @@ def register(model, experiment, pipeline, release: soom.Release, result: Trained
         metrics=result.metrics,
         tags={"source": "seed_demo"},
     )
-    upload = SimpleUploadedFile("model.joblib", result.artifact_bytes, content_type="application/octet-stream")
-    return services.artifact_attach(version=version, uploaded=upload, sha256=result.artifact_sha256)
+    raw = serialise_pickle(result.pipeline)
+    upload = SimpleUploadedFile("model.joblib", raw, content_type="application/octet-stream")
+    return services.artifact_attach(version=version, uploaded=upload, sha256=hashlib.sha256(raw).hexdigest())
 
 
 def govern(model, versions, pipeline, reviewers, october: bytes, *, say):

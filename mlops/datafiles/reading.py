@@ -36,6 +36,7 @@ import pandas as pd
 
 from mlops.clipping import MESSAGE_LIMIT, clip
 
+from .cells import CELL_CHARS, CellCuts, cut_arrow_batch, cut_frame, cut_jsonl_line
 from .errors import DataFileError
 from .headers import check_names, csv_header
 from .scanning import (
@@ -48,7 +49,9 @@ from .scanning import (
 )
 
 __all__ = [
+    "CELL_CHARS",
     "FORMATS",
+    "CellCuts",
     "DataFileError",
     "FileScan",
     "count_rows",
@@ -163,16 +166,33 @@ def count_rows(path, fmt, *, scan: FileScan | None = None) -> int:
 # ------------------------------------------------------------------------------------ whole frames
 
 
-def read_frame(source, fmt: str, *, nrows: int | None = None, max_columns: int | None = None) -> pd.DataFrame:
+def read_frame(
+    source,
+    fmt: str,
+    *,
+    nrows: int | None = None,
+    max_columns: int | None = None,
+    max_cell_chars: int | None = CELL_CHARS,
+) -> pd.DataFrame:
     """A whole file (or its first `nrows` rows) as one DataFrame, from a path or a binary handle; for
     files small enough to hold in memory (hold-out data). CSV and jsonl must be UTF-8 throughout. The
-    header is checked as read_columns does (unique names, at most `max_columns`) before pandas reads it."""
+    header is checked as read_columns does (unique names, at most `max_columns`) before pandas reads it.
+    Text cells longer than `max_cell_chars` are cut (cells.py); the frame's attrs["cut_cells"] then
+    says which columns had cells cut ({column: {"cells", "longest", "limit"}})."""
     _check_format(fmt)
     if isinstance(source, (str, os.PathLike)):
         with open(source, "rb") as handle:
-            return read_frame(handle, fmt, nrows=nrows, max_columns=max_columns)
+            return read_frame(handle, fmt, nrows=nrows, max_columns=max_columns, max_cell_chars=max_cell_chars)
+    cuts = CellCuts(max_cell_chars or 0)
+    frame = _read_whole(source, fmt, nrows, max_columns, max_cell_chars, cuts)
+    if cuts:
+        frame.attrs["cut_cells"] = cuts.as_dict()
+    return frame
+
+
+def _read_whole(source, fmt, nrows, max_columns, max_cell_chars, cuts) -> pd.DataFrame:
     if fmt == "parquet":
-        return _parquet_frame(source, nrows, max_columns)
+        return _parquet_frame(source, nrows, max_columns, max_cell_chars, cuts)
     if fmt == "csv":
         start = source.tell()
         with contextlib.suppress(UnicodeDecodeError):  # the UTF-8 check below names the offset
@@ -186,12 +206,16 @@ def read_frame(source, fmt: str, *, nrows: int | None = None, max_columns: int |
     if not raw.strip():
         raise DataFileError("The file is empty.")
     if fmt == "jsonl":
-        numbered = [(number, line) for number, line in enumerate(io.BytesIO(raw), start=1) if line.strip()]
+        numbered = [
+            (number, cut_jsonl_line(line, max_cell_chars, cuts))
+            for number, line in enumerate(io.BytesIO(raw), start=1)
+            if line.strip()
+        ]
         numbered = numbered if nrows is None else numbered[:nrows]
         check_names(_jsonl_keys(line for _, line in numbered[:1000]), max_columns)
         return _jsonl_frame([line for _, line in numbered], [number for number, _ in numbered])
     try:
-        return pd.read_csv(io.BytesIO(raw), nrows=nrows)
+        return cut_frame(pd.read_csv(io.BytesIO(raw), nrows=nrows), max_cell_chars, cuts)
     except pd.errors.EmptyDataError:
         raise DataFileError("The file is empty.") from None
     except pd.errors.ParserError as e:
@@ -212,7 +236,7 @@ def _jsonl_keys(lines) -> list[str]:
     return list(names)
 
 
-def _parquet_frame(source, nrows: int | None, max_columns: int | None) -> pd.DataFrame:
+def _parquet_frame(source, nrows, max_columns, max_cell_chars, cuts) -> pd.DataFrame:
     import pyarrow as pa
 
     pf = _parquet(source)
@@ -223,6 +247,8 @@ def _parquet_frame(source, nrows: int | None, max_columns: int | None) -> pd.Dat
         else:
             first = list(islice(pf.iter_batches(batch_size=max(nrows, 1)), 1))
             table = pa.Table.from_batches(first, schema=pf.schema_arrow).slice(0, nrows)
+        batches = [cut_arrow_batch(batch, max_cell_chars, cuts) for batch in table.to_batches()]
+        table = pa.Table.from_batches(batches, schema=table.schema)
     except (pa.ArrowException, OSError) as e:
         raise DataFileError(f"The Parquet file could not be read: {clip(e, MESSAGE_LIMIT)}") from None
     return table.to_pandas()
@@ -240,6 +266,8 @@ def iter_chunks(
     row_start: int = 0,
     row_stop: int | None = None,
     dtypes: dict | None = None,
+    max_cell_chars: int | None = CELL_CHARS,
+    cuts: CellCuts | None = None,
 ) -> Iterator[pd.DataFrame]:
     """DataFrames of at most chunk_rows rows for data rows [row_start, row_stop) (0-based, header excluded).
 
@@ -247,8 +275,9 @@ def iter_chunks(
     to pandas for csv (see the module doc) and used to turn those columns into strings for jsonl. jsonl:
     the keys of the first 1,000 records are the file's columns; a chunk where none of its records has one
     of them gets it as all-null (so its rows count as nulls), and keys first seen later appear from the
-    chunk that has them. Parquet reads only the row groups overlapping the partition. Problems with the
-    file raise DataFileError.
+    chunk that has them. Parquet reads only the row groups overlapping the partition. Text cells longer
+    than `max_cell_chars` are cut (cells.py) and counted in `cuts`. Problems with the file raise
+    DataFileError.
     """
     _check_format(fmt)
     _check_file(path)
@@ -258,11 +287,13 @@ def iter_chunks(
         raise ValueError("need 0 <= row_start <= row_stop")
     if row_stop is not None and row_stop == row_start:
         return iter(())
+    cap = (max_cell_chars, cuts)
     if fmt == "csv":
-        return _iter_csv(path, chunk_rows, columns, row_start, row_stop, dtypes or {})
+        chunks = _iter_csv(path, chunk_rows, columns, row_start, row_stop, dtypes or {})
+        return (cut_frame(chunk, *cap) for chunk in chunks)
     if fmt == "parquet":
-        return _iter_parquet(path, chunk_rows, columns, row_start, row_stop)
-    return _iter_jsonl(path, chunk_rows, columns, row_start, row_stop, dtypes or {})
+        return _iter_parquet(path, chunk_rows, columns, row_start, row_stop, cap)
+    return _iter_jsonl(path, chunk_rows, columns, row_start, row_stop, dtypes or {}, cap)
 
 
 _FIELDS = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
@@ -369,7 +400,7 @@ def _iter_csv(path, chunk_rows, columns, row_start, row_stop, dtypes) -> Iterato
         handle.close()
 
 
-def _iter_parquet(path, chunk_rows, columns, row_start, row_stop) -> Iterator[pd.DataFrame]:
+def _iter_parquet(path, chunk_rows, columns, row_start, row_stop, cap) -> Iterator[pd.DataFrame]:
     import pyarrow as pa
 
     pf = _parquet(path)
@@ -399,7 +430,7 @@ def _iter_parquet(path, chunk_rows, columns, row_start, row_stop) -> Iterator[pd
                 continue
             if lo or hi < batch.num_rows:
                 batch = batch.slice(lo, hi - lo)
-            yield batch.to_pandas()
+            yield cut_arrow_batch(batch, *cap).to_pandas()
             if at >= stop:
                 break
     except (pa.ArrowException, OSError) as e:
@@ -447,7 +478,7 @@ def _jsonl_frame(lines: list[bytes], numbers: list[int], path=None) -> pd.DataFr
     return frame
 
 
-def _iter_jsonl(path, chunk_rows, columns, row_start, row_stop, dtypes) -> Iterator[pd.DataFrame]:
+def _iter_jsonl(path, chunk_rows, columns, row_start, row_stop, dtypes, cap) -> Iterator[pd.DataFrame]:
     row = 0
     lines: list[bytes] = []
     numbers: list[int] = []
@@ -477,7 +508,7 @@ def _iter_jsonl(path, chunk_rows, columns, row_start, row_stop, dtypes) -> Itera
             if row >= row_start:
                 if row_stop is not None and row >= row_stop:
                     break
-                lines.append(raw)
+                lines.append(cut_jsonl_line(raw, *cap))
                 numbers.append(number)
                 if len(lines) >= chunk_rows:
                     yield emit()

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from mlops.api import KeelAPIView
 from mlops.errors import ApplicationError
 from mlops.openapi import list_schema
-from mlops.roles import MOVE_ALIAS, REGISTER_MODELS, USE_KEEL
+from mlops.roles import ALLOW_PICKLES, LOG_TRAINING, MOVE_ALIAS, REGISTER_MODELS, USE_KEEL
 
 from .. import selectors, services
 from .. import serializers as s
@@ -21,6 +21,7 @@ from ..models import Experiment, RegisteredModel
 __all__ = [
     "READ",
     "READ_WRITE",
+    "READ_LOG",
     "MULTIPART_SLACK",
     "ModelListApi",
     "ModelDetailApi",
@@ -30,6 +31,7 @@ __all__ = [
     "VersionTagsApi",
     "AliasApi",
     "AliasHistoryApi",
+    "PicklePolicyApi",
     "VersionDiffApi",
     "ExperimentListApi",
     "RunListApi",
@@ -41,6 +43,8 @@ __all__ = [
 
 READ = {"GET": USE_KEEL}
 READ_WRITE = {"GET": USE_KEEL, "POST": REGISTER_MODELS}
+# The training commit log (versions, runs, their params, metrics, tags, artifacts): the pipelines'.
+READ_LOG = {"GET": USE_KEEL, "POST": LOG_TRAINING}
 
 # Multipart framing around the file adds a little to Content-Length; allow for it before refusing.
 MULTIPART_SLACK = 64 * 1024
@@ -80,7 +84,7 @@ class ModelDetailApi(KeelAPIView):
 
 
 class VersionListApi(KeelAPIView):
-    required_permissions = READ_WRITE
+    required_permissions = READ_LOG
 
     @list_schema(s.VersionOut, VersionFilter)
     def get(self, request, name):
@@ -111,7 +115,7 @@ class VersionDetailApi(KeelAPIView):
 
 
 class VersionArtifactApi(KeelAPIView):
-    required_permissions = READ_WRITE
+    required_permissions = READ_LOG
     parser_classes = [MultiPartParser, FormParser]
 
     @extend_schema(responses={(200, "application/octet-stream"): bytes})
@@ -145,7 +149,7 @@ class VersionArtifactApi(KeelAPIView):
 
 
 class VersionTagsApi(KeelAPIView):
-    required_permissions = {"POST": REGISTER_MODELS}
+    required_permissions = {"POST": LOG_TRAINING}
 
     @extend_schema(request=s.TagsIn, responses=s.VersionOut)
     def post(self, request, name, version):
@@ -193,6 +197,27 @@ class AliasHistoryApi(KeelAPIView):
         return self.list_response(request, selectors.alias_history(selectors.model_get(name)), s.AliasEventOut)
 
 
+class PicklePolicyApi(KeelAPIView):
+    """Whether the model may hold pickle artifacts: reviewers' decisions, newest (the one in force) first.
+
+    Pickles run code when loaded, so without a decision allowing them a pickle upload is refused.
+    POST records a reviewer's decision with a reason (allowed true or false)."""
+
+    required_permissions = {"GET": USE_KEEL, "POST": ALLOW_PICKLES}
+
+    @list_schema(s.PickleDecisionOut)
+    def get(self, request, name):
+        history = selectors.pickle_allowance_history(selectors.model_get(name))
+        return self.list_response(request, history, s.PickleDecisionOut)
+
+    @extend_schema(request=s.PickleDecisionIn, responses={201: s.PickleDecisionOut})
+    def post(self, request, name):
+        decision = services.model_pickle_policy_set(
+            model=selectors.model_get(name), actor=request.user, **self.validated(s.PickleDecisionIn)
+        )
+        return Response(s.PickleDecisionOut(decision).data, status=status.HTTP_201_CREATED)
+
+
 class VersionDiffApi(KeelAPIView):
     required_permissions = READ
 
@@ -225,7 +250,7 @@ class VersionDiffApi(KeelAPIView):
 
 
 class ExperimentListApi(KeelAPIView):
-    required_permissions = READ_WRITE
+    required_permissions = READ_LOG
 
     @list_schema(s.ExperimentOut)
     def get(self, request):
@@ -238,7 +263,7 @@ class ExperimentListApi(KeelAPIView):
 
 
 class RunListApi(KeelAPIView):
-    required_permissions = READ_WRITE
+    required_permissions = READ_LOG
 
     @list_schema(s.RunOut, RunFilter)
     def get(self, request):
@@ -262,7 +287,7 @@ class RunDetailApi(KeelAPIView):
 
 
 class RunLogApi(KeelAPIView):
-    required_permissions = {"POST": REGISTER_MODELS}
+    required_permissions = {"POST": LOG_TRAINING}
 
     @extend_schema(request=s.RunLogIn, responses=s.RunOut)
     def post(self, request, run_id):
@@ -279,7 +304,7 @@ class RunLogApi(KeelAPIView):
 
 
 class RunStatusApi(KeelAPIView):
-    required_permissions = {"POST": REGISTER_MODELS}
+    required_permissions = {"POST": LOG_TRAINING}
 
     @extend_schema(request=s.RunStatusIn, responses=s.RunOut)
     def post(self, request, run_id):

@@ -12,7 +12,7 @@ from mlops.api import DetailMixin, KeelAPIView
 from mlops.errors import NotFound
 from mlops.etags import etag_for, etag_matches
 from mlops.openapi import list_schema, upload_request
-from mlops.roles import APPROVE_PROMOTION, REGISTER_MODELS, USE_KEEL
+from mlops.roles import APPROVE_PROMOTION, LOG_TRAINING, REGISTER_MODELS, USE_KEEL, VIEW_PROMOTIONS
 
 from .. import selectors, services
 from .. import serializers as s
@@ -43,7 +43,7 @@ class PromotionFilter(django_filters.FilterSet):
 
 
 class HoldoutListApi(KeelAPIView):
-    required_permissions = {"GET": USE_KEEL, "POST": REGISTER_MODELS}
+    required_permissions = {"GET": VIEW_PROMOTIONS, "POST": LOG_TRAINING}
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
     @list_schema(s.HoldoutOut)
@@ -61,7 +61,7 @@ class HoldoutListApi(KeelAPIView):
 
 
 class PolicyApi(KeelAPIView):
-    required_permissions = {"GET": USE_KEEL, "PUT": APPROVE_PROMOTION}
+    required_permissions = {"GET": VIEW_PROMOTIONS, "PUT": APPROVE_PROMOTION}
 
     @extend_schema(responses=s.PolicyOut)
     def get(self, request, name):
@@ -76,7 +76,7 @@ class PolicyApi(KeelAPIView):
 
 
 class PromotionListApi(KeelAPIView):
-    required_permissions = {"GET": USE_KEEL, "POST": REGISTER_MODELS}
+    required_permissions = {"GET": VIEW_PROMOTIONS, "POST": REGISTER_MODELS}
 
     @list_schema(s.PromotionSummaryOut, PromotionFilter)
     def get(self, request):
@@ -104,7 +104,7 @@ class PromotionListApi(KeelAPIView):
 
 
 class PromotionDetailApi(DetailMixin, KeelAPIView):
-    required_permissions = {"GET": USE_KEEL}
+    required_permissions = {"GET": VIEW_PROMOTIONS}
     serializer_class = s.PromotionOut
     get_object = staticmethod(selectors.promotion_get)
 

@@ -6,6 +6,7 @@ from ..models import ModelVersion, RegisteredModel
 
 __all__ = [
     "CompareForm",
+    "PicklePolicyForm",
 ]
 
 
@@ -44,3 +45,15 @@ class CompareForm(forms.Form):
             }
             data["left_version"], data["right_version"] = by_number[left], by_number[right]
         return data
+
+
+class PicklePolicyForm(forms.Form):
+    """A reviewer's decision on pickle artifacts for one model: the state asked for, and why."""
+
+    allowed = forms.BooleanField(required=False, widget=forms.HiddenInput)
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=2000,
+        label="Why?",
+        error_messages={"required": "Say why, for the record."},
+    )

@@ -87,9 +87,12 @@ class PromotionRequestForm(forms.Form):
         error_messages={"required": "Say why this version should serve; reviewers read it."},
     )
 
-    def __init__(self, *args, model: RegisteredModel, **kwargs):
+    def __init__(self, *args, model: RegisteredModel, may_upload: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
         self.model = model
+        if not may_upload:
+            # Hold-outs are the pipelines' (LOG_TRAINING): a reviewer picks one, never uploads one.
+            del self.fields["holdout_file"], self.fields["label_column"]
         self.fields["version"].queryset = promotable_versions(model)
         self.fields["version"].label_from_instance = lambda v: (
             f"v{v.version} — registered {v.created_at:%Y-%m-%d}" + (f" · {v.description[:60]}" if v.description else "")
@@ -98,6 +101,8 @@ class PromotionRequestForm(forms.Form):
             "Pick a version of this model that has an artifact uploaded."
         )
         self.fields["holdout"].queryset = model_holdouts(model)
+        if not may_upload:
+            self.fields["holdout"].empty_label = "— none —"
         self.fields["holdout"].label_from_instance = lambda h: (
             f"{h.name} — {h.format}, label '{h.label_column}', registered {h.created_at:%Y-%m-%d}"
         )

@@ -37,11 +37,13 @@ __all__ = [
     "TagHistory",
     "RunTag",
     "artifact_upload_to",
+    "ArtifactFormat",
     "ModelVersion",
     "ModelVersionTag",
     "ArtifactCheck",
     "ModelAlias",
     "AliasEvent",
+    "PickleAllowance",
 ]
 
 
@@ -63,8 +65,13 @@ class RegisteredModel(models.Model):
     class Meta:
         ordering = ["name"]
         permissions = [
-            ("register_models", "Can register models, versions and training runs"),
+            ("register_models", "Can register models and request promotions"),
+            (
+                "log_training",
+                "Can register versions and runs, log their params, metrics and tags, upload artifacts and hold-outs",
+            ),
             ("move_alias", "Can move model aliases"),
+            ("allow_pickle_artifacts", "Can allow or revoke pickle artifacts for a model"),
         ]
         constraints = [
             choice_constraint("task_type", TaskType, "registry_model_task_type_valid"),
@@ -203,6 +210,12 @@ def artifact_upload_to(instance: "ModelVersion", filename: str) -> str:
     return f"artifacts/{instance.model.name}/v{instance.version}/{safe}"
 
 
+class ArtifactFormat(models.TextChoices):
+    # mlops.modelformats: skops files build only trusted types; anything else is a pickle, i.e. code.
+    SKOPS = "skops", "skops"
+    PICKLE = "pickle", "pickle (joblib)"
+
+
 class ModelVersion(models.Model):
     model = models.ForeignKey(RegisteredModel, on_delete=models.PROTECT, related_name="versions")
     version = models.PositiveIntegerField(editable=False)
@@ -212,6 +225,9 @@ class ModelVersion(models.Model):
     artifact = models.FileField(upload_to=artifact_upload_to, max_length=500, blank=True)
     artifact_sha256 = models.CharField(max_length=64, blank=True, validators=[validate_sha256])
     artifact_size = models.BigIntegerField(null=True, blank=True)
+    artifact_format = models.CharField(
+        max_length=10, choices=ArtifactFormat.choices, blank=True, help_text="Read from the bytes at upload."
+    )
     feature_schema = models.JSONField(default=list, blank=True, validators=[validate_feature_schema])
     decision_threshold = models.FloatField(
         null=True,
@@ -249,6 +265,11 @@ class ModelVersion(models.Model):
                 condition=(Q(artifact="") & Q(artifact_sha256="") & Q(artifact_size__isnull=True))
                 | (~Q(artifact="") & ~Q(artifact_sha256="") & Q(artifact_size__gte=0)),
                 name="registry_version_artifact_complete",
+            ),
+            models.CheckConstraint(
+                condition=(Q(artifact="") & Q(artifact_format=""))
+                | (~Q(artifact="") & Q(artifact_format__in=ArtifactFormat.values)),
+                name="registry_version_artifact_format_known",
             ),
         ]
 
@@ -327,3 +348,21 @@ class AliasEvent(models.Model):
             return f"v{v.version}" if v else "—"
 
         return f"{self.model.name}@{self.alias}: {label(self.from_version)} → {label(self.to_version)}"
+
+
+class PickleAllowance(models.Model):
+    """Append-only: a reviewer's decision, with a reason, to allow (or stop allowing) pickle artifacts
+    for one model. The newest row is the model's current policy; no row means pickles are refused."""
+
+    model = models.ForeignKey(RegisteredModel, on_delete=models.PROTECT, related_name="pickle_allowances")
+    allowed = models.BooleanField()
+    reason = models.TextField()
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.CheckConstraint(condition=~Q(reason=""), name="registry_pickle_allowance_has_reason")]
+
+    def __str__(self) -> str:
+        return f"{self.model.name}: pickles {'allowed' if self.allowed else 'refused'} by {self.actor}"

@@ -203,7 +203,10 @@ class PromotionRequest(models.Model):
 
     class Meta:
         ordering = ["-submitted_at", "-id"]
-        permissions = [("approve_promotion", "Can approve, reject and roll back promotions")]
+        permissions = [
+            ("approve_promotion", "Can approve, reject and roll back promotions"),
+            ("view_promotions", "Can read promotion requests, hold-outs and policies"),
+        ]
         constraints = [
             choice_constraint("state", PromotionState, "registry_promotion_state_valid"),
             choice_constraint("action", PromotionAction, "registry_promotion_action_valid"),

@@ -10,7 +10,16 @@ from rest_framework import serializers
 
 from mlops.api import StrictSerializer
 
-from ..models import AliasEvent, Experiment, ModelVersion, RegisteredModel, RunStatus, TaskType, TrainingRun
+from ..models import (
+    AliasEvent,
+    Experiment,
+    ModelVersion,
+    PickleAllowance,
+    RegisteredModel,
+    RunStatus,
+    TaskType,
+    TrainingRun,
+)
 from ..selectors import latest_metrics, latest_tags
 from ..validators import (
     FEATURE_TYPES,
@@ -44,6 +53,8 @@ __all__ = [
     "AliasEventOut",
     "AliasOut",
     "AliasUnmovedOut",
+    "PickleDecisionIn",
+    "PickleDecisionOut",
     "DiffRowOut",
 ]
 
@@ -286,6 +297,7 @@ class VersionOut(serializers.ModelSerializer):
         return {
             "sha256": version.artifact_sha256,
             "size": version.artifact_size,
+            "format": version.artifact_format,
             "download_url": request.build_absolute_uri(url) if request else url,
             "last_check": None if last is None else {"ok": last.ok, "checked_at": last.checked_at, "error": last.error},
         }
@@ -367,6 +379,19 @@ class AliasOut(serializers.Serializer):
 class AliasUnmovedOut(serializers.Serializer):
     message = serializers.CharField(help_text="The alias already pointed there.")
     detail = serializers.DictField(help_text="Empty.")
+
+
+class PickleDecisionIn(StrictSerializer):
+    allowed = serializers.BooleanField(help_text="true allows pickle artifacts for the model; false stops.")
+    reason = serializers.CharField(max_length=2000, help_text="Why, for the record.")
+
+
+class PickleDecisionOut(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor.username")
+
+    class Meta:
+        model = PickleAllowance
+        fields = ["allowed", "reason", "actor", "created_at"]
 
 
 class DiffRowOut(serializers.Serializer):

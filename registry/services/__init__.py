@@ -2,6 +2,7 @@
 `from registry import services` and `services.<noun>_<verb>(...)`; the modules below are where each
 lives."""
 
+from .artifact_formats import *  # noqa: F401,F403
 from .catalog import *  # noqa: F401,F403
 from .gate import *  # noqa: F401,F403
 from .notifications import *  # noqa: F401,F403

@@ -38,6 +38,7 @@ from ..models import (
 )
 from ..selectors import latest_metrics, latest_tags
 from ..validators import MAX_PARAM_VALUE_LENGTH, SHA256_RE
+from .artifact_formats import artifact_format_check
 
 __all__ = [
     "model_create",
@@ -302,9 +303,10 @@ def _hash_upload(uploaded: UploadedFile) -> str:
 
 
 def artifact_attach(*, version: ModelVersion, uploaded: UploadedFile, sha256: str) -> ModelVersion:
-    """Store a version's artifact after checking its size and that its bytes hash to `sha256`.
+    """Store a version's artifact after checking its size, that its bytes hash to `sha256`, and its
+    format (a skops file building only trusted types, or a pickle for a model that allows pickles).
 
-    Refusals (bad hash, mismatch, too large, already attached) store nothing. If the database write
+    Refusals (bad hash, mismatch, too large, already attached, untrusted format) store nothing. If the database write
     fails after the bytes reached storage, the stored file is removed again.
     """
     sha256 = (sha256 or "").strip().lower()
@@ -330,11 +332,14 @@ def artifact_attach(*, version: ModelVersion, uploaded: UploadedFile, sha256: st
                     "Register a new version for new bytes.",
                     field="file",
                 )
+            uploaded.seek(0)
+            artifact_format = artifact_format_check(model=locked.model, raw=uploaded.read(), name=uploaded.name)
             locked.artifact.save(bounded_file_name(uploaded.name), uploaded, save=False)
             stored_name = locked.artifact.name
             locked.artifact_sha256 = computed
             locked.artifact_size = uploaded.size
-            locked.save(update_fields=["artifact", "artifact_sha256", "artifact_size"])
+            locked.artifact_format = artifact_format
+            locked.save(update_fields=["artifact", "artifact_sha256", "artifact_size", "artifact_format"])
             check_key = uuid.uuid4()
             transaction.on_commit(lambda: _queue_artifact_check(locked.pk, check_key))
     except Exception:

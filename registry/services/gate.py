@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import OperationalError as DatabaseOperationalError
 from threadpoolctl import threadpool_limits
 
+from mlops.clipping import MESSAGE_LIMIT, clip
 from mlops.datafiles.reading import DataFileError, read_frame
 from mlops.datafiles.storage import resolve_data_path
 from mlops.hashing import sha256_stream
@@ -56,7 +57,9 @@ def load_holdout(holdout: HoldoutDataset) -> pd.DataFrame:
         try:
             opener = resolve_data_path(holdout.storage_path).open("rb")
         except Exception as exc:
-            raise GateInputError(f"The hold-out file '{holdout.storage_path}' cannot be read: {exc}") from exc
+            raise GateInputError(
+                f"The hold-out file '{clip(holdout.storage_path)}' cannot be read: {clip(exc, MESSAGE_LIMIT)}"
+            ) from exc
     with opener as handle:
         if sha256_stream(handle)[0] != holdout.sha256:
             raise GateInputError(
@@ -64,12 +67,31 @@ def load_holdout(holdout: HoldoutDataset) -> pd.DataFrame:
             )
         try:
             check_holdout_size(handle, holdout.format)
-            frame = read_frame(handle, holdout.format, max_columns=settings.KEEL_MAX_COLUMNS)
+            frame = read_frame(
+                handle,
+                holdout.format,
+                max_columns=settings.KEEL_MAX_COLUMNS,
+                max_cell_chars=settings.KEEL_MAX_CELL_CHARS,
+            )
         except DataFileError as exc:
             raise GateInputError(str(exc)) from exc
     if frame.empty:
         raise GateInputError("The hold-out file has no rows.")
     return frame
+
+
+def _refuse_cut(frame: pd.DataFrame, columns) -> None:
+    """A column the gate reads whose cells were cut as the file was read would be judged on values
+    that are not the file's: refused, naming the column and the longest cell."""
+    cut = frame.attrs.get("cut_cells") or {}
+    for name in columns:
+        if name in cut:
+            cells, longest, limit = cut[name]["cells"], cut[name]["longest"], cut[name]["limit"]
+            raise GateInputError(
+                f"{cells:,} cell{'s' if cells != 1 else ''} in the hold-out's column '{clip(name)}' "
+                f"{'are' if cells != 1 else 'is'} longer than {limit:,} characters (the longest has {longest:,}); "
+                "the gate does not judge a model on cut values (KEEL_MAX_CELL_CHARS)."
+            )
 
 
 def prepare_features(frame: pd.DataFrame, version: ModelVersion) -> pd.DataFrame:
@@ -79,7 +101,10 @@ def prepare_features(frame: pd.DataFrame, version: ModelVersion) -> pd.DataFrame
         raise GateInputError(f"v{version.version} has no feature schema; the gate cannot tell which columns it reads.")
     missing = [name for name in names if name not in frame.columns]
     if missing:
-        raise GateInputError(f"The hold-out lacks feature column(s) v{version.version} needs: {', '.join(missing)}.")
+        raise GateInputError(
+            f"The hold-out lacks feature column(s) v{version.version} needs: {clip(', '.join(missing), MESSAGE_LIMIT)}."
+        )
+    _refuse_cut(frame, names)
     features = frame[names].copy()
     for feature in version.feature_schema:
         if feature["type"] not in NUMERIC_TYPES:
@@ -90,34 +115,36 @@ def prepare_features(frame: pd.DataFrame, version: ModelVersion) -> pd.DataFrame
         if broken.any():
             row = int(np.flatnonzero(broken.to_numpy())[0])
             raise GateInputError(
-                f"Column '{feature['name']}' should be {feature['type']} but holds non-numeric values "
-                f"({int(broken.sum())} rows; e.g. {column.iloc[row]!r} in data row {row + 1})."
+                f"Column '{clip(feature['name'])}' should be {feature['type']} but holds non-numeric values "
+                f"({int(broken.sum())} rows; e.g. {clip(repr(column.iloc[row]))} in data row {row + 1})."
             )
         features[feature["name"]] = converted
     return features
 
 
 def prepare_labels(frame: pd.DataFrame, holdout: HoldoutDataset, task_type: str) -> np.ndarray:
+    name = clip(holdout.label_column)
     if holdout.label_column not in frame.columns:
-        raise GateInputError(f"The hold-out has no label column '{holdout.label_column}'.")
+        raise GateInputError(f"The hold-out has no label column '{name}'.")
     labels = frame[holdout.label_column]
     if labels.isna().any():
-        raise GateInputError(f"The label column '{holdout.label_column}' has {int(labels.isna().sum())} empty values.")
+        raise GateInputError(f"The label column '{name}' has {int(labels.isna().sum())} empty values.")
     if task_type == "binary_classification":
         values = set(pd.unique(labels))
         if not values <= {0, 1}:
-            shown = ", ".join(repr(v) for v in sorted(values, key=str)[:5])
-            raise GateInputError(f"A binary label must be 0/1; '{holdout.label_column}' holds {shown}.")
+            shown = ", ".join(clip(repr(v)) for v in sorted(values, key=str)[:5])
+            raise GateInputError(f"A binary label must be 0/1; '{name}' holds {shown}.")
         if len(values) < 2:
             raise GateInputError(
-                f"Every hold-out row has label {sorted(values, key=str)[0]!r}; judging a binary "
+                f"Every hold-out row has label {clip(repr(sorted(values, key=str)[0]))}; judging a binary "
                 "model needs rows of both outcomes."
             )
         return labels.astype(int).to_numpy()
+    _refuse_cut(frame, [holdout.label_column])
     if task_type in ("regression", "ranking"):
         numeric = pd.to_numeric(labels, errors="coerce")
         if numeric.isna().any():
-            raise GateInputError(f"The label column '{holdout.label_column}' must be numeric.")
+            raise GateInputError(f"The label column '{name}' must be numeric.")
         return numeric.to_numpy(dtype=float)
     return labels.to_numpy()
 

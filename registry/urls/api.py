@@ -15,6 +15,7 @@ urlpatterns = [
     path("models/<slug:name>/versions/<int:version>/tags", apis.VersionTagsApi.as_view(), name="version-tags"),
     path("models/<slug:name>/aliases/<slug:alias>", apis.AliasApi.as_view(), name="alias"),
     path("models/<slug:name>/alias-history/", apis.AliasHistoryApi.as_view(), name="alias-history"),
+    path("models/<slug:name>/pickles", apis.PicklePolicyApi.as_view(), name="pickle-policy"),
     path("models/<slug:name>/diff/", apis.VersionDiffApi.as_view(), name="version-diff"),
     path("models/<slug:name>/holdouts/", apis.HoldoutListApi.as_view(), name="holdout-list"),
     path("models/<slug:name>/policy", apis.PolicyApi.as_view(), name="policy"),

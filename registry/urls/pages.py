@@ -11,5 +11,6 @@ urlpatterns = [
     # Promotion governance on a model (the requests themselves live under /promotions/).
     path("<slug:name>/promotions/new/", views.promotion_new, name="promotion-new"),
     path("<slug:name>/rollback/", views.model_rollback, name="model-rollback"),
+    path("<slug:name>/pickles/", views.model_pickle_policy, name="model-pickle-policy"),
     path("<slug:name>/policy/", views.model_policy, name="model-policy"),
 ]

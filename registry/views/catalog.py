@@ -5,14 +5,19 @@ the Keel role; `raise_exception` makes a signed-in user without one get a 403 ra
 loop.
 """
 
-from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_GET
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
 
-from mlops.permissions import keel_member_required
+from mlops.errors import ApplicationError
+from mlops.forms import show_service_error
+from mlops.permissions import keel_member_required, permission_required_403
+from mlops.roles import ALLOW_PICKLES
 
-from .. import selectors
+from .. import selectors, services
 from ..config_diff import SAME, changed_only
-from ..forms import CompareForm
+from ..forms import CompareForm, PicklePolicyForm
 from ..models import ModelVersion, RegisteredModel
 from .model_page import model_detail_page
 
@@ -21,6 +26,7 @@ __all__ = [
     "model_detail",
     "version_diff",
     "version_detail",
+    "model_pickle_policy",
 ]
 
 
@@ -83,3 +89,21 @@ def version_detail(request, name: str, number: int):
             "run_tags": selectors.latest_tags(run.tags.all()) if run else {},
         },
     )
+
+
+@require_POST
+@permission_required_403(ALLOW_PICKLES)
+def model_pickle_policy(request, name: str):
+    """A reviewer allows, or stops allowing, pickle artifacts for the model, with a reason."""
+    model = get_object_or_404(RegisteredModel.objects.select_related("owner"), name=name)
+    form = PicklePolicyForm(request.POST)
+    if form.is_valid():
+        try:
+            services.model_pickle_policy_set(model=model, actor=request.user, **form.cleaned_data)
+        except ApplicationError as exc:
+            show_service_error(form, exc)
+            return model_detail_page(request, model, pickle_form=form, status=exc.status_code)
+        state = "allowed" if form.cleaned_data["allowed"] else "no longer allowed"
+        messages.success(request, f"Pickle artifacts are {state} for {model.name}.")
+        return redirect(reverse("registry:model-detail", args=[model.name]) + "#pickles")
+    return model_detail_page(request, model, pickle_form=form, status=400)

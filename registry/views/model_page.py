@@ -4,20 +4,20 @@ lives on it, so a refused rollback is shown there, in place."""
 from django.db.models import prefetch_related_objects
 from django.shortcuts import render
 
-from mlops.roles import APPROVE_PROMOTION, REGISTER_MODELS
+from mlops.roles import ALLOW_PICKLES, APPROVE_PROMOTION, REGISTER_MODELS, VIEW_PROMOTIONS
 
 from .. import selectors
-from ..forms import CompareForm, RollbackForm
+from ..forms import CompareForm, PicklePolicyForm, RollbackForm
 from ..models import RegisteredModel
 
-__all__ = ["AGEING_SHARE", "model_detail_page", "model_panels"]
+__all__ = ["AGEING_SHARE", "model_detail_page", "model_panels", "pickle_panel"]
 
 # Amber once the production model has used this share of the policy's staleness limit.
 AGEING_SHARE = 0.8
 
 
-def model_detail_page(request, model: RegisteredModel, *, rollback_form=None, status: int = 200):
-    """The model page; the rollback view renders it too, to show its form's errors in place."""
+def model_detail_page(request, model: RegisteredModel, *, rollback_form=None, pickle_form=None, status: int = 200):
+    """The model page; the rollback and pickle-policy views render it too, to show their forms' errors in place."""
     versions = selectors.versions_with_aliases(model)
     # One query for every version's checks; ArtifactCheck's ordering puts the newest first, which the
     # timeline shows as the artifact's current status.
@@ -34,6 +34,7 @@ def model_detail_page(request, model: RegisteredModel, *, rollback_form=None, st
             "metric_names": metric_names,
             "metric_rows": metric_rows,
             "compare_form": CompareForm(model=model),
+            **pickle_panel(request, model, pickle_form),
             **model_panels(request, model, rollback_form=rollback_form),
         },
         status=status,
@@ -55,7 +56,21 @@ def model_panels(request, model: RegisteredModel, *, rollback_form: RollbackForm
     return {
         "serving": selectors.serving_config(model),
         "health": health,
-        "recent_promotions": selectors.recent_promotions(model),
+        "recent_promotions": selectors.recent_promotions(model) if request.user.has_perm(VIEW_PROMOTIONS) else [],
         "may_request_promotion": request.user.has_perm(REGISTER_MODELS),
         "rollback_form": rollback_form if may_roll_back else None,
+    }
+
+
+def pickle_panel(request, model: RegisteredModel, form: PicklePolicyForm | None = None) -> dict:
+    """Context for the model page's pickle-artifact panel: the decisions so far and, for a reviewer,
+    the form that asks for the other state."""
+    decisions = list(selectors.pickle_allowance_history(model)[:10])
+    allowed = bool(decisions and decisions[0].allowed)
+    if request.user.has_perm(ALLOW_PICKLES) and form is None:
+        form = PicklePolicyForm(initial={"allowed": not allowed})
+    return {
+        "pickle_decisions": decisions,
+        "pickles_allowed": allowed,
+        "pickle_form": form if request.user.has_perm(ALLOW_PICKLES) else None,
     }

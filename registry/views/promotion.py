@@ -2,8 +2,9 @@
 evidence, rollback and the policy. Thin like the catalog pages: selectors read, one service call writes, and a
 service's refusal comes back on the form (with its status code), never as a 500.
 
-Roles per action: every Keel member reads; REGISTER_MODELS asks for (and cancels its own) promotions;
-APPROVE_PROMOTION approves, rejects, rolls back and edits the policy. Four eyes (nobody decides on
+Roles per action: VIEW_PROMOTIONS reads; REGISTER_MODELS asks for (and cancels its own) promotions,
+uploading a new hold-out with the request only with LOG_TRAINING (a pipeline's); APPROVE_PROMOTION
+approves, rejects, rolls back and edits the policy. Four eyes (nobody decides on
 their own request) is the service's rule; the page only avoids offering what would be refused.
 """
 
@@ -16,9 +17,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from mlops.errors import ApplicationError
 from mlops.forms import show_service_error
-from mlops.permissions import keel_member_required, permission_required_403
+from mlops.permissions import permission_required_403
 from mlops.png import png_response
-from mlops.roles import APPROVE_PROMOTION, REGISTER_MODELS
+from mlops.roles import APPROVE_PROMOTION, LOG_TRAINING, REGISTER_MODELS, VIEW_PROMOTIONS
 
 from .. import evidence_display, selectors, services
 from ..config_diff import changed_only
@@ -50,6 +51,7 @@ __all__ = [
 
 registrar_required = permission_required_403(REGISTER_MODELS)
 approver_required = permission_required_403(APPROVE_PROMOTION)
+promotions_reader_required = permission_required_403(VIEW_PROMOTIONS)
 
 # The gate writes progress while it runs; a validating request's page reloads itself this often.
 REFRESH_SECONDS = 3
@@ -59,7 +61,7 @@ REFRESH_SECONDS = 3
 
 
 @require_GET
-@keel_member_required
+@promotions_reader_required
 def promotion_queue(request):
     form = QueueFilterForm(request.GET or None)
     model, state = None, ""
@@ -85,18 +87,22 @@ def promotion_queue(request):
 @registrar_required
 def promotion_new(request, name: str):
     model = get_object_or_404(RegisteredModel, name=name)
+    may_upload = request.user.has_perm(LOG_TRAINING)
     if request.method == "GET":
         # A link may preselect the version (?version=N); otherwise the newest is offered first.
         number = request.GET.get("version", "")
         chosen = model.versions.filter(version=number).first() if number.isdigit() else None
-        return _request_form_page(request, model, PromotionRequestForm(model=model, initial={"version": chosen}))
+        form = PromotionRequestForm(model=model, may_upload=may_upload, initial={"version": chosen})
+        return _request_form_page(request, model, form)
 
-    form = PromotionRequestForm(request.POST, request.FILES, model=model)
+    if request.FILES and not may_upload:
+        raise PermissionDenied("Hold-outs are registered by the model's pipeline; pick one it sent.")
+    form = PromotionRequestForm(request.POST, request.FILES, model=model, may_upload=may_upload)
     if not form.is_valid():
         return _request_form_page(request, model, form, status=400)
     data = form.cleaned_data
     holdout = data["holdout"]
-    if data["holdout_file"]:
+    if data.get("holdout_file"):
         try:
             holdout = services.holdout_register(
                 model=model,
@@ -118,9 +124,9 @@ def promotion_new(request, name: str):
             canary_percent=data["canary_percent"],
         )
     except ApplicationError as exc:
-        if data["holdout_file"]:
+        if data.get("holdout_file"):
             # The upload is registered and kept: select it, so fixing the request needs no second upload.
-            form = PromotionRequestForm({**request.POST.dict(), "holdout": holdout.pk}, model=model)
+            form = PromotionRequestForm({**request.POST.dict(), "holdout": holdout.pk}, model=model, may_upload=True)
             form.is_valid()
             messages.info(request, f"Hold-out '{holdout.name}' was registered; it is selected below.")
         show_service_error(form, exc, REQUEST_FIELDS)
@@ -151,7 +157,7 @@ def _request_form_page(request, model, form, status=200):
 
 
 @require_GET
-@keel_member_required
+@promotions_reader_required
 def promotion_detail(request, pk: int):
     return _detail_page(request, selectors.promotion_get(pk))
 
@@ -275,7 +281,7 @@ def promotion_cancel(request, pk: int):
 
 
 @require_GET
-@keel_member_required
+@promotions_reader_required
 def promotion_plot(request, pk: int, plot: str):
     part = evidence_display.PLOT_PARTS.get(plot)
     if part is None:
@@ -323,7 +329,7 @@ def model_rollback(request, name: str):
 
 
 @require_http_methods(["GET", "POST"])
-@keel_member_required
+@promotions_reader_required
 def model_policy(request, name: str):
     model = get_object_or_404(RegisteredModel, name=name)
     policy = selectors.policy_for(model)

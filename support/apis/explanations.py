@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from mlops.api import DetailMixin, KeelAPIView
 from mlops.errors import NotFound
 from mlops.png import png_response
-from mlops.roles import EXPLAIN_DECISIONS, REGISTER_MODELS
+from mlops.roles import EXPLAIN_DECISIONS, LOG_TRAINING
 from registry import selectors as registry_selectors
 
 from .. import selectors, services
@@ -61,7 +61,7 @@ class ExplanationWaterfallApi(KeelAPIView):
 
 
 class ExplainerBackgroundApi(KeelAPIView):
-    required_permissions = {"GET": EXPLAIN_DECISIONS, "PUT": REGISTER_MODELS}
+    required_permissions = {"GET": EXPLAIN_DECISIONS, "PUT": LOG_TRAINING}
 
     def _version(self, name, version):
         return registry_selectors.version_get(registry_selectors.model_get(name), version)

@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from mlops.api import DetailMixin, KeelAPIView
 from mlops.errors import ApplicationError
 from mlops.etags import etag_matches
-from mlops.openapi import ERROR, list_schema
+from mlops.openapi import ERROR, NO_NUL, list_schema
 from mlops.roles import MANAGE_LISTS, READ_LIST_RECORDS, READ_LISTS, ActionPermission
 
 from .. import selectors, services
@@ -217,13 +217,17 @@ class EntitySearchApi(SupportAPIView):
     @extend_schema(
         responses=s.EntitySummaryOut(many=True),
         parameters=[
-            OpenApiParameter("q", str, required=True, description="An ID or its beginning."),
+            OpenApiParameter(
+                "q", {"type": "string", "pattern": NO_NUL}, required=True, description="An ID or its beginning."
+            ),
             OpenApiParameter("entity_type", str),
         ],
     )
     def get(self, request):
         if "q" not in request.query_params:
             raise ApplicationError("Say which ID to look for: ?q=<an ID or its beginning>.", field="q")
+        if "\x00" in request.query_params["q"]:
+            raise ApplicationError("An ID holds no NUL character.", field="q")
         found = selectors.entity_search(
             query=request.query_params.get("q", ""), entity_type=request.query_params.get("entity_type") or None
         )

@@ -1,6 +1,8 @@
 """Pollers' tokens, checked from the cache: a token's user and permissions are kept for
-KEEL_SUPPORT_LISTS_AUTH_CACHE_SECONDS, so a poll needs no database query for authentication (a
-revoked token or a removed role therefore still reads the lists for at most that long)."""
+KEEL_SUPPORT_LISTS_AUTH_CACHE_SECONDS, so a poll needs no database query for authentication. A
+removed role therefore still reads the lists for at most that long; a deleted token (revoked,
+rotated) or a deactivated user's token loses its grant at once (`forget_token`, on post_delete and
+post_save, connected by SupportConfig.ready)."""
 
 import hashlib
 from dataclasses import dataclass
@@ -12,6 +14,8 @@ from django.utils import timezone
 from drf_spectacular.drainage import set_override
 from rest_framework.authentication import TokenAuthentication
 
+from . import store
+from .near import CHANNEL, near
 from .store import get_many
 
 
@@ -63,6 +67,28 @@ class CachedTokenAuthentication(TokenAuthentication):
 
     def authenticate_header(self, request):
         return "Token"
+
+
+def forget_token(key: str) -> None:
+    """Drop a token's cached grant, here and in every worker's near cache (they clear on any
+    announcement on the lists' channel)."""
+    cache.delete(grant_key(key))
+    near.clear()
+    _, client = store.thread_client()
+    if client is not None:
+        client.publish(CHANNEL, b"changed")
+
+
+def forget_deleted_token(sender, instance, **kwargs) -> None:
+    forget_token(instance.key)
+
+
+def forget_deactivated_users_token(sender, instance, **kwargs) -> None:
+    if not instance.is_active:
+        from rest_framework.authtoken.models import Token
+
+        for key in Token.objects.filter(user_id=instance.pk).values_list("key", flat=True):
+            forget_token(key)
 
 
 # In the OpenAPI schema it is the same "tokenAuth" scheme as DRF's TokenAuthentication.

@@ -3,12 +3,12 @@ logged data erased in the background."""
 
 from datetime import timedelta
 
-from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from mlops.clipping import MESSAGE_LIMIT, clip
 from mlops.queueing import queue_each, queue_or_wait
 
 from ..models import (
@@ -94,17 +94,18 @@ def privacy_request_create(*, actor, entity_id: str, reference: str = "", note: 
 
 def privacy_request_erase(*, request_id: int) -> PrivacyRequest:
     """Have the customer's logged data erased and record that it was (counts only). Idempotent: a
-    request already erased is returned unchanged. A failure is recorded and raised, to be retried."""
+    request already erased, or whose erasure ended failed, is returned unchanged. A failed attempt is
+    recorded and raised, to be retried."""
     request = PrivacyRequest.objects.get(pk=request_id)
-    if request.erase_state == EraseState.DONE:
+    if request.erase_state != EraseState.PENDING:
         return request
     try:
         counts = entity_data_erase(entity_id=request.entity_id)
         counts = {str(name): int(count) for name, count in dict(counts or {}).items()}
-    except SoftTimeLimitExceeded:
-        raise  # the task records the time limit reached
-    except Exception as exc:
-        privacy_request_erase_fail(request_id=request_id, reason=f"{type(exc).__name__}: {exc}")
+    except Exception as exc:  # the attempt is counted; the task retries or ends it failed
+        PrivacyRequest.objects.filter(pk=request_id, erase_state=EraseState.PENDING).update(
+            erase_attempts=F("erase_attempts") + 1, erase_error=clip(f"{type(exc).__name__}: {exc}", MESSAGE_LIMIT)
+        )
         raise
     PrivacyRequest.objects.filter(pk=request_id, erase_state=EraseState.PENDING).update(
         erase_state=EraseState.DONE,
@@ -117,11 +118,14 @@ def privacy_request_erase(*, request_id: int) -> PrivacyRequest:
     return request
 
 
-def privacy_request_erase_fail(*, request_id: int, reason: str) -> None:
-    """Record a failed erasure attempt and why; the request stays pending for the sweep to retry."""
+def privacy_request_erase_fail(*, request_id: int, reason: str) -> PrivacyRequest:
+    """End a pending erasure failed, with the reason (its job crashed on every retry, reached its time
+    limit, or its worker kept dying). The sweep leaves it; filing the request again erases again."""
     PrivacyRequest.objects.filter(pk=request_id, erase_state=EraseState.PENDING).update(
-        erase_attempts=F("erase_attempts") + 1, erase_error=reason[:2000]
+        erase_state=EraseState.FAILED,
+        erase_error=clip(reason, MESSAGE_LIMIT) or "The erasure failed.",
     )
+    return PrivacyRequest.objects.get(pk=request_id)
 
 
 def privacy_erasures_requeue(*, older_than_seconds: int = 600) -> int:

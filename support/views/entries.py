@@ -144,6 +144,7 @@ def _history_page(
             "events": selectors.entity_history(entity_type=entity_type, entity_id=entity_id),
             "query": urlencode({"entity_type": entity_type, "entity_id": entity_id}),
             "erase_done": EraseState.DONE,
+            "erase_failed": EraseState.FAILED,
             **context,
         },
         status=status,

@@ -11,12 +11,6 @@ from tests.factories import ModelVersionFactory, RegisteredModelFactory
 
 
 @pytest.fixture
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
-
-
-@pytest.fixture
 def upsell_with_reference(db, media, reviewer, pipeline, api_as, django_capture_on_commit_callbacks):
     """As upsell_reference_for, with the reference sent through the API as a pipeline does."""
     model, _ = upsell_in_production(reviewer, pipeline)

@@ -74,5 +74,11 @@ def test_a_5_mb_value_reaches_no_finding_profile_or_response_whole(
     job = AuditJob.objects.get(pk=audit["id"])
     assert len(json.dumps(job.profile)) < 200_000
     assert all(len(f.message) < 2_000 and len(json.dumps(f.details)) < 20_000 for f in job.findings.all())
-    assert any(key.endswith("…(4,999,800 more bytes)") for key in job.profile["columns"]["event_type"]["counts"])
-    assert job.profile["columns"]["customer_id"]["duplicate_examples"] == ["c" * 200 + "…(4,999,800 more bytes)"]
+    # Cut to KEEL_MAX_CELL_CHARS as the file was read (and said so), then clipped where the profile quotes it.
+    cut = "…(9,825 more bytes)"  # the 9,800 characters past 200 of the cut value and its 25-byte marker
+    assert any(key == "x" * 200 + cut for key in job.profile["columns"]["event_type"]["counts"])
+    assert job.profile["columns"]["customer_id"]["duplicate_examples"] == ["c" * 200 + cut]
+    assert job.profile["cut_cells"] == {
+        "customer_id": {"cells": 2, "longest": 5_000_000, "limit": 10_000},
+        "event_type": {"cells": 1, "longest": 5_000_000, "limit": 10_000},
+    }

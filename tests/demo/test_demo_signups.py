@@ -1,17 +1,17 @@
 """The demo's pure parts: the signup generator and the upsell training, on DataFrames alone."""
 
 import hashlib
-import io
 from datetime import date
 
-import joblib
 import numpy as np
 import pandas as pd
 import pytest
+import skops.io
 from sklearn.metrics import f1_score, roc_auc_score
 
 from demo.signups import COLUMNS, EVENT_TYPES, LABEL, EventProfile, generate_signups
 from demo.training import FEATURES, dataset_sha256, time_split, train_upsell_model
+from mlops import modelformats
 
 START, END = date(2026, 1, 1), date(2026, 6, 30)
 FEATURE_TYPES = {"float", "int", "string", "bool", "datetime"}
@@ -124,7 +124,9 @@ def test_learning_curve_covers_every_step(trained):
 
 def test_artifact_bytes_round_trip_and_hash(signups, trained):
     assert trained.artifact_sha256 == hashlib.sha256(trained.artifact_bytes).hexdigest()
-    loaded = joblib.load(io.BytesIO(trained.artifact_bytes))
+    assert modelformats.sniff(trained.artifact_bytes) == "skops"
+    assert modelformats.untrusted_types(trained.artifact_bytes) == []
+    loaded = skops.io.loads(trained.artifact_bytes, trusted=modelformats.trusted_types(trained.artifact_bytes))
     sample = signups.head(50)[FEATURES]
     np.testing.assert_allclose(loaded.predict_proba(sample), trained.pipeline.predict_proba(sample))
 

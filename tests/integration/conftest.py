@@ -5,13 +5,14 @@ these tests loudly there; a plain `pytest` on a laptop without the services skip
 """
 
 import os
+from datetime import date
 from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
 
 from mlops.celery import app as celery_app
-from tests.integration.processes import SHARED_WORKER_PARTITION_ROWS, WorkerProcess, database_url
+from tests.integration.processes import BIG_AUDIT_ROWS, SHARED_WORKER_PARTITION_ROWS, WorkerProcess, database_url
 
 
 def _missing_services() -> list[str]:
@@ -79,6 +80,55 @@ def celery_worker(celery_worker_process, settings, integration_media_root, reque
     report = getattr(request.node, "rep_call", None)
     if report is not None and report.failed:
         report.sections.append(("celery worker log", celery_worker_process.log()))
+
+
+@pytest.fixture
+def upsell_model(settings, integration_media_root, reviewer, pipeline, django_capture_on_commit_callbacks):
+    """The upsell model with its reference profile, built in this process (its tasks run eagerly)."""
+    from tests.audits.reference_scenario import upsell_reference_for
+
+    settings.MEDIA_ROOT = integration_media_root
+    celery_app.conf.task_always_eager = True
+    try:
+        return upsell_reference_for(reviewer, pipeline, django_capture_on_commit_callbacks)
+    finally:
+        celery_app.conf.task_always_eager = False
+
+
+@pytest.fixture
+def big_audit(upsell_model, pipeline, monkeypatch):
+    """An audit of a drifted BIG_AUDIT_ROWS-row batch, started but not sent: the test sends it to the
+    queue of its own workers (audit_worker)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from audits import services
+    from demo.batches import shifted_batch, to_csv
+
+    content = to_csv(
+        shifted_batch(BIG_AUDIT_ROWS, start=date(2026, 10, 1), end=date(2026, 10, 31), seed=5, first_customer=10**6)
+    )
+    monkeypatch.setattr(services.jobs, "_queue", lambda job_id: None)
+    batch = services.batch_register(
+        model=upsell_model, actor=pipeline, name="big october", uploaded=SimpleUploadedFile("october.csv", content)
+    )
+    return services.audit_start(batch=batch, actor=pipeline)
+
+
+@pytest.fixture
+def audit_worker(test_database_url, integration_media_root, tmp_path):
+    """Starts a worker of the test's own on a queue: `audit_worker(name, queue)`. A killed worker's task
+    comes back after a 5-second visibility timeout; small chunks make an audit's progress visible."""
+
+    def start(name: str, queue: str) -> WorkerProcess:
+        return WorkerProcess(
+            database_url=test_database_url,
+            media_root=integration_media_root,
+            queues=queue,
+            log_path=tmp_path / f"{name}.log",
+            extra_env={"KEEL_BROKER_VISIBILITY_TIMEOUT": "5", "KEEL_AUDIT_CHUNK_ROWS": "5000"},
+        )
+
+    return start
 
 
 @pytest.hookimpl(wrapper=True)

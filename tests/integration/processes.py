@@ -19,6 +19,8 @@ WORKER_START_TIMEOUT = 60
 TIMEOUT = 30
 # Small partitions, so an integration-sized file exercises the parallel (chord) path of an audit.
 SHARED_WORKER_PARTITION_ROWS = 40_000
+# A file a worker takes long enough to audit that it can be killed part-way through (the big_audit fixture).
+BIG_AUDIT_ROWS = 300_000
 
 
 def database_url(settings_dict: dict) -> str:
@@ -113,6 +115,11 @@ class WorkerProcess(CeleryProcess):
                     f"The Celery worker did not answer ping within {WORKER_START_TIMEOUT}s.\n{self.log()}",
                     pytrace=False,
                 )
+
+
+def audit_ended(job):
+    """The audit job, fresh from the database, once it has succeeded or failed (for wait_for)."""
+    return type(job).objects.filter(pk=job.pk, state__in=["succeeded", "failed"]).first()
 
 
 def wait_for(condition, worker, what: str, timeout: float = TIMEOUT):

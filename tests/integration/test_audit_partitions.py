@@ -10,37 +10,22 @@ from audits import selectors, services
 from audits.engine import audit as engine
 from audits.models import AuditState
 from demo.batches import festival_batch, to_csv
-from tests.integration.processes import SHARED_WORKER_PARTITION_ROWS, wait_for
+from tests.integration.processes import SHARED_WORKER_PARTITION_ROWS, audit_ended, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 ROWS = 150_000
 
 
-def test_partitioned_profiles_merge_into_the_same_audit(
-    celery_worker, reviewer, pipeline, django_capture_on_commit_callbacks
-):
-    from mlops.celery import app as celery_app
-    from tests.audits.reference_scenario import upsell_reference_for
-
-    celery_app.conf.task_always_eager = True
-    try:
-        model = upsell_reference_for(reviewer, pipeline, django_capture_on_commit_callbacks)
-    finally:
-        celery_app.conf.task_always_eager = False
-
+def test_partitioned_profiles_merge_into_the_same_audit(celery_worker, upsell_model, pipeline):
+    model = upsell_model
     content = to_csv(
         festival_batch(ROWS, start=date(2026, 11, 1), end=date(2026, 11, 30), seed=9, first_customer=10**6)
     )
     job = services.audit_submit(
         model=model, actor=pipeline, name="november", uploaded=SimpleUploadedFile("november.csv", content)
     )
-    job = wait_for(
-        lambda: type(job).objects.filter(pk=job.pk, state__in=["succeeded", "failed"]).first(),
-        celery_worker,
-        "the partitioned audit",
-        timeout=120,
-    )
+    job = wait_for(lambda: audit_ended(job), celery_worker, "the partitioned audit", timeout=120)
     assert job.state == AuditState.SUCCEEDED, job.error
     partitions = -(-ROWS // SHARED_WORKER_PARTITION_ROWS)
     assert celery_worker.log().count("profile_partition") >= partitions  # the work really was split

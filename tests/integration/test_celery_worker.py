@@ -15,12 +15,13 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from registry import services
 from registry.models import ArtifactCheck, TaskType
 from registry.tasks import verify_artifact
+from tests.artifacts import skops_artifact
 from tests.integration.processes import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 TIMEOUT = 30
-ARTIFACT = b"\x80\x04soom-upsell gradient boosting model bytes" * 64
+ARTIFACT = skops_artifact()
 
 
 def register_with_artifact(actor, name: str):
@@ -28,7 +29,7 @@ def register_with_artifact(actor, name: str):
         name=name, task_type=TaskType.BINARY, owner=actor, description="Predicts which free-tier signups upgrade"
     )
     version = services.version_create(model=model, actor=actor, metrics={"roc_auc": 0.81})
-    upload = SimpleUploadedFile("model.joblib", ARTIFACT, content_type="application/octet-stream")
+    upload = SimpleUploadedFile("model.skops", ARTIFACT, content_type="application/octet-stream")
     return services.artifact_attach(version=version, uploaded=upload, sha256=hashlib.sha256(ARTIFACT).hexdigest())
 
 

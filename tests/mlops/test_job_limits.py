@@ -12,7 +12,7 @@ from audits.models import AuditState
 from audits.tasks import run_audit
 from mlops.celery import app
 from registry import services as registry_services
-from registry.models import PromotionState
+from registry.models import DeliveryState, NotificationChannel, NotificationDelivery, PromotionState
 from registry.tasks import deliver_notification, run_promotion_gate
 from support.models import Explanation, ExplanationState
 from support.tasks import compute_explanation, erase_privacy_request
@@ -61,6 +61,17 @@ def queued_explanation(db, reviewer):
     )
 
 
+@pytest.fixture
+def pending_erasure(db):
+    return PrivacyRequestFactory()
+
+
+@pytest.fixture
+def pending_delivery(db):
+    channel = NotificationChannel.objects.create(name="ops", kind="webhook", target="https://hooks.example/keel")
+    return NotificationDelivery.objects.create(channel=channel, event="validation_failed", dedupe_key="k1", payload={})
+
+
 def test_every_keel_task_has_a_soft_and_a_hard_time_limit_below_the_visibility_timeout():
     tasks = {name: task for name, task in app.tasks.items() if name.startswith(KEEL_APPS)}
     assert {"audits.tasks.run_audit", "registry.tasks.run_promotion_gate", "support.tasks.compute_explanation"} <= set(
@@ -73,56 +84,60 @@ def test_every_keel_task_has_a_soft_and_a_hard_time_limit_below_the_visibility_t
         assert task.acks_late, name
 
 
-def test_an_audit_past_its_time_limit_ends_failed_naming_the_limit(queued_audit, monkeypatch):
-    monkeypatch.setattr("audits.engine.audit.check_file", out_of_time)
+PAST_THE_LIMIT = [
+    pytest.param(
+        "queued_audit",
+        "audits.engine.audit.check_file",
+        run_audit,
+        {"state": AuditState.FAILED, "error": "The audit exceeded its 30-minute time limit."},
+        id="audit-ends-failed",
+    ),
+    pytest.param(
+        "validating_request",
+        "registry.services.gate.load_holdout",
+        run_promotion_gate,
+        {
+            "state": PromotionState.VALIDATION_FAILED,
+            "failure_reasons": ["The promotion gate exceeded its 30-minute time limit."],
+        },
+        id="gate-fails-validation",
+    ),
+    pytest.param(
+        "queued_explanation",
+        "support.services.explanations.background_for_compute",
+        compute_explanation,
+        {"state": ExplanationState.FAILED, "error": "The explanation exceeded its 5-minute time limit."},
+        id="explanation-ends-failed",
+    ),
+    pytest.param(
+        "pending_erasure",
+        "support.services.privacy.entity_data_erase",
+        erase_privacy_request,
+        {
+            "erase_state": "failed",  # not left pending for ever
+            "erase_attempts": 1,
+            "erase_error": "The privacy erasure exceeded its 30-minute time limit.",
+        },
+        id="erasure-records-the-limit",
+    ),
+    pytest.param(
+        "pending_delivery",
+        "registry.services.notifications._send_webhook",
+        deliver_notification,
+        {"state": DeliveryState.FAILED, "last_error": "The notification delivery exceeded its 2-minute time limit."},
+        id="notification-is-given-up",
+    ),
+]
+
+
+@pytest.mark.parametrize(("job", "step", "task", "recorded"), PAST_THE_LIMIT)
+def test_a_job_past_its_time_limit_records_the_limit(request, monkeypatch, job, step, task, recorded):
+    job = request.getfixturevalue(job)
+    monkeypatch.setattr(step, out_of_time)
     with pytest.raises(SoftTimeLimitExceeded):
-        run_audit.apply(args=[queued_audit.pk])
-    queued_audit.refresh_from_db()
-    assert queued_audit.state == AuditState.FAILED
-    assert queued_audit.error == "The audit exceeded its 30-minute time limit."
-
-
-def test_a_gate_past_its_time_limit_fails_validation_naming_the_limit(validating_request, monkeypatch):
-    monkeypatch.setattr("registry.services.gate.load_holdout", out_of_time)
-    with pytest.raises(SoftTimeLimitExceeded):
-        run_promotion_gate.apply(args=[validating_request.pk])
-    validating_request.refresh_from_db()
-    assert validating_request.state == PromotionState.VALIDATION_FAILED
-    assert validating_request.failure_reasons == ["The promotion gate exceeded its 30-minute time limit."]
-
-
-def test_an_explanation_past_its_time_limit_ends_failed_naming_the_limit(queued_explanation, monkeypatch):
-    monkeypatch.setattr("support.services.explanations.background_for_compute", out_of_time)
-    with pytest.raises(SoftTimeLimitExceeded):
-        compute_explanation.apply(args=[queued_explanation.pk])
-    queued_explanation.refresh_from_db()
-    assert queued_explanation.state == ExplanationState.FAILED
-    assert queued_explanation.error == "The explanation exceeded its 5-minute time limit."
-
-
-def test_an_erasure_past_its_time_limit_records_the_limit_and_is_not_retried_at_once(db, monkeypatch):
-    request = PrivacyRequestFactory()
-    monkeypatch.setattr("support.services.privacy.entity_data_erase", out_of_time)
-    with pytest.raises(SoftTimeLimitExceeded):
-        erase_privacy_request.apply(args=[request.pk])
-    request.refresh_from_db()
-    assert (request.erase_state, request.erase_attempts) == ("pending", 1)  # the sweep tries again later
-    assert request.erase_error == "The privacy erasure exceeded its 30-minute time limit."
-
-
-def test_a_notification_past_its_time_limit_is_given_up_naming_the_limit(db, monkeypatch):
-    from registry.models import DeliveryState, NotificationChannel, NotificationDelivery
-
-    channel = NotificationChannel.objects.create(name="ops", kind="webhook", target="https://hooks.example/keel")
-    delivery = NotificationDelivery.objects.create(
-        channel=channel, event="validation_failed", dedupe_key="k1", payload={}
-    )
-    monkeypatch.setattr("registry.services.notifications._send_webhook", out_of_time)
-    with pytest.raises(SoftTimeLimitExceeded):
-        deliver_notification.apply(args=[delivery.pk])
-    delivery.refresh_from_db()
-    assert delivery.state == DeliveryState.FAILED
-    assert delivery.last_error == "The notification delivery exceeded its 2-minute time limit."
+        task.apply(args=[job.pk])
+    job.refresh_from_db()
+    assert {field: getattr(job, field) for field in recorded} == recorded
 
 
 def test_an_audit_that_killed_its_worker_twice_ends_failed_without_running_again(queued_audit, monkeypatch):

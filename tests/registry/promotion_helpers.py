@@ -7,6 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from registry import services
 from registry.models import PromotionRequest
+from tests.artifacts import skops_artifact
 from tests.factories import ModelVersionFactory, RegisteredModelFactory
 from tests.registry.helpers import artifact_file
 
@@ -15,7 +16,7 @@ def model_with_versions(name="upsell", count=3, owner=None):
     model = RegisteredModelFactory(name=name, **({"owner": owner} if owner else {}))
     for number in range(1, count + 1):
         version = ModelVersionFactory(model=model)
-        upload, sha = artifact_file(f"model v{number}".encode())
+        upload, sha = artifact_file(skops_artifact(number))
         services.artifact_attach(version=version, uploaded=upload, sha256=sha)
     return model
 

@@ -5,6 +5,7 @@ from datetime import date, timedelta
 
 from registry import services
 from registry.models import PromotionRequest
+from tests.artifacts import skops_artifact
 from tests.factories import ModelVersionFactory, RegisteredModelFactory
 from tests.registry.helpers import artifact_file
 
@@ -160,7 +161,7 @@ def soom_upsell(*, owner, registered_by, mover):
     versions = []
     for number, config in enumerate(configs, start=1):
         version = ModelVersionFactory(model=model, version=number, created_by=registered_by, **config)
-        upload, sha = artifact_file(f"model v{number}".encode())
+        upload, sha = artifact_file(skops_artifact(number))
         versions.append(services.artifact_attach(version=version, uploaded=upload, sha256=sha))
     # Governed aliases move only through approvals; the history before this story is set directly.
     for version, why in ((versions[0], "First model goes live"), (versions[1], "Retrained on spring signups")):

@@ -9,14 +9,11 @@ import pytest
 from mlops.errors import ApplicationError
 from registry import services
 from registry.models import ArtifactCheck, ModelVersion
+from tests.artifacts import skops_artifact
 from tests.factories import ModelVersionFactory, RegisteredModelFactory
 from tests.registry.helpers import artifact_file
 
-
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
+pytestmark = pytest.mark.usefixtures("media")
 
 
 @pytest.fixture
@@ -34,12 +31,13 @@ URL = "/api/v1/models/upsell/versions/1/artifact"
 def test_an_artifact_with_its_true_sha256_is_stored_and_downloads_byte_for_byte(
     api_as, pipeline, version, media, django_capture_on_commit_callbacks
 ):
-    upload, sha = artifact_file(b"\x80\x04model-weights" * 100)
+    content = skops_artifact()
+    upload, sha = artifact_file(content)
     with django_capture_on_commit_callbacks(execute=True):
         response = api_as(pipeline).post(URL, {"file": upload, "sha256": sha}, format="multipart")
     assert response.status_code == 201, response.content
     artifact = response.json()["artifact"]
-    assert artifact["sha256"] == sha and artifact["size"] == 1500
+    assert artifact["sha256"] == sha and artifact["size"] == len(content)
     assert artifact["download_url"].endswith(URL)
 
     download = api_as(pipeline).get(URL)
@@ -86,7 +84,7 @@ def test_a_file_just_over_the_limit_is_caught_after_parsing_too(version, media, 
 
 
 def test_an_artifact_is_attached_once(api_as, pipeline, version, media):
-    first, sha = artifact_file(b"v1 bytes")
+    first, sha = artifact_file(skops_artifact(1))
     assert api_as(pipeline).post(URL, {"file": first, "sha256": sha}, format="multipart").status_code == 201
     second, sha2 = artifact_file(b"sneaky replacement")
     response = api_as(pipeline).post(URL, {"file": second, "sha256": sha2}, format="multipart")
@@ -98,7 +96,7 @@ def test_an_artifact_is_attached_once(api_as, pipeline, version, media):
 
 
 def test_a_client_supplied_path_cannot_escape_the_artifact_folder(api_as, pipeline, version, media):
-    upload, sha = artifact_file(b"bytes", name="../../../etc/cron.d/evil")
+    upload, sha = artifact_file(name="../../../etc/cron.d/evil")
     assert api_as(pipeline).post(URL, {"file": upload, "sha256": sha}, format="multipart").status_code == 201
     [path] = stored_files(media)
     assert path.startswith(str(media / "artifacts" / "upsell" / "v1"))
@@ -132,7 +130,7 @@ def test_downloading_a_missing_artifact_is_a_clear_404(api_as, agent, version):
 
 
 def test_the_integrity_check_flags_bytes_changed_on_disk_and_records_once(version, media):
-    upload, sha = artifact_file(b"original")
+    upload, sha = artifact_file()
     services.artifact_attach(version=version, uploaded=upload, sha256=sha)
     version.refresh_from_db()
     with open(version.artifact.path, "wb") as handle:

@@ -34,9 +34,12 @@ READS = [
 ]
 
 # (method, path, body, expected status for an allowed caller)
-REGISTER_WRITES = [
+MODEL_WRITES = [
     ("post", "/api/v1/models/", {"name": "churn", "task_type": "regression"}, 201),
     ("patch", f"/api/v1/models/{NAME}/", {"description": "new words"}, 200),
+]
+# The training commit log: the pipelines' alone (reviewers judge what it says).
+LOG_WRITES = [
     ("post", f"/api/v1/models/{NAME}/versions/", {"decision_threshold": 0.3}, 201),
     ("post", f"/api/v1/models/{NAME}/versions/1/tags", {"tags": {"team": "growth"}}, 200),
     ("post", "/api/v1/experiments/", {"name": "upsell-nightly"}, 201),
@@ -44,6 +47,7 @@ REGISTER_WRITES = [
     ("post", f"/api/v1/runs/{'ab' * 16}/log", {"params": [{"key": "lr", "value": "0.1"}]}, 200),
     ("post", f"/api/v1/runs/{'ab' * 16}/status", {"status": "FINISHED"}, 200),
 ]
+REGISTER_WRITES = MODEL_WRITES + LOG_WRITES
 ALIAS_WRITE = ("put", f"/api/v1/models/{NAME}/aliases/challenger", {"version": 2, "reason": "watch v2"}, 200)
 
 
@@ -83,9 +87,18 @@ def test_roles_without_registry_rights_cannot_write(registry_state, api_as, requ
 
 
 @pytest.mark.parametrize("actor", ["reviewer", "pipeline"])
-@pytest.mark.parametrize("method,path,body,expected", REGISTER_WRITES)
-def test_pipelines_and_reviewers_register(registry_state, api_as, request, actor, method, path, body, expected):
+@pytest.mark.parametrize("method,path,body,expected", MODEL_WRITES)
+def test_pipelines_and_reviewers_register_models(registry_state, api_as, request, actor, method, path, body, expected):
     response = call(api_as(request.getfixturevalue(actor)), method, path, body)
+    assert response.status_code == expected, response.content
+
+
+@pytest.mark.parametrize("method,path,body,expected", LOG_WRITES)
+def test_only_pipelines_write_the_training_log(
+    registry_state, api_as, pipeline, reviewer, method, path, body, expected
+):
+    assert call(api_as(reviewer), method, path, body).status_code == 403
+    response = call(api_as(pipeline), method, path, body)
     assert response.status_code == expected, response.content
 
 

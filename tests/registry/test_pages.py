@@ -166,7 +166,11 @@ def test_detail_compare_form_preselects_the_two_newest_versions(upsell, reviewer
 
 def test_detail_shows_the_latest_artifact_check(reviewer, client_as, pipeline):
     version = ModelVersionFactory(
-        created_by=pipeline, artifact="artifacts/x/v1/model.pkl", artifact_sha256="ab" * 32, artifact_size=2048
+        created_by=pipeline,
+        artifact="artifacts/x/v1/model.pkl",
+        artifact_sha256="ab" * 32,
+        artifact_size=2048,
+        artifact_format="skops",
     )
     version.artifact_checks.create(ok=True, computed_sha256="ab" * 32)
     html = client_as(reviewer).get(reverse("registry:model-detail", args=[version.model.name])).content.decode()

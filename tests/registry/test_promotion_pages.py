@@ -14,18 +14,14 @@ from django.urls import reverse
 
 from registry import selectors, services
 from registry.models import PromotionPolicy, PromotionRequest, PromotionState
+from tests.artifacts import skops_artifact
 from tests.clients import page, section
 from tests.factories import ModelVersionFactory, RegisteredModelFactory
 from tests.registry.helpers import artifact_file
 from tests.registry.promotion_helpers import holdout_for
 from tests.registry.promotion_scenario import FAILURE, gate_fails, gate_passes, soom_upsell, submitted
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 
 
 @pytest.fixture
@@ -79,7 +75,7 @@ def test_a_reviewer_sees_requests_awaiting_approval_first_oldest_first(
 def test_the_queue_filters_by_model_and_state(soom, holdout, awaiting, pipeline, second_reviewer, client_as):
     model, v1, v2, v3 = soom
     other = RegisteredModelFactory(name="churn-risk")
-    upload, sha = artifact_file(b"churn")
+    upload, sha = artifact_file(skops_artifact(10))
     version = services.artifact_attach(version=ModelVersionFactory(model=other), uploaded=upload, sha256=sha)
     churn = submitted(version, pipeline, alias="shadow")
 
@@ -290,8 +286,8 @@ def test_a_shadow_request_without_holdout_explains_its_evidence(soom, pipeline, 
 
 
 @pytest.mark.parametrize("plot", ["curves", "prediction-diff", "importance"])
-def test_the_plots_are_pngs_kept_privately(awaiting, agent, client_as, plot):
-    response = client_as(agent).get(reverse("promotions:plot", args=[awaiting.pk, plot]))
+def test_the_plots_are_pngs_kept_privately(awaiting, second_reviewer, client_as, plot):
+    response = client_as(second_reviewer).get(reverse("promotions:plot", args=[awaiting.pk, plot]))
     assert response.status_code == 200
     assert response["Content-Type"] == "image/png"
     assert response.content.startswith(b"\x89PNG\r\n\x1a\n")
@@ -520,11 +516,10 @@ def test_bad_policy_values_are_shown_on_their_fields(soom, reviewer, client_as):
     assert not PromotionPolicy.objects.filter(model=model).exists()
 
 
-def test_non_reviewers_read_the_policy_but_cannot_edit_it(soom, agent, client_as):
+def test_agents_neither_read_nor_edit_the_policy(soom, agent, client_as):
     model = soom[0]
     client = client_as(agent)
-    html = page(client, reverse("registry:model-policy", args=[model.name]))
-    assert "roc_auc" in html and '<form method="post" class="card form-card policy-form"' not in html
+    assert client.get(reverse("registry:model-policy", args=[model.name])).status_code == 403
     assert client.post(reverse("registry:model-policy", args=[model.name]), {"max_flip_rate": "0.5"}).status_code == 403
 
 
@@ -532,12 +527,13 @@ def test_non_reviewers_read_the_policy_but_cannot_edit_it(soom, agent, client_as
 
 
 @pytest.mark.parametrize("actor", ["agent", "labeller"])
-def test_support_and_labellers_read_but_cannot_decide(awaiting, soom, request, client_as, actor):
+def test_support_and_labellers_neither_read_nor_decide_promotions(awaiting, soom, request, client_as, actor):
     client = client_as(request.getfixturevalue(actor))
-    html = page(client, detail_url(awaiting))
-    assert "Reviewers approve or reject this request." in html and 'aria-label="Approve"' not in html
+    assert client.get(detail_url(awaiting)).status_code == 403
+    assert client.get(reverse("promotions:queue")).status_code == 403
     model_page = page(client, reverse("registry:model-detail", args=[soom[0].name]))
     assert "Roll back production" not in model_page and "Request promotion" not in model_page
+    assert "Promotion requests" not in model_page and "Promotions</a>" not in model_page
     for url, data in [
         (reverse("promotions:approve", args=[awaiting.pk]), {"threshold_choice": "proposed"}),
         (reverse("promotions:reject", args=[awaiting.pk]), {"comment": "no"}),
@@ -579,3 +575,26 @@ def test_decisions_are_posts_with_csrf(awaiting, second_reviewer):
     html = page(client, detail_url(awaiting))
     approve = re.search(r'<form method="post" action="/promotions/\d+/approve/".*?</form>', html, re.S).group(0)
     assert 'name="csrfmiddlewaretoken"' in approve
+
+
+def test_a_reviewer_requests_with_a_pipelines_holdout_but_uploads_none(soom, holdout, reviewer, client_as):
+    model, v1, v2, v3 = soom
+    client = client_as(reviewer)
+    url = reverse("registry:promotion-new", args=[model.name])
+    html = page(client, url)
+    assert 'name="holdout_file"' not in html
+    assert "Hold-outs are registered by the model" in html
+    upload = SimpleUploadedFile("june.csv", b"plan,upgraded\nfree,0\nteam,1\n")
+    refused = client.post(
+        url,
+        {
+            "version": v3.pk,
+            "target_alias": "production",
+            "holdout_file": upload,
+            "label_column": "upgraded",
+            "reason": "r",
+        },
+    )
+    assert refused.status_code == 403 and model.holdouts.count() == 1
+    asked = client.post(url, {"version": v3.pk, "target_alias": "production", "holdout": holdout.pk, "reason": "r"})
+    assert asked.status_code == 302 and PromotionRequest.objects.get().submitted_by == reviewer

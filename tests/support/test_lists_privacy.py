@@ -5,12 +5,14 @@ that it was done (how many rows, not what) — and never lets the blacklist be l
 from datetime import timedelta
 
 import pytest
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from mlops.errors import ApplicationError
 from support import selectors, services
 from support.models import EntryReason, EraseState, ListEntry, PrivacyRequest
 from support.services import privacy
+from support.tasks import erase_privacy_request
 from tests.factories import BlacklistEntryFactory, BoostEntryFactory
 
 PRIVACY = "/api/v1/support/privacy-requests"
@@ -80,27 +82,65 @@ def test_a_privacy_request_is_about_a_customer_id(surfaces, agent, api, erasures
     assert not PrivacyRequest.objects.exists() and erasures == []
 
 
-def test_a_failed_erasure_stays_pending_with_the_reason_and_is_retried(surfaces, agent, monkeypatch, commit):
+def test_a_crashing_erasure_ends_failed_with_the_reason_and_filing_again_erases(
+    surfaces, agent, api, client, monkeypatch, commit, clock
+):
     attempts = []
 
     def broken(*, entity_id):
         attempts.append(entity_id)
-        raise ConnectionError("prediction store unreachable")
+        raise ConnectionError("prediction store unreachable " + "x" * 100_000)
 
     monkeypatch.setattr(privacy, "entity_data_erase", broken)
+    monkeypatch.setattr(privacy, "_queue_erase", lambda pk: None)
+    with commit():
+        request = services.privacy_request_create(actor=agent, entity_id="cust-7", reference="GDPR-7")
+    monkeypatch.undo()
+    monkeypatch.setattr(privacy, "entity_data_erase", broken)
+    # As a worker runs it: each failure is retried (with backoff; at once here) until none are left.
+    monkeypatch.setitem(erase_privacy_request.app.conf, "task_eager_propagates", False)
+    erase_privacy_request.apply(args=[request.pk])
+    request.refresh_from_db()
+    # The retries ran out: failed, with the last error, not pending for ever.
+    assert len(attempts) == 9 and request.erase_attempts == 9
+    assert request.erase_state == EraseState.FAILED and request.erased_at is None
+    assert request.erase_error.startswith("The erasure failed 9 times; the last error: ConnectionError: prediction")
+    assert len(request.erase_error) < 1100  # the error is clipped
+    assert ListEntry.objects.get(pk=request.entry_id).is_active()  # the blacklist holds meanwhile
+    clock.advance(hours=1)
+    assert services.privacy_erasures_requeue(older_than_seconds=600) == 0  # the sweep leaves it
+    assert services.privacy_request_erase(request_id=request.pk).erase_state == EraseState.FAILED
+    with pytest.raises(IntegrityError), transaction.atomic():  # the failure is recorded once
+        PrivacyRequest.objects.filter(pk=request.pk).update(erase_state=EraseState.PENDING, erase_error="")
+
+    detail = api(agent).get(f"{PRIVACY}/{request.pk}").json()
+    assert detail["erase_state"] == "failed" and "prediction store unreachable" in detail["erase_error"]
+    client.force_login(agent)
+    page = client.get("/support/history/", {"entity_type": "customer", "entity_id": "cust-7"}).content.decode()
+    assert "erasure failed" in page and "File the request again to retry" in page
+
+    # Filing again erases, under the same blacklist.
+    monkeypatch.setattr(privacy, "entity_data_erase", lambda *, entity_id: {"prediction_rows": 1})
+    with commit():
+        again = services.privacy_request_create(actor=agent, entity_id="cust-7", reference="GDPR-7")
+    again.refresh_from_db()
+    assert again.erase_state == EraseState.DONE and again.erase_counts == {"prediction_rows": 1}
+    assert again.entry_id == request.entry_id and again.erase_error == ""
+
+
+def test_an_erasure_attempt_that_fails_stays_pending_and_is_retried(surfaces, agent, monkeypatch, commit):
+    monkeypatch.setattr(privacy, "_queue_erase", lambda pk: None)
     with commit():
         request = services.privacy_request_create(actor=agent, entity_id="cust-7")
+    monkeypatch.setattr(privacy, "entity_data_erase", lambda *, entity_id: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        services.privacy_request_erase(request_id=request.pk)
     request.refresh_from_db()
-    assert request.erase_state == EraseState.PENDING and request.erased_at is None
-    assert "prediction store unreachable" in request.erase_error and request.erase_attempts >= 1
-    assert ListEntry.objects.get(pk=request.entry_id).is_active()  # the blacklist holds meanwhile
-
+    assert request.erase_state == EraseState.PENDING and request.erase_error.startswith("ZeroDivisionError")
     monkeypatch.setattr(privacy, "entity_data_erase", lambda *, entity_id: {"prediction_rows": 1})
     done = services.privacy_request_erase(request_id=request.pk)
-    assert done.erase_state == EraseState.DONE and done.erase_counts == {"prediction_rows": 1}
-    assert done.erase_error == ""
-    # Done once: a redelivered task changes nothing.
-    monkeypatch.setattr(privacy, "entity_data_erase", broken)
+    assert done.erase_state == EraseState.DONE and done.erase_error == ""
+    monkeypatch.setattr(privacy, "entity_data_erase", lambda *, entity_id: 1 / 0)
     assert services.privacy_request_erase(request_id=request.pk).erase_counts == {"prediction_rows": 1}
 
 

@@ -221,3 +221,18 @@ def test_a_token_whose_role_was_removed_is_refused_by_django_once_its_grant_ends
     clock.advance(seconds=settings.KEEL_SUPPORT_LISTS_AUTH_CACHE_SECONDS + 1)
     assert poller.get(surface="home", HTTP_IF_NONE_MATCH=warm["ETag"]).status_code == 418
     assert poller.django.calls == [LISTS]
+
+
+def test_a_revoked_token_stops_reading_the_lists_at_once(warm, poller, pipeline, pipeline_api):
+    """Deleting a token (revoking or rotating it) drops its cached grant: no wait for the cache TTL."""
+    Token.objects.filter(user=pipeline).delete()
+    assert poller.get(surface="home", HTTP_IF_NONE_MATCH=warm["ETag"]).status_code == 418  # handed to Django
+    assert poller.django.calls == [LISTS]
+    assert pipeline_api.get(LISTS, {"surface": "home"}).status_code == 401
+
+
+def test_a_deactivated_pipelines_token_stops_reading_the_lists_at_once(warm, poller, pipeline, pipeline_api):
+    pipeline.is_active = False
+    pipeline.save()
+    assert poller.get(surface="home", HTTP_IF_NONE_MATCH=warm["ETag"]).status_code == 418
+    assert pipeline_api.get(LISTS, {"surface": "home"}).status_code == 401

@@ -668,9 +668,9 @@ def test_anonymous_visitors_are_sent_to_log_in(state, pages):
 
 def test_the_nav_links_to_support_for_those_who_read_the_lists(db, pages, agent, reviewer, labeller):
     link = 'href="/support/"'
-    assert link in pages(agent).get("/audits/").content.decode()
-    assert link in pages(reviewer).get("/audits/").content.decode()
-    assert link not in pages(labeller).get("/audits/").content.decode()
+    assert link in pages(agent).get("/models/").content.decode()
+    assert link in pages(reviewer).get("/models/").content.decode()
+    assert link not in pages(labeller).get("/models/").content.decode()
 
 
 def test_every_form_needs_the_csrf_token(state, pages, agent):

@@ -41,6 +41,7 @@ DEFAULT_SEVERITY = {
     "volume": "error",
     "volume_zscore": "warning",
     "volume_bytes": "warning",
+    "cut_cells": "warning",  # text cells longer than KEEL_MAX_CELL_CHARS, cut as the file was read
     "prediction_drift": "warning",
     "skew_missing": "error",
     "skew_nulls": "error",

@@ -12,11 +12,11 @@ from collections.abc import Iterable, Sequence
 from mlops.clipping import clip
 
 from ..suite import Suite
-from .findings import DEFAULT_SEVERITY, Finding, _num, _spec_fields
+from .findings import DEFAULT_SEVERITY, Finding, _num, _severity, _spec_fields, _tripped
 
 NAME_LIMIT = 150  # characters of a file's column name kept in a finding (whose column holds 200)
 
-__all__ = ["volume_findings", "schema_findings"]
+__all__ = ["cut_cells_findings", "volume_findings", "schema_findings"]
 
 
 def volume_findings(rows: int, size_bytes: int, history: Sequence[tuple[int, int]], suite: Suite) -> list[Finding]:
@@ -181,6 +181,31 @@ def schema_findings(expected: Iterable, found_columns: Iterable[str]) -> list[Fi
                 "error",
                 "pass",
                 f"All {len(names)} expected columns are present and there are no others.",
+            )
+        )
+    return out
+
+
+def cut_cells_findings(profile: dict, suite: Suite) -> list[Finding]:
+    """One ``cut_cells`` finding (warning) per column whose text cells were longer than the cap and
+    were cut as the file was read (the profile's "cut_cells"); none when no cell was that long."""
+    out = []
+    for column, cut in sorted((profile.get("cut_cells") or {}).items()):
+        cells, longest, limit = int(cut["cells"]), int(cut["longest"]), int(cut["limit"])
+        severity = _severity(suite.columns.get(column), "cut_cells")
+        name = clip(column, NAME_LIMIT)
+        out.append(
+            Finding(
+                "cut_cells",
+                name,
+                severity,
+                _tripped(severity),
+                f"{_num(cells)} cell{'s' if cells != 1 else ''} in {name!r} "
+                f"{'were' if cells != 1 else 'was'} longer than {_num(limit)} characters and "
+                f"{'were' if cells != 1 else 'was'} cut; the longest had {_num(longest)}.",
+                longest,
+                limit,
+                {"cells": cells, "longest": longest, "limit": limit},
             )
         )
     return out

@@ -126,7 +126,8 @@ def merge_profiles(a: dict, b: dict) -> dict:
     """The profile of the concatenation of the two profiled parts. Exact for counts, histograms, moments,
     min/max; sketches are merged (quantiles within the KLL error); categorical counts and words are
     re-folded to CAPACITY / TOP_WORDS; id duplicates add up (a lower bound: see module doc); the
-    feature–label statistics ("target") merge exactly (target.merge_target).
+    feature–label statistics ("target") merge exactly (target.merge_target), and so do the counts of
+    cut cells ("cut_cells").
     Raises ValueError when a column's kinds or numeric bin edges differ. A column (or "target")
     present in only one profile is copied as is."""
     columns = {}
@@ -140,4 +141,19 @@ def merge_profiles(a: dict, b: dict) -> dict:
     target = merge_target(a.get("target"), b.get("target"))
     if target is not None:
         merged["target"] = target
+    cut = _merge_cut_cells(a.get("cut_cells") or {}, b.get("cut_cells") or {})
+    if cut:
+        merged["cut_cells"] = cut
+    return merged
+
+
+def _merge_cut_cells(a: dict, b: dict) -> dict:
+    merged = copy.deepcopy(a)
+    for name, cut in b.items():
+        if name in merged:
+            mine = merged[name]
+            mine["cells"] += cut["cells"]
+            mine["longest"] = max(mine["longest"], cut["longest"])
+        else:
+            merged[name] = dict(cut)
     return merged
