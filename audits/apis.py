@@ -7,8 +7,9 @@ from rest_framework import status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
-from mlops.api import DetailMixin, KeelAPIView, filter_parameters
+from mlops.api import DetailMixin, KeelAPIView
 from mlops.errors import ApplicationError
+from mlops.openapi import list_schema, upload_request
 from mlops.roles import EDIT_AUDIT_CHECKS, LOG_PREDICTIONS, RUN_AUDITS, VIEW_AUDITS, VIEW_PREDICTIONS
 from registry import selectors as registry_selectors
 
@@ -52,11 +53,11 @@ class AuditListApi(KeelAPIView):
     required_permissions = {"GET": VIEW_AUDITS, "POST": RUN_AUDITS}
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
-    @extend_schema(responses=s.AuditOut(many=True), parameters=filter_parameters(AuditFilter))
+    @list_schema(s.AuditOut, AuditFilter)
     def get(self, request):
         return self.list_response(request, selectors.audit_jobs(), s.AuditOut, AuditFilter)
 
-    @extend_schema(request=s.AuditIn, responses={202: s.AuditOut})
+    @extend_schema(request=upload_request(s.AuditIn), responses={202: s.AuditOut})
     def post(self, request):
         data = self.validated(s.AuditIn)
         model = registry_selectors.model_get(data["model"])
@@ -100,7 +101,7 @@ class ReferenceApi(KeelAPIView):
     required_permissions = {"POST": RUN_AUDITS}
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
-    @extend_schema(request=s.ReferenceIn, responses={202: s.AuditOut})
+    @extend_schema(request=upload_request(s.ReferenceIn), responses={202: s.AuditOut})
     def post(self, request, name, version):
         model = registry_selectors.model_get(name)
         found = registry_selectors.version_get(model, version)
@@ -133,7 +134,7 @@ class SuiteApi(KeelAPIView):
 class AlertListApi(KeelAPIView):
     required_permissions = {"GET": VIEW_AUDITS}
 
-    @extend_schema(responses=s.AlertOut(many=True), parameters=filter_parameters(AlertFilter))
+    @list_schema(s.AlertOut, AlertFilter)
     def get(self, request):
         return self.list_response(request, Alert.objects.select_related("model"), s.AlertOut, AlertFilter)
 
@@ -143,7 +144,7 @@ class PredictionListApi(KeelAPIView):
 
     required_permissions = {"GET": VIEW_PREDICTIONS, "POST": LOG_PREDICTIONS}
 
-    @extend_schema(responses=s.PredictionOut(many=True), parameters=filter_parameters(PredictionFilter))
+    @list_schema(s.PredictionOut, PredictionFilter)
     def get(self, request):
         return self.list_response(request, selectors.predictions(), s.PredictionOut, PredictionFilter)
 
@@ -173,7 +174,7 @@ class ServingAuditApi(KeelAPIView):
 class ScheduleListApi(KeelAPIView):
     required_permissions = {"GET": VIEW_AUDITS, "POST": EDIT_AUDIT_CHECKS}
 
-    @extend_schema(responses=s.ScheduleOut(many=True))
+    @list_schema(s.ScheduleOut)
     def get(self, request, name):
         model = registry_selectors.model_get(name)
         return self.list_response(request, selectors.audit_schedules(model), s.ScheduleOut)

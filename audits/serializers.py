@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from mlops.api import StrictSerializer, optional_hex64, optional_whole_number
+from mlops.api import JSONObjectField, StrictSerializer, optional_hex64, optional_whole_number
 
 from .models import Alert, AuditJob, AuditSchedule, BatchPurpose, DataFormat, Finding, PredictionLog, ScheduleSource
 
@@ -34,7 +34,7 @@ class ReferenceIn(StrictSerializer):
 
 
 class SuiteIn(StrictSerializer):
-    suite = serializers.JSONField()
+    suite = JSONObjectField(help_text="The suite's fields (audits.engine.suite.Suite).")
 
 
 class FindingOut(serializers.ModelSerializer):
@@ -49,7 +49,7 @@ class AuditOut(serializers.ModelSerializer):
     model = serializers.CharField(source="model.name")
     version = serializers.IntegerField(source="version.version")
     batch = serializers.SerializerMethodField()
-    progress = serializers.FloatField(read_only=True)
+    progress = serializers.FloatField(read_only=True, allow_null=True)
     created_by = serializers.CharField(source="created_by.username")
 
     class Meta:

@@ -1,6 +1,7 @@
 """Base pieces every Keel API v1 view and serializer builds on."""
 
-from drf_spectacular.utils import OpenApiParameter
+import django_filters
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -19,7 +20,39 @@ class StrictSerializer(serializers.Serializer):
             unknown = sorted(set(data) - set(self.fields))
             if unknown:
                 raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+            # DRF turns a number or a boolean sent for a text field into its text; the schema says text.
+            not_text = [
+                name
+                for name, field in self.fields.items()
+                if (isinstance(field, serializers.CharField) and not _is_text(data.get(name)))
+                or (
+                    isinstance(field, serializers.ListField)
+                    and isinstance(field.child, serializers.CharField)
+                    and isinstance(data.get(name), list)
+                    and not all(isinstance(item, str) for item in data[name])
+                )
+            ]
+            if not_text:
+                raise serializers.ValidationError({name: ["Send text."] for name in not_text})
+            # ... and a boolean sent for a number into 0 or 1 (a form's values are all text: skipped).
+            not_number = [
+                name
+                for name, field in self.fields.items()
+                if isinstance(field, serializers.IntegerField | serializers.FloatField | serializers.DecimalField)
+                and isinstance(data.get(name), bool)
+            ]
+            if not_number:
+                raise serializers.ValidationError({name: ["Send a number."] for name in not_number})
         return super().to_internal_value(data)
+
+
+@extend_schema_field({"type": "object"})
+class JSONObjectField(serializers.JSONField):
+    """A JSON object (documented so; its checks are the caller's)."""
+
+
+def _is_text(value) -> bool:
+    return value is None or isinstance(value, str)
 
 
 def optional_text(*, max_length: int | None = None, help_text: str | None = None) -> serializers.CharField:
@@ -56,6 +89,9 @@ class KeelAPIView(APIView):
     def list_response(self, request, queryset, serializer_class, filterset_class=None):
         """Filter (400 naming the bad filter), paginate and serialize a list."""
         if filterset_class is not None:
+            blank = _blank_filters(filterset_class, request.query_params)
+            if blank:
+                raise serializers.ValidationError({name: ["Give a value, or leave the filter out."] for name in blank})
             filterset = filterset_class(request.query_params, queryset=queryset, request=request)
             if not filterset.is_valid():
                 raise serializers.ValidationError(filterset.errors)
@@ -71,6 +107,16 @@ class KeelAPIView(APIView):
         return serializer.validated_data
 
 
+def _blank_filters(filterset_class, params) -> list[str]:
+    # django-filter reads a blank value as "no filter"; only text and choice filters admit "" (the
+    # schema documents the others as dates and numbers).
+    return [
+        name
+        for name, f in filterset_class.base_filters.items()
+        if params.get(name) == "" and not isinstance(f, django_filters.CharFilter | django_filters.ChoiceFilter)
+    ]
+
+
 class DetailMixin:
     # GET one object by its pk: `get_object(pk)` fetches it (its NotFound answers 404) and
     # `serializer_class` (which the OpenAPI schema reads too) serializes it. No docstring: a view's
@@ -83,11 +129,3 @@ class DetailMixin:
 
     def get(self, request, pk):
         return Response(self.serializer_class(self.get_object(pk)).data)
-
-
-def filter_parameters(filterset_class) -> list[OpenApiParameter]:
-    """Document a FilterSet's query parameters in the OpenAPI schema of a plain APIView."""
-    return [
-        OpenApiParameter(name, str, description=str(f.label or f.field_name).capitalize())
-        for name, f in filterset_class.base_filters.items()
-    ]

@@ -12,6 +12,24 @@ from rest_framework.exceptions import ParseError
 MAX_JSON_DEPTH = 100
 
 TOO_DEEP = f"JSON parse error - the body is nested deeper than {MAX_JSON_DEPTH} levels."
+HAS_NUL = "JSON parse error - text (keys included) may not contain the NUL character (\\u0000)."
+
+
+def json_has_nul(value) -> bool:
+    """Whether any text in `value` (parsed JSON), keys included, holds a NUL: the database stores no
+    NUL in text or JSON, so such a body could never be kept."""
+    pending = [value]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, str):
+            if "\x00" in node:
+                return True
+        elif isinstance(node, dict):
+            pending.extend(node.keys())
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    return False
 
 
 def json_depth_exceeds(value, limit: int) -> bool:
@@ -30,7 +48,8 @@ def json_depth_exceeds(value, limit: int) -> bool:
 
 
 class JSONParser(parsers.JSONParser):
-    """DRF's JSON parser, refusing bodies nested deeper than MAX_JSON_DEPTH with a ParseError."""
+    """DRF's JSON parser, refusing bodies nested deeper than MAX_JSON_DEPTH, or holding a NUL in
+    any text, with a ParseError."""
 
     def parse(self, stream, media_type=None, parser_context=None):
         try:
@@ -39,6 +58,8 @@ class JSONParser(parsers.JSONParser):
             raise ParseError(TOO_DEEP) from None
         if json_depth_exceeds(data, MAX_JSON_DEPTH):
             raise ParseError(TOO_DEEP)
+        if json_has_nul(data):
+            raise ParseError(HAS_NUL)
         return data
 
 

@@ -295,7 +295,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "mlops.pagination.KeelPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "mlops.openapi.KeelAutoSchema",
     "EXCEPTION_HANDLER": "mlops.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -307,6 +307,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["mlops.roles.IsKeelMember"],  # like every API read: a Keel role, not just an account
     "COMPONENT_SPLIT_REQUEST": True,
+    # API views validate a PATCH body with its serializer as declared (required fields stay required).
+    "COMPONENT_SPLIT_PATCH": False,
     # Swagger UI is served from the installed sidecar package: no CDN at run time.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

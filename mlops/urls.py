@@ -22,3 +22,5 @@ urlpatterns = [
     path("audits/", include("audits.urls.pages")),
     path("support/", include("support.urls.pages")),
 ]
+
+handler404 = views.not_found

@@ -41,6 +41,8 @@ def validate_feature_schema(value) -> None:
             )
         if not isinstance(feature.get("categorical", False), bool):
             raise ValidationError(f"Feature '{name}': categorical must be true or false.")
+        if not isinstance(feature.get("description", ""), str):
+            raise ValidationError(f"Feature '{name}': the description must be text.")
 
 
 def validate_hyperparameters(value) -> None:

@@ -137,6 +137,7 @@ def _audit_target(model: RegisteredModel, version: ModelVersion | None) -> Model
             raise ApplicationError(
                 f"'{model.name}' has no production version; say which version's reference to audit against.",
                 field="version",
+                status_code=409,
             )
     if version.model_id != model.pk:
         raise ApplicationError("That version belongs to another model.", field="version")
@@ -145,6 +146,7 @@ def _audit_target(model: RegisteredModel, version: ModelVersion | None) -> Model
             f"v{version.version} has no training reference yet; build one first "
             f"(POST /api/v1/models/{model.name}/versions/{version.version}/reference).",
             field="version",
+            status_code=409,
         )
     return version
 

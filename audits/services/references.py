@@ -18,7 +18,9 @@ __all__ = ["reference_submit", "reference_build_start"]
 def _require_schema(version: ModelVersion) -> None:
     if not version.feature_schema:
         raise ApplicationError(
-            f"v{version.version} has no feature schema; Keel needs it to know each column's kind.", field="version"
+            f"v{version.version} has no feature schema; Keel needs it to know each column's kind.",
+            field="version",
+            status_code=409,
         )
 
 

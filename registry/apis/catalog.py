@@ -3,13 +3,14 @@
 from django.conf import settings
 from django.db import transaction
 from django.http import FileResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
-from mlops.api import KeelAPIView, filter_parameters
+from mlops.api import KeelAPIView
 from mlops.errors import ApplicationError
+from mlops.openapi import list_schema
 from mlops.roles import ALLOW_PICKLES, LOG_TRAINING, MOVE_ALIAS, REGISTER_MODELS, USE_KEEL
 
 from .. import selectors, services
@@ -56,7 +57,7 @@ def _models_for_api():
 class ModelListApi(KeelAPIView):
     required_permissions = READ_WRITE
 
-    @extend_schema(responses=s.ModelOut(many=True), parameters=filter_parameters(ModelFilter))
+    @list_schema(s.ModelOut, ModelFilter)
     def get(self, request):
         return self.list_response(request, _models_for_api(), s.ModelOut, ModelFilter)
 
@@ -76,14 +77,16 @@ class ModelDetailApi(KeelAPIView):
     @extend_schema(request=s.ModelUpdateIn, responses=s.ModelOut)
     def patch(self, request, name):
         model = selectors.model_get(name)
-        services.model_update_description(model=model, **self.validated(s.ModelUpdateIn))
+        changes = self.validated(s.ModelUpdateIn)
+        if changes:  # a PATCH that sends no field changes nothing
+            services.model_update_description(model=model, **changes)
         return Response(s.ModelOut(_models_for_api().get(pk=model.pk)).data)
 
 
 class VersionListApi(KeelAPIView):
     required_permissions = READ_LOG
 
-    @extend_schema(responses=s.VersionOut(many=True), parameters=filter_parameters(VersionFilter))
+    @list_schema(s.VersionOut, VersionFilter)
     def get(self, request, name):
         model = selectors.model_get(name)
         return self.list_response(request, selectors.versions_for_api(model), s.VersionOut, VersionFilter)
@@ -127,7 +130,7 @@ class VersionArtifactApi(KeelAPIView):
         response["X-Checksum-Sha256"] = found.artifact_sha256
         return response
 
-    @extend_schema(request=s.ArtifactUploadIn, responses={201: s.VersionOut})
+    @extend_schema(request={"multipart/form-data": s.ArtifactUploadIn}, responses={201: s.VersionOut})
     def post(self, request, name, version):
         found = selectors.version_get(selectors.model_get(name), version)
         # Refuse an oversized body before reading it: nothing reaches disk.
@@ -160,7 +163,7 @@ class VersionTagsApi(KeelAPIView):
 class AliasApi(KeelAPIView):
     required_permissions = {"GET": USE_KEEL, "PUT": MOVE_ALIAS}
 
-    @extend_schema(responses=s.AliasEventOut)
+    @extend_schema(responses=s.AliasOut)
     def get(self, request, name, alias):
         model = selectors.model_get(name)
         version = selectors.alias_map(model).get(alias)
@@ -168,7 +171,14 @@ class AliasApi(KeelAPIView):
             raise ApplicationError(f"Model '{name}' has no alias '{alias}'.", status_code=404)
         return Response({"alias": alias, "version": version.version})
 
-    @extend_schema(request=s.AliasMoveIn, responses=s.AliasEventOut)
+    @extend_schema(
+        request=s.AliasMoveIn,
+        responses=PolymorphicProxySerializer(
+            component_name="AliasMoveOut",
+            serializers=[s.AliasEventOut, s.AliasUnmovedOut],
+            resource_type_field_name=None,
+        ),
+    )
     def put(self, request, name, alias):
         model = selectors.model_get(name)
         data = self.validated(s.AliasMoveIn)
@@ -182,7 +192,7 @@ class AliasApi(KeelAPIView):
 class AliasHistoryApi(KeelAPIView):
     required_permissions = READ
 
-    @extend_schema(responses=s.AliasEventOut(many=True))
+    @list_schema(s.AliasEventOut)
     def get(self, request, name):
         return self.list_response(request, selectors.alias_history(selectors.model_get(name)), s.AliasEventOut)
 
@@ -195,7 +205,7 @@ class PicklePolicyApi(KeelAPIView):
 
     required_permissions = {"GET": USE_KEEL, "POST": ALLOW_PICKLES}
 
-    @extend_schema(responses=s.PickleDecisionOut(many=True))
+    @list_schema(s.PickleDecisionOut)
     def get(self, request, name):
         history = selectors.pickle_allowance_history(selectors.model_get(name))
         return self.list_response(request, history, s.PickleDecisionOut)
@@ -242,7 +252,7 @@ class VersionDiffApi(KeelAPIView):
 class ExperimentListApi(KeelAPIView):
     required_permissions = READ_LOG
 
-    @extend_schema(responses=s.ExperimentOut(many=True))
+    @list_schema(s.ExperimentOut)
     def get(self, request):
         return self.list_response(request, Experiment.objects.select_related("created_by"), s.ExperimentOut)
 
@@ -255,7 +265,7 @@ class ExperimentListApi(KeelAPIView):
 class RunListApi(KeelAPIView):
     required_permissions = READ_LOG
 
-    @extend_schema(responses=s.RunOut(many=True), parameters=filter_parameters(RunFilter))
+    @list_schema(s.RunOut, RunFilter)
     def get(self, request):
         return self.list_response(request, selectors.runs_for_api(), s.RunOut, RunFilter)
 
@@ -305,7 +315,7 @@ class RunStatusApi(KeelAPIView):
 class RunMetricHistoryApi(KeelAPIView):
     required_permissions = READ
 
-    @extend_schema(responses=s.MetricPointOut(many=True))
+    @list_schema(s.MetricPointOut)
     def get(self, request, run_id, key):
         history = selectors.run_metric_history(selectors.run_get(run_id), key)
         return self.list_response(request, history, s.MetricPointOut)

@@ -8,9 +8,10 @@ from rest_framework import status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
-from mlops.api import DetailMixin, KeelAPIView, filter_parameters
+from mlops.api import DetailMixin, KeelAPIView
 from mlops.errors import NotFound
 from mlops.etags import etag_for, etag_matches
+from mlops.openapi import list_schema, upload_request
 from mlops.roles import APPROVE_PROMOTION, LOG_TRAINING, REGISTER_MODELS, USE_KEEL, VIEW_PROMOTIONS
 
 from .. import selectors, services
@@ -45,12 +46,12 @@ class HoldoutListApi(KeelAPIView):
     required_permissions = {"GET": VIEW_PROMOTIONS, "POST": LOG_TRAINING}
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
-    @extend_schema(responses=s.HoldoutOut(many=True))
+    @list_schema(s.HoldoutOut)
     def get(self, request, name):
         model = selectors.model_get(name)
         return self.list_response(request, model.holdouts.select_related("created_by"), s.HoldoutOut)
 
-    @extend_schema(request=s.HoldoutIn, responses={201: s.HoldoutOut})
+    @extend_schema(request=upload_request(s.HoldoutIn), responses={201: s.HoldoutOut})
     def post(self, request, name):
         data = dict(self.validated(s.HoldoutIn))
         holdout = services.holdout_register(
@@ -77,7 +78,7 @@ class PolicyApi(KeelAPIView):
 class PromotionListApi(KeelAPIView):
     required_permissions = {"GET": VIEW_PROMOTIONS, "POST": REGISTER_MODELS}
 
-    @extend_schema(responses=s.PromotionSummaryOut(many=True), parameters=filter_parameters(PromotionFilter))
+    @list_schema(s.PromotionSummaryOut, PromotionFilter)
     def get(self, request):
         return self.list_response(request, selectors.promotion_requests(), s.PromotionSummaryOut, PromotionFilter)
 

@@ -3,7 +3,9 @@
 Domain rules (append-only params, alias ownership, hash checks) live in services, not here.
 """
 
+from django.core.validators import RegexValidator
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from mlops.api import StrictSerializer
@@ -20,6 +22,7 @@ from ..models import (
 )
 from ..selectors import latest_metrics, latest_tags
 from ..validators import (
+    FEATURE_TYPES,
     validate_commit,
     validate_feature_schema,
     validate_hyperparameters,
@@ -48,6 +51,8 @@ __all__ = [
     "RunOut",
     "MetricPointOut",
     "AliasEventOut",
+    "AliasOut",
+    "AliasUnmovedOut",
     "PickleDecisionIn",
     "PickleDecisionOut",
     "DiffRowOut",
@@ -68,6 +73,50 @@ def _django_validator(func):
     return run
 
 
+# Django validators run as they are (DRF turns their errors into field errors), so the schema shows
+# their pattern; blank is allowed where the field allows it.
+BLANK_OR_SHA256 = RegexValidator(r"^([0-9a-f]{64})?$", validate_sha256.message)
+BLANK_OR_COMMIT = RegexValidator(r"^([0-9a-f]{7,40})?$", validate_commit.message)
+
+# JSON fields documented with the shape their validator checks.
+_SCALAR = [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]
+FEATURE = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string", "pattern": r"\S"},
+        "type": {"type": "string", "enum": list(FEATURE_TYPES)},
+        "categorical": {"type": "boolean"},
+        "description": {"type": "string"},
+    },
+    "required": ["name", "type"],
+    "additionalProperties": False,
+}
+
+
+@extend_schema_field({"type": "array", "items": FEATURE, "description": "Features with distinct names."})
+class FeatureSchemaField(serializers.JSONField):
+    def __init__(self, **kwargs):
+        super().__init__(validators=[_django_validator(validate_feature_schema)], **kwargs)
+
+
+@extend_schema_field({"type": "object", "additionalProperties": {"anyOf": _SCALAR, "nullable": True}})
+class HyperparametersField(serializers.JSONField):
+    def __init__(self, **kwargs):
+        super().__init__(validators=[_django_validator(validate_hyperparameters)], **kwargs)
+
+
+@extend_schema_field({"type": "object", "additionalProperties": {"type": "number"}})
+class MetricsField(serializers.JSONField):
+    def __init__(self, **kwargs):
+        super().__init__(validators=[_django_validator(validate_metrics)], **kwargs)
+
+
+@extend_schema_field({"type": "object", "additionalProperties": {"type": "string"}})
+class StringMapField(serializers.JSONField):
+    def __init__(self, **kwargs):
+        super().__init__(validators=[_django_validator(validate_string_map)], **kwargs)
+
+
 # --- input --------------------------------------------------------------------------------------
 
 
@@ -78,27 +127,23 @@ class ModelCreateIn(StrictSerializer):
 
 
 class ModelUpdateIn(StrictSerializer):
-    description = serializers.CharField(allow_blank=True)
+    description = serializers.CharField(allow_blank=True, required=False)
 
 
 class VersionCreateIn(StrictSerializer):
     run_id = serializers.CharField(required=False, max_length=32)
     flavor = serializers.CharField(required=False, max_length=50, default="sklearn")
     description = serializers.CharField(required=False, allow_blank=True, default="")
-    feature_schema = serializers.JSONField(required=False, validators=[_django_validator(validate_feature_schema)])
+    feature_schema = FeatureSchemaField(required=False)
     decision_threshold = serializers.FloatField(required=False, allow_null=True, min_value=0.0, max_value=1.0)
     train_window_start = serializers.DateField(required=False, allow_null=True)
     train_window_end = serializers.DateField(required=False, allow_null=True)
     dataset_uri = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
-    dataset_sha256 = serializers.CharField(
-        required=False, allow_blank=True, default="", validators=[_django_validator(validate_sha256)]
-    )
-    code_commit = serializers.CharField(
-        required=False, allow_blank=True, default="", validators=[_django_validator(validate_commit)]
-    )
-    hyperparameters = serializers.JSONField(required=False, validators=[_django_validator(validate_hyperparameters)])
-    metrics = serializers.JSONField(required=False, validators=[_django_validator(validate_metrics)])
-    tags = serializers.JSONField(required=False, validators=[_django_validator(validate_string_map)])
+    dataset_sha256 = serializers.CharField(required=False, allow_blank=True, default="", validators=[BLANK_OR_SHA256])
+    code_commit = serializers.CharField(required=False, allow_blank=True, default="", validators=[BLANK_OR_COMMIT])
+    hyperparameters = HyperparametersField(required=False)
+    metrics = MetricsField(required=False)
+    tags = StringMapField(required=False)
 
     def validate(self, attrs):
         start, end = attrs.get("train_window_start"), attrs.get("train_window_end")
@@ -109,11 +154,13 @@ class VersionCreateIn(StrictSerializer):
 
 class ArtifactUploadIn(StrictSerializer):
     file = serializers.FileField(allow_empty_file=True)
-    sha256 = serializers.CharField()
+    sha256 = serializers.CharField(
+        validators=[RegexValidator(r"^[0-9a-fA-F]{64}$", "Send the artifact's sha256 as 64 hex characters.")]
+    )
 
 
 class TagsIn(StrictSerializer):
-    tags = serializers.JSONField(validators=[_django_validator(validate_string_map)])
+    tags = StringMapField()
 
 
 class AliasMoveIn(StrictSerializer):
@@ -130,11 +177,9 @@ class ExperimentIn(StrictSerializer):
 class RunCreateIn(StrictSerializer):
     experiment = serializers.CharField(max_length=200, help_text="Experiment name; created if new.")
     name = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
-    code_commit = serializers.CharField(
-        required=False, allow_blank=True, default="", validators=[_django_validator(validate_commit)]
-    )
+    code_commit = serializers.CharField(required=False, allow_blank=True, default="", validators=[BLANK_OR_COMMIT])
     started_at = serializers.DateTimeField(required=False)
-    tags = serializers.JSONField(required=False, validators=[_django_validator(validate_string_map)])
+    tags = StringMapField(required=False)
 
 
 class KeyValueIn(StrictSerializer):
@@ -167,6 +212,9 @@ class MetricIn(StrictSerializer):
 
 
 class RunLogIn(StrictSerializer):
+    openapi_extra = {
+        "anyOf": [{"required": [name], "properties": {name: {"minItems": 1}}} for name in ("params", "metrics", "tags")]
+    }
     params = KeyValueIn(many=True, required=False, default=list)
     metrics = MetricIn(many=True, required=False, default=list)
     tags = KeyValueIn(many=True, required=False, default=list)
@@ -321,6 +369,16 @@ class AliasEventOut(serializers.ModelSerializer):
     class Meta:
         model = AliasEvent
         fields = ["alias", "from_version", "to_version", "actor", "reason", "created_at"]
+
+
+class AliasOut(serializers.Serializer):
+    alias = serializers.CharField()
+    version = serializers.IntegerField()
+
+
+class AliasUnmovedOut(serializers.Serializer):
+    message = serializers.CharField(help_text="The alias already pointed there.")
+    detail = serializers.DictField(help_text="Empty.")
 
 
 class PickleDecisionIn(StrictSerializer):

@@ -84,6 +84,8 @@ class PolicyIn(StrictSerializer):
 
 
 class PolicyOut(serializers.ModelSerializer):
+    updated_at = serializers.DateTimeField(read_only=True, allow_null=True, help_text="Null until first saved.")
+
     class Meta:
         model = PromotionPolicy
         exclude = ["id", "model", "updated_by"]

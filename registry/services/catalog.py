@@ -169,6 +169,7 @@ def run_log(
                 f"Param '{key}' was already logged as '{existing[key]}'; logged params cannot change "
                 f"(got '{text}'). Start a new run for a new configuration.",
                 field="params",
+                status_code=409,
             )
     new_params = [RunParam(run=run, key=k, value=v) for k, v in wanted_params.items() if k not in existing]
 
@@ -214,7 +215,7 @@ def run_set_status(*, run: TrainingRun, status: str, ended_at: datetime | None =
     if status in TERMINAL_RUN_STATUSES:
         run.ended_at = ended_at or timezone.now()
         if run.ended_at < run.started_at:
-            raise ApplicationError("A run cannot end before it started.", field="ended_at")
+            raise ApplicationError("A run cannot end before it started.", field="ended_at", status_code=409)
     run.save(update_fields=["status", "ended_at"])
     return run
 

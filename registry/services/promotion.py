@@ -33,6 +33,7 @@ from ..models import (
     PromotionRequest,
     PromotionState,
     RegisteredModel,
+    ThresholdRule,
 )
 from ..selectors import PRODUCTION, applicable_threshold, rollback_targets
 from .catalog import alias_point
@@ -66,6 +67,14 @@ def policy_update(*, model: RegisteredModel, actor, **fields) -> PromotionPolicy
         raise ApplicationError("Unknown policy fields.", detail={name: ["Unknown field."] for name in unknown})
     for name, value in fields.items():
         setattr(policy, name, value)
+    if (
+        policy.threshold_rule in (ThresholdRule.MIN_RECALL, ThresholdRule.MIN_PRECISION)
+        and policy.threshold_target is None
+    ):
+        # The body may be valid on its own: the stored policy supplies what it leaves out.
+        raise Conflict(
+            f"The threshold rule '{policy.threshold_rule}' needs a threshold_target.", field="threshold_target"
+        )
     policy.updated_by = actor
     policy.full_clean(exclude=["model", "updated_by"])
     policy.save()
@@ -227,10 +236,10 @@ def promotion_request_create(
                 field="action",
             )
         if _current(model, target_alias) != version:
-            raise ApplicationError(f"v{version.version} is not the current {target_alias}.", field="version")
+            raise Conflict(f"v{version.version} is not the current {target_alias}.", field="version")
     else:
         if not version.artifact:
-            raise ApplicationError(
+            raise Conflict(
                 f"v{version.version} has no artifact; upload it before requesting promotion.", field="version"
             )
         if _current(model, target_alias) == version:
@@ -431,6 +440,7 @@ def promotion_rollback(*, model: RegisteredModel, to_version: ModelVersion, acto
         raise ApplicationError(
             f"v{to_version.version} is not an earlier approved production version (rollback targets: {allowed}).",
             field="version",
+            status_code=409,
         )
     from_version = _current(model, PRODUCTION)
     # Requests approved since `to_version` last became production are the ones being undone.

@@ -17,7 +17,7 @@ from rest_framework import status
 from rest_framework.response import Response
 
 from mlops.api import DetailMixin, KeelAPIView
-from mlops.errors import ApplicationError, NotFound
+from mlops.errors import NotFound
 from mlops.png import png_response
 from mlops.roles import EXPLAIN_DECISIONS, LOG_TRAINING
 from registry import selectors as registry_selectors
@@ -36,7 +36,7 @@ class ExplanationListApi(KeelAPIView):
         try:
             model = registry_selectors.model_get(data["model"])
         except NotFound as exc:
-            raise ApplicationError(exc.message, field="model") from None
+            raise NotFound(exc.message, field="model") from None
         explanation = services.explanation_request(
             actor=request.user, model=model, entity_id=data["entity_id"], features=data["features"]
         )

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from mlops.api import DetailMixin, KeelAPIView
 from mlops.errors import ApplicationError
 from mlops.etags import etag_matches
+from mlops.openapi import ERROR, NO_NUL, list_schema
 from mlops.roles import MANAGE_LISTS, READ_LIST_RECORDS, READ_LISTS, ActionPermission
 
 from .. import selectors, services
@@ -26,6 +27,8 @@ from ..lists.auth import CachedGrant, CachedTokenAuthentication
 from ..models import EntryKind, EntryReason, EntryState
 
 SURFACE_NAME = lists_poll.SURFACE_NAME
+# A query parameter that must hold more than spaces.
+NOT_BLANK = {"type": "string", "pattern": r"\S"}
 
 
 class SupportAPIView(KeelAPIView):
@@ -110,12 +113,19 @@ class ServingListsApi(SupportAPIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("surface", str, required=True, description="A surface's name."),
             OpenApiParameter(
-                "since", str, description="The cursor of an earlier response: answer with only the changes since."
+                "surface",
+                {"type": "string", "pattern": f"^{SURFACE_NAME.pattern}$"},
+                required=True,
+                description="A surface's name.",
+            ),
+            OpenApiParameter(
+                "since",
+                {"type": "string", "pattern": "^[0-9]{1,18}-[0-9]{1,18}$"},
+                description="The cursor of an earlier response: answer with only the changes since.",
             ),
         ],
-        responses={200: OpenApiTypes.OBJECT, 304: None},
+        responses={200: OpenApiTypes.OBJECT, 304: None, 410: ERROR},
     )
     def get(self, request):
         surface = request.query_params.get("surface", "").strip()
@@ -156,14 +166,10 @@ class EntryFilterIn(serializers.Serializer):
 class EntryListApi(SupportAPIView):
     required_permissions = {"GET": READ_LIST_RECORDS}
 
-    @extend_schema(
-        responses=s.EntryOut(many=True),
-        parameters=[
-            OpenApiParameter(name, str) for name in ("kind", "entity_type", "entity_id", "state", "reason", "surface")
-        ],
-    )
+    @list_schema(s.EntryOut, parameters=[EntryFilterIn])
     def get(self, request):
-        filters = dict(self.validated(EntryFilterIn, data=request.query_params))
+        # A plain dict: DRF reads a blank form value of an optional field as left out.
+        filters = dict(self.validated(EntryFilterIn, data=request.query_params.dict()))
         if "surface" in filters:
             filters["surface"] = selectors.surface_get(filters["surface"])
         return self.list_response(request, selectors.entries(**filters), s.EntryOut)
@@ -211,11 +217,17 @@ class EntitySearchApi(SupportAPIView):
     @extend_schema(
         responses=s.EntitySummaryOut(many=True),
         parameters=[
-            OpenApiParameter("q", str, required=True, description="An ID or its beginning."),
+            OpenApiParameter(
+                "q", {"type": "string", "pattern": NO_NUL}, required=True, description="An ID or its beginning."
+            ),
             OpenApiParameter("entity_type", str),
         ],
     )
     def get(self, request):
+        if "q" not in request.query_params:
+            raise ApplicationError("Say which ID to look for: ?q=<an ID or its beginning>.", field="q")
+        if "\x00" in request.query_params["q"]:
+            raise ApplicationError("An ID holds no NUL character.", field="q")
         found = selectors.entity_search(
             query=request.query_params.get("q", ""), entity_type=request.query_params.get("entity_type") or None
         )
@@ -228,8 +240,8 @@ class HistoryApi(SupportAPIView):
     @extend_schema(
         responses={200: OpenApiTypes.OBJECT},
         parameters=[
-            OpenApiParameter("entity_type", str, required=True),
-            OpenApiParameter("entity_id", str, required=True),
+            OpenApiParameter("entity_type", NOT_BLANK, required=True),
+            OpenApiParameter("entity_id", NOT_BLANK, required=True),
         ],
     )
     def get(self, request):
@@ -256,7 +268,7 @@ class BulkListApi(SupportAPIView):
     required_permissions = {"GET": READ_LIST_RECORDS, "POST": MANAGE_LISTS}
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
-    @extend_schema(responses=s.BulkOut(many=True))
+    @list_schema(s.BulkOut)
     def get(self, request):
         return self.list_response(request, selectors.bulk_uploads(), s.BulkOut)
 
@@ -289,7 +301,7 @@ class BulkConfirmApi(SupportAPIView):
 class PrivacyRequestListApi(SupportAPIView):
     required_permissions = {"GET": READ_LIST_RECORDS, "POST": MANAGE_LISTS}
 
-    @extend_schema(responses=s.PrivacyRequestOut(many=True))
+    @list_schema(s.PrivacyRequestOut)
     def get(self, request):
         return self.list_response(request, selectors.privacy_requests(), s.PrivacyRequestOut)
 

@@ -4,7 +4,7 @@ support.serializers.entries, which belongs to the lists."""
 from django.urls import reverse
 from rest_framework import serializers
 
-from mlops.api import StrictSerializer, optional_text
+from mlops.api import JSONObjectField, StrictSerializer, optional_text
 
 from ..models import Explanation
 
@@ -22,8 +22,9 @@ class ExplanationIn(StrictSerializer):
 
 class ExplainerBackgroundIn(StrictSerializer):
     records = serializers.ListField(
-        child=serializers.JSONField(),
+        child=JSONObjectField(),
         allow_empty=False,
+        min_length=1,
         help_text="Rows of the version's features (about 100; extra keys are dropped).",
     )
     source = optional_text(max_length=500, help_text="Where the rows come from, e.g. 'training data 2026-01..06'.")

@@ -77,7 +77,9 @@ def explainer_background_upload(*, version: ModelVersion, actor, records: Any, s
     """A pipeline's background for a version: JSON records of the schema's features (extra keys are
     dropped, so an id or a label column is never stored), checked value by value and size-limited."""
     if not version.feature_schema:
-        raise ApplicationError(f"v{version.version} has no feature schema to check the rows against.", field="records")
+        raise ApplicationError(
+            f"v{version.version} has no feature schema to check the rows against.", field="records", status_code=409
+        )
     if not isinstance(records, list) or not records:
         raise ApplicationError(
             "Send the background as a non-empty list of records (one object per row).", field="records"

@@ -88,13 +88,16 @@ def production_version(model: RegisteredModel) -> ModelVersion | None:
 def _explainable_version(model: RegisteredModel) -> ModelVersion:
     version = production_version(model)
     if version is None:
-        raise ApplicationError(f"'{model.name}' has no production version to explain.", field="model")
+        raise ApplicationError(f"'{model.name}' has no production version to explain.", field="model", status_code=409)
     if not version.artifact:
-        raise ApplicationError(f"v{version.version} of '{model.name}' has no artifact to explain.", field="model")
+        raise ApplicationError(
+            f"v{version.version} of '{model.name}' has no artifact to explain.", field="model", status_code=409
+        )
     if not version.feature_schema:
         raise ApplicationError(
             f"v{version.version} of '{model.name}' has no feature schema; Keel cannot tell which features it reads.",
             field="model",
+            status_code=409,
         )
     return version
 

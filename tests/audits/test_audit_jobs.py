@@ -211,7 +211,7 @@ def test_auditing_needs_a_reference(db, media, pipeline_api, reviewer, pipeline)
         {"model": "upsell", "version": 1, "file": SimpleUploadedFile("b.csv", b"a,b\n1,2\n")},
         format="multipart",
     )
-    assert response.status_code == 400 and "no training reference" in response.json()["detail"]["version"][0]
+    assert response.status_code == 409 and "no training reference" in response.json()["detail"]["version"][0]
     assert not AuditJob.objects.exists()
 
 

@@ -276,7 +276,7 @@ def test_the_start_form_shows_what_is_wrong_instead_of_failing(soom, reviewer, c
     # v2 has no training reference: the service refuses, the form says so next to the version.
     response = client.post(reverse("audits:new"), {"model": "soom-upsell", "file": upload(), "version": "2"})
     html = response.content.decode()
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert re.search(
         r'<div class="field has-error">\s*<label for="id_version">.*?v2 has no training reference yet', html, re.S
     )

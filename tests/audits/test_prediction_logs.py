@@ -126,6 +126,11 @@ def test_support_finds_a_customers_latest_prediction(upsell, api_as, pipeline, a
     assert [r["request_id"] for r in body["results"]] == ["req-5"]
 
 
+def test_a_blank_until_filter_on_serving_logs_is_refused(upsell, api_as, agent):
+    response = api_as(agent).get("/api/v1/predictions/?until=")
+    assert response.status_code == 400 and list(response.json()["detail"]) == ["until"]
+
+
 # --- privacy erasure ---------------------------------------------------------------------------
 
 

@@ -54,6 +54,14 @@ def test_json_nested_past_the_limit_is_refused_before_anything_reads_it(upsell, 
     assert "nested deeper than 100 levels" in assert_api_error(response, 400)["message"]
 
 
+@pytest.mark.parametrize("tags", ['{"a\\u0000b": "x"}', '{"a": "x\\u0000"}'])
+def test_json_holding_a_nul_in_a_key_or_a_value_is_a_400(upsell, api_as, pipeline, tags):
+    # PostgreSQL stores no NUL in text or JSON: without this the write is a 500.
+    body = '{"experiment": "nul", "tags": ' + tags + "}"
+    response = send_json(api_as(pipeline), "post", "/api/v1/runs/", body)
+    assert "NUL" in assert_api_error(response, 400)["message"]
+
+
 def test_json_nested_within_the_limit_reaches_the_view(upsell, api_as, pipeline):
     body = '{"name": "deep", "task_type": "regression", "description": ' + "[" * 99 + "]" * 99 + "}"
     response = send_json(api_as(pipeline), "post", "/api/v1/models/", body)

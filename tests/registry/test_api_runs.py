@@ -54,7 +54,7 @@ def test_params_metrics_and_tags_are_logged_in_one_batch(pipeline_api, run_id):
     assert body["tags"] == {"owner": "growth", "trigger": "schedule"}
 
 
-def test_relogging_a_param_with_another_value_is_refused_naming_the_key(pipeline_api, run_id):
+def test_relogging_a_param_with_another_value_is_a_conflict_naming_the_key(pipeline_api, run_id):
     assert log(pipeline_api, run_id, params=[{"key": "learning_rate", "value": "0.1"}]).status_code == 200
     response = log(
         pipeline_api,
@@ -62,7 +62,7 @@ def test_relogging_a_param_with_another_value_is_refused_naming_the_key(pipeline
         params=[{"key": "max_depth", "value": "4"}, {"key": "learning_rate", "value": "0.2"}],
         metrics=[{"key": "loss", "value": 0.5}],
     )
-    assert response.status_code == 400
+    assert response.status_code == 409
     message = response.json()["detail"]["params"][0]
     assert "learning_rate" in message and "0.1" in message and "0.2" in message
     # The whole batch was refused: neither the other param nor the metric was written.
@@ -119,6 +119,13 @@ def test_an_ended_run_stays_ended(pipeline_api, run_id):
     assert "already ended" in again.json()["detail"]["status"][0]
 
 
+def test_an_end_before_the_runs_start_is_a_conflict_with_the_run(pipeline_api, run_id):
+    response = pipeline_api.post(
+        f"/api/v1/runs/{run_id}/status", {"status": "FAILED", "ended_at": "2000-01-01T00:00:00Z"}, format="json"
+    )
+    assert response.status_code == 409 and "ended_at" in response.json()["detail"]
+
+
 @pytest.mark.parametrize(
     "batch,field",
     [
@@ -149,6 +156,11 @@ def test_runs_filter_by_experiment_and_status(pipeline_api, run_id):
     assert other != run_id
     bad = pipeline_api.get("/api/v1/runs/?status=SLEEPING")
     assert bad.status_code == 400 and "status" in bad.json()["detail"]
+
+
+def test_a_blank_started_after_filter_on_runs_is_refused(pipeline_api, run_id):
+    response = pipeline_api.get("/api/v1/runs/?started_after=")
+    assert response.status_code == 400 and list(response.json()["detail"]) == ["started_after"]
 
 
 @pytest.mark.django_db

@@ -127,6 +127,12 @@ def test_versions_list_is_paginated_and_filterable(pipeline_api, upsell):
     assert sorted(v["version"] for v in filtered["results"]) == [1, 3]
 
 
+def test_a_blank_date_filter_on_versions_is_refused_not_ignored(pipeline_api, upsell):
+    response = pipeline_api.get("/api/v1/models/upsell/versions/?created_before=")
+    assert response.status_code == 400
+    assert response.json()["detail"] == {"created_before": ["Give a value, or leave the filter out."]}
+
+
 def test_models_list_filters_by_task_type_and_name(pipeline_api, upsell):
     pipeline_api.post("/api/v1/models/", {"name": "churn-risk", "task_type": "regression"}, format="json")
     names = [m["name"] for m in pipeline_api.get("/api/v1/models/?task_type=regression").json()["results"]]
@@ -177,3 +183,16 @@ def test_a_diff_needs_two_version_numbers(pipeline_api, upsell, query, field):
     response = pipeline_api.get(f"/api/v1/models/upsell/diff/?{query}")
     assert response.status_code == 400 and field in response.json()["detail"]
     assert pipeline_api.get("/api/v1/models/upsell/diff/?left=1&right=9").status_code == 404
+
+
+def test_a_feature_description_that_is_not_text_is_refused(pipeline_api, upsell):
+    schema = [{"name": "age", "type": "int", "description": {}}]
+    response = pipeline_api.post("/api/v1/models/upsell/versions/", version_body(feature_schema=schema), format="json")
+    assert response.status_code == 400 and "description must be text" in response.json()["detail"]["feature_schema"][0]
+
+
+def test_a_decision_threshold_sent_as_a_boolean_is_refused(pipeline_api, upsell):
+    response = pipeline_api.post(
+        "/api/v1/models/upsell/versions/", version_body(decision_threshold=False), format="json"
+    )
+    assert response.status_code == 400 and response.json()["detail"] == {"decision_threshold": ["Send a number."]}

@@ -163,7 +163,7 @@ def test_a_version_without_an_artifact_cannot_be_promoted(api_as, pipeline, upse
 
     ModelVersionFactory(model=upsell)  # v4, no artifact
     response = submit(api_as(pipeline), 4, holdout)
-    assert response.status_code == 400 and "no artifact" in response.json()["detail"]["version"][0]
+    assert response.status_code == 409 and "no artifact" in response.json()["detail"]["version"][0]
 
 
 def test_the_same_change_cannot_be_requested_twice_while_open(api_as, pipeline, upsell, holdout):
@@ -261,7 +261,7 @@ def test_rollback_only_goes_to_an_earlier_approved_version(api_as, reviewer, ups
     response = api_as(reviewer).post(
         "/api/v1/models/upsell/rollback", {"version": 3, "reason": "try v3"}, format="json"
     )
-    assert response.status_code == 400 and "v1" in response.json()["detail"]["version"][0]
+    assert response.status_code == 409 and "v1" in response.json()["detail"]["version"][0]
     no_reason = api_as(reviewer).post("/api/v1/models/upsell/rollback", {"version": 1}, format="json")
     assert no_reason.status_code == 400 and "reason" in no_reason.json()["detail"]
 

@@ -20,6 +20,7 @@ from support import shap_engine as ex
 from support.models import ExplainerBackground, Explanation
 from support.services import backgrounds, explanations
 from tests.audits.reference_scenario import training_reference_build
+from tests.factories import RegisteredModelFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("one_thread")]
 
@@ -139,7 +140,8 @@ def test_unknown_erased_and_bad_inputs_are_400_on_their_field(soom, agent, api_a
     refused({"model": "upsell", "features": {**features, "colour": "red"}}, "features.colour", "Unknown feature")
     refused({"model": "upsell", "entity_id": "C090001", "features": features}, "entity_id", "not both")
     refused({"model": "upsell"}, "entity_id", "Give a customer ID")
-    refused({"model": "nope", "entity_id": "C090001"}, "model", "No model named")
+    unknown = api_as(agent).post(API, {"model": "nope", "entity_id": "C090001"}, format="json")
+    assert unknown.status_code == 404 and "No model named" in unknown.json()["detail"]["model"][0]
     refused({"model": "upsell", "entity_id": "C090001", "colour": "red"}, "colour", "Unknown field")
     assert Explanation.objects.count() == 0  # nothing half-made
 
@@ -423,6 +425,12 @@ def test_a_form_posted_for_a_model_out_of_production_is_refused(soom, client, ag
     response = client.post(FORM, {"model": "gone", "entity_id": soom.by_score()[0]})
     assert response.status_code == 400 and "'gone' has no production version to explain" in text(response)
     assert not Explanation.objects.exists()
+
+
+def test_asking_the_api_to_explain_a_model_out_of_production_is_a_conflict(db, reviewer, agent, api_as):
+    RegisteredModelFactory(name="quiet", owner=reviewer)
+    response = api_as(agent).post(API, {"model": "quiet", "entity_id": "C1"}, format="json")
+    assert response.status_code == 409 and "has no production version" in response.json()["detail"]["model"][0]
 
 
 # --- the isolated scorer -------------------------------------------------------------------------------------

@@ -306,6 +306,11 @@ def test_an_ids_history_shows_every_action_with_who_when_and_why(
     assert [e["entity_id"] for e in response.json()["active"]] == ["cust-7"]  # the privacy blacklist
 
 
+def test_searching_an_id_with_a_nul_is_a_400_on_q(surfaces, agent, api):
+    response = api(agent).get("/api/v1/support/entities", {"q": "sku\x00"})
+    assert response.status_code == 400 and list(response.json()["detail"]) == ["q"]
+
+
 def test_searching_an_id_finds_it_with_what_applies_now(surfaces, agent, api, commit):
     with commit():
         BlacklistEntryFactory(entity_id="sku-100")
@@ -336,3 +341,5 @@ def test_entries_can_be_listed_by_state_kind_and_surface(surfaces, agent, api, c
     boosts = client.get("/api/v1/support/entries", {"kind": "boost"}).json()
     assert [e["entity_id"] for e in boosts["results"]] == ["sku-new"]
     assert client.get("/api/v1/support/entries", {"state": "sleeping"}).status_code == 400
+    blank = client.get("/api/v1/support/entries", {"surface": ""})
+    assert blank.status_code == 400 and list(blank.json()["detail"]) == ["surface"]
