@@ -6,7 +6,9 @@ the bytes; `artifact_bytes` tells the scorer which format to load them as.
 """
 
 import hashlib
+from collections.abc import Callable
 from contextlib import contextmanager
+from functools import partial
 
 from django.conf import settings
 
@@ -18,6 +20,7 @@ from .pickles import artifact_load_refusal, pickles_allowed
 __all__ = [
     "ArtifactError",
     "artifact_bytes",
+    "artifact_scorer_ready",
     "artifact_starter",
     "artifact_scorer",
     "artifact_trusted_types",
@@ -75,14 +78,16 @@ def scorer_limits() -> sandbox.Limits:
     )
 
 
-def artifact_starter(version: ModelVersion, what: str, *, modules=()):
-    """A function starting a scorer that holds the version's artifact (for sandbox.WarmPool)."""
+def artifact_scorer_ready(version: ModelVersion, what: str, *, modules=()) -> Callable[[], sandbox.Scorer]:
+    """Read and check the artifact now (storage and database, in the calling thread); the function
+    returned only starts the scorer process, so another thread may call it."""
+    raw, fmt = artifact_bytes(version)
+    return partial(sandbox.Scorer, raw, fmt, artifact_trusted_types(raw, fmt), scorer_limits(), what, modules=modules)
 
-    def start() -> sandbox.Scorer:
-        raw, fmt = artifact_bytes(version)
-        return sandbox.Scorer(raw, fmt, artifact_trusted_types(raw, fmt), scorer_limits(), what, modules=modules)
 
-    return start
+def artifact_starter(version: ModelVersion, what: str, *, modules=()) -> Callable[[], sandbox.Scorer]:
+    """A function reading the artifact and starting a scorer that holds it (for sandbox.WarmPool)."""
+    return lambda: artifact_scorer_ready(version, what, modules=modules)()
 
 
 @contextmanager

@@ -10,6 +10,7 @@ fails the gate with the reason.
 """
 
 import logging
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import partial
@@ -159,6 +160,22 @@ def open_scorer(stack: ExitStack, version: ModelVersion, role: str) -> Scorer:
     return stack.enter_context(selectors.artifact_scorer(version, f"the {role} v{version.version}"))
 
 
+def open_scorer_soon(stack: ExitStack, version: ModelVersion, role: str) -> Future:
+    """Start the version's scorer in a thread while this one works (starting one takes seconds); the
+    future gives the scorer or the start's SandboxError, and the scorer is closed with ``stack``.
+    The artifact is read and checked here, so an ArtifactError is raised at once."""
+    start = selectors.artifact_scorer_ready(version, f"the {role} v{version.version}")
+    starter = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="keel-scorer-start"))
+    future = starter.submit(start)
+    stack.callback(_close_started, future)
+    return future
+
+
+def _close_started(future: Future) -> None:
+    if future.exception() is None:  # waits for the start to end
+        future.result().close()
+
+
 # --- the gate -------------------------------------------------------------------------------------
 
 
@@ -235,18 +252,26 @@ def _evidence(promotion: PromotionRequest, compared: ModelVersion | None, scorer
     groups = frame[holdout.group_column].to_numpy() if holdout.group_column else None
     candidate_features = prepare_features(frame, candidate_version)
 
+    production = production_note = production_start = None
+    production_version = selectors.alias_map(model).get(selectors.PRODUCTION)
+    if production_version is not None and production_version != candidate_version:
+        try:
+            production_features = prepare_features(frame, production_version)
+            # Production's scorer starts while the candidate's starts and scores.
+            production_start = open_scorer_soon(scorers, production_version, "production")
+        except (GateInputError, selectors.ArtifactError) as exc:
+            # Not the candidate's fault: reviewers see why production could not be compared.
+            production_note = f"Production v{production_version.version} could not be scored: {exc}"
+
     progress(stage=f"Scoring candidate v{candidate_version.version}", share=0.3)
     candidate_scorer = open_scorer(scorers, candidate_version, "candidate")
     candidate_scores, classes = candidate_scorer.scores(candidate_features, task_type)
 
-    production = production_note = None
-    production_version = selectors.alias_map(model).get(selectors.PRODUCTION)
-    if production_version is not None and production_version != candidate_version:
+    if production_start is not None:
         progress(stage=f"Scoring production v{production_version.version}", share=0.45)
         try:
-            features = prepare_features(frame, production_version)
-            scorer = open_scorer(scorers, production_version, "production")
-            scores, _ = scorer.scores(features, task_type)
+            scorer = production_start.result()
+            scores, _ = scorer.scores(production_features, task_type)
             production = Scored(
                 production_version,
                 scores,
@@ -254,8 +279,7 @@ def _evidence(promotion: PromotionRequest, compared: ModelVersion | None, scorer
                 selectors.applicable_threshold(production_version, approved=True),
                 scorer,
             )
-        except (GateInputError, selectors.ArtifactError, SandboxError) as exc:
-            # Not the candidate's fault: reviewers see why production could not be compared.
+        except SandboxError as exc:
             production_note = f"Production v{production_version.version} could not be scored: {exc}"
 
     progress(stage="Metrics and threshold", share=0.6)
@@ -312,7 +336,7 @@ def _evidence(promotion: PromotionRequest, compared: ModelVersion | None, scorer
         try:
             importance_before = evaluation.permutation_importance_top(
                 production.scorer.predict_fn(task_type),
-                prepare_features(frame, production.version),
+                production_features,
                 y_true,
                 task_type=task_type,
                 classes=classes,

@@ -13,6 +13,7 @@ from demo.signups import generate_signups
 from demo.training import train_upsell_model
 from registry import services
 from registry.models import PromotionState, TaskType
+from registry.services.catalog import alias_point
 from tests.mlops import hostile_models as hostile
 from tests.registry.promotion_helpers import csv_upload
 
@@ -30,27 +31,35 @@ def trained():
 
 @pytest.fixture
 def gate(db, reviewer, pipeline, trained, settings, tmp_path, django_capture_on_commit_callbacks):
-    """gate(artifact bytes) -> the promotion request of a first version holding them, gated."""
+    """gate(artifact bytes, production=bytes) -> the promotion request of a version holding them, gated
+    (against a production version holding `production`'s bytes, when given)."""
     settings.MEDIA_ROOT = tmp_path / "media"
     result, frame = trained
 
-    def run(raw: bytes):
-        model = services.model_create(name="upsell", task_type=TaskType.BINARY, owner=reviewer)
-        # The worst case: a reviewer allowed pickles for this model, so the payload reaches the scorer.
-        services.model_pickle_policy_set(
-            model=model, actor=reviewer, allowed=True, reason="The team's training job still writes joblib."
-        )
+    def attached(model, raw: bytes):
         version = services.version_create(
             model=model,
             actor=pipeline,
             feature_schema=result.feature_schema,
             decision_threshold=result.decision_threshold,
         )
-        version = services.artifact_attach(
+        return services.artifact_attach(
             version=version,
             uploaded=SimpleUploadedFile("model.joblib", raw),
             sha256=hashlib.sha256(raw).hexdigest(),
         )
+
+    def run(raw: bytes, *, production: bytes | None = None):
+        model = services.model_create(name="upsell", task_type=TaskType.BINARY, owner=reviewer)
+        # The worst case: a reviewer allowed pickles for this model, so the payload reaches the scorer.
+        services.model_pickle_policy_set(
+            model=model, actor=reviewer, allowed=True, reason="The team's training job still writes joblib."
+        )
+        if production is not None:
+            alias_point(
+                model=model, alias="production", version=attached(model, production), actor=reviewer, reason="live"
+            )
+        version = attached(model, raw)
         holdout = services.holdout_register(
             model=model, actor=pipeline, name="july", label_column=LABEL, uploaded=csv_upload(frame)
         )
@@ -87,3 +96,13 @@ def test_a_sleeping_model_fails_the_gate_once_with_its_wall_limit_named(gate, se
     assert request.failure_reasons == ["The candidate v1's artifact took longer than 1 s while scoring."]
     again = services.promotion_gate_run(promotion_id=request.pk)  # a redelivered job changes nothing
     assert again.state == PromotionState.VALIDATION_FAILED and again.failure_reasons == request.failure_reasons
+
+
+def test_a_production_model_that_crashes_leaves_a_note_and_the_candidate_is_still_judged(gate, trained):
+    real = hostile.dumped(trained[0].pipeline)
+    request = gate(real, production=hostile.dumped(hostile.Crashing()))
+    assert request.evidence["production"] is None
+    assert request.evidence["production_note"] == (
+        "Production v1 could not be scored: The production v1's artifact crashed (signal 11) while scoring."
+    )
+    assert request.evidence["metrics"]["candidate"]["roc_auc"] > 0.6
