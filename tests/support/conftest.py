@@ -7,6 +7,7 @@ trained once per module, registered in production with a background and a week o
 """
 
 import hashlib
+import weakref
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -137,8 +138,19 @@ def media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
+# One skops file per trained estimator: skops stamps the time into its zip, and the same bytes (the
+# same sha256) in every test let the explainer's warm scorer serve them all, as it serves one version.
+_ARTIFACTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _artifact(estimator) -> bytes:
+    if estimator not in _ARTIFACTS:
+        _ARTIFACTS[estimator] = skops.io.dumps(estimator)
+    return _ARTIFACTS[estimator]
+
+
 def _register(name, estimator, schema, threshold, *, owner, pipeline):
-    raw = skops.io.dumps(estimator)
+    raw = _artifact(estimator)
     model = registry_services.model_create(name=name, task_type=TaskType.BINARY, owner=owner)
     version = registry_services.version_create(
         model=model, actor=pipeline, feature_schema=schema, decision_threshold=threshold
