@@ -9,6 +9,8 @@
 - A view that names no parsers documents JSON bodies only; upload views name theirs.
 - A `StrictSerializer`'s request body admits no unknown fields (`additionalProperties: false`), as
   the serializer refuses them; a serializer's `openapi_extra` adds the rules across its fields.
+- A text field that trims its value and refuses it blank says so with `NOT_BLANK` (something besides
+  whitespace); every text field refuses the NUL character.
 - The schema is OpenAPI 3.1 (JSON Schema): null is a type. `json_schema_nulls` rewrites what
   DRF's pagination and drf-spectacular still say in 3.0's words (`nullable: true`, and
   `oneOf: [{}, {type: null}]`, which a null would match twice).
