@@ -299,6 +299,61 @@ class ScheduleSource(models.TextChoices):
     SERVING_LOG = "serving_log", "The serving log of the last hours"
 
 
+def _names(words: tuple[str, ...]) -> str:
+    """Names as cron reads them: the first three letters or the whole word, in any case."""
+
+    def any_case(text: str) -> str:
+        return "".join(f"[{c.lower()}{c.upper()}]" for c in text)
+
+    return "|".join(any_case(word[:3]) + (f"(?:{any_case(word[3:])})?" if word[3:] else "") for word in words)
+
+
+def _cron_field(number: str) -> str:
+    """`*`, a value or a range (each optionally stepped by 1 to 99, except a lone value), comma-separated."""
+    item = f"(?:\\*(?:/[1-9][0-9]?)?|(?:{number})(?:-(?:{number})(?:/[1-9][0-9]?)?)?)"
+    return f"{item}(?:,{item})*"
+
+
+_CRON_SPACE = "[\\t-\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+_MONTHS = (
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+)
+_WEEKDAYS = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
+CRON_PATTERN = (
+    f"^{_CRON_SPACE}*"
+    + f"{_CRON_SPACE}+".join(
+        _cron_field(number)
+        for number in (
+            "[0-5]?[0-9]",
+            "[01]?[0-9]|2[0-3]",
+            "0?[1-9]|[12][0-9]|3[01]",
+            f"0?[1-9]|1[0-2]|{_names(_MONTHS)}",
+            f"0?[0-6]|{_names(_WEEKDAYS)}",
+        )
+    )
+    + f"{_CRON_SPACE}*$"
+)
+"""The schedules Keel accepts: five fields, minute (0-59) hour (0-23) day-of-month (1-31) month (1-12
+or a name) day-of-week (0-6, Sunday 0, or a name), each `*`, a value or a range, a `*` or a range
+optionally stepped (`*/15`, `9-17/2`), comma-separated lists of those. A subset of what celery's
+crontab parses, and all of it runs."""
+CRON_HELP = (
+    "minute hour day-of-month month day-of-week (UTC): each `*`, a value or a range (`9-17`), `*` and ranges "
+    "optionally stepped (`*/15`), lists with commas; months and weekdays by number or name (`mon-fri`)."
+)
+
+
 class AuditSchedule(models.Model):
     """An audit that runs by itself, on a cron schedule kept by django-celery-beat: the daily file
     of a feed (its path may hold strftime fields, e.g. incoming/upsell/%Y-%m-%d.csv) or the window

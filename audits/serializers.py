@@ -3,8 +3,20 @@
 from rest_framework import serializers
 
 from mlops.api import JSONObjectField, StrictSerializer, optional_hex64, optional_whole_number
+from mlops.openapi import NOT_BLANK
 
-from .models import Alert, AuditJob, AuditSchedule, BatchPurpose, DataFormat, Finding, PredictionLog, ScheduleSource
+from .models import (
+    CRON_HELP,
+    CRON_PATTERN,
+    Alert,
+    AuditJob,
+    AuditSchedule,
+    BatchPurpose,
+    DataFormat,
+    Finding,
+    PredictionLog,
+    ScheduleSource,
+)
 
 
 class AuditIn(StrictSerializer):
@@ -113,6 +125,13 @@ class AlertOut(serializers.ModelSerializer):
 
 
 class PredictionIn(StrictSerializer):
+    # The score, the label (decision or class), or both.
+    openapi_extra = {
+        "anyOf": [
+            {"required": ["score"], "properties": {"score": {"type": "number"}}},
+            {"required": ["label"], "properties": {"label": {"pattern": NOT_BLANK}}},
+        ]
+    }
     request_id = serializers.CharField(max_length=100, help_text="Your id of the prediction; re-sent ids are skipped.")
     version = serializers.IntegerField(min_value=1)
     predicted_at = serializers.DateTimeField()
@@ -157,9 +176,26 @@ class ServingAuditIn(StrictSerializer):
 
 
 class ScheduleIn(StrictSerializer):
+    # A file schedule says where its file arrives; a serving-log schedule needs no path.
+    openapi_extra = {
+        "anyOf": [
+            {"title": "Audit the serving log", "properties": {"source": {"const": ScheduleSource.SERVING_LOG.value}}},
+            {
+                "title": "Audit a file dropped under the data root",
+                "required": ["storage_path"],
+                "properties": {"storage_path": {"pattern": NOT_BLANK}},
+            },
+        ]
+    }
     name = serializers.SlugField(max_length=100)
     source = serializers.ChoiceField(choices=ScheduleSource.choices)
-    cron = serializers.CharField(max_length=100, help_text="minute hour day-of-month month day-of-week (UTC)")
+    cron = serializers.RegexField(
+        CRON_PATTERN,
+        max_length=100,
+        trim_whitespace=False,
+        help_text=CRON_HELP,
+        error_messages={"invalid": f"Not a schedule Keel runs. {CRON_HELP}"},
+    )
     storage_path = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
     format = serializers.ChoiceField(choices=DataFormat.choices, required=False, allow_blank=True, default="")
     window_hours = serializers.IntegerField(min_value=1, max_value=24 * 31, required=False, default=24)

@@ -43,6 +43,16 @@ class StrictSerializer(serializers.Serializer):
             ]
             if not_number:
                 raise serializers.ValidationError({name: ["Send a number."] for name in not_number})
+            # ... and a number sent for a boolean into True or False.
+            not_boolean = [
+                name
+                for name, field in self.fields.items()
+                if isinstance(field, serializers.BooleanField)
+                and isinstance(data.get(name), int | float)
+                and not isinstance(data.get(name), bool)
+            ]
+            if not_boolean:
+                raise serializers.ValidationError({name: ["Send true or false."] for name in not_boolean})
         return super().to_internal_value(data)
 
 

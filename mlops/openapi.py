@@ -9,6 +9,11 @@
 - A view that names no parsers documents JSON bodies only; upload views name theirs.
 - A `StrictSerializer`'s request body admits no unknown fields (`additionalProperties: false`), as
   the serializer refuses them; a serializer's `openapi_extra` adds the rules across its fields.
+- A text field that trims its value and refuses it blank says so with `NOT_BLANK` (something besides
+  whitespace); every text field refuses the NUL character.
+- The schema is OpenAPI 3.1 (JSON Schema): null is a type. `json_schema_nulls` rewrites what
+  DRF's pagination and drf-spectacular still say in 3.0's words (`nullable: true`, and
+  `oneOf: [{}, {type: null}]`, which a null would match twice).
 """
 
 import django_filters
@@ -157,7 +162,10 @@ class KeelAutoSchema(AutoSchema):
         if direction == "request" and isinstance(force_instance(serializer), StrictSerializer):
             schema["additionalProperties"] = False
         if direction == "request":
-            for prop in schema.get("properties", {}).values():
+            fields = force_instance(serializer).fields
+            for name, prop in schema.get("properties", {}).items():
+                if _trimmed_not_blank(fields.get(name)) and "pattern" not in prop and "enum" not in prop:
+                    prop["pattern"] = NOT_BLANK
                 _refuse_nul(prop)
             # Rules across fields that JSON Schema can say (e.g. "at least one of").
             schema.update(getattr(serializer, "openapi_extra", {}))
@@ -165,11 +173,52 @@ class KeelAutoSchema(AutoSchema):
 
 
 NO_NUL = "^[^\\x00]*$"
+# What str.strip() (and so DRF's trim_whitespace) removes, spelled out: `\s` differs between regex
+# dialects (ECMA's has U+FEFF and lacks U+001C-U+001F and U+0085).
+SPACE = "\\t-\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
+NOT_BLANK = f"^[^\\x00]*[^\\x00{SPACE}][^\\x00]*$"
+"""Text with something besides whitespace and no NUL."""
+
+
+def _trimmed_not_blank(field) -> bool:
+    """A CharField that trims its value and refuses it blank: whitespace alone is refused."""
+    return (
+        isinstance(field, serializers.CharField)
+        and field.trim_whitespace
+        and not field.allow_blank
+        and not isinstance(field, serializers.ChoiceField)
+    )
 
 
 def _refuse_nul(schema: dict) -> None:
     """Text fields refuse the NUL character (DRF's and Django's CharFields do): say so."""
-    if schema.get("type") == "string" and not ({"pattern", "format", "enum"} & set(schema)):
+    types = schema.get("type")
+    is_text = types == "string" or (isinstance(types, list) and "string" in types)
+    if is_text and not ({"pattern", "format", "enum"} & set(schema)):
         schema["pattern"] = NO_NUL
     elif schema.get("type") == "array" and isinstance(schema.get("items"), dict):
         _refuse_nul(schema["items"])
+
+
+def json_schema_nulls(result, generator, request, public):
+    """Postprocessing hook: say null as OpenAPI 3.1 does wherever 3.0's words remain."""
+    pending = [result]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, list):
+            pending.extend(node)
+            continue
+        if not isinstance(node, dict):
+            continue
+        if node.pop("nullable", False):
+            types = node.get("type")
+            if isinstance(types, str):
+                node["type"] = [types, "null"]
+            elif isinstance(types, list) and "null" not in types:
+                types.append("null")
+            elif "anyOf" in node:
+                node["anyOf"].append({"type": "null"})
+        if node.get("oneOf") == [{}, {"type": "null"}]:
+            del node["oneOf"]  # any JSON value, null included
+        pending.extend(node.values())
+    return result

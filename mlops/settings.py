@@ -304,6 +304,9 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Keel API",
     "DESCRIPTION": "Governance for production machine-learning models: registry, promotion, audits, support.",
     "VERSION": "1.0.0",
+    # OpenAPI 3.1 is JSON Schema: `propertyNames` bounds the names of tags, `type: "null"` says null.
+    "OAS_VERSION": "3.1.0",
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "mlops.openapi.json_schema_nulls"],
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["mlops.roles.IsKeelMember"],  # like every API read: a Keel role, not just an account
     "COMPONENT_SPLIT_REQUEST": True,

@@ -5,6 +5,7 @@ predictions were logged) is itself the finding: a staleness alert, deduplicated 
 """
 
 import json
+import re
 
 from celery.schedules import crontab
 from django.db import transaction
@@ -12,10 +13,10 @@ from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from mlops.datafiles.storage import NoDataFile, data_path, resolve_data_path
-from mlops.errors import ApplicationError
+from mlops.errors import ApplicationError, Conflict
 from registry.models import ModelVersion, RegisteredModel
 
-from ..models import Alert, AlertState, AuditJob, AuditSchedule, ScheduleSource, Severity
+from ..models import CRON_HELP, CRON_PATTERN, Alert, AlertState, AuditJob, AuditSchedule, ScheduleSource, Severity
 from .alerts import alert_notify
 from .jobs import audit_submit
 from .predictions import serving_audit_submit
@@ -34,6 +35,8 @@ def _crontab(cron: str) -> CrontabSchedule:
             "(e.g. '0 6 * * *' for 06:00 UTC daily).",
             field="cron",
         )
+    if not re.fullmatch(CRON_PATTERN, cron):
+        raise ApplicationError(f"'{cron}' is not a schedule Keel runs. {CRON_HELP}", field="cron")
     minute, hour, day_of_month, month_of_year, day_of_week = fields
     try:  # celery's own parser: what it accepts is what beat can run
         crontab(
@@ -76,7 +79,7 @@ def schedule_create(
     if version is not None and version.model_id != model.pk:
         raise ApplicationError("That version belongs to another model.", field="version")
     if AuditSchedule.objects.filter(model=model, name=name).exists():
-        raise ApplicationError(f"'{model.name}' already has a schedule named '{name}'.", field="name")
+        raise Conflict(f"'{model.name}' already has a schedule named '{name}'.", field="name")
     schedule = AuditSchedule.objects.create(
         model=model,
         name=name,

@@ -9,6 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from mlops.api import StrictSerializer
+from mlops.openapi import NO_NUL, NOT_BLANK
 
 from ..models import (
     AliasEvent,
@@ -79,14 +80,15 @@ BLANK_OR_SHA256 = RegexValidator(r"^([0-9a-f]{64})?$", validate_sha256.message)
 BLANK_OR_COMMIT = RegexValidator(r"^([0-9a-f]{7,40})?$", validate_commit.message)
 
 # JSON fields documented with the shape their validator checks.
-_SCALAR = [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]
+_TEXT = {"type": "string", "pattern": NO_NUL}
+_SCALAR = [_TEXT, {"type": "number"}, {"type": "boolean"}]
 FEATURE = {
     "type": "object",
     "properties": {
-        "name": {"type": "string", "pattern": r"\S"},
+        "name": {"type": "string", "pattern": NOT_BLANK},
         "type": {"type": "string", "enum": list(FEATURE_TYPES)},
         "categorical": {"type": "boolean"},
-        "description": {"type": "string"},
+        "description": _TEXT,
     },
     "required": ["name", "type"],
     "additionalProperties": False,
@@ -99,19 +101,34 @@ class FeatureSchemaField(serializers.JSONField):
         super().__init__(validators=[_django_validator(validate_feature_schema)], **kwargs)
 
 
-@extend_schema_field({"type": "object", "additionalProperties": {"anyOf": _SCALAR, "nullable": True}})
+@extend_schema_field(
+    {
+        "type": "object",
+        "propertyNames": {"pattern": NO_NUL},
+        "additionalProperties": {"anyOf": [*_SCALAR, {"type": "null"}]},
+    }
+)
 class HyperparametersField(serializers.JSONField):
     def __init__(self, **kwargs):
         super().__init__(validators=[_django_validator(validate_hyperparameters)], **kwargs)
 
 
-@extend_schema_field({"type": "object", "additionalProperties": {"type": "number"}})
+@extend_schema_field(
+    {"type": "object", "propertyNames": {"pattern": NO_NUL}, "additionalProperties": {"type": "number"}}
+)
 class MetricsField(serializers.JSONField):
     def __init__(self, **kwargs):
         super().__init__(validators=[_django_validator(validate_metrics)], **kwargs)
 
 
-@extend_schema_field({"type": "object", "additionalProperties": {"type": "string"}})
+@extend_schema_field(
+    {
+        "type": "object",
+        "propertyNames": {"minLength": 1, "maxLength": 250, "pattern": NOT_BLANK},
+        "additionalProperties": _TEXT,
+        "description": "Tags: name → text; a name has 1 to 250 characters, not all whitespace.",
+    }
+)
 class StringMapField(serializers.JSONField):
     def __init__(self, **kwargs):
         super().__init__(validators=[_django_validator(validate_string_map)], **kwargs)

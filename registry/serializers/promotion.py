@@ -91,7 +91,52 @@ class PolicyOut(serializers.ModelSerializer):
         exclude = ["id", "model", "updated_by"]
 
 
+def _shape(title: str, required: list[str], **properties) -> dict:
+    return {"title": title, "required": required, "properties": properties}
+
+
+_PROMOTE = {"const": PromotionAction.PROMOTE.value}
+_NO_PERCENT = {"type": "null"}
+
+
 class PromotionIn(StrictSerializer):
+    # The request shapes the service accepts (`services.promotion_request_create`): production and
+    # canary promotions are validated on a hold-out; only a canary takes a traffic percentage; only
+    # shadow and canary traffic can be switched off. A body matches exactly one.
+    openapi_extra = {
+        "oneOf": [
+            _shape(
+                "Promote to production",
+                ["holdout"],
+                target_alias={"const": "production"},
+                action=_PROMOTE,
+                holdout={"type": "integer"},
+                canary_percent=_NO_PERCENT,
+            ),
+            _shape(
+                "Promote to canary",
+                ["target_alias", "holdout", "canary_percent"],
+                target_alias={"const": "canary"},
+                action=_PROMOTE,
+                holdout={"type": "integer"},
+                canary_percent={"type": "integer"},
+            ),
+            _shape(
+                "Promote to shadow",
+                ["target_alias"],
+                target_alias={"const": "shadow"},
+                action=_PROMOTE,
+                canary_percent=_NO_PERCENT,
+            ),
+            _shape(
+                "Switch shadow or canary traffic off",
+                ["target_alias", "action"],
+                target_alias={"anyOf": [{"const": "shadow"}, {"const": "canary"}]},
+                action={"const": PromotionAction.REMOVE.value},
+                canary_percent=_NO_PERCENT,
+            ),
+        ]
+    }
     model = serializers.SlugField()
     version = serializers.IntegerField(min_value=1)
     target_alias = serializers.ChoiceField(choices=[(a, a) for a in GOVERNED_ALIASES], default="production")
