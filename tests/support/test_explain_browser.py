@@ -28,7 +28,9 @@ def test_an_agent_explains_a_logged_customer_and_sees_the_plot(live_server, page
     assert page.get_by_label("plan").is_visible()  # or type the features, one input each
     page.get_by_label("Customer ID").fill(customer)
     shot(page, "form")
-    page.get_by_role("button", name="Explain", exact=True).click()
+    # The first explanation of a version starts its isolated scorer (about 7 s on an idle machine:
+    # imports, shap's kernels, the model): the page answers when it is done.
+    page.get_by_role("button", name="Explain", exact=True).click(timeout=60_000)
 
     explanation = Explanation.objects.get(entity_id=customer)
     page.wait_for_url(f"**/support/explain/{explanation.pk}/")
