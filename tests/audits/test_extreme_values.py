@@ -135,6 +135,14 @@ def test_values_at_the_float_limit_and_infinities_spelled_in_a_csv_are_counted(
     type_mismatch = job.findings.get(check_name="type_mismatch", column="meeting_minutes")
     assert type_mismatch.status == "pass"  # infinities are numbers, reported as extreme, not as text
 
+    api = api_as(pipeline)
+    for url in (f"/api/v1/audits/{job.pk}/", f"/api/v1/audits/{job.pk}/report.json"):
+        response = api.get(url)
+        assert response.status_code == 200
+        body = stored_strictly(b"".join(response).decode() if response.streaming else response.content.decode())
+        report = next(f for f in body["findings"] if f["check"] == "extreme_values")
+        assert report["column"] == "meeting_minutes" and report["details"]["non_finite"] == 4
+
 
 def spec(name="x"):
     from audits.engine.columns import ColumnSpec
