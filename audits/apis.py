@@ -92,7 +92,7 @@ class AuditReportApi(KeelAPIView):
     def get(self, request, pk):
         job = selectors.audit_get(pk)
         body = {**s.AuditDetailOut(job).data, "profile": job.profile}
-        response = JsonResponse(body, json_dumps_params={"indent": 2})
+        response = JsonResponse(body, json_dumps_params={"indent": 2, "allow_nan": False})
         response["Content-Disposition"] = f'attachment; filename="keel-audit-{job.pk}.json"'
         return response
 

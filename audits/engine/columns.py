@@ -13,6 +13,9 @@ import pandas as pd
 
 KINDS = ("numeric", "categorical", "timestamp", "text", "id")
 DTYPES = ("float", "int", "string", "bool", "datetime")
+# A finite number this large is no measurement (a placeholder, an overflow upstream): profiles count
+# such values in `extreme`, and the feature-label statistics leave them out.
+EXTREME_MAGNITUDE = 1e100
 
 
 @dataclass(frozen=True)

@@ -456,6 +456,8 @@ def numeric_drift(ref_col: Mapping, cur_col: Mapping) -> dict:
         wasserstein=w,
         wasserstein_scaled=w / scale,
     )
+    if not (math.isfinite(w) and math.isfinite(w / scale)):  # values near the float limit (±1.7e308)
+        out.update(wasserstein=None, wasserstein_scaled=None, null_reasons={"wasserstein": "beyond the float range"})
     return out
 
 

@@ -33,6 +33,7 @@ import pandas as pd
 
 from mlops.clipping import clip
 
+from .columns import EXTREME_MAGNITUDE
 from .drift import OTHER
 
 TARGET_CATEGORIES = 50
@@ -117,7 +118,10 @@ def target_stats(frame: pd.DataFrame, specs: Iterable, column: str) -> dict:
 
 
 def _pair_stats(x: np.ndarray, y: np.ndarray, has_y: np.ndarray) -> dict:
-    both = has_y & np.isfinite(x)
+    """Centred co-moments of the rows with both values; a value of EXTREME_MAGNITUDE or more is left
+    out (its square may not fit in a float, and a correlation would be that one value's)."""
+    with np.errstate(invalid="ignore"):
+        both = has_y & (np.abs(x) < EXTREME_MAGNITUDE)
     x, y = x[both], y[both]
     n = int(x.size)
     if n == 0:

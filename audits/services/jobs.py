@@ -26,6 +26,7 @@ from registry import selectors as registry_selectors
 from registry.models import ModelVersion, RegisteredModel
 
 from ..engine import audit as engine
+from ..engine.checks import json_safe
 from ..engine.columns import ColumnSpec
 from ..engine.suite import Suite, suggest_suite
 from ..models import (
@@ -266,13 +267,15 @@ def _build_reference(job: AuditJob) -> AuditJob:
     specs = [ColumnSpec.from_dict(spec) for spec in facts["specs"]]
     _update(job.pk, stage="Profiling the training data", rows_total=facts["rows"])
     roles = facts.get("roles") or {}
-    profile = engine.build_reference(
-        path,
-        job.batch.format,
-        specs,
-        facts,
-        target_column=roles.get("label"),
-        max_cell_chars=settings.KEEL_MAX_CELL_CHARS,
+    profile = json_safe(
+        engine.build_reference(
+            path,
+            job.batch.format,
+            specs,
+            facts,
+            target_column=roles.get("label"),
+            max_cell_chars=settings.KEEL_MAX_CELL_CHARS,
+        )
     )
     with transaction.atomic():
         locked = AuditJob.objects.select_for_update().get(pk=job.pk)
@@ -429,15 +432,15 @@ def _record(job_id: int, findings: list, verdict: str, profile: dict, facts: dic
                 severity=f.severity,
                 status=f.status,
                 message=f.message,
-                value=f.value,
-                threshold=f.threshold,
-                details=f.details,
+                value=json_safe(f.value),
+                threshold=json_safe(f.threshold),
+                details=json_safe(f.details),
             )
             for f in findings
         ]
     )
     job.state, job.verdict, job.stage, job.finished_at = AuditState.SUCCEEDED, verdict, "done", timezone.now()
-    job.profile, job.facts, job.rows_done = profile, facts, profile["rows"]
+    job.profile, job.facts, job.rows_done = json_safe(profile), facts, profile["rows"]
     job.save(update_fields=["state", "verdict", "stage", "finished_at", "profile", "facts", "rows_done"])
     alerts_raise(job=job, findings=findings)
     return job

@@ -135,10 +135,11 @@ def test_numeric_column_counts_nulls_and_words_that_are_not_numbers():
     frame = pd.DataFrame({"minutes": ["12", "3.5", None, "", "abc", "1e3", "inf", float("nan"), " 7 "]})
     col = profile_frame(frame, [ColumnSpec("minutes", "numeric")])["columns"]["minutes"]
     assert col["nulls"] == 3  # None, blank, NaN
-    assert col["non_numeric"] == 2  # "abc", and "inf" (not a finite number)
+    assert col["non_numeric"] == 1  # "abc"
+    assert col["non_finite"] == 1  # "inf": a number, but not a finite one
     assert col["count"] == 4  # 12, 3.5, 1000, 7
     assert (col["min"], col["max"]) == (3.5, 1000.0)
-    assert col["count"] + col["nulls"] + col["non_numeric"] == len(frame)
+    assert col["count"] + col["nulls"] + col["non_numeric"] + col["non_finite"] == len(frame)
 
 
 def test_categorical_counts_values_as_strings_and_counts_nulls():

@@ -67,7 +67,11 @@ def _drift_finding(
             )
         psi_v, w = stats["psi"], stats["wasserstein_scaled"]
         unit = {"iqr": "IQR", "std": "standard deviations", "none": "units"}[stats["scale_basis"]]
-        moved = f"values moved {w:.2f} {unit} (Wasserstein {_num(stats['wasserstein'])})"
+        moved = (
+            f"values moved {w:.2f} {unit} (Wasserstein {_num(stats['wasserstein'])})"
+            if w is not None
+            else "values moved beyond the float range"
+        )
         pv = f"KS p {_pvalue(stats['ks_pvalue'])}"
         if psi_v >= rules.drift_psi_fail:
             status, threshold = "fail", rules.drift_psi_fail
@@ -75,7 +79,7 @@ def _drift_finding(
         elif psi_v >= rules.drift_psi_warn:
             status, threshold = "warn", rules.drift_psi_warn
             head = f"{subject} shifted: PSI {psi_v:.2f} (warning at {rules.drift_psi_warn:g}), {moved}"
-        elif w >= rules.drift_wasserstein_warn:
+        elif w is None or w >= rules.drift_wasserstein_warn:  # None: a move beyond the float range
             status, threshold = "warn", rules.drift_wasserstein_warn
             head = f"{subject} shifted: {moved}, warning at {rules.drift_wasserstein_warn:g} {unit}; PSI {psi_v:.2f}"
         else:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 from ..suite import SEVERITIES, ColumnRules
 
-__all__ = ["STATUSES", "DEFAULT_SEVERITY", "PVALUE_NOTE", "Finding", "verdict", "sort_findings"]
+__all__ = ["STATUSES", "DEFAULT_SEVERITY", "PVALUE_NOTE", "Finding", "verdict", "sort_findings", "json_safe"]
 
 STATUSES = ("pass", "warn", "fail")
 
@@ -25,6 +25,7 @@ DEFAULT_SEVERITY = {
     "schema": "error",  # missing expected columns (unexpected ones are reported as warnings)
     "nulls": "error",
     "type_mismatch": "error",
+    "extreme_values": "warning",  # infinities, NaN spelled out, magnitudes of 1e100 or more
     "declared_bounds": "error",
     "range": "warning",
     "new_categories": "error",
@@ -85,6 +86,12 @@ class Finding:
             "threshold": _clean(self.threshold),
             "details": _clean(self.details),
         }
+
+
+def json_safe(value):
+    """`value` as valid JSON holds it: numpy numbers as ints/floats, NaN and infinities as None (the
+    last guard before a profile or a finding is stored; the engine states its own reasons first)."""
+    return _clean(value)
 
 
 def _clean(value):
@@ -194,6 +201,7 @@ def _rows(profile: Mapping, col: Mapping) -> int:
         int(col.get("count") or 0)
         + int(col.get("nulls") or 0)
         + int(col.get("non_numeric") or 0)
+        + int(col.get("non_finite") or 0)
         + int(col.get("unparseable") or 0)
     )
 

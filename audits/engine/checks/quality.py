@@ -10,6 +10,7 @@ import math
 from collections.abc import Mapping
 
 from .. import drift
+from ..profile import EXTREME_MAGNITUDE
 from ..suite import ColumnRules, Suite
 from .findings import Finding, _null_share, _num, _pct, _rows, _severity, _tripped
 from .text import text_findings
@@ -91,6 +92,46 @@ def _null_finding(name, reference, ref, current, cur, rules: ColumnRules) -> Fin
     return Finding("nulls", name, severity, "pass", f"{base} ({ref_text}).", share, rules.max_null_share, details)
 
 
+def _extreme_finding(name, ref, current, cur, rules: ColumnRules) -> Finding:
+    """Values a number column holds that no measurement gives: +/-inf and NaN spelled out (profiled
+    apart, outside `count`) and finite values of magnitude EXTREME_MAGNITUDE or more (in `count`)."""
+    severity = _severity(rules, "extreme_values")
+    non_finite, extreme = int(cur.get("non_finite") or 0), int(cur.get("extreme") or 0)
+    ref_non_finite = int(ref.get("non_finite") or 0) if ref else 0
+    ref_extreme = int(ref.get("extreme") or 0) if ref else 0
+    details = {
+        "non_finite": non_finite,
+        "extreme": extreme,
+        "extreme_magnitude": EXTREME_MAGNITUDE,
+        "reference_non_finite": ref_non_finite,
+        "reference_extreme": ref_extreme,
+    }
+    reasons = cur.get("null_reasons") or {}
+    if reasons:
+        details["null_statistics"] = dict(reasons)
+    if not non_finite and not extreme:
+        return Finding("extreme_values", name, severity, "pass", f"{name} has no infinite or extreme values.")
+    rows = _rows(current, cur)
+    bad = non_finite + extreme
+    parts = []
+    if non_finite:
+        parts.append(f"{_num(non_finite)} non-finite (inf, -inf or NaN)")
+    if extreme:
+        parts.append(f"{_num(extreme)} extreme (magnitude of {EXTREME_MAGNITUDE:.0e} or more)")
+    return Finding(
+        "extreme_values",
+        name,
+        severity,
+        _tripped(severity),
+        f"{name} has {' and '.join(parts)} values ({_pct(bad / rows if rows else 0)} of rows; reference: "
+        f"{_num(ref_non_finite)} non-finite, {_num(ref_extreme)} extreme)."
+        + (" Statistics beyond the float range are stored as null." if reasons else ""),
+        bad / rows if rows else None,
+        0.0,
+        details,
+    )
+
+
 def _numeric_findings(name, ref, current, cur, rules: ColumnRules) -> list[Finding]:
     out = []
     rows = _rows(current, cur)
@@ -114,6 +155,8 @@ def _numeric_findings(name, ref, current, cur, rules: ColumnRules) -> list[Findi
         )
     else:
         out.append(Finding("type_mismatch", name, severity, "pass", f"Every non-null value of {name} is a number."))
+
+    out.append(_extreme_finding(name, ref, current, cur, rules))
 
     count = int(cur.get("count") or 0)
     # declared bounds

@@ -7,8 +7,12 @@ profiles into one) and `reference` (a reference too large for memory, profiled i
 How each kind is summarised
 ---------------------------
 numeric      Values are coerced with pd.to_numeric(errors="coerce"). Nulls are NaN/None (and blank strings);
-             a non-null value that does not parse as a finite number (including "inf") is `non_numeric`
-             and is not in `count`. Histograms use the REFERENCE's edges: bin i holds x with
+             a non-null value that does not parse as a number is `non_numeric`, one that parses as
+             +/-inf (or NaN spelled in a string cell) is `non_finite`; neither is in `count`. `extreme`
+             counts values in `count` of magnitude EXTREME_MAGNITUDE (1e100) or more. Moments of values
+             up to the float limit are computed on values scaled by the largest, so nothing overflows;
+             an `m2` beyond the float range is stored as None with its reason in `null_reasons`.
+             Histograms use the REFERENCE's edges: bin i holds x with
              edges[i-1] < x <= edges[i] (np.searchsorted(edges, x, side="left")), np.bincount per chunk.
              Moments (`mean`, `m2` = sum of squared deviations) are computed per chunk with numpy and
              combined with Chan's parallel formula. `quantiles` always come from the KLL sketch

@@ -25,7 +25,13 @@ def _sorted_quantiles(xs: np.ndarray, qs: np.ndarray) -> np.ndarray:
     h = (xs.size - 1) * qs
     lo = np.floor(h).astype(np.int64)
     hi = np.minimum(lo + 1, xs.size - 1)
-    return xs[lo] + (h - lo) * (xs[hi] - xs[lo])
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = xs[lo] + (h - lo) * (xs[hi] - xs[lo])
+        bad = ~np.isfinite(out)
+        if bad.any():  # neighbours further apart than the float range: interpolate as weighted halves
+            f = (h - lo)[bad]
+            out[bad] = np.where(f == 0, xs[lo][bad], xs[lo][bad] * (1 - f) + xs[hi][bad] * f)
+    return out
 
 
 def reference_edges(values: np.ndarray) -> tuple[list[float], list[float]]:

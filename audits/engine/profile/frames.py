@@ -52,7 +52,7 @@ def profile_frame(
         s = frame[spec.name]
         if spec.kind == "numeric":
             if edges is None:
-                x, _, _ = _numeric_values(s)
+                x = _numeric_values(s)[0]
                 fine, psi = reference_edges(x)
             else:
                 fine, psi = edges.get(spec.name, ([], []))

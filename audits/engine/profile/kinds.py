@@ -6,6 +6,7 @@ Pure Python, vectorised with numpy/pandas; no Django.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, datetime
 
@@ -15,12 +16,24 @@ from datasketches import kll_doubles_sketch
 
 from mlops.clipping import clip
 
-from ..columns import ColumnSpec
+from ..columns import EXTREME_MAGNITUDE, ColumnSpec
 from .edges import SKETCH_K, _encode_sketch, _sketch_quantiles, _sketch_update
 
-__all__ = ["CAPACITY", "TOP_WORDS", "FORMAT_SAMPLE", "ANCIENT", "TIMESTAMP_FORMATS", "DAY_MONTH_PAIRS"]
+__all__ = [
+    "CAPACITY",
+    "TOP_WORDS",
+    "FORMAT_SAMPLE",
+    "ANCIENT",
+    "TIMESTAMP_FORMATS",
+    "DAY_MONTH_PAIRS",
+    "EXTREME_MAGNITUDE",
+    "M2_OVERFLOW",
+]
 
 CAPACITY = 1000
+# Below this magnitude squares of deviations cannot overflow, so the moments are computed directly.
+_UNSCALED_MAGNITUDE = 1e150
+M2_OVERFLOW = "the sum of squared deviations exceeds the float range (about 1.8e308)"
 TOP_WORDS = 200
 FORMAT_SAMPLE = 2000  # distinct values per chunk used to find which formats are present
 ANCIENT = pd.Timestamp("1900-01-01")
@@ -72,16 +85,18 @@ def _now(now: datetime | None) -> pd.Timestamp:
     return ts
 
 
-def _numeric_values(s: pd.Series) -> tuple[np.ndarray, int, int]:
-    """(finite float64 values, nulls, non_numeric) of a column."""
+def _numeric_values(s: pd.Series) -> tuple[np.ndarray, int, int, int]:
+    """(finite float64 values, nulls, non_numeric, non_finite) of a column. `non_finite` counts +/-inf
+    (spelled "inf", "-inf", "Infinity" or beyond the float range) and NaN that arrives as a string
+    ("nan" read as a string; pandas' CSV reader already turns a "nan" cell into a null)."""
     dtype = s.dtype
     if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
         x = s.to_numpy(dtype=np.float64, na_value=np.nan)
         finite = np.isfinite(x)
         nan = np.isnan(x)
         nulls = int(nan.sum())
-        non_numeric = int(x.size - nulls - finite.sum())  # +/-inf
-        return (x if nulls + non_numeric == 0 else x[finite]), nulls, non_numeric
+        non_finite = int(x.size - nulls - finite.sum())  # +/-inf
+        return (x if nulls + non_finite == 0 else x[finite]), nulls, 0, non_finite
     null = s.isna().to_numpy()
     present = s[~null]
     if present.dtype == object:
@@ -92,7 +107,28 @@ def _numeric_values(s: pd.Series) -> tuple[np.ndarray, int, int]:
     x = pd.to_numeric(present, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     finite = np.isfinite(x)
     nulls = int(null.sum() + blank.sum())
-    return x[finite], nulls, int(x.size - finite.sum())
+    non_finite = int(np.isinf(x).sum())
+    nan = np.isnan(x)
+    if nan.any():
+        spelled = present[nan].str.strip().str.lstrip("+-").str.lower()
+        non_finite += int((spelled == "nan").sum())
+    return x[finite], nulls, int(x.size - finite.sum()) - non_finite, non_finite
+
+
+def _moments(xs: np.ndarray) -> tuple[float, float | None]:
+    """(mean, m2) of finite values, m2 None when it exceeds the float range. Values of any finite
+    magnitude are scaled by the largest one before squaring, so nothing overflows on the way."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        scale = float(max(abs(xs[0]), abs(xs[-1]))) if xs.size else 0.0
+        if scale < _UNSCALED_MAGNITUDE:
+            mean = float(xs.mean())
+            m2 = float(np.square(xs - mean).sum())
+            if math.isfinite(m2):
+                return mean, m2
+        y = xs / scale
+        mean_y = float(y.mean())
+        m2 = float(np.square(y - mean_y).sum()) * scale * scale
+    return mean_y * scale, (m2 if math.isfinite(m2) else None)
 
 
 def _string_keys(index: pd.Index) -> pd.Index:
@@ -132,16 +168,18 @@ def _top(counts: pd.Series, limit: int) -> tuple[dict, int]:
 
 
 def _profile_numeric(s: pd.Series, edges, psi_edges) -> dict:
-    x, nulls, non_numeric = _numeric_values(s)
+    x, nulls, non_numeric, non_finite = _numeric_values(s)
     out = _empty_numeric(edges, psi_edges)
-    out.update(nulls=nulls, non_numeric=non_numeric)
+    out.update(nulls=nulls, non_numeric=non_numeric, non_finite=non_finite)
     n = int(x.size)
     if n == 0:
         return out
     xs = np.sort(x)  # one sort makes both histograms O(bins log n): counts of x <= each edge
     hist = _sorted_hist(xs, edges)
     psi = _sorted_hist(xs, psi_edges)
-    mean = float(xs.mean())
+    mean, m2 = _moments(xs)
+    if m2 is None:
+        out["null_reasons"] = {"m2": M2_OVERFLOW}
     sketch = kll_doubles_sketch(SKETCH_K)
     _sketch_update(sketch, xs)  # sorted input halves the sketch's update time; its error bound holds for any order
     out.update(
@@ -149,7 +187,8 @@ def _profile_numeric(s: pd.Series, edges, psi_edges) -> dict:
         min=float(xs[0]),
         max=float(xs[-1]),
         mean=mean,
-        m2=float(np.square(xs - mean).sum()),
+        m2=m2,
+        extreme=int(np.count_nonzero(np.abs(xs) >= EXTREME_MAGNITUDE)),
         hist=hist.tolist(),
         psi_hist=psi.tolist(),
         quantiles=_sketch_quantiles(sketch),
@@ -174,6 +213,8 @@ def _empty_numeric(edges, psi_edges) -> dict:
         "count": 0,
         "nulls": 0,
         "non_numeric": 0,
+        "non_finite": 0,
+        "extreme": 0,
         "min": None,
         "max": None,
         "mean": None,

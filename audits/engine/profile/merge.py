@@ -7,6 +7,7 @@ Pure Python; no Django.
 from __future__ import annotations
 
 import copy
+import math
 from datetime import datetime
 
 import numpy as np
@@ -14,7 +15,7 @@ import pandas as pd
 
 from ..target import merge_target
 from .edges import _decode_sketch, _encode_sketch, _sketch_quantiles
-from .kinds import CAPACITY, TIMESTAMP_FORMATS, TOP_WORDS, _top
+from .kinds import CAPACITY, M2_OVERFLOW, TIMESTAMP_FORMATS, TOP_WORDS, _top
 
 __all__ = ["merge_profiles"]
 
@@ -36,12 +37,13 @@ def _merge_numeric(name: str, a: dict, b: dict) -> dict:
         raise ValueError(f"Column {name!r}: profiles on different bin edges cannot be merged.")
     na, nb = a["count"], b["count"]
     n = na + nb
+    reasons = {**(a.get("null_reasons") or {}), **(b.get("null_reasons") or {})}
     if na == 0 or nb == 0:
         mean, m2 = (b["mean"], b["m2"]) if na == 0 else (a["mean"], a["m2"])
     else:
-        delta = b["mean"] - a["mean"]
-        mean = a["mean"] + delta * nb / n
-        m2 = a["m2"] + b["m2"] + delta * delta * na * nb / n
+        mean, m2 = _merge_moments(a["mean"], a["m2"], na, b["mean"], b["m2"], nb)
+        if m2 is None:
+            reasons.setdefault("m2", M2_OVERFLOW)
     sketch = _decode_sketch(a["sketch"])
     sketch.merge(_decode_sketch(b["sketch"]))
     return {
@@ -49,6 +51,8 @@ def _merge_numeric(name: str, a: dict, b: dict) -> dict:
         "count": n,
         "nulls": a["nulls"] + b["nulls"],
         "non_numeric": a["non_numeric"] + b["non_numeric"],
+        "non_finite": a.get("non_finite", 0) + b.get("non_finite", 0),
+        "extreme": a.get("extreme", 0) + b.get("extreme", 0),
         "min": _min(a["min"], b["min"]),
         "max": _max(a["max"], b["max"]),
         "mean": mean,
@@ -59,7 +63,20 @@ def _merge_numeric(name: str, a: dict, b: dict) -> dict:
         "psi_hist": _add_lists(a["psi_hist"], b["psi_hist"]),
         "quantiles": _sketch_quantiles(sketch),
         "sketch": _encode_sketch(sketch),
+        **({"null_reasons": reasons} if reasons else {}),
     }
+
+
+def _merge_moments(mean_a: float, m2_a, na: int, mean_b: float, m2_b, nb: int) -> tuple[float, float | None]:
+    """Chan's parallel formula; m2 None when a part's is (it overflowed) or the sum does. Means as
+    far apart as the float range allows are combined as weighted halves, which cannot overflow."""
+    n = na + nb
+    delta = mean_b - mean_a
+    mean = mean_a + delta * nb / n if math.isfinite(delta) else mean_a * (na / n) + mean_b * (nb / n)
+    if m2_a is None or m2_b is None:
+        return mean, None
+    m2 = m2_a + m2_b + delta * delta * na * nb / n
+    return mean, (m2 if math.isfinite(m2) else None)
 
 
 def _merge_counts(a: dict, b: dict, limit: int) -> tuple[dict, int]:
