@@ -1,5 +1,6 @@
 """One application error type and one DRF exception handler: API v1 errors always look like
-{"message": "...", "detail": {"field": ["..."]}}."""
+{"message": "...", "detail": {"field": ["..."]}}, an unexpected exception (a 500) included, whether
+DEBUG is on or off."""
 
 import logging
 
@@ -7,7 +8,8 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.core.signals import got_request_exception
+from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -63,6 +65,29 @@ def _refused_request(exc: SuspiciousOperation) -> ApplicationError:
     return ApplicationError("The request was refused as unsafe.")
 
 
+UNEXPECTED_MESSAGE = "Internal server error: the request failed unexpectedly and was logged."
+
+
+def is_api_request(request) -> bool:
+    return request.path_info.startswith("/api/")
+
+
+def unexpected_error_response(request, exc: BaseException) -> JsonResponse:
+    """The API's answer to an exception nothing handled: logged with its traceback where Django logs
+    its own 500s (and signalled as Django does), answered as a JSON 500 without the exception's text."""
+    got_request_exception.send(sender=None, request=request)
+    logging.getLogger("django.request").error(
+        "Internal Server Error: %s",
+        request.path,
+        exc_info=(type(exc), exc, exc.__traceback__),
+        extra={"status_code": 500, "request": request},
+    )
+    response = JsonResponse({"message": UNEXPECTED_MESSAGE, "detail": {}}, status=500)
+    # Logged here already; Django's handler would log the 500 again without the traceback.
+    response._has_been_logged = True
+    return response
+
+
 def api_exception_handler(exc, context):
     if isinstance(exc, SuspiciousOperation):
         refused = _refused_request(exc)
@@ -84,7 +109,8 @@ def api_exception_handler(exc, context):
 
     response = exception_handler(exc, context)
     if response is None:
-        return None
+        request = context.get("request")
+        return unexpected_error_response(getattr(request, "_request", request), exc)
     if isinstance(exc, exceptions.ValidationError):
         response.data = {"message": "Invalid input.", "detail": _as_field_dict(response.data)}
     else:

@@ -99,6 +99,18 @@ DATABASES = {
         conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")),
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The quick start's SQLite file takes concurrent writes (API calls, in-process tasks) without
+    # "database is locked": readers never block the writer (WAL), a write transaction takes the lock
+    # when it begins (so it never fails half-way on upgrading a read lock), and waits up to
+    # KEEL_SQLITE_TIMEOUT_SECONDS for it.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+            "timeout": float(os.environ.get("KEEL_SQLITE_TIMEOUT_SECONDS", "20")),
+        }
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

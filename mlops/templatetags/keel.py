@@ -8,6 +8,7 @@ from functools import wraps
 from django import template
 from django.template.base import token_kwargs
 from django.utils import timezone
+from django.utils.dateformat import format as date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
@@ -50,6 +51,13 @@ def age(value) -> str:
     if timezone.now() - value < timedelta(minutes=1):
         return "just now"
     return f"{timesince(value, depth=1)} ago"
+
+
+@register.filter(expects_localtime=True)
+@missing_as_dash
+def when(value) -> str:
+    """A moment as every page shows one: '2026-12-06 14:50 UTC', in the active time zone, named."""
+    return date_format(value, "Y-m-d H:i T")
 
 
 @register.filter

@@ -304,7 +304,7 @@ class ArtifactCheck(models.Model):
         ordering = ["-checked_at", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.version} artifact {'ok' if self.ok else 'MISMATCH'} at {self.checked_at:%Y-%m-%d %H:%M}"
+        return f"{self.version} artifact {'ok' if self.ok else 'MISMATCH'} at {self.checked_at:%Y-%m-%d %H:%M %Z}"
 
 
 class ModelAlias(models.Model):

@@ -34,5 +34,5 @@ def artifact_load_refusal(version: ModelVersion) -> str | None:
         return f"{version}'s artifact is a pickle and no reviewer has allowed pickles for '{version.model.name}'."
     return (
         f"{version}'s artifact is a pickle and {current.actor} stopped allowing pickles for "
-        f"'{version.model.name}' on {current.created_at:%Y-%m-%d %H:%M}: {current.reason}"
+        f"'{version.model.name}' on {current.created_at:%Y-%m-%d %H:%M %Z}: {current.reason}"
     )

@@ -423,3 +423,16 @@ def test_without_a_saved_suite_the_page_shows_the_suggestion_audits_would_use(so
     assert "Written %Y-%m-%d" in column_row(html, "signup_date")
     churn = RegisteredModelFactory(name="churn-risk")
     assert "No suite yet" in page(client_as(reviewer), suite_url(churn.name))
+
+
+def test_the_audit_pages_show_each_time_with_its_zone(history, soom, reviewer, client_as):
+    job = history[-1]
+    client = client_as(reviewer)
+
+    report = page(client, report_url(job))
+    listing = page(client, reverse("audits:list"))
+
+    stamp = f"{job.created_at:%Y-%m-%d %H:%M} UTC"
+    assert f'title="{stamp}"' in report
+    assert f'title="{stamp}"' in listing
+    assert f"({stamp})" in listing  # the verdict trend's squares

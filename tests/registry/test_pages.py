@@ -354,3 +354,12 @@ def test_admin_edits_only_a_models_description(admin_reviewer, upsell):
         ).status_code
         == 403
     )
+
+
+def test_the_model_page_shows_each_time_with_its_zone(upsell, reviewer, client_as):
+    model, _, v2 = upsell
+
+    html = client_as(reviewer).get(reverse("registry:model-detail", args=[model.name])).content.decode()
+
+    assert f"{v2.created_at:%Y-%m-%d %H:%M} UTC" in html
+    assert not re.search(r">\d{4}-\d\d-\d\d \d\d:\d\d<", html)

@@ -598,3 +598,11 @@ def test_a_reviewer_requests_with_a_pipelines_holdout_but_uploads_none(soom, hol
     assert refused.status_code == 403 and model.holdouts.count() == 1
     asked = client.post(url, {"version": v3.pk, "target_alias": "production", "holdout": holdout.pk, "reason": "r"})
     assert asked.status_code == 302 and PromotionRequest.objects.get().submitted_by == reviewer
+
+
+def test_the_promotion_page_shows_each_time_with_its_zone(awaiting, reviewer, client_as):
+    html = page(client_as(reviewer), detail_url(awaiting))
+
+    assert f'title="{awaiting.submitted_at:%Y-%m-%d %H:%M} UTC"' in html
+    assert re.search(r">\d{4}-\d\d-\d\d \d\d:\d\d UTC</time>", html)
+    assert not re.search(r">\d{4}-\d\d-\d\d \d\d:\d\d<", html)
