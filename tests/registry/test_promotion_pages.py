@@ -347,6 +347,25 @@ def test_a_new_holdout_is_uploaded_in_the_same_form(soom, pipeline, client_as):
     assert request.canary_percent == 10
 
 
+def test_a_holdout_uploaded_in_the_form_declares_its_positive_label(soom, pipeline, client_as):
+    model, v1, v2, v3 = soom
+    upload = SimpleUploadedFile("june.csv", b"plan,meeting_minutes,churn\nfree,3,stayed\nteam,9,churned\n")
+    response = client_as(pipeline).post(
+        reverse("registry:promotion-new", args=[model.name]),
+        {
+            "version": v3.pk,
+            "target_alias": "canary",
+            "canary_percent": "10",
+            "holdout_file": upload,
+            "label_column": "churn",
+            "positive_label": "churned",
+            "reason": "Try it on 10% first",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()
+    assert PromotionRequest.objects.get().holdout.positive_label == "churned"
+
+
 def test_request_form_errors_are_shown_on_their_fields(soom, holdout, pipeline, client_as):
     model, v1, v2, v3 = soom
     client = client_as(pipeline)
