@@ -178,7 +178,13 @@ class Severity(models.TextChoices):
     ERROR = "error"
 
 
-FindingStatus = Verdict  # a finding passes, warns or fails as an audit does
+class FindingStatus(models.TextChoices):
+    """A finding passes, warns or fails as an audit does, or says its check did not run (and why)."""
+
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+    NOT_CHECKED = "not_checked", "Not checked"
 
 
 class Finding(models.Model):
@@ -188,7 +194,7 @@ class Finding(models.Model):
     check_name = models.CharField(max_length=100)
     column = models.CharField(max_length=200, blank=True)
     severity = models.CharField(max_length=10, choices=Severity.choices)
-    status = models.CharField(max_length=4, choices=FindingStatus.choices)
+    status = models.CharField(max_length=11, choices=FindingStatus.choices)
     message = models.TextField()
     value = models.FloatField(null=True, blank=True)
     threshold = models.FloatField(null=True, blank=True)

@@ -54,21 +54,26 @@ class FindingSections:
     failing: list[FindingRow]
     warnings: list[FindingRow]
     passed: list[FindingRow]
+    not_checked: list[FindingRow] = field(default_factory=list)
 
     @property
     def total(self) -> int:
-        return len(self.failing) + len(self.warnings) + len(self.passed)
+        return len(self.failing) + len(self.warnings) + len(self.passed) + len(self.not_checked)
 
 
 def finding_sections(findings) -> FindingSections:
-    """Failing findings first, then warnings, then the passed checks; within each, errors before
-    warnings before information, and otherwise the order the engine recorded them in."""
-    groups: dict[str, list[FindingRow]] = {FindingStatus.FAIL: [], FindingStatus.WARN: [], FindingStatus.PASS: []}
+    """Failing findings first, then warnings, then the checks that did not run, then the passed
+    checks; within each, errors before warnings before information, and otherwise the order the
+    engine recorded them in."""
+    groups: dict[str, list[FindingRow]] = {status: [] for status in FindingStatus.values}
     ordered = sorted(enumerate(findings), key=lambda item: (SEVERITY_RANK.get(item[1].severity, 3), item[0]))
     for _, finding in ordered:
         groups.setdefault(finding.status, []).append(_row(finding))
     return FindingSections(
-        failing=groups[FindingStatus.FAIL], warnings=groups[FindingStatus.WARN], passed=groups[FindingStatus.PASS]
+        failing=groups[FindingStatus.FAIL],
+        warnings=groups[FindingStatus.WARN],
+        passed=groups[FindingStatus.PASS],
+        not_checked=groups[FindingStatus.NOT_CHECKED],
     )
 
 

@@ -14,6 +14,7 @@ from .models import (
     BatchPurpose,
     DataFormat,
     Finding,
+    FindingStatus,
     PredictionLog,
     ScheduleSource,
 )
@@ -96,9 +97,18 @@ class AuditOut(serializers.ModelSerializer):
 
 class AuditDetailOut(AuditOut):
     findings = FindingOut(many=True, read_only=True)
+    counts = serializers.SerializerMethodField(
+        help_text="Findings by status: pass, warn, fail, and not_checked (checks that did not run, and say why)."
+    )
 
     class Meta(AuditOut.Meta):
-        fields = AuditOut.Meta.fields + ["facts", "findings"]
+        fields = AuditOut.Meta.fields + ["facts", "counts", "findings"]
+
+    def get_counts(self, job) -> dict[str, int]:
+        counts = dict.fromkeys(FindingStatus.values, 0)
+        for finding in job.findings.all():
+            counts[finding.status] = counts.get(finding.status, 0) + 1
+        return counts
 
 
 class AlertOut(serializers.ModelSerializer):

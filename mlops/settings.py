@@ -337,6 +337,7 @@ SPECTACULAR_SETTINGS = {
         "AuditStateEnum": "audits.models.AuditState",
         "AlertStateEnum": "audits.models.AlertState",
         "VerdictEnum": "audits.models.Verdict",
+        "FindingStatusEnum": "audits.models.FindingStatus",
         "AuditKindEnum": "audits.models.AuditKind",
         "ScheduleSourceEnum": "audits.models.ScheduleSource",
         "EntryKindEnum": "support.models.EntryKind",

@@ -35,6 +35,7 @@ def audits_with_counts(queryset: QuerySet[AuditJob]) -> QuerySet[AuditJob]:
     return queryset.annotate(
         failed_checks=Count("findings", filter=Q(findings__status="fail")),
         warned_checks=Count("findings", filter=Q(findings__status="warn")),
+        unchecked_checks=Count("findings", filter=Q(findings__status="not_checked")),
     )
 
 

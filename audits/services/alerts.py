@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from registry.models import NotificationEvent
 
-from ..models import Alert, AlertState, AuditJob, Severity
+from ..models import Alert, AlertState, AuditJob, FindingStatus, Severity
 
 __all__ = ["alerts_raise", "alert_notify"]
 
@@ -25,6 +25,8 @@ def alerts_raise(*, job: AuditJob, findings: list) -> None:
         worst.setdefault((finding.check, finding.column or ""), finding)
     for key, finding in worst.items():
         alert = open_alerts.get(key)
+        if finding.status == FindingStatus.NOT_CHECKED:
+            continue  # a check that did not run neither raises nor resolves an alert
         if finding.status == "pass" or finding.severity == Severity.INFO:
             if alert is not None:
                 alert.state, alert.resolved_at, alert.last_job = AlertState.RESOLVED, now, job

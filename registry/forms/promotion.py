@@ -80,6 +80,12 @@ class PromotionRequestForm(forms.Form):
     )
     holdout_file = forms.FileField(required=False, label="…or upload a new hold-out (CSV or Parquet)")
     label_column = forms.CharField(required=False, max_length=200, label="Label column of the upload")
+    positive_label = forms.CharField(
+        required=False,
+        max_length=200,
+        label="Positive label value",
+        help_text="The value meaning the positive outcome (e.g. churned); not needed for yes/no, true/false, y/n, 1/0.",
+    )
     reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}),
         label="Why should it serve?",
@@ -92,7 +98,7 @@ class PromotionRequestForm(forms.Form):
         self.model = model
         if not may_upload:
             # Hold-outs are the pipelines' (LOG_TRAINING): a reviewer picks one, never uploads one.
-            del self.fields["holdout_file"], self.fields["label_column"]
+            del self.fields["holdout_file"], self.fields["label_column"], self.fields["positive_label"]
         self.fields["version"].queryset = promotable_versions(model)
         self.fields["version"].label_from_instance = lambda v: (
             f"v{v.version} — registered {v.created_at:%Y-%m-%d}" + (f" · {v.description[:60]}" if v.description else "")

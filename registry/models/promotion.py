@@ -128,6 +128,12 @@ class HoldoutDataset(models.Model):
     format = models.CharField(max_length=10, choices=HoldoutFormat.choices)
     label_column = models.CharField(max_length=200)
     group_column = models.CharField(max_length=200, blank=True, help_text="Query/group id, for ranking models.")
+    positive_label = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="The label value that means the positive outcome (e.g. churned), for a binary label "
+        "written other than yes/no, true/false, y/n or 1/0.",
+    )
     sha256 = models.CharField(max_length=64)
     size_bytes = models.BigIntegerField(validators=[MinValueValidator(0)])
     window_start = models.DateField(null=True, blank=True)

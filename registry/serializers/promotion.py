@@ -36,6 +36,13 @@ class HoldoutIn(StrictSerializer):
     name = serializers.CharField(max_length=200)
     label_column = serializers.CharField(max_length=200)
     group_column = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    positive_label = serializers.CharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The binary label's positive value (e.g. churned); yes/no, true/false, y/n and 1/0 need none.",
+    )
     file = serializers.FileField(required=False)
     storage_path = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
     format = serializers.ChoiceField(choices=HoldoutFormat.choices, required=False, allow_blank=True, default="")
@@ -55,6 +62,7 @@ class HoldoutOut(serializers.ModelSerializer):
             "format",
             "label_column",
             "group_column",
+            "positive_label",
             "source",
             "sha256",
             "size_bytes",

@@ -136,16 +136,7 @@ def prepare_labels(frame: pd.DataFrame, holdout: HoldoutDataset, task_type: str)
     if labels.isna().any():
         raise GateInputError(f"The label column '{name}' has {int(labels.isna().sum())} empty values.")
     if task_type == "binary_classification":
-        values = set(pd.unique(labels))
-        if not values <= {0, 1}:
-            shown = ", ".join(clip(repr(v)) for v in sorted(values, key=str)[:5])
-            raise GateInputError(f"A binary label must be 0/1; '{name}' holds {shown}.")
-        if len(values) < 2:
-            raise GateInputError(
-                f"Every hold-out row has label {clip(repr(sorted(values, key=str)[0]))}; judging a binary "
-                "model needs rows of both outcomes."
-            )
-        return labels.astype(int).to_numpy()
+        return binary_labels(labels, name, holdout.positive_label)
     _refuse_cut(frame, [holdout.label_column])
     if task_type in ("regression", "ranking"):
         numeric = pd.to_numeric(labels, errors="coerce")
@@ -153,6 +144,62 @@ def prepare_labels(frame: pd.DataFrame, holdout: HoldoutDataset, task_type: str)
             raise GateInputError(f"The label column '{name}' must be numeric.")
         return numeric.to_numpy(dtype=float)
     return labels.to_numpy()
+
+
+# How yes/no labels are commonly written, in lower case: the positive spellings and the negative ones.
+POSITIVE_SPELLINGS = frozenset({"1", "yes", "true", "y"})
+NEGATIVE_SPELLINGS = frozenset({"0", "no", "false", "n"})
+
+
+def spelled(value) -> str:
+    """A label value as its user wrote it: ``1`` for 1, 1.0 or np.int64(1), ``True`` for a bool,
+    text stripped."""
+    if hasattr(value, "item") and not isinstance(value, str):
+        value = value.item()  # a numpy scalar
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+def _shown(values) -> str:
+    return ", ".join(clip(value) for value in values)
+
+
+def binary_labels(labels: pd.Series, name: str, positive_label: str = "") -> np.ndarray:
+    """A binary label as 0/1. ``positive_label`` (any case) names the positive value; without it
+    yes/no, true/false, y/n and 1/0 (any case) are understood, and any other pair is refused with
+    the two values seen."""
+    text = labels.map(spelled)
+    by_case: dict[str, str] = {}
+    for value in pd.unique(text):
+        by_case.setdefault(value.lower(), value)  # Yes and yes are one value
+    seen = sorted(by_case.values(), key=lambda v: (v.lower() not in POSITIVE_SPELLINGS, v.lower()))
+    if len(seen) > 2:
+        raise GateInputError(
+            f"A binary label has two values; '{name}' holds {len(seen)}: {_shown(seen[:5])}"
+            + (", …" if len(seen) > 5 else "")
+            + "."
+        )
+    if len(seen) < 2:
+        raise GateInputError(
+            f"Every hold-out row has label {clip(seen[0])}; judging a binary model needs rows of both outcomes."
+        )
+    lowered = text.str.lower()
+    kinds = set(by_case)
+    positive = positive_label.strip().lower()
+    if positive:
+        if positive not in kinds:
+            raise GateInputError(
+                f"The positive label '{clip(positive_label.strip())}' is not a value of '{name}', which holds "
+                f"{_shown(seen)}."
+            )
+        return (lowered == positive).astype(int).to_numpy()
+    if len(kinds & POSITIVE_SPELLINGS) == 1 and len(kinds & NEGATIVE_SPELLINGS) == 1:
+        return lowered.isin(POSITIVE_SPELLINGS).astype(int).to_numpy()
+    raise GateInputError(
+        f"'{name}' holds {' and '.join(clip(v) for v in seen)}: say which one is the positive outcome with "
+        "positive_label (yes/no, true/false, y/n and 1/0 are understood without it)."
+    )
 
 
 def open_scorer(stack: ExitStack, version: ModelVersion, role: str) -> Scorer:

@@ -103,11 +103,14 @@ def holdout_register(
     storage_path: str = "",
     format: str = "",
     group_column: str = "",
+    positive_label: str = "",
     window_start=None,
     window_end=None,
 ) -> HoldoutDataset:
     """Register labelled hold-out rows, uploaded or referenced by path, after checking that the file
-    reads in its format and has the label column. Nothing is stored when a check fails."""
+    reads in its format and has the label column. ``positive_label`` names the value of a binary
+    label that means the positive outcome (needed unless the label is written yes/no, true/false,
+    y/n or 1/0). Nothing is stored when a check fails."""
     source_name = one_source_name(uploaded, storage_path)
     fmt = format or guess_format(source_name)
     if fmt not in HoldoutFormat.values:
@@ -135,6 +138,7 @@ def holdout_register(
         format=fmt,
         label_column=label_column,
         group_column=group_column,
+        positive_label=positive_label.strip(),
         sha256=sha,
         size_bytes=size,
         window_start=window_start,

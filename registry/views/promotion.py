@@ -109,6 +109,7 @@ def promotion_new(request, name: str):
                 actor=request.user,
                 name=data["holdout_file"].name,
                 label_column=data["label_column"].strip(),
+                positive_label=data.get("positive_label") or "",
                 uploaded=data["holdout_file"],
             )
         except ApplicationError as exc:

@@ -174,7 +174,8 @@ def _frame_bytes(frame):
             "'meeting_minutes' should be float",
         ),
         (lambda f: f.assign(upgraded_90d=0), "needs rows of both outcomes"),
-        (lambda f: f.assign(upgraded_90d=["yes"] * len(f)), "binary label must be 0/1"),
+        (lambda f: f.assign(upgraded_90d=["yes"] * len(f)), "Every hold-out row has label yes;"),
+        (lambda f: f.assign(upgraded_90d=(["yes", "no", "maybe"] * len(f))[: len(f)]), "holds 3: yes, maybe, no."),
         (lambda f: f.assign(upgraded_90d=[None] + list(f["upgraded_90d"][1:])), "empty values"),
         (lambda f: f.head(0), "no rows"),
     ],
@@ -214,3 +215,23 @@ def test_a_retried_gate_changes_nothing(upsell, pipeline, trained, django_captur
     events = request.events.count()
     again = services.promotion_gate_run(promotion_id=request.pk)
     assert again.state == PromotionState.AWAITING_APPROVAL and again.events.count() == events
+
+
+def test_a_holdout_labelled_churned_or_stayed_is_judged_with_its_declared_positive_label(
+    upsell, pipeline, trained, django_capture_on_commit_callbacks
+):
+    frame = trained["holdout"].copy()
+    frame[LABEL] = frame[LABEL].map({1: "churned", 0: "stayed"})
+    holdout = services.holdout_register(
+        model=upsell,
+        actor=pipeline,
+        name="october-words",
+        label_column=LABEL,
+        positive_label="churned",
+        uploaded=csv_upload(frame),
+    )
+    request = request_and_gate(upsell, 1, pipeline, holdout, django_capture_on_commit_callbacks)
+    assert request.state == PromotionState.AWAITING_APPROVAL, request.failure_reasons
+    y = trained["holdout"][LABEL].to_numpy()
+    p = trained["early"].pipeline.predict_proba(features(trained["holdout"], trained["early"]))[:, 1]
+    assert request.evidence["metrics"]["candidate"]["roc_auc"] == pytest.approx(roc_auc_score(y, p), abs=1e-12)

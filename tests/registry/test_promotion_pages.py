@@ -327,23 +327,29 @@ def test_a_pipeline_requests_a_promotion_with_an_existing_holdout(soom, holdout,
     assert request.state == PromotionState.VALIDATING
 
 
-def test_a_new_holdout_is_uploaded_in_the_same_form(soom, pipeline, client_as):
+@pytest.mark.parametrize(
+    "label, outcomes, positive_label",
+    [("upgraded", (b"0", b"1"), ""), ("churn", (b"stayed", b"churned"), "churned")],  # words declare their positive
+)
+def test_a_new_holdout_is_uploaded_in_the_same_form(soom, pipeline, client_as, label, outcomes, positive_label):
     model, v1, v2, v3 = soom
-    upload = SimpleUploadedFile("june.csv", b"plan,meeting_minutes,upgraded\nfree,3,0\nteam,9,1\n")
+    content = b"plan,meeting_minutes,%s\nfree,3,%s\nteam,9,%s\n" % (label.encode(), *outcomes)
     response = client_as(pipeline).post(
         reverse("registry:promotion-new", args=[model.name]),
         {
             "version": v3.pk,
             "target_alias": "canary",
             "canary_percent": "10",
-            "holdout_file": upload,
-            "label_column": "upgraded",
+            "holdout_file": SimpleUploadedFile("june.csv", content),
+            "label_column": label,
+            "positive_label": positive_label,
             "reason": "Try it on 10% first",
         },
     )
     assert response.status_code == 302, response.content.decode()
     request = PromotionRequest.objects.get()
-    assert request.holdout.name == "june.csv" and request.holdout.label_column == "upgraded"
+    assert request.holdout.name == "june.csv" and request.holdout.label_column == label
+    assert request.holdout.positive_label == positive_label
     assert request.canary_percent == 10
 
 

@@ -14,7 +14,18 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from .. import drift
 from ..suite import ColumnRules, Suite
-from .findings import DEFAULT_SEVERITY, PVALUE_NOTE, Finding, _null_share, _num, _pct, _pvalue, _severity, _tripped
+from .findings import (
+    DEFAULT_SEVERITY,
+    NOT_CHECKED,
+    PVALUE_NOTE,
+    Finding,
+    _null_share,
+    _num,
+    _pct,
+    _pvalue,
+    _severity,
+    _tripped,
+)
 
 __all__ = [
     "SKEW_NULL_FAIL",
@@ -60,10 +71,10 @@ def _drift_finding(
         try:
             stats = drift.numeric_drift(ref, cur)
         except ValueError as exc:
-            return Finding(check, name, "info", "pass", f"{subject} cannot be compared with training: {exc}.")
+            return Finding(check, name, "info", NOT_CHECKED, f"{subject} cannot be compared with training: {exc}.")
         if stats["psi"] is None:
             return Finding(
-                check, name, "info", "pass", f"{subject} has no values to compare with training.", details=stats
+                check, name, "info", NOT_CHECKED, f"{subject} has no values to compare with training.", details=stats
             )
         psi_v, w = stats["psi"], stats["wasserstein_scaled"]
         unit = {"iqr": "IQR", "std": "standard deviations", "none": "units"}[stats["scale_basis"]]
@@ -92,7 +103,9 @@ def _drift_finding(
         return Finding(check, name, severity, status, message, psi_v, threshold, stats)
     stats = drift.categorical_drift(ref, cur)
     if not stats["ref_count"] or not stats["cur_count"]:
-        return Finding(check, name, "info", "pass", f"{subject} has no values to compare with training.", details=stats)
+        return Finding(
+            check, name, "info", NOT_CHECKED, f"{subject} has no values to compare with training.", details=stats
+        )
     psi_v, js = stats["psi"], stats["jensen_shannon"]
     parts = f"PSI {psi_v:.2f}, Jensen–Shannon distance {js:.2f}"
     if psi_v >= rules.drift_psi_fail or js >= rules.drift_js_fail:
@@ -155,7 +168,7 @@ def prediction_drift_findings(
                 "prediction_drift",
                 column,
                 "info",
-                "pass",
+                NOT_CHECKED,
                 f"Predictions of kind {kind!r} cannot be compared for drift.",
             )
         ]

@@ -3,8 +3,10 @@ findings, the order a reviewer reads them in, and the wording helpers the checks
 
 A Finding has a ``severity`` (how much the check matters: info < warning < error, from
 DEFAULT_SEVERITY or the column's ``severity_overrides``) and a ``status`` (what happened: pass, warn,
-fail). Checks with one threshold report ``fail`` when their severity is error and ``warn`` otherwise;
+fail, not_checked). Checks with one threshold report ``fail`` when their severity is error and ``warn`` otherwise;
 checks with two thresholds (nulls, drift) report ``warn`` past the first and ``fail`` past the second.
+``not_checked`` is a check that did not run (a label that is not 0/1, no history yet, no values to
+compare): its message says why, and it counts neither as a pass nor as a failure.
 ``verdict`` turns the findings into the batch's pass / warn / fail.
 """
 
@@ -17,9 +19,19 @@ from datetime import UTC, datetime
 
 from ..suite import SEVERITIES, ColumnRules
 
-__all__ = ["STATUSES", "DEFAULT_SEVERITY", "PVALUE_NOTE", "Finding", "verdict", "sort_findings", "json_safe"]
+__all__ = [
+    "STATUSES",
+    "NOT_CHECKED",
+    "DEFAULT_SEVERITY",
+    "PVALUE_NOTE",
+    "Finding",
+    "verdict",
+    "sort_findings",
+    "json_safe",
+]
 
-STATUSES = ("pass", "warn", "fail")
+NOT_CHECKED = "not_checked"
+STATUSES = ("pass", "warn", "fail", NOT_CHECKED)
 
 DEFAULT_SEVERITY = {
     "schema": "error",  # missing expected columns (unexpected ones are reported as warnings)
@@ -114,7 +126,7 @@ def _clean(value):
 # Verdict and order
 # ---------------------------------------------------------------------------------------------
 
-_STATUS_RANK = {"fail": 0, "warn": 1, "pass": 2}
+_STATUS_RANK = {"fail": 0, "warn": 1, NOT_CHECKED: 2, "pass": 3}
 _SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 
 
@@ -129,6 +141,9 @@ def verdict(findings: Iterable) -> str:
     * else ``"warn"`` if any finding has status ``warn`` (any severity), or status ``fail`` with a
       severity below error (``warning`` or ``info``: a check the suite has softened);
     * else ``"pass"`` (only passing findings, or none).
+
+    A ``not_checked`` finding counts for none of these: a check that did not run neither passes nor
+    fails the batch.
     """
     result = "pass"
     for f in findings:
@@ -142,7 +157,7 @@ def verdict(findings: Iterable) -> str:
 
 def sort_findings(findings: Iterable) -> list:
     """Most severe first: failing findings (errors, then warnings, then info), then warnings (same
-    order), then passes; ties keep the order the checks produced them in."""
+    order), then the checks that did not run, then passes; ties keep the order the checks produced them in."""
     return sorted(
         findings,
         key=lambda f: (_STATUS_RANK.get(_get(f, "status"), 3), _SEVERITY_RANK.get(_get(f, "severity"), 3)),

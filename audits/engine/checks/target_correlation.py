@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from .. import target
 from ..suite import ColumnRules, Suite
 from .drift_skew import _beyond_noise
-from .findings import PVALUE_NOTE, Finding, _num, _pvalue, _severity
+from .findings import NOT_CHECKED, PVALUE_NOTE, Finding, _num, _pvalue, _severity
 
 __all__ = ["target_correlation_findings"]
 
@@ -34,13 +34,13 @@ def target_correlation_findings(
     A batch without labels (no "target", or no labelled row) gets no finding: incoming batches are
     unlabelled. ``label`` (the label's name) adds an info finding when the batch HAS that column but
     was profiled without label statistics. A label that cannot be made numeric, or a reference without
-    label statistics, gives one info finding saying why. Features in ``skip`` are left out."""
+    label statistics, gives one ``not_checked`` finding saying why. Features in ``skip`` are left out."""
     cur_t = current.get("target")
     if cur_t is None:
         col = (current.get("columns") or {}).get(label) if label else None
         if col is not None and int(col.get("count") or 0):
             return [
-                _note(
+                _not_checked(
                     label,
                     f"The batch has labels ({label}) but was profiled without label statistics, so "
                     f"feature–label correlations are not compared.",
@@ -49,13 +49,14 @@ def target_correlation_findings(
         return []
     name = cur_t["column"]
     if not cur_t["numeric"]:
-        return [_note(name, f"Feature–label correlations are not checked: {cur_t['reason']}.", details={"label": name})]
+        reason = f"Feature–label correlations are not checked: {cur_t['reason']}."
+        return [_not_checked(name, reason, details={"label": name})]
     if not cur_t["labelled"]:
         return []
     ref_t = reference.get("target")
     if ref_t is None or ref_t.get("column") != name:
         return [
-            _note(
+            _not_checked(
                 name,
                 f"The training reference has no statistics for the label {name}: rebuild it with the label "
                 f"named to compare feature–label correlations.",
@@ -64,7 +65,7 @@ def target_correlation_findings(
         ]
     if not ref_t["numeric"]:
         return [
-            _note(
+            _not_checked(
                 name,
                 f"Feature–label correlations are not checked: in training, {ref_t['reason']}.",
                 details={"label": name},
@@ -81,8 +82,13 @@ def target_correlation_findings(
 
 
 def _note(column: str, message: str, *args, **kwargs) -> Finding:
-    """An info finding that passes: what was not compared, and why."""
+    """An info finding that passes: a change compared but too small a sample to judge."""
     return Finding("target_correlation", column, "info", "pass", message, *args, **kwargs)
+
+
+def _not_checked(column: str, message: str, *args, **kwargs) -> Finding:
+    """An info finding for a comparison that did not run; the message says why."""
+    return Finding("target_correlation", column, "info", NOT_CHECKED, message, *args, **kwargs)
 
 
 def _target_finding(feature: str, label: str, ref: Mapping, cur: Mapping, rules: ColumnRules) -> Finding:
@@ -93,7 +99,7 @@ def _target_finding(feature: str, label: str, ref: Mapping, cur: Mapping, rules:
     subject = f"{feature}'s {measure} with {label}"
     if a_ref is None or a_cur is None:
         side = "training" if a_ref is None else "this batch"
-        return _note(
+        return _not_checked(
             feature,
             f"{subject} cannot be computed in {side} (too few labelled rows, or a constant side).",
             details={"label": label, "reference_n": ref.get("n"), "current_n": cur.get("n")},

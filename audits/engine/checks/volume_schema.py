@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from mlops.clipping import clip
 
 from ..suite import Suite
-from .findings import DEFAULT_SEVERITY, Finding, _num, _severity, _spec_fields, _tripped
+from .findings import DEFAULT_SEVERITY, NOT_CHECKED, Finding, _num, _severity, _spec_fields, _tripped
 
 NAME_LIMIT = 150  # characters of a file's column name kept in a finding (whose column holds 200)
 
@@ -35,7 +35,7 @@ def volume_findings(rows: int, size_bytes: int, history: Sequence[tuple[int, int
                 "volume",
                 None,
                 "info",
-                "pass",
+                NOT_CHECKED,
                 f"No earlier batches to compare the volume with yet ({_num(rows)} rows, {_num(size_bytes)} bytes).",
                 rows,
                 None,
