@@ -151,6 +151,7 @@ class RollbackApi(KeelAPIView):
             to_version=selectors.version_get(model, data["version"]),
             actor=request.user,
             reason=data["reason"],
+            confirm_rolled_back=data["confirm_rolled_back"],
         )
         return Response(_serving_body(request, model))
 

@@ -164,6 +164,11 @@ class CancelIn(StrictSerializer):
 class RollbackIn(StrictSerializer):
     version = serializers.IntegerField(min_value=1)
     reason = serializers.CharField(max_length=4000)
+    confirm_rolled_back = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Restore a version that production was rolled back past since its approval.",
+    )
 
 
 class PromotionEventOut(serializers.ModelSerializer):
