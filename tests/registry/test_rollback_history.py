@@ -108,6 +108,21 @@ def test_rollback_targets_come_with_their_history_and_skip_rolled_back_versions(
     assert "Yes, restore a version that was rolled back" in history
 
 
+def test_the_api_lists_rollback_targets_with_their_history(api_as, pipeline, reviewer, second_reviewer, v4_rolled_back):
+    api = api_as(pipeline)
+    assert api.get("/api/v1/models/upsell/rollback").json() == []
+    (v4,) = api.get("/api/v1/models/upsell/rollback?include_rolled_back=true").json()
+    assert (v4["version"], v4["approved_by"], v4["rolled_back"], v4["rolled_back_by"]) == (
+        4,
+        second_reviewer.username,
+        True,
+        reviewer.username,
+    )
+    assert "v4 doubles the outreach list" in v4["rolled_back_reason"] and v4["approved_at"] and v4["rolled_back_at"]
+    refused = api.get("/api/v1/models/upsell/rollback?include_rolled_back=maybe")
+    assert refused.status_code == 400 and "include_rolled_back" in refused.json()["detail"]
+
+
 def test_restoring_a_rolled_back_version_needs_a_confirmation_and_a_reason(
     api_as, client_as, reviewer, upsell, v4_rolled_back
 ):
