@@ -140,7 +140,17 @@ class PromotionCancelApi(KeelAPIView):
 
 
 class RollbackApi(KeelAPIView):
-    required_permissions = {"POST": APPROVE_PROMOTION}
+    """GET: the versions production can be rolled back to, with their history (those rolled back
+    since their approval only with ?include_rolled_back=true). POST: roll back."""
+
+    required_permissions = {"GET": VIEW_PROMOTIONS, "POST": APPROVE_PROMOTION}
+
+    @extend_schema(parameters=[s.RollbackTargetsQuery], responses=s.RollbackTargetOut(many=True))
+    def get(self, request, name):
+        query = self.validated(s.RollbackTargetsQuery, request.query_params.dict())
+        model = selectors.model_get(name)
+        targets = selectors.rollback_targets(model, include_rolled_back=query["include_rolled_back"])
+        return Response(s.RollbackTargetOut(targets, many=True).data)
 
     @extend_schema(request=s.RollbackIn, responses={200: dict})
     def post(self, request, name):
@@ -151,6 +161,7 @@ class RollbackApi(KeelAPIView):
             to_version=selectors.version_get(model, data["version"]),
             actor=request.user,
             reason=data["reason"],
+            confirm_rolled_back=data["confirm_rolled_back"],
         )
         return Response(_serving_body(request, model))
 

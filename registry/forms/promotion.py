@@ -204,8 +204,16 @@ class CancelForm(DecisionForm):
 
 
 class RollbackForm(forms.Form):
+    """Pick an earlier production version; `targets` are RollbackTargets. Versions rolled back since
+    their approval are listed apart, never preselected, and need the confirmation box."""
+
     version = forms.TypedChoiceField(
         coerce=int, label="Roll production back to", error_messages={"required": "Pick the version to roll back to."}
+    )
+    confirm_rolled_back = forms.BooleanField(
+        required=False,
+        label="Yes, restore a version that was rolled back",
+        help_text="Needed only for a version listed under “Rolled back”; say in the reason why it is safe now.",
     )
     reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}),
@@ -215,15 +223,29 @@ class RollbackForm(forms.Form):
 
     def __init__(self, *args, targets: list, **kwargs):
         super().__init__(*args, **kwargs)
-        self.targets = {version.version: version for version in targets}
+        self.targets = {target.version.version: target for target in targets}
+        self.clean_targets = [t for t in targets if not t.rolled_back]
+        self.rolled_back_targets = [t for t in targets if t.rolled_back]
         field = self.fields["version"]
-        field.choices = [(n, f"v{n}") for n in self.targets]
+        choices = [(t.version.version, f"v{t.version.version}") for t in self.clean_targets]
+        if self.rolled_back_targets:
+            rolled = [(t.version.version, f"v{t.version.version} (rolled back)") for t in self.rolled_back_targets]
+            choices.append(("Rolled back — needs confirmation", rolled))
+        field.choices = choices
+        if self.clean_targets:
+            field.initial = self.clean_targets[0].version.version
         field.error_messages["invalid_choice"] = "v%(value)s is not an earlier production version with an artifact."
 
     def clean(self):
         data = super().clean()
         if data.get("version") is not None:
-            data["to_version"] = self.targets[data["version"]]
+            target = self.targets[data["version"]]
+            data["to_version"] = target.version
+            if target.rolled_back and not data.get("confirm_rolled_back"):
+                self.add_error(
+                    "confirm_rolled_back",
+                    f"v{target.version.version} was rolled back; tick the box to restore it anyway.",
+                )
         return data
 
 

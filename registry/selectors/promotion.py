@@ -3,7 +3,7 @@ recent requests, how many wait for a reviewer (the nav badge), and the audit ver
 
 from dataclasses import dataclass
 
-from django.db.models import Max, Prefetch, QuerySet
+from django.db.models import Max, OuterRef, Prefetch, QuerySet, Subquery
 
 from mlops.errors import NotFound
 
@@ -22,6 +22,7 @@ __all__ = [
     "policy_for",
     "policy_as_dict",
     "promotion_requests",
+    "with_state_actor",
     "promotion_get",
     "PromotionQueue",
     "promotion_queue",
@@ -52,6 +53,15 @@ def promotion_requests() -> QuerySet[PromotionRequest]:
     )
 
 
+def with_state_actor(requests: QuerySet[PromotionRequest]) -> QuerySet[PromotionRequest]:
+    """Annotate `state_by`: the username of whoever moved each request into its current state (the
+    one who rolled it back, not its approver), None for the gate."""
+    latest = PromotionEvent.objects.filter(request=OuterRef("pk"), to_state=OuterRef("state")).order_by(
+        "-created_at", "-id"
+    )
+    return requests.annotate(state_by=Subquery(latest.values("actor__username")[:1]))
+
+
 def promotion_get(pk: int) -> PromotionRequest:
     """One request with its event history (actors loaded), or 404."""
     found = (
@@ -76,7 +86,7 @@ class PromotionQueue:
 def promotion_queue(*, model: RegisteredModel | None = None, state: str = "") -> PromotionQueue:
     """What reviewers act on first: requests awaiting approval, longest-waiting first; then the gate's
     work in progress; then the latest decisions (by when they were last touched)."""
-    requests = promotion_requests().annotate(last_event_at=Max("events__created_at"))
+    requests = with_state_actor(promotion_requests()).annotate(last_event_at=Max("events__created_at"))
     if model is not None:
         requests = requests.filter(model=model)
     if state:
@@ -96,7 +106,7 @@ def awaiting_approval_count() -> int:
 
 
 def recent_promotions(model: RegisteredModel, limit: int = 5) -> list[PromotionRequest]:
-    return list(promotion_requests().filter(model=model)[:limit])
+    return list(with_state_actor(promotion_requests()).filter(model=model)[:limit])
 
 
 def promotable_versions(model: RegisteredModel) -> QuerySet[ModelVersion]:

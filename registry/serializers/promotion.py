@@ -26,6 +26,8 @@ __all__ = [
     "RejectIn",
     "CancelIn",
     "RollbackIn",
+    "RollbackTargetOut",
+    "RollbackTargetsQuery",
     "PromotionEventOut",
     "PromotionOut",
     "PromotionSummaryOut",
@@ -172,6 +174,27 @@ class CancelIn(StrictSerializer):
 class RollbackIn(StrictSerializer):
     version = serializers.IntegerField(min_value=1)
     reason = serializers.CharField(max_length=4000)
+    confirm_rolled_back = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Restore a version that production was rolled back past since its approval.",
+    )
+
+
+class RollbackTargetOut(serializers.Serializer):
+    """An earlier production version a rollback can restore, with its history."""
+
+    version = serializers.IntegerField(source="version.version")
+    approved_at = serializers.DateTimeField(allow_null=True)
+    approved_by = serializers.CharField(source="approved_by.username", allow_null=True, default=None)
+    rolled_back = serializers.BooleanField()
+    rolled_back_at = serializers.DateTimeField(allow_null=True)
+    rolled_back_by = serializers.CharField(source="rolled_back_by.username", allow_null=True, default=None)
+    rolled_back_reason = serializers.CharField()
+
+
+class RollbackTargetsQuery(StrictSerializer):
+    include_rolled_back = serializers.BooleanField(required=False, default=False)
 
 
 class PromotionEventOut(serializers.ModelSerializer):

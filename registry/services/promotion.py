@@ -428,23 +428,38 @@ def promotion_cancel(*, promotion: PromotionRequest, actor, reason: str = "") ->
     return _transition(promotion, PromotionState.CANCELLED, actor=actor, note=reason or "Cancelled by the submitter.")
 
 
+def _when(moment) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M %Z") if moment else "unknown"
+
+
 @transaction.atomic
-def promotion_rollback(*, model: RegisteredModel, to_version: ModelVersion, actor, reason: str) -> AliasEvent:
+def promotion_rollback(
+    *, model: RegisteredModel, to_version: ModelVersion, actor, reason: str, confirm_rolled_back: bool = False
+) -> AliasEvent:
     """Put production back on an earlier approved version, at once: the insurance policy.
 
-    One reviewer suffices (it restores a state that was already approved). The requests whose
-    versions served since that version are marked rolled_back.
+    One reviewer suffices (it restores a state that was already approved). A version that production
+    was rolled back past since its approval is restored only with `confirm_rolled_back`. The requests
+    whose versions served since that version are marked rolled_back.
     """
     model = RegisteredModel.objects.select_for_update().get(pk=model.pk)
     if not (reason or "").strip():
         raise ApplicationError("Say why production is rolled back.", field="reason")
-    targets = rollback_targets(model)
-    if to_version not in targets:
-        allowed = ", ".join(f"v{v.version}" for v in targets) or "none"
+    targets = {t.version: t for t in rollback_targets(model, include_rolled_back=True)}
+    target = targets.get(to_version)
+    if target is None:
+        allowed = ", ".join(f"v{v.version}" for v, t in targets.items() if not t.rolled_back) or "none"
         raise ApplicationError(
             f"v{to_version.version} is not an earlier approved production version (rollback targets: {allowed}).",
             field="version",
             status_code=409,
+        )
+    if target.rolled_back and not confirm_rolled_back:
+        who = target.rolled_back_by.get_username() if target.rolled_back_by else "Keel"
+        raise Conflict(
+            f"v{to_version.version} was rolled back {_when(target.rolled_back_at)} by {who}: "
+            f"{target.rolled_back_reason or 'no reason recorded'}. Confirm to restore it anyway.",
+            field="confirm_rolled_back",
         )
     from_version = _current(model, PRODUCTION)
     # Requests approved since `to_version` last became production are the ones being undone.

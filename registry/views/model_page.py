@@ -52,7 +52,7 @@ def model_panels(request, model: RegisteredModel, *, rollback_form: RollbackForm
         health["level"] = "warn" if health["age_days"] >= AGEING_SHARE * health["staleness_days"] else "ok"
     may_roll_back = request.user.has_perm(APPROVE_PROMOTION)
     if may_roll_back and rollback_form is None:
-        rollback_form = RollbackForm(targets=selectors.rollback_targets(model))
+        rollback_form = RollbackForm(targets=selectors.rollback_targets(model, include_rolled_back=True))
     return {
         "serving": selectors.serving_config(model),
         "health": health,

@@ -312,7 +312,7 @@ def promotion_plot(request, pk: int, plot: str):
 @approver_required
 def model_rollback(request, name: str):
     model = get_object_or_404(RegisteredModel.objects.select_related("owner"), name=name)
-    form = RollbackForm(request.POST, targets=selectors.rollback_targets(model))
+    form = RollbackForm(request.POST, targets=selectors.rollback_targets(model, include_rolled_back=True))
     if form.is_valid():
         try:
             services.promotion_rollback(
@@ -320,6 +320,7 @@ def model_rollback(request, name: str):
                 to_version=form.cleaned_data["to_version"],
                 actor=request.user,
                 reason=form.cleaned_data["reason"],
+                confirm_rolled_back=form.cleaned_data["confirm_rolled_back"],
             )
         except ApplicationError as exc:
             show_service_error(form, exc)

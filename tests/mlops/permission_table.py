@@ -62,6 +62,7 @@ TABLE: dict[tuple[str, str], frozenset] = {
     ("api:holdout-list", "POST"): PRODUCERS,
     ("api:policy", "GET"): MAKERS_AND_JUDGES,
     ("api:policy", "PUT"): JUDGES,
+    ("api:rollback", "GET"): MAKERS_AND_JUDGES,
     ("api:rollback", "POST"): JUDGES,
     ("api:serving", "GET"): MEMBERS,
     ("api:promotion-list", "GET"): MAKERS_AND_JUDGES,

@@ -12,10 +12,12 @@ from tests.factories import ModelVersionFactory, RegisteredModelFactory
 from tests.registry.helpers import artifact_file
 
 
-def model_with_versions(name="upsell", count=3, owner=None):
+def model_with_versions(name="upsell", count=3, owner=None, thresholds=()):
+    """`count` versions with artifacts; `thresholds` are their registered decision thresholds (0.5 past the list)."""
     model = RegisteredModelFactory(name=name, **({"owner": owner} if owner else {}))
     for number in range(1, count + 1):
-        version = ModelVersionFactory(model=model)
+        registered = thresholds[number - 1] if number <= len(thresholds) else 0.5
+        version = ModelVersionFactory(model=model, decision_threshold=registered)
         upload, sha = artifact_file(skops_artifact(number))
         services.artifact_attach(version=version, uploaded=upload, sha256=sha)
     return model

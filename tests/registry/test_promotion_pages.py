@@ -427,7 +427,7 @@ def test_the_model_page_shows_serving_health_and_recent_requests(awaiting, soom,
     assert "Request promotion" in serving and "Promotion policy" in serving
     requests = section(html, "requests-h")
     assert f"#{awaiting.pk}</a>" in requests and "?model=soom-upsell" in requests
-    assert "Roll back production" in requests and '<option value="1">v1</option>' in requests
+    assert "Roll back production" in requests and '<option value="1" selected>v1</option>' in requests
 
 
 def test_a_stale_production_model_is_flagged_red(soom, reviewer, client_as):
