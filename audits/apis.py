@@ -10,7 +10,14 @@ from rest_framework.response import Response
 from mlops.api import DetailMixin, KeelAPIView
 from mlops.errors import ApplicationError
 from mlops.openapi import list_schema, upload_request
-from mlops.roles import EDIT_AUDIT_CHECKS, LOG_PREDICTIONS, RUN_AUDITS, VIEW_AUDITS, VIEW_PREDICTIONS
+from mlops.roles import (
+    EDIT_AUDIT_CHECKS,
+    LOG_PREDICTIONS,
+    RESOLVE_ALERTS,
+    RUN_AUDITS,
+    VIEW_AUDITS,
+    VIEW_PREDICTIONS,
+)
 from registry import selectors as registry_selectors
 
 from . import selectors, services
@@ -31,10 +38,11 @@ class AuditFilter(django_filters.FilterSet):
 class AlertFilter(django_filters.FilterSet):
     model = django_filters.CharFilter(field_name="model__name")
     state = django_filters.ChoiceFilter(choices=AlertState.choices)
+    feed = django_filters.CharFilter()
 
     class Meta:
         model = Alert
-        fields = ["model", "state"]
+        fields = ["model", "state", "feed"]
 
 
 class PredictionFilter(django_filters.FilterSet):
@@ -136,7 +144,19 @@ class AlertListApi(KeelAPIView):
 
     @list_schema(s.AlertOut, AlertFilter)
     def get(self, request):
-        return self.list_response(request, Alert.objects.select_related("model"), s.AlertOut, AlertFilter)
+        return self.list_response(request, selectors.alerts(), s.AlertOut, AlertFilter)
+
+
+class AlertResolveApi(KeelAPIView):
+    """A reviewer resolves an open alert by hand, with a reason; the alert keeps who, when and why."""
+
+    required_permissions = {"POST": RESOLVE_ALERTS}
+
+    @extend_schema(request=s.AlertResolveIn, responses={200: s.AlertOut})
+    def post(self, request, pk):
+        alert = selectors.alert_get(pk)
+        resolved = services.alert_resolve(alert=alert, actor=request.user, **self.validated(s.AlertResolveIn))
+        return Response(s.AlertOut(selectors.alert_get(resolved.pk)).data)
 
 
 class PredictionListApi(KeelAPIView):

@@ -13,11 +13,25 @@ from .models import DataFormat, ScheduleSource
 
 class AuditFilterForm(forms.Form):
     model = forms.ChoiceField(required=False, label="Model")
+    alerts = forms.ChoiceField(
+        required=False,
+        label="Alerts",
+        choices=[("open", "Open"), ("resolved", "Resolved"), ("all", "All")],
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         names = RegisteredModel.objects.order_by("name").values_list("name", flat=True)
         self.fields["model"].choices = [("", "All models"), *((n, n) for n in names)]
+
+
+class AlertResolveForm(forms.Form):
+    reason = forms.CharField(
+        max_length=2000,
+        label="Why is it resolved?",
+        help_text="Without a passing audit of its feed: say what changed (the feed was retired, the rule was wrong).",
+        error_messages={"required": "Say why the alert is resolved without a passing audit."},
+    )
 
 
 class AuditStartForm(forms.Form):

@@ -107,6 +107,9 @@ class AuditKind(models.TextChoices):
 
 AuditState = JobState
 
+# A feed key holds a storage path (up to 500 characters) behind a short prefix.
+FEED_MAX_LENGTH = 600
+
 
 class Verdict(models.TextChoices):
     PASS = "pass"
@@ -138,6 +141,21 @@ class AuditJob(models.Model):
     schedule = models.ForeignKey("AuditSchedule", on_delete=models.SET_NULL, null=True, blank=True, related_name="jobs")
     trigger_key = models.CharField(
         max_length=100, blank=True, help_text="The scheduler's task id: a redelivered run starts one audit, not two."
+    )
+    feed = models.CharField(
+        max_length=FEED_MAX_LENGTH,
+        blank=True,
+        help_text="Where the batch came from (audits.services.feed_key): only a later audit of the same feed "
+        "resolves this feed's alerts.",
+    )
+    repeat_of = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The first audit of the same model of exactly these bytes (same sha256): a repeat neither "
+        "opens nor resolves alerts.",
     )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -218,9 +236,14 @@ class AlertState(models.TextChoices):
 
 
 class Alert(models.Model):
-    """One incident per (model, check, column): repeated failures update it rather than add alerts."""
+    """One incident per (model, feed, check, column): repeated failures of that feed update it rather
+    than add alerts. Only a later audit of the same feed in which the check passes resolves it, or a
+    reviewer by hand with a reason; a resolved alert keeps who or what resolved it, and when."""
 
     model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="alerts")
+    feed = models.CharField(
+        max_length=FEED_MAX_LENGTH, blank=True, help_text="The feed whose audits raised it (see AuditJob.feed)."
+    )
     check_name = models.CharField(max_length=100)
     column = models.CharField(max_length=200, blank=True)
     severity = models.CharField(max_length=10, choices=Severity.choices)
@@ -232,14 +255,47 @@ class Alert(models.Model):
     opened_at = models.DateTimeField(default=timezone.now)
     last_seen_at = models.DateTimeField(default=timezone.now)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by_job = models.ForeignKey(
+        AuditJob,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="resolved_alerts",
+        help_text="The audit of the same feed that passed the check.",
+    )
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The reviewer who resolved it by hand.",
+    )
+    resolution_reason = models.TextField(blank=True, help_text="Why a reviewer resolved it by hand.")
 
     class Meta:
         ordering = ["state", "-last_seen_at"]
+        permissions = [("resolve_alerts", "Can resolve an alert by hand, with a reason")]
         constraints = [
             models.UniqueConstraint(
-                fields=["model", "check_name", "column"],
+                fields=["model", "feed", "check_name", "column"],
                 condition=Q(state=AlertState.OPEN),
-                name="audits_one_open_alert_per_check",
+                name="audits_one_open_alert_per_feed_check",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(state=AlertState.OPEN)
+                    & Q(resolved_at__isnull=True)
+                    & Q(resolved_by_job__isnull=True)
+                    & Q(resolved_by__isnull=True)
+                    & Q(resolution_reason="")
+                )
+                | (Q(state=AlertState.RESOLVED) & Q(resolved_at__isnull=False)),
+                name="audits_alert_resolution_when_resolved",
+            ),
+            models.CheckConstraint(
+                condition=Q(resolved_by__isnull=True) | (Q(resolved_by_job__isnull=True) & ~Q(resolution_reason="")),
+                name="audits_alert_resolved_by_hand_says_why",
             ),
         ]
 

@@ -1,5 +1,6 @@
 """API v1 shapes for data audits."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from mlops.api import JSONObjectField, StrictSerializer, optional_hex64, optional_whole_number
@@ -58,9 +59,22 @@ class FindingOut(serializers.ModelSerializer):
         fields = ["check", "column", "severity", "status", "message", "value", "threshold", "details"]
 
 
+FEED_HELP = (
+    "Where the batch came from: schedule:<id>, serving:v<N> (a serving-log audit started by hand), "
+    "path:<path pattern> or upload:<sender>:<file name pattern>; digit runs are written #. Only a later "
+    "audit of the same feed resolves the feed's alerts."
+)
+
+
 class AuditOut(serializers.ModelSerializer):
     model = serializers.CharField(source="model.name")
     version = serializers.IntegerField(source="version.version")
+    feed = serializers.CharField(help_text=FEED_HELP)
+    repeat_of = serializers.PrimaryKeyRelatedField(
+        read_only=True,
+        allow_null=True,
+        help_text="The first audit of exactly these bytes (same sha256); a repeat neither opens nor resolves alerts.",
+    )
     batch = serializers.SerializerMethodField()
     progress = serializers.FloatField(read_only=True, allow_null=True)
     created_by = serializers.CharField(source="created_by.username")
@@ -80,6 +94,8 @@ class AuditOut(serializers.ModelSerializer):
             "progress",
             "verdict",
             "error",
+            "feed",
+            "repeat_of",
             "created_by",
             "created_at",
             "started_at",
@@ -111,15 +127,24 @@ class AuditDetailOut(AuditOut):
         return counts
 
 
+class AlertResolvedByOut(serializers.Serializer):
+    audit = serializers.IntegerField(allow_null=True, help_text="The later audit of the same feed that passed.")
+    user = serializers.CharField(allow_null=True, help_text="The reviewer who resolved it by hand.")
+    reason = serializers.CharField(help_text="The reviewer's reason; empty when an audit resolved it.")
+
+
 class AlertOut(serializers.ModelSerializer):
     model = serializers.CharField(source="model.name")
     check = serializers.CharField(source="check_name")
+    feed = serializers.CharField(help_text=FEED_HELP)
+    resolved_by = serializers.SerializerMethodField(help_text="Who or what resolved it; null while it is open.")
 
     class Meta:
         model = Alert
         fields = [
             "id",
             "model",
+            "feed",
             "check",
             "column",
             "severity",
@@ -131,7 +156,24 @@ class AlertOut(serializers.ModelSerializer):
             "opened_at",
             "last_seen_at",
             "resolved_at",
+            "resolved_by",
         ]
+
+    @extend_schema_field(AlertResolvedByOut(allow_null=True))
+    def get_resolved_by(self, alert) -> dict | None:
+        if alert.state != "resolved":
+            return None
+        return {
+            "audit": alert.resolved_by_job_id,
+            "user": alert.resolved_by.get_username() if alert.resolved_by_id else None,
+            "reason": alert.resolution_reason,
+        }
+
+
+class AlertResolveIn(StrictSerializer):
+    reason = serializers.CharField(
+        max_length=2000, help_text="Why the alert is resolved without a passing audit of its feed."
+    )
 
 
 class PredictionIn(StrictSerializer):

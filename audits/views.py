@@ -13,18 +13,27 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from mlops.errors import ApplicationError
 from mlops.forms import show_service_error
 from mlops.permissions import permission_required_403
 from mlops.png import png_response
-from mlops.roles import EDIT_AUDIT_CHECKS, RUN_AUDITS, VIEW_AUDITS
+from mlops.roles import EDIT_AUDIT_CHECKS, RESOLVE_ALERTS, RUN_AUDITS, VIEW_AUDITS
 from registry.models import RegisteredModel
 
 from . import report_display, selectors, services
-from .forms import AuditFilterForm, AuditStartForm, ColumnRulesForm, ScheduleForm, ServingAuditForm, SuiteJsonForm
+from .forms import (
+    AlertResolveForm,
+    AuditFilterForm,
+    AuditStartForm,
+    ColumnRulesForm,
+    ScheduleForm,
+    ServingAuditForm,
+    SuiteJsonForm,
+)
 from .models import AuditJob, AuditState, AuditSuite, ReferenceProfile
 
 auditor_required = permission_required_403(RUN_AUDITS)
@@ -41,22 +50,46 @@ REFRESH_SECONDS = 3
 @audits_reader_required
 def audit_list(request):
     form = AuditFilterForm(request.GET or None)
-    model = None
-    if form.is_valid() and form.cleaned_data["model"]:
-        model = RegisteredModel.objects.get(name=form.cleaned_data["model"])
+    model, alert_state = None, "open"
+    if form.is_valid():
+        if form.cleaned_data["model"]:
+            model = RegisteredModel.objects.get(name=form.cleaned_data["model"])
+        alert_state = form.cleaned_data["alerts"] or "open"
     return render(
         request,
         "audits/audit_list.html",
         {
             "form": form,
             "model": model,
-            "alerts": selectors.open_alert_list(model),
+            "alerts": selectors.alert_list(model, alert_state),
+            "alert_state": alert_state,
+            "alert_table_id": f"{alert_state}-alerts",
+            "may_resolve": request.user.has_perm(RESOLVE_ALERTS),
             "trends": selectors.verdict_trends(selectors.audited_models(model)),
             "trend_length": selectors.TREND_LENGTH,
             "audits": selectors.audit_list(model),
             "may_run": request.user.has_perm(RUN_AUDITS),
         },
     )
+
+
+@require_POST
+@permission_required_403(RESOLVE_ALERTS)
+def alert_resolve(request, pk: int):
+    """A reviewer resolves an open alert by hand, with a reason; back to the list it was shown in."""
+    alert = selectors.alert_get(pk)
+    form = AlertResolveForm(request.POST)
+    back = redirect(f"{reverse('audits:list')}?model={alert.model.name}&alerts=resolved")
+    if not form.is_valid():
+        messages.error(request, form.errors["reason"][0])
+        return redirect(f"{reverse('audits:list')}?model={alert.model.name}")
+    try:
+        services.alert_resolve(alert=alert, actor=request.user, reason=form.cleaned_data["reason"])
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return back
+    messages.success(request, f"Alert #{alert.pk} ({alert.check_name} on {alert.column or 'the batch'}) resolved.")
+    return back
 
 
 # --- the report ---------------------------------------------------------------------------------

@@ -32,6 +32,9 @@ RUN_AUDITS = "audits.run_audits"
 # training reference once it has one): reviewers only, so a pipeline cannot weaken the checks on the
 # data it sends. A pipeline builds the first reference of a new version (RUN_AUDITS).
 EDIT_AUDIT_CHECKS = "audits.edit_audit_checks"
+# An alert closes when a later audit of its feed passes; closing one by hand (a retired feed, a rule
+# since changed) is a reviewer's recorded call, with a reason.
+RESOLVE_ALERTS = "audits.resolve_alerts"
 # Serving systems send their logs; people who explain decisions read them (they hold personal data).
 LOG_PREDICTIONS = "audits.log_predictions"
 VIEW_PREDICTIONS = "audits.view_predictionlog"
@@ -47,6 +50,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         VIEW_AUDITS,
         RUN_AUDITS,
         EDIT_AUDIT_CHECKS,
+        RESOLVE_ALERTS,
         VIEW_PREDICTIONS,
     ],
     SUPPORT_AGENTS: [USE_KEEL, VIEW_PREDICTIONS],

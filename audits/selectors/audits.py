@@ -12,6 +12,8 @@ __all__ = [
     "audits_with_counts",
     "latest_audit_of_bytes",
     "open_alerts",
+    "alerts",
+    "alert_get",
     "predictions",
     "latest_prediction",
     "is_erased",
@@ -49,8 +51,22 @@ def latest_audit_of_bytes(*, model, sha256: str) -> AuditJob | None:
 
 
 def open_alerts(model=None) -> QuerySet[Alert]:
-    alerts = Alert.objects.filter(state=AlertState.OPEN).select_related("model", "last_job")
-    return alerts.filter(model=model) if model is not None else alerts
+    return alerts(model).filter(state=AlertState.OPEN)
+
+
+def alerts(model=None) -> QuerySet[Alert]:
+    """Alerts open and resolved, with the audits and the person that raised and resolved them."""
+    found = Alert.objects.select_related(
+        "model", "first_job", "last_job__batch", "resolved_by_job__batch", "resolved_by"
+    )
+    return found.filter(model=model) if model is not None else found
+
+
+def alert_get(pk: int) -> Alert:
+    alert = alerts().filter(pk=pk).first()
+    if alert is None:
+        raise NotFound(f"No alert #{pk}.")
+    return alert
 
 
 def predictions() -> QuerySet[PredictionLog]:

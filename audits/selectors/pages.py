@@ -18,6 +18,8 @@ __all__ = [
     "verdict_trends",
     "audited_models",
     "open_alert_list",
+    "ALERT_STATES",
+    "alert_list",
     "open_alert_count",
     "model_audit_summary",
     "suggested_suite",
@@ -67,6 +69,20 @@ def open_alert_list(model: RegisteredModel | None = None) -> QuerySet[Alert]:
     """Open alerts, errors before warnings, the most recently seen first. (Alphabetical order
     suffices: an info finding never opens an alert, so only "error" and "warning" occur.)"""
     return selectors.open_alerts(model).select_related("last_job__batch").order_by("severity", "-last_seen_at")
+
+
+ALERT_STATES = ("open", "resolved", "all")
+
+
+def alert_list(model: RegisteredModel | None = None, state: str = "open", limit: int = LIST_LENGTH) -> list[Alert]:
+    """The Audits page's alerts: open ones (errors first, the most recently seen first), resolved ones
+    (the most recently resolved first, with who or what resolved them), or all, open first."""
+    if state == "open":
+        return list(open_alert_list(model)[:limit])
+    found = selectors.alerts(model)
+    if state == "resolved":
+        return list(found.filter(state=AlertState.RESOLVED).order_by("-resolved_at", "-id")[:limit])
+    return list(found.order_by("state", "severity", "-resolved_at", "-last_seen_at")[:limit])
 
 
 def open_alert_count() -> int:

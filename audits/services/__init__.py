@@ -2,6 +2,7 @@
 `services.<noun>_<verb>(...)`; the modules below are where each lives."""
 
 from .alerts import *  # noqa: F401,F403
+from .feeds import *  # noqa: F401,F403
 from .jobs import *  # noqa: F401,F403
 from .predictions import *  # noqa: F401,F403
 from .references import *  # noqa: F401,F403

@@ -42,6 +42,7 @@ from ..models import (
 )
 from ..selectors.references import batch_path, column_specs
 from .alerts import alerts_raise
+from .feeds import feed_key
 from .suites import suite_for
 
 __all__ = [
@@ -161,9 +162,11 @@ def audit_start(
     schedule=None,
     trigger_key: str = "",
     serving: dict | None = None,
+    sent_name: str = "",
 ) -> AuditJob:
     """Audit a registered batch against a version's training reference (by default, production's).
-    `serving` marks a serving-log export: the model's features and what processing dropped."""
+    `serving` marks a serving-log export: the model's features and what processing dropped.
+    `sent_name` is the name the file was uploaded under; with the schedule it decides the feed."""
     version = _audit_target(batch.model, version)
     return _create_queued(
         batch.model,
@@ -174,6 +177,24 @@ def audit_start(
         schedule=schedule,
         trigger_key=trigger_key,
         facts={"serving": serving} if serving else {},
+        feed=feed_key(
+            batch=batch,
+            schedule=schedule,
+            serving_version=version.version if serving else None,
+            sent_name=sent_name,
+        ),
+        repeat_of=_first_audit_of_bytes(batch),
+    )
+
+
+def _first_audit_of_bytes(batch: DataBatch) -> AuditJob | None:
+    """The model's first batch audit (that did not fail) of exactly these bytes, from any feed: an
+    audit of the same bytes again is a repeat of it."""
+    return (
+        AuditJob.objects.filter(model=batch.model, kind=AuditKind.BATCH, batch__sha256=batch.sha256)
+        .exclude(state=AuditState.FAILED)
+        .order_by("created_at", "id")
+        .first()
     )
 
 
@@ -192,7 +213,15 @@ def audit_submit(
     be audited leaves nothing behind."""
     version = _audit_target(model, version)
     registered = batch_register(model=model, actor=actor, **batch)
-    return audit_start(batch=registered, actor=actor, version=version, schedule=schedule, trigger_key=trigger_key)
+    uploaded = batch.get("uploaded")
+    return audit_start(
+        batch=registered,
+        actor=actor,
+        version=version,
+        schedule=schedule,
+        trigger_key=trigger_key,
+        sent_name=uploaded.name if uploaded else "",
+    )
 
 
 # --- running jobs -------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from registry.models import ModelVersion, RegisteredModel
 
 from ..models import CRON_HELP, CRON_PATTERN, Alert, AlertState, AuditJob, AuditSchedule, ScheduleSource, Severity
 from .alerts import alert_notify
+from .feeds import feed_key
 from .jobs import audit_submit
 from .predictions import serving_audit_submit
 
@@ -128,6 +129,7 @@ def _alert_stale(schedule: AuditSchedule, message: str) -> Alert:
         return alert
     alert = Alert.objects.create(
         model=schedule.model,
+        feed=feed_key(batch=None, schedule=schedule),
         check_name=STALENESS,
         column=column,
         severity=Severity.ERROR,
@@ -142,7 +144,7 @@ def _alert_stale(schedule: AuditSchedule, message: str) -> Alert:
 def _resolve_stale(schedule: AuditSchedule, job: AuditJob) -> None:
     Alert.objects.filter(
         model=schedule.model, check_name=STALENESS, column=f"schedule:{schedule.name}", state=AlertState.OPEN
-    ).update(state=AlertState.RESOLVED, resolved_at=timezone.now(), last_job=job)
+    ).update(state=AlertState.RESOLVED, resolved_at=timezone.now(), resolved_by_job=job)
 
 
 @transaction.atomic

@@ -6,7 +6,7 @@ from django import template
 from mlops.roles import RUN_AUDITS
 from mlops.templatetags.keel import for_keel_members, missing_as_dash
 
-from .. import selectors
+from .. import selectors, services
 
 register = template.Library()
 
@@ -34,3 +34,9 @@ def stat(value) -> str:
     if float(value).is_integer() and abs(value) >= 1:
         return f"{int(value):,}"
     return f"{value:.4g}"
+
+
+@register.filter
+def feed_name(feed: str) -> str:
+    """A feed key in words: 'signups-#-#.csv sent by nightly-pipeline', 'schedule #3'."""
+    return services.feed_describe(feed or "")

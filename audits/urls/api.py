@@ -11,6 +11,7 @@ urlpatterns = [
     path("audits/<int:pk>/", apis.AuditDetailApi.as_view(), name="audit-detail"),
     path("audits/<int:pk>/report.json", apis.AuditReportApi.as_view(), name="audit-report"),
     path("alerts/", apis.AlertListApi.as_view(), name="alert-list"),
+    path("alerts/<int:pk>/resolve", apis.AlertResolveApi.as_view(), name="alert-resolve"),
     path("models/<slug:name>/versions/<int:version>/reference", apis.ReferenceApi.as_view(), name="reference"),
     path("models/<slug:name>/audit-suite", apis.SuiteApi.as_view(), name="suite"),
     path("predictions/", apis.PredictionListApi.as_view(), name="prediction-list"),

@@ -12,6 +12,7 @@ urlpatterns = [
     path("<int:pk>/", views.audit_detail, name="detail"),
     path("<int:pk>/plots/nulls.png", views.audit_plot_nulls, name="plot-nulls"),
     path("<int:pk>/plots/column/<str:column>.png", views.audit_plot_column, name="plot-column"),
+    path("alerts/<int:pk>/resolve/", views.alert_resolve, name="alert-resolve"),
     path("suites/<slug:name>/", views.suite_detail, name="suite"),
     path("schedules/<slug:name>/", views.schedule_list, name="schedules"),
 ]

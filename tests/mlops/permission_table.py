@@ -87,6 +87,7 @@ TABLE: dict[tuple[str, str], frozenset] = {
     ("audits-api:audit-detail", "GET"): MAKERS_AND_JUDGES,
     ("audits-api:audit-report", "GET"): MAKERS_AND_JUDGES,
     ("audits-api:alert-list", "GET"): MAKERS_AND_JUDGES,
+    ("audits-api:alert-resolve", "POST"): JUDGES,  # closing an alert without a passing audit, with a reason
     # The first reference of a version; replacing one is the reviewers' (tests/audits/test_reference_rights.py).
     ("audits-api:reference", "POST"): MAKERS_AND_JUDGES,
     ("audits-api:suite", "GET"): MAKERS_AND_JUDGES,
@@ -141,6 +142,7 @@ TABLE: dict[tuple[str, str], frozenset] = {
     ("audits:new", "GET"): JUDGES,
     ("audits:new", "POST"): JUDGES,
     ("audits:detail", "GET"): JUDGES,
+    ("audits:alert-resolve", "POST"): JUDGES,
     ("audits:plot-nulls", "GET"): JUDGES,
     ("audits:plot-column", "GET"): JUDGES,
     ("audits:suite", "GET"): JUDGES,

@@ -22,7 +22,7 @@ from mlops import roles
 from registry.models import PromotionRequest
 from support import services as support_services
 from support.models import Explanation
-from tests.audits.factories import AuditJobFactory, AuditScheduleFactory, AuditSuiteFactory
+from tests.audits.factories import AlertFactory, AuditJobFactory, AuditScheduleFactory, AuditSuiteFactory
 from tests.factories import (
     BlacklistEntryFactory,
     ModelVersionFactory,
@@ -60,6 +60,7 @@ def scenario(django_db_setup, django_db_blocker):
             model=model, version=v1, reason="nightly", submitted_by=pipeline, state="awaiting_approval"
         )
         audit = AuditJobFactory(model=model, version=v1, created_by=pipeline, kind=AuditKind.BATCH)
+        alert = AlertFactory(model=model, first_job=audit)
         AuditSuiteFactory(model=model)
         schedule = AuditScheduleFactory(model=model, actor=reviewer)
         for name in ("home", "search", "email"):
@@ -79,6 +80,7 @@ def scenario(django_db_setup, django_db_blocker):
         pks = {
             "promotion": promotion.pk,
             "audit": audit.pk,
+            "alert": alert.pk,
             "entry": entry.pk,
             "bulk": bulk.pk,
             "privacy": privacy.pk,
@@ -108,6 +110,7 @@ def _csv():
 PK_OF = [
     (r"promotion|^promotions:", "promotion"),
     (r"^audits(-api)?:(audit-|detail|plot)", "audit"),
+    (r"^audits(-api)?:alert-", "alert"),
     (r"entry-", "entry"),
     (r"bulk-", "bulk"),
     (r"privacy-detail", "privacy"),
