@@ -14,4 +14,5 @@ urlpatterns = [
     path("<int:pk>/plots/column/<str:column>.png", views.audit_plot_column, name="plot-column"),
     path("suites/<slug:name>/", views.suite_detail, name="suite"),
     path("schedules/<slug:name>/", views.schedule_list, name="schedules"),
+    path("schedules/<slug:name>/<slug:schedule_name>/", views.schedule_detail, name="schedule"),
 ]
