@@ -210,11 +210,42 @@ class ScheduleListApi(KeelAPIView):
 
 
 class ScheduleDetailApi(KeelAPIView):
-    required_permissions = {"PATCH": EDIT_AUDIT_CHECKS}
+    """An audit schedule with its history (newest first: who changed what, when and why). A deleted
+    schedule still answers here, with `deleted_at`; it runs no more and changes no more."""
 
-    @extend_schema(request=s.ScheduleEnabledIn, responses={200: s.ScheduleOut})
+    required_permissions = {"GET": VIEW_AUDITS, "PATCH": EDIT_AUDIT_CHECKS, "DELETE": EDIT_AUDIT_CHECKS}
+
+    def _schedule(self, name, schedule_name):
+        return selectors.schedule_get(registry_selectors.model_get(name), schedule_name)
+
+    @extend_schema(responses={200: s.ScheduleDetailOut})
+    def get(self, request, name, schedule_name):
+        return Response(s.ScheduleDetailOut(self._schedule(name, schedule_name)).data)
+
+    @extend_schema(request=s.ScheduleChangeIn, responses={200: s.ScheduleDetailOut})
     def patch(self, request, name, schedule_name):
-        model = registry_selectors.model_get(name)
-        schedule = selectors.schedule_get(model, schedule_name)
-        schedule = services.schedule_set_enabled(schedule=schedule, **self.validated(s.ScheduleEnabledIn))
-        return Response(s.ScheduleOut(schedule).data)
+        """Edit a schedule (checked as at creation; a reason is required) or pause/resume it
+        (`enabled` alone; a reason is optional). Beat runs the new settings from its next tick."""
+        schedule = self._schedule(name, schedule_name)
+        data = dict(self.validated(s.ScheduleChangeIn, partial=True))
+        reason = data.pop("reason", "")
+        if "version" in data:
+            number = data["version"]
+            data["version"] = registry_selectors.version_get(schedule.model, number) if number else None
+        if set(data) - {"enabled"}:
+            schedule = services.schedule_update(schedule=schedule, actor=request.user, reason=reason, **data)
+        elif "enabled" in data:
+            schedule = services.schedule_set_enabled(
+                schedule=schedule, actor=request.user, enabled=data["enabled"], reason=reason
+            )
+        else:
+            raise ApplicationError("Nothing to change: send the settings to change and a reason.")
+        return Response(s.ScheduleDetailOut(schedule).data)
+
+    @extend_schema(request=s.ScheduleDeleteIn, responses={200: s.ScheduleDetailOut})
+    def delete(self, request, name, schedule_name):
+        """Delete a schedule, with a reason: beat never runs it again; its history stays readable here."""
+        schedule = self._schedule(name, schedule_name)
+        data = self.validated(s.ScheduleDeleteIn)
+        schedule = services.schedule_delete(schedule=schedule, actor=request.user, reason=data["reason"])
+        return Response(s.ScheduleDetailOut(schedule).data)

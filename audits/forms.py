@@ -222,6 +222,27 @@ class ScheduleForm(forms.Form):
     window_hours = forms.IntegerField(min_value=1, max_value=24 * 31, initial=24, label="Serving-log window (hours)")
 
 
+class ScheduleEditForm(ScheduleForm):
+    """The creation form without the name (a schedule's address), with the reason the history keeps."""
+
+    name = None
+    reason = forms.CharField(
+        max_length=2000, widget=forms.Textarea(attrs={"rows": 2}), label="Why", help_text="Kept in the history."
+    )
+
+    @classmethod
+    def for_schedule(cls, schedule, data=None):
+        fields = ("source", "cron", "storage_path", "format", "window_hours")
+        return cls(data, initial={field: getattr(schedule, field) for field in fields})
+
+
+class ScheduleDeleteForm(forms.Form):
+    reason = forms.CharField(
+        max_length=2000, widget=forms.Textarea(attrs={"rows": 2}), label="Why", help_text="Kept in the history."
+    )
+    confirm = forms.BooleanField(label="Yes: stop this schedule for good (its history stays)")
+
+
 class ServingAuditForm(forms.Form):
     hours = forms.IntegerField(
         min_value=1, max_value=24 * 31, initial=24, label="Audit the serving log of the last", help_text="hours"

@@ -443,6 +443,9 @@ class AuditSchedule(models.Model):
     last_run_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    deleted_at = models.DateTimeField(
+        null=True, blank=True, help_text="Deleted schedules never run again; the row stays for its history."
+    )
 
     class Meta:
         ordering = ["model", "name"]
@@ -457,3 +460,37 @@ class AuditSchedule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model.name}: {self.name} ({self.cron})"
+
+
+class ScheduleAction(models.TextChoices):
+    CREATED = "created", "Created"
+    EDITED = "edited", "Edited"
+    PAUSED = "paused", "Paused"
+    RESUMED = "resumed", "Resumed"
+    DELETED = "deleted", "Deleted"
+
+
+class AuditScheduleEvent(models.Model):
+    """Append-only history of a schedule: who changed what, when and why. `changes` holds each changed
+    setting as {"before": …, "after": …} (creation: the settings it started with, "before" null).
+    Triggers (migration) refuse UPDATE on PostgreSQL and SQLite and DELETE on PostgreSQL."""
+
+    schedule = models.ForeignKey(AuditSchedule, on_delete=models.CASCADE, related_name="history")
+    action = models.CharField(max_length=10, choices=ScheduleAction.choices)
+    changes = models.JSONField(default=dict, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            choice_constraint("action", ScheduleAction, "audits_schedule_event_action_valid"),
+            models.CheckConstraint(
+                condition=~Q(action__in=[ScheduleAction.EDITED, ScheduleAction.DELETED]) | ~Q(reason=""),
+                name="audits_schedule_edit_has_reason",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.schedule.model.name}: {self.schedule.name} {self.action} by {self.actor}"

@@ -12,6 +12,7 @@ from .models import (
     Alert,
     AuditJob,
     AuditSchedule,
+    AuditScheduleEvent,
     BatchPurpose,
     DataFormat,
     Finding,
@@ -254,8 +255,29 @@ class ScheduleIn(StrictSerializer):
     version = optional_whole_number(min_value=1)
 
 
-class ScheduleEnabledIn(StrictSerializer):
-    enabled = serializers.BooleanField()
+class ScheduleChangeIn(ScheduleIn):
+    """An edit: any of the settings a schedule was created with (checked the same way), `enabled`,
+    and why. A reason is required for every change but a pause or resume."""
+
+    openapi_extra = {}  # an edit may send a cron alone: the creation's path rule reads the saved source
+    name = None  # the schedule's address; it does not change
+    enabled = serializers.BooleanField(required=False)
+    reason = serializers.CharField(
+        max_length=2000, required=False, allow_blank=True, help_text="Why: kept in the schedule's history."
+    )
+
+
+class ScheduleDeleteIn(StrictSerializer):
+    reason = serializers.CharField(max_length=2000, help_text="Why: kept in the schedule's history.")
+
+
+class ScheduleEventOut(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor.username")
+    changes = JSONObjectField(help_text='Each changed setting: {"before": …, "after": …}.')
+
+    class Meta:
+        model = AuditScheduleEvent
+        fields = ["action", "changes", "actor", "reason", "created_at"]
 
 
 class ScheduleOut(serializers.ModelSerializer):
@@ -279,4 +301,12 @@ class ScheduleOut(serializers.ModelSerializer):
             "last_run_at",
             "created_by",
             "created_at",
+            "deleted_at",
         ]
+
+
+class ScheduleDetailOut(ScheduleOut):
+    history = ScheduleEventOut(many=True, read_only=True, help_text="Newest first: who changed what, when and why.")
+
+    class Meta(ScheduleOut.Meta):
+        fields = [*ScheduleOut.Meta.fields, "history"]

@@ -30,6 +30,8 @@ from .forms import (
     AuditFilterForm,
     AuditStartForm,
     ColumnRulesForm,
+    ScheduleDeleteForm,
+    ScheduleEditForm,
     ScheduleForm,
     ServingAuditForm,
     SuiteJsonForm,
@@ -306,7 +308,7 @@ def schedule_list(request, name: str):
                 status = 400
             elif action in ("pause", "resume"):
                 schedule = selectors.schedule_get(model, request.POST.get("schedule", ""))
-                services.schedule_set_enabled(schedule=schedule, enabled=action == "resume")
+                services.schedule_set_enabled(schedule=schedule, actor=request.user, enabled=action == "resume")
                 messages.success(
                     request, f"Schedule “{schedule.name}” {'resumed' if action == 'resume' else 'paused'}."
                 )
@@ -338,11 +340,66 @@ def schedule_list(request, name: str):
         {
             "model": model,
             "schedules": selectors.audit_schedules(model),
+            "deleted_schedules": selectors.audit_schedules(model, deleted=True),
             "may_edit": may_edit,
             "may_run": may_run,
             "form": form,
             "serving_form": serving_form,
             "predictions_logged": selectors.predictions().filter(model=model).count(),
+        },
+        status=status,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@audits_reader_required
+def schedule_detail(request, name: str, schedule_name: str):
+    """One schedule: its settings, its history, and for reviewers an edit form and a delete form
+    (each with a required reason)."""
+    model = get_object_or_404(RegisteredModel, name=name)
+    schedule = selectors.schedule_get(model, schedule_name)  # its NotFound is a 404
+    may_edit = request.user.has_perm(EDIT_AUDIT_CHECKS) and schedule.deleted_at is None
+    edit_form, delete_form, status = ScheduleEditForm.for_schedule(schedule), ScheduleDeleteForm(), 200
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action not in ("edit", "delete"):
+            raise Http404("Unknown action.")
+        if not request.user.has_perm(EDIT_AUDIT_CHECKS):
+            raise PermissionDenied("Only reviewers edit or delete schedules.")
+        form = (
+            ScheduleEditForm.for_schedule(schedule, request.POST)
+            if action == "edit"
+            else ScheduleDeleteForm(request.POST)
+        )
+        if action == "edit":
+            edit_form = form
+        else:
+            delete_form = form
+        status = 400
+        if form.is_valid():
+            data = dict(form.cleaned_data)
+            reason = data.pop("reason")
+            try:
+                if action == "edit":
+                    services.schedule_update(schedule=schedule, actor=request.user, reason=reason, **data)
+                    messages.success(request, f"Schedule “{schedule.name}” changed; beat runs the new settings.")
+                    return redirect("audits:schedule", name=model.name, schedule_name=schedule.name)
+                services.schedule_delete(schedule=schedule, actor=request.user, reason=reason)
+                messages.success(request, f"Schedule “{schedule.name}” deleted; it will not run again.")
+                return redirect("audits:schedule", name=model.name, schedule_name=schedule.name)
+            except ApplicationError as exc:
+                show_service_error(form, exc)
+                status = exc.status_code
+    return render(
+        request,
+        "audits/schedule_detail.html",
+        {
+            "model": model,
+            "schedule": schedule,
+            "history": selectors.schedule_history(schedule),
+            "may_edit": may_edit,
+            "edit_form": edit_form,
+            "delete_form": delete_form,
         },
         status=status,
     )

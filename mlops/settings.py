@@ -340,6 +340,8 @@ SPECTACULAR_SETTINGS = {
         "FindingStatusEnum": "audits.models.FindingStatus",
         "AuditKindEnum": "audits.models.AuditKind",
         "ScheduleSourceEnum": "audits.models.ScheduleSource",
+        "ActionEnum": "registry.models.PromotionAction",  # keeps its name beside the schedules' actions
+        "ScheduleActionEnum": "audits.models.ScheduleAction",
         "EntryKindEnum": "support.models.EntryKind",
     },
 }

@@ -4,7 +4,17 @@ from django.db.models import Count, Q, QuerySet
 
 from mlops.errors import NotFound
 
-from ..models import Alert, AlertState, AuditJob, AuditKind, AuditSchedule, AuditState, ErasedEntity, PredictionLog
+from ..models import (
+    Alert,
+    AlertState,
+    AuditJob,
+    AuditKind,
+    AuditSchedule,
+    AuditScheduleEvent,
+    AuditState,
+    ErasedEntity,
+    PredictionLog,
+)
 
 __all__ = [
     "audit_jobs",
@@ -19,6 +29,7 @@ __all__ = [
     "is_erased",
     "audit_schedules",
     "schedule_get",
+    "schedule_history",
 ]
 
 
@@ -86,13 +97,23 @@ def is_erased(entity_id: str) -> bool:
     return ErasedEntity.objects.filter(entity_id=entity_id).exists()
 
 
-def audit_schedules(model=None) -> QuerySet[AuditSchedule]:
-    found = AuditSchedule.objects.select_related("model", "version", "created_by")
+def audit_schedules(model=None, *, deleted: bool = False) -> QuerySet[AuditSchedule]:
+    """The schedules that run (paused ones included), or with `deleted` the ones deleted, kept for their history."""
+    found = AuditSchedule.objects.select_related("model", "version", "created_by").filter(
+        deleted_at__isnull=not deleted
+    )
     return found.filter(model=model) if model is not None else found
 
 
+def schedule_history(schedule: AuditSchedule) -> QuerySet[AuditScheduleEvent]:
+    return schedule.history.select_related("actor")
+
+
 def schedule_get(model, name: str) -> AuditSchedule:
-    found = audit_schedules(model).filter(name=name).first()
+    """A schedule by name, a deleted one included (its history stays readable)."""
+    found = (
+        AuditSchedule.objects.select_related("model", "version", "created_by").filter(model=model, name=name).first()
+    )
     if found is None:
         raise NotFound(f"'{model.name}' has no audit schedule named '{name}'.")
     return found

@@ -16,15 +16,34 @@ from mlops.datafiles.storage import NoDataFile, data_path, resolve_data_path
 from mlops.errors import ApplicationError, Conflict
 from registry.models import ModelVersion, RegisteredModel
 
-from ..models import CRON_HELP, CRON_PATTERN, Alert, AlertState, AuditJob, AuditSchedule, ScheduleSource, Severity
+from ..models import (
+    CRON_HELP,
+    CRON_PATTERN,
+    Alert,
+    AlertState,
+    AuditJob,
+    AuditSchedule,
+    AuditScheduleEvent,
+    ScheduleAction,
+    ScheduleSource,
+    Severity,
+)
 from .alerts import alert_notify
 from .feeds import feed_key
 from .jobs import audit_submit
 from .predictions import serving_audit_submit
 
-__all__ = ["schedule_create", "schedule_set_enabled", "scheduled_audit_run"]
+__all__ = [
+    "schedule_create",
+    "schedule_update",
+    "schedule_delete",
+    "schedule_set_enabled",
+    "scheduled_audit_run",
+]
 
 TASK = "audits.tasks.run_scheduled_audit"
+# What an edit may change; the name is the schedule's address (and its staleness alert's column).
+EDITABLE = ("source", "cron", "storage_path", "format", "window_hours", "version")
 STALENESS = "staleness"
 
 
@@ -56,6 +75,67 @@ def _crontab(cron: str) -> CrontabSchedule:
     return found
 
 
+def _checked(*, model: RegisteredModel, source: str, storage_path: str, version: ModelVersion | None) -> None:
+    """What a schedule's settings must satisfy, at creation and at every edit alike."""
+    if source not in ScheduleSource.values:
+        raise ApplicationError(f"Unknown source {source!r}.", field="source")
+    if source == ScheduleSource.STORAGE_PATH and not storage_path:
+        raise ApplicationError(
+            "Say where the file arrives (strftime fields allowed, e.g. incoming/%Y-%m-%d.csv).", field="storage_path"
+        )
+    if source == ScheduleSource.STORAGE_PATH:
+        data_path(timezone.now().strftime(storage_path))  # the path as today's run would read it
+    if version is not None and version.model_id != model.pk:
+        raise ApplicationError("That version belongs to another model.", field="version")
+
+
+def _beat_entry(schedule: AuditSchedule) -> None:
+    """Make beat's entry say what the schedule says. Saving a PeriodicTask marks beat's schedule as
+    changed (django-celery-beat's PeriodicTasks), so a running beat reads the new cron on its next tick."""
+    crontab_row = _crontab(schedule.cron)
+    task = schedule.periodic_task
+    if task is None:
+        schedule.periodic_task = PeriodicTask.objects.create(
+            name=f"keel-audit-{schedule.pk}-{schedule.model.name}-{schedule.name}"[:200],
+            task=TASK,
+            crontab=crontab_row,
+            args=json.dumps([schedule.pk]),
+            description=f"Keel: {schedule}",
+            enabled=schedule.enabled,
+        )
+        schedule.save(update_fields=["periodic_task"])
+        return
+    task.crontab, task.enabled, task.description = crontab_row, schedule.enabled, f"Keel: {schedule}"
+    task.save()
+
+
+def _value(schedule: AuditSchedule, field: str):
+    value = getattr(schedule, field)
+    return value.version if isinstance(value, ModelVersion) else value
+
+
+def _record(schedule: AuditSchedule, *, action: str, actor, changes: dict, reason: str = "") -> None:
+    AuditScheduleEvent.objects.create(schedule=schedule, action=action, changes=changes, actor=actor, reason=reason)
+
+
+def _live(schedule: AuditSchedule) -> AuditSchedule:
+    """The schedule locked for a change; a deleted one is history and changes no more."""
+    locked = AuditSchedule.objects.select_for_update(of=("self",)).select_related("model").get(pk=schedule.pk)
+    if locked.deleted_at is not None:
+        raise Conflict(
+            f"Schedule '{locked.name}' was deleted on {locked.deleted_at:%Y-%m-%d %H:%M} UTC; its history stays, "
+            "but it changes no more."
+        )
+    return locked
+
+
+def _require_reason(reason: str, what: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ApplicationError(f"Say why you {what} this schedule: the reason stays in its history.", field="reason")
+    return reason
+
+
 @transaction.atomic
 def schedule_create(
     *,
@@ -69,18 +149,11 @@ def schedule_create(
     window_hours: int = 24,
     version: ModelVersion | None = None,
 ) -> AuditSchedule:
-    if source not in ScheduleSource.values:
-        raise ApplicationError(f"Unknown source {source!r}.", field="source")
-    if source == ScheduleSource.STORAGE_PATH and not storage_path:
-        raise ApplicationError(
-            "Say where the file arrives (strftime fields allowed, e.g. incoming/%Y-%m-%d.csv).", field="storage_path"
-        )
-    if source == ScheduleSource.STORAGE_PATH:
-        data_path(timezone.now().strftime(storage_path))  # the path as today's run would read it
-    if version is not None and version.model_id != model.pk:
-        raise ApplicationError("That version belongs to another model.", field="version")
-    if AuditSchedule.objects.filter(model=model, name=name).exists():
-        raise Conflict(f"'{model.name}' already has a schedule named '{name}'.", field="name")
+    _checked(model=model, source=source, storage_path=storage_path, version=version)
+    taken = AuditSchedule.objects.filter(model=model, name=name).first()
+    if taken is not None:
+        deleted = " (a deleted schedule whose history keeps the name)" if taken.deleted_at else ""
+        raise Conflict(f"'{model.name}' already has a schedule named '{name}'{deleted}.", field="name")
     schedule = AuditSchedule.objects.create(
         model=model,
         name=name,
@@ -92,25 +165,70 @@ def schedule_create(
         version=version,
         created_by=actor,
     )
-    schedule.periodic_task = PeriodicTask.objects.create(
-        name=f"keel-audit-{schedule.pk}-{model.name}-{name}"[:200],
-        task=TASK,
-        crontab=_crontab(cron),
-        args=json.dumps([schedule.pk]),
-        description=f"Keel: {schedule}",
+    _beat_entry(schedule)
+    _record(
+        schedule,
+        action=ScheduleAction.CREATED,
+        actor=actor,
+        changes={field: {"before": None, "after": _value(schedule, field)} for field in EDITABLE},
     )
-    schedule.save(update_fields=["periodic_task"])
     return schedule
 
 
 @transaction.atomic
-def schedule_set_enabled(*, schedule: AuditSchedule, enabled: bool) -> AuditSchedule:
-    """Pause or resume a schedule; beat sees the change on its next tick."""
+def schedule_update(*, schedule: AuditSchedule, actor, reason: str, **changes) -> AuditSchedule:
+    """Change what a schedule audits or when (any of EDITABLE, and `enabled`), checked as at creation;
+    the history keeps each changed setting's before and after, who changed it, when and why."""
+    fields = (*EDITABLE, "enabled")
+    unknown = sorted(set(changes) - set(fields))
+    if unknown:
+        raise ApplicationError(f"A schedule's {', '.join(unknown)} cannot be edited.", field=unknown[0])
+    schedule = _live(schedule)
+    reason = _require_reason(reason, "edit")
+    before = {field: _value(schedule, field) for field in fields}
+    for field, value in changes.items():
+        setattr(schedule, field, value)
+    _checked(model=schedule.model, source=schedule.source, storage_path=schedule.storage_path, version=schedule.version)
+    diff = {
+        field: {"before": before[field], "after": _value(schedule, field)}
+        for field in fields
+        if _value(schedule, field) != before[field]
+    }
+    if not diff:
+        raise ApplicationError("Nothing to change: every setting sent is the schedule's already.")
+    schedule.save(update_fields=[*diff])
+    _beat_entry(schedule)
+    _record(schedule, action=ScheduleAction.EDITED, actor=actor, changes=diff, reason=reason)
+    return schedule
+
+
+@transaction.atomic
+def schedule_delete(*, schedule: AuditSchedule, actor, reason: str) -> AuditSchedule:
+    """Stop a schedule for good: beat forgets it, a tick already queued finds it deleted and runs
+    nothing. The row and its history stay readable; its audits keep pointing at it."""
+    schedule = _live(schedule)
+    reason = _require_reason(reason, "delete")
+    task = schedule.periodic_task
+    schedule.deleted_at, schedule.enabled, schedule.periodic_task = timezone.now(), False, None
+    schedule.save(update_fields=["deleted_at", "enabled", "periodic_task"])
+    if task is not None:
+        task.delete()
+    _record(schedule, action=ScheduleAction.DELETED, actor=actor, changes={}, reason=reason)
+    return schedule
+
+
+@transaction.atomic
+def schedule_set_enabled(*, schedule: AuditSchedule, actor, enabled: bool, reason: str = "") -> AuditSchedule:
+    """Pause or resume a schedule (a reason is welcome, not required); beat sees the change on its next tick."""
+    schedule = _live(schedule)
+    if schedule.enabled == enabled:
+        return schedule
     schedule.enabled = enabled
     schedule.save(update_fields=["enabled"])
-    if schedule.periodic_task is not None:
-        schedule.periodic_task.enabled = enabled
-        schedule.periodic_task.save(update_fields=["enabled"])
+    _beat_entry(schedule)
+    action = ScheduleAction.RESUMED if enabled else ScheduleAction.PAUSED
+    changes = {"enabled": {"before": not enabled, "after": enabled}}
+    _record(schedule, action=action, actor=actor, changes=changes, reason=(reason or "").strip())
     return schedule
 
 
@@ -160,7 +278,7 @@ def scheduled_audit_run(*, schedule_id: int, trigger_key: str = "", now=None) ->
         started = AuditJob.objects.filter(trigger_key=trigger_key).first()
         if started is not None:
             return started
-    if not schedule.enabled:
+    if not schedule.enabled or schedule.deleted_at is not None:
         return None
     now = now or timezone.now()
     schedule.last_run_at = now

@@ -15,4 +15,5 @@ urlpatterns = [
     path("alerts/<int:pk>/resolve/", views.alert_resolve, name="alert-resolve"),
     path("suites/<slug:name>/", views.suite_detail, name="suite"),
     path("schedules/<slug:name>/", views.schedule_list, name="schedules"),
+    path("schedules/<slug:name>/<slug:schedule_name>/", views.schedule_detail, name="schedule"),
 ]

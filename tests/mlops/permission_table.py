@@ -97,7 +97,9 @@ TABLE: dict[tuple[str, str], frozenset] = {
     ("audits-api:serving-audit", "POST"): MAKERS_AND_JUDGES,
     ("audits-api:schedule-list", "GET"): MAKERS_AND_JUDGES,
     ("audits-api:schedule-list", "POST"): JUDGES,
+    ("audits-api:schedule-detail", "GET"): MAKERS_AND_JUDGES,
     ("audits-api:schedule-detail", "PATCH"): JUDGES,
+    ("audits-api:schedule-detail", "DELETE"): JUDGES,
     # --- support API ---
     ("support-api:lists", "GET"): LIST_READERS,
     ("support-api:surface-list", "GET"): LIST_READERS,
@@ -149,6 +151,8 @@ TABLE: dict[tuple[str, str], frozenset] = {
     ("audits:suite", "POST"): JUDGES,
     ("audits:schedules", "GET"): JUDGES,
     ("audits:schedules", "POST"): JUDGES,
+    ("audits:schedule", "GET"): JUDGES,
+    ("audits:schedule", "POST"): JUDGES,
     # --- support pages ---
     ("support:home", "GET"): RECORD_READERS,
     ("support:search", "GET"): RECORD_READERS,
