@@ -10,6 +10,7 @@ from mlops.errors import NotFound
 from ..models import (
     HoldoutDataset,
     ModelVersion,
+    PolicyRuleSwitch,
     PromotionEvent,
     PromotionPolicy,
     PromotionRequest,
@@ -21,6 +22,7 @@ __all__ = [
     "DECIDED_SHOWN",
     "policy_for",
     "policy_as_dict",
+    "policy_switches",
     "promotion_requests",
     "with_state_actor",
     "promotion_get",
@@ -43,8 +45,29 @@ def policy_for(model: RegisteredModel) -> PromotionPolicy:
 
 
 def policy_as_dict(policy: PromotionPolicy) -> dict:
+    """The policy's rules for the gate, with ``switches``: for each switchable rule that is off, the
+    latest switch (by, at, reason) so the evidence says who switched it off, when and why."""
     names = [f.name for f in policy._meta.fields if f.name not in ("id", "model", "updated_by", "updated_at")]
-    return {name: getattr(policy, name) for name in names}
+    found = {name: getattr(policy, name) for name in names}
+    found["switches"], seen = {}, set()
+    for switch in policy_switches(policy):  # newest first: the latest switch of each rule speaks
+        if switch.rule in seen:
+            continue
+        seen.add(switch.rule)
+        if not switch.enabled and not getattr(policy, switch.rule):
+            found["switches"][switch.rule] = {
+                "by": switch.actor.get_username(),
+                "at": switch.created_at.isoformat(),
+                "reason": switch.reason,
+            }
+    return found
+
+
+def policy_switches(policy: PromotionPolicy) -> list[PolicyRuleSwitch]:
+    """Every switch of the policy's switchable rules, newest first (none for an unsaved policy)."""
+    if policy.pk is None:
+        return []
+    return list(PolicyRuleSwitch.objects.filter(policy=policy).select_related("actor"))
 
 
 def promotion_requests() -> QuerySet[PromotionRequest]:
