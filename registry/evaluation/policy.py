@@ -274,9 +274,11 @@ def holdout_audit_check(audit: dict | None, policy: dict) -> list[dict]:
         return [_switchable(name, AUDIT_RULE, policy, True, "No data audit has run on this hold-out data.")]
     audit_name = f"audit #{audit['audit_id']}" if audit.get("audit_id") is not None else "the data audit"
     if status == "fail":
+        failed = audit.get("failed_checks") or []
+        what = f" — {', '.join(failed)}" if failed else ""
         detail = (
-            f"The hold-out's own data audit failed ({audit_name} of these exact bytes: fail); the policy does not "
-            "judge a candidate on data that failed its audit."
+            f"The hold-out's own data audit failed ({audit_name} of these exact bytes: fail{what}); the policy "
+            "does not judge a candidate on data that failed its audit."
         )
         return [_switchable(name, AUDIT_RULE, policy, False, detail)]
     detail = f"The hold-out's data audit did not fail ({audit_name} of these exact bytes: {status})."

@@ -37,6 +37,7 @@ __all__ = [
 
 
 DECIDED_SHOWN = 30  # the queue is for work to do; older decisions are a filter away
+FAILED_CHECKS_SHOWN = 5  # of a failed hold-out audit, named in the gate's evidence
 
 
 def policy_for(model: RegisteredModel) -> PromotionPolicy:
@@ -152,9 +153,13 @@ def audit_status_for_holdout(holdout: HoldoutDataset) -> dict:
     job = latest_audit_of_bytes(model=holdout.model, sha256=holdout.sha256)
     if job is None:
         return {"status": "not_audited", "detail": "No data audit has run on this hold-out data yet."}
-    return {
+    found = {
         "status": job.verdict,
         "audit_id": job.pk,
         "finished_at": job.finished_at.isoformat(),
         "detail": f"Audit #{job.pk} of these exact bytes: {job.verdict}.",
     }
+    if job.verdict == "fail":  # what failed, for the policy's message
+        failed = job.findings.filter(status="fail").values_list("check_name", "column")[:FAILED_CHECKS_SHOWN]
+        found["failed_checks"] = [f"{check} on '{column}'" if column else check for check, column in failed]
+    return found

@@ -21,7 +21,7 @@ from sklearn.linear_model import LogisticRegression
 
 from registry import evaluation, services
 from registry.models import PolicyRuleSwitch, PromotionPolicy, PromotionRequest, PromotionState, TaskType
-from tests.audits.factories import AuditJobFactory
+from tests.audits.factories import AuditJobFactory, FindingFactory
 from tests.registry.promotion_helpers import approved, csv_upload
 
 HONEST = ["tenure", "usage", "seats"]
@@ -196,6 +196,7 @@ def failed_audit_holdout(upsell, pipeline, trained):
         verdict="fail",
         finished_at=timezone.now(),
     )
+    FindingFactory(job=audit, check_name="nulls", column="plan", status="fail", message="plan is 95% empty")
     return version, holdout, audit
 
 
@@ -208,7 +209,7 @@ def test_a_holdout_whose_audit_failed_blocks_the_gate_naming_the_audit(
     assert request.state == PromotionState.VALIDATION_FAILED
     blocked = check(request, "holdout_audit_not_failed")
     assert not blocked["passed"]
-    assert f"audit #{audit.pk} of these exact bytes: fail" in blocked["detail"]
+    assert f"(audit #{audit.pk} of these exact bytes: fail — nulls on 'plan')" in blocked["detail"]
     assert request.failure_reasons == [blocked["detail"]]
 
 
