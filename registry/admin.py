@@ -27,6 +27,8 @@ from .models import (
     NotificationDelivery,
     NotificationEvent,
     PickleAllowance,
+    PolicyRule,
+    PolicyRuleSwitch,
     PromotionEvent,
     PromotionPolicy,
     PromotionRequest,
@@ -208,8 +210,35 @@ class PromotionEventInline(ViewOnlyInline):
     show_change_link = False
 
 
+class PolicySwitchInline(ViewOnlyInline):
+    model = PolicyRuleSwitch
+    fields = ("created_at", "rule", "enabled", "actor", "reason")
+    show_change_link = False
+
+
+class PromotionPolicyAdminForm(forms.ModelForm):
+    """The admin's policy form (its fields are the admin's), with the reason a switched-off rule needs."""
+
+    switch_reason = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Needed to switch a blocking rule off; recorded with your name and the time.",
+    )
+
+    def clean(self):
+        data = super().clean()
+        stored = self.instance if self.instance.pk else PromotionPolicy()
+        for rule in PolicyRule:
+            switched_off = getattr(stored, rule.value) and data.get(rule.value) is False
+            if switched_off and not data.get("switch_reason", "").strip():
+                self.add_error("switch_reason", f"Say why the rule “{rule.label}” is switched off.")
+        return data
+
+
 @admin.register(PromotionPolicy)
 class PromotionPolicyAdmin(admin.ModelAdmin):
+    form = PromotionPolicyAdminForm
+    inlines = [PolicySwitchInline]
     list_display = (
         "model",
         "primary_metric",

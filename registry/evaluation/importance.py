@@ -15,7 +15,17 @@ from .metrics import BINARY, MULTICLASS, _as_1d, _check_task, _clipped_log_loss,
 __all__ = [
     "permutation_importance_top",
     "importance_shift",
+    "importance_ranks",
+    "looks_like_leak",
+    "MINOR_OF_TOP",
+    "MIN_LEAK_IMPORTANCE",
 ]
+
+# A feature was minor in the model being replaced when its importance was at most this fraction of
+# that model's top feature's (or it was not among its top features at all).
+MINOR_OF_TOP = 0.25
+# Below this importance (in the scorer's units: ROC AUC points for a binary model) nothing is judged.
+MIN_LEAK_IMPORTANCE = 0.01
 
 
 class _FunctionModel:
@@ -86,14 +96,40 @@ def permutation_importance_top(
     return features[:top]
 
 
+def importance_ranks(importances: list[dict] | None) -> dict[str, dict]:
+    """Each feature's standing among a model's importances: ``rank`` (1 = most important),
+    ``of_top`` (its importance as a fraction of the top feature's) and ``share`` (its fraction of the
+    summed positive importance). Non-positive importances count as 0 in both fractions."""
+    found = [(f["feature"], max(f.get("importance") or 0.0, 0.0)) for f in importances or []]
+    found.sort(key=lambda item: -item[1])
+    top = found[0][1] if found else 0.0
+    total = sum(value for _, value in found)
+    return {
+        name: {
+            "rank": rank,
+            "of_top": _num(value / top) if top > 0 else 0.0,
+            "share": _num(value / total) if total > 0 else 0.0,
+        }
+        for rank, (name, value) in enumerate(found, start=1)
+    }
+
+
 def importance_shift(
     current: list[dict], previous: list[dict] | None, *, jump_ratio=3.0, min_importance=0.01
 ) -> list[dict]:
     """Current importances next to the previous version's. A feature that suddenly matters a lot
     more (≥ ``min_importance`` and ≥ ``jump_ratio`` × before, or new/non-positive before) is
-    ``jumped`` — the typical trace of a target leak sneaking into a feature. With no previous
-    importances at all (``previous`` None, e.g. the first version) nothing can have jumped."""
+    ``jumped``. With no previous importances at all (``previous`` None, e.g. the first version)
+    nothing can have jumped.
+
+    Each row also carries the feature's standing now and before (``rank``/``previous_rank``,
+    ``of_top``/``previous_of_top``, ``share``/``previous_share``; see `importance_ranks`; a
+    previous standing is None when the feature was not among the previous top features) and
+    ``minor_before``: True when the previous model gave it at most ``MINOR_OF_TOP`` of its top
+    feature's importance or did not list it, None when there is nothing to compare with. A raw
+    jump alone does not tell a leak from a change of model family; `looks_like_leak` does."""
     before = {f["feature"]: f.get("importance") for f in previous or []}
+    standing_now, standing_before = importance_ranks(current), importance_ranks(previous)
     shifted = []
     for feature in current:
         now, then = feature["importance"], before.get(feature["feature"])
@@ -103,6 +139,10 @@ def importance_shift(
             and now >= min_importance
             and (then is None or then <= 0 or now / then >= jump_ratio)
         )
+        here, there = standing_now.get(feature["feature"], {}), standing_before.get(feature["feature"])
+        minor_before = None
+        if previous is not None:
+            minor_before = there is None or there["of_top"] <= MINOR_OF_TOP
         shifted.append(
             {
                 "feature": feature["feature"],
@@ -111,6 +151,36 @@ def importance_shift(
                 "previous": then,
                 "change": _num(now - then) if now is not None and then is not None else None,
                 "jumped": bool(jumped),
+                "rank": here.get("rank"),
+                "of_top": here.get("of_top"),
+                "share": here.get("share"),
+                "previous_rank": None if there is None else there["rank"],
+                "previous_of_top": None if there is None else there["of_top"],
+                "previous_share": None if there is None else there["share"],
+                "minor_before": minor_before,
             }
         )
     return shifted
+
+
+def looks_like_leak(row: dict, *, max_share: float) -> bool:
+    """Whether one `importance_shift` row has the trace of a target leak rather than of a change of
+    model family.
+
+    A leak: the feature was minor in the model being replaced (``minor_before``: at most
+    ``MINOR_OF_TOP`` of that model's top feature's importance, or not among its top features), and
+    in the candidate it is the top feature (rank 1) holding more than ``max_share`` of the summed
+    positive importance, with an importance of at least ``MIN_LEAK_IMPORTANCE``: one feature now
+    explains most of what the model knows. A change of family (linear → trees) reshuffles ranks —
+    a minor feature may rise, even to the top — but the importance stays spread over several
+    features, so no risen feature holds the dominant share. Without previous importances (a first
+    version) nothing looks like a leak."""
+    importance, share = row.get("importance"), row.get("share")
+    return bool(
+        row.get("minor_before") is True
+        and row.get("rank") == 1
+        and importance is not None
+        and importance >= MIN_LEAK_IMPORTANCE
+        and share is not None
+        and share > max_share
+    )

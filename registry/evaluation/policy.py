@@ -3,10 +3,13 @@ reviewer."""
 
 from __future__ import annotations
 
+from .importance import looks_like_leak
 from .metrics import DESCRIPTIVE_METRICS, HIGHER_IS_BETTER
 
 __all__ = [
     "policy_checks",
+    "importance_jump_check",
+    "holdout_audit_check",
 ]
 
 
@@ -53,6 +56,8 @@ def policy_checks(evidence: dict, policy: dict) -> list[dict]:
     checks += _flip_check(evidence.get("prediction_diff"), policy.get("max_flip_rate"))
     checks += _slice_checks(evidence.get("slices") or {}, policy.get("max_slice_gap"))
     checks += _threshold_check(evidence.get("threshold"), policy.get("threshold_rule"), policy.get("threshold_target"))
+    checks += importance_jump_check(evidence, policy)
+    checks += holdout_audit_check(evidence.get("audit"), policy)
     return checks
 
 
@@ -192,3 +197,89 @@ def _threshold_check(threshold: dict | None, rule, target) -> list[dict]:
             f"{_fmt(target)}.",
         )
     ]
+
+
+# --- rules a reviewer may switch off, with a recorded reason ----------------------------------------
+
+IMPORTANCE_RULE, AUDIT_RULE = "block_importance_jump", "block_failed_holdout_audit"
+
+
+def _switchable(name: str, rule: str, policy: dict, passed: bool, detail: str) -> dict:
+    """The check of a switchable rule; switched off it passes, says who switched it off, when and
+    why, and what it would have found."""
+    if policy.get(rule, True):
+        return _check(name, passed, detail)
+    switch = (policy.get("switches") or {}).get(rule) or {}
+    by, at, why = switch.get("by") or "someone", switch.get("at") or "", switch.get("reason") or "no reason recorded"
+    when = f" on {at[:16].replace('T', ' ')} UTC" if at else ""
+    found = f"It would have blocked: {detail}" if not passed else f"It would not have blocked: {detail}"
+    check = _check(name, True, f"Rule switched off by {by}{when}: “{why}”. {found}")
+    check["switched_off"] = {"by": by, "at": at, "reason": why}
+    return check
+
+
+def _standing(rank, of_top) -> str:
+    if rank is None:
+        return "not among its top features"
+    return f"rank {rank}, {_share(of_top)} of its top feature's importance"
+
+
+def _share(value) -> str:
+    return "n/a" if value is None else f"{100 * value:.0f}%"
+
+
+def importance_jump_check(evidence: dict, policy: dict) -> list[dict]:
+    """Block a candidate whose top feature was minor in the model it replaces and now holds more
+    than ``max_importance_share`` of its importance (`looks_like_leak`). Judged only against
+    previous importances; switched off, the check still says what it found."""
+    rows = [row for row in evidence.get("importance") or [] if row.get("minor_before") is not None]
+    enabled = policy.get(IMPORTANCE_RULE, True)
+    if not rows and enabled:
+        return []
+    limit = policy.get("max_importance_share", 0.5)
+    name = "no_dominant_new_feature"
+    version = (evidence.get("production") or {}).get("version")
+    before = f"production v{version}" if version is not None else "the model it replaces"
+    rule = f"the policy blocks a feature that was minor before and now holds more than {_share(limit)}"
+    leaks = [row for row in rows if looks_like_leak(row, max_share=limit)]
+    if leaks:
+        row = leaks[0]
+        detail = (
+            f"'{row['feature']}' was minor in {before} ({_standing(row['previous_rank'], row['previous_of_top'])}) "
+            f"and is the candidate's top feature (rank {row['rank']}) with {_share(row['share'])} of its importance "
+            f"(importance {_fmt(row['previous'])} → {_fmt(row['importance'])}): the trace of a target leak, not of a "
+            f"change of model family; {rule}."
+        )
+        return [_switchable(name, IMPORTANCE_RULE, policy, False, detail)]
+    if not rows:
+        detail = "There are no earlier importances to compare with."
+    else:
+        top = min(rows, key=lambda row: row.get("rank") or 10**9)
+        then = _standing(top["previous_rank"], top["previous_of_top"])
+        detail = (
+            f"No feature that was minor in {before} dominates the candidate: its top feature '{top['feature']}' holds "
+            f"{_share(top.get('share'))} of its importance (before: {then}); {rule}."
+        )
+    return [_switchable(name, IMPORTANCE_RULE, policy, True, detail)]
+
+
+def holdout_audit_check(audit: dict | None, policy: dict) -> list[dict]:
+    """Block a candidate judged on hold-out data whose own data audit (of the same bytes) failed.
+    No check when the data was never audited: an absent audit is not a pass."""
+    status = (audit or {}).get("status")
+    name = "holdout_audit_not_failed"
+    if status not in ("pass", "warn", "fail"):
+        if policy.get(AUDIT_RULE, True):
+            return []
+        return [_switchable(name, AUDIT_RULE, policy, True, "No data audit has run on this hold-out data.")]
+    audit_name = f"audit #{audit['audit_id']}" if audit.get("audit_id") is not None else "the data audit"
+    if status == "fail":
+        failed = audit.get("failed_checks") or []
+        what = f" — {', '.join(failed)}" if failed else ""
+        detail = (
+            f"The hold-out's own data audit failed ({audit_name} of these exact bytes: fail{what}); the policy "
+            "does not judge a candidate on data that failed its audit."
+        )
+        return [_switchable(name, AUDIT_RULE, policy, False, detail)]
+    detail = f"The hold-out's data audit did not fail ({audit_name} of these exact bytes: {status})."
+    return [_switchable(name, AUDIT_RULE, policy, True, detail)]

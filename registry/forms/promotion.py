@@ -7,6 +7,7 @@ from django import forms
 from ..evaluation import DESCRIPTIVE_METRICS, HIGHER_IS_BETTER
 from ..models import (
     GOVERNED_ALIASES,
+    PolicyRule,
     PromotionAction,
     PromotionPolicy,
     PromotionRequest,
@@ -249,6 +250,7 @@ class RollbackForm(forms.Form):
         return data
 
 
+RULE_SWITCH_CHOICES = [("on", "On: blocks the candidate"), ("off", "Off (say why below)")]
 QUALITY_METRICS = sorted(name for name in HIGHER_IS_BETTER if name not in DESCRIPTIVE_METRICS)
 
 
@@ -278,10 +280,30 @@ class PolicyForm(forms.ModelForm):
             "threshold_target",
             "ranking_k",
             "staleness_days",
+            "max_importance_share",
         ]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        for rule in PolicyRule:
+            self.fields[rule.value] = forms.ChoiceField(
+                label=rule.label,
+                choices=RULE_SWITCH_CHOICES,
+                required=False,
+                help_text=PromotionPolicy._meta.get_field(rule.value).help_text,
+            )
+            self.initial[rule.value] = "on" if getattr(self.instance, rule.value) else "off"
+        self.fields["switch_reason"] = forms.CharField(
+            required=False,
+            label="Why a rule is switched",
+            max_length=2000,
+            widget=forms.Textarea(attrs={"rows": 2}),
+            help_text="Needed to switch a blocking rule off; kept with your name and the time, and shown on "
+            "every request the gate judges without the rule.",
+        )
+        # Left out of a post, the share keeps its stored value.
+        self.fields["max_importance_share"].required = False
+        self.fields["max_importance_share"].widget.attrs["step"] = "0.01"
         current = self.instance.primary_metric
         # Keep a value set through the API even if it is not one Keel knows, so editing shows it.
         names = QUALITY_METRICS if current in QUALITY_METRICS else [current, *QUALITY_METRICS]
@@ -294,5 +316,22 @@ class PolicyForm(forms.ModelForm):
     def clean_slice_columns(self) -> list[str]:
         return [c.strip() for c in self.cleaned_data["slice_columns"].split(",") if c.strip()]
 
+    def clean_max_importance_share(self):
+        value = self.cleaned_data["max_importance_share"]
+        return self.instance.max_importance_share if value is None else value
+
+    def clean(self):
+        data = super().clean()
+        for rule in PolicyRule:
+            if data.get(rule.value) == "off" and getattr(self.instance, rule.value) and not data.get("switch_reason"):
+                self.add_error("switch_reason", f"Say why the rule “{rule.label}” is switched off.")
+        return data
+
     def changes(self) -> dict:
-        return {name: self.cleaned_data[name] for name in self.Meta.fields}
+        found = {name: self.cleaned_data[name] for name in self.Meta.fields}
+        # A rule left out of the form keeps its setting.
+        for rule in PolicyRule:
+            if self.cleaned_data.get(rule.value):
+                found[rule.value] = self.cleaned_data[rule.value] == "on"
+        found["switch_reason"] = self.cleaned_data.get("switch_reason", "")
+        return found

@@ -19,6 +19,8 @@ __all__ = [
     "GOVERNED_ALIASES",
     "ThresholdRule",
     "PromotionPolicy",
+    "PolicyRule",
+    "PolicyRuleSwitch",
     "HoldoutFormat",
     "HoldoutDataset",
     "PromotionAction",
@@ -82,6 +84,21 @@ class PromotionPolicy(models.Model):
     staleness_days = models.PositiveIntegerField(
         default=90, help_text="A production model older than this is flagged stale on its page."
     )
+    # Rules that block on what the gate already sees. Each is on unless a reviewer switched it off
+    # with a reason (PolicyRuleSwitch keeps who, when and why).
+    block_importance_jump = models.BooleanField(
+        default=True,
+        help_text="Fail a candidate whose top feature was minor in the model it replaces and now holds "
+        "more than the largest share of its importance: the trace of a target leak.",
+    )
+    max_importance_share = models.FloatField(
+        default=0.5,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Largest share of the candidate's summed importance a feature that was minor before may hold.",
+    )
+    block_failed_holdout_audit = models.BooleanField(
+        default=True, help_text="Fail a candidate judged on hold-out data whose own data audit failed."
+    )
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -99,10 +116,46 @@ class PromotionPolicy(models.Model):
             models.CheckConstraint(
                 condition=Q(max_flip_rate__gte=0) & Q(max_flip_rate__lte=1), name="registry_policy_flip_rate_is_share"
             ),
+            models.CheckConstraint(
+                condition=Q(max_importance_share__gte=0) & Q(max_importance_share__lte=1),
+                name="registry_policy_importance_share_is_share",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"Promotion policy of {self.model.name}"
+
+
+class PolicyRule(models.TextChoices):
+    """The policy's rules a reviewer may switch off (each a boolean field of PromotionPolicy)."""
+
+    BLOCK_IMPORTANCE_JUMP = "block_importance_jump", "Block a feature that was minor and now dominates"
+    BLOCK_FAILED_HOLDOUT_AUDIT = "block_failed_holdout_audit", "Block when the hold-out's audit failed"
+
+
+class PolicyRuleSwitch(models.Model):
+    """Append-only history of a policy's switchable rules: each switch on or off, by whom, when, why.
+    The gate cites the latest one of a rule that is off."""
+
+    policy = models.ForeignKey(PromotionPolicy, on_delete=models.CASCADE, related_name="switches")
+    rule = models.CharField(max_length=40, choices=PolicyRule.choices)
+    enabled = models.BooleanField()
+    reason = models.TextField()
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            choice_constraint("rule", PolicyRule, "registry_policy_switch_rule_valid"),
+            # Switching a rule off always says why.
+            models.CheckConstraint(
+                condition=Q(enabled=True) | ~Q(reason=""), name="registry_policy_switch_off_says_why"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule} {'on' if self.enabled else 'off'} ({self.policy.model.name})"
 
 
 class HoldoutFormat(models.TextChoices):

@@ -10,6 +10,7 @@ from mlops.errors import NotFound
 from ..models import (
     HoldoutDataset,
     ModelVersion,
+    PolicyRuleSwitch,
     PromotionEvent,
     PromotionPolicy,
     PromotionRequest,
@@ -21,6 +22,7 @@ __all__ = [
     "DECIDED_SHOWN",
     "policy_for",
     "policy_as_dict",
+    "policy_switches",
     "promotion_requests",
     "with_state_actor",
     "promotion_get",
@@ -35,6 +37,7 @@ __all__ = [
 
 
 DECIDED_SHOWN = 30  # the queue is for work to do; older decisions are a filter away
+FAILED_CHECKS_SHOWN = 5  # of a failed hold-out audit, named in the gate's evidence
 
 
 def policy_for(model: RegisteredModel) -> PromotionPolicy:
@@ -43,8 +46,29 @@ def policy_for(model: RegisteredModel) -> PromotionPolicy:
 
 
 def policy_as_dict(policy: PromotionPolicy) -> dict:
+    """The policy's rules for the gate, with ``switches``: for each switchable rule that is off, the
+    latest switch (by, at, reason) so the evidence says who switched it off, when and why."""
     names = [f.name for f in policy._meta.fields if f.name not in ("id", "model", "updated_by", "updated_at")]
-    return {name: getattr(policy, name) for name in names}
+    found = {name: getattr(policy, name) for name in names}
+    found["switches"], seen = {}, set()
+    for switch in policy_switches(policy):  # newest first: the latest switch of each rule speaks
+        if switch.rule in seen:
+            continue
+        seen.add(switch.rule)
+        if not switch.enabled and not getattr(policy, switch.rule):
+            found["switches"][switch.rule] = {
+                "by": switch.actor.get_username(),
+                "at": switch.created_at.isoformat(),
+                "reason": switch.reason,
+            }
+    return found
+
+
+def policy_switches(policy: PromotionPolicy) -> list[PolicyRuleSwitch]:
+    """Every switch of the policy's switchable rules, newest first (none for an unsaved policy)."""
+    if policy.pk is None:
+        return []
+    return list(PolicyRuleSwitch.objects.filter(policy=policy).select_related("actor"))
 
 
 def promotion_requests() -> QuerySet[PromotionRequest]:
@@ -129,9 +153,13 @@ def audit_status_for_holdout(holdout: HoldoutDataset) -> dict:
     job = latest_audit_of_bytes(model=holdout.model, sha256=holdout.sha256)
     if job is None:
         return {"status": "not_audited", "detail": "No data audit has run on this hold-out data yet."}
-    return {
+    found = {
         "status": job.verdict,
         "audit_id": job.pk,
         "finished_at": job.finished_at.isoformat(),
         "detail": f"Audit #{job.pk} of these exact bytes: {job.verdict}.",
     }
+    if job.verdict == "fail":  # what failed, for the policy's message
+        failed = job.findings.filter(status="fail").values_list("check_name", "column")[:FAILED_CHECKS_SHOWN]
+        found["failed_checks"] = [f"{check} on '{column}'" if column else check for check, column in failed]
+    return found

@@ -1,14 +1,17 @@
 """API v1 shapes for promotion governance: hold-outs, policies, requests, rollback, serving config."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from mlops.api import StrictSerializer
 
+from .. import selectors
 from ..models import (
     GOVERNED_ALIASES,
     PROMOTION_REQUEST_FIELDS,
     HoldoutDataset,
     HoldoutFormat,
+    PolicyRuleSwitch,
     PromotionAction,
     PromotionEvent,
     PromotionPolicy,
@@ -21,6 +24,7 @@ __all__ = [
     "HoldoutOut",
     "PolicyIn",
     "PolicyOut",
+    "PolicySwitchOut",
     "PromotionIn",
     "DecisionIn",
     "RejectIn",
@@ -91,14 +95,40 @@ class PolicyIn(StrictSerializer):
     threshold_target = serializers.FloatField(required=False, allow_null=True, min_value=0, max_value=1)
     ranking_k = serializers.IntegerField(required=False, min_value=1, max_value=1000)
     staleness_days = serializers.IntegerField(required=False, min_value=1, max_value=3650)
+    block_importance_jump = serializers.BooleanField(
+        required=False, help_text="false switches the rule off; needs switch_reason."
+    )
+    max_importance_share = serializers.FloatField(required=False, min_value=0, max_value=1)
+    block_failed_holdout_audit = serializers.BooleanField(
+        required=False, help_text="false switches the rule off; needs switch_reason."
+    )
+    switch_reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=2000,
+        help_text="Why a blocking rule is switched off (or on); recorded with who and when.",
+    )
+
+
+class PolicySwitchOut(serializers.ModelSerializer):
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = PolicyRuleSwitch
+        fields = ["rule", "enabled", "reason", "actor", "created_at"]
 
 
 class PolicyOut(serializers.ModelSerializer):
     updated_at = serializers.DateTimeField(read_only=True, allow_null=True, help_text="Null until first saved.")
+    switches = serializers.SerializerMethodField(help_text="Every switch of a blocking rule, newest first.")
 
     class Meta:
         model = PromotionPolicy
         exclude = ["id", "model", "updated_by"]
+
+    @extend_schema_field(PolicySwitchOut(many=True))
+    def get_switches(self, policy) -> list[dict]:
+        return PolicySwitchOut(selectors.policy_switches(policy), many=True).data
 
 
 def _shape(title: str, required: list[str], **properties) -> dict:

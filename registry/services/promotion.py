@@ -27,6 +27,8 @@ from ..models import (
     ModelAlias,
     ModelVersion,
     NotificationEvent,
+    PolicyRule,
+    PolicyRuleSwitch,
     PromotionAction,
     PromotionEvent,
     PromotionPolicy,
@@ -59,12 +61,25 @@ HOLDOUT_REQUIRED = ("production", "canary")
 
 
 @transaction.atomic
-def policy_update(*, model: RegisteredModel, actor, **fields) -> PromotionPolicy:
+def policy_update(*, model: RegisteredModel, actor, switch_reason: str = "", **fields) -> PromotionPolicy:
+    """Change a model's policy. Switching a blocking rule (PolicyRule) off needs ``switch_reason``;
+    every switch of such a rule, on or off, is appended to the policy's switch history."""
     policy, _ = PromotionPolicy.objects.select_for_update().get_or_create(model=model)
     allowed = {f.name for f in PromotionPolicy._meta.fields} - {"id", "model", "updated_by", "updated_at"}
     unknown = sorted(set(fields) - allowed)
     if unknown:
         raise ApplicationError("Unknown policy fields.", detail={name: ["Unknown field."] for name in unknown})
+    reason = (switch_reason or "").strip()
+    switched = [
+        rule for rule in PolicyRule if rule.value in fields and bool(fields[rule.value]) != getattr(policy, rule.value)
+    ]
+    for rule in switched:
+        if not fields[rule.value] and not reason:
+            raise ApplicationError(
+                f"Say why the rule “{rule.label}” is switched off: the reason is recorded and shown on every "
+                "request the gate judges without it.",
+                field="switch_reason",
+            )
     for name, value in fields.items():
         setattr(policy, name, value)
     if (
@@ -78,6 +93,11 @@ def policy_update(*, model: RegisteredModel, actor, **fields) -> PromotionPolicy
     policy.updated_by = actor
     policy.full_clean(exclude=["model", "updated_by"])
     policy.save()
+    for rule in switched:
+        enabled = bool(fields[rule.value])
+        PolicyRuleSwitch.objects.create(
+            policy=policy, rule=rule, enabled=enabled, reason=reason or "Switched back on.", actor=actor
+        )
     return policy
 
 

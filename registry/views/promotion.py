@@ -362,6 +362,7 @@ def model_policy(request, name: str):
             "policy": policy,
             "form": form,
             "may_edit": may_edit,
+            "switches": selectors.policy_switches(policy),
         },
         status=status,
     )
