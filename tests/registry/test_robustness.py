@@ -203,3 +203,17 @@ def test_a_failure_production_shares_does_not_block(signups):
 )
 def test_messages_are_the_first_meaningful_line_and_short(error, expected):
     assert evaluation.short_message(error) == expected
+
+
+def test_the_page_table_has_one_row_per_kind_and_copes_with_older_evidence(signups):
+    from registry import evidence_display
+
+    candidate, _ = probe(linear, signups)
+    production, _ = probe(imputing, signups)
+    evidence = {"robustness": {"rows": 200, "perturbations": evaluation.robustness_compare(candidate, production)}}
+    table = evidence_display.robustness_table(evidence)
+    nulls = next(row for row in table["rows"] if row["kind"] == "nulls")
+    mine, theirs = nulls["sides"]
+    assert mine["failed"] == ["minutes", "attendees"] and theirs["failed"] == [] and theirs["scored"] == 4
+    assert [f["label"] for f in table["failures"]][:2] == ["nulls in 'minutes'", "nulls in 'attendees'"]
+    assert evidence_display.robustness_table({"metrics": {}}) is None  # a gate run before robustness existed
