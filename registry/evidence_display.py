@@ -5,7 +5,7 @@ Plain Python: the evidence is stored JSON, so every part may be missing (an olde
 without curves, a shadow request without hold-out data) and each function copes with that.
 """
 
-from .evaluation import DESCRIPTIVE_METRICS, HIGHER_IS_BETTER
+from .evaluation import DESCRIPTIVE_METRICS, HIGHER_IS_BETTER, ROBUSTNESS_KINDS, perturbation_label
 
 # Plot name in the URL → the evidence part it draws; a plot is offered only when its part exists.
 PLOT_PARTS = {"curves": "curves", "prediction-diff": "prediction_diff", "importance": "importance"}
@@ -83,3 +83,61 @@ def checks_summary(evidence: dict) -> dict:
     checks = evidence.get("checks") or []
     failed = [check for check in checks if not check.get("passed")]
     return {"total": len(checks), "failed": len(failed), "passed": len(checks) - len(failed)}
+
+
+def _side(results: list[dict]) -> dict | None:
+    """One model's results for one kind of perturbation, summed up: the columns that broke it, how
+    many were not tried, and the largest median and max |Δscore| over the columns it scored."""
+    results = [r for r in results if r]
+    if not results:
+        return None
+    scored = [r for r in results if r.get("status") == "ok"]
+    medians = [r["median_shift"] for r in scored if r.get("median_shift") is not None]
+    largest = [r["max_shift"] for r in scored if r.get("max_shift") is not None]
+    return {
+        "failed": [r.get("column") or "all columns" for r in results if r.get("status") == "failed"],
+        "not_run": sum(r.get("status") == "not_run" for r in results),
+        "scored": len(scored),
+        "median_shift": max(medians) if medians else None,
+        "max_shift": max(largest) if largest else None,
+    }
+
+
+def robustness_table(evidence: dict) -> dict | None:
+    """The robustness evidence as a compact table: one row per kind of perturbation (candidate beside
+    production), then one line per perturbation that broke the candidate, with its short message."""
+    found = evidence.get("robustness")
+    if not found or not found.get("perturbations"):
+        return None
+    kinds: dict[str, list[dict]] = {}
+    for row in found["perturbations"]:
+        kinds.setdefault(row.get("kind"), []).append(row)
+    rows = []
+    for kind, entries in kinds.items():
+        columns = [e.get("column") for e in entries if e.get("column")]
+        rows.append(
+            {
+                "kind": kind,
+                "label": ROBUSTNESS_KINDS.get(kind, kind),
+                "columns": len(columns) or "all",
+                # candidate, production: the table's two model columns
+                "sides": [_side([e.get(role) for e in entries]) for role in ("candidate", "production")],
+            }
+        )
+    failures = [
+        {
+            "label": perturbation_label(row.get("kind"), row.get("column")),
+            "message": row["candidate"].get("message"),
+            "production": (row.get("production") or {}).get("status"),
+        }
+        for row in found["perturbations"]
+        if (row.get("candidate") or {}).get("status") == "failed"
+    ]
+    return {
+        "rows": rows,
+        "failures": failures,
+        "sample_rows": found.get("rows"),
+        "calls": found.get("calls") or {},
+        "seconds": found.get("seconds"),
+        "errors": found.get("errors") or [],
+    }

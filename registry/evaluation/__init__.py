@@ -1,5 +1,5 @@
 """Evidence for the promotion validation gate: metrics, baselines, thresholds, prediction diffs,
-curves, feature importance, slices and the policy checks that turn them into pass/fail.
+curves, feature importance, slices, robustness to perturbed rows and the policy checks that turn them into pass/fail.
 
 Plain numpy/pandas/scikit-learn, no Django: the gate (registry/services/gate.py) loads the hold-out
 rows and the two model versions, calls these functions and stores what they return as JSON. So
@@ -21,4 +21,5 @@ from .diffs import *  # noqa: F401,F403
 from .importance import *  # noqa: F401,F403
 from .metrics import *  # noqa: F401,F403
 from .policy import *  # noqa: F401,F403
+from .robustness import *  # noqa: F401,F403
 from .slices import *  # noqa: F401,F403

@@ -30,6 +30,7 @@ from mlops.sandbox import SandboxError, Scorer
 
 from .. import evaluation, selectors
 from ..models import HoldoutDataset, ModelVersion, PromotionAction, PromotionRequest, PromotionState
+from .gate_robustness import gate_robustness, robustness_evidence
 from .promotion import check_holdout_size, promotion_gate_progress, promotion_gate_record
 
 __all__ = ["promotion_gate_fail", "promotion_gate_run"]
@@ -408,6 +409,13 @@ def _evidence(promotion: PromotionRequest, compared: ModelVersion | None, scorer
         k=policy["ranking_k"],
     )
 
+    progress(stage="Robustness to perturbed rows", share=0.93)
+    robustness = gate_robustness(task_type, candidate_version, candidate_features, candidate_scorer, candidate_scores)
+    if production is not None:
+        robustness = gate_robustness(
+            task_type, production.version, production_features, production.scorer, production.scores, robustness
+        )
+
     primary = policy["primary_metric"]
     evidence = {
         "task_type": task_type,
@@ -429,6 +437,10 @@ def _evidence(promotion: PromotionRequest, compared: ModelVersion | None, scorer
     }
     evidence["beats_production"] = _beats(metrics, primary)
     evidence["checks"] = evaluation.policy_checks(evidence, policy)
+    evidence["robustness"] = robustness_evidence(robustness, task_type)
+    evidence["checks"] += evaluation.robustness_checks(
+        evidence["robustness"], production_version=None if production is None else production.version.version
+    )
     progress(stage="Recording the verdict", share=0.97)
     return evidence
 

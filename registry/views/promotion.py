@@ -189,6 +189,7 @@ def _detail_page(request, promotion: PromotionRequest, *, status: int = 200, **b
             "checks_summary": evidence_display.checks_summary(evidence),
             "metric_rows": evidence_display.metric_rows(evidence),
             "slice_tables": evidence_display.slice_tables(evidence),
+            "robustness": evidence_display.robustness_table(evidence),
             "plots": evidence_display.available_plots(evidence),
             "threshold_rule_label": _rule_label((evidence.get("threshold") or {}).get("rule")),
             "config_diff": _config_diff(promotion),
