@@ -450,7 +450,7 @@ def numeric_drift(ref_col: Mapping, cur_col: Mapping) -> dict:
         w = min(max(w, w_low), w_high)
         error = ks_error_bound(ref_col["hist"], cur_col["hist"])
         out.update(ks_statistic=d, ks_pvalue=p, ks_error_bound=error, wasserstein=w)
-        out.update(bounds.ks_bounds(d, error, ref_n, cur_n))
+        out.update(bounds.ks_bounds(d, p, error, ref_n, cur_n))
         out.update(wasserstein_bounds=[w_low, w_high], wasserstein_error_bound=max(w - w_low, w_high - w))
     w = out["wasserstein"]
     out.update(
