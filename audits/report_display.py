@@ -21,6 +21,12 @@ DRIFT_STATS = (
     ("ks_pvalue", "p-value", PVALUE_NOTE),
     ("wasserstein", "Wasserstein", "how far values moved, in the column's own unit"),
     ("wasserstein_scaled", "Wasserstein / spread", "the same, as a share of the reference's typical spread"),
+    (
+        "wasserstein_scaled_error_bound",
+        "± error of Wasserstein / spread",
+        "0 when computed on the values; otherwise the farthest the binned figure can be from the exact one",
+    ),
+    ("ks_error_bound", "+ error of KS D", "0 when computed on the values; otherwise how far the exact D can exceed it"),
     ("chi2", "χ²", "chi-squared statistic of the category counts"),
     ("chi2_pvalue", "χ² p-value", PVALUE_NOTE),
     ("jensen_shannon", "Jensen–Shannon", "distance between the category shares: 0 same, 1 disjoint"),

@@ -23,16 +23,16 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from . import bounds
+from .bounds import KS_EXACT_MAX_EN, column_values
+
 RARE = "(rare)"
-# Above this effective size n*m/(n+m), scipy's kstwo.sf costs ~2 s a call (at 500,000) whenever
-# p < 0.03; the Kolmogorov limit kstwobign.sf(D*sqrt(en)) is then within 0.5 % of it (relative)
-# for every p above 1e-14 and costs microseconds.
-KS_EXACT_MAX_EN = 100_000
 OTHER = "(other)"
 
 __all__ = [
     "RARE",
     "OTHER",
+    "KS_EXACT_MAX_EN",
     "ks_from_histograms",
     "ks_error_bound",
     "psi",
@@ -72,11 +72,7 @@ def _pair(ref_counts, cur_counts) -> tuple[np.ndarray, np.ndarray]:
 # --------------------------------------------------------------------------------------------
 
 
-def _scipy_stats():
-    # Imported on first use: loading scipy.stats costs ~1.5 s, a quarter of a 1M-row audit process.
-    from scipy import stats
-
-    return stats
+_scipy_stats = bounds._stats  # scipy.stats, imported on first use
 
 
 def ks_from_histograms(ref_counts, cur_counts) -> tuple[float, float]:
@@ -85,10 +81,8 @@ def ks_from_histograms(ref_counts, cur_counts) -> tuple[float, float]:
     D = max |CDF_ref - CDF_cur| evaluated at the upper boundary of every bin (the CDFs are the
     cumulative counts divided by each sample's size). The p-value is
     ``scipy.stats.kstwo.sf(D, round(n*m/(n+m)))``, the form ``scipy.stats.ks_2samp`` uses for
-    ``method="asymp"`` (two-sided) -- up to an effective size n*m/(n+m) of KS_EXACT_MAX_EN (100,000,
-    i.e. 200,000 rows a side). Beyond it the p-value is the Kolmogorov limit
-    ``kstwobign.sf(D * sqrt(n*m/(n+m)))``: kstwo.sf takes about 2 s per call there (measured at
-    500,000) and the two agree within 0.5 % relative for p > 1e-14. p-values are information only.
+    ``method="asymp"`` (two-sided), the Kolmogorov limit beyond an effective size of KS_EXACT_MAX_EN
+    (see :func:`bounds.ks_pvalue`). p-values are information only.
 
     Exactness. The empirical CDFs only jump at data values; between the bin boundaries we cannot
     see where. Hence:
@@ -112,14 +106,7 @@ def ks_from_histograms(ref_counts, cur_counts) -> tuple[float, float]:
     cdf_cur = np.cumsum(cur) / m
     d = float(np.max(np.abs(cdf_ref - cdf_cur)))
     d = min(max(d, 0.0), 1.0)
-    big, small = sorted([n, m], reverse=True)
-    en = big * small / (big + small)
-    if np.round(en) <= KS_EXACT_MAX_EN:
-        p = _scipy_stats().kstwo.sf(d, np.round(en))
-    else:
-        p = _scipy_stats().kstwobign.sf(d * math.sqrt(en))
-    p = float(np.clip(p, 0.0, 1.0))
-    return d, p
+    return d, bounds.ks_pvalue(d, n, m)
 
 
 def ks_error_bound(ref_counts, cur_counts) -> float:
@@ -413,10 +400,17 @@ def numeric_drift(ref_col: Mapping, cur_col: Mapping) -> dict:
     """Drift statistics of one numeric column; the current profile must be on the reference's edges.
 
     Returns ``{"ks_statistic", "ks_pvalue", "ks_error_bound", "psi", "wasserstein",
-    "wasserstein_scaled", "scale", "scale_basis", "ref_count", "cur_count"}``. ``wasserstein_scaled``
-    is the Wasserstein distance divided by the reference's IQR (or its standard deviation when the
-    IQR is 0; ``scale_basis`` says which), so a threshold like 0.1 means "a tenth of the typical
-    spread" whatever the unit. With no values on one side the statistics are None.
+    "wasserstein_scaled", "scale", "scale_basis", "ref_count", "cur_count", "exact", ...}``.
+    ``wasserstein_scaled`` is the Wasserstein distance divided by the reference's IQR (or its
+    standard deviation when the IQR is 0; ``scale_basis`` says which), so a threshold like 0.1 means
+    "a tenth of the typical spread" whatever the unit. With no values on one side the statistics are None.
+
+    Exact or binned (see audits/engine/bounds.py): when both profiles keep their values
+    (profile.EXACT_VALUES), KS and Wasserstein are scipy's on the raw values (``exact`` True, every
+    error 0). Otherwise they come from the histograms, and ``ks_statistic_bounds``,
+    ``ks_pvalue_bounds``, ``wasserstein_bounds`` and ``wasserstein_scaled_bounds`` hold the exact
+    values; ``ks_error_bound`` and ``wasserstein_error_bound`` are the farthest the reported value
+    may be from the exact one. PSI is defined on the reference's decile bins, so it is exact either way.
     """
     ref_n, cur_n = int(ref_col.get("count") or 0), int(cur_col.get("count") or 0)
     scale, basis = _spread(ref_col)
@@ -436,28 +430,47 @@ def numeric_drift(ref_col: Mapping, cur_col: Mapping) -> dict:
         return out
     _same_edges("edges", ref_col["edges"], cur_col["edges"])
     _same_edges("psi_edges", ref_col["psi_edges"], cur_col["psi_edges"])
-    d, p = ks_from_histograms(ref_col["hist"], cur_col["hist"])
-    w = wasserstein_from_histograms(
-        ref_col["edges"],
-        ref_col["hist"],
-        cur_col["hist"],
-        ref_min=ref_col["min"],
-        ref_max=ref_col["max"],
-        cur_min=cur_col["min"],
-        cur_max=cur_col["max"],
-        ref_mean=ref_col.get("mean"),
-        cur_mean=cur_col.get("mean"),
-    )
+    ref_values, cur_values = column_values(ref_col), column_values(cur_col)
+    exact = ref_values is not None and cur_values is not None and ref_values.size and cur_values.size
+    if exact:
+        out.update(bounds.exact_numeric(ref_values, cur_values), ks_error_bound=0.0, wasserstein_error_bound=0.0)
+    else:
+        d, p = ks_from_histograms(ref_col["hist"], cur_col["hist"])
+        extremes = {"ref_min": ref_col["min"], "ref_max": ref_col["max"]}
+        extremes.update(cur_min=cur_col["min"], cur_max=cur_col["max"])
+        w = wasserstein_from_histograms(
+            ref_col["edges"],
+            ref_col["hist"],
+            cur_col["hist"],
+            **extremes,
+            ref_mean=ref_col.get("mean"),
+            cur_mean=cur_col.get("mean"),
+        )
+        w_low, w_high = bounds.wasserstein_bounds(ref_col["edges"], ref_col["hist"], cur_col["hist"], **extremes)
+        w = min(max(w, w_low), w_high)
+        error = ks_error_bound(ref_col["hist"], cur_col["hist"])
+        out.update(ks_statistic=d, ks_pvalue=p, ks_error_bound=error, wasserstein=w)
+        out.update(bounds.ks_bounds(d, p, error, ref_n, cur_n))
+        out.update(wasserstein_bounds=[w_low, w_high], wasserstein_error_bound=max(w - w_low, w_high - w))
+    w = out["wasserstein"]
     out.update(
-        ks_statistic=d,
-        ks_pvalue=p,
-        ks_error_bound=ks_error_bound(ref_col["hist"], cur_col["hist"]),
+        exact=bool(exact),
         psi=psi(ref_col["psi_hist"], cur_col["psi_hist"]),
-        wasserstein=w,
         wasserstein_scaled=w / scale,
+        wasserstein_scaled_bounds=[b / scale for b in out["wasserstein_bounds"]],
+        wasserstein_scaled_error_bound=out["wasserstein_error_bound"] / scale,
     )
-    if not (math.isfinite(w) and math.isfinite(w / scale)):  # values near the float limit (±1.7e308)
-        out.update(wasserstein=None, wasserstein_scaled=None, null_reasons={"wasserstein": "beyond the float range"})
+    finite = [w, w / scale, out["wasserstein_error_bound"] / scale, *out["wasserstein_scaled_bounds"]]
+    if not all(math.isfinite(v) for v in finite):  # values near the float limit (±1.7e308)
+        out.update(
+            wasserstein=None,
+            wasserstein_scaled=None,
+            wasserstein_bounds=None,
+            wasserstein_scaled_bounds=None,
+            wasserstein_error_bound=None,
+            wasserstein_scaled_error_bound=None,
+            null_reasons={"wasserstein": "beyond the float range"},
+        )
     return out
 
 

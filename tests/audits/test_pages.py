@@ -127,6 +127,7 @@ def test_drift_statistics_are_labelled_and_the_p_value_only_rules_out_noise(fest
         "p-value": "3.1e-19",
         "Wasserstein": "11.8",
         "Wasserstein / spread": "0.31",
+        "+ error of KS D": "0.005",
     }
     assert re.search(
         r'class="information-only".*?<dt>p-value <span class="stat-note">\(rules out sampling noise '

@@ -46,17 +46,30 @@ def _beyond_noise(pvalue, rules: ColumnRules) -> bool:
     return pvalue is None or pvalue < rules.drift_noise_pvalue
 
 
-def _noise_veto(
-    status: str, threshold: float, head: str, pvalue, rules: ColumnRules, subject: str, measured: str
-) -> tuple[str, float, str]:
-    """A warning or failure that sampling noise explains passes, its threshold the noise p-value."""
+def _noise_veto(status: str, head: str, pvalue, rules: ColumnRules, subject: str, measured: str):
+    """A warning or failure that sampling noise explains passes; its headline is then the p-value
+    against the noise level (None when the status stands)."""
     if status != "pass" and not _beyond_noise(pvalue, rules):
-        return (
-            "pass",
-            rules.drift_noise_pvalue,
-            f"{subject} differs from training by no more than sampling noise explains: {measured}",
-        )
-    return status, threshold, head
+        return "pass", f"{subject} differs from training by no more than sampling noise explains: {measured}", True
+    return status, head, False
+
+
+def _headline(stats: dict, statistic: str, value, threshold, fails: str = "above") -> tuple:
+    """The statistic that decided a finding's status, named in its details: (value, threshold)."""
+    stats["headline"] = {"statistic": statistic, "fails": fails}
+    return value, threshold
+
+
+def _bound_text(stats: Mapping) -> str:
+    """How exact the numeric statistics are, in words."""
+    if stats.get("exact"):
+        return "KS and Wasserstein exact (computed on the values)"
+    parts = []
+    if stats.get("wasserstein_scaled_error_bound") is not None:
+        parts.append(f"Wasserstein within ±{stats['wasserstein_scaled_error_bound']:.3g} of exact")
+    if stats.get("ks_error_bound") is not None:
+        parts.append(f"KS D within +{stats['ks_error_bound']:.3g}")
+    return "binned: " + ", ".join(parts) if parts else "binned"
 
 
 def _drift_finding(
@@ -85,22 +98,25 @@ def _drift_finding(
         )
         pv = f"KS p {_pvalue(stats['ks_pvalue'])}"
         if psi_v >= rules.drift_psi_fail:
-            status, threshold = "fail", rules.drift_psi_fail
+            status, value, threshold = "fail", *_headline(stats, "psi", psi_v, rules.drift_psi_fail)
             head = f"{subject} drifted: PSI {psi_v:.2f} (fail at {rules.drift_psi_fail:g}), {moved}"
         elif psi_v >= rules.drift_psi_warn:
-            status, threshold = "warn", rules.drift_psi_warn
+            status, value, threshold = "warn", *_headline(stats, "psi", psi_v, rules.drift_psi_warn)
             head = f"{subject} shifted: PSI {psi_v:.2f} (warning at {rules.drift_psi_warn:g}), {moved}"
         elif w is None or w >= rules.drift_wasserstein_warn:  # None: a move beyond the float range
-            status, threshold = "warn", rules.drift_wasserstein_warn
+            status = "warn"
+            value, threshold = _headline(stats, "wasserstein_scaled", w, rules.drift_wasserstein_warn)
             head = f"{subject} shifted: {moved}, warning at {rules.drift_wasserstein_warn:g} {unit}; PSI {psi_v:.2f}"
         else:
-            status, threshold = "pass", rules.drift_psi_warn
+            status, value, threshold = "pass", *_headline(stats, "psi", psi_v, rules.drift_psi_warn)
             head = f"{subject} is stable: PSI {psi_v:.2f} (warning at {rules.drift_psi_warn:g}), {moved}"
-        status, threshold, head = _noise_veto(
-            status, threshold, head, stats["ks_pvalue"], rules, subject, f"PSI {psi_v:.2f}, {moved}"
+        status, head, vetoed = _noise_veto(
+            status, head, stats["ks_pvalue"], rules, subject, f"PSI {psi_v:.2f}, {moved}"
         )
-        message = f"{head}. {pv}; {PVALUE_NOTE}."
-        return Finding(check, name, severity, status, message, psi_v, threshold, stats)
+        if vetoed:
+            value, threshold = _headline(stats, "ks_pvalue", stats["ks_pvalue"], rules.drift_noise_pvalue, "below")
+        message = f"{head}. {pv}; {_bound_text(stats)}; {PVALUE_NOTE}."
+        return Finding(check, name, severity, status, message, value, threshold, stats)
     stats = drift.categorical_drift(ref, cur)
     if not stats["ref_count"] or not stats["cur_count"]:
         return Finding(
@@ -110,21 +126,29 @@ def _drift_finding(
     parts = f"PSI {psi_v:.2f}, Jensen–Shannon distance {js:.2f}"
     if psi_v >= rules.drift_psi_fail or js >= rules.drift_js_fail:
         status = "fail"
-        threshold = rules.drift_psi_fail if psi_v >= rules.drift_psi_fail else rules.drift_js_fail
+        if psi_v >= rules.drift_psi_fail:
+            value, threshold = _headline(stats, "psi", psi_v, rules.drift_psi_fail)
+        else:
+            value, threshold = _headline(stats, "jensen_shannon", js, rules.drift_js_fail)
         head = f"{subject} drifted: {parts} (fail at PSI {rules.drift_psi_fail:g} or JS {rules.drift_js_fail:g})"
     elif psi_v >= rules.drift_psi_warn or js >= rules.drift_js_warn:
         status = "warn"
-        threshold = rules.drift_psi_warn if psi_v >= rules.drift_psi_warn else rules.drift_js_warn
+        if psi_v >= rules.drift_psi_warn:
+            value, threshold = _headline(stats, "psi", psi_v, rules.drift_psi_warn)
+        else:
+            value, threshold = _headline(stats, "jensen_shannon", js, rules.drift_js_warn)
         head = f"{subject} shifted: {parts} (warning at PSI {rules.drift_psi_warn:g} or JS {rules.drift_js_warn:g})"
     else:
-        status, threshold = "pass", rules.drift_psi_warn
+        status, value, threshold = "pass", *_headline(stats, "psi", psi_v, rules.drift_psi_warn)
         head = f"{subject} is stable: {parts} (warning at PSI {rules.drift_psi_warn:g} or JS {rules.drift_js_warn:g})"
-    status, threshold, head = _noise_veto(status, threshold, head, stats["chi2_pvalue"], rules, subject, parts)
+    status, head, vetoed = _noise_veto(status, head, stats["chi2_pvalue"], rules, subject, parts)
+    if vetoed:
+        value, threshold = _headline(stats, "chi2_pvalue", stats["chi2_pvalue"], rules.drift_noise_pvalue, "below")
     extra = ""
     if stats["new_categories"]:
         extra = " New: " + ", ".join(f"'{v}'" for v in stats["new_categories"][:5]) + "."
     message = f"{head}.{extra} χ² p {_pvalue(stats['chi2_pvalue'])}; {PVALUE_NOTE}."
-    return Finding(check, name, severity, status, message, psi_v, threshold, stats)
+    return Finding(check, name, severity, status, message, value, threshold, stats)
 
 
 def drift_findings(reference: Mapping, current: Mapping, suite: Suite, *, skip: Iterable[str] = ()) -> list[Finding]:

@@ -236,6 +236,7 @@ def _range_finding(name, ref, cur, rules: ColumnRules) -> Finding:
     p01, p99 = rq.get("0.01"), rq.get("0.99")
     median, mean = cq.get("0.5"), cur.get("mean")
     issues = []
+    headlines = []  # (statistic, value, limit, fails) of each trigger, the first one heads the finding
     details = {
         "median": median,
         "mean": mean,
@@ -249,10 +250,12 @@ def _range_finding(name, ref, cur, rules: ColumnRules) -> Finding:
         "reference_max": ref.get("max"),
     }
     if p01 is not None and p99 is not None:
-        if median is not None and not (p01 <= median <= p99):
-            issues.append(f"median {_num(median)} is outside the reference's p01–p99 range [{_num(p01)}, {_num(p99)}]")
-        if mean is not None and not (p01 <= mean <= p99):
-            issues.append(f"mean {_num(mean)} is outside the reference's p01–p99 range [{_num(p01)}, {_num(p99)}]")
+        for stat, seen in (("median", median), ("mean", mean)):
+            if seen is not None and not (p01 <= seen <= p99):
+                issues.append(
+                    f"{stat} {_num(seen)} is outside the reference's p01–p99 range [{_num(p01)}, {_num(p99)}]"
+                )
+                headlines.append((stat, seen, p01, "below") if seen < p01 else (stat, seen, p99, "above"))
     ref_iqr = (rq.get("0.75") - rq.get("0.25")) if rq.get("0.75") is not None and rq.get("0.25") is not None else None
     cur_iqr = (cq.get("0.75") - cq.get("0.25")) if cq.get("0.75") is not None and cq.get("0.25") is not None else None
     ratio = None
@@ -262,17 +265,22 @@ def _range_finding(name, ref, cur, rules: ColumnRules) -> Finding:
         low, high = RANGE_IQR_RATIO
         if not (low <= ratio <= high):
             issues.append(f"its spread (IQR {_num(cur_iqr)}) is {ratio:.2f}× the reference's ({_num(ref_iqr)})")
+            headlines.append(("iqr_ratio", ratio, low, "below") if ratio < low else ("iqr_ratio", ratio, high, "above"))
     beyond = []
     if ref.get("min") is not None and cur.get("min") is not None and cur["min"] < ref["min"]:
         beyond.append(f"min {_num(cur['min'])} < training min {_num(ref['min'])}")
     if ref.get("max") is not None and cur.get("max") is not None and cur["max"] > ref["max"]:
         beyond.append(f"max {_num(cur['max'])} > training max {_num(ref['max'])}")
     details["beyond_training_range"] = beyond
+    details["quantile_rank_error"] = cur.get("quantile_rank_error")
     if issues:
         message = f"{name}: " + "; ".join(issues) + "."
         if beyond:
             message += " Also " + ", ".join(beyond) + "."
-        return Finding("range", name, severity, _tripped(severity), message, median, p99, details)
+        statistic, value, limit, fails = headlines[0]
+        details["headline"] = {"statistic": statistic, "fails": fails}
+        return Finding("range", name, severity, _tripped(severity), message, value, limit, details)
+    details["headline"] = {"statistic": "median", "fails": "above"}
     message = (
         f"{name}: median {_num(median)} and mean {_num(mean)} are within the reference's p01–p99 range "
         f"[{_num(p01)}, {_num(p99)}]"

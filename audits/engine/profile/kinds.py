@@ -17,7 +17,7 @@ from datasketches import kll_doubles_sketch
 from mlops.clipping import clip
 
 from ..columns import EXTREME_MAGNITUDE, ColumnSpec
-from .edges import SKETCH_K, _encode_sketch, _sketch_quantiles, _sketch_update
+from .edges import SKETCH_K, _encode_sketch, _quantiles_with_values, _sketch_quantiles, _sketch_update
 
 __all__ = [
     "CAPACITY",
@@ -191,9 +191,9 @@ def _profile_numeric(s: pd.Series, edges, psi_edges) -> dict:
         extreme=int(np.count_nonzero(np.abs(xs) >= EXTREME_MAGNITUDE)),
         hist=hist.tolist(),
         psi_hist=psi.tolist(),
-        quantiles=_sketch_quantiles(sketch),
         sketch=_encode_sketch(sketch),
     )
+    out.update(_quantiles_with_values(xs, sketch))
     return out
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..target import merge_target
-from .edges import _decode_sketch, _encode_sketch, _sketch_quantiles
+from .edges import EXACT_VALUES, _decode_sketch, _encode_sketch, _quantiles_with_values, column_values
 from .kinds import CAPACITY, M2_OVERFLOW, TIMESTAMP_FORMATS, TOP_WORDS, _top
 
 __all__ = ["merge_profiles"]
@@ -46,6 +46,11 @@ def _merge_numeric(name: str, a: dict, b: dict) -> dict:
             reasons.setdefault("m2", M2_OVERFLOW)
     sketch = _decode_sketch(a["sketch"])
     sketch.merge(_decode_sketch(b["sketch"]))
+    values = None
+    if n < EXACT_VALUES:
+        va, vb = column_values(a), column_values(b)
+        if va is not None and vb is not None:
+            values = np.sort(np.concatenate((va, vb)), kind="stable")
     return {
         "kind": "numeric",
         "count": n,
@@ -61,8 +66,8 @@ def _merge_numeric(name: str, a: dict, b: dict) -> dict:
         "hist": _add_lists(a["hist"], b["hist"]),
         "psi_edges": list(a["psi_edges"]),
         "psi_hist": _add_lists(a["psi_hist"], b["psi_hist"]),
-        "quantiles": _sketch_quantiles(sketch),
         "sketch": _encode_sketch(sketch),
+        **_quantiles_with_values(values, sketch),
         **({"null_reasons": reasons} if reasons else {}),
     }
 
