@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from registry.models import NotificationEvent
 
+from ..engine.checks import alert_severity
 from ..models import Alert, AlertState, AuditJob, FindingStatus, Severity
 
 __all__ = ["alerts_raise", "alert_notify"]
@@ -27,7 +28,8 @@ def alerts_raise(*, job: AuditJob, findings: list) -> None:
         alert = open_alerts.get(key)
         if finding.status == FindingStatus.NOT_CHECKED:
             continue  # a check that did not run neither raises nor resolves an alert
-        if finding.status == "pass" or finding.severity == Severity.INFO:
+        severity = alert_severity(finding.status)  # the finding's own word, in the alerts' vocabulary
+        if severity is None:
             if alert is not None:
                 alert.state, alert.resolved_at, alert.last_job = AlertState.RESOLVED, now, job
                 alert.save(update_fields=["state", "resolved_at", "last_job"])
@@ -35,21 +37,21 @@ def alerts_raise(*, job: AuditJob, findings: list) -> None:
         if alert is not None:
             alert.occurrences += 1
             alert.last_seen_at, alert.last_job, alert.message = now, job, finding.message
-            alert.severity = finding.severity
+            alert.severity = severity
             alert.save(update_fields=["occurrences", "last_seen_at", "last_job", "message", "severity"])
             continue
         alert = Alert.objects.create(
             model=job.model,
             check_name=key[0],
             column=key[1],
-            severity=finding.severity,
+            severity=severity,
             message=finding.message,
             first_job=job,
             last_job=job,
             opened_at=now,
             last_seen_at=now,
         )
-        if finding.severity == Severity.ERROR:
+        if severity == Severity.ERROR:
             transaction.on_commit(lambda a=alert: alert_notify(alert=a))
 
 

@@ -7,6 +7,10 @@ from mlops.roles import RUN_AUDITS
 from mlops.templatetags.keel import for_keel_members, missing_as_dash
 
 from .. import selectors
+from ..engine.checks import STATUS_SEVERITY
+
+# An alert shows the word of the finding that raised it (error: fail, warning: warn).
+_ALERT_WORD = {severity: status for status, severity in STATUS_SEVERITY.items() if status in ("fail", "warn")}
 
 register = template.Library()
 
@@ -34,3 +38,9 @@ def stat(value) -> str:
     if float(value).is_integer() and abs(value) >= 1:
         return f"{int(value):,}"
     return f"{value:.4g}"
+
+
+@register.filter
+def alert_word(severity: str) -> str:
+    """An alert's severity as its finding, its audit's verdict and the report say it: fail or warn."""
+    return _ALERT_WORD.get(severity, severity)
