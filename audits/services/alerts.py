@@ -14,6 +14,7 @@ from mlops.errors import ApplicationError, Conflict
 from mlops.roles import RESOLVE_ALERTS
 from registry.models import NotificationEvent
 
+from ..engine.checks import alert_severity
 from ..models import Alert, AlertState, AuditJob, FindingStatus, Severity
 
 __all__ = ["alerts_raise", "alert_notify", "alert_resolve"]
@@ -46,7 +47,8 @@ def alerts_raise(*, job: AuditJob, findings: list) -> None:
         alert = open_alerts.get(key)
         if finding.status == FindingStatus.NOT_CHECKED:
             continue  # a check that did not run neither raises nor resolves an alert
-        if finding.status == "pass" or finding.severity == Severity.INFO:
+        severity = alert_severity(finding.status)  # the finding's own word, in the alerts' vocabulary
+        if severity is None:
             if alert is not None and _later(job, alert.last_job):
                 alert.state, alert.resolved_at, alert.resolved_by_job = AlertState.RESOLVED, now, job
                 alert.save(update_fields=["state", "resolved_at", "resolved_by_job"])
@@ -56,7 +58,7 @@ def alerts_raise(*, job: AuditJob, findings: list) -> None:
             alert.last_seen_at = now
             if _later(job, alert.last_job):
                 alert.last_job, alert.message = job, finding.message
-            alert.severity = finding.severity
+            alert.severity = severity
             alert.save(update_fields=["occurrences", "last_seen_at", "last_job", "message", "severity"])
             continue
         alert = Alert.objects.create(
@@ -64,14 +66,14 @@ def alerts_raise(*, job: AuditJob, findings: list) -> None:
             feed=job.feed,
             check_name=key[0],
             column=key[1],
-            severity=finding.severity,
+            severity=severity,
             message=finding.message,
             first_job=job,
             last_job=job,
             opened_at=now,
             last_seen_at=now,
         )
-        if finding.severity == Severity.ERROR:
+        if severity == Severity.ERROR:
             transaction.on_commit(lambda a=alert: alert_notify(alert=a))
 
 

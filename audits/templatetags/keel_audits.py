@@ -7,6 +7,10 @@ from mlops.roles import RUN_AUDITS
 from mlops.templatetags.keel import for_keel_members, missing_as_dash
 
 from .. import selectors, services
+from ..engine.checks import STATUS_SEVERITY
+
+# An alert shows the word of the finding that raised it (error: fail, warning: warn).
+_ALERT_WORD = {severity: status for status, severity in STATUS_SEVERITY.items() if status in ("fail", "warn")}
 
 register = template.Library()
 
@@ -40,3 +44,9 @@ def stat(value) -> str:
 def feed_name(feed: str) -> str:
     """A feed key in words: 'signups-#-#.csv sent by nightly-pipeline', 'schedule #3'."""
     return services.feed_describe(feed or "")
+
+
+@register.filter
+def alert_word(severity: str) -> str:
+    """An alert's severity as its finding, its audit's verdict and the report say it: fail or warn."""
+    return _ALERT_WORD.get(severity, severity)

@@ -32,7 +32,7 @@ def test_reviewer_finds_the_failing_batch_and_sees_why(
     page.get_by_role("link", name="Audits").click()
     page.wait_for_url("**/audits/")
     assert page.locator("#open-alerts tbody tr").count() == 2
-    assert page.locator("#open-alerts tbody tr").first.locator(".severity").inner_text().lower() == "error"
+    assert page.locator("#open-alerts tbody tr").first.locator(".severity").inner_text().lower() == "fail"
     assert page.locator(".trend .trend-square").count() == 4
     assert "Profiling · 610 of 1,000 rows · 61%" in page.locator("#audit-table").inner_text()
     shot(page, "list")

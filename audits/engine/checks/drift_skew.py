@@ -205,8 +205,9 @@ def skew_findings(
     training: Mapping, serving: Mapping, features: Sequence[str], *, suite: Suite | None = None
 ) -> list[Finding]:
     """Training-serving skew for the model's features: a feature used in training that serving lacks
-    (``skew_missing``, error) or mostly null – "disappearing data" (``skew_nulls``: fails at ≥ 50 %
-    null and 10 points above training, warns on a rise of more than 5 points) – and each present
+    (``skew_missing``, error) or mostly null – "disappearing data" (``skew_nulls``: fails above the
+    suite's ``max_null_share`` for the feature, or at ≥ 50 % null and 10 points above training; warns
+    on a rise of more than 5 points) – and each present
     feature's drift between training and serving (``skew_drift``, warning by default)."""
     out = []
     t_cols, s_cols = training.get("columns") or {}, serving.get("columns") or {}
@@ -232,7 +233,22 @@ def skew_findings(
         s_share = _null_share(serving, s)
         t_share = _null_share(training, t) if t is not None else 0.0
         details = {"serving_null_share": s_share, "training_null_share": t_share}
-        if s_share >= SKEW_NULL_FAIL and s_share - t_share >= 0.10:
+        suite_limit = rules.max_null_share
+        if suite_limit is not None and s_share > suite_limit:  # the suite's own null limit fails first
+            out.append(
+                Finding(
+                    "skew_nulls",
+                    name,
+                    severity,
+                    _tripped(severity),
+                    f"Feature {name} is null in {_pct(s_share)} of serving rows, above the suite's limit of "
+                    f"{_pct(suite_limit)} (training {_pct(t_share)}).",
+                    s_share,
+                    suite_limit,
+                    details,
+                )
+            )
+        elif s_share >= SKEW_NULL_FAIL and s_share - t_share >= 0.10:
             out.append(
                 Finding(
                     "skew_nulls",

@@ -1,13 +1,22 @@
 """Findings and the verdict: what every check reports, how the batch's verdict follows from the
 findings, the order a reviewer reads them in, and the wording helpers the checks share.
 
-A Finding has a ``severity`` (how much the check matters: info < warning < error, from
-DEFAULT_SEVERITY or the column's ``severity_overrides``) and a ``status`` (what happened: pass, warn,
-fail, not_checked). Checks with one threshold report ``fail`` when their severity is error and ``warn`` otherwise;
-checks with two thresholds (nulls, drift) report ``warn`` past the first and ``fail`` past the second.
-``not_checked`` is a check that did not run (a label that is not 0/1, no history yet, no values to
-compare): its message says why, and it counts neither as a pass nor as a failure.
-``verdict`` turns the findings into the batch's pass / warn / fail.
+One severity model. A finding's ``status`` (pass, warn, fail, not_checked) is its one word: the
+verdict, the alert and every page take it from there.
+
+* A check decides how far its suite's limits were crossed: past a warning limit it warns, past a
+  fail limit (``max_null_share``, ``drift_psi_fail``, a declared bound…) it fails.
+* The suite's severity for the check (DEFAULT_SEVERITY, or the column's ``severity_overrides``) is
+  the most the check may reach (SEVERITY_CEILING): ``error`` may fail, ``warning`` and ``info`` at
+  most warn. A finding built past its ceiling is lowered to it as it is made, and says so.
+* A finding's ``severity`` is then its status in the alerts' words (STATUS_SEVERITY: fail → error,
+  warn → warning, pass and not_checked → info), so a finding, its alert and the API never disagree.
+* ``verdict`` is the worst status; ``not_checked`` (a check that did not run: a label that is not
+  0/1, no history yet, no values to compare; its message says why) counts neither as a pass nor as
+  a failure.
+
+Every check kind the engine reports is registered in DEFAULT_SEVERITY (CHECK_KINDS); a finding of an
+unregistered kind is refused.
 """
 
 from __future__ import annotations
@@ -21,6 +30,11 @@ from ..suite import SEVERITIES, ColumnRules
 
 __all__ = [
     "STATUSES",
+    "CHECK_KINDS",
+    "SEVERITY_CEILING",
+    "STATUS_SEVERITY",
+    "alert_severity",
+    "status_within",
     "NOT_CHECKED",
     "DEFAULT_SEVERITY",
     "PVALUE_NOTE",
@@ -60,8 +74,17 @@ DEFAULT_SEVERITY = {
     "skew_nulls": "error",
     "skew_drift": "warning",
     "skew_processing": "warning",  # error when processing nulls half the values (see skew_processing_findings)
-    "target_correlation": "warning",
+    # A label correlation fails only where the suite sets target_corr_fail (off by default).
+    "target_correlation": "error",
+    "integrity": "error",  # the stored file no longer matches what was received, or its signature
 }
+# The registry of check kinds: every finding the engine reports is of one of these.
+CHECK_KINDS = tuple(DEFAULT_SEVERITY)
+
+# The most a check may reach, by the severity its suite gives it.
+SEVERITY_CEILING = {"error": "fail", "warning": "warn", "info": "warn"}
+# A finding's status in the alerts' words; the one mapping between the two vocabularies.
+STATUS_SEVERITY = {"fail": "error", "warn": "warning", "pass": "info", "not_checked": "info"}
 
 PVALUE_NOTE = (
     "effect size sets the status; the p-value only rules out sampling noise "
@@ -81,10 +104,23 @@ class Finding:
     details: dict = field(default_factory=dict)
 
     def __post_init__(self):
+        """``severity`` as given is the suite's severity for the check: it caps the status; then it
+        becomes the status's own severity (STATUS_SEVERITY)."""
+        if self.check not in DEFAULT_SEVERITY:
+            raise ValueError(f"unknown check kind {self.check!r}: register it in DEFAULT_SEVERITY")
         if self.severity not in SEVERITIES:
             raise ValueError(f"unknown severity {self.severity!r}")
         if self.status not in STATUSES:
             raise ValueError(f"unknown status {self.status!r}")
+        capped = status_within(self.status, self.severity)
+        if capped != self.status:
+            self.details = {**self.details, "capped": {"status": self.status, "suite_severity": self.severity}}
+            self.message = (
+                f"{self.message.rstrip()} The suite sets {self.check} to {self.severity}, so it warns "
+                f"instead of failing."
+            )
+            self.status = capped
+        self.severity = STATUS_SEVERITY[self.status]
 
     def to_dict(self) -> dict:
         """JSON-safe: numpy numbers become floats/ints, NaN and infinities become None."""
@@ -127,41 +163,44 @@ def _clean(value):
 # ---------------------------------------------------------------------------------------------
 
 _STATUS_RANK = {"fail": 0, "warn": 1, NOT_CHECKED: 2, "pass": 3}
-_SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 
 
 def _get(finding, key):
     return finding[key] if isinstance(finding, Mapping) else getattr(finding, key)
 
 
+def status_within(status: str, severity: str) -> str:
+    """`status` lowered to the most a check of `severity` may reach (SEVERITY_CEILING)."""
+    ceiling = SEVERITY_CEILING[severity]
+    return ceiling if _STATUS_RANK[status] < _STATUS_RANK[ceiling] else status
+
+
+def alert_severity(status: str) -> str | None:
+    """The severity of the alert a finding of `status` raises; None: it raises none (and a passing
+    finding resolves the open one)."""
+    return STATUS_SEVERITY[status] if status in ("fail", "warn") else None
+
+
 def verdict(findings: Iterable) -> str:
-    """The batch's verdict from its findings (Finding objects or their dicts):
-
-    * ``"fail"`` if any finding has status ``fail`` AND severity ``error``;
-    * else ``"warn"`` if any finding has status ``warn`` (any severity), or status ``fail`` with a
-      severity below error (``warning`` or ``info``: a check the suite has softened);
-    * else ``"pass"`` (only passing findings, or none).
-
-    A ``not_checked`` finding counts for none of these: a check that did not run neither passes nor
-    fails the batch.
-    """
+    """The batch's verdict: its worst finding's status (Finding objects or their dicts) – ``"fail"``
+    if any finding fails, else ``"warn"`` if any warns, else ``"pass"``. A ``not_checked`` finding
+    counts for neither: a check that did not run neither passes nor fails the batch. A stored finding
+    is read through the same ceiling as a new one (status_within), so older records judge alike."""
     result = "pass"
     for f in findings:
         status, severity = _get(f, "status"), _get(f, "severity")
-        if status == "fail" and severity == "error":
+        status = status_within(status, severity) if status in ("warn", "fail") else status
+        if status == "fail":
             return "fail"
-        if status in ("warn", "fail"):
+        if status == "warn":
             result = "warn"
     return result
 
 
 def sort_findings(findings: Iterable) -> list:
-    """Most severe first: failing findings (errors, then warnings, then info), then warnings (same
-    order), then the checks that did not run, then passes; ties keep the order the checks produced them in."""
-    return sorted(
-        findings,
-        key=lambda f: (_STATUS_RANK.get(_get(f, "status"), 3), _SEVERITY_RANK.get(_get(f, "severity"), 3)),
-    )
+    """Most severe first: failing findings, then warnings, then the checks that did not run, then
+    passes; ties keep the order the checks produced them in."""
+    return sorted(findings, key=lambda f: _STATUS_RANK.get(_get(f, "status"), 3))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -176,8 +215,8 @@ def _severity(rules: ColumnRules | None, check: str) -> str:
 
 
 def _tripped(severity: str) -> str:
-    """Status of a one-threshold check that tripped: fail for errors, warn for softer checks."""
-    return "fail" if severity == "error" else "warn"
+    """Status of a one-threshold check that tripped: the most its severity allows."""
+    return SEVERITY_CEILING[severity]
 
 
 def _pct(share: float | None) -> str:
