@@ -27,6 +27,7 @@ from registry.models import ModelVersion, RegisteredModel
 
 from ..engine import audit as engine
 from ..engine.checks import json_safe
+from ..engine.profile import without_kept_values
 from ..engine.columns import ColumnSpec
 from ..engine.suite import Suite, suggest_suite
 from ..models import (
@@ -469,7 +470,7 @@ def _record(job_id: int, findings: list, verdict: str, profile: dict, facts: dic
         ]
     )
     job.state, job.verdict, job.stage, job.finished_at = AuditState.SUCCEEDED, verdict, "done", timezone.now()
-    job.profile, job.facts, job.rows_done = json_safe(profile), facts, profile["rows"]
+    job.profile, job.facts, job.rows_done = json_safe(without_kept_values(profile)), facts, profile["rows"]
     job.save(update_fields=["state", "verdict", "stage", "finished_at", "profile", "facts", "rows_done"])
     alerts_raise(job=job, findings=findings)
     return job

@@ -23,6 +23,7 @@ __all__ = [
     "reference_edges",
     "numeric_quantile",
     "column_values",
+    "without_kept_values",
 ]
 
 FINE_BINS = 1000
@@ -98,6 +99,19 @@ def numeric_quantile(column_profile: dict, q: float) -> float | None:
     """Quantile q (0..1) of a numeric column, from its KLL sketch (None when it has no values)."""
     sketch = _decode_sketch(column_profile["sketch"])
     return None if sketch.is_empty() else float(sketch.get_quantile(q, True))
+
+
+def without_kept_values(profile: dict) -> dict:
+    """The profile without its numeric columns' kept values: an audited batch needs them only while it
+    is compared (a reference keeps them for every later comparison). Stored audits stay small, and a
+    batch's raw values (an id, an amount) are not kept beyond the comparison."""
+    columns = profile.get("columns") or {}
+    if not any("values" in c for c in columns.values()):
+        return profile
+    return {
+        **profile,
+        "columns": {name: {k: v for k, v in c.items() if k != "values"} for name, c in columns.items()},
+    }
 
 
 def _encode_values(xs: np.ndarray) -> str:
