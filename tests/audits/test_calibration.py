@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from audits.engine import drift
+from audits.engine import drift, target
+from audits.engine.profile import edges as engine_edges
 from tests.audits.profile_builders import FINE, reference_edges
 
 ALPHA = 0.05
@@ -195,3 +196,98 @@ def test_categorical_effect_sizes_do_not_warn_on_samples_of_one_distribution(n):
     js = [drift.jensen_shannon(as_counts(r), as_counts(c)) for r, c in zip(ref_rows, cur_rows)]
     ps = [drift.psi(r, c) for r, c in zip(ref_rows, cur_rows)]
     assert max(js) < 0.1 and max(ps) < 0.1, (max(js), max(ps))
+
+
+# ---------------------------------------------------------------------------------------------
+# Feature–label correlation: false leak alarms on samples of one joint distribution
+# ---------------------------------------------------------------------------------------------
+#
+# The target_correlation check compares each feature's rank correlation with the label between
+# training and a batch; its p-value (audits/engine/target.py: rank_change_pvalue) vetoes changes that
+# sampling noise explains. Here reference and batch are drawn from the SAME joint distribution, with
+# skewed and heavy-tailed features (log-normal σ = 1.5, Pareto α = 1.1, so no finite variance) and a
+# label that depends on the feature or not, and go through the check's own statistics: the
+# reference's edges (engine_edges.reference_edges), the rank scores and power sums (target._pair_stats on
+# target.rank_score), the test. A calibrated test rejects ~ALPHA of the pairs.
+
+
+def heavy_feature(rng, kind: str, size) -> tuple[np.ndarray, np.ndarray]:
+    """(feature values, a normal latent that the label may depend on)."""
+    z = rng.normal(size=size)
+    if kind == "lognormal":
+        return np.exp(1.5 * z), z
+    if kind == "pareto":  # Pareto α = 1.1 by the inverse CDF of the latent's normal CDF
+        return (1 - stats.norm.cdf(z)) ** (-1 / 1.1), z
+    return z, z
+
+
+def label_for(rng, latent: np.ndarray, link: str) -> np.ndarray:
+    if link == "none":
+        return (rng.random(latent.shape) < 0.3).astype(float)
+    if link == "binary":  # a logistic link on the latent: rank correlation ≈ 0.4
+        return (rng.random(latent.shape) < 1 / (1 + np.exp(1 - 1.2 * latent))).astype(float)
+    return np.exp(latent + rng.normal(size=latent.shape))  # a log-normal numeric label (e.g. revenue)
+
+
+def correlation_pvalues(rng, kind: str, link: str, n_ref: int, n_cur: int, pairs: int) -> np.ndarray:
+    x, z = heavy_feature(rng, kind, (pairs, n_ref + n_cur))
+    y = label_for(rng, z, link)
+    pvalues = np.empty(pairs)
+    for i in range(pairs):
+        xr, xc, yr, yc = x[i, :n_ref], x[i, n_ref:], y[i, :n_ref], y[i, n_ref:]
+        x_edges = engine_edges.reference_edges(xr)[0]
+        if link == "numeric":  # a numeric label is ranked on its own reference edges
+            y_edges = engine_edges.reference_edges(yr)[0]
+            yr, yc = target.rank_score(yr, y_edges), target.rank_score(yc, y_edges)
+        ref = target._pair_stats(target.rank_score(xr, x_edges), yr)
+        cur = target._pair_stats(target.rank_score(xc, x_edges), yc)
+        pvalues[i] = target.rank_change_pvalue(ref, cur)
+    return pvalues
+
+
+@pytest.mark.parametrize(
+    "kind, link",
+    [(k, link) for k in ("lognormal", "pareto") for link in ("none", "binary", "numeric")] + [("normal", "binary")],
+)
+@pytest.mark.parametrize("n_ref, n_cur", [(300, 300), (2_000, 1_000)])
+def test_rank_correlation_false_leak_rate_is_alpha_on_skewed_data(kind, link, n_ref, n_cur):
+    seed = 8000 + 100 * ["lognormal", "pareto", "normal"].index(kind) + 10 * ["none", "binary", "numeric"].index(link)
+    pvalues = correlation_pvalues(np.random.default_rng(seed + n_ref), kind, link, n_ref, n_cur, PAIRS)
+    rate = float(np.mean(pvalues < ALPHA))
+    assert abs(rate - ALPHA) <= TOLERANCE, rate
+    assert np.mean(pvalues < 0.01) <= 0.01 + TOLERANCE / 2  # the check's own noise level (drift_noise_pvalue)
+
+
+def test_pearson_with_fishers_z_is_the_mistake_on_heavy_tailed_data():
+    """Why ranks: on Pareto features with a log-normal label, pairs of one joint distribution,
+    Pearson's r compared with Fisher's z (variance 1/(n − 3), right only for normal data) rejects
+    "same correlation" most of the time; r is decided by where the few largest values fell."""
+    n, pairs = 300, PAIRS
+    rng = np.random.default_rng(8500)
+    x, z = heavy_feature(rng, "pareto", (pairs, 2 * n))
+    y = label_for(rng, z, "numeric")
+    xa, xb, ya, yb = x[:, :n], x[:, n:], y[:, :n], y[:, n:]
+
+    def rows_r(a, b):
+        a, b = a - a.mean(axis=1, keepdims=True), b - b.mean(axis=1, keepdims=True)
+        return (a * b).sum(axis=1) / np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
+
+    fisher = np.abs(np.arctanh(rows_r(xa, ya)) - np.arctanh(rows_r(xb, yb))) / np.sqrt(2 / (n - 3))
+    assert np.mean(2 * stats.norm.sf(fisher) < ALPHA) > 0.5
+
+
+def test_a_label_copied_into_a_feature_with_noise_is_found_at_300_rows():
+    """Power: a batch whose feature is the label plus noise (a leak) against training where the
+    feature was weakly linked: the rank correlation jumps past the 0.2 warning line and the test
+    rules out noise in every pair."""
+    rng = np.random.default_rng(8600)
+    n, pairs = 300, 50
+    for _ in range(pairs):
+        x, z = heavy_feature(rng, "lognormal", 2 * n)
+        y = label_for(rng, z, "none")
+        leak = np.exp(1.5 * (2 * y[n:] - 1 + rng.normal(0, 0.5, n)))  # filled in after the outcome, on x's scale
+        edges = engine_edges.reference_edges(x[:n])[0]
+        ref = target._pair_stats(target.rank_score(x[:n], edges), y[:n])
+        cur = target._pair_stats(target.rank_score(leak, edges), y[n:])
+        jump = target.spearman(cur)["r"] - target.spearman(ref)["r"]
+        assert jump >= 0.2 and target.rank_change_pvalue(ref, cur) < 0.01, jump

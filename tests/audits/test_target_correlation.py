@@ -2,17 +2,21 @@
 feature whose link with the label jumps may carry the label (a leak); one whose link falls has drifted
 or broken. The statistics are mergeable, so a file profiled in chunks or partitions says the same."""
 
+import importlib.util
 import json
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats as scipy_stats
 
 from audits.engine import audit, checks, sources, target
 from audits.engine.checks import verdict
 from audits.engine.columns import ColumnSpec
 from audits.engine.profile import merge_profiles, profile_edges, profile_frame
+from audits.engine.profile.edges import reference_edges
 from audits.engine.suite import ColumnRules, Suite
 from demo.batches import clean_batch
 
@@ -52,19 +56,25 @@ def only(findings, column):
 # ---------------------------------------------------------------------------------------------
 
 
-def test_the_stored_statistics_give_numpys_correlation_even_far_from_zero():
+@pytest.mark.parametrize("n, holes, tolerance", [(900, False, 1e-9), (20_000, True, 2e-3)])
+def test_the_stored_statistics_give_spearmans_rank_correlation_on_heavy_tailed_data(n, holes, tolerance):
+    """With at most 999 distinct values each value is its own bin, so the score is the rank and ρ is
+    scipy's to the last digits; beyond that the ranks are the training percentiles (1,000 bins, over
+    all of a column's values, also those whose label is missing), which move ρ by well under 0.002."""
     rng = np.random.default_rng(1)
-    x = rng.normal(1e6, 1.0, 5000)  # a large mean next to a small spread: raw sums would lose the digits
-    y = 0.3 * (x - 1e6) + rng.normal(0, 1, 5000) + 5e5
-    x[::9] = np.nan
-    y[::13] = np.nan
+    x = rng.pareto(1.1, n) * 1e6  # heavy-tailed, far from zero
+    y = np.log1p(x) + rng.normal(0, 3, n)
+    if holes:
+        x[::9] = np.nan
+        y[::13] = np.nan
     frame = pd.DataFrame({"x": x, "y": y})
-    stats = profile_frame(frame, [ColumnSpec("x", "numeric")], target_column="y")["target"]
+    stats = profile_frame(frame, [ColumnSpec("x", "numeric"), ColumnSpec("y", "numeric")], target_column="y")["target"]
     both = ~np.isnan(x) & ~np.isnan(y)
-    expected = np.corrcoef(x[both], y[both])[0, 1]
+    expected = scipy_stats.spearmanr(x[both], y[both]).statistic
     got = target.association(stats["features"]["x"])
-    assert got["n"] == both.sum() and stats["labelled"] == (~np.isnan(y)).sum()
-    assert got["value"] == pytest.approx(expected, rel=1e-9, abs=1e-12)
+    assert got["measure"] == "spearman" and got["n"] == both.sum() and stats["labelled"] == (~np.isnan(y)).sum()
+    assert got["value"] == pytest.approx(expected, abs=tolerance)
+    assert got["value"] != pytest.approx(np.corrcoef(x[both], y[both])[0, 1], abs=0.1)  # Pearson's r is another story
 
 
 def test_eta_equals_a_direct_computation_and_its_chance_correction():
@@ -126,9 +136,9 @@ def test_merged_chunks_equal_one_pass():
     for name, fa in a["features"].items():
         fb = b["features"][name]
         if fa["kind"] == "numeric":
-            assert fb["n"] == fa["n"]
-            for key in ("mean_x", "mean_y", "cxx", "cyy", "cxy"):
-                assert fb[key] == pytest.approx(fa[key], rel=1e-9, abs=1e-9), (name, key)
+            assert fb["n"] == fa["n"] and fb["sums"].keys() == fa["sums"].keys() == set(target.MONOMIALS)
+            for key, value in fa["sums"].items():
+                assert fb["sums"][key] == pytest.approx(value, rel=1e-12), (name, key)
         else:
             assert fb["groups"].keys() == fa["groups"].keys()
             for k, g in fa["groups"].items():
@@ -140,14 +150,18 @@ def test_merged_chunks_equal_one_pass():
 
 
 def test_a_file_read_in_small_chunks_gives_the_same_statistics_as_one_read(tmp_path):
+    """Read in chunks, a reference takes its bins from a (randomised) quantile sketch instead of exact
+    quantiles, so a rank read from them may differ by a bin or two: ρ by far less than any threshold
+    (measured: at most 0.0014 over 15 reads)."""
     frame = signups(5_000, seed=5)
     path = tmp_path / "training.csv"
     frame.to_csv(path, index=False)
     one = sources.profile_source(path, "csv", SPECS, target_column=LABEL, chunk_rows=1_000_000)["target"]
     many = sources.profile_source(path, "csv", SPECS, target_column=LABEL, chunk_rows=700)["target"]
     for name in one["features"]:
+        exact = 1e-12 if one["features"][name]["kind"] == "categorical" else 5e-3
         assert target.association(many["features"][name])["value"] == pytest.approx(
-            target.association(one["features"][name])["value"], abs=1e-12
+            target.association(one["features"][name])["value"], abs=exact
         )
     assert one["features"]["meeting_minutes"]["n"] == 5_000
 
@@ -215,7 +229,7 @@ def test_a_feature_that_lost_its_link_with_the_label_is_flagged_as_drift():
     finding = only(target_correlation(ref, cur), "days_active")
     assert finding.status == "warn"
     assert "fell" in finding.message and "hints at drift or a broken feature" in finding.message
-    assert finding.details["reference"] > 0.7 and abs(finding.value) < 0.1
+    assert finding.details["reference"] > 0.55 and abs(finding.value) < 0.1  # ranks against a 0/1 label: at most ~0.87
 
 
 def test_a_categorical_feature_that_starts_to_decide_the_label_is_flagged():
@@ -245,7 +259,7 @@ def test_a_change_in_a_tiny_batch_that_noise_explains_does_not_warn():
         current["y"] = 0.3 * current["x"] + r.normal(size=20)
         if abs(np.corrcoef(current["x"], current["y"])[0, 1] - 0.29) > 0.25:
             break
-    specs = [ColumnSpec("x", "numeric")]
+    specs = [ColumnSpec("x", "numeric"), ColumnSpec("y", "numeric")]
     ref = profile_frame(reference, specs, target_column="y")
     cur = profile_frame(current, specs, edges=profile_edges(ref), target_column="y")
     (finding,) = checks.target_correlation_findings(ref, cur, Suite())
@@ -355,3 +369,61 @@ def without_sketches(profile):
 
 def target_correlation(ref, cur):
     return checks.target_correlation_findings(ref, cur, Suite())
+
+
+# ---------------------------------------------------------------------------------------------
+# Skewed real data: no false leak alarms
+# ---------------------------------------------------------------------------------------------
+
+
+def breast_cancer() -> pd.DataFrame:
+    """The Wisconsin breast cancer data shipped inside scikit-learn (569 rows, 30 numeric features,
+    several heavy-tailed: skewness up to 5.4; label 0/1), read as a CSV without importing sklearn."""
+    here = importlib.util.find_spec("sklearn").submodule_search_locations[0]
+    raw = pd.read_csv(Path(here) / "datasets" / "data" / "breast_cancer.csv", skiprows=1, header=None)
+    return raw.set_axis([f"f{i}" for i in range(30)] + ["label"], axis=1)
+
+
+def test_random_halves_of_a_small_skewed_data_set_raise_no_more_leak_alarms_than_chance():
+    """A user audits one random half of a real data set against the other, 50 times: nothing
+    changed, so a warning is a false alarm. With Pearson's r and Fisher's z, the most skewed
+    features ("area error", "concavity error") had p < 0.01 in about a quarter of the splits and
+    one of them warned in 11 of 50. Rank correlations with a variance taken from the data keep every
+    feature at the noise level the suite names (drift_noise_pvalue = 0.01)."""
+    frame = breast_cancer()
+    features = list(frame.columns[:30])
+    specs = [ColumnSpec(c, "numeric") for c in features] + [ColumnSpec("label", "categorical")]
+    suite = Suite()
+    alpha = suite.rules_for("f0", "numeric").drift_noise_pvalue
+    warned, significant = np.zeros(30, int), np.zeros(30, int)
+    leaks = 0
+    for seed in range(50):
+        order = np.random.default_rng(seed).permutation(len(frame))
+        half, other = frame.iloc[order[:284]], frame.iloc[order[284:]]
+        edges = {c: reference_edges(half[c].to_numpy())[0] for c in features}
+        ref = {"target": target.target_stats(half, specs, "label", edges)}
+        cur = {"target": target.target_stats(other, specs, "label", edges)}
+        for finding in checks.target_correlation_findings(ref, cur, suite):
+            i = features.index(finding.column)
+            warned[i] += finding.status != "pass"
+            significant[i] += finding.details["pvalue"] < alpha
+            leaks += finding.status != "pass" and "leak" in finding.message
+    skewed = [features.index(c) for c in frame[features].skew().nlargest(2).index]
+    assert significant[skewed].max() <= 3, significant[skewed]  # 50 × 0.01, plus binomial noise
+    assert warned.max() <= 2, warned
+    assert leaks <= alpha * 50 * 30, leaks
+
+
+def test_a_reference_with_pearsons_statistics_from_an_older_keel_asks_to_be_rebuilt():
+    ref, cur = reference_and(signups(1_000, seed=30))
+    ref["target"]["features"]["days_active"] = {
+        "kind": "numeric",
+        "n": 20_000,
+        "mean_x": 20.0,
+        "mean_y": 0.2,
+        "cxx": 7.2e5,
+        "cyy": 3.2e3,
+        "cxy": 2.6e3,
+    }
+    finding = only(target_correlation(ref, cur), "days_active")
+    assert (finding.status, finding.severity) == ("not_checked", "info") and "rebuild it" in finding.message

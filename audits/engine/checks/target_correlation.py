@@ -21,14 +21,18 @@ def target_correlation_findings(
     reference: Mapping, current: Mapping, suite: Suite, *, skip: Iterable[str] = (), label: str | None = None
 ) -> list[Finding]:
     """One ``target_correlation`` finding per feature whose label statistics ("target", see
-    audits/engine/target.py) are in both profiles: Pearson's r for a numeric feature, the correlation
-    ratio η (corrected for chance) for a categorical one, training against this batch.
+    audits/engine/target.py) are in both profiles: Spearman's rank correlation ρ for a numeric
+    feature (ranks read from the reference's bins), the correlation ratio η (corrected for chance) for
+    a categorical one, training against this batch.
 
-    Effect size sets the status: |Δ| ≥ the column's target_corr_warn warns, ≥ target_corr_fail (if
-    set) fails; severity warning unless overridden. A rise in |correlation| hints at a leak (a feature
-    that carries the label), a fall at drift or a broken feature. The change's p-value (Fisher's z for
-    r, an interaction F-test for η) only vetoes a warning that sampling noise explains, like drift;
-    where no test is possible (fewer than 4 labelled pairs, fewer than two categories shared with
+    Effect size sets the status: |Δρ| (or |Δη|) ≥ the column's target_corr_warn warns, ≥
+    target_corr_fail (if set) fails; severity warning unless overridden. A rise in |correlation|
+    hints at a leak (a feature that carries the label), a fall at drift or a broken feature. A rank
+    correlation is unmoved by skew and outliers, so on heavy-tailed features the change measures the
+    link itself, not where a few large values fell. The change's p-value (Fisher's z on ρ with each
+    side's variance from its own fourth moments, valid for any distribution; an interaction F-test for
+    η) only vetoes a warning that sampling noise explains, like drift; where no test is possible
+    (fewer than target.MIN_TEST_PAIRS labelled pairs, fewer than two categories shared with
     training) a change is only noted (info), since it cannot be told from chance.
 
     A batch without labels (no "target", or no labelled row) gets no finding: incoming batches are
@@ -95,8 +99,15 @@ def _target_finding(feature: str, label: str, ref: Mapping, cur: Mapping, rules:
     severity = _severity(rules, "target_correlation")
     warn_at, fail_at = rules.target_corr_warn, rules.target_corr_fail
     a_ref, a_cur = target.association(ref), target.association(cur)
-    measure = "correlation" if cur["kind"] == "numeric" else "association (correlation ratio η)"
+    measure = "rank correlation (Spearman's ρ)" if cur["kind"] == "numeric" else "association (correlation ratio η)"
     subject = f"{feature}'s {measure} with {label}"
+    if cur["kind"] == "numeric" and "sums" not in ref:
+        return _not_checked(
+            feature,
+            f"{subject} is not compared: the training reference keeps Pearson's r from an older Keel; "
+            f"rebuild it to compare rank correlations.",
+            details={"label": label},
+        )
     if a_ref is None or a_cur is None:
         side = "training" if a_ref is None else "this batch"
         return _not_checked(
@@ -126,11 +137,11 @@ def _target_finding(feature: str, label: str, ref: Mapping, cur: Mapping, rules:
             reference_groups=a_ref["groups"],
             current_groups=a_cur["groups"],
         )
-    signed = "+.2f" if a_cur["measure"] == "pearson" else ".2f"
+    signed = "+.2f" if a_cur["measure"] == "spearman" else ".2f"
     moved = f"from {r0:{signed}} in training to {r1:{signed}}"
     if r0 * r1 < 0:
         moved += " (its sign reversed)"
-    test_text = {"fisher_z": "Fisher z", "interaction_f": "Interaction F"}[test]
+    test_text = {"rank_z": "Rank-correlation z", "interaction_f": "Interaction F"}[test]
     tail = f"{test_text} p {_pvalue(pvalue)}; {PVALUE_NOTE}."
     if fail_at is not None and effect >= fail_at:
         status, limit = "fail", f"fail at {fail_at:g}"

@@ -46,6 +46,7 @@ def profile_frame(
     chunks themselves.)"""
     ts_now = _now(now)
     columns = {}
+    fine_edges = {}  # each numeric column's fine edges, which the label statistics rank on
     for spec in specs:
         if spec.name not in frame.columns:
             continue
@@ -56,6 +57,7 @@ def profile_frame(
                 fine, psi = reference_edges(x)
             else:
                 fine, psi = edges.get(spec.name, ([], []))
+            fine_edges[spec.name] = fine
             columns[spec.name] = _profile_numeric(s, fine, psi)
         elif spec.kind == "categorical":
             columns[spec.name] = _profile_categorical(s)
@@ -67,7 +69,7 @@ def profile_frame(
             columns[spec.name] = _profile_id(s, duplicates=_id_duplicates)
     profile = {"rows": int(len(frame)), "columns": columns}
     if target_column is not None and target_column in frame.columns:
-        profile["target"] = target_stats(frame, specs, target_column)
+        profile["target"] = target_stats(frame, specs, target_column, fine_edges)
     return profile
 
 

@@ -70,7 +70,7 @@ def profile_reference_chunks(
     `edge_chunks`, if given, replaces chunks() in pass 1 (e.g. a reader of the numeric columns only).
     `progress`, if given, receives a monotone row figure ending at the total rows: half the rows read
     in pass 1, then half the total plus half the rows profiled in pass 2.
-    `target_column` is passed to profile_frame in pass 2 (label statistics need no edges).
+    `target_column` is passed to profile_frame in pass 2 (label statistics rank on pass 1's edges).
     """
     numeric = [s for s in specs if s.kind == "numeric"]
     collectors = {s.name: _EdgeCollector() for s in numeric}
