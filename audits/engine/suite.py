@@ -148,7 +148,8 @@ class Suite:
 
     Volume: a batch's row count divided by the median of the last ``history_batches`` batches must
     lie in [volume_ratio_min, volume_ratio_max] (else it fails), and its z-score against them must
-    stay within ±volume_z_max (else it warns).
+    stay within ±volume_z_max (else it warns); either only when the batches' own variation does not
+    explain it, and not before 5 earlier batches (checks/volume_schema.py).
     """
 
     columns: dict[str, ColumnRules] = field(default_factory=dict)

@@ -106,7 +106,7 @@ def test_share_changes_and_missing_common_values_warn():
     finding = only(checks.quality_findings(ref, cur, suggest_suite(ref)), "category_shares")
     assert finding.status == "warn" and finding.severity == "warning"
     assert "'meeting' moved from 60.0% to 78.0%" in finding.message
-    assert "'meetup' (5.0% in training)" in finding.message
+    assert "'meetup' (5.0% in training, 50 rows expected)" in finding.message
 
 
 # ---------------------------------------------------------------------------------------------
@@ -359,7 +359,10 @@ def test_volume_ratio_against_the_median_of_recent_batches():
     low = checks.volume_findings(3_000, 300_000, history, suite)
     ratio = only(low, "volume")
     assert (ratio.status, ratio.severity) == ("fail", "error")
-    assert ratio.message == "3,000 rows is 0.30× the median of the last 5 batches (10,000); expected 0.50–2.00×."
+    assert ratio.message == (
+        "3,000 rows is 0.30× the median of the last 5 batches (10,000); expected 0.50–2.00× "
+        "(p < 0.001 against their own variation)."
+    )
     assert only(low, "volume_bytes").status == "warn"
     normal = checks.volume_findings(10_500, 1_050_000, history, suite)
     assert verdict(normal) == "pass"
@@ -378,7 +381,7 @@ def test_volume_zscore_warns_when_the_ratio_is_still_fine():
 def test_volume_without_history_is_information_and_an_empty_batch_fails():
     first = checks.volume_findings(3_000, 10**5, [], Suite())
     assert [(f.status, f.severity) for f in first] == [("not_checked", "info")]
-    assert "No earlier batches" in first[0].message
+    assert "not enough history: 0 of 5 batches" in first[0].message
     assert verdict(checks.volume_findings(0, 10, [(100, 10)], Suite())) == "fail"
 
 

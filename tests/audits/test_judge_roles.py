@@ -162,7 +162,7 @@ def test_processing_that_nulls_half_the_values_is_an_error_unless_the_suite_soft
 
 
 def test_a_batch_keeps_its_volume_check_and_plain_drift():
-    findings, _ = judged(signups(2_000, seed=36), history=[(2_000, 160_000)] * 3)
+    findings, _ = judged(signups(2_000, seed=36), history=[(2_000, 160_000)] * 5)
     assert of(findings, "volume")[0].status == "pass"
     assert {f.column for f in of(findings, "drift")} >= {"plan", "meeting_minutes", LABEL}
     assert of(findings, "skew_drift") == [] and of(findings, "skew_processing") == []

@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from .. import drift
 from ..profile import EXTREME_MAGNITUDE
 from ..suite import ColumnRules, Suite
-from .findings import Finding, _null_share, _num, _pct, _rows, _severity, _tripped
+from . import noise
+from .findings import Finding, _null_share, _num, _pct, _pvalue, _rows, _severity, _tripped
 from .text import text_findings
 from .timestamps import timestamp_findings
 
@@ -59,6 +60,9 @@ def quality_findings(reference: Mapping, current: Mapping, suite: Suite, *, now=
 
 
 def _null_finding(name, reference, ref, current, cur, rules: ColumnRules) -> Finding:
+    """Fails above the suite's limit, warns on a rise over the reference's share; either passes
+    when sampling noise explains the rise (a one-sided two-sample test of the null counts, p at or
+    above the column's drift_noise_pvalue), unless the reference's own share is above the limit."""
     severity = _severity(rules, "nulls")
     share = _null_share(current, cur)
     ref_share = _null_share(reference, ref) if ref is not None else None
@@ -66,30 +70,64 @@ def _null_finding(name, reference, ref, current, cur, rules: ColumnRules) -> Fin
     base = f"{name} is null in {_pct(share)} of rows ({_num(nulls)})"
     ref_text = f"reference {_pct(ref_share)}" if ref_share is not None else "no reference"
     details = {"null_share": share, "reference_null_share": ref_share, "nulls": nulls}
+    pvalue = None
+    if ref is not None:
+        pvalue = noise.count_rise_pvalue(nulls, _rows(current, cur), int(ref.get("nulls") or 0), _rows(reference, ref))
+        details["null_rise_pvalue"] = pvalue
+    noise_text = (
+        f"no more than sampling noise explains on {_num(_rows(current, cur))} rows "
+        f"(p {_pvalue(pvalue)}; a finding needs p < {rules.drift_noise_pvalue:g})"
+    )
     if rules.max_null_share is not None and share > rules.max_null_share:
+        if _beyond_noise(pvalue, rules) or (ref_share is not None and ref_share > rules.max_null_share):
+            return Finding(
+                "nulls",
+                name,
+                severity,
+                "fail",
+                f"{base}, above the limit of {_pct(rules.max_null_share)} ({ref_text}).",
+                share,
+                rules.max_null_share,
+                details,
+            )
         return Finding(
             "nulls",
             name,
             severity,
-            "fail",
-            f"{base}, above the limit of {_pct(rules.max_null_share)} ({ref_text}).",
+            "pass",
+            f"{base}, above the limit of {_pct(rules.max_null_share)} but {noise_text} ({ref_text}).",
             share,
             rules.max_null_share,
             details,
         )
     if rules.max_null_increase is not None and ref_share is not None and share - ref_share > rules.max_null_increase:
+        rise = f"{base}, up {_pct(share - ref_share)} points from the {ref_text}"
+        if not _beyond_noise(pvalue, rules):
+            return Finding(
+                "nulls",
+                name,
+                severity,
+                "pass",
+                f"{rise}: {noise_text}.",
+                share - ref_share,
+                rules.max_null_increase,
+                details,
+            )
         return Finding(
             "nulls",
             name,
             severity,
             "warn",
-            f"{base}, up {_pct(share - ref_share)} points from the {ref_text} "
-            f"(warning above +{_pct(rules.max_null_increase)}).",
+            f"{rise} (warning above +{_pct(rules.max_null_increase)}).",
             share - ref_share,
             rules.max_null_increase,
             details,
         )
     return Finding("nulls", name, severity, "pass", f"{base} ({ref_text}).", share, rules.max_null_share, details)
+
+
+def _beyond_noise(pvalue, rules: ColumnRules) -> bool:
+    return pvalue is None or pvalue < rules.drift_noise_pvalue
 
 
 def _extreme_finding(name, ref, current, cur, rules: ColumnRules) -> Finding:
@@ -350,58 +388,91 @@ def _categorical_findings(name, ref, cur, rules: ColumnRules) -> list[Finding]:
             )
 
     if ref and ref_total and total and rules.max_share_change is not None:
-        severity = _severity(rules, "category_shares")
-        changes = []
-        for v in set(ref_counts) | set(counts):
-            r, c = ref_counts.get(v, 0) / ref_total, counts.get(v, 0) / total
-            changes.append((abs(c - r), v, r, c))
-        changes.sort(key=lambda t: (-t[0], t[1]))
-        missing = sorted(
-            (v for v in ref_counts if v not in counts and v != drift.OTHER and ref_counts[v] / ref_total >= 0.01),
-            key=lambda v: (-ref_counts[v], v),
-        )
-        top = [{"value": v, "reference_share": r, "share": c} for _, v, r, c in changes[:5]]
-        details = {"changes": top, "missing_categories": missing}
-        biggest = changes[0] if changes else (0.0, None, 0.0, 0.0)
-        if biggest[0] > rules.max_share_change or missing:
-            parts = []
-            if biggest[0] > rules.max_share_change:
-                parts.append(
-                    f"'{biggest[1]}' moved from {_pct(biggest[2])} to {_pct(biggest[3])} of rows "
-                    f"(more than {_pct(rules.max_share_change)} points)"
-                )
-            if missing:
-                parts.append(
-                    "values common in training are absent: "
-                    + ", ".join(f"'{v}' ({_pct(ref_counts[v] / ref_total)} in training)" for v in missing[:5])
-                )
-            out.append(
-                Finding(
-                    "category_shares",
-                    name,
-                    severity,
-                    _tripped(severity),
-                    f"{name}: " + "; ".join(parts) + ".",
-                    biggest[0],
-                    rules.max_share_change,
-                    details,
-                )
-            )
-        else:
-            out.append(
-                Finding(
-                    "category_shares",
-                    name,
-                    severity,
-                    "pass",
-                    f"{name}: no value's share moved more than {_pct(rules.max_share_change)} points "
-                    f"(largest: '{biggest[1]}', {_pct(biggest[2])} → {_pct(biggest[3])}).",
-                    biggest[0],
-                    rules.max_share_change,
-                    details,
-                )
-            )
+        out.append(_share_finding(name, ref_counts, counts, rules))
     return out
+
+
+def _share_finding(name, ref_counts: dict, counts: dict, rules: ColumnRules) -> Finding:
+    """``category_shares``: the value whose share moved most, past ``max_share_change``, and values
+    common in training (1% or more) absent from the batch. Sampling noise vetoes each: a move when
+    the chi-squared homogeneity test of the whole column has p at or above the column's
+    drift_noise_pvalue, an absence when the chance of the batch holding none of the value's rows
+    (a one-sided exact test, times the number of common values: Bonferroni) does; a value training
+    predicts on a row or two is absent by chance all the time."""
+    severity = _severity(rules, "category_shares")
+    total, ref_total = sum(counts.values()), sum(ref_counts.values())
+    changes = []
+    for v in set(ref_counts) | set(counts):
+        r, c = ref_counts.get(v, 0) / ref_total, counts.get(v, 0) / total
+        changes.append((abs(c - r), v, r, c))
+    changes.sort(key=lambda t: (-t[0], t[1]))
+    common = [v for v in ref_counts if v != drift.OTHER and ref_counts[v] / ref_total >= 0.01]
+    absent = sorted((v for v in common if v not in counts), key=lambda v: (-ref_counts[v], v))
+    absence_p = {v: min(1.0, len(common) * noise.absence_pvalue(ref_counts[v], ref_total, total)) for v in absent}
+    missing = [v for v in absent if _beyond_noise(absence_p[v], rules)]
+    by_chance = [v for v in absent if v not in missing]
+    _, chi2_p, _ = drift.chi2_homogeneity(ref_counts, counts)
+    top = [{"value": v, "reference_share": r, "share": c} for _, v, r, c in changes[:5]]
+    details = {
+        "changes": top,
+        "missing_categories": missing,
+        "absent_by_chance": by_chance,
+        "absence_pvalues": {v: absence_p[v] for v in absent[:50]},
+        "chi2_pvalue": chi2_p,
+        "noise_pvalue": rules.drift_noise_pvalue,
+    }
+    biggest = changes[0] if changes else (0.0, None, 0.0, 0.0)
+    moved = f"'{biggest[1]}' moved from {_pct(biggest[2])} to {_pct(biggest[3])} of rows"
+    over = biggest[0] > rules.max_share_change
+    parts, noise_parts = [], []
+    if over and _beyond_noise(chi2_p, rules):
+        parts.append(f"{moved} (more than {_pct(rules.max_share_change)} points; chi-squared p {_pvalue(chi2_p)})")
+    elif over:
+        noise_parts.append(
+            f"{moved}, no more than sampling noise explains on {_num(total)} rows (chi-squared p {_pvalue(chi2_p)})"
+        )
+    if missing:
+        parts.append(
+            "values common in training are absent: "
+            + ", ".join(
+                f"'{v}' ({_pct(ref_counts[v] / ref_total)} in training, "
+                f"{_expected(ref_counts[v], ref_total, total)} rows expected)"
+                for v in missing[:5]
+            )
+        )
+    if by_chance:
+        noise_parts.append(
+            ", ".join(
+                f"'{v}' is absent, but training predicts it on {_expected(ref_counts[v], ref_total, total)} rows"
+                for v in by_chance[:5]
+            )
+            + f": too few to call {'it' if len(by_chance) == 1 else 'them'} missing"
+        )
+    if parts:
+        return Finding(
+            "category_shares",
+            name,
+            severity,
+            _tripped(severity),
+            f"{name}: " + "; ".join(parts) + ".",
+            biggest[0],
+            rules.max_share_change,
+            details,
+        )
+    if noise_parts:
+        message = f"{name}: " + "; ".join(noise_parts) + f" (a finding needs p < {rules.drift_noise_pvalue:g})."
+    else:
+        message = (
+            f"{name}: no value's share moved more than {_pct(rules.max_share_change)} points "
+            f"(largest: '{biggest[1]}', {_pct(biggest[2])} → {_pct(biggest[3])})."
+        )
+    return Finding("category_shares", name, severity, "pass", message, biggest[0], rules.max_share_change, details)
+
+
+def _expected(ref_hits: int, ref_rows: int, rows: int) -> str:
+    """The rows a batch of ``rows`` would hold at the reference's share, as a reviewer reads it."""
+    expected = rows * ref_hits / ref_rows
+    return _num(round(expected)) if expected >= 10 else f"{expected:.1f}"
 
 
 def _id_findings(name, current, cur, rules: ColumnRules) -> list[Finding]:
