@@ -189,3 +189,19 @@ def test_ordinary_data_raises_no_extreme_value_warning():
     assert "null_reasons" not in profile["columns"]["x"]
     finding = next(f for f in checks.quality_findings(profile, profile, Suite()) if f.check == "extreme_values")
     assert finding.status == "pass"
+
+
+def test_a_small_batch_is_compared_on_its_values_but_the_stored_audit_does_not_keep_them(
+    upsell_small_reference, api_as, pipeline, django_capture_on_commit_callbacks
+):
+    job = send(api_as, pipeline, to_csv(batch_with([])), django_capture_on_commit_callbacks)
+
+    assert job.state == AuditState.SUCCEEDED, job.error
+    drift = job.findings.get(check_name="drift", column="meeting_minutes")
+    assert drift.details["exact"] is True  # KS and Wasserstein on the values, as scipy computes them
+    stored = stored_strictly(raw_profile(AuditJob, job.pk))["columns"]
+    assert not [name for name, column in stored.items() if "values" in column]
+    report = api_as(pipeline).get(f"/api/v1/audits/{job.pk}/report.json").json()
+    assert "values" not in report["profile"]["columns"]["meeting_minutes"]
+    reference = ReferenceProfile.objects.get(version__model=job.model)
+    assert "values" in reference.profile["columns"]["meeting_minutes"]  # later audits compare on them
