@@ -27,8 +27,8 @@ from registry.models import ModelVersion, RegisteredModel
 
 from ..engine import audit as engine
 from ..engine.checks import json_safe
-from ..engine.profile import without_kept_values
 from ..engine.columns import ColumnSpec
+from ..engine.profile import without_kept_values
 from ..engine.suite import Suite, suggest_suite
 from ..models import (
     AuditJob,
