@@ -98,3 +98,16 @@ def test_every_warning_or_failure_heads_with_a_value_on_the_failing_side_of_its_
                 "median",
                 "mean",
             )
+
+
+def test_a_category_share_finding_tripped_by_an_absent_value_heads_with_the_count_of_absent_values():
+    reference, current = _frames(np.random.default_rng(4), n=1_000)
+    reference["plan"] = np.random.default_rng(5).choice(["free", "pro", "team"], 1_000, p=[0.57, 0.38, 0.05])
+    current["plan"] = np.random.default_rng(6).choice(["free", "pro"], 1_000, p=[0.6, 0.4])
+    ref, cur = _profiles(reference, current)
+    finding = next(f for f in quality_findings(ref, cur, Suite()) if f.check == "category_shares")
+    assert finding.status in ("warn", "fail") and finding.details["missing_categories"] == ["team"]
+    # No share moved past its limit (team's 5% went elsewhere); the absence of 'team' decided it.
+    assert finding.details["headline"] == {"statistic": "missing_categories", "fails": "above"}
+    assert (finding.value, finding.threshold) == (1, 0)
+    assert _on_failing_side(finding)

@@ -449,16 +449,15 @@ def _share_finding(name, ref_counts: dict, counts: dict, rules: ColumnRules) -> 
             + f": too few to call {'it' if len(by_chance) == 1 else 'them'} missing"
         )
     if parts:
-        return Finding(
-            "category_shares",
-            name,
-            severity,
-            _tripped(severity),
-            f"{name}: " + "; ".join(parts) + ".",
-            biggest[0],
-            rules.max_share_change,
-            details,
-        )
+        # The headline is what tripped: the share move, or else how many common values are absent.
+        if over and _beyond_noise(chi2_p, rules):
+            details["headline"] = {"statistic": "largest_share_change", "fails": "above"}
+            value, limit = biggest[0], rules.max_share_change
+        else:
+            details["headline"] = {"statistic": "missing_categories", "fails": "above"}
+            value, limit = len(missing), 0
+        message = f"{name}: " + "; ".join(parts) + "."
+        return Finding("category_shares", name, severity, _tripped(severity), message, value, limit, details)
     if noise_parts:
         message = f"{name}: " + "; ".join(noise_parts) + f" (a finding needs p < {rules.drift_noise_pvalue:g})."
     else:
