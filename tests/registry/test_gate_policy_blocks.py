@@ -175,7 +175,9 @@ def test_a_change_of_model_family_on_honest_features_is_not_a_leak(
     trees = add_version(upsell, pipeline, trained["trees_honest"])
     request = gate(trees, pipeline, holdout, django_capture_on_commit_callbacks)
 
-    assert request.state == PromotionState.AWAITING_APPROVAL, request.failure_reasons
+    # Trees refuse values beyond float32's range (the ±1e300 perturbation) where the linear model
+    # scores them, so the robustness rule may hold the request; the leak rule must not.
+    assert not [reason for reason in request.failure_reasons if "minor in production" in reason]
     usage = next(r for r in request.evidence["importance"] if r["feature"] == "usage")
     # The raw value jumped (the linear model could not use usage's square) and usage rose to the top …
     assert usage["jumped"] and usage["rank"] == 1 and usage["minor_before"]

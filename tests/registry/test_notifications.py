@@ -539,6 +539,13 @@ def test_staff_edit_a_promotion_policy_and_are_recorded_as_its_editor(admin_clie
             "threshold_target": "",
             "ranking_k": "10",
             "staleness_days": "90",
+            # The add form shows both blocking rules on, so a browser sends them checked.
+            "block_importance_jump": "on",
+            "max_importance_share": "0.5",
+            "block_failed_holdout_audit": "on",
+            # The read-only inline of rule switches sends its management form.
+            "switches-TOTAL_FORMS": "0",
+            "switches-INITIAL_FORMS": "0",
         },
     )
 
