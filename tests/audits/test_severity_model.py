@@ -37,7 +37,7 @@ def tripped(kind: str, suite: Suite, status: str) -> Finding:
     column = None if kind in WHOLE_BATCH else "x"
     rules = suite.columns.get("x")
     severity = DEFAULT_SEVERITY[kind] if column is None else _severity(rules, kind)
-    crossed = _tripped(severity) if status == "fail" else "warn"
+    crossed = _tripped(severity, kind) if status == "fail" else "warn"
     return Finding(kind, column, severity, crossed, f"{kind} crossed its {status} limit.")
 
 

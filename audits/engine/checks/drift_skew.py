@@ -223,7 +223,7 @@ def skew_findings(
                     "skew_missing",
                     name,
                     severity,
-                    _tripped(severity),
+                    _tripped(severity, "skew_missing"),
                     f"Feature {name} was used in training but is missing from serving data: the model "
                     f"gets a default or nothing for it.",
                 )
@@ -240,7 +240,7 @@ def skew_findings(
                     "skew_nulls",
                     name,
                     severity,
-                    _tripped(severity),
+                    _tripped(severity, "skew_nulls"),
                     f"Feature {name} is null in {_pct(s_share)} of serving rows, above the suite's limit of "
                     f"{_pct(suite_limit)} (training {_pct(t_share)}).",
                     s_share,
@@ -254,7 +254,7 @@ def skew_findings(
                     "skew_nulls",
                     name,
                     severity,
-                    _tripped(severity),
+                    _tripped(severity, "skew_nulls"),
                     f"Feature {name} is null in {_pct(s_share)} of serving rows (training {_pct(t_share)}): "
                     f"disappearing data – the model mostly runs without it.",
                     s_share,
@@ -318,7 +318,7 @@ def skew_processing_findings(processing: Mapping[str, Mapping], *, suite: Suite 
                     "skew_processing",
                     name,
                     severity,
-                    _tripped(severity),
+                    "fail" if share >= SKEW_PROCESSING_ERROR else _tripped(severity, "skew_processing"),
                     f"Processing turned {_pct(share)} of {name} values into nulls ({_num(dropped)} of "
                     f"{_num(rows)} requests that carried one): the model never saw them.",
                     share,

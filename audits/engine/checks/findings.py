@@ -214,9 +214,10 @@ def _severity(rules: ColumnRules | None, check: str) -> str:
     return DEFAULT_SEVERITY[check]
 
 
-def _tripped(severity: str) -> str:
-    """Status of a one-threshold check that tripped: the most its severity allows."""
-    return SEVERITY_CEILING[severity]
+def _tripped(severity: str, check: str) -> str:
+    """Status of a one-threshold check that tripped: ``fail`` for a check that fails by default (a
+    suite that sets it lower caps it, and the finding says so), else the most its severity allows."""
+    return "fail" if SEVERITY_CEILING[DEFAULT_SEVERITY[check]] == "fail" else SEVERITY_CEILING[severity]
 
 
 def _pct(share: float | None) -> str:

@@ -160,7 +160,7 @@ def _extreme_finding(name, ref, current, cur, rules: ColumnRules) -> Finding:
         "extreme_values",
         name,
         severity,
-        _tripped(severity),
+        _tripped(severity, "extreme_values"),
         f"{name} has {' and '.join(parts)} values ({_pct(bad / rows if rows else 0)} of rows; reference: "
         f"{_num(ref_non_finite)} non-finite, {_num(ref_extreme)} extreme)."
         + (" Statistics beyond the float range are stored as null." if reasons else ""),
@@ -183,7 +183,7 @@ def _numeric_findings(name, ref, current, cur, rules: ColumnRules) -> list[Findi
                 "type_mismatch",
                 name,
                 severity,
-                _tripped(severity),
+                _tripped(severity, "type_mismatch"),
                 f"{name} has {_num(bad)} values ({_pct(bad / rows if rows else 0)} of rows) that are "
                 f"not numbers (reference: {_num(ref_bad)}).",
                 bad / rows if rows else None,
@@ -227,7 +227,7 @@ def _numeric_findings(name, ref, current, cur, rules: ColumnRules) -> list[Findi
                     "declared_bounds",
                     name,
                     severity,
-                    _tripped(severity),
+                    _tripped(severity, "declared_bounds"),
                     f"{name} has " + " and ".join(problems) + ".",
                     value,
                     threshold,
@@ -317,7 +317,7 @@ def _range_finding(name, ref, cur, rules: ColumnRules) -> Finding:
             message += " Also " + ", ".join(beyond) + "."
         statistic, value, limit, fails = headlines[0]
         details["headline"] = {"statistic": statistic, "fails": fails}
-        return Finding("range", name, severity, _tripped(severity), message, value, limit, details)
+        return Finding("range", name, severity, _tripped(severity, "range"), message, value, limit, details)
     details["headline"] = {"statistic": "median", "fails": "above"}
     message = (
         f"{name}: median {_num(median)} and mean {_num(mean)} are within the reference's p01–p99 range "
@@ -355,7 +355,7 @@ def _categorical_findings(name, ref, cur, rules: ColumnRules) -> list[Finding]:
                 status = "warn" if share >= 0.05 else "pass"
                 message += " New values are allowed for this column."
             else:
-                status = _tripped(severity)
+                status = _tripped(severity, "new_categories")
                 message += (
                     " The model has never learnt what to do with it."
                     if len(new) == 1
@@ -457,7 +457,8 @@ def _share_finding(name, ref_counts: dict, counts: dict, rules: ColumnRules) -> 
             details["headline"] = {"statistic": "missing_categories", "fails": "above"}
             value, limit = len(missing), 0
         message = f"{name}: " + "; ".join(parts) + "."
-        return Finding("category_shares", name, severity, _tripped(severity), message, value, limit, details)
+        status = _tripped(severity, "category_shares")
+        return Finding("category_shares", name, severity, status, message, value, limit, details)
     if noise_parts:
         message = f"{name}: " + "; ".join(noise_parts) + f" (a finding needs p < {rules.drift_noise_pvalue:g})."
     else:
@@ -487,7 +488,7 @@ def _id_findings(name, current, cur, rules: ColumnRules) -> list[Finding]:
                 "duplicates",
                 name,
                 severity,
-                _tripped(severity),
+                _tripped(severity, "duplicates"),
                 f"{name} repeats: {_num(dups)} rows ({_pct(share)}) reuse an id seen earlier in the batch{eg}.",
                 dups,
                 0.0,

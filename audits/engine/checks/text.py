@@ -45,7 +45,7 @@ def text_findings(name, ref, current, cur, rules: ColumnRules) -> list[Finding]:
                 "text_length",
                 name,
                 severity,
-                _tripped(severity),
+                _tripped(severity, "text_length"),
                 f"{name}: " + "; ".join(issues) + ".",
                 ratio,
                 TEXT_LENGTH_RATIO[1],

@@ -54,7 +54,7 @@ def timestamp_findings(name, ref, cur, rules: ColumnRules, now) -> list[Finding]
                     "date_format",
                     name,
                     severity,
-                    "fail" if severity == "error" else "warn",
+                    _tripped(severity, "date_format"),
                     message,
                     major_share,
                     None,
@@ -96,7 +96,7 @@ def timestamp_findings(name, ref, cur, rules: ColumnRules, now) -> list[Finding]
     seen = count + bad
     if bad:
         share = bad / seen if seen else 0.0
-        status = _tripped(severity) if share >= UNPARSEABLE_FAIL_SHARE else "warn"
+        status = _tripped(severity, "unparseable_dates") if share >= UNPARSEABLE_FAIL_SHARE else "warn"
         out.append(
             Finding(
                 "unparseable_dates",
@@ -140,7 +140,7 @@ def timestamp_findings(name, ref, cur, rules: ColumnRules, now) -> list[Finding]
                 "future_dates",
                 name,
                 severity,
-                _tripped(severity),
+                _tripped(severity, "future_dates"),
                 f"{text}; the latest is {cur.get('max')}.",
                 future,
                 0.0,
@@ -169,7 +169,7 @@ def timestamp_findings(name, ref, cur, rules: ColumnRules, now) -> list[Finding]
                 "ancient_dates",
                 name,
                 severity,
-                _tripped(severity),
+                _tripped(severity, "ancient_dates"),
                 f"{_num(ancient)} dates of {name} ({_pct(ancient / count if count else 0)}) are before 1900 "
                 f"(earliest {cur.get('min')}): placeholder or mistyped dates?",
                 ancient,
@@ -206,7 +206,7 @@ def timestamp_findings(name, ref, cur, rules: ColumnRules, now) -> list[Finding]
                     "date_range",
                     name,
                     severity,
-                    _tripped(severity),
+                    _tripped(severity, "date_range"),
                     f"{name}: " + " and ".join(problems) + ".",
                     details=details,
                 )

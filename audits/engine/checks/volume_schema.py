@@ -214,7 +214,7 @@ def cut_cells_findings(profile: dict, suite: Suite) -> list[Finding]:
                 "cut_cells",
                 name,
                 severity,
-                _tripped(severity),
+                _tripped(severity, "cut_cells"),
                 f"{_num(cells)} cell{'s' if cells != 1 else ''} in {name!r} "
                 f"{'were' if cells != 1 else 'was'} longer than {_num(limit)} characters and "
                 f"{'were' if cells != 1 else 'was'} cut; the longest had {_num(longest)}.",
