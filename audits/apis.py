@@ -2,7 +2,7 @@
 
 import django_filters
 from django.http import JsonResponse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
@@ -225,8 +225,11 @@ class ScheduleDetailApi(KeelAPIView):
     @extend_schema(request=s.ScheduleChangeIn, responses={200: s.ScheduleDetailOut})
     def patch(self, request, name, schedule_name):
         """Edit a schedule (checked as at creation; a reason is required) or pause/resume it
-        (`enabled` alone; a reason is optional). Beat runs the new settings from its next tick."""
+        (`enabled` alone; a reason is optional). Beat runs the new settings from its next tick. Settings
+        sent as they already are change nothing and are not recorded."""
         schedule = self._schedule(name, schedule_name)
+        if not request.body:
+            raise ApplicationError("Send the settings to change as a JSON object, with a reason.")
         data = dict(self.validated(s.ScheduleChangeIn, partial=True))
         reason = data.pop("reason", "")
         if "version" in data:
@@ -238,14 +241,28 @@ class ScheduleDetailApi(KeelAPIView):
             schedule = services.schedule_set_enabled(
                 schedule=schedule, actor=request.user, enabled=data["enabled"], reason=reason
             )
-        else:
-            raise ApplicationError("Nothing to change: send the settings to change and a reason.")
         return Response(s.ScheduleDetailOut(schedule).data)
 
-    @extend_schema(request=s.ScheduleDeleteIn, responses={200: s.ScheduleDetailOut})
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "reason",
+                str,
+                required=True,
+                pattern=r"\S",
+                allow_blank=False,
+                description="Why the schedule is deleted: kept in its history. (A JSON body "
+                '`{"reason": …}` is read too, for clients that send one.)',
+            )
+        ],
+        responses={200: s.ScheduleDetailOut},
+    )
     def delete(self, request, name, schedule_name):
         """Delete a schedule, with a reason: beat never runs it again; its history stays readable here."""
         schedule = self._schedule(name, schedule_name)
-        data = self.validated(s.ScheduleDeleteIn)
+        # DELETE bodies are dropped by some proxies and clients, so the reason travels in the query.
+        body = request.data if isinstance(request.data, dict) else {}
+        reason = request.query_params.get("reason", body.get("reason"))
+        data = self.validated(s.ScheduleDeleteIn, data={} if reason is None else {"reason": reason})
         schedule = services.schedule_delete(schedule=schedule, actor=request.user, reason=data["reason"])
         return Response(s.ScheduleDetailOut(schedule).data)

@@ -35,7 +35,7 @@ def alerts_raise(*, job: AuditJob, findings: list) -> None:
     now = timezone.now()
     open_alerts = {
         (a.check_name, a.column): a
-        for a in Alert.objects.select_for_update()
+        for a in Alert.objects.select_for_update(of=("self",))
         .select_related("last_job")
         .filter(model=job.model, feed=job.feed, state=AlertState.OPEN)
     }

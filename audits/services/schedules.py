@@ -195,7 +195,7 @@ def schedule_update(*, schedule: AuditSchedule, actor, reason: str, **changes) -
         if _value(schedule, field) != before[field]
     }
     if not diff:
-        raise ApplicationError("Nothing to change: every setting sent is the schedule's already.")
+        return schedule  # settings sent as they already are: nothing changed, nothing recorded
     schedule.save(update_fields=[*diff])
     _beat_entry(schedule)
     _record(schedule, action=ScheduleAction.EDITED, actor=actor, changes=diff, reason=reason)

@@ -103,7 +103,7 @@ def test_the_schedule_page_shows_who_changed_what_when_and_why(daily, client, re
 
 def test_a_deleted_schedule_never_runs_again_and_keeps_its_history(daily, data_root, reviewer, api_as, client):
     api = api_as(reviewer)
-    response = api.delete(f"{URL}/daily-feed", {"reason": "Feed retired with the old CRM"}, format="json")
+    response = api.delete(f"{URL}/daily-feed?reason=Feed+retired+with+the+old+CRM")
     assert response.status_code == 200, response.content
     assert response.json()["deleted_at"] and not PeriodicTask.objects.filter(pk=daily.periodic_task_id).exists()
 
@@ -136,6 +136,9 @@ def test_an_edit_or_a_deletion_without_a_reason_is_refused(daily, reviewer, api_
     for body in ({"cron": "0 7 * * *"}, {"cron": "0 7 * * *", "reason": "  "}):
         response = api.patch(f"{URL}/daily-feed", body, format="json")
         assert response.status_code == 400 and "reason" in response.json()["detail"], response.content
+    for query in ("", "?reason=", "?reason=+++"):
+        response = api.delete(f"{URL}/daily-feed{query}")
+        assert response.status_code == 400 and "reason" in response.json()["detail"], (query, response.content)
     response = api.delete(f"{URL}/daily-feed", {}, format="json")
     assert response.status_code == 400 and "reason" in response.json()["detail"]
 
@@ -204,3 +207,14 @@ def test_the_history_cannot_be_rewritten(daily, reviewer, client):
     delete = reverse("admin:audits_auditscheduleevent_delete", args=[event.pk])
     assert client.post(delete, {"post": "yes"}).status_code == 403
     assert models.AuditScheduleEvent.objects.get(pk=event.pk).reason == ""
+
+
+def test_a_change_that_changes_nothing_answers_the_schedule_and_records_nothing(daily, reviewer, api_as):
+    api = api_as(reviewer)
+    before = api.get(f"{URL}/daily-feed").json()
+    for body in ({"cron": before["cron"], "reason": "Same again"}, {}):
+        response = api.patch(f"{URL}/daily-feed", body, format="json")
+        assert response.status_code == 200, response.content
+        assert response.json()["history"] == before["history"]
+    no_body = api.generic("PATCH", f"{URL}/daily-feed", "", content_type="application/json")
+    assert no_body.status_code == 400 and "JSON object" in no_body.json()["message"]

@@ -37,6 +37,8 @@ DATA_DEPENDENT_BODIES: dict[str, str] = {
     "repeated in the batch (JSON Schema cannot say a field is unique across items) and a time not in the future",
     "POST /api/v1/support/explanations": "the features must be the production version's features",
     "PUT /api/v1/models/{name}/versions/{version}/explainer-background": "the rows must hold the version's features",
+    "PATCH /api/v1/models/{name}/audit-schedules/{schedule_name}": "an edit is checked against the saved schedule "
+    "(a file schedule needs its path, a version must exist) and needs a reason unless it only pauses or resumes",
 }
 TIME_LIMIT = 240
 
