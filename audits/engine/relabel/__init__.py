@@ -1,0 +1,5 @@
+"""Sampling for human relabelling, on DataFrames alone."""
+
+from .sampling import Design, Sample, design_from_dict, design_to_dict, draw
+
+__all__ = ["Design", "Sample", "design_from_dict", "design_to_dict", "draw"]
