@@ -342,6 +342,7 @@ SPECTACULAR_SETTINGS = {
         "DataFormatEnum": "audits.models.DataFormat",
         "AuditStateEnum": "audits.models.AuditState",
         "AlertStateEnum": "audits.models.AlertState",
+        "CampaignStateEnum": "audits.models.CampaignState",
         "VerdictEnum": "audits.models.Verdict",
         "FindingStatusEnum": "audits.models.FindingStatus",
         "AuditKindEnum": "audits.models.AuditKind",
