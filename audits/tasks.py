@@ -32,3 +32,15 @@ def run_scheduled_audit(self, schedule_id: int) -> dict:
     """Beat's tick of an audit schedule; the task id makes a redelivered tick start one audit."""
     job = services.scheduled_audit_run(schedule_id=schedule_id, trigger_key=self.request.id or "")
     return {"schedule_id": schedule_id, "job_id": job.pk if job else None}
+
+
+@job_task("audit", "relabelling draw", job=("campaign_id",), fail=services.campaign_draw_fail, **DATABASE_RETRIES)
+def draw_relabel_campaign(self, campaign_id: int) -> dict:
+    """Draw a campaign's sample; a redelivered draw of a drawn campaign changes nothing."""
+    campaign = services.campaign_draw(campaign_id=campaign_id)
+    return {"campaign_id": campaign.pk, "state": campaign.state, "items": campaign.items_total}
+
+
+@job_task("sweep", "sweep of abandoned relabelling assignments")
+def release_expired_relabel_assignments(self) -> int:
+    return services.assignments_release_expired()

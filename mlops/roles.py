@@ -79,6 +79,17 @@ ROLE_PERMISSIONS[SUPPORT_AGENTS] += [EXPLAIN_DECISIONS]
 ROLE_PERMISSIONS[REVIEWERS] += [EXPLAIN_DECISIONS]
 ROLE_PERMISSIONS[PIPELINES] += [EXPLAIN_DECISIONS]
 
+# Human relabelling (audits.services.relabel). Reviewers lead campaigns (create them, read every
+# campaign); pipelines create them and read their progress; labellers take items and answer them, and
+# read the campaigns open for labelling. Support agents and outsiders have no part in it.
+VIEW_RELABEL_CAMPAIGNS = "audits.view_relabel_campaigns"
+CREATE_RELABEL_CAMPAIGNS = "audits.create_relabel_campaigns"
+LABEL_ITEMS = "audits.label_items"
+LEAD_RELABELLING = "audits.lead_relabelling"
+ROLE_PERMISSIONS[REVIEWERS] += [VIEW_RELABEL_CAMPAIGNS, CREATE_RELABEL_CAMPAIGNS, LEAD_RELABELLING]
+ROLE_PERMISSIONS[PIPELINES] += [VIEW_RELABEL_CAMPAIGNS, CREATE_RELABEL_CAMPAIGNS]
+ROLE_PERMISSIONS[LABELLERS] += [VIEW_RELABEL_CAMPAIGNS, LABEL_ITEMS]
+
 
 def sync_role_groups(**kwargs) -> None:
     for group_name, perms in ROLE_PERMISSIONS.items():

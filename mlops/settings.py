@@ -192,6 +192,8 @@ KEEL_SCORER_CPU_SECONDS = int(os.environ.get("KEEL_SCORER_CPU_SECONDS", "600"))
 KEEL_SCORER_WALL_SECONDS = float(os.environ.get("KEEL_SCORER_WALL_SECONDS", "300"))
 # Serving logs arrive in bulk; one request holds at most this many predictions (all or nothing).
 KEEL_MAX_PREDICTIONS_PER_REQUEST = int(os.environ.get("KEEL_MAX_PREDICTIONS_PER_REQUEST", "10000"))
+# A labeller holds a relabelling item this long; unanswered by then, it returns to the queue.
+KEEL_RELABEL_ASSIGNMENT_MINUTES = int(os.environ.get("KEEL_RELABEL_ASSIGNMENT_MINUTES", "10"))
 # Support lists (support/): blacklists, boosts and privacy requests, and the lists serving systems poll.
 KEEL_SUPPORT_ENTITY_TYPES = env_list("KEEL_SUPPORT_ENTITY_TYPES", "customer,product")
 # The entity type a privacy request is about (a person).
@@ -288,6 +290,10 @@ CELERY_BEAT_SCHEDULE = {
     "requeue-stalled-gates": {"task": "registry.tasks.requeue_stalled_gates", "schedule": 300.0},
     "requeue-stalled-audits": {"task": "audits.tasks.requeue_stalled_audits", "schedule": 300.0},
     "requeue-pending-erasures": {"task": "support.tasks.requeue_pending_erasures", "schedule": 300.0},
+    "release-expired-relabel-assignments": {
+        "task": "audits.tasks.release_expired_relabel_assignments",
+        "schedule": 300.0,
+    },
 }
 # Beat reads schedules from the database, so reviewers add audit schedules in Keel (or the admin)
 # without a deploy; the fixed sweeps above are synced into the same tables at beat start.
@@ -336,6 +342,7 @@ SPECTACULAR_SETTINGS = {
         "DataFormatEnum": "audits.models.DataFormat",
         "AuditStateEnum": "audits.models.AuditState",
         "AlertStateEnum": "audits.models.AlertState",
+        "CampaignStateEnum": "audits.models.CampaignState",
         "VerdictEnum": "audits.models.Verdict",
         "FindingStatusEnum": "audits.models.FindingStatus",
         "AuditKindEnum": "audits.models.AuditKind",

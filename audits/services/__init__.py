@@ -6,5 +6,6 @@ from .feeds import *  # noqa: F401,F403
 from .jobs import *  # noqa: F401,F403
 from .predictions import *  # noqa: F401,F403
 from .references import *  # noqa: F401,F403
+from .relabel import *  # noqa: F401,F403
 from .schedules import *  # noqa: F401,F403
 from .suites import *  # noqa: F401,F403

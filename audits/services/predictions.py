@@ -22,6 +22,7 @@ from registry.models import ModelVersion, RegisteredModel
 
 from ..models import AuditJob, BatchPurpose, DataFormat, ErasedEntity, Finding, PredictionLog
 from .jobs import _audit_target, audit_start, batch_register
+from .relabel import relabel_items_withdraw
 
 __all__ = ["predictions_log", "entity_erase", "serving_audit_submit"]
 
@@ -110,12 +111,14 @@ def entity_erase(*, entity_id: str) -> dict:
     """Erase what Keel's logs and audits hold about one person (a privacy request): logged
     predictions keep their score and time (aggregate monitoring still works) but lose the id and
     the features; audit profiles and findings that quote the id (duplicate-id examples, top values)
-    have it replaced by a marker. Later logs about the person are anonymised on arrival, and
-    sampling for review leaves them out. Returns how many rows of each kind changed, not what."""
+    have it replaced by a marker; their items leave relabelling queues. Later logs about the person
+    are anonymised on arrival, and sampling for review leaves them out. Returns how many rows of
+    each kind changed, not what."""
     entity_id = (entity_id or "").strip()
     if not entity_id:
         raise ApplicationError("Say whose data to erase.", field="entity_id")
     now = timezone.now()
+    withdrawn = relabel_items_withdraw(entity_id=entity_id)
     predictions = PredictionLog.objects.filter(entity_id=entity_id).update(
         entity_id="", raw_features={}, features={}, erased_at=now
     )
@@ -134,6 +137,8 @@ def entity_erase(*, entity_id: str) -> dict:
             )
             findings += 1
     counts = {"predictions": predictions, "audit_profiles": profiles, "findings": findings}
+    if withdrawn:  # counted when any, so erasures without relabelling items read as before
+        counts["relabel_items"] = withdrawn
     record, created = ErasedEntity.objects.get_or_create(
         entity_id=entity_id, defaults={"erased_at": now, "counts": counts}
     )

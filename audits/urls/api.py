@@ -22,4 +22,8 @@ urlpatterns = [
         apis.ScheduleDetailApi.as_view(),
         name="schedule-detail",
     ),
+    path("relabel/campaigns/", apis.CampaignListApi.as_view(), name="relabel-campaign-list"),
+    path("relabel/campaigns/<int:pk>", apis.CampaignDetailApi.as_view(), name="relabel-campaign-detail"),
+    path("relabel/campaigns/<int:pk>/next", apis.CampaignNextApi.as_view(), name="relabel-campaign-next"),
+    path("relabel/items/<int:pk>/answer", apis.ItemAnswerApi.as_view(), name="relabel-item-answer"),
 ]

@@ -18,6 +18,8 @@ from audits.models import (
     Finding,
     PredictionLog,
     ReferenceProfile,
+    RelabelCampaign,
+    RelabelItem,
     ScheduleSource,
 )
 from tests.factories import ModelVersionFactory, RegisteredModelFactory, UserFactory
@@ -137,3 +139,33 @@ class AuditScheduleFactory(factory.Factory):
     @classmethod
     def _create(cls, model_class, **kwargs):
         return audits_services.schedule_create(**kwargs)
+
+
+class RelabelCampaignFactory(factory.django.DjangoModelFactory):
+    """An open campaign (as if drawn) of a uniform 2% sample; its items are made apart."""
+
+    class Meta:
+        model = RelabelCampaign
+
+    model = factory.SubFactory(RegisteredModelFactory)
+    name = factory.Sequence(lambda n: f"campaign-{n}")
+    label_set = factory.LazyFunction(lambda: ["churn", "stay", "unsure"])
+    design = factory.LazyFunction(lambda: {"kind": "uniform", "rate": 0.02})
+    seed = 7
+    state = "open"
+    created_by = factory.SubFactory(UserFactory)
+
+
+class RelabelItemFactory(factory.django.DjangoModelFactory):
+    """An item of a campaign, about a logged prediction of the campaign's model."""
+
+    class Meta:
+        model = RelabelItem
+
+    campaign = factory.SubFactory(RelabelCampaignFactory)
+    prediction = factory.SubFactory(
+        PredictionLogFactory,
+        version=factory.SubFactory(ModelVersionFactory, model=factory.SelfAttribute("...campaign.model")),
+    )
+    stratum = "all"
+    inclusion_probability = 0.02

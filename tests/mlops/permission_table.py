@@ -29,6 +29,8 @@ LIST_READERS = frozenset({PIPELINE, REVIEWER, AGENT})  # the serving lists thems
 RECORD_READERS = frozenset({REVIEWER, AGENT})  # entries with notes, history, bulk, privacy requests
 AGENTS = frozenset({AGENT})
 EXPLAINERS = frozenset({PIPELINE, REVIEWER, AGENT})
+RELABEL_READERS = frozenset({PIPELINE, REVIEWER, LABELLER})  # campaigns (labellers: those open for labelling)
+LABELLERS = frozenset({LABELLER})
 
 TABLE: dict[tuple[str, str], frozenset] = {
     # --- the site ---
@@ -100,6 +102,11 @@ TABLE: dict[tuple[str, str], frozenset] = {
     ("audits-api:schedule-detail", "GET"): MAKERS_AND_JUDGES,
     ("audits-api:schedule-detail", "PATCH"): JUDGES,
     ("audits-api:schedule-detail", "DELETE"): JUDGES,
+    ("audits-api:relabel-campaign-list", "GET"): RELABEL_READERS,
+    ("audits-api:relabel-campaign-list", "POST"): MAKERS_AND_JUDGES,
+    ("audits-api:relabel-campaign-detail", "GET"): RELABEL_READERS,
+    ("audits-api:relabel-campaign-next", "POST"): LABELLERS,
+    ("audits-api:relabel-item-answer", "POST"): LABELLERS,
     # --- support API ---
     ("support-api:lists", "GET"): LIST_READERS,
     ("support-api:surface-list", "GET"): LIST_READERS,

@@ -22,7 +22,13 @@ from mlops import roles
 from registry.models import PromotionRequest
 from support import services as support_services
 from support.models import Explanation
-from tests.audits.factories import AlertFactory, AuditJobFactory, AuditScheduleFactory, AuditSuiteFactory
+from tests.audits.factories import (
+    AlertFactory,
+    AuditJobFactory,
+    AuditScheduleFactory,
+    AuditSuiteFactory,
+    RelabelItemFactory,
+)
 from tests.factories import (
     BlacklistEntryFactory,
     ModelVersionFactory,
@@ -77,6 +83,7 @@ def scenario(django_db_setup, django_db_blocker):
             all_surfaces=True,
         )
         explanation = Explanation.objects.create(version=v1, input_key="ab" * 32, input={}, created_by=agent)
+        relabel_item = RelabelItemFactory(campaign__model=model, campaign__created_by=reviewer)
         pks = {
             "promotion": promotion.pk,
             "audit": audit.pk,
@@ -85,6 +92,8 @@ def scenario(django_db_setup, django_db_blocker):
             "bulk": bulk.pk,
             "privacy": privacy.pk,
             "explanation": explanation.pk,
+            "campaign": relabel_item.campaign_id,
+            "relabel_item": relabel_item.pk,
         }
         values = {
             "name": model.name,
@@ -108,6 +117,8 @@ def _csv():
 
 
 PK_OF = [
+    (r"relabel-campaign", "campaign"),
+    (r"relabel-item", "relabel_item"),
     (r"promotion|^promotions:", "promotion"),
     (r"^audits(-api)?:(audit-|detail|plot)", "audit"),
     (r"^audits(-api)?:alert-", "alert"),

@@ -20,9 +20,9 @@ from mlops.roles import (
 )
 from registry import selectors as registry_selectors
 
-from . import selectors, services
-from . import serializers as s
-from .models import Alert, AlertState, AuditJob, AuditState, PredictionLog, Verdict
+from .. import selectors, services
+from .. import serializers as s
+from ..models import Alert, AlertState, AuditJob, AuditState, PredictionLog, Verdict
 
 
 class AuditFilter(django_filters.FilterSet):

@@ -6,7 +6,7 @@ from rest_framework import serializers
 from mlops.api import JSONObjectField, StrictSerializer, optional_hex64, optional_whole_number
 from mlops.openapi import NOT_BLANK
 
-from .models import (
+from ..models import (
     CRON_HELP,
     CRON_PATTERN,
     Alert,

@@ -1,0 +1,186 @@
+"""Human relabelling: a campaign samples logged predictions into a queue of items; labellers take
+items one at a time (an assignment that expires) and answer them blind; answers are append-only."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from mlops.modelkit import choice_constraint
+from registry.models import ModelVersion, RegisteredModel
+
+from .audits import PredictionLog
+
+__all__ = [
+    "UNSURE",
+    "CampaignState",
+    "RelabelAnswer",
+    "RelabelAssignment",
+    "RelabelCampaign",
+    "RelabelItem",
+    "WithdrawReason",
+]
+
+# The answer of a labeller who cannot tell; always part of a campaign's label set.
+UNSURE = "unsure"
+
+
+class CampaignState(models.TextChoices):
+    DRAFT = "draft", "Draft (not drawn)"
+    DRAWING = "drawing", "Drawing the sample"
+    OPEN = "open", "Open for labelling"
+    CLOSED = "closed", "Closed"
+    FAILED = "failed", "Failed"
+
+
+class RelabelCampaign(models.Model):
+    """A sample of a model's logged predictions for people to label again: which rows (versions,
+    window, the sampling design and its seed), the labels people may give, how many items get
+    several labellers (overlap), and once drawn the population the sample came from."""
+
+    model = models.ForeignKey(RegisteredModel, on_delete=models.PROTECT, related_name="relabel_campaigns")
+    versions = models.ManyToManyField(
+        ModelVersion, blank=True, related_name="+", help_text="The versions whose predictions are sampled; none: all."
+    )
+    name = models.CharField(max_length=200)
+    window_start = models.DateTimeField(null=True, blank=True, help_text="Predictions made at or after this moment.")
+    window_end = models.DateTimeField(null=True, blank=True, help_text="Predictions made before this moment.")
+    label_set = models.JSONField(default=list, help_text='The labels a labeller may give, "unsure" included.')
+    overlap_share = models.FloatField(default=0.0, help_text="The share of items that get several labellers.")
+    overlap_labels = models.PositiveSmallIntegerField(default=2, help_text="Labellers per overlapped item (k ≥ 2).")
+    design = models.JSONField(help_text="The sampling design (audits.engine.relabel.design_to_dict).")
+    seed = models.BigIntegerField(help_text="The draw's seed: the same seed draws the same items.")
+    state = models.CharField(max_length=10, choices=CampaignState.choices, default=CampaignState.DRAFT)
+    error = models.TextField(blank=True, help_text="Why the draw failed.")
+    population = models.BigIntegerField(null=True, blank=True, help_text="Predictions the sample was drawn from.")
+    stratum_population = models.JSONField(default=dict, blank=True)
+    items_total = models.PositiveIntegerField(default=0)
+    labels_required = models.PositiveIntegerField(default=0, help_text="Answers needed to finish every item.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    drawn_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        permissions = [
+            ("view_relabel_campaigns", "Can read relabelling campaigns and their progress"),
+            ("create_relabel_campaigns", "Can create relabelling campaigns"),
+            ("label_items", "Can take items of a relabelling campaign and answer them"),
+            ("lead_relabelling", "Can lead relabelling: read every campaign and answer"),
+        ]
+        constraints = [
+            choice_constraint("state", CampaignState, "audits_relabel_campaign_state_valid"),
+            models.CheckConstraint(
+                condition=~Q(state=CampaignState.FAILED) | ~Q(error=""), name="audits_relabel_failed_says_why"
+            ),
+            models.CheckConstraint(
+                condition=Q(overlap_share__gte=0) & Q(overlap_share__lte=1), name="audits_relabel_overlap_share"
+            ),
+            models.CheckConstraint(condition=Q(overlap_labels__gte=2), name="audits_relabel_overlap_labels"),
+            models.CheckConstraint(
+                condition=Q(window_start__isnull=True)
+                | Q(window_end__isnull=True)
+                | Q(window_start__lt=models.F("window_end")),
+                name="audits_relabel_window_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model.name}: {self.name} ({self.state})"
+
+
+class WithdrawReason(models.TextChoices):
+    PRIVACY = "privacy", "The person asked to be erased"
+
+
+class RelabelItem(models.Model):
+    """One sampled prediction in a campaign's queue, with the probability the design gave it of being
+    drawn (what estimates weight by). An item whose person is erased later is withdrawn: it leaves
+    the queue and its answers count no more."""
+
+    campaign = models.ForeignKey(RelabelCampaign, on_delete=models.CASCADE, related_name="items")
+    prediction = models.ForeignKey(PredictionLog, on_delete=models.PROTECT, related_name="relabel_items")
+    stratum = models.CharField(max_length=200, blank=True)
+    inclusion_probability = models.FloatField()
+    required_labels = models.PositiveSmallIntegerField(default=1)
+    labels_count = models.PositiveSmallIntegerField(default=0, help_text="Labellers who answered it.")
+    is_gold = models.BooleanField(default=False)
+    gold_label = models.CharField(max_length=100, blank=True)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_reason = models.CharField(max_length=20, choices=WithdrawReason.choices, blank=True)
+
+    class Meta:
+        ordering = ["campaign", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "prediction"], name="audits_relabel_item_once"),
+            models.CheckConstraint(
+                condition=Q(inclusion_probability__gt=0) & Q(inclusion_probability__lte=1),
+                name="audits_relabel_item_probability",
+            ),
+            models.CheckConstraint(condition=Q(required_labels__gte=1), name="audits_relabel_item_needs_labels"),
+            models.CheckConstraint(
+                condition=Q(is_gold=False, gold_label="") | (Q(is_gold=True) & ~Q(gold_label="")),
+                name="audits_relabel_gold_has_label",
+            ),
+            models.CheckConstraint(
+                condition=Q(withdrawn_at__isnull=True, withdrawn_reason="")
+                | (Q(withdrawn_at__isnull=False) & ~Q(withdrawn_reason="")),
+                name="audits_relabel_withdrawn_says_why",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["campaign", "id"], condition=Q(withdrawn_at__isnull=True), name="audits_relabel_queue")
+        ]
+
+    def __str__(self) -> str:
+        return f"Item {self.pk} of campaign {self.campaign_id}"
+
+
+class RelabelAssignment(models.Model):
+    """A labeller holding an item until `expires_at`; an unanswered assignment past it frees the item
+    for others. One per (item, labeller): nobody gets the same item twice."""
+
+    item = models.ForeignKey(RelabelItem, on_delete=models.CASCADE, related_name="assignments")
+    labeller = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    assigned_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    answered_at = models.DateTimeField(null=True, blank=True)
+    released_at = models.DateTimeField(null=True, blank=True, help_text="When the sweep found it abandoned.")
+
+    class Meta:
+        ordering = ["-assigned_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "labeller"], name="audits_relabel_assignment_once"),
+            models.CheckConstraint(
+                condition=Q(expires_at__gt=models.F("assigned_at")), name="audits_relabel_assignment_expires_later"
+            ),
+        ]
+        indexes = [models.Index(fields=["labeller", "answered_at"], name="audits_relabel_held")]
+
+    def __str__(self) -> str:
+        return f"Item {self.item_id} held by {self.labeller}"
+
+
+class RelabelAnswer(models.Model):
+    """A labeller's answer to an item: a label of the campaign's set (possibly "unsure") and a note.
+    Append-only: triggers (migration) refuse UPDATE on PostgreSQL and SQLite and DELETE on PostgreSQL;
+    a later answer of the same labeller to the same item supersedes the earlier one."""
+
+    item = models.ForeignKey(RelabelItem, on_delete=models.PROTECT, related_name="answers")
+    labeller = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    label = models.CharField(max_length=100)
+    note = models.TextField(blank=True)
+    seconds = models.FloatField(null=True, blank=True, help_text="How long the labeller looked at the item.")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(label=""), name="audits_relabel_answer_has_label"),
+            models.CheckConstraint(
+                condition=Q(seconds__isnull=True) | Q(seconds__gte=0), name="audits_relabel_answer_seconds"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.labeller}: {self.label} on item {self.item_id}"

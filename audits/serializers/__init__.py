@@ -1,0 +1,4 @@
+"""API v1 shapes of the audits app, by theme: `audits` and `relabel`."""
+
+from .audits import *  # noqa: F401,F403
+from .relabel import *  # noqa: F401,F403
