@@ -1,6 +1,6 @@
 """Policy rules that block on what the gate already sees (an importance jump, a failed hold-out audit),
 and the append-only history of switching them (UPDATE refused on PostgreSQL and SQLite, DELETE on
-PostgreSQL). The SQL is written out here so this migration means the same forever."""
+PostgreSQL). The trigger is mlops.append_only's."""
 
 import django.core.validators
 import django.db.models.deletion
@@ -8,32 +8,7 @@ import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 
-INSTALL = {
-    "postgresql": [
-        "\nCREATE OR REPLACE FUNCTION keel_refuse_change() RETURNS trigger AS $$\nBEGIN\n"
-        "  RAISE EXCEPTION 'Keel logs are append-only: % on % is refused', TG_OP, TG_TABLE_NAME\n"
-        "    USING ERRCODE = 'restrict_violation';\nEND;\n$$ LANGUAGE plpgsql;\n",
-        "CREATE TRIGGER registry_policyruleswitch_append_only BEFORE UPDATE OR DELETE ON registry_policyruleswitch "
-        "FOR EACH ROW EXECUTE FUNCTION keel_refuse_change()",
-    ],
-    "sqlite": [
-        "CREATE TRIGGER registry_policyruleswitch_append_only BEFORE UPDATE ON registry_policyruleswitch "
-        "BEGIN SELECT RAISE(ABORT, 'Keel logs are append-only: UPDATE on registry_policyruleswitch is refused'); "
-        "END"
-    ],
-}
-UNINSTALL = {
-    "postgresql": ["DROP TRIGGER IF EXISTS registry_policyruleswitch_append_only ON registry_policyruleswitch"],
-    "sqlite": ["DROP TRIGGER IF EXISTS registry_policyruleswitch_append_only"],
-}
-
-
-def run(statements):
-    def apply(apps, schema_editor):  # params=None: '%' in the plpgsql body is not a placeholder
-        for sql in statements.get(schema_editor.connection.vendor, ()):
-            schema_editor.execute(sql, params=None)
-
-    return apply
+from mlops.append_only import append_only_trigger
 
 
 class Migration(migrations.Migration):
@@ -94,5 +69,5 @@ class Migration(migrations.Migration):
             model_name='policyruleswitch',
             constraint=models.CheckConstraint(condition=models.Q(('enabled', True), models.Q(('reason', ''), _negated=True), _connector='OR'), name='registry_policy_switch_off_says_why'),
         ),
-        migrations.RunPython(run(INSTALL), run(UNINSTALL)),
+        append_only_trigger("registry_policyruleswitch"),
     ]
