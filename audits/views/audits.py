@@ -24,8 +24,8 @@ from mlops.png import png_response
 from mlops.roles import EDIT_AUDIT_CHECKS, RESOLVE_ALERTS, RUN_AUDITS, VIEW_AUDITS
 from registry.models import RegisteredModel
 
-from . import report_display, selectors, services
-from .forms import (
+from .. import report_display, selectors, services
+from ..forms import (
     AlertResolveForm,
     AuditFilterForm,
     AuditStartForm,
@@ -36,7 +36,19 @@ from .forms import (
     ServingAuditForm,
     SuiteJsonForm,
 )
-from .models import AuditJob, AuditState, AuditSuite, ReferenceProfile
+from ..models import AuditJob, AuditState, AuditSuite, ReferenceProfile
+
+__all__ = [
+    "alert_resolve",
+    "audit_detail",
+    "audit_list",
+    "audit_new",
+    "audit_plot_column",
+    "audit_plot_nulls",
+    "schedule_detail",
+    "schedule_list",
+    "suite_detail",
+]
 
 auditor_required = permission_required_403(RUN_AUDITS)
 audits_reader_required = permission_required_403(VIEW_AUDITS)
@@ -134,7 +146,7 @@ def _profiles(pk: int) -> tuple[dict, dict]:
 @audits_reader_required
 def audit_plot_nulls(request, pk: int):
     # Imported here: matplotlib takes a while to load and only the picture views need it.
-    from . import plots
+    from .. import plots
 
     reference, current = _profiles(pk)
     try:
@@ -146,7 +158,7 @@ def audit_plot_nulls(request, pk: int):
 @require_GET
 @audits_reader_required
 def audit_plot_column(request, pk: int, column: str):
-    from . import plots
+    from .. import plots
 
     reference, current = _profiles(pk)
     ref_column, cur_column = reference["columns"].get(column), current["columns"].get(column)

@@ -8,7 +8,19 @@ from django import forms
 
 from registry.models import ModelVersion, RegisteredModel
 
-from .models import DataFormat, ScheduleSource
+from ..models import DataFormat, ScheduleSource
+
+__all__ = [
+    "AlertResolveForm",
+    "AuditFilterForm",
+    "AuditStartForm",
+    "ColumnRulesForm",
+    "ScheduleDeleteForm",
+    "ScheduleEditForm",
+    "ScheduleForm",
+    "ServingAuditForm",
+    "SuiteJsonForm",
+]
 
 
 class AuditFilterForm(forms.Form):

@@ -1,0 +1,3 @@
+"""The audits pages' forms, by feature."""
+
+from .audits import *  # noqa: F401,F403
