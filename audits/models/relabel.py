@@ -14,6 +14,7 @@ from .audits import PredictionLog
 __all__ = [
     "UNSURE",
     "CampaignState",
+    "RelabelAdjudication",
     "RelabelAnswer",
     "RelabelAssignment",
     "RelabelCampaign",
@@ -184,3 +185,25 @@ class RelabelAnswer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.labeller}: {self.label} on item {self.item_id}"
+
+
+class RelabelAdjudication(models.Model):
+    """A lead's decision on an item the labellers did not settle (they disagreed, or all were
+    unsure): the adjudicated label wins over every answer. Append-only, like answers; a later
+    decision on the same item supersedes the earlier one."""
+
+    item = models.ForeignKey(RelabelItem, on_delete=models.PROTECT, related_name="adjudications")
+    lead = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    label = models.CharField(max_length=100)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(label=""), name="audits_relabel_adjudication_has_label"),
+            models.CheckConstraint(condition=~Q(label=UNSURE), name="audits_relabel_adjudication_decides"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lead} decided {self.label} on item {self.item_id}"

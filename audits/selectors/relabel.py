@@ -1,4 +1,7 @@
-"""Reads of relabelling campaigns: who may see which, and how far each has come."""
+"""Reads of relabelling campaigns: who may see which, how far each has come, and what each item's
+label is once the labellers (or a lead) settled it."""
+
+from dataclasses import dataclass
 
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import Least
@@ -6,9 +9,17 @@ from django.db.models.functions import Least
 from mlops.errors import NotFound
 from mlops.roles import CREATE_RELABEL_CAMPAIGNS, LEAD_RELABELLING
 
-from ..models import CampaignState, RelabelCampaign, RelabelItem
+from ..models import UNSURE, CampaignState, RelabelAdjudication, RelabelAnswer, RelabelCampaign, RelabelItem
 
-__all__ = ["campaign_get", "campaign_progress", "campaigns_for", "relabel_item_get"]
+__all__ = [
+    "Resolution",
+    "ResolutionSource",
+    "campaign_get",
+    "campaign_progress",
+    "campaign_resolutions",
+    "campaigns_for",
+    "relabel_item_get",
+]
 
 
 def campaigns_for(user) -> QuerySet[RelabelCampaign]:
@@ -63,3 +74,63 @@ def campaign_progress(campaign: RelabelCampaign) -> dict:
     total = {key: sum(s[key] for s in strata.values()) for key in keys}
     total["share_done"] = total["answers"] / total["answers_needed"] if total["answers_needed"] else None
     return {**total, "strata": strata}
+
+
+class ResolutionSource:
+    """Where an item's settled label comes from, or why it has none yet."""
+
+    ADJUDICATED = "adjudicated"  # a lead decided; wins over every answer
+    AGREED = "agreed"  # every labeller who did not answer "unsure" gave the same label
+    DISPUTED = "disputed"  # all answers are in, and they differ or are all "unsure": a lead decides
+    PENDING = "pending"  # answers still missing
+
+
+@dataclass(frozen=True)
+class Resolution:
+    item_id: int
+    label: str | None  # None unless adjudicated or agreed
+    source: str  # a ResolutionSource value
+    answers: dict[int, str]  # labeller id -> that labeller's latest label
+
+    @property
+    def settled(self) -> bool:
+        return self.label is not None
+
+
+def _latest_answers(item_ids) -> dict[int, dict[int, str]]:
+    latest: dict[int, dict[int, str]] = {}
+    rows = RelabelAnswer.objects.filter(item_id__in=item_ids).order_by("pk")
+    for item_id, labeller_id, label in rows.values_list("item_id", "labeller_id", "label").iterator():
+        latest.setdefault(item_id, {})[labeller_id] = label
+    return latest
+
+
+def campaign_resolutions(campaign: RelabelCampaign, *, include_gold: bool = False) -> dict[int, Resolution]:
+    """Every queued item's settled label, in one pass over answers and adjudications: the latest
+    adjudication wins; otherwise, once an item has all its answers, the label every labeller who was
+    not unsure agrees on; otherwise disputed (a lead decides) or pending. Withdrawn items are left out;
+    gold items too unless asked for (they are checks on labellers, not part of the sample)."""
+    items = RelabelItem.objects.filter(campaign=campaign, withdrawn_at__isnull=True)
+    if not include_gold:
+        items = items.filter(is_gold=False)
+    required = dict(items.values_list("pk", "required_labels"))
+    answers = _latest_answers(required.keys()) if required else {}
+    decided: dict[int, str] = {}
+    adjudications = RelabelAdjudication.objects.filter(item__campaign=campaign).order_by("pk")
+    for item_id, label in adjudications.values_list("item_id", "label").iterator():
+        decided[item_id] = label
+    resolutions = {}
+    for item_id, needed in required.items():
+        given = answers.get(item_id, {})
+        if item_id in decided:
+            label, source = decided[item_id], ResolutionSource.ADJUDICATED
+        elif len(given) < needed:
+            label, source = None, ResolutionSource.PENDING
+        else:
+            sure = {value for value in given.values() if value != UNSURE}
+            if len(sure) == 1:
+                label, source = sure.pop(), ResolutionSource.AGREED
+            else:
+                label, source = None, ResolutionSource.DISPUTED
+        resolutions[item_id] = Resolution(item_id=item_id, label=label, source=source, answers=given)
+    return resolutions
