@@ -1,19 +1,22 @@
 """Reads of relabelling campaigns: who may see which, how far each has come, and what each item's
 label is once the labellers (or a lead) settled it."""
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
+import numpy as np
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import Least
 
 from mlops.errors import NotFound
 from mlops.roles import CREATE_RELABEL_CAMPAIGNS, LEAD_RELABELLING
 
+from ..engine import relabel as engine
 from ..models import UNSURE, CampaignState, RelabelAdjudication, RelabelAnswer, RelabelCampaign, RelabelItem
 
 __all__ = [
     "Resolution",
     "ResolutionSource",
+    "campaign_estimate",
     "campaign_get",
     "campaign_progress",
     "campaign_resolutions",
@@ -134,3 +137,45 @@ def campaign_resolutions(campaign: RelabelCampaign, *, include_gold: bool = Fals
                 label, source = None, ResolutionSource.DISPUTED
         resolutions[item_id] = Resolution(item_id=item_id, label=label, source=source, answers=given)
     return resolutions
+
+
+def _estimate_dict(estimate: engine.Estimate) -> dict:
+    return {
+        key: (None if isinstance(value, float) and not np.isfinite(value) else value)
+        for key, value in asdict(estimate).items()
+    }
+
+
+def campaign_estimate(campaign: RelabelCampaign) -> dict | None:
+    """How often the model is wrong on the campaign's population, from the items settled so far,
+    weighted by each item's inclusion probability the way the campaign's design needs: accuracy,
+    error rate and per-class precision and recall, each with its 95% interval. None before any
+    item is settled."""
+    settled = {pk: r.label for pk, r in campaign_resolutions(campaign).items() if r.settled}
+    if not settled or not campaign.population:
+        return None
+    rows = list(
+        RelabelItem.objects.filter(pk__in=settled.keys())
+        .order_by("pk")
+        .values_list("pk", "prediction__label", "inclusion_probability", "stratum")
+    )
+    predicted = np.array([row[1] for row in rows], dtype=object)
+    truth = np.array([settled[row[0]] for row in rows], dtype=object)
+    options = {
+        "population": campaign.population,
+        "stratum": np.array([row[3] for row in rows], dtype=object),
+        "design_kind": campaign.design.get("kind", "uniform"),
+        "stratum_population": campaign.stratum_population or None,
+    }
+    probability = np.array([row[2] for row in rows], dtype=float)
+    correct = predicted == truth
+    return {
+        "settled": len(rows),
+        "wrong": int((~correct).sum()),
+        "accuracy": _estimate_dict(engine.accuracy(correct, probability, **options)),
+        "error_rate": _estimate_dict(engine.error_rate(correct, probability, **options)),
+        "per_class": {
+            label: {measure: _estimate_dict(value) for measure, value in measures.items()}
+            for label, measures in engine.per_class(predicted, truth, probability, **options).items()
+        },
+    }

@@ -54,3 +54,19 @@ def test_a_decision_is_kept_as_written(overlapped, reviewer):
     decision = RelabelAdjudication.objects.create(item=item, lead=reviewer, label="stay")
     with pytest.raises(DatabaseError), transaction.atomic():
         RelabelAdjudication.objects.filter(pk=decision.pk).update(label="churn")
+
+
+def test_the_estimate_counts_settled_items_against_the_model(drawn, labeller):
+    campaign = drawn(design={"kind": "uniform", "size": 10})
+    assert selectors.campaign_estimate(campaign) is None
+    items = list(campaign.items.select_related("prediction").order_by("pk"))
+    for index, item in enumerate(items):
+        services.item_next(labeller=labeller, campaign=campaign)
+        flipped = {"churn": "stay", "stay": "churn"}[item.prediction.label]
+        services.answer_submit(labeller=labeller, item=item, label=flipped if index < 3 else item.prediction.label)
+    estimate = selectors.campaign_estimate(campaign)
+    assert (estimate["settled"], estimate["wrong"]) == (10, 3)
+    assert estimate["error_rate"]["value"] == pytest.approx(0.3)
+    assert estimate["error_rate"]["low"] < 0.3 < estimate["error_rate"]["high"]
+    assert estimate["accuracy"]["value"] == pytest.approx(0.7)
+    assert set(estimate["per_class"]) == {"churn", "stay"}
