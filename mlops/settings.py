@@ -177,6 +177,10 @@ KEEL_DATA_ROOT = Path(os.environ.get("KEEL_DATA_ROOT", BASE_DIR / "var" / "data"
 KEEL_AUDIT_CHUNK_ROWS = int(os.environ.get("KEEL_AUDIT_CHUNK_ROWS", "200000"))
 # Files with more rows are profiled in partitions of this size by several workers at once (a chord).
 KEEL_AUDIT_PARTITION_ROWS = int(os.environ.get("KEEL_AUDIT_PARTITION_ROWS", "2000000"))
+# A numeric column with at most this many values (per side) is compared exactly (KS, Wasserstein on
+# its values); above it, on the reference's 1,000 bins with a stated bound. Costs 8 bytes a value
+# per column in memory while a batch is compared, and a compressed file beside each reference.
+KEEL_EXACT_DRIFT_MAX_VALUES = int(os.environ.get("KEEL_EXACT_DRIFT_MAX_VALUES", "300000"))
 # Most columns a data file's header may name (audits and hold-outs); more is refused before parsing.
 KEEL_MAX_COLUMNS = int(os.environ.get("KEEL_MAX_COLUMNS", "2000"))
 # Most characters a text cell keeps when a data file is read; longer ones are cut (audits say so,

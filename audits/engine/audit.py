@@ -80,7 +80,9 @@ def build_reference(
     if missing:
         raise AuditInputError(f"The training data lacks column(s) the feature schema names: {', '.join(missing)}.")
     # profile_source with no edges profiles a reference: two passes, string columns read as strings.
-    return sources.profile_source(path, fmt, specs, target_column=target_column, max_cell_chars=max_cell_chars)
+    return sources.profile_source(
+        path, fmt, specs, target_column=target_column, max_cell_chars=max_cell_chars, rows=facts.get("rows")
+    )
 
 
 def profile_rows(
@@ -115,6 +117,7 @@ def profile_rows(
         row_stop=row_stop,
         target_column=target_column,
         max_cell_chars=max_cell_chars,
+        rows=facts.get("rows"),
     )
 
 

@@ -2,9 +2,10 @@
 bins are known.
 
 The rule (drift.numeric_drift): when both profiles keep their column's values (at most
-profile.EXACT_VALUES each), KS D, its p-value and the Wasserstein distance are scipy's on the raw values
-and their error is 0. Otherwise they come from the histograms on the reference's fine bins, and each is
-reported with the interval that certainly holds the exact value:
+profile.exact_values_max() each, 300,000 by default: KEEL_EXACT_DRIFT_MAX_VALUES), KS D, its p-value
+and the Wasserstein distance are scipy's on the raw values and their error is 0. Otherwise they come
+from the histograms on the reference's fine bins, and each is reported with the interval that
+certainly holds the exact value:
 
 * KS D: the empirical CDFs are known at every bin edge and rise monotonically inside a bin, so
   D_binned <= D <= D_binned + the largest share of either sample in one bin.
@@ -31,6 +32,10 @@ __all__ = ["column_values", "exact_numeric", "ks_bounds", "ks_pvalue", "wasserst
 # for every p above 1e-14 and costs microseconds.
 KS_EXACT_MAX_EN = 100_000
 
+# Set on the columns of a reference whose value file could not be read (profile/kept.py): drift says
+# why its figures are binned.
+UNAVAILABLE = "values_unavailable"
+
 
 def _stats():
     # Imported on first use: loading scipy.stats costs ~1.5 s, a quarter of a 1M-row audit process.
@@ -40,12 +45,16 @@ def _stats():
 
 
 def column_values(column_profile: dict) -> np.ndarray | None:
-    """A numeric column's sorted finite values when its profile keeps them (fewer than profile.EXACT_VALUES),
-    an empty array for a column without values, else None."""
-    text = column_profile.get("values")
-    if text is None:
+    """A numeric column's sorted finite values when its profile keeps them (at most
+    profile.exact_values_max()), an empty array for a column without values, else None. The values are
+    an array (profile/kept.py), or base64 text of float64 in a profile stored before or sent between
+    workers."""
+    kept = column_profile.get("values")
+    if kept is None:
         return np.empty(0, dtype=np.float64) if not column_profile.get("count") else None
-    return np.frombuffer(base64.b64decode(text), dtype="<f8").astype(np.float64)
+    if isinstance(kept, np.ndarray):
+        return kept
+    return np.frombuffer(base64.b64decode(kept), dtype="<f8").astype(np.float64)
 
 
 def ks_pvalue(d: float, n: float, m: float) -> float:

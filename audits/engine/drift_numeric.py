@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from . import bounds
-from .bounds import column_values
+from .bounds import UNAVAILABLE, column_values
 
 __all__ = [
     "ks_from_histograms",
@@ -331,6 +331,8 @@ def numeric_drift(ref_col: Mapping, cur_col: Mapping) -> dict:
         out.update(ks_statistic=d, ks_pvalue=p, ks_error_bound=error, wasserstein=w)
         out.update(bounds.ks_bounds(d, p, error, ref_n, cur_n))
         out.update(wasserstein_bounds=[w_low, w_high], wasserstein_error_bound=max(w - w_low, w_high - w))
+    if not exact and ref_col.get(UNAVAILABLE):  # a reference whose value file could not be read
+        out["exact_unavailable"] = ref_col[UNAVAILABLE]
     w = out["wasserstein"]
     out.update(
         exact=bool(exact),

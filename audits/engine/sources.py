@@ -18,6 +18,7 @@ import pandas as pd
 from audits.engine.columns import ColumnSpec
 from audits.engine.profile import (
     empty_profile,
+    exact_values_max,
     merge_profiles,
     profile_frame,
     profile_reference_chunks,
@@ -127,6 +128,7 @@ def profile_source(
     now: datetime | None = None,
     target_column: str | None = None,
     max_cell_chars: int | None = CELL_CHARS,
+    rows: int | None = None,
 ) -> dict:
     """Profile a file (or the partition [row_start, row_stop) of it) one chunk at a time.
 
@@ -144,7 +146,12 @@ def profile_source(
 
     Text cells longer than `max_cell_chars` are cut as they are read; the profile's "cut_cells" then
     says, per column, how many were cut and the longest one's length (docs/audit-profile-format.md).
+
+    `rows`, the file's row count when known (check_file counts it): above profile.exact_values_max()
+    no chunk keeps its numeric values, which the merged profile would drop anyway (memory stays at a
+    chunk's worth); at or below it the values are kept for exact drift (kept.py).
     """
+    keep_values = rows is None or rows <= exact_values_max()
     wanted = [s.name for s in specs]
     if target_column is not None and target_column not in wanted:
         wanted.append(target_column)
@@ -183,6 +190,7 @@ def profile_source(
             progress=progress,
             edge_chunks=read(numeric),
             target_column=target_column,
+            keep_values=keep_values,
             _id_duplicates=not ids,
         )
     else:
@@ -190,7 +198,13 @@ def profile_source(
         done = 0
         for chunk in tracked(read(wanted, cuts)()):
             part = profile_frame(
-                chunk, specs, edges=edges, now=now, target_column=target_column, _id_duplicates=not ids
+                chunk,
+                specs,
+                edges=edges,
+                now=now,
+                target_column=target_column,
+                keep_values=keep_values,
+                _id_duplicates=not ids,
             )
             profile = part if profile is None else merge_profiles(profile, part)
             done += len(chunk)

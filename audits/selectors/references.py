@@ -3,17 +3,22 @@
 Other apps (support's explainer) read a reference through these functions only: the data batch
 behind it, its file and the audit engine's reader stay the audits app's business."""
 
+import hashlib
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+from django.core.exceptions import SuspiciousFileOperation
+from django.core.files.storage import default_storage
 
 from mlops.datafiles.reading import iter_chunks
 from mlops.datafiles.storage import resolve_data_path
 from registry.models import ModelVersion
 
 from ..engine.columns import ColumnSpec
+from ..engine.profile import KeptValuesError, read_kept_values, with_kept_values
 from ..models import DataBatch, ReferenceProfile
 
 __all__ = [
@@ -23,8 +28,12 @@ __all__ = [
     "has_reference",
     "reference_for",
     "reference_profile_columns",
+    "reference_profile_for_comparison",
     "reference_rows_in_chunks",
 ]
+
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -86,3 +95,34 @@ def reference_rows_in_chunks(
         return
     batch = reference.batch
     yield from iter_chunks(batch_path(batch), batch.format, chunk_rows=chunk_rows, columns=columns, dtypes=dtypes)
+
+
+def reference_profile_for_comparison(reference: ReferenceProfile) -> dict:
+    """The reference's profile with its kept values read back from their file (services.reference_values),
+    as the audit engine compares a batch with it. A file that is missing, altered since it was built
+    (sha256) or unreadable leaves the columns binned, each marked with the reason, which the drift
+    findings then give beside their bound: an audit never fails for it."""
+    profile = reference.profile or {}
+    kept = profile.get("kept_values")
+    if not kept:
+        return profile  # nothing kept, or kept in the JSON itself (a reference built before the file)
+    name = kept.get("file") or ""
+    try:
+        with default_storage.open(name, "rb") as handle:
+            data = handle.read()
+    except (OSError, SuspiciousFileOperation) as exc:
+        reason = (
+            "the reference's value file is missing"
+            if isinstance(exc, FileNotFoundError)
+            else (f"the reference's value file cannot be opened ({exc.__class__.__name__})")
+        )
+        log.warning("Reference %s: %s (%s); drift is binned.", reference.pk, reason, name)
+        return with_kept_values(profile, None, unavailable=reason)
+    if hashlib.sha256(data).hexdigest() != kept.get("sha256"):
+        log.warning("Reference %s: value file %s changed since it was built; drift is binned.", reference.pk, name)
+        return with_kept_values(profile, None, unavailable="the reference's value file changed since it was built")
+    try:
+        values = read_kept_values(data)
+    except KeptValuesError as exc:
+        return with_kept_values(profile, None, unavailable=f"the reference's value file is damaged: {exc}")
+    return with_kept_values(profile, values)

@@ -28,7 +28,7 @@ from registry.models import ModelVersion, RegisteredModel
 from ..engine import audit as engine
 from ..engine.checks import json_safe
 from ..engine.columns import ColumnSpec
-from ..engine.profile import without_kept_values
+from ..engine.profile import encode_kept_values, kept_values, without_kept_values
 from ..engine.suite import Suite, suggest_suite
 from ..models import (
     AuditJob,
@@ -41,9 +41,10 @@ from ..models import (
     Finding,
     ReferenceProfile,
 )
-from ..selectors.references import batch_path, column_specs
+from ..selectors.references import batch_path, column_specs, reference_profile_for_comparison
 from .alerts import alerts_raise
 from .feeds import feed_key
+from .reference_values import reference_values_discard, reference_values_save
 from .suites import suite_for
 
 __all__ = [
@@ -297,20 +298,29 @@ def _build_reference(job: AuditJob) -> AuditJob:
     specs = [ColumnSpec.from_dict(spec) for spec in facts["specs"]]
     _update(job.pk, stage="Profiling the training data", rows_total=facts["rows"])
     roles = facts.get("roles") or {}
-    profile = json_safe(
-        engine.build_reference(
-            path,
-            job.batch.format,
-            specs,
-            facts,
-            target_column=roles.get("label"),
-            max_cell_chars=settings.KEEL_MAX_CELL_CHARS,
-        )
+    built = engine.build_reference(
+        path,
+        job.batch.format,
+        specs,
+        facts,
+        target_column=roles.get("label"),
+        max_cell_chars=settings.KEEL_MAX_CELL_CHARS,
     )
+    # The numeric columns' kept values (exact drift) go to a compressed file of their own, not the JSON.
+    values = kept_values(built)
+    profile = json_safe(without_kept_values(built))
+    del built
+    if values:
+        profile["kept_values"] = reference_values_save(job.version_id, job.pk, values)
+    del values
     with transaction.atomic():
         locked = AuditJob.objects.select_for_update().get(pk=job.pk)
         if locked.state != AuditState.RUNNING:
             return locked
+        replaced = ReferenceProfile.objects.filter(version=job.version).values_list("profile", flat=True).first()
+        replaced_file = ((replaced or {}).get("kept_values") or {}).get("file", "")
+        if replaced_file and replaced_file != (profile.get("kept_values") or {}).get("file"):
+            transaction.on_commit(lambda: reference_values_discard(replaced_file))
         ReferenceProfile.objects.update_or_create(
             version=job.version,
             defaults={
@@ -373,7 +383,7 @@ def _audit_batch(job: AuditJob) -> AuditJob:
     findings, verdict, profile = engine.audit_file(
         path,
         job.batch.format,
-        reference=reference.profile,
+        reference=reference_profile_for_comparison(reference),
         specs=specs,
         suite=suite,
         facts=facts,
@@ -421,7 +431,7 @@ def audit_profile_partition(*, job_id: int, row_start: int, row_stop: int) -> di
         max_cell_chars=settings.KEEL_MAX_CELL_CHARS,
     )
     AuditJob.objects.filter(pk=job_id).update(rows_done=F("rows_done") + (row_stop - row_start))
-    return profile
+    return encode_kept_values(profile)  # the chord sends it as JSON: kept values as base64 float64
 
 
 def audit_finish_partitioned(*, job_id: int, profiles: list[dict]) -> AuditJob:
@@ -436,7 +446,7 @@ def audit_finish_partitioned(*, job_id: int, profiles: list[dict]) -> AuditJob:
         profile = engine.merge_partitions(path, job.batch.format, profiles, specs, job.facts)
         findings, verdict = engine.judge(
             profile,
-            reference=reference.profile,
+            reference=reference_profile_for_comparison(reference),
             specs=specs,
             suite=suite,
             facts=job.facts,

@@ -69,7 +69,10 @@ def _bound_text(stats: Mapping) -> str:
         parts.append(f"Wasserstein within ±{stats['wasserstein_scaled_error_bound']:.3g} of exact")
     if stats.get("ks_error_bound") is not None:
         parts.append(f"KS D within +{stats['ks_error_bound']:.3g}")
-    return "binned: " + ", ".join(parts) if parts else "binned"
+    text = "binned: " + ", ".join(parts) if parts else "binned"
+    if stats.get("exact_unavailable"):  # the reference kept its values, but they could not be read
+        text += f"; exact figures unavailable: {stats['exact_unavailable']}"
+    return text
 
 
 def _drift_finding(

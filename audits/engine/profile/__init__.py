@@ -1,7 +1,8 @@
 """Profiles: mergeable, JSON-safe summaries of a data file (docs/audit-profile-format.md is the contract).
 
 Pure Python, vectorised with numpy/pandas; no Django. The modules: `kinds` (each kind of column
-summarised), `edges` (bin edges and quantile sketches), `frames` (a frame's profile), `merge` (two
+summarised), `edges` (bin edges and quantile sketches), `kept`
+(the values a column keeps for exact drift statistics, kept out of the JSON), `frames` (a frame's profile), `merge` (two
 profiles into one) and `reference` (a reference too large for memory, profiled in chunks).
 
 How each kind is summarised
@@ -48,6 +49,7 @@ is profiled with exact edges.
 
 from .edges import *  # noqa: F401,F403
 from .frames import *  # noqa: F401,F403
+from .kept import *  # noqa: F401,F403
 from .kinds import *  # noqa: F401,F403
 from .merge import *  # noqa: F401,F403
 from .reference import *  # noqa: F401,F403

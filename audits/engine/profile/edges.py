@@ -13,28 +13,22 @@ import numpy as np
 from datasketches import kll_doubles_sketch
 
 from ..bounds import column_values
+from .kept import exact_values_max
 
 __all__ = [
     "FINE_BINS",
     "PSI_BINS",
     "SKETCH_K",
     "QUANTILES",
-    "EXACT_VALUES",
     "reference_edges",
     "numeric_quantile",
     "column_values",
-    "without_kept_values",
 ]
 
 FINE_BINS = 1000
 PSI_BINS = 10
 SKETCH_K = 200
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
-# A numeric column with fewer than this many finite values keeps them (sorted, float64) in its profile,
-# so drift statistics, quantiles and spreads are computed exactly rather than from bins and sketches.
-# Below the profiling chunk (200,000 rows) so a large file never encodes values it will drop on merge;
-# 100,000 values are 1.07 MB of base64 per column, and scipy's exact statistics on them take milliseconds.
-EXACT_VALUES = 100_000
 
 
 def _sorted_quantiles(xs: np.ndarray, qs: np.ndarray) -> np.ndarray:
@@ -101,24 +95,6 @@ def numeric_quantile(column_profile: dict, q: float) -> float | None:
     return None if sketch.is_empty() else float(sketch.get_quantile(q, True))
 
 
-def without_kept_values(profile: dict) -> dict:
-    """The profile without its numeric columns' kept values: an audited batch needs them only while it
-    is compared (a reference keeps them for every later comparison). Stored audits stay small, and a
-    batch's raw values (an id, an amount) are not kept beyond the comparison."""
-    columns = profile.get("columns") or {}
-    if not any("values" in c for c in columns.values()):
-        return profile
-    return {
-        **profile,
-        "columns": {name: {k: v for k, v in c.items() if k != "values"} for name, c in columns.items()},
-    }
-
-
-def _encode_values(xs: np.ndarray) -> str:
-    """Sorted finite values as base64 of little-endian float64: exact, and a third the size of JSON numbers."""
-    return base64.b64encode(np.ascontiguousarray(xs, dtype="<f8").tobytes()).decode("ascii")
-
-
 def _exact_quantiles(xs: np.ndarray) -> dict:
     """numpy's default ('linear') quantiles of sorted values, keyed as the sketch's are."""
     if xs.size == 0:
@@ -126,10 +102,12 @@ def _exact_quantiles(xs: np.ndarray) -> dict:
     return {str(q): float(v) for q, v in zip(QUANTILES, _sorted_quantiles(xs, np.asarray(QUANTILES)))}
 
 
-def _quantiles_with_values(xs: np.ndarray | None, sketch: kll_doubles_sketch) -> dict:
+def _quantiles_with_values(xs: np.ndarray | None, sketch: kll_doubles_sketch, keep: bool = True) -> dict:
     """The profile's quantiles and how they were found: exact from the kept values, else the sketch's
     with its normalised rank error (a quantile q stands for some rank within q ± that error)."""
-    if xs is not None and xs.size < EXACT_VALUES:
-        return {"quantiles": _exact_quantiles(xs), "values": _encode_values(xs), "quantile_rank_error": 0.0}
+    if keep and xs is not None and xs.size <= exact_values_max():
+        # A numeric column with at most exact_values_max() finite values keeps them (sorted float64,
+        # an array beside the JSON: see kept.py), so drift statistics, quantiles and spreads are exact.
+        return {"quantiles": _exact_quantiles(xs), "values": xs, "quantile_rank_error": 0.0}
     error = 0.0 if sketch.is_empty() else float(kll_doubles_sketch.get_normalized_rank_error(SKETCH_K, False))
     return {"quantiles": _sketch_quantiles(sketch), "quantile_rank_error": error}

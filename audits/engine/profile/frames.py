@@ -34,12 +34,15 @@ def profile_frame(
     edges: dict[str, tuple[list, list]] | None = None,
     now: datetime | None = None,
     target_column: str | None = None,
+    keep_values: bool = True,
     _id_duplicates: bool = True,
 ) -> dict:
     """Profile one frame. edges=None means this frame IS the reference: each numeric column's edges are
     computed from it (reference_edges). Otherwise edges maps column -> (fine edges, psi edges) from the
     reference; a numeric column missing from that dict is binned on ([], []) (one bin), so chunk profiles
-    stay mergeable. Columns missing from the frame are skipped. With `target_column` naming a column
+    stay mergeable. Columns missing from the frame are skipped. keep_values=False: no numeric column
+    keeps its values (the whole file has more rows than profile.exact_values_max(), so the merged
+    profile could not keep them; not holding them keeps memory flat). With `target_column` naming a column
     of the frame, the profile also carries the feature–label statistics under "target" (see
     audits/engine/target.py); a frame without that column (an unlabelled batch) gets no "target".
     (_id_duplicates=False skips the within-frame duplicate search for callers that track ids across
@@ -58,7 +61,7 @@ def profile_frame(
             else:
                 fine, psi = edges.get(spec.name, ([], []))
             fine_edges[spec.name] = fine
-            columns[spec.name] = _profile_numeric(s, fine, psi)
+            columns[spec.name] = _profile_numeric(s, fine, psi, keep_values)
         elif spec.kind == "categorical":
             columns[spec.name] = _profile_categorical(s)
         elif spec.kind == "timestamp":

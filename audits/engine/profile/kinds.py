@@ -167,7 +167,7 @@ def _top(counts: pd.Series, limit: int) -> tuple[dict, int]:
     return top, rest
 
 
-def _profile_numeric(s: pd.Series, edges, psi_edges) -> dict:
+def _profile_numeric(s: pd.Series, edges, psi_edges, keep_values: bool = True) -> dict:
     x, nulls, non_numeric, non_finite = _numeric_values(s)
     out = _empty_numeric(edges, psi_edges)
     out.update(nulls=nulls, non_numeric=non_numeric, non_finite=non_finite)
@@ -193,7 +193,7 @@ def _profile_numeric(s: pd.Series, edges, psi_edges) -> dict:
         psi_hist=psi.tolist(),
         sketch=_encode_sketch(sketch),
     )
-    out.update(_quantiles_with_values(xs, sketch))
+    out.update(_quantiles_with_values(xs, sketch, keep_values))
     return out
 
 

@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from ..target import merge_target
-from .edges import EXACT_VALUES, _decode_sketch, _encode_sketch, _quantiles_with_values, column_values
+from .edges import _decode_sketch, _encode_sketch, _quantiles_with_values, column_values
+from .kept import exact_values_max
 from .kinds import CAPACITY, M2_OVERFLOW, TIMESTAMP_FORMATS, TOP_WORDS, _top
 
 __all__ = ["merge_profiles"]
@@ -47,7 +48,7 @@ def _merge_numeric(name: str, a: dict, b: dict) -> dict:
     sketch = _decode_sketch(a["sketch"])
     sketch.merge(_decode_sketch(b["sketch"]))
     values = None
-    if n < EXACT_VALUES:
+    if n <= exact_values_max():
         va, vb = column_values(a), column_values(b)
         if va is not None and vb is not None:
             values = np.sort(np.concatenate((va, vb)), kind="stable")

@@ -60,6 +60,7 @@ def profile_reference_chunks(
     progress: Callable[[int], None] | None = None,
     edge_chunks: Callable[[], Iterable[pd.DataFrame]] | None = None,
     target_column: str | None = None,
+    keep_values: bool = True,
     _id_duplicates: bool = True,
 ) -> dict:
     """Profile a reference delivered in chunks; chunks() must start a fresh iteration on each call.
@@ -92,7 +93,13 @@ def profile_reference_chunks(
         if edges is None and profile is not None:
             raise RuntimeError("chunks() yielded more chunks on its second iteration than on its first")
         part = profile_frame(
-            chunk, specs, edges=edges, now=now, target_column=target_column, _id_duplicates=_id_duplicates
+            chunk,
+            specs,
+            edges=edges,
+            now=now,
+            target_column=target_column,
+            keep_values=keep_values,
+            _id_duplicates=_id_duplicates,
         )
         profile = part if profile is None else merge_profiles(profile, part)
         done += len(chunk)
