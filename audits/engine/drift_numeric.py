@@ -325,7 +325,10 @@ def numeric_drift(ref_col: Mapping, cur_col: Mapping) -> dict:
             ref_mean=ref_col.get("mean"),
             cur_mean=cur_col.get("mean"),
         )
-        w_low, w_high = bounds.wasserstein_bounds(ref_col["edges"], ref_col["hist"], cur_col["hist"], **extremes)
+        tails = {"ref_tails": bounds.column_tails(ref_col), "cur_tails": bounds.column_tails(cur_col)}
+        w_low, w_high = bounds.wasserstein_bounds(
+            ref_col["edges"], ref_col["hist"], cur_col["hist"], **extremes, **tails
+        )
         w = min(max(w, w_low), w_high)
         error = ks_error_bound(ref_col["hist"], cur_col["hist"])
         out.update(ks_statistic=d, ks_pvalue=p, ks_error_bound=error, wasserstein=w)

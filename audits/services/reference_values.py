@@ -20,7 +20,8 @@ def reference_values_save(version_id: int, job_id: int, values: dict) -> dict:
     to the binned statistics."""
     data = write_kept_values(values)
     name = default_storage.save(f"reference-values/v{version_id}-job{job_id}.npz", ContentFile(data))
-    return {"file": name, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data), "columns": list(values)}
+    exact = [column for column, kept in values.items() if "values" in kept]  # the others keep tails only
+    return {"file": name, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data), "columns": exact}
 
 
 def reference_values_discard(name: str) -> None:

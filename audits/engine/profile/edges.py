@@ -12,7 +12,7 @@ from collections.abc import Callable
 import numpy as np
 from datasketches import kll_doubles_sketch
 
-from ..bounds import column_values
+from ..bounds import TAIL_VALUES, column_values
 from .kept import exact_values_max
 
 __all__ = [
@@ -109,5 +109,8 @@ def _quantiles_with_values(xs: np.ndarray | None, sketch: kll_doubles_sketch, ke
         # A numeric column with at most exact_values_max() finite values keeps them (sorted float64,
         # an array beside the JSON: see kept.py), so drift statistics, quantiles and spreads are exact.
         return {"quantiles": _exact_quantiles(xs), "values": xs, "quantile_rank_error": 0.0}
+    tails = {}
+    if xs is not None and xs.size:  # copies: a view would hold the whole chunk's array in memory
+        tails = {"tail_low": xs[:TAIL_VALUES].copy(), "tail_high": xs[-TAIL_VALUES:].copy()}
     error = 0.0 if sketch.is_empty() else float(kll_doubles_sketch.get_normalized_rank_error(SKETCH_K, False))
-    return {"quantiles": _sketch_quantiles(sketch), "quantile_rank_error": error}
+    return {"quantiles": _sketch_quantiles(sketch), "quantile_rank_error": error, **tails}

@@ -13,6 +13,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
+from ..bounds import TAIL_VALUES, column_tails
 from ..target import merge_target
 from .edges import _decode_sketch, _encode_sketch, _quantiles_with_values, column_values
 from .kept import exact_values_max
@@ -52,6 +53,13 @@ def _merge_numeric(name: str, a: dict, b: dict) -> dict:
         va, vb = column_values(a), column_values(b)
         if va is not None and vb is not None:
             values = np.sort(np.concatenate((va, vb)), kind="stable")
+    tails = {}
+    if values is None:
+        ta, tb = column_tails(a), column_tails(b)
+        if ta is not None and tb is not None:
+            low = np.sort(np.concatenate((ta[0], tb[0])), kind="stable")[:TAIL_VALUES]
+            high = np.sort(np.concatenate((ta[1], tb[1])), kind="stable")[-TAIL_VALUES:]
+            tails = {"tail_low": low, "tail_high": high}
     return {
         "kind": "numeric",
         "count": n,
@@ -69,6 +77,7 @@ def _merge_numeric(name: str, a: dict, b: dict) -> dict:
         "psi_hist": _add_lists(a["psi_hist"], b["psi_hist"]),
         "sketch": _encode_sketch(sketch),
         **_quantiles_with_values(values, sketch),
+        **tails,
         **({"null_reasons": reasons} if reasons else {}),
     }
 
