@@ -82,13 +82,29 @@ def ks_pvalue(d: float, n: float, m: float) -> float:
     return float(np.clip(p, 0.0, 1.0))
 
 
+def _sorted(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    return x if x.size < 2 or not np.any(x[1:] < x[:-1]) else np.sort(x)
+
+
 def exact_numeric(ref_values: np.ndarray, cur_values: np.ndarray) -> dict:
-    """KS D, its asymptotic p-value and the Wasserstein distance of two raw samples: the values of
-    ``scipy.stats.ks_2samp(ref, cur, method="asymp")`` and ``scipy.stats.wasserstein_distance(ref, cur)``."""
-    stats = _stats()
-    ks = stats.ks_2samp(ref_values, cur_values, method="asymp")
-    w = float(stats.wasserstein_distance(ref_values, cur_values))
-    d, p = float(ks.statistic), float(ks.pvalue)
+    """KS D, its asymptotic p-value and the Wasserstein distance of two raw samples.
+
+    D and W are ``scipy.stats.ks_2samp``'s and ``scipy.stats.wasserstein_distance``'s, computed as
+    scipy does (both CDFs at every pooled value, W = sum |F - G| x the gaps between them) but in one
+    pass on the already sorted kept values: scipy sorts again and its p-value, kstwo.sf, costs
+    ~0.5 s a column at 300,000 a side. The p-value is ks_pvalue's: scipy's ``method="asymp"`` up to
+    an effective size of KS_EXACT_MAX_EN, the Kolmogorov limit beyond (within 0.5 % of it)."""
+    a, b = _sorted(ref_values), _sorted(cur_values)
+    pooled = np.concatenate((a, b))
+    pooled.sort(kind="stable")  # two sorted runs: a linear merge
+    f = np.searchsorted(a, pooled, side="right") / a.size
+    g = np.searchsorted(b, pooled, side="right") / b.size
+    diff = np.abs(f - g)
+    d = float(diff.max())
+    with np.errstate(over="ignore", invalid="ignore"):
+        w = float(np.sum(diff[:-1] * np.diff(pooled)))
+    p = ks_pvalue(d, a.size, b.size)
     return {
         "ks_statistic": d,
         "ks_pvalue": p,
