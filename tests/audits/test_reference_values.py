@@ -5,8 +5,10 @@ audit still succeeds, on the binned statistics with their bound, and the drift f
 import json
 
 import pytest
+from django.conf import settings
 from django.core.files.storage import default_storage
 
+from audits.engine.profile import exact_values_max
 from audits.models import AuditState, ReferenceProfile
 from demo.batches import to_csv
 from tests.audits.reference_scenario import training_reference_build, upsell_in_production, upsell_training
@@ -23,6 +25,7 @@ def upsell_reference(db, media, reviewer, pipeline, django_capture_on_commit_cal
 def test_the_reference_stores_its_values_in_a_file_and_a_batch_is_compared_on_them_exactly(
     upsell_reference, api_as, pipeline, django_capture_on_commit_callbacks
 ):
+    assert exact_values_max() == settings.KEEL_EXACT_DRIFT_MAX_VALUES == 300_000  # set at start-up
     reference = ReferenceProfile.objects.get(version__model=upsell_reference)
     kept = reference.profile["kept_values"]
     assert default_storage.exists(kept["file"]) and "meeting_minutes" in kept["columns"]
