@@ -315,7 +315,8 @@ def _build_reference(job: AuditJob) -> AuditJob:
     del values
     with transaction.atomic():
         locked = AuditJob.objects.select_for_update().get(pk=job.pk)
-        if locked.state != AuditState.RUNNING:
+        if locked.state != AuditState.RUNNING:  # a retry that raced a finished run: its file is not used
+            reference_values_discard((profile.get("kept_values") or {}).get("file", ""))
             return locked
         replaced = ReferenceProfile.objects.filter(version=job.version).values_list("profile", flat=True).first()
         replaced_file = ((replaced or {}).get("kept_values") or {}).get("file", "")
