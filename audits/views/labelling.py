@@ -74,10 +74,22 @@ def _history(request, campaign) -> dict:
     return request.session.get(_session_key(campaign)) or {"answered": [], "last": None}
 
 
+def _previous(request, campaign, item_id: int | None = None) -> int | None:
+    """The item answered before `item_id` in this session (before the current card when None)."""
+    answered = _history(request, campaign)["answered"]
+    if item_id is not None:
+        answered = answered[: answered.index(item_id)] if item_id in answered else []
+    return answered[-1] if answered else None
+
+
 def _remember(request, campaign, item_id: int) -> None:
     state = _history(request, campaign)
     answered = [pk for pk in state["answered"] if pk != item_id] + [item_id]
     request.session[_session_key(campaign)] = {"answered": answered[-HISTORY:], "last": item_id}
+
+
+class _Closed(Exception):
+    """The campaign exists but is no longer open to this labeller."""
 
 
 def _campaign(request, pk: int) -> RelabelCampaign:
@@ -86,13 +98,8 @@ def _campaign(request, pk: int) -> RelabelCampaign:
         return selectors.campaign_get(pk, request.user)
     except NotFound:
         if RelabelCampaign.objects.filter(pk=pk).exists():
-            raise _Closed(pk) from None
+            raise _Closed from None
         raise
-
-
-class _Closed(Exception):
-    def __init__(self, pk):
-        self.pk = pk
 
 
 def _closed_response(request):
@@ -176,13 +183,8 @@ def _card(request, campaign, item, *, review: bool, form=None):
     if mine is not None:
         initial.update(label=mine.label, note=mine.note)
     form = form or LabelAnswerForm(initial=initial, label_set=campaign.label_set)
-    answered = _history(request, campaign)["answered"]
-    if review:
-        # ← from a reviewed item goes to the one answered before it.
-        position = answered.index(item.pk)
-        previous = answered[position - 1] if position > 0 else None
-    else:
-        previous = answered[-1] if answered else None
+    # ← from a reviewed item goes to the one answered before it; from a new card, to the last answered.
+    previous = _previous(request, campaign, item.pk if review else None)
     context = _context(
         request,
         campaign,
@@ -267,8 +269,3 @@ def relabel_label(request, pk):
             _context(request, campaign, last=_last_answer(request, campaign), previous=_previous(request, campaign)),
         )
     return _card(request, campaign, assignment.item, review=False)
-
-
-def _previous(request, campaign):
-    answered = _history(request, campaign)["answered"]
-    return answered[-1] if answered else None
