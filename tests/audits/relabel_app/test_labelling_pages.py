@@ -10,7 +10,9 @@ from django.utils import timezone
 
 from audits import selectors, services
 from audits.models import RelabelAnswer, RelabelAssignment
+from mlops import roles
 from support.models import Explanation
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -63,6 +65,13 @@ def test_agents_and_outsiders_are_refused_and_see_no_nav_link(request, drawn, cl
 
 def test_a_lead_without_label_items_cannot_label(drawn, reviewer, client_as):
     assert client_as(reviewer).get(label_url(drawn())).status_code == 403
+
+
+def test_a_lead_who_also_labels_gets_the_card(drawn, client_as):
+    lead = UserFactory(username="lena-lead", groups=[roles.REVIEWERS, roles.LABELLERS])
+    campaign = drawn()
+    assert "Start labelling" in client_as(lead).get(reverse("relabel:list")).content.decode()
+    assert client_as(lead).get(label_url(campaign)).status_code == 200
 
 
 def test_anonymous_visitors_are_sent_to_sign_in(drawn, client):
