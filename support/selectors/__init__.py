@@ -9,6 +9,7 @@ from .explanations import (
     explanation_get,
     explanations,
     feature_inputs,
+    prediction_reasons,
     waterfall_png,
 )
 from .lists import (
@@ -69,6 +70,7 @@ __all__ = [
     "explanation_get",
     "explanations",
     "feature_inputs",
+    "prediction_reasons",
     "privacy_entity_type",
     "privacy_excluded_ids",
     "privacy_request_get",

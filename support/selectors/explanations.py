@@ -90,6 +90,22 @@ def cached_for_entity(model: RegisteredModel, entity_id: str) -> Explanation | N
     )
 
 
+def prediction_reasons(prediction) -> list[str] | None:
+    """The top reasons of a finished explanation of this logged prediction by the version that made
+    it, or None: only what is stored, never a new SHAP computation (a labeller's card waits on it).
+    Registered as the audits app's reason provider (SupportConfig.ready)."""
+    result = (
+        Explanation.objects.filter(
+            prediction_id=prediction.pk, version_id=prediction.version_id, state="succeeded", result__isnull=False
+        )
+        .order_by("-finished_at", "-pk")
+        .values_list("result", flat=True)
+        .first()
+    )
+    reasons = (result or {}).get("reasons") if isinstance(result, dict) else None
+    return list(reasons) if reasons else None
+
+
 PNG_CACHE_SECONDS = 3600
 
 

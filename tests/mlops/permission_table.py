@@ -31,6 +31,7 @@ AGENTS = frozenset({AGENT})
 EXPLAINERS = frozenset({PIPELINE, REVIEWER, AGENT})
 RELABEL_READERS = frozenset({PIPELINE, REVIEWER, LABELLER})  # campaigns (labellers: those open for labelling)
 LABELLERS = frozenset({LABELLER})
+LABELLERS_AND_LEADS = frozenset({LABELLER, REVIEWER})  # the relabel list: leads look, labellers label
 
 TABLE: dict[tuple[str, str], frozenset] = {
     # --- the site ---
@@ -160,6 +161,10 @@ TABLE: dict[tuple[str, str], frozenset] = {
     ("audits:schedules", "POST"): JUDGES,
     ("audits:schedule", "GET"): JUDGES,
     ("audits:schedule", "POST"): JUDGES,
+    # --- relabelling pages ---
+    ("relabel:list", "GET"): LABELLERS_AND_LEADS,
+    ("relabel:label", "GET"): LABELLERS,
+    ("relabel:label", "POST"): LABELLERS,
     # --- support pages ---
     ("support:home", "GET"): RECORD_READERS,
     ("support:search", "GET"): RECORD_READERS,
