@@ -166,6 +166,12 @@ TABLE: dict[tuple[str, str], frozenset] = {
     ("audits:schedules", "POST"): JUDGES,
     ("audits:schedule", "GET"): JUDGES,
     ("audits:schedule", "POST"): JUDGES,
+    # --- relabelling pages ---
+    ("relabel:lead-adjudicate", "GET"): JUDGES,  # leads: reviewers
+    ("relabel:lead-adjudicate", "POST"): JUDGES,
+    ("relabel:lead-gold", "GET"): JUDGES,
+    ("relabel:lead-gold", "POST"): JUDGES,
+    ("relabel:lead-team", "GET"): JUDGES,
     # --- support pages ---
     ("support:home", "GET"): RECORD_READERS,
     ("support:search", "GET"): RECORD_READERS,

@@ -119,6 +119,7 @@ def _csv():
 PK_OF = [
     (r"relabel-campaign", "campaign"),
     (r"relabel-item", "relabel_item"),
+    (r"^relabel:", "campaign"),
     (r"promotion|^promotions:", "promotion"),
     (r"^audits(-api)?:(audit-|detail|plot)", "audit"),
     (r"^audits(-api)?:alert-", "alert"),
