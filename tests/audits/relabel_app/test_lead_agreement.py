@@ -83,3 +83,16 @@ def test_no_overlap_no_agreement(drawn, labeller):
     found = selectors.campaign_agreement(campaign)
     assert found["items_overlapped"] == 0
     assert (found["cohen_kappa"], found["fleiss_kappa"], found["krippendorff_alpha"]) == (None, None, None)
+
+
+def test_three_labellers_on_every_item_get_fleiss_kappa(drawn, labeller, second_labeller, third_labeller):
+    campaign = drawn(design={"kind": "uniform", "size": 4}, overlap_share=1.0, overlap_labels=3)
+    work(campaign, labeller, ["churn", "churn", "stay", "stay"])
+    work(campaign, second_labeller, ["churn", "stay", "stay", "stay"])
+    work(campaign, third_labeller, ["churn", "stay", "stay", "churn"])
+    found = selectors.campaign_agreement(campaign)
+    # By hand: items (churn, stay) counts (3,0) (1,2) (0,3) (1,2); P_i = 1, 1/3, 1, 1/3 -> P̄ = 2/3;
+    # p = (5/12, 7/12) -> P_e = 74/144; kappa = (2/3 - 74/144) / (1 - 74/144) = 22/70.
+    assert found["fleiss_kappa"] == pytest.approx(22 / 70)
+    assert found["cohen_kappa"] is None
+    assert found["krippendorff_alpha"] is not None
