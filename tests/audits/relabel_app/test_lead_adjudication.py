@@ -2,6 +2,7 @@
 note and the model's prediction; the lead's label wins, and nobody settles a dispute they are part of."""
 
 import pytest
+from django.core.exceptions import PermissionDenied
 
 from audits import selectors, services
 from audits.models import RelabelAdjudication
@@ -61,8 +62,6 @@ def test_a_decision_is_a_label_of_the_campaign_and_not_unsure(disputed, reviewer
 
 
 def test_only_leads_decide(disputed, labeller, pipeline):
-    from django.core.exceptions import PermissionDenied
-
     _, first, _ = disputed
     for who in (labeller, pipeline):
         with pytest.raises(PermissionDenied):

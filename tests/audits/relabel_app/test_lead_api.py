@@ -3,7 +3,9 @@ may call what is in tests/mlops/permission_table.py (the matrix), the rest here.
 
 import pytest
 
+from mlops import roles
 from tests.audits.relabel_app.lead_scenario import work
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -72,9 +74,6 @@ def test_labellers_read_no_agreement(disputed, labeller, api_as):
 
 
 def test_a_lead_who_answered_gets_403(drawn, labeller, api_as):
-    from mlops import roles
-    from tests.factories import UserFactory
-
     both = UserFactory(username="lena-lead", groups=[roles.REVIEWERS, roles.LABELLERS])
     campaign = drawn(design={"kind": "uniform", "size": 1}, overlap_share=1.0, overlap_labels=2)
     [item] = work(campaign, labeller, ["churn"])

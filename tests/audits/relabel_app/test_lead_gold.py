@@ -3,6 +3,7 @@ mixed into their work, and each labeller's accuracy on gold is tracked. Gold is 
 campaign's progress or estimate."""
 
 import pytest
+from django.core.exceptions import PermissionDenied
 
 from audits import selectors, services
 from audits.models import RelabelItem
@@ -89,8 +90,6 @@ def test_gold_items_are_checked_whole(drawn, churn, reviewer, labeller):
         )
     assert len(refused.value.detail["items"]) == 4
     assert not RelabelItem.objects.filter(is_gold=True).exists()
-    from django.core.exceptions import PermissionDenied
-
     with pytest.raises(PermissionDenied):
         services.gold_items_add(lead=labeller, campaign=campaign, items=[(free, "churn")])
 

@@ -5,7 +5,9 @@ import pytest
 
 from audits import selectors
 from audits.models import RelabelAdjudication, RelabelItem
+from mlops import roles
 from tests.audits.relabel_app.lead_scenario import work
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -70,3 +72,14 @@ def test_the_team_page_shows_agreement_and_each_labeller(disputed, reviewer, cli
     assert page.context["agreement"]["items_overlapped"] == 2
     assert [row["labeller"] for row in page.context["labellers"]] == ["lee-labeller", "lou-labeller"]
     assert 'id="labellers"' in text and "50%" in text  # Lou agreed with Lee on one item of two
+
+
+def test_a_lead_who_answered_sees_why_they_may_not_decide(drawn, labeller, client_as):
+    both = UserFactory(username="lena-lead", groups=[roles.REVIEWERS, roles.LABELLERS])
+    campaign = drawn(design={"kind": "uniform", "size": 1}, overlap_share=1.0, overlap_labels=2)
+    [item] = work(campaign, labeller, ["churn"])
+    work(campaign, both, ["stay"])
+    page = client_as(both).post(f"/relabel/{campaign.pk}/adjudicate/", {"item": item.pk, "label": "stay"})
+    assert page.status_code == 403
+    assert "You answered this item yourself: another lead decides it." in page.content.decode()
+    assert not RelabelAdjudication.objects.exists()
