@@ -2,3 +2,4 @@
 
 from .audits import *  # noqa: F401,F403
 from .labelling import *  # noqa: F401,F403
+from .relabel_lead import *  # noqa: F401,F403

@@ -1,11 +1,14 @@
 """Every read of the audits app, by theme. Callers use `from audits import selectors` and
 `selectors.<name>(...)`; the modules below are where each lives: `audits` (jobs, alerts, predictions,
 schedules: shared by pages, the API and the registry's promotion gate), `pages` (what only the pages
-show), `references` (a version's training reference, for the explainer of the support app) and
-`relabel` (relabelling campaigns and their progress) and `labelling` (what one labeller has done)."""
+show), `references` (a version's training reference, for the explainer of the support app),
+`relabel` (relabelling campaigns, their progress, settled labels and live estimate), `labelling` (what
+one labeller has done) and `relabel_team` (what leads read: disputes, gold items, agreement, each
+labeller's figures)."""
 
 from .audits import *  # noqa: F401,F403
 from .labelling import *  # noqa: F401,F403
 from .pages import *  # noqa: F401,F403
 from .references import *  # noqa: F401,F403
 from .relabel import *  # noqa: F401,F403
+from .relabel_team import *  # noqa: F401,F403

@@ -49,9 +49,10 @@ def relabel_item_get(pk: int) -> RelabelItem:
 
 def campaign_progress(campaign: RelabelCampaign) -> dict:
     """Items in the queue, items with all their labels, answers given and needed, per stratum too.
-    Withdrawn items (their person erased) are counted apart and need nothing more."""
+    Withdrawn items (their person erased) are counted apart and need nothing more; gold items (a
+    lead's checks on labellers, not part of the sample) are not counted."""
     rows = (
-        RelabelItem.objects.filter(campaign=campaign)
+        RelabelItem.objects.filter(campaign=campaign, is_gold=False)
         .order_by()
         .values("stratum")
         .annotate(

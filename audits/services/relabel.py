@@ -29,6 +29,7 @@ from ..models import (
     RelabelItem,
     WithdrawReason,
 )
+from .relabel_lead import gold_item_due
 
 __all__ = [
     "answer_submit",
@@ -269,6 +270,8 @@ def _held(now):
 
 
 def _has_room(item: RelabelItem, now) -> bool:
+    if item.is_gold:  # every labeller answers a gold item once: it never fills up
+        return True
     held = RelabelAssignment.objects.filter(_active(now), item=item).count()
     return item.labels_count + held < item.required_labels
 
@@ -276,9 +279,10 @@ def _has_room(item: RelabelItem, now) -> bool:
 @transaction.atomic
 def item_next(*, labeller, campaign: RelabelCampaign) -> RelabelAssignment | None:
     """The item the labeller works on next: the one they hold already, else a new assignment of an
-    item they never had that still needs labels and that others do not already hold enough of. None
-    when nothing is left for them. Rows are locked with SKIP LOCKED on PostgreSQL, so two labellers
-    asking at once take different items; SQLite's immediate transactions serialise the same way."""
+    item they never had that still needs labels and that others do not already hold enough of (or a
+    gold item, when one is due: relabel_lead.gold_item_due). None when nothing is left for them.
+    Rows are locked with SKIP LOCKED on PostgreSQL, so two labellers asking at once take different
+    items; SQLite's immediate transactions serialise the same way."""
     if campaign.state != CampaignState.OPEN:
         raise Conflict(f"The campaign is {campaign.get_state_display().lower()}: it has no items to label.")
     now = timezone.now()
@@ -293,7 +297,9 @@ def item_next(*, labeller, campaign: RelabelCampaign) -> RelabelAssignment | Non
     if current is not None:
         return current
     candidates = (
-        RelabelItem.objects.filter(campaign=campaign, withdrawn_at__isnull=True, labels_count__lt=F("required_labels"))
+        RelabelItem.objects.filter(
+            campaign=campaign, is_gold=False, withdrawn_at__isnull=True, labels_count__lt=F("required_labels")
+        )
         .exclude(assignments__labeller=labeller)
         .annotate(held=_held(now))
         .filter(held__lt=F("required_labels") - F("labels_count"))
@@ -302,10 +308,14 @@ def item_next(*, labeller, campaign: RelabelCampaign) -> RelabelAssignment | Non
     skipped: list[int] = []
     while True:
         item = candidates.exclude(pk__in=skipped).select_for_update(skip_locked=True, of=("self",)).first()
-        if item is None:
+        # Gold items (a lead's known answers) go to every labeller once, mixed in at a rate.
+        gold = gold_item_due(labeller=labeller, campaign=campaign, sample_left=item is not None)
+        if gold is not None:
+            item = gold
+        elif item is None:
             return None
         # Counted again now that the row is locked: a hold committed since the query began counts.
-        if not _has_room(item, now):
+        elif not _has_room(item, now):
             skipped.append(item.pk)
             continue
         minutes = settings.KEEL_RELABEL_ASSIGNMENT_MINUTES

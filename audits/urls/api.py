@@ -26,4 +26,13 @@ urlpatterns = [
     path("relabel/campaigns/<int:pk>", apis.CampaignDetailApi.as_view(), name="relabel-campaign-detail"),
     path("relabel/campaigns/<int:pk>/next", apis.CampaignNextApi.as_view(), name="relabel-campaign-next"),
     path("relabel/items/<int:pk>/answer", apis.ItemAnswerApi.as_view(), name="relabel-item-answer"),
+    path("relabel/campaigns/<int:pk>/disputes", apis.CampaignDisputesApi.as_view(), name="relabel-campaign-disputes"),
+    path("relabel/campaigns/<int:pk>/gold", apis.CampaignGoldApi.as_view(), name="relabel-campaign-gold"),
+    path(
+        "relabel/campaigns/<int:pk>/agreement", apis.CampaignAgreementApi.as_view(), name="relabel-campaign-agreement"
+    ),
+    path(
+        "relabel/campaigns/<int:pk>/labellers", apis.CampaignLabellersApi.as_view(), name="relabel-campaign-labellers"
+    ),
+    path("relabel/items/<int:pk>/adjudicate", apis.ItemAdjudicateApi.as_view(), name="relabel-item-adjudicate"),
 ]

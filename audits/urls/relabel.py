@@ -1,4 +1,4 @@
-"""Relabelling pages, mounted at /relabel/: the campaigns open for labelling and each one's card."""
+"""Relabelling pages, mounted at /relabel/: the labellers' list and card, the leads' pages."""
 
 from django.urls import path
 
@@ -8,4 +8,7 @@ app_name = "relabel"
 urlpatterns = [
     path("", views.relabel_list, name="list"),
     path("<int:pk>/label/", views.relabel_label, name="label"),
+    path("<int:pk>/adjudicate/", views.lead_adjudicate, name="lead-adjudicate"),
+    path("<int:pk>/gold/", views.lead_gold, name="lead-gold"),
+    path("<int:pk>/team/", views.lead_team, name="lead-team"),
 ]

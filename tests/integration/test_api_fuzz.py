@@ -39,6 +39,10 @@ DATA_DEPENDENT_BODIES: dict[str, str] = {
     "PUT /api/v1/models/{name}/versions/{version}/explainer-background": "the rows must hold the version's features",
     "PATCH /api/v1/models/{name}/audit-schedules/{schedule_name}": "an edit is checked against the saved schedule "
     "(a file schedule needs its path, a version must exist) and needs a reason unless it only pauses or resumes",
+    "POST /api/v1/relabel/items/{id}/adjudicate": "the label must be one of the item's campaign's labels, and "
+    "the item's answers all in",
+    "POST /api/v1/relabel/campaigns/{id}/gold": "each prediction must be a logged prediction of the campaign's "
+    "model that is not an item of it yet",
 }
 TIME_LIMIT = 240
 

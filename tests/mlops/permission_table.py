@@ -108,6 +108,12 @@ TABLE: dict[tuple[str, str], frozenset] = {
     ("audits-api:relabel-campaign-detail", "GET"): RELABEL_READERS,
     ("audits-api:relabel-campaign-next", "POST"): LABELLERS,
     ("audits-api:relabel-item-answer", "POST"): LABELLERS,
+    ("audits-api:relabel-campaign-disputes", "GET"): JUDGES,  # leads: reviewers
+    ("audits-api:relabel-item-adjudicate", "POST"): JUDGES,
+    ("audits-api:relabel-campaign-gold", "GET"): JUDGES,
+    ("audits-api:relabel-campaign-gold", "POST"): JUDGES,
+    ("audits-api:relabel-campaign-agreement", "GET"): MAKERS_AND_JUDGES,  # a result, like the estimate
+    ("audits-api:relabel-campaign-labellers", "GET"): JUDGES,  # people's figures: leads only
     # --- support API ---
     ("support-api:lists", "GET"): LIST_READERS,
     ("support-api:surface-list", "GET"): LIST_READERS,
@@ -165,6 +171,11 @@ TABLE: dict[tuple[str, str], frozenset] = {
     ("relabel:list", "GET"): LABELLERS_AND_LEADS,
     ("relabel:label", "GET"): LABELLERS,
     ("relabel:label", "POST"): LABELLERS,
+    ("relabel:lead-adjudicate", "GET"): JUDGES,  # leads: reviewers
+    ("relabel:lead-adjudicate", "POST"): JUDGES,
+    ("relabel:lead-gold", "GET"): JUDGES,
+    ("relabel:lead-gold", "POST"): JUDGES,
+    ("relabel:lead-team", "GET"): JUDGES,
     # --- support pages ---
     ("support:home", "GET"): RECORD_READERS,
     ("support:search", "GET"): RECORD_READERS,

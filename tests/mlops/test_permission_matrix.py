@@ -120,6 +120,7 @@ PK_OF = [
     (r"relabel-campaign", "campaign"),
     (r"^relabel:label", "campaign"),
     (r"relabel-item", "relabel_item"),
+    (r"^relabel:", "campaign"),
     (r"promotion|^promotions:", "promotion"),
     (r"^audits(-api)?:(audit-|detail|plot)", "audit"),
     (r"^audits(-api)?:alert-", "alert"),

@@ -1,5 +1,6 @@
 """Relabelling engine: seeded, streamed sampling designs (sampling), design-weighted error estimates
-with calibrated intervals (estimates), agreement between labellers (agreement). Pure numpy/pandas/scipy
+with calibrated intervals (estimates), agreement between labellers (agreement), a campaign's
+agreement and each labeller's figures (team). Pure numpy/pandas/scipy
 (and the `krippendorff` package); no Django."""
 
 from .agreement import cohen_kappa, fleiss_kappa, krippendorff_alpha
@@ -16,6 +17,7 @@ from .sampling import (
     design_to_dict,
     draw,
 )
+from .team import LabelledAnswer, agreement, labeller_figures, sure_answers
 
 __all__ = [
     "DESIGN_KINDS",
@@ -24,8 +26,10 @@ __all__ = [
     "Design",
     "DesignError",
     "Estimate",
+    "LabelledAnswer",
     "Sample",
     "accuracy",
+    "agreement",
     "band_names",
     "cohen_kappa",
     "design_from_dict",
@@ -34,6 +38,8 @@ __all__ = [
     "error_rate",
     "fleiss_kappa",
     "krippendorff_alpha",
+    "labeller_figures",
     "per_class",
+    "sure_answers",
     "wilson",
 ]
