@@ -397,9 +397,10 @@ def main(argv=None) -> int:
         people = labellers(args.labellers)
         results = {}
         for size in sizes:
-            log(f"\n{size:,} items queued")
+            log(f"\n{size:,} items queued (load average {os.getloadavg()[0]:.1f})")
             campaign = build_campaign(size, people, args.done_share)
             results[size] = measure(campaign, people, args.calls, args.peer_calls, args.explain)
+        log(f"load average after the runs: {os.getloadavg()[0]:.1f}")
         report(results)
     finally:
         from django.db import connections
