@@ -130,8 +130,12 @@ class RelabelItem(models.Model):
             ),
         ]
         indexes = [
+            # The queue: items that still need labels. Answered items leave it, so the next item is
+            # found without walking past a campaign's answered head (benchmarks/relabel_queue.py).
             models.Index(
-                fields=["campaign", "id"], condition=Q(withdrawn_at__isnull=True), name="audits_relabel_queue"
+                fields=["campaign", "id"],
+                condition=Q(withdrawn_at__isnull=True, labels_count__lt=models.F("required_labels")),
+                name="audits_relabel_queue",
             ),
             # The few gold items of a campaign, looked up on every "next item" without scanning the sample.
             models.Index(

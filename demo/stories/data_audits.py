@@ -88,7 +88,13 @@ def serving_week(model, v1, pipeline, result: TrainedModel, owner, *, say):
     every = timedelta(days=7) / soom.SERVING_SIGNUPS
     start = now - timedelta(days=7)
     records = serving_records(
-        healthy, soom.scores(result, healthy), version=v1.version, start=start, every=every, request_prefix="web"
+        healthy,
+        soom.scores(result, healthy),
+        version=v1.version,
+        start=start,
+        every=every,
+        request_prefix="web",
+        threshold=v1.decision_threshold,
     )
     records += serving_records(
         broken,
@@ -98,6 +104,7 @@ def serving_week(model, v1, pipeline, result: TrainedModel, owner, *, say):
         every=every,
         request_prefix="web-parser2",
         dropped_by_processing="meeting_minutes",
+        threshold=v1.decision_threshold,
     )
     for record in records:
         record["predicted_at"] = datetime.fromisoformat(record["predicted_at"])

@@ -59,7 +59,7 @@ def test_second_run_duplicates_nothing(seeded):
     assert PromotionRequest.objects.count() == 4 and model.holdouts.count() == 1
     assert model.audit_jobs.count() == 6  # the reference build, four batch audits, one serving-log audit
     assert AliasEvent.objects.count() == 3
-    assert User.objects.filter(username__in=[*soom.PEOPLE, "upsell-pipeline"]).count() == 6
+    assert User.objects.filter(username__in=[*soom.PEOPLE, "upsell-pipeline"]).count() == 8
     assert "already has versions" in seeded[1]
 
 
@@ -156,6 +156,8 @@ def test_demo_people_sign_in_with_their_roles(seeded):
         "reviewer2": roles.REVIEWERS,
         "agent": roles.SUPPORT_AGENTS,
         "labeller": roles.LABELLERS,
+        "labeller2": roles.LABELLERS,
+        "labeller3": roles.LABELLERS,
     }
     for username, group in expected.items():
         user = User.objects.get(username=username)
@@ -227,3 +229,38 @@ def test_the_support_desk_has_active_entries_and_a_privacy_request(seeded):
     request = PrivacyRequest.objects.get()
     assert ErasedEntity.objects.filter(entity_id=request.entity_id).exists()
     assert "Privacy request" in seeded[0] and "Privacy request" not in seeded[1]
+
+
+def test_a_labeller_finds_an_open_campaign_where_others_already_answered(seeded):
+    from audits import selectors, services
+    from audits.models import PredictionLog, RelabelAnswer, RelabelCampaign
+    from demo.stories import relabelling
+
+    campaign = RelabelCampaign.objects.get(name=relabelling.CAMPAIGN_NAME)  # one, after two runs
+    assert "Relabelling campaign" in seeded[0] and "Relabelling campaign" not in seeded[1]  # nothing added
+    v1 = campaign.model.versions.get(version=1)
+    assert campaign.state == "open" and list(campaign.versions.all()) == [v1]
+    assert campaign.items_total == relabelling.SAMPLE_SIZE
+    assert campaign.label_set == ["upgrades", "stays-free", "unsure"]
+    # Drawn from v1's serving log, which logs each decision; never the erased customer's rows.
+    assert not campaign.items.filter(prediction__erased_at__isnull=False).exists()
+    assert set(PredictionLog.objects.filter(model=campaign.model).values_list("label", flat=True)) == {
+        "upgrades",
+        "stays-free",
+    }
+
+    labeller, second = User.objects.get(username="labeller"), User.objects.get(username="labeller2")
+    assert not RelabelAnswer.objects.filter(labeller=labeller).exists()  # a newcomer: nothing done yet
+    assert campaign in selectors.campaigns_for(labeller)
+    assert services.item_next(labeller=labeller, campaign=campaign) is not None  # labels right away
+
+    assert RelabelAnswer.objects.filter(item__campaign=campaign, labeller=second).count() >= 12
+    twice = {
+        item: set(item.answers.values_list("label", flat=True))
+        for item in campaign.items.filter(required_labels=2, labels_count=2)
+    }
+    assert len(twice) >= 2  # overlapped items answered by two labellers: agreement shows
+    assert any(len(labels) == 2 for labels in twice.values())  # one disagreement, for the lead
+    assert any(len(labels) == 1 for labels in twice.values())
+    disputed = [r for r in selectors.campaign_resolutions(campaign).values() if r.source == "disputed"]
+    assert disputed

@@ -5,7 +5,8 @@
 
 Everything goes through the registry services, as a real pipeline and real reviewers would: two
 training runs with their params, learning curves and tags; two versions with real joblib artifacts;
-production moved to v1, then (after a challenger period) to v2. The chapters are in demo.stories;
+production moved to v1, then (after a challenger period) to v2; a relabelling campaign on v1's
+serving log, open for the demo's labeller. The chapters are in demo.stories;
 this command tells them in order.
 """
 
@@ -14,7 +15,7 @@ import time
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from demo.stories import data_audits, model_releases, people, soom, support_desk
+from demo.stories import data_audits, model_releases, people, relabelling, soom, support_desk
 from mlops import roles
 
 
@@ -47,6 +48,9 @@ class Command(BaseCommand):
                 owner=users["reviewer"], pipeline=pipeline, reviewers=(users["reviewer"], users["reviewer2"])
             )
         support_desk.lists(users["agent"], say=say)
+        # After the privacy request: the erased customer's predictions are never drawn.
+        model = model_releases.upsell_model(owner=users["reviewer"], say=say)
+        relabelling.campaign(model, users["reviewer"], users["labeller2"], users["labeller3"], say=say)
         self._print_logins(shown_passwords, token)
         self.stdout.write(self.style.SUCCESS(f"Demo ready in {time.monotonic() - began:.1f} s."))
 
