@@ -2,9 +2,11 @@
 `selectors.<name>(...)`; the modules below are where each lives: `audits` (jobs, alerts, predictions,
 schedules: shared by pages, the API and the registry's promotion gate), `pages` (what only the pages
 show), `references` (a version's training reference, for the explainer of the support app) and
-`relabel` (relabelling campaigns and their progress)."""
+`relabel` (relabelling campaigns and their progress) and `relabel_results` (stored estimates, their
+trend, error patterns, corrected labels)."""
 
 from .audits import *  # noqa: F401,F403
 from .pages import *  # noqa: F401,F403
 from .references import *  # noqa: F401,F403
 from .relabel import *  # noqa: F401,F403
+from .relabel_results import *  # noqa: F401,F403
