@@ -250,6 +250,4 @@ class RelabelEstimate(models.Model):
 
     def __str__(self) -> str:
         which = f"v{self.version.version}" if self.version_id else "all versions"
-        return (
-            f"Campaign {self.campaign_id} ({which}): accuracy {self.accuracy:.3f} at {self.computed_at:%Y-%m-%d %H:%M}"
-        )
+        return f"Campaign {self.campaign_id} ({which}): accuracy {self.accuracy:.3f} at {self.computed_at:%Y-%m-%d}"
