@@ -9,4 +9,5 @@ from .audits import *  # noqa: F401,F403
 from .pages import *  # noqa: F401,F403
 from .references import *  # noqa: F401,F403
 from .relabel import *  # noqa: F401,F403
+from .relabel_exports import *  # noqa: F401,F403
 from .relabel_results import *  # noqa: F401,F403
