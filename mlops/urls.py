@@ -20,6 +20,7 @@ urlpatterns = [
     path("models/", include("registry.urls.pages")),
     path("promotions/", include("registry.urls.promotion")),
     path("audits/", include("audits.urls.pages")),
+    path("relabel/", include("audits.urls.relabel")),
     path("support/", include("support.urls.pages")),
 ]
 

@@ -31,6 +31,7 @@ AGENTS = frozenset({AGENT})
 EXPLAINERS = frozenset({PIPELINE, REVIEWER, AGENT})
 RELABEL_READERS = frozenset({PIPELINE, REVIEWER, LABELLER})  # campaigns (labellers: those open for labelling)
 LABELLERS = frozenset({LABELLER})
+RESULT_READERS = frozenset({PIPELINE, REVIEWER})  # relabelling's estimates and corrected labels
 
 TABLE: dict[tuple[str, str], frozenset] = {
     # --- the site ---
@@ -107,6 +108,8 @@ TABLE: dict[tuple[str, str], frozenset] = {
     ("audits-api:relabel-campaign-detail", "GET"): RELABEL_READERS,
     ("audits-api:relabel-campaign-next", "POST"): LABELLERS,
     ("audits-api:relabel-item-answer", "POST"): LABELLERS,
+    ("audits-api:relabel-campaign-estimate", "GET"): RESULT_READERS,
+    ("audits-api:relabel-campaign-labels", "GET"): RESULT_READERS,
     # --- support API ---
     ("support-api:lists", "GET"): LIST_READERS,
     ("support-api:surface-list", "GET"): LIST_READERS,
@@ -160,6 +163,9 @@ TABLE: dict[tuple[str, str], frozenset] = {
     ("audits:schedules", "POST"): JUDGES,
     ("audits:schedule", "GET"): JUDGES,
     ("audits:schedule", "POST"): JUDGES,
+    # --- relabelling pages ---
+    ("relabel:campaign", "GET"): frozenset({REVIEWER, LABELLER}),  # labellers: sent on to the labelling card
+    ("relabel:campaign-trend", "GET"): JUDGES,
     # --- support pages ---
     ("support:home", "GET"): RECORD_READERS,
     ("support:search", "GET"): RECORD_READERS,

@@ -118,6 +118,7 @@ def _csv():
 
 PK_OF = [
     (r"relabel-campaign", "campaign"),
+    (r"^relabel:campaign", "campaign"),
     (r"relabel-item", "relabel_item"),
     (r"promotion|^promotions:", "promotion"),
     (r"^audits(-api)?:(audit-|detail|plot)", "audit"),
