@@ -109,3 +109,18 @@ def test_a_model_exactly_at_the_minimum_fires_in_at_most_about_2_5_percent_of_ca
         fired += below_minimum(estimate.high, minimum)
     # one-sided 95%: 2.5% expected; the allowance is three standard errors of 1,500 campaigns
     assert fired / campaigns <= 0.025 + 3 * np.sqrt(0.025 * 0.975 / campaigns)
+
+
+def test_a_reviewer_sets_the_live_minimum_through_the_api(api_as, reviewer, churn):
+    response = api_as(reviewer).put("/api/v1/models/churn/policy", {"min_live_accuracy": 0.88}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["min_live_accuracy"] == 0.88
+    assert registry_selectors.live_accuracy_minimum(churn.model)["value"] == 0.88
+    refused = api_as(reviewer).put("/api/v1/models/churn/policy", {"min_live_accuracy": 1.5}, format="json")
+    assert refused.status_code == 400 and "min_live_accuracy" in refused.json()["detail"]
+
+
+def test_a_subscriber_may_ask_for_model_degraded_only(churn):
+    channel = NotificationChannel(name="x", kind="webhook", target="https://a.example/", events=["model.degraded"])
+    channel.full_clean()
+    assert channel.wants("model.degraded", churn.model.pk) and not channel.wants("audit.alert_opened", churn.model.pk)
