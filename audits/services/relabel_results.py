@@ -106,7 +106,12 @@ def estimate_refresh(*, campaign_id: int) -> list[RelabelEstimate]:
     Idempotent: run again with nothing new, it stores and sends nothing. Returns the new snapshots."""
     cache.delete(_queued_key(campaign_id))
     with transaction.atomic():
-        campaign = RelabelCampaign.objects.select_for_update().select_related("model").filter(pk=campaign_id).first()
+        campaign = (
+            RelabelCampaign.objects.select_for_update(of=("self",))
+            .select_related("model")
+            .filter(pk=campaign_id)
+            .first()
+        )
         if campaign is None or campaign.state not in (CampaignState.OPEN, CampaignState.CLOSED):
             return []
         found = campaign_estimates_now(campaign)

@@ -5,16 +5,24 @@ Labellers are sent to the labelling card."""
 import pytest
 
 from audits import plots, selectors, services
-from registry.models import PromotionPolicy
+from registry import selectors as registry_selectors
+from registry.models import PromotionPolicy, PromotionRequest
 from tests.audits.relabel_app.results_helpers import label_all
+from tests.factories import ModelVersionFactory
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def two_campaigns(drawn, churn, labeller):
-    churn.v1.metrics = {"accuracy": 0.93}
-    churn.v1.save()
+def two_campaigns(drawn, churn, labeller, pipeline):
+    # v1's hold-out accuracy as the gate measured it when v1 was proposed for production
+    PromotionRequest.objects.create(
+        model=churn.model,
+        version=churn.v1,
+        reason="first model",
+        submitted_by=pipeline,
+        evidence={"metrics": {"candidate": {"accuracy": 0.93, "roc_auc": 0.97}}},
+    )
     PromotionPolicy.objects.create(model=churn.model, min_live_accuracy=0.8)
     first = drawn(design={"kind": "uniform", "size": 10}, versions=[churn.v1], name="October")
     label_all(first, labeller, wrong=lambda item: item.pk % 5 == 0)
@@ -71,3 +79,9 @@ def test_a_campaign_without_estimates_says_so(client_as, reviewer, drawn):
     page = client_as(reviewer).get(f"/relabel/{campaign.pk}/").content.decode()
     assert "No estimate yet" in page
     assert plots.relabel_trend_png([]).startswith(b"\x89PNG")
+
+
+def test_without_gate_evidence_the_recorded_metric_is_the_holdout(churn, pipeline):
+    v3 = ModelVersionFactory(model=churn.model, created_by=pipeline, metrics={"accuracy": 0.91})
+    assert registry_selectors.holdout_metric(v3) == {"value": 0.91, "source": "recorded"}
+    assert registry_selectors.holdout_metric(churn.v2) is None

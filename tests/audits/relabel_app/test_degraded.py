@@ -124,3 +124,12 @@ def test_a_subscriber_may_ask_for_model_degraded_only(churn):
     channel = NotificationChannel(name="x", kind="webhook", target="https://a.example/", events=["model.degraded"])
     channel.full_clean()
     assert channel.wants("model.degraded", churn.model.pk) and not channel.wants("audit.alert_opened", churn.model.pk)
+
+
+def test_the_audits_page_lists_the_open_relabelling_alert(drawn, churn, labeller, subscribed, client_as, reviewer):
+    campaign = drawn(design={"kind": "uniform", "size": 20}, versions=[churn.v1])
+    label_all(campaign, labeller, wrong=lambda item: item.pk % 2 == 0)
+    services.estimate_refresh(campaign_id=campaign.pk)
+    page = client_as(reviewer).get("/audits/?model=churn")
+    assert page.status_code == 200
+    assert "below the policy&#x27;s minimum" in page.content.decode()
