@@ -56,12 +56,13 @@ def error_patterns(
         return empty  # nothing to contrast: every prediction right, or every one wrong
     rows = []
     for column in features.columns:
-        segments = _segments(features[column].reset_index(drop=True), bins)
-        counts = pd.DataFrame({"segment": segments, "wrong": wrong}).groupby("segment", sort=True)["wrong"]
-        for value, items, errors in zip(counts.size().index, counts.size().to_numpy(), counts.sum().to_numpy()):
+        segments = _segments(features[column].reset_index(drop=True), bins).to_numpy(dtype=str)
+        values, index = np.unique(segments, return_inverse=True)
+        sizes, error_counts = np.bincount(index), np.bincount(index, weights=wrong)
+        for value, items, errors in zip(values, sizes, error_counts):
             if items < min_items or items == total:
                 continue
-            rows.append((str(column), value, int(items), int(errors)))
+            rows.append((str(column), str(value), int(items), int(errors)))
     if not rows:
         return empty
     table = pd.DataFrame(rows, columns=["column", "value", "items", "errors"])

@@ -133,3 +133,21 @@ def test_the_audits_page_lists_the_open_relabelling_alert(drawn, churn, labeller
     page = client_as(reviewer).get("/audits/?model=churn")
     assert page.status_code == 200
     assert "below the policy&#x27;s minimum" in page.content.decode()
+
+
+def test_a_design_weighted_campaign_at_the_minimum_fires_rarely_too():
+    """An uncertainty-style draw over-samples the hard cases (where the errors are); the weighted
+    interval still flags a model exactly at the minimum in at most about 2.5% of campaigns."""
+    rng = np.random.default_rng(7)
+    population, minimum, campaigns = 20_000, 0.9, 800
+    hard = rng.random(population) < 0.2
+    wrong = np.zeros(population, dtype=bool)
+    wrong[rng.choice(np.flatnonzero(hard), 1400, replace=False)] = True
+    wrong[rng.choice(np.flatnonzero(~hard), 600, replace=False)] = True  # exactly 10% wrong in all
+    pi = np.where(hard, 0.04, 0.01)
+    fired = 0
+    for _ in range(campaigns):
+        drawn = rng.random(population) < pi
+        estimate = engine.accuracy(~wrong[drawn], pi[drawn], population=population, design_kind="uncertainty")
+        fired += below_minimum(estimate.high, minimum)
+    assert fired / campaigns <= 0.025 + 3 * np.sqrt(0.025 * 0.975 / campaigns)
