@@ -83,3 +83,16 @@ def test_closing_a_campaign_computes_its_final_estimate(
     assert final.campaign_closed and RelabelEstimate.objects.filter(campaign=campaign).count() == 2
     with pytest.raises(Conflict):
         services.campaign_close(campaign=closed, actor=reviewer)
+
+
+def test_a_labeller_does_not_close_a_campaign(drawn, churn, labeller):
+    from mlops.errors import ApplicationError
+
+    campaign = drawn(design={"kind": "uniform", "size": 2}, versions=[churn.v1])
+    with pytest.raises(ApplicationError) as refused:
+        services.campaign_close(campaign=campaign, actor=labeller)
+    assert refused.value.status_code == 403
+
+
+def test_relabelling_alerts_have_their_own_feed_in_words():
+    assert services.feed_describe(services.RELABEL_FEED) == "relabelling campaigns"
