@@ -382,3 +382,54 @@ def _percent(share: float) -> str:
 
 def plottable(column: dict | None) -> bool:
     return bool(column) and column.get("kind") in PLOTTABLE_KINDS
+
+
+# --- relabelling: the live accuracy across campaigns ------------------------------------------
+
+
+def relabel_trend_figure(points: list[dict], *, minimum: float | None = None, title: str = "") -> Figure:
+    """Live accuracy per campaign (oldest left; one series per version, with its 95% interval as an
+    error bar) and beside each the version's offline hold-out accuracy (hollow diamond), with the
+    policy's minimum as a dashed line. `points` are selectors.model_estimate_trend's."""
+    figure, ax = _figure(WIDE, 3.2)
+    _title(ax, title or "Live accuracy from relabelling, with the hold-out accuracy of the same version")
+    if not points:
+        ax.text(0.5, 0.5, "No estimate stored yet", ha="center", va="center", transform=ax.transAxes, color=INK)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        return figure
+    x = np.arange(len(points))
+    colours = matplotlib.colormaps["tab10"]
+    versions = sorted({p["version"] for p in points}, key=lambda v: (v is None, v or 0))
+    for index, version in enumerate(versions):
+        at = [i for i, p in enumerate(points) if p["version"] == version]
+        value = np.array([points[i]["accuracy"] for i in at])
+        low = np.array([points[i]["low"] for i in at])
+        high = np.array([points[i]["high"] for i in at])
+        colour = colours(index % 10)
+        name = f"v{version}" if version is not None else "all versions"
+        ax.errorbar(
+            at, value, yerr=[value - low, high - value], fmt="o-", color=colour, capsize=3, label=f"{name} live"
+        )
+        holdout = [(i, points[i]["holdout"]) for i in at if points[i]["holdout"] is not None]
+        if holdout:
+            ax.scatter(
+                [i + 0.12 for i, _ in holdout],
+                [h for _, h in holdout],
+                marker="D",
+                facecolors="none",
+                edgecolors=colour,
+                label=f"{name} hold-out",
+            )
+    if minimum is not None:
+        ax.axhline(minimum, color=HIGHLIGHT, linestyle="--", linewidth=1, label=f"minimum {minimum:.2f}")
+    ax.set_xticks(x, [p["campaign"][:18] for p in points], rotation=20, ha="right")
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_ylabel("accuracy", fontsize=8, color=INK)
+    ax.legend(fontsize=7, frameon=False, loc="lower left")
+    return figure
+
+
+def relabel_trend_png(points: list[dict], *, minimum: float | None = None) -> bytes:
+    """relabel_trend_figure as PNG bytes."""
+    return _png(relabel_trend_figure(points, minimum=minimum))

@@ -44,3 +44,10 @@ def draw_relabel_campaign(self, campaign_id: int) -> dict:
 @job_task("sweep", "sweep of abandoned relabelling assignments")
 def release_expired_relabel_assignments(self) -> int:
     return services.assignments_release_expired()
+
+
+@job_task("sweep", "relabelling estimate", job=("campaign_id",), **DATABASE_RETRIES)
+def refresh_relabel_estimate(self, campaign_id: int) -> dict:
+    """Store a campaign's estimate if what is settled changed; a redelivery stores nothing twice."""
+    stored = services.estimate_refresh(campaign_id=campaign_id)
+    return {"campaign_id": campaign_id, "stored": len(stored)}

@@ -86,9 +86,13 @@ VIEW_RELABEL_CAMPAIGNS = "audits.view_relabel_campaigns"
 CREATE_RELABEL_CAMPAIGNS = "audits.create_relabel_campaigns"
 LABEL_ITEMS = "audits.label_items"
 LEAD_RELABELLING = "audits.lead_relabelling"
+# Estimates, error patterns and corrected labels: what pipelines and leads act on, not labellers.
+VIEW_RELABEL_RESULTS = "audits.view_relabel_results"
 ROLE_PERMISSIONS[REVIEWERS] += [VIEW_RELABEL_CAMPAIGNS, CREATE_RELABEL_CAMPAIGNS, LEAD_RELABELLING]
 ROLE_PERMISSIONS[PIPELINES] += [VIEW_RELABEL_CAMPAIGNS, CREATE_RELABEL_CAMPAIGNS]
 ROLE_PERMISSIONS[LABELLERS] += [VIEW_RELABEL_CAMPAIGNS, LABEL_ITEMS]
+ROLE_PERMISSIONS[REVIEWERS] += [VIEW_RELABEL_RESULTS]
+ROLE_PERMISSIONS[PIPELINES] += [VIEW_RELABEL_RESULTS]
 
 
 def sync_role_groups(**kwargs) -> None:

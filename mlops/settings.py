@@ -198,6 +198,8 @@ KEEL_SCORER_WALL_SECONDS = float(os.environ.get("KEEL_SCORER_WALL_SECONDS", "300
 KEEL_MAX_PREDICTIONS_PER_REQUEST = int(os.environ.get("KEEL_MAX_PREDICTIONS_PER_REQUEST", "10000"))
 # A labeller holds a relabelling item this long; unanswered by then, it returns to the queue.
 KEEL_RELABEL_ASSIGNMENT_MINUTES = int(os.environ.get("KEEL_RELABEL_ASSIGNMENT_MINUTES", "10"))
+# Answers arriving within this many seconds of each other recompute a campaign's estimate once.
+KEEL_RELABEL_ESTIMATE_DEBOUNCE_SECONDS = int(os.environ.get("KEEL_RELABEL_ESTIMATE_DEBOUNCE_SECONDS", "30"))
 # Support lists (support/): blacklists, boosts and privacy requests, and the lists serving systems poll.
 KEEL_SUPPORT_ENTITY_TYPES = env_list("KEEL_SUPPORT_ENTITY_TYPES", "customer,product")
 # The entity type a privacy request is about (a person).

@@ -5,3 +5,4 @@ the prediction log, schedules), `relabel` (relabelling campaigns and the labelli
 from .audits import *  # noqa: F401,F403
 from .relabel import *  # noqa: F401,F403
 from .relabel_lead import *  # noqa: F401,F403
+from .relabel_results import *  # noqa: F401,F403

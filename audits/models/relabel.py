@@ -18,6 +18,7 @@ __all__ = [
     "RelabelAnswer",
     "RelabelAssignment",
     "RelabelCampaign",
+    "RelabelEstimate",
     "RelabelItem",
     "WithdrawReason",
 ]
@@ -219,3 +220,46 @@ class RelabelAdjudication(models.Model):
 
     def __str__(self) -> str:
         return f"{self.lead} decided {self.label} on item {self.item_id}"
+
+
+class RelabelEstimate(models.Model):
+    """A stored snapshot of a campaign's live error estimate, for the whole campaign (`version` empty)
+    or one of the versions it covers: what the settled items said at `computed_at`. Snapshots are
+    added when what they are computed from changed (`fingerprint`), so their sequence is the history
+    pages plot and alerts judge."""
+
+    campaign = models.ForeignKey(RelabelCampaign, on_delete=models.CASCADE, related_name="estimates")
+    version = models.ForeignKey(
+        ModelVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="+", help_text="Empty: all."
+    )
+    computed_at = models.DateTimeField(default=timezone.now)
+    fingerprint = models.CharField(max_length=64, help_text="sha256 of the settled labels estimated from.")
+    settled = models.PositiveIntegerField()
+    wrong = models.PositiveIntegerField()
+    accuracy = models.FloatField()
+    accuracy_low = models.FloatField()
+    accuracy_high = models.FloatField()
+    error_rate = models.FloatField()
+    error_rate_low = models.FloatField()
+    error_rate_high = models.FloatField()
+    method = models.CharField(max_length=30, help_text="wilson or horvitz_thompson.")
+    per_class = models.JSONField(default=dict, blank=True)
+    campaign_closed = models.BooleanField(default=False, help_text="Computed once the campaign had closed.")
+    minimum = models.FloatField(null=True, blank=True, help_text="The policy's live accuracy minimum then.")
+    degraded = models.BooleanField(default=False, help_text="The interval's upper bound was below the minimum.")
+
+    class Meta:
+        ordering = ["-computed_at", "-id"]
+        permissions = [("view_relabel_results", "Can read relabelling estimates, error patterns and labels")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(accuracy_low__lte=models.F("accuracy")) & Q(accuracy__lte=models.F("accuracy_high")),
+                name="audits_relabel_estimate_interval",
+            ),
+            models.CheckConstraint(condition=Q(wrong__lte=models.F("settled")), name="audits_relabel_estimate_wrong"),
+        ]
+        indexes = [models.Index(fields=["campaign", "version", "-computed_at"], name="audits_relabel_estimate_latest")]
+
+    def __str__(self) -> str:
+        which = f"v{self.version.version}" if self.version_id else "all versions"
+        return f"Campaign {self.campaign_id} ({which}): accuracy {self.accuracy:.3f} at {self.computed_at:%Y-%m-%d}"

@@ -3,8 +3,9 @@
 schedules: shared by pages, the API and the registry's promotion gate), `pages` (what only the pages
 show), `references` (a version's training reference, for the explainer of the support app),
 `relabel` (relabelling campaigns, their progress, settled labels and live estimate), `labelling` (what
-one labeller has done) and `relabel_team` (what leads read: disputes, gold items, agreement, each
-labeller's figures)."""
+one labeller has done), `relabel_team` (what leads read: disputes, gold items, agreement, each
+labeller's figures), `relabel_results` (stored estimates, their trend, error patterns) and
+`relabel_exports` (corrected labels)."""
 
 from .audits import *  # noqa: F401,F403
 from .labelling import *  # noqa: F401,F403
@@ -12,3 +13,5 @@ from .pages import *  # noqa: F401,F403
 from .references import *  # noqa: F401,F403
 from .relabel import *  # noqa: F401,F403
 from .relabel_team import *  # noqa: F401,F403
+from .relabel_exports import *  # noqa: F401,F403
+from .relabel_results import *  # noqa: F401,F403

@@ -9,6 +9,9 @@ A batch's feed is, in this order:
 - `path:<pattern>`: a file read under the data root, named by its path's pattern;
 - `upload:<sender>:<pattern>`: an uploaded file, named by who sent it and its file name's pattern.
 
+Alerts that relabelling raises (a model's live accuracy below its minimum) have the feed `relabelling`:
+only a later estimate of a relabelling campaign resolves them.
+
 A pattern is the path or file name with every run of digits written `#`: dated files of one export
 (`signups-2026-10.csv`, `signups-2026-11.csv`) are one feed, `signups-#-#.csv`.
 """
@@ -48,6 +51,8 @@ def feed_describe(feed: str) -> str:
         return f"serving log of {rest}"
     if kind == "path":
         return f"files at {rest}"
+    if kind == "relabelling":
+        return "relabelling campaigns"
     if kind == "upload":
         sender, _, name = rest.partition(":")
         return f"{name} sent by {sender}"

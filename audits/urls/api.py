@@ -35,4 +35,6 @@ urlpatterns = [
         "relabel/campaigns/<int:pk>/labellers", apis.CampaignLabellersApi.as_view(), name="relabel-campaign-labellers"
     ),
     path("relabel/items/<int:pk>/adjudicate", apis.ItemAdjudicateApi.as_view(), name="relabel-item-adjudicate"),
+    path("relabel/campaigns/<int:pk>/estimate", apis.CampaignEstimateApi.as_view(), name="relabel-campaign-estimate"),
+    path("relabel/campaigns/<int:pk>/labels", apis.CampaignLabelsApi.as_view(), name="relabel-campaign-labels"),
 ]

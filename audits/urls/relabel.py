@@ -1,4 +1,5 @@
-"""Relabelling pages, mounted at /relabel/: the labellers' list and card, the leads' pages."""
+"""Relabelling pages, mounted at /relabel/: the labellers' list and card, the leads' pages and a
+campaign's results."""
 
 from django.urls import path
 
@@ -11,4 +12,6 @@ urlpatterns = [
     path("<int:pk>/adjudicate/", views.lead_adjudicate, name="lead-adjudicate"),
     path("<int:pk>/gold/", views.lead_gold, name="lead-gold"),
     path("<int:pk>/team/", views.lead_team, name="lead-team"),
+    path("<int:pk>/", views.relabel_campaign, name="campaign"),
+    path("<int:pk>/trend.png", views.relabel_campaign_trend, name="campaign-trend"),
 ]

@@ -4,3 +4,4 @@ list and card (`labelling`), the leads' pages (`relabel_lead`)."""
 from .audits import *  # noqa: F401,F403
 from .labelling import *  # noqa: F401,F403
 from .relabel_lead import *  # noqa: F401,F403
+from .relabel_campaign import *  # noqa: F401,F403

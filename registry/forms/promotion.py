@@ -270,6 +270,7 @@ class PolicyForm(forms.ModelForm):
         fields = [
             "primary_metric",
             "min_primary_metric",
+            "min_live_accuracy",
             "max_regression",
             "min_margin_over_baseline",
             "max_flip_rate",

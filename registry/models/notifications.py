@@ -23,6 +23,7 @@ class NotificationEvent(models.TextChoices):
     ROLLED_BACK = "promotion.rolled_back", "Rolled back"
     CHALLENGER_WINS = "promotion.challenger_beats_production", "A retrained challenger beats production"
     AUDIT_ALERT = "audit.alert_opened", "A data audit opened a high-severity alert"
+    MODEL_DEGRADED = "model.degraded", "Relabelling shows the live model below its policy's minimum"
 
 
 def new_signing_secret() -> str:

@@ -52,6 +52,15 @@ class PromotionPolicy(models.Model):
         help_text="Metric the floor, regression and baseline margin refer to (roc_auc, pr_auc, f1, rmse, ndcg_at_k …).",
     )
     min_primary_metric = models.FloatField(null=True, blank=True, help_text="Absolute floor; empty for none.")
+    # The gate's primary metric is often a ranking metric (roc_auc) that people relabelling cannot
+    # measure; the live floor is then an accuracy of its own.
+    min_live_accuracy = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Live accuracy (from relabelling) below which the model counts as degraded; "
+        "empty: min_primary_metric when the primary metric is accuracy, else none.",
+    )
     max_regression = models.FloatField(
         default=0.01,
         validators=[MinValueValidator(0.0)],

@@ -33,6 +33,8 @@ __all__ = [
     "promotable_versions",
     "model_holdouts",
     "audit_status_for_holdout",
+    "live_accuracy_minimum",
+    "holdout_metric",
 ]
 
 
@@ -163,3 +165,33 @@ def audit_status_for_holdout(holdout: HoldoutDataset) -> dict:
         failed = job.findings.filter(status="fail").values_list("check_name", "column")[:FAILED_CHECKS_SHOWN]
         found["failed_checks"] = [f"{check} on '{column}'" if column else check for check, column in failed]
     return found
+
+
+# Primary metrics that are an accuracy: their floor is also the floor of the live accuracy.
+ACCURACY_METRICS = ("accuracy",)
+
+
+def live_accuracy_minimum(model: RegisteredModel) -> dict | None:
+    """The accuracy below which the live model counts as degraded, and where it comes from: the
+    policy's `min_live_accuracy`, else its `min_primary_metric` when the primary metric is accuracy;
+    None when the policy sets neither."""
+    policy = policy_for(model)
+    if policy.min_live_accuracy is not None:
+        return {"value": policy.min_live_accuracy, "source": "min_live_accuracy"}
+    if policy.primary_metric in ACCURACY_METRICS and policy.min_primary_metric is not None:
+        return {"value": policy.min_primary_metric, "source": "min_primary_metric"}
+    return None
+
+
+def holdout_metric(version: ModelVersion, metric: str = "accuracy") -> dict | None:
+    """A version's offline hold-out figure for `metric`: the gate's measure on its latest validated
+    promotion request, else the metric the pipeline recorded with the version; None when neither has it."""
+    requests = PromotionRequest.objects.filter(version=version).exclude(evidence={}).order_by("-submitted_at", "-pk")
+    for evidence in requests.values_list("evidence", flat=True)[:5]:
+        value = ((evidence or {}).get("metrics") or {}).get("candidate", {}).get(metric)
+        if isinstance(value, int | float):
+            return {"value": float(value), "source": "gate"}
+    value = (version.metrics or {}).get(metric)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return {"value": float(value), "source": "recorded"}
+    return None

@@ -85,6 +85,7 @@ class HoldoutOut(serializers.ModelSerializer):
 class PolicyIn(StrictSerializer):
     primary_metric = serializers.CharField(max_length=50, required=False)
     min_primary_metric = serializers.FloatField(required=False, allow_null=True)
+    min_live_accuracy = serializers.FloatField(required=False, allow_null=True, min_value=0, max_value=1)
     max_regression = serializers.FloatField(required=False, min_value=0)
     min_margin_over_baseline = serializers.FloatField(required=False)
     max_flip_rate = serializers.FloatField(required=False, min_value=0, max_value=1)

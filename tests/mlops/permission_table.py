@@ -32,6 +32,7 @@ EXPLAINERS = frozenset({PIPELINE, REVIEWER, AGENT})
 RELABEL_READERS = frozenset({PIPELINE, REVIEWER, LABELLER})  # campaigns (labellers: those open for labelling)
 LABELLERS = frozenset({LABELLER})
 LABELLERS_AND_LEADS = frozenset({LABELLER, REVIEWER})  # the relabel list: leads look, labellers label
+RESULT_READERS = frozenset({PIPELINE, REVIEWER})  # relabelling's estimates and corrected labels
 
 TABLE: dict[tuple[str, str], frozenset] = {
     # --- the site ---
@@ -114,6 +115,8 @@ TABLE: dict[tuple[str, str], frozenset] = {
     ("audits-api:relabel-campaign-gold", "POST"): JUDGES,
     ("audits-api:relabel-campaign-agreement", "GET"): MAKERS_AND_JUDGES,  # a result, like the estimate
     ("audits-api:relabel-campaign-labellers", "GET"): JUDGES,  # people's figures: leads only
+    ("audits-api:relabel-campaign-estimate", "GET"): RESULT_READERS,
+    ("audits-api:relabel-campaign-labels", "GET"): RESULT_READERS,
     # --- support API ---
     ("support-api:lists", "GET"): LIST_READERS,
     ("support-api:surface-list", "GET"): LIST_READERS,
@@ -176,6 +179,8 @@ TABLE: dict[tuple[str, str], frozenset] = {
     ("relabel:lead-gold", "GET"): JUDGES,
     ("relabel:lead-gold", "POST"): JUDGES,
     ("relabel:lead-team", "GET"): JUDGES,
+    ("relabel:campaign", "GET"): frozenset({REVIEWER, LABELLER}),  # labellers: sent on to the labelling card
+    ("relabel:campaign-trend", "GET"): JUDGES,
     # --- support pages ---
     ("support:home", "GET"): RECORD_READERS,
     ("support:search", "GET"): RECORD_READERS,

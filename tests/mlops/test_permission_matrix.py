@@ -118,7 +118,6 @@ def _csv():
 
 PK_OF = [
     (r"relabel-campaign", "campaign"),
-    (r"^relabel:label", "campaign"),
     (r"relabel-item", "relabel_item"),
     (r"^relabel:", "campaign"),
     (r"promotion|^promotions:", "promotion"),
