@@ -12,6 +12,6 @@ from .labelling import *  # noqa: F401,F403
 from .pages import *  # noqa: F401,F403
 from .references import *  # noqa: F401,F403
 from .relabel import *  # noqa: F401,F403
-from .relabel_team import *  # noqa: F401,F403
 from .relabel_exports import *  # noqa: F401,F403
 from .relabel_results import *  # noqa: F401,F403
+from .relabel_team import *  # noqa: F401,F403
