@@ -4,25 +4,26 @@ and their own latest answer to an item (never anyone else's: the queue is blind)
 from django.db.models import F
 from django.utils import timezone
 
-from ..models import RelabelAnswer, RelabelAssignment, RelabelItem
+from ..models import RelabelAnswer, RelabelAssignment
+from .relabel import campaign_progress
 
 __all__ = ["labeller_answer", "labeller_counts"]
 
 
 def labeller_counts(campaign, labeller) -> dict:
-    """Items of the campaign the labeller answered, and items still open to them: the one they hold
-    plus those that still need labels and that they never had."""
-    mine = RelabelAssignment.objects.filter(labeller=labeller, item__campaign=campaign)
+    """Items of the campaign the labeller answered, and items still open to them: those that still
+    need labels (the campaign's progress counts) less those they already had (answered or let
+    expire), so the figure costs the labeller's own assignments, not the whole queue."""
+    mine = RelabelAssignment.objects.filter(labeller=labeller, item__campaign=campaign, item__is_gold=False)
     answered = mine.filter(answered_at__isnull=False).count()
-    holding = mine.filter(
-        answered_at__isnull=True, expires_at__gt=timezone.now(), item__withdrawn_at__isnull=True
-    ).count()
-    unseen = (
-        RelabelItem.objects.filter(campaign=campaign, withdrawn_at__isnull=True, labels_count__lt=F("required_labels"))
-        .exclude(assignments__labeller=labeller)
+    progress = campaign_progress(campaign)
+    open_items = progress["items"] - progress["done"]
+    had_open = (
+        mine.filter(item__withdrawn_at__isnull=True, item__labels_count__lt=F("item__required_labels"))
+        .exclude(answered_at__isnull=True, expires_at__gt=timezone.now())
         .count()
     )
-    return {"answered": answered, "left": holding + unseen}
+    return {"answered": answered, "left": max(open_items - had_open, 0)}
 
 
 def labeller_answer(item, labeller) -> RelabelAnswer | None:

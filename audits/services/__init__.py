@@ -9,6 +9,7 @@ from .references import *  # noqa: F401,F403
 from .relabel import *  # noqa: F401,F403
 from .relabel_card import *  # noqa: F401,F403
 from .relabel_lead import *  # noqa: F401,F403
+from .relabel_progress import *  # noqa: F401,F403
 from .relabel_results import *  # noqa: F401,F403
 from .schedules import *  # noqa: F401,F403
 from .suites import *  # noqa: F401,F403

@@ -30,6 +30,8 @@ from ..models import (
     WithdrawReason,
 )
 from .relabel_lead import gold_item_due
+from .relabel_progress import progress_count_answer, progress_recount
+from .relabel_results import estimate_queue
 
 __all__ = [
     "answer_submit",
@@ -233,6 +235,7 @@ def campaign_draw(*, campaign_id: int) -> RelabelCampaign:
         campaign.labels_required = int(required.sum())
         campaign.drawn_at = timezone.now()
         campaign.save()
+        progress_recount(campaign_id=campaign.pk)
         return campaign
 
 
@@ -380,6 +383,7 @@ def answer_submit(
     if first:
         RelabelAssignment.objects.filter(pk=assignment.pk).update(answered_at=now)
         RelabelItem.objects.filter(pk=item.pk).update(labels_count=F("labels_count") + 1)
+        progress_count_answer(item, labels_before=item.labels_count)
         item.refresh_from_db(fields=["labels_count"])
     return answer, consensus(item)
 
@@ -396,6 +400,10 @@ def assignments_release_expired() -> int:
 def relabel_items_withdraw(*, entity_id: str, reason: str = WithdrawReason.PRIVACY) -> int:
     """Take a person's items out of every queue (before their logged rows are emptied, while they
     still name the person); their answers stay, and count no more."""
-    return RelabelItem.objects.filter(prediction__entity_id=entity_id, withdrawn_at__isnull=True).update(
-        withdrawn_at=timezone.now(), withdrawn_reason=reason
-    )
+    items = RelabelItem.objects.filter(prediction__entity_id=entity_id, withdrawn_at__isnull=True)
+    campaigns = set(items.values_list("campaign_id", flat=True))
+    withdrawn = items.update(withdrawn_at=timezone.now(), withdrawn_reason=reason)
+    for campaign_id in sorted(campaigns):
+        progress_recount(campaign_id=campaign_id)
+        estimate_queue(campaign_id)  # the person's answers count no more in the estimate either
+    return withdrawn
