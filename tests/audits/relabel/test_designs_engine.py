@@ -22,9 +22,11 @@ def flagged_log(rows: int = 4_000) -> pd.DataFrame:
 def test_audit_flagged_draws_only_flagged_rows_uniformly_and_names_the_finding():
     log = flagged_log()
     flagged = log[log["flag"].notna()]
-    sample = draw((log.iloc[i : i + 500] for i in range(0, len(log), 500)), design_from_dict(
-        {"kind": "audit_flagged", "size": 50, "audit": 7}
-    ), seed=3)
+    sample = draw(
+        (log.iloc[i : i + 500] for i in range(0, len(log), 500)),
+        design_from_dict({"kind": "audit_flagged", "size": 50, "audit": 7}),
+        seed=3,
+    )
     assert len(sample.items) == 50
     assert set(sample.items["id"]) <= set(flagged["id"])
     assert sample.stratum_population == {"flagged": len(flagged)}
