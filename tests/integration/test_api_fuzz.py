@@ -34,7 +34,8 @@ DATA_DEPENDENT_BODIES: dict[str, str] = {
     "version's feature columns",
     "POST /api/v1/models/{name}/holdouts/": "the file must be a readable table holding the label column",
     "POST /api/v1/predictions/": "each record must name an existing version of the model, a request_id not "
-    "repeated for the same version in the batch (JSON Schema cannot say a field is unique across items) and a time not in the future",
+    "repeated for the same version in the batch (JSON Schema cannot say a field is unique across items) "
+    "and a time not in the future",
     "POST /api/v1/support/explanations": "the features must be the production version's features",
     "PUT /api/v1/models/{name}/versions/{version}/explainer-background": "the rows must hold the version's features",
     "PATCH /api/v1/models/{name}/audit-schedules/{schedule_name}": "an edit is checked against the saved schedule "
