@@ -3,3 +3,4 @@ the prediction log, schedules) and `relabel` (relabelling campaigns and the labe
 
 from .audits import *  # noqa: F401,F403
 from .relabel import *  # noqa: F401,F403
+from .relabel_schedules import *  # noqa: F401,F403

@@ -8,3 +8,4 @@ from .audits import *  # noqa: F401,F403
 from .pages import *  # noqa: F401,F403
 from .references import *  # noqa: F401,F403
 from .relabel import *  # noqa: F401,F403
+from .relabel_schedules import *  # noqa: F401,F403

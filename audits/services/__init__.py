@@ -7,5 +7,6 @@ from .jobs import *  # noqa: F401,F403
 from .predictions import *  # noqa: F401,F403
 from .references import *  # noqa: F401,F403
 from .relabel import *  # noqa: F401,F403
+from .relabel_schedules import *  # noqa: F401,F403
 from .schedules import *  # noqa: F401,F403
 from .suites import *  # noqa: F401,F403

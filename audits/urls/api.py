@@ -26,4 +26,6 @@ urlpatterns = [
     path("relabel/campaigns/<int:pk>", apis.CampaignDetailApi.as_view(), name="relabel-campaign-detail"),
     path("relabel/campaigns/<int:pk>/next", apis.CampaignNextApi.as_view(), name="relabel-campaign-next"),
     path("relabel/items/<int:pk>/answer", apis.ItemAnswerApi.as_view(), name="relabel-item-answer"),
+    path("relabel/schedules/", apis.RelabelScheduleListApi.as_view(), name="relabel-schedule-list"),
+    path("relabel/schedules/<int:pk>", apis.RelabelScheduleDetailApi.as_view(), name="relabel-schedule-detail"),
 ]
