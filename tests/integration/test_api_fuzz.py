@@ -40,6 +40,10 @@ DATA_DEPENDENT_BODIES: dict[str, str] = {
     "PUT /api/v1/models/{name}/versions/{version}/explainer-background": "the rows must hold the version's features",
     "PATCH /api/v1/models/{name}/audit-schedules/{schedule_name}": "an edit is checked against the saved schedule "
     "(a file schedule needs its path, a version must exist) and needs a reason unless it only pauses or resumes",
+    "POST /api/v1/relabel/schedules/": "the template must make a campaign: which design fields apply depends on "
+    "the design's kind, and its versions, audit or batch must exist",
+    "PATCH /api/v1/relabel/schedules/{id}": "an edit is checked as at creation against the saved schedule and "
+    "needs a reason unless it only pauses or resumes",
 }
 TIME_LIMIT = 240
 
