@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from audits.engine.relabel import DesignError, design_from_dict, design_to_dict, draw
+from audits.engine.relabel import DesignError, design_from_dict, design_to_dict, draw, error_rate
 from audits.engine.relabel.label_errors import SUSPECTED, suspected_label_errors
 
 
@@ -119,3 +119,36 @@ def test_bad_source_fields_are_refused_by_name(raw, field):
     with pytest.raises(DesignError) as refused:
         design_from_dict(raw)
     assert refused.value.field == field
+
+
+def test_estimates_of_purposive_designs_describe_the_drawn_population_only():
+    correct = np.array([True] * 30 + [False] * 10)
+    census = error_rate(correct, np.ones(40), design_kind="label_errors", population=1_000)
+    assert (census.value, census.low, census.high) == (0.25, 0.25, 0.25)  # the drawn suspects, exactly
+    flagged = error_rate(correct, np.full(40, 0.2), design_kind="audit_flagged", population=1_000)
+    assert flagged.value == 0.25 and flagged.low < 0.25 < flagged.high  # the flagged rows, sampled
+
+
+def test_flagged_and_disagreement_draws_keep_memory_flat_as_the_log_grows():
+    import tracemalloc
+
+    def stream(rows, chunk=10_000):
+        rng = np.random.default_rng(0)
+        for start in range(0, rows, chunk):
+            flags = np.where(rng.random(chunk) < 0.2, "range:tenure", None).astype(object)
+            label = np.where(rng.random(chunk) < 0.5, "churn", "stay").astype(object)
+            other = np.where(rng.random(chunk) < 0.2, "churn", label).astype(object)
+            ids = np.arange(start, start + chunk, dtype=np.int64)
+            yield pd.DataFrame(
+                {"id": ids, "score": rng.random(chunk), "label": label, "flag": flags, "other_label": other}
+            )
+
+    for design in ({"kind": "audit_flagged", "size": 500, "audit": 1}, {"kind": "disagreement", "size": 500}):
+        peaks = []
+        for rows in (30_000, 240_000):
+            tracemalloc.start()
+            sample = draw(stream(rows), design_from_dict(design), seed=1)
+            peaks.append(tracemalloc.get_traced_memory()[1])
+            tracemalloc.stop()
+            assert sample.population == rows and len(sample.items) == 500
+        assert peaks[1] < 1.5 * peaks[0], (design["kind"], peaks)  # 8 times the log, not 8 times the memory
