@@ -5,19 +5,19 @@ paused one runs nothing. Each run creates a campaign named with the run's date o
 of the `window_hours` before it and draws it; a run is recorded once per beat task id, so a
 redelivered or retried run creates no second campaign."""
 
-import json
 from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
-from django_celery_beat.models import IntervalSchedule, PeriodicTask
+from django_celery_beat.models import IntervalSchedule
 
 from mlops.errors import ApplicationError, Conflict
 from registry.models import RegisteredModel
 
 from ..models import RelabelSchedule, RelabelScheduleEvent, RelabelScheduleRun, ScheduleAction
 from .relabel import campaign_create
-from .schedules import _crontab, _require_reason
+from .schedules import _beat_entry as _audit_beat_entry
+from .schedules import _crontab, _live, _require_reason, _retire
 
 __all__ = [
     "relabel_schedule_create",
@@ -88,31 +88,12 @@ def _interval(hours: int) -> IntervalSchedule:
 
 
 def _beat_entry(schedule: RelabelSchedule) -> None:
-    """Beat's entry says what the schedule says (saving it marks beat's schedule changed)."""
-    timing = (
-        {"crontab": _crontab(schedule.cron), "interval": None}
-        if schedule.cron
-        else {
-            "crontab": None,
-            "interval": _interval(schedule.every_hours),
-        }
-    )
-    task = schedule.periodic_task
-    if task is None:
-        schedule.periodic_task = PeriodicTask.objects.create(
-            name=f"keel-relabel-{schedule.pk}-{schedule.model.name}-{schedule.name}"[:200],
-            task=TASK,
-            args=json.dumps([schedule.pk]),
-            description=f"Keel: {schedule}",
-            enabled=schedule.enabled,
-            **timing,
-        )
-        schedule.save(update_fields=["periodic_task"])
-        return
-    for field, value in timing.items():
-        setattr(task, field, value)
-    task.enabled, task.description = schedule.enabled, f"Keel: {schedule}"
-    task.save()
+    """Beat's entry (schedules.py keeps it in step) with this schedule's crontab or interval."""
+    if schedule.cron:
+        timing = {"crontab": _crontab(schedule.cron), "interval": None}
+    else:
+        timing = {"crontab": None, "interval": _interval(schedule.every_hours)}
+    _audit_beat_entry(schedule, task_name=TASK, prefix="keel-relabel", timing=timing)
 
 
 def _settings(schedule: RelabelSchedule) -> dict:
@@ -121,13 +102,6 @@ def _settings(schedule: RelabelSchedule) -> dict:
 
 def _record(schedule, *, action, actor, changes, reason="") -> None:
     RelabelScheduleEvent.objects.create(schedule=schedule, action=action, changes=changes, actor=actor, reason=reason)
-
-
-def _live(schedule: RelabelSchedule) -> RelabelSchedule:
-    locked = RelabelSchedule.objects.select_for_update(of=("self",)).select_related("model").get(pk=schedule.pk)
-    if locked.deleted_at is not None:
-        raise Conflict(f"Schedule '{locked.name}' was deleted; its history stays, but it changes no more.")
-    return locked
 
 
 @transaction.atomic
@@ -215,11 +189,7 @@ def relabel_schedule_delete(*, schedule: RelabelSchedule, actor, reason: str) ->
     history and its campaigns stay."""
     schedule = _live(schedule)
     reason = _require_reason(reason, "delete")
-    task = schedule.periodic_task
-    schedule.deleted_at, schedule.enabled, schedule.periodic_task = timezone.now(), False, None
-    schedule.save(update_fields=["deleted_at", "enabled", "periodic_task"])
-    if task is not None:
-        task.delete()
+    _retire(schedule)
     _record(schedule, action=ScheduleAction.DELETED, actor=actor, changes={}, reason=reason)
     return schedule
 
