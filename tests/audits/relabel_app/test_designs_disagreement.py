@@ -124,3 +124,11 @@ def test_without_production_the_versions_must_be_named(reviewer, churn):
             actor=reviewer, model=churn.model, name="x", design={"kind": "disagreement", "size": 5}, start=False
         )
     assert list(refused.value.detail) == ["versions"]
+
+
+def test_people_who_asked_to_be_erased_are_never_drawn_for_disagreement(drawn, churn, shadowed):
+    erased = sorted(shadowed)[:3]
+    for pk in erased:
+        services.entity_erase(entity_id=PredictionLog.objects.get(pk=pk).entity_id)
+    campaign = drawn(design={"kind": "disagreement", "size": 500})
+    assert set(campaign.items.values_list("prediction_id", flat=True)) == shadowed - set(erased)
