@@ -41,6 +41,14 @@ def draw_relabel_campaign(self, campaign_id: int) -> dict:
     return {"campaign_id": campaign.pk, "state": campaign.state, "items": campaign.items_total}
 
 
+@job_task("sweep", "scheduled relabelling campaign", job=("schedule_id",), **DATABASE_RETRIES)
+def run_relabel_schedule(self, schedule_id: int) -> dict:
+    """Beat's tick of a relabelling schedule; the task id makes a redelivered tick create one campaign."""
+    run = services.scheduled_campaign_run(schedule_id=schedule_id, trigger_key=self.request.id or "")
+    campaign = run.campaign_id if run else None
+    return {"schedule_id": schedule_id, "campaign_id": campaign, "error": run.error if run else ""}
+
+
 @job_task("sweep", "sweep of abandoned relabelling assignments")
 def release_expired_relabel_assignments(self) -> int:
     return services.assignments_release_expired()

@@ -4,3 +4,4 @@ below (`audits`: data audits and the prediction log; `relabel`: human relabellin
 from .audits import *  # noqa: F401,F403
 from .audits import batch_upload_to  # noqa: F401  (named by migration 0001)
 from .relabel import *  # noqa: F401,F403
+from .relabel_schedules import *  # noqa: F401,F403

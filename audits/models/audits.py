@@ -312,7 +312,9 @@ class PredictionLog(models.Model):
     model = models.ForeignKey(RegisteredModel, on_delete=models.PROTECT, related_name="predictions")
     version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="predictions")
     request_id = models.CharField(
-        max_length=100, help_text="The sender's id of the prediction: re-sending a batch adds nothing twice."
+        max_length=100,
+        help_text="The sender's id of the request: re-sending a batch adds nothing twice; a shadow or canary "
+        "version's decision on the same request is logged with the same id under its own version.",
     )
     entity_id = models.CharField(max_length=200, blank=True, help_text="Who the prediction was about (a customer id).")
     predicted_at = models.DateTimeField()
@@ -331,7 +333,11 @@ class PredictionLog(models.Model):
             models.Index(fields=["entity_id", "-predicted_at"], name="audits_prediction_entity"),
         ]
         constraints = [
-            models.UniqueConstraint(fields=["model", "request_id"], name="audits_prediction_request_once"),
+            # One decision per version and request: production's and a shadow's of the same request
+            # pair up by request_id (the disagreement design of relabelling reads them together).
+            models.UniqueConstraint(
+                fields=["model", "version", "request_id"], name="audits_prediction_request_once_per_version"
+            ),
             models.CheckConstraint(
                 condition=Q(score__isnull=False) | ~Q(label=""), name="audits_prediction_has_output"
             ),

@@ -14,4 +14,5 @@ from .references import *  # noqa: F401,F403
 from .relabel import *  # noqa: F401,F403
 from .relabel_exports import *  # noqa: F401,F403
 from .relabel_results import *  # noqa: F401,F403
+from .relabel_schedules import *  # noqa: F401,F403
 from .relabel_team import *  # noqa: F401,F403

@@ -1,8 +1,9 @@
 """Reads of the audits app shared by pages, the API and the registry's promotion gate."""
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from mlops.errors import NotFound
+from registry.models import ModelAlias
 
 from ..models import (
     Alert,
@@ -85,11 +86,14 @@ def predictions() -> QuerySet[PredictionLog]:
 
 
 def latest_prediction(*, entity_id: str, model=None) -> PredictionLog | None:
-    """The newest logged prediction about someone (support explains it), erased rows excluded."""
+    """The newest logged prediction about someone (support explains it), erased rows excluded. When a
+    shadow version scored the same request, the decision served wins: a shadow's is never the one
+    a customer got."""
     found = predictions().filter(entity_id=entity_id, erased_at__isnull=True)
     if model is not None:
         found = found.filter(model=model)
-    return found.order_by("-predicted_at", "-id").first()
+    shadow = ModelAlias.objects.filter(name="shadow", version=OuterRef("version"))
+    return found.annotate(shadow=Exists(shadow)).order_by("-predicted_at", "shadow", "-id").first()
 
 
 def is_erased(entity_id: str) -> bool:

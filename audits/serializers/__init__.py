@@ -4,3 +4,4 @@ from .audits import *  # noqa: F401,F403
 from .relabel import *  # noqa: F401,F403
 from .relabel_lead import *  # noqa: F401,F403
 from .relabel_results import *  # noqa: F401,F403
+from .relabel_schedules import *  # noqa: F401,F403

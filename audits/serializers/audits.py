@@ -185,7 +185,11 @@ class PredictionIn(StrictSerializer):
             {"required": ["label"], "properties": {"label": {"pattern": NOT_BLANK}}},
         ]
     }
-    request_id = serializers.CharField(max_length=100, help_text="Your id of the prediction; re-sent ids are skipped.")
+    request_id = serializers.CharField(
+        max_length=100,
+        help_text="Your id of the request; re-sent (version, id) pairs are skipped. A shadow or canary version's "
+        "decision on the same request uses the same id with its own version.",
+    )
     version = serializers.IntegerField(min_value=1)
     predicted_at = serializers.DateTimeField()
     entity_id = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")

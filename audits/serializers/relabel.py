@@ -19,7 +19,9 @@ __all__ = [
 DESIGN_HELP = (
     'The sampling design: {"kind": "uniform", "rate": 0.02} (or "size"), {"kind": "stratified", '
     '"strata": "predicted_class" | "score_band", "stratum_sizes": {...}}, {"kind": "uncertainty", "size": …, '
-    '"threshold": …}.'
+    '"threshold": …}, {"kind": "disagreement", "size": …, "against": [shadow/canary version numbers; default: '
+    'the shadow and canary aliases]}, {"kind": "audit_flagged", "size": …, "audit": <audit id>}, '
+    '{"kind": "label_errors", "size": …, "batch": <batch id>, "label_column": "label", "positive": <class>}.'
 )
 
 

@@ -11,5 +11,6 @@ from .relabel_card import *  # noqa: F401,F403
 from .relabel_lead import *  # noqa: F401,F403
 from .relabel_progress import *  # noqa: F401,F403
 from .relabel_results import *  # noqa: F401,F403
+from .relabel_schedules import *  # noqa: F401,F403
 from .schedules import *  # noqa: F401,F403
 from .suites import *  # noqa: F401,F403

@@ -35,8 +35,9 @@ EXPORT_CHUNK = 5_000
 @transaction.atomic
 def predictions_log(*, model: RegisteredModel, records: list[dict]) -> dict:
     """Store a bulk of logged predictions, all or nothing. A record whose request_id is already logged
-    for the model is skipped, so a pipeline may re-send a batch after a timeout without doubling it.
-    Rows about a person who asked to be erased arrive anonymised."""
+    for the model and version is skipped, so a pipeline may re-send a batch after a timeout without
+    doubling it; a shadow or canary version's decision on the same request is its own record (same
+    request_id, its version). Rows about a person who asked to be erased arrive anonymised."""
     limit = settings.KEEL_MAX_PREDICTIONS_PER_REQUEST
     if not records:
         raise ApplicationError("Send at least one prediction.", field="records")
@@ -48,9 +49,12 @@ def predictions_log(*, model: RegisteredModel, records: list[dict]) -> dict:
     for i, record in enumerate(records):
         if record["version"] not in versions:
             errors[f"records[{i}].version"] = [f"'{model.name}' has no version {record['version']}."]
-        if record["request_id"] in seen:
-            errors[f"records[{i}].request_id"] = [f"request_id {record['request_id']!r} appears twice in this request."]
-        seen.add(record["request_id"])
+        key = (record["version"], record["request_id"])
+        if key in seen:
+            errors[f"records[{i}].request_id"] = [
+                f"request_id {record['request_id']!r} of version {record['version']} appears twice in this request."
+            ]
+        seen.add(key)
         if record["predicted_at"] > now + FUTURE_TOLERANCE:
             errors[f"records[{i}].predicted_at"] = ["The prediction is dated in the future."]
         if record.get("score") is None and not record.get("label"):
@@ -60,12 +64,16 @@ def predictions_log(*, model: RegisteredModel, records: list[dict]) -> dict:
         raise ApplicationError(
             f"{len(errors)} problem(s) in the records; nothing was stored. First: {first}", detail=errors
         )
-    already = set(PredictionLog.objects.filter(model=model, request_id__in=seen).values_list("request_id", flat=True))
+    already = set(
+        PredictionLog.objects.filter(model=model, request_id__in={r for _, r in seen}).values_list(
+            "version_id", "request_id"
+        )
+    )
     entities = {r.get("entity_id") for r in records if r.get("entity_id")}
     erased = set(ErasedEntity.objects.filter(entity_id__in=entities).values_list("entity_id", flat=True))
     rows = []
     for record in records:
-        if record["request_id"] in already:
+        if (versions[record["version"]], record["request_id"]) in already:
             continue
         row = PredictionLog(
             model=model,
@@ -87,7 +95,7 @@ def predictions_log(*, model: RegisteredModel, records: list[dict]) -> dict:
     return {
         "received": len(records),
         "stored": len(rows),
-        "already_logged": len(already),
+        "already_logged": len(records) - len(rows),
         "anonymised": sum(1 for row in rows if row.erased_at),
     }
 

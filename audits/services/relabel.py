@@ -6,7 +6,6 @@ import secrets
 from datetime import datetime, timedelta
 
 import numpy as np
-import pandas as pd
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, IntegerField, OuterRef, Q, Subquery, Value
@@ -32,6 +31,7 @@ from ..models import (
 from .relabel_lead import gold_item_due
 from .relabel_progress import progress_count_answer, progress_recount
 from .relabel_results import estimate_queue
+from .relabel_sources import design_sources, population_chunks
 
 __all__ = [
     "answer_submit",
@@ -45,10 +45,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-DRAW_CHUNK = 20_000
 MAX_LABELS = 50
-# Designs the prediction log cannot feed yet: it does not pair a shadow decision with production's.
-UNSUPPORTED_DESIGNS = {"disagreement": "the prediction log does not pair shadow or canary decisions with production's"}
 
 
 def _queue_draw(campaign_id: int) -> None:
@@ -129,14 +126,14 @@ def campaign_create(
         parsed = design_from_dict(design)
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         errors["design"] = [str(exc)]
-    else:
-        if parsed.kind in UNSUPPORTED_DESIGNS:
-            errors["design"] = [f"kind: {parsed.kind!r} is not available: {UNSUPPORTED_DESIGNS[parsed.kind]}."]
     if seed is not None and not 0 <= seed < 2**63:
         errors["seed"] = ["A whole number from 0 to 2^63 - 1."]
     if errors:
         first = next(iter(errors.values()))[0]
         raise ApplicationError(f"The campaign cannot be created: {first}", detail=errors)
+    # Where the design reads from (an audit, a batch, the versions compared), resolved and recorded.
+    resolved, versions = design_sources(model=model, design=design_to_dict(parsed), versions=versions)
+    parsed = design_from_dict(resolved)
     campaign = RelabelCampaign(
         model=model,
         name=name,
@@ -156,24 +153,6 @@ def campaign_create(
     if start:
         transaction.on_commit(lambda: _queue_draw(campaign.pk))
     return campaign
-
-
-def _chunks(rows):
-    """The population as DataFrames of DRAW_CHUNK rows, streamed from the database."""
-    buffer = []
-    for row in rows.order_by("pk").values_list("pk", "score", "label").iterator(chunk_size=DRAW_CHUNK):
-        buffer.append(row)
-        if len(buffer) >= DRAW_CHUNK:
-            yield _frame(buffer)
-            buffer = []
-    if buffer:
-        yield _frame(buffer)
-
-
-def _frame(rows) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=["id", "score", "label"])
-    frame["score"] = frame["score"].astype(float)
-    return frame
 
 
 def _overlap(ids: np.ndarray, share: float, seed: int) -> np.ndarray:
@@ -196,8 +175,9 @@ def campaign_draw(*, campaign_id: int) -> RelabelCampaign:
         if campaign.state not in (CampaignState.DRAFT, CampaignState.DRAWING):
             return campaign
         try:
-            sample = draw(_chunks(_population(campaign)), design_from_dict(campaign.design), seed=campaign.seed)
-        except ValueError as exc:  # the design does not fit these rows: the draw says so and stops
+            chunks = population_chunks(campaign, _population(campaign))
+            sample = draw(chunks, design_from_dict(campaign.design), seed=campaign.seed)
+        except (ValueError, OSError) as exc:  # the design does not fit these rows: the draw says so and stops
             return _failed(campaign, f"The sample could not be drawn: {exc}")
         items = sample.items.sort_values("id")
         if items.empty:

@@ -89,23 +89,26 @@ def _checked(*, model: RegisteredModel, source: str, storage_path: str, version:
         raise ApplicationError("That version belongs to another model.", field="version")
 
 
-def _beat_entry(schedule: AuditSchedule) -> None:
-    """Make beat's entry say what the schedule says. Saving a PeriodicTask marks beat's schedule as
-    changed (django-celery-beat's PeriodicTasks), so a running beat reads the new cron on its next tick."""
-    crontab_row = _crontab(schedule.cron)
+def _beat_entry(schedule, *, task_name: str = TASK, prefix: str = "keel-audit", timing: dict | None = None) -> None:
+    """Make beat's entry say what the schedule says (an audit schedule's cron, or the `timing` a
+    relabelling schedule gives: its crontab or interval). Saving a PeriodicTask marks beat's schedule
+    as changed (django-celery-beat's PeriodicTasks), so a running beat reads it on its next tick."""
+    timing = timing or {"crontab": _crontab(schedule.cron)}
     task = schedule.periodic_task
     if task is None:
         schedule.periodic_task = PeriodicTask.objects.create(
-            name=f"keel-audit-{schedule.pk}-{schedule.model.name}-{schedule.name}"[:200],
-            task=TASK,
-            crontab=crontab_row,
+            name=f"{prefix}-{schedule.pk}-{schedule.model.name}-{schedule.name}"[:200],
+            task=task_name,
             args=json.dumps([schedule.pk]),
             description=f"Keel: {schedule}",
             enabled=schedule.enabled,
+            **timing,
         )
         schedule.save(update_fields=["periodic_task"])
         return
-    task.crontab, task.enabled, task.description = crontab_row, schedule.enabled, f"Keel: {schedule}"
+    for field, value in timing.items():
+        setattr(task, field, value)
+    task.enabled, task.description = schedule.enabled, f"Keel: {schedule}"
     task.save()
 
 
@@ -118,9 +121,10 @@ def _record(schedule: AuditSchedule, *, action: str, actor, changes: dict, reaso
     AuditScheduleEvent.objects.create(schedule=schedule, action=action, changes=changes, actor=actor, reason=reason)
 
 
-def _live(schedule: AuditSchedule) -> AuditSchedule:
-    """The schedule locked for a change; a deleted one is history and changes no more."""
-    locked = AuditSchedule.objects.select_for_update(of=("self",)).select_related("model").get(pk=schedule.pk)
+def _live(schedule):
+    """The schedule (an audit or relabelling schedule) locked for a change; a deleted one is history
+    and changes no more."""
+    locked = type(schedule).objects.select_for_update(of=("self",)).select_related("model").get(pk=schedule.pk)
     if locked.deleted_at is not None:
         raise Conflict(
             f"Schedule '{locked.name}' was deleted on {locked.deleted_at:%Y-%m-%d %H:%M} UTC; its history stays, "
@@ -208,13 +212,18 @@ def schedule_delete(*, schedule: AuditSchedule, actor, reason: str) -> AuditSche
     nothing. The row and its history stay readable; its audits keep pointing at it."""
     schedule = _live(schedule)
     reason = _require_reason(reason, "delete")
+    _retire(schedule)
+    _record(schedule, action=ScheduleAction.DELETED, actor=actor, changes={}, reason=reason)
+    return schedule
+
+
+def _retire(schedule) -> None:
+    """Mark a schedule (an audit or relabelling schedule) deleted and delete its beat entry."""
     task = schedule.periodic_task
     schedule.deleted_at, schedule.enabled, schedule.periodic_task = timezone.now(), False, None
     schedule.save(update_fields=["deleted_at", "enabled", "periodic_task"])
     if task is not None:
         task.delete()
-    _record(schedule, action=ScheduleAction.DELETED, actor=actor, changes={}, reason=reason)
-    return schedule
 
 
 @transaction.atomic

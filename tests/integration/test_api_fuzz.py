@@ -34,7 +34,8 @@ DATA_DEPENDENT_BODIES: dict[str, str] = {
     "version's feature columns",
     "POST /api/v1/models/{name}/holdouts/": "the file must be a readable table holding the label column",
     "POST /api/v1/predictions/": "each record must name an existing version of the model, a request_id not "
-    "repeated in the batch (JSON Schema cannot say a field is unique across items) and a time not in the future",
+    "repeated for the same version in the batch (JSON Schema cannot say a field is unique across items) "
+    "and a time not in the future",
     "POST /api/v1/support/explanations": "the features must be the production version's features",
     "PUT /api/v1/models/{name}/versions/{version}/explainer-background": "the rows must hold the version's features",
     "PATCH /api/v1/models/{name}/audit-schedules/{schedule_name}": "an edit is checked against the saved schedule "
@@ -43,6 +44,10 @@ DATA_DEPENDENT_BODIES: dict[str, str] = {
     "the item's answers all in",
     "POST /api/v1/relabel/campaigns/{id}/gold": "each prediction must be a logged prediction of the campaign's "
     "model that is not an item of it yet",
+    "POST /api/v1/relabel/schedules/": "the template must make a campaign: which design fields apply depends on "
+    "the design's kind, and its versions, audit or batch must exist",
+    "PATCH /api/v1/relabel/schedules/{id}": "an edit is checked as at creation against the saved schedule and "
+    "needs a reason unless it only pauses or resumes",
 }
 TIME_LIMIT = 240
 

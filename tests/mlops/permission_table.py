@@ -117,6 +117,11 @@ TABLE: dict[tuple[str, str], frozenset] = {
     ("audits-api:relabel-campaign-labellers", "GET"): JUDGES,  # people's figures: leads only
     ("audits-api:relabel-campaign-estimate", "GET"): RESULT_READERS,
     ("audits-api:relabel-campaign-labels", "GET"): RESULT_READERS,
+    ("audits-api:relabel-schedule-list", "GET"): MAKERS_AND_JUDGES,
+    ("audits-api:relabel-schedule-list", "POST"): MAKERS_AND_JUDGES,
+    ("audits-api:relabel-schedule-detail", "GET"): MAKERS_AND_JUDGES,
+    ("audits-api:relabel-schedule-detail", "PATCH"): MAKERS_AND_JUDGES,
+    ("audits-api:relabel-schedule-detail", "DELETE"): MAKERS_AND_JUDGES,
     # --- support API ---
     ("support-api:lists", "GET"): LIST_READERS,
     ("support-api:surface-list", "GET"): LIST_READERS,

@@ -17,7 +17,7 @@ from django.utils.crypto import get_random_string
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from audits.models import AuditKind
+from audits.models import AuditKind, RelabelSchedule
 from mlops import roles
 from registry.models import PromotionRequest
 from support import services as support_services
@@ -84,6 +84,9 @@ def scenario(django_db_setup, django_db_blocker):
         )
         explanation = Explanation.objects.create(version=v1, input_key="ab" * 32, input={}, created_by=agent)
         relabel_item = RelabelItemFactory(campaign__model=model, campaign__created_by=reviewer)
+        relabel_schedule = RelabelSchedule.objects.create(
+            model=model, name="weekly", every_hours=168, design={"kind": "uniform", "rate": 0.1}, created_by=reviewer
+        )
         pks = {
             "promotion": promotion.pk,
             "audit": audit.pk,
@@ -94,6 +97,7 @@ def scenario(django_db_setup, django_db_blocker):
             "explanation": explanation.pk,
             "campaign": relabel_item.campaign_id,
             "relabel_item": relabel_item.pk,
+            "relabel_schedule": relabel_schedule.pk,
         }
         values = {
             "name": model.name,
@@ -117,6 +121,7 @@ def _csv():
 
 
 PK_OF = [
+    (r"relabel-schedule", "relabel_schedule"),
     (r"relabel-campaign", "campaign"),
     (r"relabel-item", "relabel_item"),
     (r"^relabel:", "campaign"),

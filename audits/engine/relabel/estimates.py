@@ -12,6 +12,12 @@ confidence intervals that fit the design the sample was drawn with.
   proportion shrunk towards the overall one by one pseudo-item, so a small stratum with no error
   observed still contributes its share of uncertainty instead of none.
 
+* audit_flagged: the same Hajek estimator; every flagged row had the same pi (n/N_f), so it is the
+  plain share among the labelled items, and it covers the flagged rows only, never the whole log.
+* label_errors: purposive: each drawn suspect has pi = 1, so the estimate is a census of the drawn
+  items (the interval has no sampling width): how often the model was right, or the given label
+  wrong, among those suspects, nothing beyond them.
+
 Precision and recall are domain ratios (the items predicted as the class, the items truly of it)
 estimated the same way. An estimate with no items has value NaN and the interval [0, 1].
 Items labelled "unsure" are the caller's to leave out before estimating.

@@ -23,7 +23,15 @@ Designs and inclusion probabilities (pi):
   pi = min(1, w*tau): proportional to w, capped at 1, summing to about n, in one pass.
 * disagreement: only rows whose `label` differs from a present `other_label`; n of them uniformly
   (bottom-k); pi = n/N_d, and 0 elsewhere: estimates from such a sample describe the disagreement
-  population only.
+  population only. `against` names the shadow/canary versions whose decisions are `other_label`
+  (the caller pairs them by request); rows with no other decision are never drawn.
+* audit_flagged: only rows whose `flag` column is set (the caller decides which rows an audit's
+  findings flag, see audits.services.relabel_sources); n of them uniformly (bottom-k), pi = n/N_f
+  (1 when every flagged row fits in the size), 0 elsewhere: estimates describe the flagged rows
+  only. The stratum is the flag (which finding flagged the row).
+* label_errors: purposive, not random: the top `size` suspected label errors by cleanlab's
+  confident learning (label_errors.py), pi = 1 for each drawn row. An estimate from it is the error
+  rate among the drawn suspects, nothing more; it is not a probability sample of anything larger.
 
 `chunks` may be an iterable of DataFrames or a zero-argument callable returning a fresh one (for
 callers that open a database cursor lazily); it is read once either way.
@@ -54,16 +62,36 @@ __all__ = [
     "uncertainty_weight",
 ]
 
-DESIGN_KINDS = ("uniform", "stratified", "uncertainty", "disagreement")
+DESIGN_KINDS = ("uniform", "stratified", "uncertainty", "disagreement", "audit_flagged", "label_errors")
 STRATA = ("predicted_class", "score_band")
 DEFAULT_BANDS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 NO_SCORE = "no score"
 ALL = "all"
 DISAGREEMENT = "disagreement"
+FLAGGED = "flagged"
 # The smallest uncertainty weight as a share of the largest: confident rows keep a chance of being
 # drawn, so the design-weighted estimate covers the whole population.
 UNCERTAINTY_FLOOR = 0.1
-_FIELDS = ("kind", "rate", "size", "strata", "stratum_sizes", "bands", "threshold")
+_FIELDS = (
+    "kind",
+    "rate",
+    "size",
+    "strata",
+    "stratum_sizes",
+    "bands",
+    "threshold",
+    "against",
+    "audit",
+    "batch",
+    "label_column",
+    "positive",
+)
+# Which design needs which source field (and which are optional), beyond kind and size.
+_SOURCE_FIELDS = {
+    "disagreement": {"against": False},
+    "audit_flagged": {"audit": True},
+    "label_errors": {"batch": True, "label_column": False, "positive": True},
+}
 
 
 class DesignError(ValueError):
@@ -84,6 +112,11 @@ class Design:
     stratum_sizes: dict[str, int] | None = None
     bands: tuple[float, ...] = DEFAULT_BANDS
     threshold: float | None = None
+    against: tuple[int, ...] | None = None  # disagreement: shadow/canary version numbers
+    audit: int | None = None  # audit_flagged: the audit whose findings flag rows
+    batch: int | None = None  # label_errors: the labelled batch
+    label_column: str | None = None  # label_errors: its column of given labels (default "label")
+    positive: str | None = None  # label_errors: the class the logged score is the probability of
 
 
 @dataclass
@@ -132,6 +165,7 @@ def design_from_dict(d: dict) -> Design:
         raise DesignError("threshold", f"only applies to the uncertainty design, not {kind}")
     if rate is not None and kind != "uniform":
         raise DesignError("rate", f"only applies to the uniform design; give a size for {kind}")
+    sources = _source_fields(d, kind)
     if kind == "uniform":
         if (rate is None) == (size is None):
             raise DesignError("rate", "give either a rate or a size for the uniform design")
@@ -172,11 +206,45 @@ def design_from_dict(d: dict) -> Design:
                 )
         return Design(kind=kind, strata=strata, stratum_sizes=sizes, bands=edges)
     size = _check_size(size, kind)
+    if sources or kind in _SOURCE_FIELDS:
+        return Design(kind=kind, size=size, **sources)
     if kind == "uncertainty" and threshold is not None:
         if not _is_number(threshold) or not (0 <= float(threshold) <= 1):
             raise DesignError("threshold", "must be a number in [0, 1]")
         return Design(kind=kind, size=size, threshold=float(threshold))
     return Design(kind=kind, size=size)
+
+
+def _whole(value) -> bool:
+    return _is_int(value) and value >= 1
+
+
+def _source_fields(d: dict, kind: str) -> dict:
+    """The source fields of the disagreement, audit-flagged and label-error designs, checked."""
+    wanted = _SOURCE_FIELDS.get(kind, {})
+    for name in ("against", "audit", "batch", "label_column", "positive"):
+        if d.get(name) is not None and name not in wanted:
+            raise DesignError(name, f"does not apply to the {kind} design")
+    out: dict = {}
+    for name, required in wanted.items():
+        value = d.get(name)
+        if value is None:
+            if required:
+                raise DesignError(name, f"the {kind} design needs it")
+            continue
+        if name == "against":
+            if not isinstance(value, (list, tuple)) or not value or not all(_whole(v) for v in value):
+                raise DesignError("against", "must be a non-empty list of version numbers")
+            out[name] = tuple(sorted({int(v) for v in value}))
+        elif name in ("audit", "batch"):
+            if not _whole(value):
+                raise DesignError(name, "must be an id (a whole number of at least 1)")
+            out[name] = int(value)
+        else:
+            if not isinstance(value, str) or not value.strip() or len(value) > 200:
+                raise DesignError(name, "must be a name of 1 to 200 characters")
+            out[name] = value.strip()
+    return out
 
 
 def design_to_dict(design: Design) -> dict:
@@ -192,6 +260,10 @@ def design_to_dict(design: Design) -> dict:
         out["bands"] = list(design.bands)
     if design.threshold is not None:
         out["threshold"] = design.threshold
+    for name in ("against", "audit", "batch", "label_column", "positive"):
+        value = getattr(design, name)
+        if value is not None:
+            out[name] = list(value) if name == "against" else value
     return out
 
 
@@ -317,16 +389,30 @@ def _items(ids, strata, probabilities, keys) -> pd.DataFrame:
     )
 
 
+def _forget_unkept(flag_of: dict[int, str], kept: _BottomK | None) -> None:
+    """Keep the flags of the current candidates only, so memory stays bounded by the sample size."""
+    if kept is not None and len(flag_of) > 4 * (kept.k + 1) + 1024:
+        keep = set(kept.ids.tolist())
+        for key in [k for k in flag_of if k not in keep]:
+            del flag_of[key]
+
+
 def draw(chunks: Iterable[pd.DataFrame] | Callable[[], Iterable[pd.DataFrame]], design: Design, *, seed: int) -> Sample:
     """Draw `design` from the streamed population; see the module docstring for each design."""
     if not isinstance(design, Design):
         raise TypeError("design must be a Design (see design_from_dict)")
     design = design_from_dict(design_to_dict(design))
-    columns = ("id", "score", "label") + (("other_label",) if design.kind == "disagreement" else ())
+    if design.kind == "label_errors":
+        from .label_errors import draw_label_errors  # it builds on this module's Sample
+
+        return draw_label_errors(_chunks(chunks), design, seed=seed)
+    extra = {"disagreement": ("other_label",), "audit_flagged": ("flag",)}.get(design.kind, ())
+    columns = ("id", "score", "label") + extra
     population = 0
     counts: dict[str, int] = {}
     heaps: dict[str, _BottomK] = {}
     bernoulli: list[tuple[np.ndarray, np.ndarray]] = []
+    flag_of: dict[int, str] = {}  # audit_flagged: each kept candidate's flag, for its stratum
 
     def heap(name: str, k: int) -> _BottomK:
         if name not in heaps:
@@ -361,6 +447,14 @@ def draw(chunks: Iterable[pd.DataFrame] | Callable[[], Iterable[pd.DataFrame]], 
             counts[ALL] = counts.get(ALL, 0) + len(ids)
             w = uncertainty_weight(chunk["score"].to_numpy(dtype=np.float64), design.threshold)
             heap(ALL, design.size).offer(u / w, ids, w)
+        elif design.kind == "audit_flagged":
+            flags = chunk["flag"]
+            flagged = flags.notna().to_numpy(dtype=bool)
+            counts[FLAGGED] = counts.get(FLAGGED, 0) + int(flagged.sum())
+            heap(FLAGGED, design.size).offer(u[flagged], ids[flagged], None)
+            names = flags[flagged].astype(str).to_numpy(dtype=object)
+            flag_of.update(zip(ids[flagged].tolist(), names.tolist()))
+            _forget_unkept(flag_of, heaps.get(FLAGGED))
         else:
             other = chunk["other_label"]
             differs = (other.notna() & (chunk["label"].astype(str) != other.astype(str))).to_numpy(dtype=bool)
@@ -379,7 +473,10 @@ def draw(chunks: Iterable[pd.DataFrame] | Callable[[], Iterable[pd.DataFrame]], 
                 pi = np.ones(len(ids)) if tau is None else np.minimum(1.0, w * tau)
             else:
                 pi = np.full(len(ids), min(1.0, len(ids) / counts[name]) if counts.get(name) else 1.0)
-            parts.append((ids, np.full(len(ids), name, dtype=object), pi, keys))
+            strata = np.full(len(ids), name, dtype=object)
+            if design.kind == "audit_flagged":
+                strata = np.array([flag_of[int(i)] for i in ids], dtype=object)
+            parts.append((ids, strata, pi, keys))
         if parts:
             items = _items(*(np.concatenate([p[i] for p in parts]) for i in range(4)))
         else:

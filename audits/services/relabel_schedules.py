@@ -1,0 +1,228 @@
+"""Relabelling campaigns on a schedule: django-celery-beat keeps the cron (or interval) entry, Keel
+keeps the campaign template and its history, the same way audit schedules work (schedules.py): an
+edit re-saves beat's entry, a deletion deletes it, and a tick re-reads the schedule, so a deleted or
+paused one runs nothing. Each run creates a campaign named with the run's date over the predictions
+of the `window_hours` before it and draws it; a run is recorded once per beat task id, so a
+redelivered or retried run creates no second campaign."""
+
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+from django_celery_beat.models import IntervalSchedule
+
+from mlops.errors import ApplicationError, Conflict
+from registry.models import RegisteredModel
+
+from ..models import RelabelSchedule, RelabelScheduleEvent, RelabelScheduleRun, ScheduleAction
+from .relabel import campaign_create
+from .schedules import _beat_entry as _audit_beat_entry
+from .schedules import _crontab, _live, _require_reason, _retire
+
+__all__ = [
+    "relabel_schedule_create",
+    "relabel_schedule_delete",
+    "relabel_schedule_update",
+    "scheduled_campaign_run",
+]
+
+TASK = "audits.tasks.run_relabel_schedule"
+TEMPLATE = ("design", "versions", "label_set", "overlap_share", "overlap_labels", "window_hours")
+EDITABLE = ("cron", "every_hours", *TEMPLATE, "enabled")
+MAX_WINDOW_HOURS = 24 * 366
+
+
+class _DryRun(Exception):
+    """Raised to roll back the campaign a template check created."""
+
+
+def _versions(model: RegisteredModel, numbers) -> list:
+    if not isinstance(numbers, list) or not all(isinstance(n, int) and not isinstance(n, bool) for n in numbers):
+        raise ApplicationError("A list of version numbers.", field="versions")
+    found = {v.version: v for v in model.versions.filter(version__in=numbers)}
+    missing = [n for n in numbers if n not in found]
+    if missing:
+        raise ApplicationError(f"'{model.name}' has no version {missing[0]}.", field="versions")
+    return [found[n] for n in numbers]
+
+
+def _campaign_settings(schedule: RelabelSchedule, now) -> dict:
+    return {
+        "model": schedule.model,
+        "design": schedule.design,
+        "versions": _versions(schedule.model, schedule.versions),
+        "window_start": now - timedelta(hours=schedule.window_hours),
+        "window_end": now,
+        "label_set": schedule.label_set,
+        "overlap_share": schedule.overlap_share,
+        "overlap_labels": schedule.overlap_labels,
+    }
+
+
+def _checked(schedule: RelabelSchedule, actor) -> None:
+    """The timing is one of cron or interval, and the template makes a campaign exactly as a run
+    would: checked by creating that campaign (undrawn) and rolling it back, so a schedule and a
+    campaign can never disagree on what is valid. Errors name the template's field."""
+    if bool(schedule.cron) == (schedule.every_hours is not None):
+        raise ApplicationError("Give either a cron or every_hours.", field="cron")
+    if schedule.every_hours is not None and not 1 <= schedule.every_hours <= MAX_WINDOW_HOURS:
+        raise ApplicationError(f"From 1 to {MAX_WINDOW_HOURS} hours.", field="every_hours")
+    if not 1 <= schedule.window_hours <= MAX_WINDOW_HOURS:
+        raise ApplicationError(f"From 1 to {MAX_WINDOW_HOURS} hours.", field="window_hours")
+    if schedule.cron:
+        _crontab(schedule.cron)
+    settings = _campaign_settings(schedule, timezone.now())
+    if settings["label_set"] is None:  # derived from each run's window, which may be empty today
+        settings["label_set"] = ["(the classes logged in the run's window)"]
+    try:
+        with transaction.atomic():
+            campaign_create(actor=actor, name=schedule.name, start=False, **settings)
+            raise _DryRun
+    except _DryRun:
+        pass
+
+
+def _interval(hours: int) -> IntervalSchedule:
+    found, _ = IntervalSchedule.objects.get_or_create(every=hours, period=IntervalSchedule.HOURS)
+    return found
+
+
+def _beat_entry(schedule: RelabelSchedule) -> None:
+    """Beat's entry (schedules.py keeps it in step) with this schedule's crontab or interval."""
+    if schedule.cron:
+        timing = {"crontab": _crontab(schedule.cron), "interval": None}
+    else:
+        timing = {"crontab": None, "interval": _interval(schedule.every_hours)}
+    _audit_beat_entry(schedule, task_name=TASK, prefix="keel-relabel", timing=timing)
+
+
+def _settings(schedule: RelabelSchedule) -> dict:
+    return {field: getattr(schedule, field) for field in EDITABLE}
+
+
+def _record(schedule, *, action, actor, changes, reason="") -> None:
+    RelabelScheduleEvent.objects.create(schedule=schedule, action=action, changes=changes, actor=actor, reason=reason)
+
+
+@transaction.atomic
+def relabel_schedule_create(
+    *,
+    model: RegisteredModel,
+    actor,
+    name: str,
+    design: dict,
+    cron: str = "",
+    every_hours: int | None = None,
+    versions: list[int] | None = None,
+    label_set: list[str] | None = None,
+    overlap_share: float = 0.0,
+    overlap_labels: int = 2,
+    window_hours: int = 24 * 7,
+) -> RelabelSchedule:
+    """A campaign template run by beat, checked as a campaign would be; its creation is its first
+    history entry."""
+    taken = RelabelSchedule.objects.filter(model=model, name=name).first()
+    if taken is not None:
+        deleted = " (a deleted schedule whose history keeps the name)" if taken.deleted_at else ""
+        raise Conflict(f"'{model.name}' already has a relabelling schedule named '{name}'{deleted}.", field="name")
+    schedule = RelabelSchedule(
+        model=model,
+        name=name,
+        cron=(cron or "").strip(),
+        every_hours=every_hours,
+        design=design,
+        versions=list(versions or []),
+        label_set=label_set,
+        overlap_share=overlap_share,
+        overlap_labels=overlap_labels,
+        window_hours=window_hours,
+        created_by=actor,
+    )
+    _checked(schedule, actor)
+    schedule.save()
+    _beat_entry(schedule)
+    changes = {field: {"before": None, "after": value} for field, value in _settings(schedule).items()}
+    _record(schedule, action=ScheduleAction.CREATED, actor=actor, changes=changes)
+    return schedule
+
+
+@transaction.atomic
+def relabel_schedule_update(*, schedule: RelabelSchedule, actor, reason: str = "", **changes) -> RelabelSchedule:
+    """Change a schedule's timing or template (checked as at creation; a reason required) or pause or
+    resume it (`enabled` alone; a reason welcome). Settings sent as they are change nothing."""
+    unknown = sorted(set(changes) - set(EDITABLE))
+    if unknown:
+        raise ApplicationError(f"A schedule's {', '.join(unknown)} cannot be edited.", field=unknown[0])
+    schedule = _live(schedule)
+    before = _settings(schedule)
+    if "cron" in changes and changes["cron"]:  # switching to cron drops the interval, and back
+        changes.setdefault("every_hours", None)
+    if changes.get("every_hours") is not None:
+        changes.setdefault("cron", "")
+    for field, value in changes.items():
+        setattr(schedule, field, "" if field == "cron" and value is None else value)
+    only_enabled = set(changes) <= {"enabled"}
+    if not only_enabled:
+        _checked(schedule, actor)
+    diff = {
+        field: {"before": before[field], "after": value}
+        for field, value in _settings(schedule).items()
+        if value != before[field]
+    }
+    if not diff:
+        return schedule
+    if set(diff) - {"enabled"}:
+        reason = _require_reason(reason, "edit")
+        action = ScheduleAction.EDITED
+    else:
+        action = ScheduleAction.RESUMED if schedule.enabled else ScheduleAction.PAUSED
+        reason = (reason or "").strip()
+    schedule.save(update_fields=[*diff])
+    _beat_entry(schedule)
+    _record(schedule, action=action, actor=actor, changes=diff, reason=reason)
+    return schedule
+
+
+@transaction.atomic
+def relabel_schedule_delete(*, schedule: RelabelSchedule, actor, reason: str) -> RelabelSchedule:
+    """Stop a schedule for good: beat forgets it, a tick already queued runs nothing; the row, its
+    history and its campaigns stay."""
+    schedule = _live(schedule)
+    reason = _require_reason(reason, "delete")
+    _retire(schedule)
+    _record(schedule, action=ScheduleAction.DELETED, actor=actor, changes={}, reason=reason)
+    return schedule
+
+
+@transaction.atomic
+def scheduled_campaign_run(*, schedule_id: int, trigger_key: str = "", now=None) -> RelabelScheduleRun | None:
+    """One tick: a campaign named "<schedule> <date time>" over the window before the run, drawn in
+    the background. Idempotent per trigger (beat's task id): a redelivered tick returns the first
+    one's run. None when the schedule is paused or deleted. A template that no longer makes a
+    campaign (a version or an audit gone) is recorded on the run with the reason."""
+    schedule = (
+        RelabelSchedule.objects.select_for_update(of=("self",))
+        .select_related("model", "created_by")
+        .get(pk=schedule_id)
+    )
+    if trigger_key:
+        earlier = RelabelScheduleRun.objects.filter(trigger_key=trigger_key).first()
+        if earlier is not None:
+            return earlier
+    if not schedule.enabled or schedule.deleted_at is not None:
+        return None
+    now = now or timezone.now()
+    schedule.last_run_at = now
+    schedule.save(update_fields=["last_run_at"])
+    run = RelabelScheduleRun(schedule=schedule, trigger_key=trigger_key, ran_at=now)
+    try:
+        with transaction.atomic():
+            run.campaign = campaign_create(
+                actor=schedule.created_by,
+                name=f"{schedule.name} {now:%Y-%m-%d %H:%M}",
+                **_campaign_settings(schedule, now),
+            )
+    except ApplicationError as exc:
+        run.error = exc.message
+    run.save()
+    return run
