@@ -170,6 +170,7 @@ def build_campaign(size: int, people: list, done_share: float):
     from django.db import connection
     from django.utils import timezone
 
+    from audits import services
     from audits.models import (
         CampaignState,
         PredictionLog,
@@ -258,6 +259,8 @@ def build_campaign(size: int, people: list, done_share: float):
         )
         for table in (PredictionLog, RelabelItem, RelabelAssignment, RelabelAnswer):
             cur.execute(f"ANALYZE {table._meta.db_table}")
+    # The rows were written behind the services' backs: count the campaign's progress as a draw does.
+    services.progress_recount(campaign_id=campaign.pk)
     log(
         f"  built {size:,} queued items ({done:,} already answered) in {time.perf_counter() - started:.1f} s "
         "(generate_series, server-side)"

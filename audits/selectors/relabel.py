@@ -23,7 +23,6 @@ from ..models import (
 __all__ = [
     "Resolution",
     "ResolutionSource",
-    "campaign_estimate",
     "campaign_get",
     "campaign_progress",
     "campaign_resolutions",
@@ -90,28 +89,33 @@ class Resolution:
         return self.label is not None
 
 
-def _latest_answers(item_ids) -> dict[int, dict[int, str]]:
+def _latest_answers(answers) -> tuple[dict[int, dict[int, str]], dict[int, int]]:
+    """Each item's latest answer per labeller, and the labels each answered item needs."""
     latest: dict[int, dict[int, str]] = {}
-    rows = RelabelAnswer.objects.filter(item_id__in=item_ids).order_by("pk")
-    for item_id, labeller_id, label in rows.values_list("item_id", "labeller_id", "label").iterator():
+    required: dict[int, int] = {}
+    rows = answers.order_by("pk").values_list("item_id", "labeller_id", "label", "item__required_labels")
+    for item_id, labeller_id, label, needed in rows.iterator():
         latest.setdefault(item_id, {})[labeller_id] = label
-    return latest
+        required[item_id] = needed
+    return latest, required
 
 
 def campaign_resolutions(campaign: RelabelCampaign, *, include_gold: bool = False) -> dict[int, Resolution]:
-    """Every queued item's settled label, in one pass over answers and adjudications: the latest
-    adjudication wins; otherwise, once an item has all its answers, the label every labeller who was
+    """Every answered or decided item's settled label, in one pass over answers and adjudications:
+    the latest adjudication wins; otherwise, once an item has all its answers, the label every labeller who was
     not unsure agrees on; otherwise disputed (a lead decides) or pending. Withdrawn items are left out;
     gold items too unless asked for (they are checks on labellers, not part of the sample)."""
-    items = RelabelItem.objects.filter(campaign=campaign, withdrawn_at__isnull=True)
+    # Only items somebody answered or decided can be settled or disputed: the rest are pending and
+    # left out, so the cost follows the answers given, not the size of the sample.
+    live = {"item__campaign": campaign, "item__withdrawn_at__isnull": True}
     if not include_gold:
-        items = items.filter(is_gold=False)
-    required = dict(items.values_list("pk", "required_labels"))
-    answers = _latest_answers(required.keys()) if required else {}
+        live["item__is_gold"] = False
+    answers, required = _latest_answers(RelabelAnswer.objects.filter(**live))
     decided: dict[int, str] = {}
-    adjudications = RelabelAdjudication.objects.filter(item__campaign=campaign).order_by("pk")
+    adjudications = RelabelAdjudication.objects.filter(**live).order_by("pk")
     for item_id, label in adjudications.values_list("item_id", "label").iterator():
         decided[item_id] = label
+        required.setdefault(item_id, 1)
     resolutions = {}
     for item_id, needed in required.items():
         given = answers.get(item_id, {})
@@ -133,39 +137,4 @@ def _estimate_dict(estimate: engine.Estimate) -> dict:
     return {
         key: (None if isinstance(value, float) and not np.isfinite(value) else value)
         for key, value in asdict(estimate).items()
-    }
-
-
-def campaign_estimate(campaign: RelabelCampaign) -> dict | None:
-    """How often the model is wrong on the campaign's population, from the items settled so far,
-    weighted by each item's inclusion probability the way the campaign's design needs: accuracy,
-    error rate and per-class precision and recall, each with its 95% interval. None before any
-    item is settled."""
-    settled = {pk: r.label for pk, r in campaign_resolutions(campaign).items() if r.settled}
-    if not settled or not campaign.population:
-        return None
-    rows = list(
-        RelabelItem.objects.filter(pk__in=settled.keys())
-        .order_by("pk")
-        .values_list("pk", "prediction__label", "inclusion_probability", "stratum")
-    )
-    predicted = np.array([row[1] for row in rows], dtype=object)
-    truth = np.array([settled[row[0]] for row in rows], dtype=object)
-    options = {
-        "population": campaign.population,
-        "stratum": np.array([row[3] for row in rows], dtype=object),
-        "design_kind": campaign.design.get("kind", "uniform"),
-        "stratum_population": campaign.stratum_population or None,
-    }
-    probability = np.array([row[2] for row in rows], dtype=float)
-    correct = predicted == truth
-    return {
-        "settled": len(rows),
-        "wrong": int((~correct).sum()),
-        "accuracy": _estimate_dict(engine.accuracy(correct, probability, **options)),
-        "error_rate": _estimate_dict(engine.error_rate(correct, probability, **options)),
-        "per_class": {
-            label: {measure: _estimate_dict(value) for measure, value in measures.items()}
-            for label, measures in engine.per_class(predicted, truth, probability, **options).items()
-        },
     }

@@ -22,6 +22,7 @@ __all__ = [
     "campaign_error_patterns",
     "campaign_estimates_now",
     "campaign_label_rows",
+    "campaign_latest_estimate",
     "campaign_latest_estimates",
     "estimate_as_dict",
     "model_estimate_trend",
@@ -126,6 +127,11 @@ def estimate_as_dict(estimate: RelabelEstimate) -> dict:
         "minimum": estimate.minimum,
         "degraded": estimate.degraded,
     }
+
+
+def campaign_latest_estimate(campaign: RelabelCampaign) -> RelabelEstimate | None:
+    """The newest stored estimate of the whole campaign (one indexed row, whatever the history)."""
+    return RelabelEstimate.objects.filter(campaign=campaign, version__isnull=True).first()
 
 
 def campaign_latest_estimates(campaign: RelabelCampaign) -> list[RelabelEstimate]:

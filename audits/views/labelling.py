@@ -131,9 +131,12 @@ def _labels(campaign) -> list[dict]:
 
 
 def _estimate(campaign) -> dict | None:
-    estimate = selectors.campaign_estimate(campaign)
-    if not estimate or not estimate.get("accuracy") or estimate["accuracy"].get("value") is None:
+    # The stored estimate, refreshed in the background shortly after answers: computing it here would
+    # cost the card time that grows with the answers given.
+    stored = selectors.campaign_latest_estimate(campaign)
+    if stored is None or stored.accuracy is None:
         return None
+    estimate = selectors.estimate_as_dict(stored)
     accuracy = estimate["accuracy"]
 
     def percent(value):

@@ -46,7 +46,7 @@ def test_gold_is_not_part_of_progress_or_estimates(seeded, labeller, second_labe
     assert set(selectors.campaign_resolutions(campaign)) == set(
         campaign.items.filter(is_gold=False).values_list("pk", flat=True)
     )
-    assert selectors.campaign_estimate(campaign)["settled"] == 4
+    assert selectors.campaign_estimates_now(campaign)[None]["settled"] == 4
 
 
 def test_each_labeller_gets_each_gold_item_once_mixed_in_at_a_rate(seeded, labeller, second_labeller, monkeypatch):

@@ -58,13 +58,13 @@ def test_a_decision_is_kept_as_written(overlapped, reviewer):
 
 def test_the_estimate_counts_settled_items_against_the_model(drawn, labeller):
     campaign = drawn(design={"kind": "uniform", "size": 10})
-    assert selectors.campaign_estimate(campaign) is None
+    assert selectors.campaign_estimates_now(campaign) == {}
     items = list(campaign.items.select_related("prediction").order_by("pk"))
     for index, item in enumerate(items):
         services.item_next(labeller=labeller, campaign=campaign)
         flipped = {"churn": "stay", "stay": "churn"}[item.prediction.label]
         services.answer_submit(labeller=labeller, item=item, label=flipped if index < 3 else item.prediction.label)
-    estimate = selectors.campaign_estimate(campaign)
+    estimate = selectors.campaign_estimates_now(campaign)[None]
     assert (estimate["settled"], estimate["wrong"]) == (10, 3)
     assert estimate["error_rate"]["value"] == pytest.approx(0.3)
     assert estimate["error_rate"]["low"] < 0.3 < estimate["error_rate"]["high"]
