@@ -15,7 +15,7 @@ from .. import selectors, services
 from .. import serializers as s
 from ..models import CampaignState, RelabelCampaign
 
-__all__ = ["CampaignListApi", "CampaignDetailApi", "CampaignNextApi", "ItemAnswerApi"]
+__all__ = ["CampaignCloseApi", "CampaignDetailApi", "CampaignListApi", "CampaignNextApi", "ItemAnswerApi"]
 
 
 class CampaignFilter(django_filters.FilterSet):
@@ -60,6 +60,18 @@ class CampaignDetailApi(KeelAPIView):
     @extend_schema(responses={200: s.CampaignDetailOut})
     def get(self, request, pk):
         return Response(_detail(selectors.campaign_get(pk, request.user)))
+
+
+class CampaignCloseApi(KeelAPIView):
+    """Close an open campaign: it takes no more answers, and its final estimate is computed in the
+    background. Closing a campaign that is not open is a 409."""
+
+    required_permissions = {"POST": CREATE_RELABEL_CAMPAIGNS}
+
+    @extend_schema(request=None, responses={200: s.CampaignDetailOut})
+    def post(self, request, pk):
+        campaign = services.campaign_close(campaign=selectors.campaign_get(pk, request.user), actor=request.user)
+        return Response(_detail(selectors.campaign_get(campaign.pk, request.user)))
 
 
 class CampaignNextApi(KeelAPIView):

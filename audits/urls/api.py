@@ -36,6 +36,7 @@ urlpatterns = [
     ),
     path("relabel/items/<int:pk>/adjudicate", apis.ItemAdjudicateApi.as_view(), name="relabel-item-adjudicate"),
     path("relabel/campaigns/<int:pk>/estimate", apis.CampaignEstimateApi.as_view(), name="relabel-campaign-estimate"),
+    path("relabel/campaigns/<int:pk>/close", apis.CampaignCloseApi.as_view(), name="relabel-campaign-close"),
     path("relabel/campaigns/<int:pk>/labels", apis.CampaignLabelsApi.as_view(), name="relabel-campaign-labels"),
     path("relabel/schedules/", apis.RelabelScheduleListApi.as_view(), name="relabel-schedule-list"),
     path("relabel/schedules/<int:pk>", apis.RelabelScheduleDetailApi.as_view(), name="relabel-schedule-detail"),

@@ -13,5 +13,6 @@ urlpatterns = [
     path("<int:pk>/gold/", views.lead_gold, name="lead-gold"),
     path("<int:pk>/team/", views.lead_team, name="lead-team"),
     path("<int:pk>/", views.relabel_campaign, name="campaign"),
+    path("<int:pk>/close/", views.relabel_campaign_close, name="campaign-close"),
     path("<int:pk>/trend.png", views.relabel_campaign_trend, name="campaign-trend"),
 ]

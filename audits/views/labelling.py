@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from mlops.errors import ApplicationError, Conflict, NotFound
 from mlops.permissions import permission_required_403, roles_needed
-from mlops.roles import LABEL_ITEMS, LEAD_RELABELLING
+from mlops.roles import LABEL_ITEMS, LEAD_RELABELLING, VIEW_RELABEL_RESULTS
 
 from .. import selectors, services
 from ..forms import LabelAnswerForm
@@ -51,15 +51,20 @@ def _labeller_or_lead(view):
 @require_GET
 @_labeller_or_lead
 def relabel_list(request):
-    """The campaigns open for labelling, each with its progress and what is left for the user."""
-    campaigns = list(selectors.campaigns_for(request.user).filter(state=CampaignState.OPEN).order_by("-created_at"))
+    """The campaigns open for labelling, each with its progress and what is left for the user; those
+    who read results (leads) see every campaign, each linked to its results page."""
+    may_read_results = request.user.has_perm(VIEW_RELABEL_RESULTS)
+    campaigns = selectors.campaigns_for(request.user)
+    if not may_read_results:
+        campaigns = campaigns.filter(state=CampaignState.OPEN)
+    campaigns = list(campaigns.order_by("-created_at")[:200])
     for campaign in campaigns:
         campaign.progress = selectors.campaign_progress(campaign)
         campaign.mine = selectors.labeller_counts(campaign, request.user)
     return render(
         request,
         "audits/relabel/list.html",
-        {"campaigns": campaigns, "may_label": request.user.has_perm(LABEL_ITEMS)},
+        {"campaigns": campaigns, "may_label": request.user.has_perm(LABEL_ITEMS), "may_read_results": may_read_results},
     )
 
 

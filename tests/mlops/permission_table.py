@@ -116,6 +116,7 @@ TABLE: dict[tuple[str, str], frozenset] = {
     ("audits-api:relabel-campaign-agreement", "GET"): MAKERS_AND_JUDGES,  # a result, like the estimate
     ("audits-api:relabel-campaign-labellers", "GET"): JUDGES,  # people's figures: leads only
     ("audits-api:relabel-campaign-estimate", "GET"): RESULT_READERS,
+    ("audits-api:relabel-campaign-close", "POST"): MAKERS_AND_JUDGES,
     ("audits-api:relabel-campaign-labels", "GET"): RESULT_READERS,
     ("audits-api:relabel-schedule-list", "GET"): MAKERS_AND_JUDGES,
     ("audits-api:relabel-schedule-list", "POST"): MAKERS_AND_JUDGES,
@@ -186,6 +187,7 @@ TABLE: dict[tuple[str, str], frozenset] = {
     ("relabel:lead-team", "GET"): JUDGES,
     ("relabel:campaign", "GET"): frozenset({REVIEWER, LABELLER}),  # labellers: sent on to the labelling card
     ("relabel:campaign-trend", "GET"): JUDGES,
+    ("relabel:campaign-close", "POST"): JUDGES,
     # --- support pages ---
     ("support:home", "GET"): RECORD_READERS,
     ("support:search", "GET"): RECORD_READERS,
