@@ -218,13 +218,17 @@ class PicklePolicyApi(KeelAPIView):
         return Response(s.PickleDecisionOut(decision).data, status=status.HTTP_201_CREATED)
 
 
+# Version numbers start at 1: the schema says so, since anything else is refused.
+VERSION_NUMBER = {"type": "integer", "minimum": 1}
+
+
 class VersionDiffApi(KeelAPIView):
     required_permissions = READ
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("left", int, required=True),
-            OpenApiParameter("right", int, required=True),
+            OpenApiParameter("left", VERSION_NUMBER, required=True),
+            OpenApiParameter("right", VERSION_NUMBER, required=True),
             OpenApiParameter("changes", bool, description="Only rows that differ"),
         ],
         responses=s.DiffRowOut(many=True),
