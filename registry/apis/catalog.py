@@ -231,7 +231,7 @@ class VersionDiffApi(KeelAPIView):
             OpenApiParameter("right", VERSION_NUMBER, required=True),
             OpenApiParameter("changes", bool, description="Only rows that differ"),
         ],
-        responses=s.DiffRowOut(many=True),
+        responses=s.DiffOut,
     )
     def get(self, request, name):
         model = selectors.model_get(name)

@@ -56,6 +56,7 @@ __all__ = [
     "AliasUnmovedOut",
     "PickleDecisionIn",
     "PickleDecisionOut",
+    "DiffOut",
     "DiffRowOut",
 ]
 
@@ -417,3 +418,9 @@ class DiffRowOut(serializers.Serializer):
     left = serializers.JSONField()
     right = serializers.JSONField()
     status = serializers.CharField()
+
+
+class DiffOut(serializers.Serializer):
+    left = serializers.IntegerField(help_text="The left version's number.")
+    right = serializers.IntegerField(help_text="The right version's number.")
+    rows = DiffRowOut(many=True)

@@ -242,8 +242,10 @@ def test_a_labeller_finds_an_open_campaign_where_others_already_answered(seeded)
     assert campaign.state == "open" and list(campaign.versions.all()) == [v1]
     assert campaign.items_total == relabelling.SAMPLE_SIZE
     assert campaign.label_set == ["upgrades", "stays-free", "unsure"]
-    # Drawn from v1's serving log, which logs each decision; never the erased customer's rows.
-    assert not campaign.items.filter(prediction__erased_at__isnull=False).exists()
+    # Drawn from v1's serving log, which logs each decision; the erased customer's rows never wait in
+    # the queue (drawn after the erasure they are left out; erased after the draw, with a worker doing
+    # the erasure in the background, they are withdrawn).
+    assert not campaign.items.filter(prediction__erased_at__isnull=False, withdrawn_at__isnull=True).exists()
     assert set(PredictionLog.objects.filter(model=campaign.model).values_list("label", flat=True)) == {
         "upgrades",
         "stays-free",
