@@ -5,7 +5,7 @@ from django.db.models import OuterRef, QuerySet, Subquery
 from mlops.errors import NotFound
 
 from ..config_diff import DiffRow, diff_configs
-from ..models import AliasEvent, ModelAlias, ModelVersion, RegisteredModel, TrainingRun
+from ..models import AliasEvent, Experiment, ModelAlias, ModelVersion, RegisteredModel, TrainingRun
 
 __all__ = [
     "PRODUCTION",
@@ -22,6 +22,8 @@ __all__ = [
     "model_get",
     "version_get",
     "run_get",
+    "experiment_get",
+    "experiment_get_by_name",
     "versions_for_api",
     "runs_for_api",
 ]
@@ -142,6 +144,20 @@ def run_get(run_id: str) -> TrainingRun:
     if run is None:
         raise NotFound(f"No training run with id '{run_id}'.")
     return run
+
+
+def experiment_get(pk: int) -> Experiment:
+    experiment = Experiment.objects.filter(pk=pk).first()
+    if experiment is None:
+        raise NotFound(f"No experiment with id '{pk}'.")
+    return experiment
+
+
+def experiment_get_by_name(name: str) -> Experiment:
+    experiment = Experiment.objects.filter(name=name).first()
+    if experiment is None:
+        raise NotFound(f"No experiment named '{name}'.")
+    return experiment
 
 
 def versions_for_api(model: RegisteredModel) -> QuerySet[ModelVersion]:

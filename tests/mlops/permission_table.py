@@ -85,6 +85,13 @@ TABLE: dict[tuple[str, str], frozenset] = {
     ("api:run-log", "POST"): PRODUCERS,
     ("api:run-status", "POST"): PRODUCERS,
     ("api:run-metric-history", "GET"): MEMBERS,
+    # --- the MLflow-compatible API (registry/mlflow/): reads as API v1's, writes as its training log ---
+    ("mlflow:server-info", "GET"): EVERYONE,  # as MLflow's server: no login, nothing secret in it
+    ("mlflow:experiment-create", "POST"): PRODUCERS,
+    ("mlflow:experiment-get", "GET"): MEMBERS,
+    ("mlflow:experiment-get-by-name", "GET"): MEMBERS,
+    ("mlflow:experiment-search", "GET"): MEMBERS,
+    ("mlflow:experiment-search", "POST"): MEMBERS,  # a search is a read, whichever method
     # --- audits API ---
     ("audits-api:audit-list", "GET"): MAKERS_AND_JUDGES,
     ("audits-api:audit-list", "POST"): MAKERS_AND_JUDGES,
