@@ -65,12 +65,14 @@ def alias_history(model: RegisteredModel) -> QuerySet[AliasEvent]:
 
 def latest_tags(rows) -> dict[str, str]:
     """The current value of each tag from its history rows (a queryset or prefetched rows):
-    tags are never edited in place, so the newest row of a key is its value."""
-    latest: dict[str, tuple[int, str]] = {}
+    tags are never edited in place, so the newest row of a key is its value (none if that row
+    removes the tag)."""
+    latest: dict[str, tuple[int, str, bool]] = {}
     for row in rows:
         if row.key not in latest or row.id > latest[row.key][0]:
-            latest[row.key] = (row.id, row.value)
-    return {key: value for key, (_, value) in sorted(latest.items())}
+            latest[row.key] = (row.id, row.value, bool(row.removed))
+    # A tag whose newest row removes it has no value.
+    return {key: value for key, (_, value, removed) in sorted(latest.items()) if not removed}
 
 
 def latest_metrics(points) -> dict[str, float | None]:

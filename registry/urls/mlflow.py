@@ -3,7 +3,7 @@ client `mlflow-skinny` calls them (mlflow/protos/service.proto names each path a
 
 from django.urls import path
 
-from ..mlflow import experiments, server_info
+from ..mlflow import experiments, run_search, runs, server_info
 
 app_name = "mlflow"
 
@@ -15,4 +15,19 @@ urlpatterns = [
     path(V2 + "experiments/get", experiments.ExperimentGet.as_view(), name="experiment-get"),
     path(V2 + "experiments/get-by-name", experiments.ExperimentGetByName.as_view(), name="experiment-get-by-name"),
     path(V2 + "experiments/search", experiments.ExperimentSearch.as_view(), name="experiment-search"),
+]
+
+urlpatterns += [
+    path(V2 + "runs/create", runs.RunCreate.as_view(), name="run-create"),
+    path(V2 + "runs/get", runs.RunGet.as_view(), name="run-get"),
+    path(V2 + "runs/update", runs.RunUpdate.as_view(), name="run-update"),
+    path(V2 + "runs/delete", runs.RunDelete.as_view(), name="run-delete"),
+    path(V2 + "runs/restore", runs.RunRestore.as_view(), name="run-restore"),
+    path(V2 + "runs/log-batch", runs.RunLogBatch.as_view(), name="run-log-batch"),
+    path(V2 + "runs/log-metric", runs.RunLogMetric.as_view(), name="run-log-metric"),
+    path(V2 + "runs/log-parameter", runs.RunLogParam.as_view(), name="run-log-parameter"),
+    path(V2 + "runs/set-tag", runs.RunSetTag.as_view(), name="run-set-tag"),
+    path(V2 + "runs/delete-tag", runs.RunDeleteTag.as_view(), name="run-delete-tag"),
+    path(V2 + "runs/search", run_search.RunSearch.as_view(), name="run-search"),
+    path(V2 + "metrics/get-history", runs.MetricHistory.as_view(), name="metric-history"),
 ]

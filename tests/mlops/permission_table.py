@@ -92,6 +92,18 @@ TABLE: dict[tuple[str, str], frozenset] = {
     ("mlflow:experiment-get-by-name", "GET"): MEMBERS,
     ("mlflow:experiment-search", "GET"): MEMBERS,
     ("mlflow:experiment-search", "POST"): MEMBERS,  # a search is a read, whichever method
+    ("mlflow:run-create", "POST"): PRODUCERS,
+    ("mlflow:run-get", "GET"): MEMBERS,
+    ("mlflow:run-update", "POST"): PRODUCERS,
+    ("mlflow:run-delete", "POST"): PRODUCERS,
+    ("mlflow:run-restore", "POST"): PRODUCERS,
+    ("mlflow:run-log-batch", "POST"): PRODUCERS,
+    ("mlflow:run-log-metric", "POST"): PRODUCERS,
+    ("mlflow:run-log-parameter", "POST"): PRODUCERS,
+    ("mlflow:run-set-tag", "POST"): PRODUCERS,
+    ("mlflow:run-delete-tag", "POST"): PRODUCERS,
+    ("mlflow:run-search", "POST"): MEMBERS,
+    ("mlflow:metric-history", "GET"): MEMBERS,
     # --- audits API ---
     ("audits-api:audit-list", "GET"): MAKERS_AND_JUDGES,
     ("audits-api:audit-list", "POST"): MAKERS_AND_JUDGES,

@@ -42,3 +42,9 @@ def error_of(response) -> tuple[int, str]:
     body = response.json()
     assert set(body) == {"error_code", "message"} and body["message"], body
     return response.status_code, body["error_code"]
+
+
+def ok(response) -> bool:
+    """MLflow's success: HTTP 200 (never 201) and a JSON message."""
+    assert response.status_code == 200, response.content
+    return isinstance(response.json(), dict)
