@@ -21,6 +21,7 @@ MAX_ENTITY_KEY_LENGTH = 250
 MAX_METRICS_PER_BATCH = 1000
 MAX_PARAMS_TAGS_PER_BATCH = 100
 MAX_ENTITIES_PER_BATCH = 1000
+MAX_BATCH_LOG_REQUEST_SIZE = 1_000_000  # bytes of one log-batch request
 
 
 def validate_feature_schema(value) -> None:

@@ -112,6 +112,9 @@ def _scalar(name: str, spec: Field, value):
     if spec.kind in ("string", "enum"):
         if not isinstance(value, str):
             raise _bad(name, value, "expected text")
+        if "\x00" in value:
+            # The database stores no NUL (PostgreSQL refuses it in any query): refused here, as API v1 does.
+            raise _bad(name, value, "text may not contain the NUL character")
         if spec.kind == "enum" and value not in spec.choices:
             raise _bad(name, value, f"expected one of {', '.join(spec.choices)}")
         return value

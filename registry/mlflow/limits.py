@@ -1,12 +1,14 @@
 """MLflow's limits on what one call logs, with its error code (INVALID_PARAMETER_VALUE) and words:
 at most 1000 metrics, 100 params and 100 tags a batch (1000 entries in all), keys of at most 250
 characters made of letters, digits, `_ - . / :` and spaces that do not resolve to another path, param
-values of at most 6000 characters and tag values of at most 8000."""
+values of at most 6000 characters and tag values of at most 8000, and a log-batch request of at most
+1,000,000 bytes."""
 
 import posixpath
 import re
 
 from ..validators import (
+    MAX_BATCH_LOG_REQUEST_SIZE,
     MAX_ENTITIES_PER_BATCH,
     MAX_ENTITY_KEY_LENGTH,
     MAX_METRICS_PER_BATCH,
@@ -16,7 +18,7 @@ from ..validators import (
 )
 from .errors import INVALID_PARAMETER_VALUE, MlflowError
 
-__all__ = ["check_key", "check_param", "check_tag", "check_batch_sizes"]
+__all__ = ["check_key", "check_param", "check_tag", "check_batch_sizes", "check_batch_request_size"]
 
 KEY_RE = re.compile(r"^[/\w.\- :]*$")
 
@@ -72,3 +74,16 @@ def check_batch_sizes(metrics: int, params: int, tags: int) -> None:
                 f"A batch logging request can contain at most {limit} {what}. Got {count} {what}. "
                 f"Please split up {what} across multiple requests and try again."
             )
+
+
+def check_batch_request_size(request) -> None:
+    """Refuse a log-batch body over MLflow's size before reading it."""
+    try:
+        size = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        size = 0
+    if size > MAX_BATCH_LOG_REQUEST_SIZE:
+        raise _refuse(
+            f"Batched logging API requests must be at most {MAX_BATCH_LOG_REQUEST_SIZE} bytes, "
+            f"got a request of size {size}."
+        )

@@ -12,7 +12,7 @@ from .base import MlflowView, from_ms, ms, proto_double
 from .errors import INVALID_STATE, RESOURCE_DOES_NOT_EXIST, MlflowError
 from .experiments import experiment_for_id
 from .fields import double, enum, int32, int64, message, string
-from .limits import check_batch_sizes, check_key, check_param, check_tag
+from .limits import check_batch_request_size, check_batch_sizes, check_key, check_param, check_tag
 from .paging import max_results, next_page_token, page_offset
 
 __all__ = [
@@ -215,6 +215,7 @@ class RunLogBatch(MlflowView):
     }
 
     def post(self, request):
+        check_batch_request_size(request)
         data = self.fields(self.spec)
         metrics, params, tags = data.get("metrics", []), data.get("params", []), data.get("tags", [])
         check_batch_sizes(len(metrics), len(params), len(tags))

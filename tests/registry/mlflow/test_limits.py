@@ -65,3 +65,14 @@ def test_values_at_the_limits_are_kept_whole(mlflow_api, run_id):
     }
     assert call(mlflow_api, "POST", "runs/log-batch", body).status_code == 200
     assert RunParam.objects.get(key="p" * 250).value == "x" * 6000
+
+
+def test_a_batch_request_over_a_megabyte_is_refused_before_it_is_read(mlflow_api, run_id):
+    # 100 params of 6000 characters and 100 tags of 8000: within each limit, 1.4 MB together.
+    body = {
+        "run_id": run_id,
+        "params": [{"key": f"p{i}", "value": "x" * 6000} for i in range(100)],
+        "tags": [{"key": f"t{i}", "value": "y" * 8000} for i in range(100)],
+    }
+    assert error_of(call(mlflow_api, "POST", "runs/log-batch", body)) == (400, "INVALID_PARAMETER_VALUE")
+    assert not RunParam.objects.exists()

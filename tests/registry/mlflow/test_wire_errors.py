@@ -105,3 +105,9 @@ def test_a_real_bug_is_internal_error_in_mlflows_shape(mlflow_api, monkeypatch):
     response = call(mlflow_api, "GET", "experiments/get-by-name", {"experiment_name": "x"})
     assert error_of(response) == (500, "INTERNAL_ERROR")
     assert "a bug" not in response.json()["message"]
+
+
+def test_nul_in_a_query_value_is_refused_before_any_query(mlflow_api):
+    for endpoint, field in (("experiments/get-by-name", "experiment_name"), ("runs/get", "run_id")):
+        response = mlflow_api.get(f"{MLFLOW}/{endpoint}", {field: "bad\x00name"})
+        assert error_of(response) == (400, "INVALID_PARAMETER_VALUE"), endpoint
