@@ -24,6 +24,8 @@ urlpatterns = [
     path("audits/", include("audits.urls.pages")),
     path("relabel/", include("audits.urls.relabel")),
     path("support/", include("support.urls.pages")),
+    # Last: any other MLflow path answers MLflow's ENDPOINT_NOT_FOUND instead of Keel's 404.
+    path("api/", include("registry.urls.mlflow_unknown", namespace="mlflow-unknown")),
 ]
 
 handler404 = views.not_found

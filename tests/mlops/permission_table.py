@@ -104,6 +104,8 @@ TABLE: dict[tuple[str, str], frozenset] = {
     ("mlflow:run-delete-tag", "POST"): PRODUCERS,
     ("mlflow:run-search", "POST"): MEMBERS,
     ("mlflow:metric-history", "GET"): MEMBERS,
+    # Any other path under /api/2.0/mlflow/ or /api/3.0/mlflow/: 404 ENDPOINT_NOT_FOUND, as MLflow answers.
+    **{("mlflow-unknown:endpoint-not-found", m): EVERYONE for m in ("GET", "POST", "PUT", "PATCH", "DELETE")},
     # --- audits API ---
     ("audits-api:audit-list", "GET"): MAKERS_AND_JUDGES,
     ("audits-api:audit-list", "POST"): MAKERS_AND_JUDGES,

@@ -8,6 +8,7 @@ import pytest
 from rest_framework.authtoken.models import Token
 
 mlflow = pytest.importorskip("mlflow")
+request_utils = pytest.importorskip("mlflow.utils.request_utils")
 
 CLIENT_ENV = {
     "MLFLOW_DISABLE_TELEMETRY": "true",
@@ -26,9 +27,21 @@ def tracking(live_server, pipeline, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", live_server.url)
     monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", Token.objects.get_or_create(user=pipeline)[0].key)
     mlflow.set_tracking_uri(live_server.url)
+    # The client keeps its HTTP connections open; closed after the test, the live server's threads
+    # serving them end and let go of their database connections.
+    sessions = []
+
+    def recording(*args, **kwargs):
+        sessions.append(opened(*args, **kwargs))
+        return sessions[-1]
+
+    opened = request_utils._get_request_session
+    monkeypatch.setattr(request_utils, "_get_request_session", recording)
     yield live_server
     while mlflow.active_run():
         mlflow.end_run()
+    for session in sessions:
+        session.close()
 
 
 def test_a_training_script_logs_a_run_that_keel_keeps(tracking, api_as, pipeline):

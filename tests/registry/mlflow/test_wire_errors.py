@@ -2,6 +2,7 @@
 never a 5xx (the client retries 5xx for minutes)."""
 
 import pytest
+from rest_framework.test import APIClient
 
 from registry import selectors
 
@@ -111,3 +112,14 @@ def test_nul_in_a_query_value_is_refused_before_any_query(mlflow_api):
     for endpoint, field in (("experiments/get-by-name", "experiment_name"), ("runs/get", "run_id")):
         response = mlflow_api.get(f"{MLFLOW}/{endpoint}", {field: "bad\x00name"})
         assert error_of(response) == (400, "INVALID_PARAMETER_VALUE"), endpoint
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "PATCH", "DELETE"])
+@pytest.mark.parametrize("path", ["/api/2.0/mlflow/traces/start", "/api/3.0/mlflow/scorers/list"])
+def test_a_path_keel_does_not_serve_is_endpoint_not_found_for_anyone(db, method, path):
+    response = getattr(APIClient(), method.lower())(path)
+    assert error_of(response) == (404, "ENDPOINT_NOT_FOUND")
+
+
+def test_api_v1_keeps_its_own_not_found(db):
+    assert "error_code" not in APIClient().get("/api/v1/nowhere/").json()
