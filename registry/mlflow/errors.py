@@ -6,6 +6,7 @@ Keel's own errors (services raise ApplicationError, NotFound, Conflict) and DRF'
 authentication, permissions) are mapped here, once, for every MLflow endpoint."""
 
 import logging
+from contextlib import contextmanager
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
@@ -28,6 +29,7 @@ __all__ = [
     "STATUS",
     "MlflowError",
     "mlflow_error",
+    "conflict_as",
     "mlflow_exception_handler",
 ]
 
@@ -71,6 +73,16 @@ class MlflowError(Exception):
         return Response({"error_code": self.error_code, "message": self.message}, status=self.status_code)
 
 
+@contextmanager
+def conflict_as(error_code: str):
+    """Inside it, a service's Conflict answers `error_code`: an endpoint that creates something says
+    `with conflict_as(RESOURCE_ALREADY_EXISTS): services.…_create(...)`."""
+    try:
+        yield
+    except Conflict as exc:
+        raise MlflowError(error_code, exc.message) from None
+
+
 def mlflow_error(exc: BaseException, request=None) -> MlflowError | None:
     """The MLflow error for an exception, or None for one nobody expected (a bug: 500)."""
     if isinstance(exc, MlflowError):
@@ -101,7 +113,8 @@ def mlflow_error(exc: BaseException, request=None) -> MlflowError | None:
         # A browser's session without its CSRF token: signed in, but the request is refused.
         return MlflowError(PERMISSION_DENIED, str(exc.detail))
     if isinstance(exc, exceptions.PermissionDenied | DjangoPermissionDenied):
-        user = getattr(request, "user", None)
+        # `_user`, not `user`: reading DRF's `user` would authenticate again, inside this handler.
+        user = getattr(request, "_user", None)
         if user is None or not user.is_authenticated:
             return MlflowError(
                 UNAUTHENTICATED, "Authentication required: send a Keel API token or a user name and password."

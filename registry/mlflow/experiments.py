@@ -3,13 +3,12 @@
 
 from django.db.models import Q
 
-from mlops.errors import Conflict
 from mlops.roles import LOG_TRAINING, USE_KEEL
 
 from .. import selectors, services
 from ..models import Experiment
 from .base import MlflowView, ms
-from .errors import RESOURCE_ALREADY_EXISTS, RESOURCE_DOES_NOT_EXIST, MlflowError
+from .errors import RESOURCE_ALREADY_EXISTS, RESOURCE_DOES_NOT_EXIST, MlflowError, conflict_as
 from .fields import enum, int64, message, string
 from .paging import max_results, next_page_token, page_offset
 from .queries import moment_lookup, refuse, text_lookup
@@ -59,10 +58,8 @@ class ExperimentCreate(MlflowView):
         data = self.fields(self.spec)
         if data.get("tags"):
             raise refuse("Keel keeps no experiment tags; tag the runs instead.")
-        try:
+        with conflict_as(RESOURCE_ALREADY_EXISTS):
             experiment = services.experiment_create(name=data["name"], actor=request.user)
-        except Conflict as exc:
-            raise MlflowError(RESOURCE_ALREADY_EXISTS, exc.message) from None
         return self.ok({"experiment_id": str(experiment.pk)})
 
 

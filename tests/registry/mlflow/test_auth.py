@@ -75,3 +75,13 @@ def test_server_info_answers_without_a_login(db):
     response = APIClient().get("/api/3.0/mlflow/server-info")
     assert response.status_code == 200
     assert response.json()["workspaces_enabled"] is False
+
+
+def test_password_guessing_through_basic_auth_meets_keels_sign_in_lock(pipeline, settings):
+    settings.AXES_FAILURE_LIMIT = 2
+    pipeline.set_password(PASSWORD)
+    pipeline.save()
+    for _ in range(2):
+        assert error_of(call(basic(pipeline.username, "guess"), "GET", "experiments/search"))[0] == 401
+    # Locked: even the right password is refused now, in MLflow's shape (no HTML lock page).
+    assert error_of(call(basic(pipeline.username, PASSWORD), "GET", "experiments/search")) == (401, "UNAUTHENTICATED")
