@@ -4,6 +4,9 @@ MLflow's own: what it logs is Keel's training run, read back through API v1 as t
 The client retries failures for minutes by default; here it gets no retry and a short timeout, so a
 bug fails the test at once."""
 
+import gc
+import threading
+
 import pytest
 from rest_framework.authtoken.models import Token
 
@@ -27,8 +30,8 @@ def tracking(live_server, pipeline, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", live_server.url)
     monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", Token.objects.get_or_create(user=pipeline)[0].key)
     mlflow.set_tracking_uri(live_server.url)
-    # The client keeps its HTTP connections open; closed after the test, the live server's threads
-    # serving them end and let go of their database connections.
+    # The client keeps its HTTP connections open; they are closed after the test, so that the live
+    # server's threads serving them end.
     sessions = []
 
     def recording(*args, **kwargs):
@@ -42,6 +45,13 @@ def tracking(live_server, pipeline, monkeypatch):
         mlflow.end_run()
     for session in sessions:
         session.close()
+    # A connection still held by an unreleased error response closes when the response is collected.
+    gc.collect()
+    # Wait for those threads: one still closing its connection when the next test starts would touch
+    # that test's database connection from the wrong thread.
+    for thread in threading.enumerate():
+        if "process_request_thread" in thread.name:
+            thread.join(timeout=10)
 
 
 def test_a_training_script_logs_a_run_that_keel_keeps(tracking, api_as, pipeline):
