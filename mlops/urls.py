@@ -17,11 +17,15 @@ urlpatterns = [
     path("api/v1/", include("registry.urls.api", namespace="api")),
     path("api/v1/", include("audits.urls.api", namespace="audits-api")),
     path("api/v1/", include("support.urls.api", namespace="support-api")),
+    # MLflow's REST paths (/api/2.0/mlflow/…, /api/3.0/mlflow/server-info) for the mlflow client.
+    path("api/", include("registry.urls.mlflow", namespace="mlflow")),
     path("models/", include("registry.urls.pages")),
     path("promotions/", include("registry.urls.promotion")),
     path("audits/", include("audits.urls.pages")),
     path("relabel/", include("audits.urls.relabel")),
     path("support/", include("support.urls.pages")),
+    # Last: any other MLflow path answers MLflow's ENDPOINT_NOT_FOUND instead of Keel's 404.
+    path("api/", include("registry.urls.mlflow_unknown", namespace="mlflow-unknown")),
 ]
 
 handler404 = views.not_found

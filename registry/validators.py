@@ -15,6 +15,13 @@ validate_run_id = RegexValidator(r"^[0-9a-f]{32}$", "A run id is 32 lowercase he
 
 FEATURE_TYPES = ("float", "int", "string", "bool", "datetime")
 MAX_PARAM_VALUE_LENGTH = 6000  # as MLflow, so any MLflow client's params fit
+# MLflow's other limits (mlflow/utils/validation.py), which its tracking API enforces.
+MAX_TAG_VALUE_LENGTH = 8000
+MAX_ENTITY_KEY_LENGTH = 250
+MAX_METRICS_PER_BATCH = 1000
+MAX_PARAMS_TAGS_PER_BATCH = 100
+MAX_ENTITIES_PER_BATCH = 1000
+MAX_BATCH_LOG_REQUEST_SIZE = 1_000_000  # bytes of one log-batch request
 
 
 def validate_feature_schema(value) -> None:

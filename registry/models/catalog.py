@@ -124,6 +124,9 @@ class TrainingRun(models.Model):
     started_at = models.DateTimeField(default=timezone.now)
     ended_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    deleted_at = models.DateTimeField(
+        null=True, blank=True, help_text="When it was deleted through the MLflow API (restorable; nothing is erased)."
+    )
 
     class Meta:
         ordering = ["-started_at", "-id"]
@@ -188,6 +191,10 @@ class TagHistory(models.Model):
     value = models.TextField(blank=True)
     set_at = models.DateTimeField(default=timezone.now, editable=False)
     set_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # Nullable so adding it left the append-only tables (and their triggers) as they were.
+    removed = models.BooleanField(
+        null=True, blank=True, help_text="Set on a row that removes the tag (MLflow's delete-tag); earlier rows stay."
+    )
 
     class Meta:
         abstract = True

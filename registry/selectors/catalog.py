@@ -5,7 +5,7 @@ from django.db.models import OuterRef, QuerySet, Subquery
 from mlops.errors import NotFound
 
 from ..config_diff import DiffRow, diff_configs
-from ..models import AliasEvent, ModelAlias, ModelVersion, RegisteredModel, TrainingRun
+from ..models import AliasEvent, Experiment, ModelAlias, ModelVersion, RegisteredModel, TrainingRun
 
 __all__ = [
     "PRODUCTION",
@@ -22,6 +22,8 @@ __all__ = [
     "model_get",
     "version_get",
     "run_get",
+    "experiment_get",
+    "experiment_get_by_name",
     "versions_for_api",
     "runs_for_api",
 ]
@@ -63,12 +65,14 @@ def alias_history(model: RegisteredModel) -> QuerySet[AliasEvent]:
 
 def latest_tags(rows) -> dict[str, str]:
     """The current value of each tag from its history rows (a queryset or prefetched rows):
-    tags are never edited in place, so the newest row of a key is its value."""
-    latest: dict[str, tuple[int, str]] = {}
+    tags are never edited in place, so the newest row of a key is its value (none if that row
+    removes the tag)."""
+    latest: dict[str, tuple[int, str, bool]] = {}
     for row in rows:
         if row.key not in latest or row.id > latest[row.key][0]:
-            latest[row.key] = (row.id, row.value)
-    return {key: value for key, (_, value) in sorted(latest.items())}
+            latest[row.key] = (row.id, row.value, bool(row.removed))
+    # A tag whose newest row removes it has no value.
+    return {key: value for key, (_, value, removed) in sorted(latest.items()) if not removed}
 
 
 def latest_metrics(points) -> dict[str, float | None]:
@@ -142,6 +146,20 @@ def run_get(run_id: str) -> TrainingRun:
     if run is None:
         raise NotFound(f"No training run with id '{run_id}'.")
     return run
+
+
+def experiment_get(pk: int) -> Experiment:
+    experiment = Experiment.objects.filter(pk=pk).first()
+    if experiment is None:
+        raise NotFound(f"No experiment with id '{pk}'.")
+    return experiment
+
+
+def experiment_get_by_name(name: str) -> Experiment:
+    experiment = Experiment.objects.filter(name=name).first()
+    if experiment is None:
+        raise NotFound(f"No experiment named '{name}'.")
+    return experiment
 
 
 def versions_for_api(model: RegisteredModel) -> QuerySet[ModelVersion]:

@@ -7,3 +7,4 @@ from .catalog import *  # noqa: F401,F403
 from .gate import *  # noqa: F401,F403
 from .notifications import *  # noqa: F401,F403
 from .promotion import *  # noqa: F401,F403
+from .run_lifecycle import *  # noqa: F401,F403

@@ -44,6 +44,7 @@ __all__ = [
     "model_create",
     "model_update_description",
     "experiment_get_or_create",
+    "experiment_create",
     "run_create",
     "run_log",
     "run_set_status",
@@ -90,6 +91,25 @@ def experiment_get_or_create(*, name: str, actor) -> Experiment:
     if not name:
         raise ApplicationError("An experiment needs a name.", field="experiment")
     experiment, _ = Experiment.objects.get_or_create(name=name, defaults={"created_by": actor})
+    return experiment
+
+
+@transaction.atomic
+def experiment_create(*, name: str, actor) -> Experiment:
+    """A new experiment; a name already taken is a Conflict (MLflow's create refuses it too)."""
+    name = (name or "").strip()
+    if not name:
+        raise ApplicationError("An experiment needs a name.", field="name")
+    if Experiment.objects.filter(name=name).exists():
+        raise Conflict(f"An experiment named '{name}' already exists.", field="name")
+    experiment = Experiment(name=name, created_by=actor)
+    _clean(experiment, exclude=["created_by"])
+    try:
+        with transaction.atomic():
+            experiment.save()
+    except IntegrityError:
+        # Created by a concurrent call between the check and the insert.
+        raise Conflict(f"An experiment named '{name}' already exists.", field="name") from None
     return experiment
 
 

@@ -85,6 +85,27 @@ TABLE: dict[tuple[str, str], frozenset] = {
     ("api:run-log", "POST"): PRODUCERS,
     ("api:run-status", "POST"): PRODUCERS,
     ("api:run-metric-history", "GET"): MEMBERS,
+    # --- the MLflow-compatible API (registry/mlflow/): reads as API v1's, writes as its training log ---
+    ("mlflow:server-info", "GET"): EVERYONE,  # as MLflow's server: no login, nothing secret in it
+    ("mlflow:experiment-create", "POST"): PRODUCERS,
+    ("mlflow:experiment-get", "GET"): MEMBERS,
+    ("mlflow:experiment-get-by-name", "GET"): MEMBERS,
+    ("mlflow:experiment-search", "GET"): MEMBERS,
+    ("mlflow:experiment-search", "POST"): MEMBERS,  # a search is a read, whichever method
+    ("mlflow:run-create", "POST"): PRODUCERS,
+    ("mlflow:run-get", "GET"): MEMBERS,
+    ("mlflow:run-update", "POST"): PRODUCERS,
+    ("mlflow:run-delete", "POST"): PRODUCERS,
+    ("mlflow:run-restore", "POST"): PRODUCERS,
+    ("mlflow:run-log-batch", "POST"): PRODUCERS,
+    ("mlflow:run-log-metric", "POST"): PRODUCERS,
+    ("mlflow:run-log-parameter", "POST"): PRODUCERS,
+    ("mlflow:run-set-tag", "POST"): PRODUCERS,
+    ("mlflow:run-delete-tag", "POST"): PRODUCERS,
+    ("mlflow:run-search", "POST"): MEMBERS,
+    ("mlflow:metric-history", "GET"): MEMBERS,
+    # Any other path under /api/2.0/mlflow/ or /api/3.0/mlflow/: 404 ENDPOINT_NOT_FOUND, as MLflow answers.
+    **{("mlflow-unknown:endpoint-not-found", m): EVERYONE for m in ("GET", "POST", "PUT", "PATCH", "DELETE")},
     # --- audits API ---
     ("audits-api:audit-list", "GET"): MAKERS_AND_JUDGES,
     ("audits-api:audit-list", "POST"): MAKERS_AND_JUDGES,

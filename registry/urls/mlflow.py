@@ -1,0 +1,33 @@
+"""The MLflow-compatible REST API (registry/mlflow/), mounted at /api/: MLflow's own paths, as the
+client `mlflow-skinny` calls them (mlflow/protos/service.proto names each path and method)."""
+
+from django.urls import path
+
+from ..mlflow import experiments, run_search, runs, server_info
+
+app_name = "mlflow"
+
+V2 = "2.0/mlflow/"
+
+urlpatterns = [
+    path("3.0/mlflow/server-info", server_info.ServerInfo.as_view(), name="server-info"),
+    path(V2 + "experiments/create", experiments.ExperimentCreate.as_view(), name="experiment-create"),
+    path(V2 + "experiments/get", experiments.ExperimentGet.as_view(), name="experiment-get"),
+    path(V2 + "experiments/get-by-name", experiments.ExperimentGetByName.as_view(), name="experiment-get-by-name"),
+    path(V2 + "experiments/search", experiments.ExperimentSearch.as_view(), name="experiment-search"),
+]
+
+urlpatterns += [
+    path(V2 + "runs/create", runs.RunCreate.as_view(), name="run-create"),
+    path(V2 + "runs/get", runs.RunGet.as_view(), name="run-get"),
+    path(V2 + "runs/update", runs.RunUpdate.as_view(), name="run-update"),
+    path(V2 + "runs/delete", runs.RunDelete.as_view(), name="run-delete"),
+    path(V2 + "runs/restore", runs.RunRestore.as_view(), name="run-restore"),
+    path(V2 + "runs/log-batch", runs.RunLogBatch.as_view(), name="run-log-batch"),
+    path(V2 + "runs/log-metric", runs.RunLogMetric.as_view(), name="run-log-metric"),
+    path(V2 + "runs/log-parameter", runs.RunLogParam.as_view(), name="run-log-parameter"),
+    path(V2 + "runs/set-tag", runs.RunSetTag.as_view(), name="run-set-tag"),
+    path(V2 + "runs/delete-tag", runs.RunDeleteTag.as_view(), name="run-delete-tag"),
+    path(V2 + "runs/search", run_search.RunSearch.as_view(), name="run-search"),
+    path(V2 + "metrics/get-history", runs.MetricHistory.as_view(), name="metric-history"),
+]
