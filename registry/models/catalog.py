@@ -40,6 +40,7 @@ __all__ = [
     "ArtifactFormat",
     "ModelVersion",
     "ModelVersionTag",
+    "RegisteredModelTag",
     "ArtifactCheck",
     "ModelAlias",
     "AliasEvent",
@@ -245,6 +246,12 @@ class ModelVersion(models.Model):
     train_window_start = models.DateField(null=True, blank=True)
     train_window_end = models.DateField(null=True, blank=True)
     dataset_uri = models.CharField(max_length=500, blank=True)
+    source = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="Where the model's files are, as MLflow names them (runs:/…, mlflow-artifacts:/…); "
+        "Keel checks only the bytes of an attached artifact.",
+    )
     dataset_sha256 = models.CharField(max_length=64, blank=True, validators=[validate_sha256])
     code_commit = models.CharField(max_length=40, blank=True, validators=[validate_commit])
     hyperparameters = models.JSONField(default=dict, blank=True, validators=[validate_hyperparameters])
@@ -293,6 +300,15 @@ class ModelVersionTag(TagHistory):
 
     class Meta(TagHistory.Meta):
         indexes = [models.Index(fields=["version", "key"], name="registry_versiontag_key")]
+
+
+class RegisteredModelTag(TagHistory):
+    """A registered model's tags (MLflow's registered-model tags), kept as history like every tag."""
+
+    model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="tags")
+
+    class Meta(TagHistory.Meta):
+        indexes = [models.Index(fields=["model", "key"], name="registry_modeltag_key")]
 
 
 class ArtifactCheck(models.Model):

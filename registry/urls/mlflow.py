@@ -3,7 +3,7 @@ client `mlflow-skinny` calls them (mlflow/protos/service.proto names each path a
 
 from django.urls import path
 
-from ..mlflow import experiments, run_search, runs, server_info
+from ..mlflow import experiments, model_versions, registered_models, run_search, runs, server_info
 
 app_name = "mlflow"
 
@@ -30,4 +30,31 @@ urlpatterns += [
     path(V2 + "runs/delete-tag", runs.RunDeleteTag.as_view(), name="run-delete-tag"),
     path(V2 + "runs/search", run_search.RunSearch.as_view(), name="run-search"),
     path(V2 + "metrics/get-history", runs.MetricHistory.as_view(), name="metric-history"),
+]
+
+RM, MV = V2 + "registered-models/", V2 + "model-versions/"
+urlpatterns += [
+    path(RM + "create", registered_models.RegisteredModelCreate.as_view(), name="registered-model-create"),
+    path(RM + "get", registered_models.RegisteredModelGet.as_view(), name="registered-model-get"),
+    path(RM + "search", registered_models.RegisteredModelSearch.as_view(), name="registered-model-search"),
+    path(RM + "update", registered_models.RegisteredModelUpdate.as_view(), name="registered-model-update"),
+    path(RM + "rename", registered_models.RegisteredModelRename.as_view(), name="registered-model-rename"),
+    path(RM + "delete", registered_models.RegisteredModelDelete.as_view(), name="registered-model-delete"),
+    path(RM + "set-tag", registered_models.RegisteredModelSetTag.as_view(), name="registered-model-set-tag"),
+    path(RM + "delete-tag", registered_models.RegisteredModelDeleteTag.as_view(), name="registered-model-delete-tag"),
+    path(RM + "alias", model_versions.RegisteredModelAlias.as_view(), name="registered-model-alias"),
+    path(RM + "get-latest-versions", model_versions.LatestVersions.as_view(), name="latest-versions"),
+    path(MV + "create", model_versions.ModelVersionCreate.as_view(), name="model-version-create"),
+    path(MV + "get", model_versions.ModelVersionGet.as_view(), name="model-version-get"),
+    path(MV + "search", model_versions.ModelVersionSearch.as_view(), name="model-version-search"),
+    path(MV + "update", model_versions.ModelVersionUpdate.as_view(), name="model-version-update"),
+    path(MV + "delete", model_versions.ModelVersionDelete.as_view(), name="model-version-delete"),
+    path(MV + "get-download-uri", model_versions.ModelVersionDownloadUri.as_view(), name="model-version-download-uri"),
+    path(MV + "set-tag", model_versions.ModelVersionSetTag.as_view(), name="model-version-set-tag"),
+    path(MV + "delete-tag", model_versions.ModelVersionDeleteTag.as_view(), name="model-version-delete-tag"),
+    path(
+        MV + "transition-stage",
+        model_versions.ModelVersionTransitionStage.as_view(),
+        name="model-version-transition-stage",
+    ),
 ]
