@@ -86,6 +86,12 @@ def tag_condition(rows, comparison, owner_field: str) -> Q:
     current = {}
     for row in rows.filter(key=comparison.key).order_by("id"):
         current[getattr(row, owner_field)] = None if row.removed else row.value
+    if comparison.op in ("!=", "NOT IN"):
+        # As MLflow's registry reads it (the client itself sends `tags.mlflow.prompt.is_prompt != 'true'`):
+        # an owner without the tag matches a negative comparison.
+        target = comparison.value if comparison.op == "NOT IN" else (comparison.value,)
+        excluded = [owner for owner, value in current.items() if value is not None and value in target]
+        return ~Q(pk__in=excluded)
     wanted = [owner for owner, value in current.items() if value is not None and _text_matches(comparison, value)]
     return Q(pk__in=wanted)
 

@@ -75,6 +75,8 @@ def test_search_filters_by_name_like_ilike_and_tags_orders_and_pages(mlflow_api)
     assert names(filter="name ILIKE 'upS%'")[0] == ["Upsell"]
     assert names(filter="name LIKE 'ups%'")[0] == []
     assert names(filter="tags.team = 'growth'")[0] == ["churn-us"]
+    # As MLflow's client sends it to leave prompts out: a model without the tag matches `!=`.
+    assert names(filter="tags.team != 'growth'")[0] == ["Upsell", "churn-eu"]
     assert names(order_by=["name DESC"])[0] == ["churn-us", "churn-eu", "Upsell"]
     first, token = names(max_results=2, order_by=["name ASC"])
     assert first == ["Upsell", "churn-eu"] and token
