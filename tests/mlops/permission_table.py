@@ -104,6 +104,31 @@ TABLE: dict[tuple[str, str], frozenset] = {
     ("mlflow:run-delete-tag", "POST"): PRODUCERS,
     ("mlflow:run-search", "POST"): MEMBERS,
     ("mlflow:metric-history", "GET"): MEMBERS,
+    # The registry: models as API v1's (register_models), versions as the training log (log_training).
+    # Alias and stage calls pass the role check here; which alias moves is decided inside
+    # (free aliases: move_alias; governed ones: a promotion request, log_training).
+    ("mlflow:registered-model-create", "POST"): MAKERS_AND_JUDGES,
+    ("mlflow:registered-model-get", "GET"): MEMBERS,
+    ("mlflow:registered-model-search", "GET"): MEMBERS,
+    ("mlflow:registered-model-update", "PATCH"): MAKERS_AND_JUDGES,
+    ("mlflow:registered-model-rename", "POST"): MAKERS_AND_JUDGES,
+    ("mlflow:registered-model-delete", "DELETE"): MAKERS_AND_JUDGES,  # refused for everyone: Keel keeps history
+    ("mlflow:registered-model-set-tag", "POST"): MAKERS_AND_JUDGES,
+    ("mlflow:registered-model-delete-tag", "DELETE"): MAKERS_AND_JUDGES,
+    ("mlflow:registered-model-alias", "GET"): MEMBERS,
+    ("mlflow:registered-model-alias", "POST"): MAKERS_AND_JUDGES,
+    ("mlflow:registered-model-alias", "DELETE"): MAKERS_AND_JUDGES,
+    ("mlflow:latest-versions", "GET"): MEMBERS,
+    ("mlflow:latest-versions", "POST"): MEMBERS,  # a read, whichever method
+    ("mlflow:model-version-create", "POST"): PRODUCERS,
+    ("mlflow:model-version-get", "GET"): MEMBERS,
+    ("mlflow:model-version-search", "GET"): MEMBERS,
+    ("mlflow:model-version-update", "PATCH"): PRODUCERS,
+    ("mlflow:model-version-delete", "DELETE"): PRODUCERS,  # refused for everyone: Keel keeps history
+    ("mlflow:model-version-download-uri", "GET"): MEMBERS,
+    ("mlflow:model-version-set-tag", "POST"): PRODUCERS,
+    ("mlflow:model-version-delete-tag", "DELETE"): PRODUCERS,
+    ("mlflow:model-version-transition-stage", "POST"): MAKERS_AND_JUDGES,
     # Any other path under /api/2.0/mlflow/ or /api/3.0/mlflow/: 404 ENDPOINT_NOT_FOUND, as MLflow answers.
     **{("mlflow-unknown:endpoint-not-found", m): EVERYONE for m in ("GET", "POST", "PUT", "PATCH", "DELETE")},
     # --- audits API ---
