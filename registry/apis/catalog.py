@@ -51,7 +51,7 @@ MULTIPART_SLACK = 64 * 1024
 
 
 def _models_for_api():
-    return RegisteredModel.objects.select_related("owner").prefetch_related("aliases__version", "versions")
+    return RegisteredModel.objects.select_related("owner").prefetch_related("aliases__version", "versions", "tags")
 
 
 class ModelListApi(KeelAPIView):

@@ -257,10 +257,21 @@ class ModelOut(serializers.ModelSerializer):
     owner = serializers.CharField(source="owner.username")
     aliases = serializers.SerializerMethodField()
     latest_version = serializers.SerializerMethodField()
+    tags = serializers.SerializerMethodField()
 
     class Meta:
         model = RegisteredModel
-        fields = ["name", "task_type", "description", "owner", "aliases", "latest_version", "created_at", "updated_at"]
+        fields = [
+            "name",
+            "task_type",
+            "description",
+            "owner",
+            "aliases",
+            "latest_version",
+            "tags",
+            "created_at",
+            "updated_at",
+        ]
 
     def get_aliases(self, model) -> dict[str, int]:
         return {alias.name: alias.version.version for alias in model.aliases.all()}
@@ -268,6 +279,9 @@ class ModelOut(serializers.ModelSerializer):
     def get_latest_version(self, model) -> int | None:
         versions = [v.version for v in model.versions.all()]
         return max(versions, default=None)
+
+    def get_tags(self, model) -> dict[str, str]:
+        return latest_tags(model.tags.all())
 
 
 class VersionOut(serializers.ModelSerializer):
@@ -294,6 +308,7 @@ class VersionOut(serializers.ModelSerializer):
             "dataset_uri",
             "dataset_sha256",
             "code_commit",
+            "source",
             "hyperparameters",
             "metrics",
             "tags",

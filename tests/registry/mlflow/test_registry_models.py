@@ -27,7 +27,8 @@ def test_a_model_created_through_mlflow_is_keels_model_owned_by_its_registrar(ml
     assert made["tags"] == [{"key": "team", "value": "growth"}]
     model = RegisteredModel.objects.get(name="churn")
     assert model.owner == pipeline and model.task_type == "regression"
-    assert api_as(pipeline).get("/api/v1/models/churn/").json()["description"] == "Who leaves"
+    v1 = api_as(pipeline).get("/api/v1/models/churn/").json()
+    assert v1["description"] == "Who leaves" and v1["tags"] == {"team": "growth"} and v1["owner"] == pipeline.username
 
     got = call(mlflow_api, "GET", "registered-models/get", {"name": "churn"}).json()["registered_model"]
     assert got["name"] == "churn" and got["latest_versions"] == [] and got["aliases"] == []

@@ -47,7 +47,8 @@ def test_a_version_is_registered_with_its_source_run_and_registrar(mlflow_api, c
     version = ModelVersion.objects.get(model__name="churn", version=1)
     assert version.created_by == pipeline and version.run.run_id == run_id and not version.artifact
     v1 = api_as(pipeline).get("/api/v1/models/churn/versions/1/").json()
-    assert v1["description"] == "first"
+    assert v1["description"] == "first" and v1["source"] == SOURCE and v1["created_by"] == pipeline.username
+    assert v1["artifact"] is None  # nothing to check until an artifact is attached
     assert register(mlflow_api)["version"] == "2"
 
     got = call(mlflow_api, "GET", "model-versions/get", {"name": "churn", "version": "1"}).json()["model_version"]
