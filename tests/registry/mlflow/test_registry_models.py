@@ -3,6 +3,7 @@ name (=, LIKE, ILIKE, tags), renamed and described as API v1 sees them; a taken 
 RESOURCE_ALREADY_EXISTS, and nothing is ever deleted."""
 
 import pytest
+from django.db import transaction
 from django.urls import resolve
 
 from registry.models import RegisteredModel, RegisteredModelTag
@@ -190,3 +191,9 @@ def test_every_registry_call_answers_bad_input_in_mlflows_shape_never_5xx(mlflow
         assert response.status_code < 500, response.content
         if response.status_code != 200:
             error_of(response)
+
+
+def test_model_tag_history_is_append_only(mlflow_api):
+    create(mlflow_api, "churn", tags=[{"key": "team", "value": "growth"}])
+    with pytest.raises(Exception, match="append-only"), transaction.atomic():
+        RegisteredModelTag.objects.filter(model__name="churn").update(value="rewritten")
