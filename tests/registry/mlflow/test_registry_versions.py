@@ -205,3 +205,10 @@ def test_transition_to_production_opens_a_request_staging_moves_a_free_alias(mlf
 def test_a_governed_alias_cannot_be_removed_through_mlflow(mlflow_api, churn, reviewer):
     refused = call(bearer(reviewer), "DELETE", "registered-models/alias", {"name": "churn", "alias": "shadow"})
     assert error_of(refused) == (403, "PERMISSION_DENIED")
+
+
+def test_the_model_page_shows_what_mlflow_registered(mlflow_api, churn, client_as, reviewer):
+    register(mlflow_api, description="from MLflow")
+    page = client_as(reviewer).get("/models/churn/")
+    assert page.status_code == 200
+    assert SOURCE in page.content.decode() and "from MLflow" in page.content.decode()
