@@ -212,3 +212,30 @@ def test_the_model_page_shows_what_mlflow_registered(mlflow_api, churn, client_a
     page = client_as(reviewer).get("/models/churn/")
     assert page.status_code == 200
     assert SOURCE in page.content.decode() and "from MLflow" in page.content.decode()
+
+
+def test_a_reviewer_cannot_open_a_promotion_request_through_mlflow(mlflow_api, churn, pipeline, reviewer):
+    register(mlflow_api)
+    ready_for_the_gate(pipeline)
+    body = {"name": "churn", "alias": "production", "version": "1"}
+    refused = call(bearer(reviewer), "POST", "registered-models/alias", body)
+    assert error_of(refused) == (403, "PERMISSION_DENIED") and "cannot request promotions" in refused.json()["message"]
+    assert not PromotionRequest.objects.exists()
+
+
+def test_a_canary_needs_its_traffic_share_from_api_v1(mlflow_api, churn, pipeline):
+    register(mlflow_api)
+    ready_for_the_gate(pipeline)
+    refused = call(mlflow_api, "POST", "registered-models/alias", {"name": "churn", "alias": "canary", "version": "1"})
+    assert error_of(refused) == (403, "PERMISSION_DENIED") and "canary_percent" in refused.json()["message"]
+    assert not PromotionRequest.objects.exists()
+
+
+def test_a_shadow_request_needs_no_holdout(mlflow_api, churn, pipeline):
+    register(mlflow_api)
+    version = ModelVersion.objects.get(model__name="churn", version=1)
+    upload, sha = artifact_file()
+    services.artifact_attach(version=version, uploaded=upload, sha256=sha)
+    refused = call(mlflow_api, "POST", "registered-models/alias", {"name": "churn", "alias": "shadow", "version": "1"})
+    assert error_of(refused) == (403, "PERMISSION_DENIED")
+    assert PromotionRequest.objects.get().target_alias == "shadow" and not ModelAlias.objects.exists()
