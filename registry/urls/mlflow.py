@@ -3,7 +3,7 @@ client `mlflow-skinny` calls them (mlflow/protos/service.proto names each path a
 
 from django.urls import path
 
-from ..mlflow import experiments, run_search, runs, server_info
+from ..mlflow import artifacts, experiments, run_search, runs, server_info
 
 app_name = "mlflow"
 
@@ -30,4 +30,11 @@ urlpatterns += [
     path(V2 + "runs/delete-tag", runs.RunDeleteTag.as_view(), name="run-delete-tag"),
     path(V2 + "runs/search", run_search.RunSearch.as_view(), name="run-search"),
     path(V2 + "metrics/get-history", runs.MetricHistory.as_view(), name="metric-history"),
+]
+
+# The artifact proxy (mlflow_artifacts.proto): a run's files, stored in Keel's artifact storage.
+ARTIFACTS = "2.0/mlflow-artifacts/artifacts"
+urlpatterns += [
+    path(ARTIFACTS, artifacts.ArtifactList.as_view(), name="artifact-list"),
+    path(ARTIFACTS + "/<path:artifact_path>", artifacts.Artifact.as_view(), name="artifact"),
 ]

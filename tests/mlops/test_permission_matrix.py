@@ -105,6 +105,7 @@ def scenario(django_db_setup, django_db_blocker):
             "number": v1.version,
             "alias": "production",
             "run_id": run.run_id,
+            "artifact_path": f"{run.experiment_id}/{run.run_id}/artifacts/notes.txt",
             "key": "loss",
             "plot": "roc",
             "column": "plan",
