@@ -7,6 +7,7 @@ Keel picks; the client's path is only the row's `path`. A file is opened without
 and only once its real location is inside `run-artifacts/`: a stored symlink, or a folder link
 that leads elsewhere, is refused rather than followed."""
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -70,10 +71,9 @@ def run_artifact_open(artifact: RunArtifact):
 
 
 def _remove(name: str) -> None:
-    try:
+    # A link is left for an operator to look at; never followed to delete its target.
+    with contextlib.suppress(ArtifactEscape, OSError):
         run_artifact_file(name).unlink(missing_ok=True)
-    except (ArtifactEscape, OSError):
-        pass  # a link is left for an operator to look at; never followed to delete its target
 
 
 def _receive(run: TrainingRun, read, length: int | None, max_bytes: int) -> tuple[str, int, str]:
