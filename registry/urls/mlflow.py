@@ -1,7 +1,7 @@
 """The MLflow-compatible REST API (registry/mlflow/), mounted at /api/: MLflow's own paths, as the
 client `mlflow-skinny` calls them (mlflow/protos/service.proto names each path and method)."""
 
-from django.urls import path
+from django.urls import path, register_converter
 
 from ..mlflow import artifacts, experiments, run_search, runs, server_info
 
@@ -32,9 +32,25 @@ urlpatterns += [
     path(V2 + "metrics/get-history", runs.MetricHistory.as_view(), name="metric-history"),
 ]
 
+
+class AnyText:
+    """Everything after the prefix, line breaks included (`path` stops at one): the artifact path
+    rule, not the router, refuses what is wrong in it, in MLflow's error shape."""
+
+    regex = r"[\s\S]+"
+
+    def to_python(self, value):
+        return value
+
+    def to_url(self, value):
+        return value
+
+
+register_converter(AnyText, "anytext")
+
 # The artifact proxy (mlflow_artifacts.proto): a run's files, stored in Keel's artifact storage.
 ARTIFACTS = "2.0/mlflow-artifacts/artifacts"
 urlpatterns += [
     path(ARTIFACTS, artifacts.ArtifactList.as_view(), name="artifact-list"),
-    path(ARTIFACTS + "/<path:artifact_path>", artifacts.Artifact.as_view(), name="artifact"),
+    path(ARTIFACTS + "/<anytext:artifact_path>", artifacts.Artifact.as_view(), name="artifact"),
 ]
