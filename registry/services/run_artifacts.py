@@ -16,7 +16,8 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.http import UnreadablePostError
 
 from mlops.errors import ApplicationError, NotFound
 
@@ -98,6 +99,13 @@ def _receive(run: TrainingRun, read, length: int | None, max_bytes: int) -> tupl
                     )
                 digest.update(chunk)
                 out.write(chunk)
+        if length is not None and size != length:
+            raise ApplicationError(
+                f"The upload ended after {size} of the {length} bytes it announced; nothing was stored.", field="file"
+            )
+    except UnreadablePostError:
+        target.unlink(missing_ok=True)
+        raise ApplicationError("The upload was cut off; nothing was stored.", field="file") from None
     except BaseException:
         target.unlink(missing_ok=True)
         raise
@@ -132,6 +140,10 @@ def run_artifact_store(*, run: TrainingRun, path: str, read, length: int | None,
             artifact.file.name, artifact.size, artifact.sha256, artifact.created_by = name, size, sha256, actor
             artifact.full_clean(exclude=["file"])
             artifact.save()
+    except IntegrityError:
+        # Two uploads of one new path at once: the first one stored wins.
+        _remove(name)
+        raise ApplicationError(f"Another upload to '{path}' finished first; send it again to replace it.") from None
     except BaseException:
         _remove(name)
         raise

@@ -164,3 +164,38 @@ def test_api_v1_lists_a_runs_artifacts_with_size_and_sha256(mlflow_api, run, api
             "created_at": v1["artifacts"][0]["created_at"],
         }
     ]
+
+
+def test_an_upload_shorter_than_it_announced_is_refused_and_leaves_nothing(run, media, pipeline):
+    from mlops.errors import ApplicationError
+    from registry import services
+    from registry.models import TrainingRun
+
+    chunks = iter([b"half", b""])
+    with pytest.raises(ApplicationError, match="after 4 of the 10 bytes"):
+        services.run_artifact_store(
+            run=TrainingRun.objects.get(run_id=run["run_id"]),
+            path="a.bin",
+            read=lambda n: next(chunks),
+            length=10,
+            actor=pipeline,
+        )
+    assert not RunArtifact.objects.exists()
+    assert list((media / "run-artifacts" / run["run_id"]).iterdir()) == []
+
+
+def test_a_cut_off_upload_is_bad_input_not_a_server_error(run, media, pipeline):
+    from django.http import UnreadablePostError
+
+    from mlops.errors import ApplicationError
+    from registry import services
+    from registry.models import TrainingRun
+
+    def read(n):
+        raise UnreadablePostError("connection reset")
+
+    with pytest.raises(ApplicationError, match="cut off"):
+        services.run_artifact_store(
+            run=TrainingRun.objects.get(run_id=run["run_id"]), path="a.bin", read=read, length=10, actor=pipeline
+        )
+    assert list((media / "run-artifacts" / run["run_id"]).iterdir()) == []
