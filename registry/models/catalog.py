@@ -36,6 +36,7 @@ __all__ = [
     "RunMetric",
     "TagHistory",
     "RunTag",
+    "RunArtifact",
     "artifact_upload_to",
     "ArtifactFormat",
     "ModelVersion",
@@ -210,6 +211,30 @@ class RunTag(TagHistory):
 
     class Meta(TagHistory.Meta):
         indexes = [models.Index(fields=["run", "key"], name="registry_runtag_key")]
+
+
+class RunArtifact(models.Model):
+    """A file logged to a training run (through the MLflow API's artifact proxy). `path` is the
+    client's name for it inside the run's artifact root; the bytes are stored under a name Keel
+    picks (`file`), never under the client's path, with their size and sha256."""
+
+    run = models.ForeignKey(TrainingRun, on_delete=models.CASCADE, related_name="artifacts")
+    path = models.CharField(max_length=1000)
+    file = models.FileField(max_length=500)
+    size = models.BigIntegerField(validators=[MinValueValidator(0)])
+    sha256 = models.CharField(max_length=64, validators=[validate_sha256])
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["path"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "path"], name="registry_runartifact_unique_path"),
+            models.CheckConstraint(condition=Q(size__gte=0), name="registry_runartifact_size_nonnegative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run} {self.path}"
 
 
 def artifact_upload_to(instance: "ModelVersion", filename: str) -> str:

@@ -169,4 +169,6 @@ def versions_for_api(model: RegisteredModel) -> QuerySet[ModelVersion]:
 
 
 def runs_for_api() -> QuerySet[TrainingRun]:
-    return TrainingRun.objects.select_related("experiment", "created_by").prefetch_related("params", "metrics", "tags")
+    return TrainingRun.objects.select_related("experiment", "created_by").prefetch_related(
+        "params", "metrics", "tags", "artifacts"
+    )

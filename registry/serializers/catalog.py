@@ -17,6 +17,7 @@ from ..models import (
     ModelVersion,
     PickleAllowance,
     RegisteredModel,
+    RunArtifact,
     RunStatus,
     TaskType,
     TrainingRun,
@@ -351,12 +352,21 @@ class ExperimentOut(serializers.ModelSerializer):
         fields = ["experiment_id", "name", "created_by", "created_at"]
 
 
+class RunArtifactOut(serializers.ModelSerializer):
+    """A file logged to the run (the MLflow artifact proxy): its path in the run, size and sha256."""
+
+    class Meta:
+        model = RunArtifact
+        fields = ["path", "size", "sha256", "created_at"]
+
+
 class RunOut(serializers.ModelSerializer):
     experiment = serializers.CharField(source="experiment.name")
     created_by = serializers.CharField(source="created_by.username")
     params = serializers.SerializerMethodField()
     metrics = serializers.SerializerMethodField()
     tags = serializers.SerializerMethodField()
+    artifacts = RunArtifactOut(many=True, read_only=True)
 
     class Meta:
         model = TrainingRun
@@ -372,6 +382,7 @@ class RunOut(serializers.ModelSerializer):
             "params",
             "metrics",
             "tags",
+            "artifacts",
         ]
 
     def get_params(self, run) -> dict[str, str]:

@@ -1,9 +1,9 @@
 """The MLflow-compatible REST API (registry/mlflow/), mounted at /api/: MLflow's own paths, as the
 client `mlflow-skinny` calls them (mlflow/protos/service.proto names each path and method)."""
 
-from django.urls import path
+from django.urls import path, register_converter
 
-from ..mlflow import experiments, model_versions, registered_models, run_search, runs, server_info
+from ..mlflow import artifacts, experiments, model_versions, registered_models, run_search, runs, server_info
 
 app_name = "mlflow"
 
@@ -57,4 +57,27 @@ urlpatterns += [
         model_versions.ModelVersionTransitionStage.as_view(),
         name="model-version-transition-stage",
     ),
+]
+
+
+class AnyText:
+    """Everything after the prefix, line breaks included (`path` stops at one): the artifact path
+    rule, not the router, refuses what is wrong in it, in MLflow's error shape."""
+
+    regex = r"[\s\S]+"
+
+    def to_python(self, value):
+        return value
+
+    def to_url(self, value):
+        return value
+
+
+register_converter(AnyText, "anytext")
+
+# The artifact proxy (mlflow_artifacts.proto): a run's files, stored in Keel's artifact storage.
+ARTIFACTS = "2.0/mlflow-artifacts/artifacts"
+urlpatterns += [
+    path(ARTIFACTS, artifacts.ArtifactList.as_view(), name="artifact-list"),
+    path(ARTIFACTS + "/<anytext:artifact_path>", artifacts.Artifact.as_view(), name="artifact"),
 ]

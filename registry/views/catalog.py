@@ -87,6 +87,7 @@ def version_detail(request, name: str, number: int):
             "run_params": run.params.all() if run else [],
             "run_metrics": selectors.latest_metrics(run.metrics.all()) if run else {},
             "run_tags": selectors.latest_tags(run.tags.all()) if run else {},
+            "run_artifacts": run.artifacts.all() if run else [],
         },
     )
 

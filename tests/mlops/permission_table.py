@@ -129,6 +129,11 @@ TABLE: dict[tuple[str, str], frozenset] = {
     ("mlflow:model-version-set-tag", "POST"): PRODUCERS,
     ("mlflow:model-version-delete-tag", "DELETE"): PRODUCERS,
     ("mlflow:model-version-transition-stage", "POST"): MAKERS_AND_JUDGES,
+    # The artifact proxy: reads for every member, writes for those who log training.
+    ("mlflow:artifact-list", "GET"): MEMBERS,
+    ("mlflow:artifact", "GET"): MEMBERS,
+    ("mlflow:artifact", "PUT"): PRODUCERS,
+    ("mlflow:artifact", "DELETE"): PRODUCERS,
     # Any other path under /api/2.0/mlflow/ or /api/3.0/mlflow/: 404 ENDPOINT_NOT_FOUND, as MLflow answers.
     **{("mlflow-unknown:endpoint-not-found", m): EVERYONE for m in ("GET", "POST", "PUT", "PATCH", "DELETE")},
     # --- audits API ---

@@ -53,6 +53,16 @@ ROUTES = routes()
 CASES = sorted((route.name, method) for route in ROUTES for method in route.methods)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def matrix_media(tmp_path_factory):
+    """What an allowed upload stores (the MLflow artifact PUT streams to disk before its row, which
+    each case rolls back) goes to a throwaway folder, not var/media."""
+    from django.test import override_settings
+
+    with override_settings(MEDIA_ROOT=tmp_path_factory.mktemp("media")):
+        yield
+
+
 @pytest.fixture(scope="module")
 def scenario(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock(), transaction.atomic():
@@ -105,6 +115,7 @@ def scenario(django_db_setup, django_db_blocker):
             "number": v1.version,
             "alias": "production",
             "run_id": run.run_id,
+            "artifact_path": f"{run.experiment_id}/{run.run_id}/artifacts/notes.txt",
             "key": "loss",
             "plot": "roc",
             "column": "plan",
