@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 
 MAX_LABELS = 50
 # Drawn items are built and written this many at a time: a 1% draw of a 10,000,000-row log is 100,000
-# items, and bulk_create holds every object it is given (~0.9 KiB each with its insert) until it is done.
+# items, and bulk_create holds every object it is given (~0.7 KiB each with its insert) until it is done.
 ITEM_BATCH = 2_000
 
 
