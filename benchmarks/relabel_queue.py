@@ -33,120 +33,31 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import shutil
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path[:0] = [str(ROOT), str(HERE)]
+
+import bench_support  # noqa: E402
+from bench_support import log  # noqa: E402
 
 TARGET_MS = 100.0
-
-
-def log(message: str = "") -> None:
-    print(message, flush=True)
-
-
-# ----------------------------------------------------------------------------- PostgreSQL
-
-
-def _pg_bindir() -> Path:
-    for candidate in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
-        if (candidate / "initdb").exists():
-            return candidate
-    found = shutil.which("initdb")
-    if found:
-        return Path(found).parent
-    raise SystemExit("PostgreSQL server binaries not found: install postgresql or pass --database-url")
-
-
-def _as_pg(cmd: list[str]) -> list[str]:
-    return ["runuser", "-u", "postgres", "--", *cmd] if os.getuid() == 0 else cmd
-
-
-class ThrowawayPostgres:
-    """A loopback-only cluster like `./run test` starts: trust auth, fsync off, removed on stop."""
-
-    def __init__(self):
-        self.bindir = _pg_bindir()
-        self.dir = Path(tempfile.mkdtemp(prefix="keel-relabel-bench."))
-        os.chmod(self.dir, 0o755)
-        if os.getuid() == 0:
-            shutil.chown(self.dir, "postgres")
-        self.data = self.dir / "data"
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-
-    def start(self) -> str:
-        run = dict(check=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        subprocess.run(
-            _as_pg([str(self.bindir / "initdb"), "-D", str(self.data), "-U", "keel", "--auth=trust", "--no-sync"]),
-            **run,
-        )
-        options = (
-            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.dir} -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off"
-        )
-        subprocess.run(
-            _as_pg([str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.dir / "log"), "-w"])
-            + ["-o", options, "start"],
-            **run,
-        )
-        return f"postgres://keel@127.0.0.1:{self.port}/postgres"
-
-    def stop(self) -> None:
-        subprocess.run(
-            _as_pg([str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop"]),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.STDOUT,
-        )
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def _with_database(url: str, name: str) -> str:
-    head, _, _ = url.rpartition("/")
-    return f"{head}/{name}"
-
-
-def _admin(url: str, sql: str) -> None:
-    import psycopg2
-
-    conn = psycopg2.connect(url)
-    try:
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute(sql)
-    finally:
-        conn.close()
 
 
 # ----------------------------------------------------------------------------- the queue
 
 
 def setup_django(url: str) -> None:
-    os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mlops.settings")
-    import django
-
-    django.setup()
-    import logging
-
+    bench_support.setup_django(url)
     from django.conf import settings
-    from django.core.management import call_command
 
-    logging.disable(logging.WARNING)  # axes' sign-in lines and the like, per request
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    started = time.perf_counter()
-    call_command("migrate", verbosity=0)
-    log(f"migrated in {time.perf_counter() - started:.1f} s")
 
 
 def labellers(count: int) -> list:
@@ -384,16 +295,8 @@ def main(argv=None) -> int:
         f"Keel relabelling queue benchmark; {platform.platform()}, {os.cpu_count()} CPUs, "
         f"Python {platform.python_version()}"
     )
-    server = None
-    url = args.database_url
-    if not url.startswith(("postgres://", "postgresql://")):
-        server = ThrowawayPostgres()
-        url = server.start()
-        log(f"started a throwaway PostgreSQL ({server.bindir.parent.name}) on 127.0.0.1:{server.port}")
-    name = f"keel_relabel_bench_{os.getpid()}"
-    _admin(url, f"CREATE DATABASE {name}")
-    try:
-        setup_django(_with_database(url, name))
+    with bench_support.scratch_database(args.database_url, "keel_relabel_bench") as url:
+        setup_django(url)
         from django.db import connection
 
         log(f"PostgreSQL {connection.pg_version}")
@@ -405,13 +308,6 @@ def main(argv=None) -> int:
             results[size] = measure(campaign, people, args.calls, args.peer_calls, args.explain)
         log(f"load average after the runs: {os.getloadavg()[0]:.1f}")
         report(results)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        _admin(url, f"DROP DATABASE IF EXISTS {name}")
-        if server:
-            server.stop()
     return 0
 
 

@@ -3,6 +3,7 @@ DataFrame.sample, and the full coverage simulation of the error-rate intervals.
 
     .venv/bin/python benchmarks/relabel_sampling.py [--rows 10000000] [--chunk 500000] [--campaigns 1000]
                                                     [--skip-sampling] [--skip-coverage] [--workers 2]
+                                                    [--database [--draw-rows 10000000] [--database-url …]]
 
 1. Sampling. A synthetic prediction log of --rows rows (id, score with 1% missing, predicted label,
    shadow label; seeded, generated --chunk rows at a time) is sampled at --rate (1%) in two child
@@ -19,6 +20,11 @@ DataFrame.sample, and the full coverage simulation of the error-rate intervals.
    interval; prints how often the interval held the truth, per design (PASS when 93-97% over both
    populations), with the mean interval width.
 
+3. From the database (--database; benchmarks/relabel_draw.py says how): --draw-rows (10,000,000)
+   logged predictions in PostgreSQL, a tenth of them first; the app's own draw
+   (audits.services.campaign_create + campaign_draw, streaming the log from the database) vs pandas
+   read_sql of the same rows + DataFrame.sample, each a child timed from outside with its peak RSS.
+
 It is a benchmark, not a test: nothing fails on a slow run or a MISS.
 """
 
@@ -28,7 +34,6 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -37,8 +42,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path[:0] = [str(ROOT), str(HERE)]
+
+import bench_support  # noqa: E402
 
 from audits.engine.relabel import Design, draw  # noqa: E402
 from audits.engine.relabel.coverage import coverage, simulation_designs, synthetic_population  # noqa: E402
@@ -115,15 +123,7 @@ def run_measured(tool: str, args) -> dict:
         "--rate",
         str(args.rate),
     ]
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT)
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{tool} child failed:\n{out.decode()}")
-    summary = json.loads(out.decode().strip().splitlines()[-1])
-    return {**summary, "wall_s": wall, "peak_rss_mib": usage.ru_maxrss / 1024, "cpu_s": usage.ru_utime + usage.ru_stime}
+    return bench_support.run_measured(cmd, cwd=ROOT)
 
 
 def sampling_table(args) -> dict:
@@ -205,6 +205,9 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="processes for the simulation")
     parser.add_argument("--skip-sampling", action="store_true")
     parser.add_argument("--skip-coverage", action="store_true")
+    parser.add_argument("--database", action="store_true", help="also part 3: the app's draw from PostgreSQL")
+    parser.add_argument("--draw-rows", type=int, default=10_000_000, help="part 3: rows of the biggest logged model")
+    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""), help="part 3's server")
     parser.add_argument("--child", choices=("keel", "pandas"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -218,6 +221,10 @@ def main(argv=None) -> int:
         sampling_table(args)
     if not args.skip_coverage:
         coverage_table(args)
+    if args.database:
+        import relabel_draw
+
+        relabel_draw.draw_table(args.draw_rows, args.rate, args.database_url)
     return 0
 
 
