@@ -1,7 +1,9 @@
 """The artifact paths the MLflow artifact proxy accepts, checked before anything touches storage.
 
-A path is `<experiment id>/<run id>/artifacts[/<name>/…]`: the part after `artifacts` is the
-client's name for a file inside the run's artifact root. Keel never builds a file-system path from
+A path is `<experiment id>/<run id>/artifacts[/<name>/…]` (a run's files) or
+`<experiment id>/models/<logged model id>/artifacts[/<name>/…]` (an MLflow 3 logged model's, as
+`log_model` uploads them): the part after `artifacts` is the client's name for a file inside the
+owner's artifact root. Keel never builds a file-system path from
 it (the bytes live under a name Keel picks, registry.services.run_artifacts), and still refuses
 everything MLflow's path traversal fixes refuse, and more: the text is URL-decoded until it stops
 changing (double and triple encodings included) and then must have no `..` or `.` segment, no empty
@@ -32,8 +34,9 @@ FORBIDDEN = {
 @dataclass(frozen=True)
 class ArtifactLocation:
     experiment_id: int
-    run_id: str
-    path: str  # inside the run's artifact root; "" is the root itself
+    run_id: str  # "" for a logged model's files
+    path: str  # inside the owner's artifact root; "" is the root itself
+    model_id: str = ""  # a logged model's `m-<32 hex>`, or "" for a run's files
 
 
 def _refuse(raw: str, why: str) -> MlflowError:
@@ -82,16 +85,41 @@ def clean_relative_path(raw: str, *, allow_empty: bool = False) -> str:
 
 
 def artifact_location(raw: str, *, allow_root: bool = False) -> ArtifactLocation:
-    """Where `raw` (`<experiment id>/<run id>/artifacts[/…]`) points. `allow_root`: the run's
+    """Where `raw` (`<experiment id>/<run id>/artifacts[/…]`, or a logged model's
+    `<experiment id>/models/<model id>/artifacts[/…]`) points. `allow_root`: the run's
     artifact root itself (a listing, a delete of everything) is accepted."""
     text = clean_relative_path(raw)
+    if text.split("/", 2)[1:2] == ["models"]:
+        return _logged_model_location(raw, text, allow_root)
     parts = text.split("/", 3)
-    if len(parts) < 3 or parts[2] != "artifacts" or not parts[0].isdigit() or len(parts[0]) > 18:
+    if len(parts) < 3 or parts[2] != "artifacts" or not _is_experiment_id(parts[0]):
         raise _refuse(raw, "expected '<experiment id>/<run id>/artifacts/<path>'")
     run_id = parts[1]
-    if len(run_id) != 32 or any(c not in "0123456789abcdef" for c in run_id):
+    if not _is_hex32(run_id):
         raise _refuse(raw, "the run id is not a run id")
     path = parts[3] if len(parts) == 4 else ""
     if not path and not allow_root:
         raise _refuse(raw, "it names the run's artifact root, not a file")
     return ArtifactLocation(experiment_id=int(parts[0]), run_id=run_id, path=path)
+
+
+def _is_experiment_id(text: str) -> bool:
+    return text.isascii() and text.isdigit() and len(text) <= 18
+
+
+def _is_hex32(text: str) -> bool:
+    return len(text) == 32 and all(c in "0123456789abcdef" for c in text)
+
+
+def _logged_model_location(raw: str, text: str, allow_root: bool) -> ArtifactLocation:
+    """`<experiment id>/models/<m-32 hex>/artifacts[/…]`: the same rule, for a logged model's root."""
+    parts = text.split("/", 4)
+    if len(parts) < 4 or parts[3] != "artifacts" or not _is_experiment_id(parts[0]):
+        raise _refuse(raw, "expected '<experiment id>/models/<model id>/artifacts/<path>'")
+    model_id = parts[2]
+    if not (model_id.startswith("m-") and _is_hex32(model_id[2:])):
+        raise _refuse(raw, "the model id is not a logged model's id")
+    path = parts[4] if len(parts) == 5 else ""
+    if not path and not allow_root:
+        raise _refuse(raw, "it names the logged model's artifact root, not a file")
+    return ArtifactLocation(experiment_id=int(parts[0]), run_id="", path=path, model_id=model_id)

@@ -9,7 +9,9 @@
 - `GET /api/2.0/mlflow-artifacts/artifacts?path=…`: a folder's entries (`path`, `is_dir`, `file_size`).
 
 Paths are `<experiment id>/<run id>/artifacts/…` (a run's `artifact_uri` resolved against the
-tracking URI) and are checked by registry.mlflow.artifact_paths before the run is even looked up.
+tracking URI) or `<experiment id>/models/<model id>/artifacts/…` (an MLflow 3 logged model's, as
+`log_model` uploads it), and are checked by registry.mlflow.artifact_paths before the owner is even
+looked up.
 Multipart uploads are not offered: server-info says so, and the client then PUTs every file whole."""
 
 from django.http import FileResponse
@@ -18,7 +20,7 @@ from rest_framework.parsers import BaseParser
 from mlops.roles import LOG_TRAINING, USE_KEEL
 
 from .. import selectors, services
-from ..models import TrainingRun
+from ..models import LoggedModel, TrainingRun
 from .artifact_paths import ArtifactLocation, artifact_location
 from .base import MlflowView
 from .errors import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST, MlflowError
@@ -27,13 +29,29 @@ from .fields import string
 __all__ = ["Artifact", "ArtifactList"]
 
 
-def _run_at(location: ArtifactLocation) -> TrainingRun:
+def _run_at(location: ArtifactLocation) -> TrainingRun | LoggedModel:
+    """The owner of the files at `location`: a run, or a logged model (both in the named experiment)."""
+    if location.model_id:
+        found = LoggedModel.objects.select_related("run").filter(
+            model_id=location.model_id, experiment_id=location.experiment_id
+        )
+        owner = found.first()
+        if owner is None:
+            raise MlflowError(
+                RESOURCE_DOES_NOT_EXIST,
+                f"Logged model with id={location.model_id} not found in experiment {location.experiment_id}.",
+            )
+        return owner
     run = TrainingRun.objects.filter(run_id=location.run_id, experiment_id=location.experiment_id).first()
     if run is None:
         raise MlflowError(
             RESOURCE_DOES_NOT_EXIST, f"Run with id={location.run_id} not found in experiment {location.experiment_id}."
         )
     return run
+
+
+def _owner_name(location: ArtifactLocation) -> str:
+    return f"logged model {location.model_id}" if location.model_id else f"run {location.run_id}"
 
 
 def _content_length(request) -> int | None:
@@ -68,7 +86,7 @@ class Artifact(MlflowView):
         run = _run_at(location)
         # The body is read from the WSGI stream in chunks, never as request.body (held in memory).
         services.run_artifact_store(
-            run=run, path=location.path, read=request._request.read, length=length, actor=request.user
+            owner=run, path=location.path, read=request._request.read, length=length, actor=request.user
         )
         return self.ok()
 
@@ -76,7 +94,7 @@ class Artifact(MlflowView):
         location = artifact_location(artifact_path)
         artifact = selectors.run_artifact_get(_run_at(location), location.path)
         if artifact is None:
-            raise MlflowError(RESOURCE_DOES_NOT_EXIST, f"No artifact at '{location.path}' in run {location.run_id}.")
+            raise MlflowError(RESOURCE_DOES_NOT_EXIST, f"No artifact at '{location.path}' in {_owner_name(location)}.")
         response = FileResponse(
             services.run_artifact_open(artifact),
             as_attachment=True,
@@ -88,7 +106,7 @@ class Artifact(MlflowView):
 
     def delete(self, request, artifact_path: str):
         location = artifact_location(artifact_path, allow_root=True)
-        services.run_artifacts_delete(run=_run_at(location), path=location.path)
+        services.run_artifacts_delete(owner=_run_at(location), path=location.path)
         return self.ok()
 
 

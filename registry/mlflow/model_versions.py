@@ -18,6 +18,7 @@ from .base import MlflowView
 from .errors import INVALID_STATE, RESOURCE_DOES_NOT_EXIST, MlflowError
 from .fields import boolean, int64, message, string
 from .governed import alias_remove, alias_set
+from .logged_models import logged_model_for_id
 from .queries import refuse, text_lookup
 from .registered_models import KEEPS_HISTORY, ordering_for, paged, tag_condition
 from .registry_json import STAGE_ALIASES, STAGES, latest_versions, version_for, version_json
@@ -42,7 +43,8 @@ SOURCE_MAX = ModelVersion._meta.get_field("source").max_length
 
 
 def _versions():
-    return ModelVersion.objects.select_related("model", "run", "created_by").prefetch_related("tags", "aliases")
+    related = ("model", "run", "created_by", "logged_model")
+    return ModelVersion.objects.select_related(*related).prefetch_related("tags", "aliases")
 
 
 class ModelVersionCreate(MlflowView):
@@ -63,6 +65,7 @@ class ModelVersionCreate(MlflowView):
         if len(data["source"]) > SOURCE_MAX:
             raise refuse(f"A version's source is at most {SOURCE_MAX} characters.")
         run = selectors.run_get(data["run_id"]) if data.get("run_id") else None
+        logged = logged_model_for_id(data["model_id"]) if data.get("model_id") else None
         tags = {t.get("key", ""): t.get("value", "") for t in data.get("tags", [])}
         with transaction.atomic():
             version = services.version_create(
@@ -72,6 +75,7 @@ class ModelVersionCreate(MlflowView):
                 source=data["source"],
                 description=data.get("description", ""),
                 tags=tags or None,
+                logged_model=logged,
             )
         return self.ok({"model_version": version_json(_versions().get(pk=version.pk))})
 

@@ -67,6 +67,8 @@ def version_json(version: ModelVersion) -> dict:
         "tags": _tags(version.tags.all()),
         "aliases": aliases,
     }
+    if version.logged_model_id:
+        payload["model_id"] = version.logged_model.model_id
     return payload
 
 

@@ -214,11 +214,15 @@ class RunTag(TagHistory):
 
 
 class RunArtifact(models.Model):
-    """A file logged to a training run (through the MLflow API's artifact proxy). `path` is the
-    client's name for it inside the run's artifact root; the bytes are stored under a name Keel
-    picks (`file`), never under the client's path, with their size and sha256."""
+    """A file logged to a training run, or to an MLflow 3 logged model (through the MLflow API's
+    artifact proxy): exactly one owner. `path` is the client's name for it inside the owner's
+    artifact root; the bytes are stored under a name Keel picks (`file`), never under the client's
+    path, with their size and sha256."""
 
-    run = models.ForeignKey(TrainingRun, on_delete=models.CASCADE, related_name="artifacts")
+    run = models.ForeignKey(TrainingRun, on_delete=models.CASCADE, null=True, blank=True, related_name="artifacts")
+    logged_model = models.ForeignKey(
+        "registry.LoggedModel", on_delete=models.CASCADE, null=True, blank=True, related_name="artifacts"
+    )
     path = models.CharField(max_length=1000)
     file = models.FileField(max_length=500)
     size = models.BigIntegerField(validators=[MinValueValidator(0)])
@@ -230,11 +234,15 @@ class RunArtifact(models.Model):
         ordering = ["path"]
         constraints = [
             models.UniqueConstraint(fields=["run", "path"], name="registry_runartifact_unique_path"),
+            models.UniqueConstraint(fields=["logged_model", "path"], name="registry_runartifact_unique_model_path"),
+            models.CheckConstraint(
+                condition=Q(run__isnull=True) ^ Q(logged_model__isnull=True), name="registry_runartifact_one_owner"
+            ),
             models.CheckConstraint(condition=Q(size__gte=0), name="registry_runartifact_size_nonnegative"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.run} {self.path}"
+        return f"{self.run or self.logged_model} {self.path}"
 
 
 def artifact_upload_to(instance: "ModelVersion", filename: str) -> str:
@@ -276,6 +284,14 @@ class ModelVersion(models.Model):
         blank=True,
         help_text="Where the model's files are, as MLflow names them (runs:/…, mlflow-artifacts:/…); "
         "Keel checks only the bytes of an attached artifact.",
+    )
+    logged_model = models.ForeignKey(
+        "registry.LoggedModel",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="versions",
+        help_text="The MLflow 3 logged model it was registered from (`models:/<model id>`).",
     )
     dataset_sha256 = models.CharField(max_length=64, blank=True, validators=[validate_sha256])
     code_commit = models.CharField(max_length=40, blank=True, validators=[validate_commit])

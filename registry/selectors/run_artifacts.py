@@ -1,24 +1,24 @@
-"""A training run's artifacts as a tree: one folder's entries (files with their size, sub-folders),
-for the MLflow artifact listing and API v1."""
+"""A training run's (or a logged model's) artifacts as a tree: one folder's entries (files with
+their size, sub-folders), for the MLflow artifact listing and API v1."""
 
-from ..models import RunArtifact, TrainingRun
+from ..models import LoggedModel, RunArtifact, TrainingRun, artifact_owner
 
 __all__ = ["run_artifact_get", "run_artifact_entries"]
 
 
-def run_artifact_get(run: TrainingRun, path: str) -> RunArtifact | None:
-    return RunArtifact.objects.filter(run=run, path=path).first()
+def run_artifact_get(owner: TrainingRun | LoggedModel, path: str) -> RunArtifact | None:
+    return RunArtifact.objects.filter(**artifact_owner(owner), path=path).first()
 
 
-def run_artifact_entries(run: TrainingRun, path: str) -> list[dict]:
+def run_artifact_entries(owner: TrainingRun | LoggedModel, path: str) -> list[dict]:
     """The entries of the folder `path` ("" is the run's root), by name: `{"name", "is_dir", "size"}`
     (size None for a folder). A file's own path answers that one file; nothing there, no entries."""
     if path:
-        artifact = run_artifact_get(run, path)
+        artifact = run_artifact_get(owner, path)
         if artifact is not None:
             return [{"name": path.rsplit("/", 1)[-1], "is_dir": False, "size": artifact.size}]
     prefix = path + "/" if path else ""
-    found = RunArtifact.objects.filter(run=run)
+    found = RunArtifact.objects.filter(**artifact_owner(owner))
     if prefix:
         found = found.filter(path__startswith=prefix)
     entries: dict[str, dict] = {}

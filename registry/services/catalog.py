@@ -262,14 +262,18 @@ def version_create(
     hyperparameters: dict | None = None,
     metrics: dict | None = None,
     tags: dict[str, str] | None = None,
+    logged_model=None,
 ) -> ModelVersion:
-    """Register the next version of a model with its full config.
+    """Register the next version of a model with its full config (`logged_model`: the MLflow 3
+    logged model it is registered from, whose run it is made from when no run is named).
 
     A version made from a run inherits what it does not state: the run's params as hyperparameters,
     the run's latest metric values, and its commit.
     """
     # Locking the model row serialises concurrent registrations, so version numbers never collide.
     model = RegisteredModel.objects.select_for_update().get(pk=model.pk)
+    if logged_model is not None and run is None:
+        run = logged_model.run
     if run is not None:
         if hyperparameters is None:
             hyperparameters = dict(run.params.values_list("key", "value"))
@@ -282,6 +286,7 @@ def version_create(
         model=model,
         version=last + 1,
         run=run,
+        logged_model=logged_model,
         flavor=flavor,
         description=description,
         feature_schema=feature_schema or [],

@@ -1,8 +1,9 @@
-"""A training run's artifacts (what the MLflow client logs through the artifact proxy): stored,
+"""A training run's artifacts, and an MLflow 3 logged model's (what the MLflow client logs through
+the artifact proxy; the owner is either): stored,
 replaced and deleted. Artifacts are data here: their bytes are streamed to storage, hashed and
 counted, never opened as a model.
 
-The bytes live in Keel's storage (MEDIA_ROOT) under `run-artifacts/<run id>/<random hex>`, a name
+The bytes live in Keel's storage (MEDIA_ROOT) under `run-artifacts/<run id or logged model id>/<random hex>`, a name
 Keel picks; the client's path is only the row's `path`. A file is opened without following links
 and only once its real location is inside `run-artifacts/`: a stored symlink, or a folder link
 that leads elsewhere, is refused rather than followed."""
@@ -21,7 +22,7 @@ from django.http import UnreadablePostError
 
 from mlops.errors import ApplicationError, NotFound
 
-from ..models import RunArtifact, TrainingRun
+from ..models import LoggedModel, RunArtifact, TrainingRun, artifact_owner, artifact_owner_id
 
 __all__ = [
     "RUN_ARTIFACTS_DIR",
@@ -77,13 +78,13 @@ def _remove(name: str) -> None:
         run_artifact_file(name).unlink(missing_ok=True)
 
 
-def _receive(run: TrainingRun, read, length: int | None, max_bytes: int) -> tuple[str, int, str]:
+def _receive(owner: TrainingRun | LoggedModel, read, length: int | None, max_bytes: int) -> tuple[str, int, str]:
     """Stream the body into a new file: (storage name, size, sha256); nothing is left on refusal."""
     if length is not None and length > max_bytes:
         raise ApplicationError(
             f"The artifact is {length} bytes; the limit is {max_bytes} bytes.", field="file", status_code=413
         )
-    name = f"{RUN_ARTIFACTS_DIR}/{run.run_id}/{uuid.uuid4().hex}"
+    name = f"{RUN_ARTIFACTS_DIR}/{artifact_owner_id(owner)}/{uuid.uuid4().hex}"
     folder = Path(default_storage.path(name)).parent
     folder.mkdir(parents=True, exist_ok=True)
     target = run_artifact_file(name)
@@ -112,28 +113,29 @@ def _receive(run: TrainingRun, read, length: int | None, max_bytes: int) -> tupl
     return name, size, digest.hexdigest()
 
 
-def _check_no_clash(run: TrainingRun, path: str) -> None:
+def _check_no_clash(owner: TrainingRun | LoggedModel, path: str) -> None:
     """A path is a file or a folder, never both: listings stay a tree."""
     parents = ["/".join(path.split("/")[:i]) for i in range(1, path.count("/") + 1)]
-    clash = RunArtifact.objects.filter(run=run, path__in=parents).values_list("path", flat=True).first()
+    clash = RunArtifact.objects.filter(**artifact_owner(owner), path__in=parents).values_list("path", flat=True).first()
     if clash is not None:
-        raise ApplicationError(f"'{clash}' is a file of this run's artifacts, not a folder.", field="path")
-    if RunArtifact.objects.filter(run=run, path__startswith=path + "/").exists():
-        raise ApplicationError(f"'{path}' is a folder of this run's artifacts, not a file.", field="path")
+        raise ApplicationError(f"'{clash}' is a file of these artifacts, not a folder.", field="path")
+    if RunArtifact.objects.filter(**artifact_owner(owner), path__startswith=path + "/").exists():
+        raise ApplicationError(f"'{path}' is a folder of these artifacts, not a file.", field="path")
 
 
-def run_artifact_store(*, run: TrainingRun, path: str, read, length: int | None, actor) -> RunArtifact:
-    """Store the body `read(n)` yields as the run's artifact at `path` (replacing one already there,
+def run_artifact_store(*, owner: TrainingRun | LoggedModel, path: str, read, length: int | None, actor) -> RunArtifact:
+    """Store the body `read(n)` yields as the owner's artifact at `path` (replacing one already there,
     as MLflow does), refused above KEEL_MAX_ARTIFACT_BYTES with nothing left behind."""
-    if run.deleted_at is not None:
+    run = owner.run if isinstance(owner, LoggedModel) else owner
+    if run is not None and run.deleted_at is not None:
         raise ApplicationError(f"The run {run.run_id} is deleted; restore it before logging artifacts.")
-    _check_no_clash(run, path)
-    name, size, sha256 = _receive(run, read, length, settings.KEEL_MAX_ARTIFACT_BYTES)
+    _check_no_clash(owner, path)
+    name, size, sha256 = _receive(owner, read, length, settings.KEEL_MAX_ARTIFACT_BYTES)
     try:
         with transaction.atomic():
-            artifact = RunArtifact.objects.select_for_update().filter(run=run, path=path).first()
+            artifact = RunArtifact.objects.select_for_update().filter(**artifact_owner(owner), path=path).first()
             if artifact is None:
-                artifact = RunArtifact(run=run, path=path, created_by=actor)
+                artifact = RunArtifact(**artifact_owner(owner), path=path, created_by=actor)
             else:
                 replaced = artifact.file.name
                 transaction.on_commit(lambda: _remove(replaced))
@@ -150,16 +152,16 @@ def run_artifact_store(*, run: TrainingRun, path: str, read, length: int | None,
     return artifact
 
 
-def run_artifacts_delete(*, run: TrainingRun, path: str) -> int:
-    """Delete the run's artifact at `path`, or everything under the folder `path` ("" is all of it);
+def run_artifacts_delete(*, owner: TrainingRun | LoggedModel, path: str) -> int:
+    """Delete the owner's artifact at `path`, or everything under the folder `path` ("" is all of it);
     their bytes go once the deletion commits."""
-    found = RunArtifact.objects.filter(run=run)
+    found = RunArtifact.objects.filter(**artifact_owner(owner))
     if path:
         found = found.filter(path=path) | found.filter(path__startswith=path + "/")
     with transaction.atomic():
         names = list(found.values_list("file", flat=True))
         if not names:
-            raise NotFound(f"No artifact at '{path}' in run {run.run_id}.")
-        RunArtifact.objects.filter(run=run, file__in=names).delete()
+            raise NotFound(f"No artifact at '{path}' in {artifact_owner_id(owner)}.")
+        RunArtifact.objects.filter(**artifact_owner(owner), file__in=names).delete()
         transaction.on_commit(lambda: [_remove(n) for n in names])
     return len(names)

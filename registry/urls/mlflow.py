@@ -3,7 +3,16 @@ client `mlflow-skinny` calls them (mlflow/protos/service.proto names each path a
 
 from django.urls import path, register_converter
 
-from ..mlflow import artifacts, experiments, model_versions, registered_models, run_search, runs, server_info
+from ..mlflow import (
+    artifacts,
+    experiments,
+    logged_models,
+    model_versions,
+    registered_models,
+    run_search,
+    runs,
+    server_info,
+)
 
 app_name = "mlflow"
 
@@ -57,6 +66,22 @@ urlpatterns += [
         model_versions.ModelVersionTransitionStage.as_view(),
         name="model-version-transition-stage",
     ),
+]
+
+# MLflow 3 logged models (what log_model creates), and a run's outputs naming them.
+LM = V2 + "logged-models"
+urlpatterns += [
+    path(LM, logged_models.LoggedModelCreate.as_view(), name="logged-model-create"),
+    path(LM + "/search", logged_models.LoggedModelSearch.as_view(), name="logged-model-search"),
+    path(LM + "/<str:model_id>", logged_models.LoggedModelDetail.as_view(), name="logged-model"),
+    path(LM + "/<str:model_id>/params", logged_models.LoggedModelParams.as_view(), name="logged-model-params"),
+    path(LM + "/<str:model_id>/tags", logged_models.LoggedModelTags.as_view(), name="logged-model-tags"),
+    path(
+        LM + "/<str:model_id>/tags/<str:tag_key>",
+        logged_models.LoggedModelTagDelete.as_view(),
+        name="logged-model-tag-delete",
+    ),
+    path(V2 + "runs/outputs", logged_models.RunLogOutputs.as_view(), name="run-log-outputs"),
 ]
 
 

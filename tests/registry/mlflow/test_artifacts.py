@@ -112,7 +112,7 @@ def test_a_body_longer_than_its_declared_length_still_stops_at_the_limit(run, se
     chunks = iter([b"x" * 8, b"x" * 8, b""])
     with pytest.raises(Exception, match="limit of 10 bytes"):
         services.run_artifact_store(
-            run=TrainingRun.objects.get(run_id=run["run_id"]),
+            owner=TrainingRun.objects.get(run_id=run["run_id"]),
             path="a.bin",
             read=lambda n: next(chunks),
             length=None,
@@ -174,7 +174,7 @@ def test_an_upload_shorter_than_it_announced_is_refused_and_leaves_nothing(run, 
     chunks = iter([b"half", b""])
     with pytest.raises(ApplicationError, match="after 4 of the 10 bytes"):
         services.run_artifact_store(
-            run=TrainingRun.objects.get(run_id=run["run_id"]),
+            owner=TrainingRun.objects.get(run_id=run["run_id"]),
             path="a.bin",
             read=lambda n: next(chunks),
             length=10,
@@ -196,6 +196,6 @@ def test_a_cut_off_upload_is_bad_input_not_a_server_error(run, media, pipeline):
 
     with pytest.raises(ApplicationError, match="cut off"):
         services.run_artifact_store(
-            run=TrainingRun.objects.get(run_id=run["run_id"]), path="a.bin", read=read, length=10, actor=pipeline
+            owner=TrainingRun.objects.get(run_id=run["run_id"]), path="a.bin", read=read, length=10, actor=pipeline
         )
     assert list((media / "run-artifacts" / run["run_id"]).iterdir()) == []
