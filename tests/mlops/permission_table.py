@@ -134,6 +134,15 @@ TABLE: dict[tuple[str, str], frozenset] = {
     ("mlflow:artifact", "GET"): MEMBERS,
     ("mlflow:artifact", "PUT"): PRODUCERS,
     ("mlflow:artifact", "DELETE"): PRODUCERS,
+    # MLflow 3 logged models (log_model) and a run's outputs: reads for members, writes as the training log.
+    ("mlflow:logged-model-create", "POST"): PRODUCERS,
+    ("mlflow:logged-model-search", "POST"): MEMBERS,  # a search is a read, whichever method
+    ("mlflow:logged-model", "GET"): MEMBERS,
+    ("mlflow:logged-model", "PATCH"): PRODUCERS,
+    ("mlflow:logged-model-params", "POST"): PRODUCERS,
+    ("mlflow:logged-model-tags", "PATCH"): PRODUCERS,
+    ("mlflow:logged-model-tag-delete", "DELETE"): PRODUCERS,
+    ("mlflow:run-log-outputs", "POST"): PRODUCERS,
     # Any other path under /api/2.0/mlflow/ or /api/3.0/mlflow/: 404 ENDPOINT_NOT_FOUND, as MLflow answers.
     **{("mlflow-unknown:endpoint-not-found", m): EVERYONE for m in ("GET", "POST", "PUT", "PATCH", "DELETE")},
     # --- audits API ---

@@ -116,6 +116,8 @@ def scenario(django_db_setup, django_db_blocker):
             "alias": "production",
             "run_id": run.run_id,
             "artifact_path": f"{run.experiment_id}/{run.run_id}/artifacts/notes.txt",
+            "model_id": "m-" + "cd" * 16,  # an MLflow logged model's id (none needed: roles are checked first)
+            "tag_key": "team",
             "key": "loss",
             "plot": "roc",
             "column": "plan",
