@@ -77,6 +77,9 @@ class ModelVersionCreate(MlflowView):
                 tags=tags or None,
                 logged_model=logged,
             )
+            if logged is not None:
+                # Keel's own artifact for the gate, when the file passes API v1's format check.
+                services.version_attach_logged_model_file(version=version, logged_model=logged)
         return self.ok({"model_version": version_json(_versions().get(pk=version.pk))})
 
 

@@ -2,12 +2,17 @@
 are up, tagged with the versions registered from them, named as a run's outputs. The files are the
 logged model's RunArtifact rows (registry.services.run_artifacts); nothing here opens them."""
 
+import logging
+
+from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
 
-from mlops.errors import ApplicationError
+from mlops.errors import ApplicationError, Conflict
 
-from ..models import Experiment, LoggedModel, LoggedModelStatus, TrainingRun
+from ..models import Experiment, LoggedModel, LoggedModelStatus, ModelVersion, RunArtifact, TrainingRun
+from .catalog import artifact_attach
+from .run_artifacts import run_artifact_open
 
 __all__ = [
     "logged_model_create",
@@ -16,7 +21,12 @@ __all__ = [
     "logged_model_set_tags",
     "logged_model_delete_tag",
     "run_log_outputs",
+    "version_attach_logged_model_file",
 ]
+
+log = logging.getLogger(__name__)
+# Where the sklearn flavor writes the model (MLmodel's `pickled_model`), skops first: the safe format.
+MODEL_FILES = ("model.skops", "model.pkl")
 
 
 def _merge_params(current: dict, new: dict[str, str]) -> dict:
@@ -118,3 +128,27 @@ def run_log_outputs(*, run: TrainingRun, outputs: list[tuple[LoggedModel, int]])
             raise ApplicationError(f"The logged model {logged.model_id} was logged by another run.", field="models")
         logged.run, logged.output_step, logged.updated_at = run, step, timezone.now()
         logged.save(update_fields=["run", "output_step", "updated_at"])
+
+
+def version_attach_logged_model_file(*, version: ModelVersion, logged_model: LoggedModel) -> str:
+    """Attach the logged model's sklearn file to the version it was registered as, through the same
+    check as API v1's upload (artifact_attach: sha256, size, and artifact_format_check, which reads
+    a skops file's type list and a pickle's opcodes without loading either). A skops file of trusted
+    types, or a pickle where the model's owner allowed pickles, becomes the artifact the gate scores
+    in its isolated scorer; anything else stays only stored, and the reason is returned (empty when
+    attached). Never raises for the file: the registration stands either way."""
+    if logged_model.status != LoggedModelStatus.READY:
+        return f"the logged model {logged_model.model_id} is not READY"
+    found = {a.path: a for a in RunArtifact.objects.filter(logged_model=logged_model, path__in=MODEL_FILES)}
+    stored = next((found[name] for name in MODEL_FILES if name in found), None)
+    if stored is None:
+        return f"the logged model {logged_model.model_id} has no {' or '.join(MODEL_FILES)}"
+    try:
+        with run_artifact_open(stored) as handle, transaction.atomic():
+            upload = File(handle, name=stored.path)
+            upload.size = stored.size
+            artifact_attach(version=version, uploaded=upload, sha256=stored.sha256)
+    except (ApplicationError, Conflict) as exc:
+        log.info("%s keeps its MLflow files only: %s", version, exc)
+        return str(exc)
+    return ""

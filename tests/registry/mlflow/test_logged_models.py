@@ -4,6 +4,7 @@ like a run's, with the same path rule), finalized READY, named as the run's outp
 search, tagged with the versions registered from them. Bad input is MLflow's 400/404, never a 5xx."""
 
 import hashlib
+import pickle
 
 import pytest
 
@@ -204,3 +205,24 @@ def test_members_read_logged_models_and_only_producers_log_them(logged, run, age
     assert ok(call(bearer(agent), "GET", f"logged-models/{model_id}"))
     assert error_of(create(bearer(agent), run)) == (403, "PERMISSION_DENIED")
     assert error_of(call(bearer(outsider), "GET", f"logged-models/{model_id}"))[1] == "PERMISSION_DENIED"
+
+
+def _logged_with_file(client, run, name: str, body: bytes) -> str:
+    info = create(client, run).json()["model"]["info"]
+    root = info["artifact_uri"].removeprefix("mlflow-artifacts:/")
+    assert ok(client.put(f"{ARTIFACTS}/{root}/{name}", body, content_type="application/octet-stream"))
+    assert ok(call(client, "PATCH", f"logged-models/{info['model_id']}", {"status": "LOGGED_MODEL_READY"}))
+    return info["model_id"]
+
+
+def test_a_pickled_logged_model_stays_only_stored_where_pickles_are_not_allowed(mlflow_api, run, monkeypatch):
+    # Keel reads a pickle's opcodes to refuse it; it never unpickles it.
+    monkeypatch.setattr(pickle, "loads", lambda *a, **k: pytest.fail("Keel unpickled an MLflow artifact"))
+    monkeypatch.setattr(pickle, "load", lambda *a, **k: pytest.fail("Keel unpickled an MLflow artifact"))
+    model_id = _logged_with_file(mlflow_api, run, "model.pkl", pickle.dumps({"weights": [1, 2]}))
+    call(mlflow_api, "POST", "registered-models/create", {"name": "churn"})
+    body = {"name": "churn", "source": f"models:/{model_id}", "model_id": model_id}
+    assert ok(call(mlflow_api, "POST", "model-versions/create", body))
+    version = ModelVersion.objects.get(model__name="churn")
+    assert version.logged_model.model_id == model_id and not version.artifact and version.artifact_format == ""
+    assert RunArtifact.objects.filter(logged_model__model_id=model_id, path="model.pkl").exists()

@@ -58,6 +58,9 @@ def test_log_model_registers_a_version_the_client_loads_back(tracking, media, tm
     assert version.run.run_id == run_id and version.logged_model == logged
     assert version.source == f"models:/{info.model_id}"
     assert int(info.registered_model_version) == 1
+    # The skops file passed API v1's format check (types read, never loaded): it is the version's
+    # Keel artifact, the one the gate scores in its isolated scorer.
+    assert (version.artifact_format, version.artifact_sha256) == ("skops", skops_bytes.sha256)
 
     # The client's side: it downloads the files and loads them itself.
     loaded = mlflow.pyfunc.load_model("models:/churn/1")
