@@ -6,6 +6,8 @@ Also get, search (the client's way from `runs:/<run>/<name>` to a logged model),
 
 Keel's LoggedModel rows; their files are RunArtifact rows and are never opened here."""
 
+import re
+
 from django.db import transaction
 from django.db.models import Q
 
@@ -39,6 +41,7 @@ KEY_VALUE = {"key": string(), "value": string()}
 STATUS_PREFIX = "LOGGED_MODEL_"
 WIRE_STATUSES = ("LOGGED_MODEL_STATUS_UNSPECIFIED", *(STATUS_PREFIX + s for s in LoggedModelStatus.values))
 MAX_PARAMS = MAX_TAGS = 100
+MODEL_ID_RE = re.compile(r"m-[0-9a-f]{32}")
 
 
 def logged_model_artifact_uri(logged: LoggedModel) -> str:
@@ -65,6 +68,9 @@ def logged_model_json(logged: LoggedModel) -> dict:
 
 
 def logged_model_for_id(model_id: str) -> LoggedModel:
+    # Only Keel's own form reaches the database (a NUL in a URL path would make PostgreSQL fail).
+    if not MODEL_ID_RE.fullmatch(model_id):
+        raise MlflowError(RESOURCE_DOES_NOT_EXIST, f"Logged model with id {model_id[:100]!r} not found.")
     logged = LoggedModel.objects.select_related("run", "experiment").filter(model_id=model_id).first()
     if logged is None:
         raise MlflowError(RESOURCE_DOES_NOT_EXIST, f"Logged model with id '{model_id[:100]}' not found.")

@@ -226,3 +226,42 @@ def test_a_pickled_logged_model_stays_only_stored_where_pickles_are_not_allowed(
     version = ModelVersion.objects.get(model__name="churn")
     assert version.logged_model.model_id == model_id and not version.artifact and version.artifact_format == ""
     assert RunArtifact.objects.filter(logged_model__model_id=model_id, path="model.pkl").exists()
+
+
+GARBAGE = [
+    [],
+    "x",
+    7,
+    {"models": [1]},
+    {"params": [{"key": 1}]},
+    {"tags": [{"key": "k" * 300, "value": "v"}]},
+    {"status": 7},
+    {"experiment_ids": [None]},
+    {"name": {"a": 1}},
+    {"run_id": "\x00"},
+    {"unknown": 1},
+    {"order_by": ["name"]},
+    {"max_results": 2**70},
+]
+
+
+@pytest.mark.parametrize("body", GARBAGE, ids=range(len(GARBAGE)))
+def test_garbage_on_every_logged_model_route_is_a_4xx_in_mlflows_shape(mlflow_api, logged, run, body):
+    model_id = logged["info"]["model_id"]
+    for method, endpoint in [
+        ("POST", "logged-models"),
+        ("POST", "logged-models/search"),
+        ("PATCH", f"logged-models/{model_id}"),
+        ("POST", f"logged-models/{model_id}/params"),
+        ("PATCH", f"logged-models/{model_id}/tags"),
+        ("POST", "runs/outputs"),
+    ]:
+        response = call(mlflow_api, method, endpoint, body)
+        if response.status_code != 200:
+            status, _ = error_of(response)
+            assert 400 <= status < 500, (method, endpoint, body, response.content)
+
+
+@pytest.mark.parametrize("model_id", ["m-%00", "m-" + "A" * 32, "%2e%2e", "m-" + "0" * 33])
+def test_a_model_id_that_is_not_one_is_not_found_before_any_query(mlflow_api, model_id):
+    assert error_of(mlflow_api.get(f"/api/2.0/mlflow/logged-models/{model_id}")) == (404, "RESOURCE_DOES_NOT_EXIST")
