@@ -163,12 +163,12 @@ def experiment_get_by_name(name: str) -> Experiment:
 
 
 def versions_for_api(model: RegisteredModel) -> QuerySet[ModelVersion]:
-    return model.versions.select_related("model", "run", "created_by").prefetch_related(
+    return model.versions.select_related("model", "run", "created_by", "logged_model").prefetch_related(
         "tags", "aliases", "artifact_checks"
     )
 
 
 def runs_for_api() -> QuerySet[TrainingRun]:
     return TrainingRun.objects.select_related("experiment", "created_by").prefetch_related(
-        "params", "metrics", "tags", "artifacts"
+        "params", "metrics", "tags", "artifacts", "logged_models__artifacts"
     )

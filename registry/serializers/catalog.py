@@ -14,6 +14,7 @@ from mlops.openapi import NO_NUL, NOT_BLANK
 from ..models import (
     AliasEvent,
     Experiment,
+    LoggedModel,
     ModelVersion,
     PickleAllowance,
     RegisteredModel,
@@ -288,6 +289,7 @@ class ModelOut(serializers.ModelSerializer):
 class VersionOut(serializers.ModelSerializer):
     model = serializers.CharField(source="model.name")
     run_id = serializers.SerializerMethodField()
+    logged_model_id = serializers.SerializerMethodField(help_text="The MLflow 3 logged model it was registered from.")
     created_by = serializers.CharField(source="created_by.username")
     artifact = serializers.SerializerMethodField()
     tags = serializers.SerializerMethodField()
@@ -300,6 +302,7 @@ class VersionOut(serializers.ModelSerializer):
             "version",
             "description",
             "run_id",
+            "logged_model_id",
             "flavor",
             "artifact",
             "feature_schema",
@@ -320,6 +323,9 @@ class VersionOut(serializers.ModelSerializer):
 
     def get_run_id(self, version) -> str | None:
         return version.run.run_id if version.run_id else None
+
+    def get_logged_model_id(self, version) -> str | None:
+        return version.logged_model.model_id if version.logged_model_id else None
 
     def get_artifact(self, version) -> dict | None:
         if not version.artifact:
@@ -360,6 +366,16 @@ class RunArtifactOut(serializers.ModelSerializer):
         fields = ["path", "size", "sha256", "created_at"]
 
 
+class LoggedModelOut(serializers.ModelSerializer):
+    """An MLflow 3 logged model the run produced (`log_model`), with its files."""
+
+    artifacts = RunArtifactOut(many=True, read_only=True)
+
+    class Meta:
+        model = LoggedModel
+        fields = ["model_id", "name", "model_type", "status", "params", "tags", "created_at", "artifacts"]
+
+
 class RunOut(serializers.ModelSerializer):
     experiment = serializers.CharField(source="experiment.name")
     created_by = serializers.CharField(source="created_by.username")
@@ -367,6 +383,7 @@ class RunOut(serializers.ModelSerializer):
     metrics = serializers.SerializerMethodField()
     tags = serializers.SerializerMethodField()
     artifacts = RunArtifactOut(many=True, read_only=True)
+    logged_models = LoggedModelOut(many=True, read_only=True)
 
     class Meta:
         model = TrainingRun
@@ -383,6 +400,7 @@ class RunOut(serializers.ModelSerializer):
             "metrics",
             "tags",
             "artifacts",
+            "logged_models",
         ]
 
     def get_params(self, run) -> dict[str, str]:

@@ -74,8 +74,14 @@ def test_log_model_registers_a_version_the_client_loads_back(tracking, media, tm
     }
     found = client.search_logged_models(experiment_ids=[logged.experiment_id and str(logged.experiment_id)])
     assert [m.model_id for m in found] == [info.model_id]
+    # API v1 shows the same records: the run's logged model with its files, the version's link.
     v1 = api_as(pipeline).get(f"/api/v1/runs/{run_id}/").json()
-    assert v1["run_id"] == run_id
+    [shown] = v1["logged_models"]
+    assert (shown["model_id"], shown["status"]) == (info.model_id, "READY")
+    assert {a["path"]: a["sha256"] for a in shown["artifacts"]} == {a.path: a.sha256 for a in stored.values()}
+    assert [a["path"] for a in v1["artifacts"]] == ["folder/notes.txt"]
+    v1_version = api_as(pipeline).get("/api/v1/models/churn/versions/1/").json()
+    assert v1_version["logged_model_id"] == info.model_id
 
 
 def _write(path: Path, data: bytes) -> Path:
