@@ -51,10 +51,11 @@ def test_a_training_script_logs_lists_and_downloads_its_artifacts(
     client = mlflow.MlflowClient()
     top = client.list_artifacts(run_id)
     assert [(f.path, f.is_dir, f.file_size) for f in top] == [("outputs", True, None), ("report.txt", False, 9)]
-    # (`client.list_artifacts(run_id, "outputs")` also asks logged-models/search for a model named
-    # "outputs", an endpoint of the logged-models slice; the artifact repository itself is this one.)
     inner = mlflow.artifacts.list_artifacts(artifact_uri=f"{run.info.artifact_uri}/outputs")
     assert [(f.path, f.is_dir) for f in inner] == [("outputs/metrics.json", False), ("outputs/plots", True)]
+    # The client's own listing also asks logged-models/search for a logged model named "outputs".
+    by_run = client.list_artifacts(run_id, "outputs")
+    assert [(f.path, f.is_dir) for f in by_run] == [("outputs/metrics.json", False), ("outputs/plots", True)]
 
     downloaded = mlflow.artifacts.download_artifacts(
         run_id=run_id, artifact_path="outputs", dst_path=str(tmp_path / "down")
