@@ -72,6 +72,10 @@ def test_log_model_registers_a_version_the_client_loads_back(tracking, media, tm
     assert {name: hashlib.sha256(data).hexdigest() for name, data in tree(down).items()} == {
         a.path: a.sha256 for a in stored.values()
     }
+    # `runs:/<run>/model` finds the logged model through logged-models/search: the same bytes.
+    by_run = mlflow.artifacts.download_artifacts(f"runs:/{run_id}/model", dst_path=str(tmp_path / "by-run"))
+    # (The client adds `registered_model_meta` to a runs:/ download on its side.)
+    assert {k: v for k, v in tree(by_run).items() if k != "registered_model_meta"} == tree(down)
     found = client.search_logged_models(experiment_ids=[logged.experiment_id and str(logged.experiment_id)])
     assert [m.model_id for m in found] == [info.model_id]
     # API v1 shows the same records: the run's logged model with its files, the version's link.
