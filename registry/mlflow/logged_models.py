@@ -7,6 +7,7 @@ Also get, search (the client's way from `runs:/<run>/<name>` to a logged model),
 Keel's LoggedModel rows; their files are RunArtifact rows and are never opened here."""
 
 import re
+from dataclasses import replace
 
 from django.db import transaction
 from django.db.models import Q
@@ -201,11 +202,13 @@ def _condition(comparison) -> Q:
             f"Logged models are searched by {', '.join(ATTRIBUTE_FIELDS)} and status; not by {comparison.entity}s."
         )
     if comparison.key == "status":
+        # Sent as MLflow names it (LOGGED_MODEL_READY) or as Keel stores it (READY).
         value = comparison.value
-        stripped = tuple(v.removeprefix(STATUS_PREFIX) for v in value) if isinstance(value, tuple) else value
-        if isinstance(stripped, str):
-            stripped = stripped.removeprefix(STATUS_PREFIX)
-        return text_lookup("status", type(comparison)(comparison.entity, comparison.key, comparison.op, stripped))
+        if isinstance(value, tuple):
+            value = tuple(v.removeprefix(STATUS_PREFIX) for v in value)
+        elif isinstance(value, str):
+            value = value.removeprefix(STATUS_PREFIX)
+        return text_lookup("status", replace(comparison, value=value))
     if comparison.key not in ATTRIBUTE_FIELDS:
         raise refuse(f"Logged models cannot be searched by '{comparison.key[:100]}'.")
     return text_lookup(ATTRIBUTE_FIELDS[comparison.key], comparison)

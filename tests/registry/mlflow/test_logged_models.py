@@ -143,6 +143,15 @@ def test_search_finds_a_runs_model_by_name_as_the_client_asks(mlflow_api, logged
     second = call(mlflow_api, "POST", "logged-models/search", {**ordered, "page_token": first["next_page_token"]})
     assert [m["info"]["name"] for m in second.json()["models"]] == ["other"]
     assert call(mlflow_api, "POST", "logged-models/search", {"experiment_ids": ["999"]}).json() == {"models": []}
+    model_id = logged["info"]["model_id"]
+    call(mlflow_api, "PATCH", f"logged-models/{model_id}", {"status": "LOGGED_MODEL_READY"})
+
+    def names(search_filter: str, field: str = "name") -> list[str]:
+        body = {"experiment_ids": [run["experiment_id"]], "filter": search_filter}
+        return [m["info"][field] for m in call(mlflow_api, "POST", "logged-models/search", body).json()["models"]]
+
+    assert names("status = 'LOGGED_MODEL_READY'", "model_id") == [model_id]
+    assert names(f"source_run_id = '{run['run_id']}' AND name LIKE 'oth%'") == ["other"]
 
 
 @pytest.mark.parametrize(
