@@ -68,7 +68,7 @@ def version_diff(request, name: str):
 @keel_member_required
 def version_detail(request, name: str, number: int):
     version = get_object_or_404(
-        ModelVersion.objects.select_related("model", "created_by", "run__experiment"),
+        ModelVersion.objects.select_related("model", "created_by", "run__experiment", "logged_model"),
         model__name=name,
         version=number,
     )
@@ -88,6 +88,8 @@ def version_detail(request, name: str, number: int):
             "run_metrics": selectors.latest_metrics(run.metrics.all()) if run else {},
             "run_tags": selectors.latest_tags(run.tags.all()) if run else {},
             "run_artifacts": run.artifacts.all() if run else [],
+            "logged_model": version.logged_model,
+            "logged_model_artifacts": version.logged_model.artifacts.all() if version.logged_model_id else [],
         },
     )
 

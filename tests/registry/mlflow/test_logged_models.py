@@ -274,3 +274,18 @@ def test_garbage_on_every_logged_model_route_is_a_4xx_in_mlflows_shape(mlflow_ap
 @pytest.mark.parametrize("model_id", ["m-%00", "m-" + "A" * 32, "%2e%2e", "m-" + "0" * 33])
 def test_a_model_id_that_is_not_one_is_not_found_before_any_query(mlflow_api, model_id):
     assert error_of(mlflow_api.get(f"/api/2.0/mlflow/logged-models/{model_id}")) == (404, "RESOURCE_DOES_NOT_EXIST")
+
+
+def test_the_version_page_shows_the_logged_model_and_its_files(mlflow_api, run, reviewer, client_as):
+    body = b"not a model, only stored"
+    model_id = _logged_with_file(mlflow_api, run, "MLmodel", body)
+    call(mlflow_api, "POST", "registered-models/create", {"name": "churn"})
+    call(
+        mlflow_api,
+        "POST",
+        "model-versions/create",
+        {"name": "churn", "source": f"models:/{model_id}", "model_id": model_id},
+    )
+    html = client_as(reviewer).get("/models/churn/versions/1/").content.decode()
+    assert f"models:/{model_id}" in html and "<code>MLmodel</code>" in html
+    assert hashlib.sha256(body).hexdigest() in html
