@@ -14,7 +14,7 @@ def test_the_version_page_lists_its_runs_artifacts(reviewer, pipeline, client_as
     body = b"flavors: {}\n"
     chunks = iter([body, b""])
     services.run_artifact_store(
-        run=version.run, path="model/MLmodel", read=lambda n: next(chunks), length=len(body), actor=pipeline
+        owner=version.run, path="model/MLmodel", read=lambda n: next(chunks), length=len(body), actor=pipeline
     )
     url = reverse("registry:version-detail", args=[version.model.name, version.version])
     html = client_as(reviewer).get(url).content.decode()
