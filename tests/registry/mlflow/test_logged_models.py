@@ -158,9 +158,9 @@ def test_search_finds_a_runs_model_by_name_as_the_client_asks(mlflow_api, logged
     "body",
     [
         {},
-        {"experiment_ids": ["1"], "filter": "metrics.auc > 0.8"},
+        {"experiment_ids": ["1"], "filter": "metrics.auc > 'high'"},
         {"experiment_ids": ["1"], "filter": "name = "},
-        {"experiment_ids": ["1"], "order_by": [{"field_name": "metrics.auc"}]},
+        {"experiment_ids": ["1"], "order_by": [{"field_name": "params.depth"}]},
         {"experiment_ids": ["1"], "page_token": "not-a-token"},
         {"experiment_ids": ["1"], "max_results": 0},
         {"experiment_ids": "1"},
@@ -264,6 +264,8 @@ def test_garbage_on_every_logged_model_route_is_a_4xx_in_mlflows_shape(mlflow_ap
         ("POST", f"logged-models/{model_id}/params"),
         ("PATCH", f"logged-models/{model_id}/tags"),
         ("POST", "runs/outputs"),
+        ("POST", "runs/log-inputs"),
+        ("DELETE", f"logged-models/{model_id}"),
     ]:
         response = call(mlflow_api, method, endpoint, body)
         if response.status_code != 200:
