@@ -201,7 +201,7 @@ class LoggedModelSearch(MlflowView):
         orders = data.get("order_by", [])
         ordering = [search.order(entry) for entry in orders]
         # MLflow's default and tie-breaker: the newest first.
-        if not any(entry.get("field_name") in ("creation_timestamp", "creation_time") for entry in orders):
+        if not any(TIME_ATTRIBUTES.get(entry.get("field_name")) == "created_at" for entry in orders):
             ordering.append(F("created_at").desc())
         queryset = search.queryset.order_by(*ordering, "-id")
         return self.ok(paged(queryset, data, default=100, limit=1000, render=logged_model_json, key="models"))

@@ -103,7 +103,17 @@ def run_json(run: TrainingRun) -> dict:
     for name, entries in (("metrics", metrics), ("params", params), ("tags", tags)):
         if entries:
             data[name] = entries
-    return {"info": run_info_json(run), "data": data}
+    payload = {"info": run_info_json(run), "data": data}
+    # The logged models the run named as outputs (runs/outputs): the client links a metric logged at
+    # their step to them.
+    outputs = [
+        {"model_id": logged.model_id, "step": logged.output_step}
+        for logged in sorted(run.logged_models.all(), key=lambda m: m.pk)
+        if logged.output_step is not None
+    ]
+    if outputs:
+        payload["outputs"] = {"model_outputs": outputs}
+    return payload
 
 
 def run_for_id(data: dict, *, active: bool = False) -> TrainingRun:

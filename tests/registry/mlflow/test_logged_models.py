@@ -125,6 +125,8 @@ def test_runs_name_their_logged_models_as_outputs(mlflow_api, logged, run):
     body = {"run_id": run["run_id"], "models": [{"model_id": logged["info"]["model_id"], "step": 3}]}
     assert ok(call(mlflow_api, "POST", "runs/outputs", body))
     assert LoggedModel.objects.get().output_step == 3
+    shown = call(mlflow_api, "GET", "runs/get", {"run_id": run["run_id"]}).json()["run"]
+    assert shown["outputs"] == {"model_outputs": [{"model_id": logged["info"]["model_id"], "step": 3}]}
     other = call(mlflow_api, "POST", "runs/create", {"experiment_id": run["experiment_id"]}).json()["run"]["info"]
     stolen = call(mlflow_api, "POST", "runs/outputs", {**body, "run_id": other["run_id"]})
     assert error_of(stolen) == (400, "INVALID_PARAMETER_VALUE")

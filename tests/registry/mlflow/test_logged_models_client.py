@@ -83,6 +83,7 @@ def test_log_model_registers_a_version_the_client_loads_back(tracking, media, tm
     assert [(m.key, m.value, m.run_id) for m in found[0].metrics] == [("accuracy", 0.95, run_id)]
     better = client.search_logged_models([str(logged.experiment_id)], filter_string="metrics.accuracy > 0.9")
     assert [m.model_id for m in better] == [info.model_id]
+    assert [(o.model_id, o.step) for o in client.get_run(run_id).outputs.model_outputs] == [(info.model_id, 0)]
     # API v1 shows the same records: the run's logged model with its files, the version's link.
     v1 = api_as(pipeline).get(f"/api/v1/runs/{run_id}/").json()
     [shown] = v1["logged_models"]

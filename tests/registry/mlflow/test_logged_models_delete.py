@@ -106,3 +106,31 @@ def test_only_those_who_log_training_delete_logged_models(mlflow_api, run, agent
     for who in (agent, reviewer):
         assert error_of(call(bearer(who), "DELETE", f"logged-models/{model_id}")) == (403, "PERMISSION_DENIED")
     assert LoggedModel.objects.get(model_id=model_id).deleted_at is None
+
+
+def test_a_deleted_logged_models_files_cannot_be_replaced_or_removed(mlflow_api, run):
+    info = logged_with_file(mlflow_api, run)
+    root = f"{ARTIFACTS}/{info['artifact_uri'].removeprefix('mlflow-artifacts:/')}"
+    call(mlflow_api, "DELETE", f"logged-models/{info['model_id']}")
+    for response in (
+        mlflow_api.put(f"{root}/MLmodel", b"other", content_type="application/octet-stream"),
+        mlflow_api.put(f"{root}/new.txt", b"new", content_type="application/octet-stream"),
+        mlflow_api.delete(f"{root}/MLmodel"),
+    ):
+        assert error_of(response) == (400, "INVALID_STATE")
+    # Still readable: the files stay.
+    assert b"".join(mlflow_api.get(f"{root}/MLmodel").streaming_content) == b"flavors: {}\n"
+
+
+def test_the_files_a_version_was_registered_from_are_kept_as_they_were(mlflow_api, run):
+    info = logged_with_file(mlflow_api, run)
+    root = f"{ARTIFACTS}/{info['artifact_uri'].removeprefix('mlflow-artifacts:/')}"
+    call(mlflow_api, "POST", "registered-models/create", {"name": "churn"})
+    version = {"name": "churn", "source": f"models:/{info['model_id']}", "model_id": info["model_id"]}
+    assert ok(call(mlflow_api, "POST", "model-versions/create", version))
+    replaced = mlflow_api.put(f"{root}/MLmodel", b"other", content_type="application/octet-stream")
+    assert error_of(replaced) == (400, "INVALID_STATE") and "'churn' version 1" in replaced.json()["message"]
+    assert error_of(mlflow_api.delete(f"{root}/MLmodel")) == (400, "INVALID_STATE")
+    assert error_of(mlflow_api.delete(root)) == (400, "INVALID_STATE")
+    assert ok(mlflow_api.put(f"{root}/notes.txt", b"added later", content_type="application/octet-stream"))
+    assert b"".join(mlflow_api.get(f"{root}/MLmodel").streaming_content) == b"flavors: {}\n"

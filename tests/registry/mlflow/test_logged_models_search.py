@@ -7,8 +7,9 @@ a dataset): one record, the run's, linked to the model; a logged model answers t
 `data.metrics`. Bad filters are INVALID_PARAMETER_VALUE, never a 5xx."""
 
 import pytest
+from django.db import transaction
 
-from registry.models import LoggedModelInput, RunMetric
+from registry.models import LoggedModelInput, LoggedModelMetric, RunMetric
 
 from .conftest import call, error_of, ok
 
@@ -214,3 +215,17 @@ def test_nan_and_infinite_points_are_linked_as_the_run_keeps_them(mlflow_api, ru
     # A NaN point matches no comparison.
     assert found(mlflow_api, run, filter="metrics.loss < 1") == []
     assert found(mlflow_api, run, filter="metrics.gain > 1e300") == ["odd"]
+
+
+def test_the_links_to_a_logged_models_metrics_and_a_runs_inputs_are_append_only(mlflow_api, run, models):
+    link = LoggedModelMetric.objects.first()
+    link.dataset_name = "rewritten"
+    with pytest.raises(Exception, match="append-only"), transaction.atomic():
+        link.save()
+    call(mlflow_api, "POST", "runs/log-inputs", {"run_id": run["run_id"], "models": [{"model_id": models["gbm"]}]})
+    used = LoggedModelInput.objects.get()
+    used.logged_model_id = (
+        LoggedModelMetric.objects.exclude(logged_model_id=used.logged_model_id).first().logged_model_id
+    )
+    with pytest.raises(Exception, match="append-only"), transaction.atomic():
+        used.save()
