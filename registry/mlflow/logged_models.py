@@ -2,40 +2,41 @@
 them: create (PENDING), the files uploaded to `mlflow-artifacts:/<experiment>/models/<id>/artifacts`
 through the artifact proxy, finalize (READY), then the run names it as an output (runs/outputs) and
 `registered_model_name` registers a version from `models:/<id>` and tags the logged model with it.
-Also get, search (the client's way from `runs:/<run>/<name>` to a logged model), params and tags.
+Also get, delete (hidden, never erased; refused while a registered version came from it), params,
+tags, and the logged models a run used (runs/log-inputs). Search is registry.mlflow.logged_model_search.
 
-Keel's LoggedModel rows; their files are RunArtifact rows and are never opened here."""
+Keel's LoggedModel rows; their files are RunArtifact rows and are never opened here. Their metrics
+are the run's metric points linked to them (services.run_log_with_models)."""
 
 import re
-from dataclasses import replace
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Prefetch
 
 from mlops.roles import LOG_TRAINING, USE_KEEL
 
 from .. import services
-from ..models import Experiment, LoggedModel, LoggedModelStatus
-from .base import MlflowView, ms
+from ..models import LoggedModel, LoggedModelMetric, LoggedModelStatus
+from .base import MlflowView, ms, proto_double
 from .errors import RESOURCE_DOES_NOT_EXIST, MlflowError
 from .experiments import experiment_for_id
-from .fields import boolean, enum, int32, int64, message, string
+from .fields import boolean, enum, int64, message, string
 from .limits import check_param, check_tag
-from .queries import refuse, text_lookup
-from .registered_models import paged
+from .queries import refuse
 from .runs import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, run_for_id
-from .search_filter import SearchSyntaxError, parse_filter
 
 __all__ = [
+    "STATUS_PREFIX",
     "logged_model_json",
     "logged_model_for_id",
+    "logged_models_for_api",
     "LoggedModelCreate",
     "LoggedModelDetail",
-    "LoggedModelSearch",
     "LoggedModelParams",
     "LoggedModelTags",
     "LoggedModelTagDelete",
     "RunLogOutputs",
+    "RunLogInputs",
 ]
 
 KEY_VALUE = {"key": string(), "value": string()}
@@ -43,10 +44,44 @@ STATUS_PREFIX = "LOGGED_MODEL_"
 WIRE_STATUSES = ("LOGGED_MODEL_STATUS_UNSPECIFIED", *(STATUS_PREFIX + s for s in LoggedModelStatus.values))
 MAX_PARAMS = MAX_TAGS = 100
 MODEL_ID_RE = re.compile(r"m-[0-9a-f]{32}")
+# mlflow.Dataset as runs/log-inputs sends it.
+DATASET = {
+    "name": string(),
+    "digest": string(),
+    "source_type": string(),
+    "source": string(),
+    "schema": string(),
+    "profile": string(),
+}
 
 
 def logged_model_artifact_uri(logged: LoggedModel) -> str:
     return f"mlflow-artifacts:/{logged.experiment_id}/models/{logged.model_id}/artifacts"
+
+
+def logged_models_for_api():
+    """Logged models with what their JSON shows: run, experiment, and their metric points."""
+    points = LoggedModelMetric.objects.select_related("point__run").order_by("point__key", "point__step", "id")
+    return LoggedModel.objects.select_related("run", "experiment").prefetch_related(
+        Prefetch("metric_links", queryset=points)
+    )
+
+
+def _metric_json(link: LoggedModelMetric, model_id: str) -> dict:
+    point = link.point
+    metric = {
+        "key": point.key,
+        "value": proto_double(point.value, is_nan=point.is_nan),
+        "timestamp": point.timestamp,
+        "step": point.step,
+        "model_id": model_id,
+        "run_id": point.run.run_id,
+    }
+    if link.dataset_name:
+        metric["dataset_name"] = link.dataset_name
+    if link.dataset_digest:
+        metric["dataset_digest"] = link.dataset_digest
+    return metric
 
 
 def logged_model_json(logged: LoggedModel) -> dict:
@@ -65,15 +100,19 @@ def logged_model_json(logged: LoggedModel) -> dict:
         "tags": [{"key": k, "value": v} for k, v in sorted(logged.tags.items())],
     }
     data = {"params": [{"key": k, "value": v} for k, v in sorted(logged.params.items())]}
+    metrics = [_metric_json(link, logged.model_id) for link in logged.metric_links.all()]
+    if metrics:
+        data["metrics"] = metrics
     return {"info": info, "data": data}
 
 
-def logged_model_for_id(model_id: str) -> LoggedModel:
+def logged_model_for_id(model_id: str, *, allow_deleted: bool = False) -> LoggedModel:
+    """The logged model of that id; a deleted one only with `allow_deleted` (as MLflow's get)."""
     # Only Keel's own form reaches the database (a NUL in a URL path would make PostgreSQL fail).
     if not MODEL_ID_RE.fullmatch(model_id):
         raise MlflowError(RESOURCE_DOES_NOT_EXIST, f"Logged model with id {model_id[:100]!r} not found.")
-    logged = LoggedModel.objects.select_related("run", "experiment").filter(model_id=model_id).first()
-    if logged is None:
+    logged = logged_models_for_api().filter(model_id=model_id).first()
+    if logged is None or (logged.deleted_at is not None and not allow_deleted):
         raise MlflowError(RESOURCE_DOES_NOT_EXIST, f"Logged model with id '{model_id[:100]}' not found.")
     return logged
 
@@ -132,15 +171,23 @@ class LoggedModelCreate(MlflowView):
 
 
 class LoggedModelDetail(MlflowView):
-    """GET reads a logged model; PATCH finalizes it (its status once the files are up)."""
+    """GET reads a logged model; PATCH finalizes it (its status once the files are up); DELETE
+    hides it (services.logged_model_delete)."""
 
-    required_permissions = {"GET": USE_KEEL, "PATCH": LOG_TRAINING}
+    required_permissions = {"GET": USE_KEEL, "PATCH": LOG_TRAINING, "DELETE": LOG_TRAINING}
     get_spec = {"model_id": string(), "allow_deleted": boolean()}
     finalize_spec = {"model_id": string(), "status": enum(*WIRE_STATUSES, required=True)}
+    delete_spec = {"model_id": string()}
 
     def get(self, request, model_id: str):
-        self.fields(self.get_spec)
-        return self.ok({"model": logged_model_json(logged_model_for_id(model_id))})
+        data = self.fields(self.get_spec)
+        logged = logged_model_for_id(model_id, allow_deleted=data.get("allow_deleted", False))
+        return self.ok({"model": logged_model_json(logged)})
+
+    def delete(self, request, model_id: str):
+        self.fields(self.delete_spec)
+        services.logged_model_delete(logged_model=logged_model_for_id(model_id, allow_deleted=True), actor=request.user)
+        return self.ok()
 
     def patch(self, request, model_id: str):
         data = self.fields(self.finalize_spec)
@@ -184,81 +231,6 @@ class LoggedModelTagDelete(MlflowView):
         return self.ok()
 
 
-ORDER_FIELDS = {
-    "creation_timestamp": "created_at",
-    "creation_time": "created_at",
-    "last_updated_timestamp": "updated_at",
-    "name": "name",
-    "model_id": "model_id",
-}
-ATTRIBUTE_FIELDS = {"name": "name", "model_id": "model_id", "model_type": "model_type", "source_run_id": "run__run_id"}
-ORDER_BY = {"field_name": string(), "ascending": boolean(), "dataset_name": string(), "dataset_digest": string()}
-DATASET = {"dataset_name": string(), "dataset_digest": string()}
-
-
-def _condition(comparison) -> Q:
-    if comparison.entity != "attribute":
-        raise refuse(
-            f"Logged models are searched by {', '.join(ATTRIBUTE_FIELDS)} and status; not by {comparison.entity}s."
-        )
-    if comparison.key == "status":
-        # Sent as MLflow names it (LOGGED_MODEL_READY) or as Keel stores it (READY).
-        value = comparison.value
-        if isinstance(value, tuple):
-            value = tuple(v.removeprefix(STATUS_PREFIX) for v in value)
-        elif isinstance(value, str):
-            value = value.removeprefix(STATUS_PREFIX)
-        return text_lookup("status", replace(comparison, value=value))
-    if comparison.key not in ATTRIBUTE_FIELDS:
-        raise refuse(f"Logged models cannot be searched by '{comparison.key[:100]}'.")
-    return text_lookup(ATTRIBUTE_FIELDS[comparison.key], comparison)
-
-
-def _experiments(ids: list[str]) -> Q:
-    wanted = Q(pk__in=[int(i) for i in ids if i.isascii() and i.isdigit() and len(i) <= 18])
-    if DEFAULT_EXPERIMENT_ID in ids:
-        wanted |= Q(name=DEFAULT_EXPERIMENT_NAME)
-    return Q(experiment__in=Experiment.objects.filter(wanted))
-
-
-class LoggedModelSearch(MlflowView):
-    required_permissions = {"POST": USE_KEEL}
-    spec = {
-        "experiment_ids": string(repeated=True),
-        "filter": string(),
-        "datasets": message(DATASET, repeated=True),
-        "max_results": int32(),
-        "order_by": message(ORDER_BY, repeated=True),
-        "page_token": string(),
-    }
-
-    def post(self, request):
-        data = self.fields(self.spec)
-        ids = data.get("experiment_ids", [])
-        if not ids:
-            raise refuse("Name at least one experiment in 'experiment_ids'.")
-        if data.get("datasets"):
-            raise refuse("Keel keeps no metrics on logged models: 'datasets' cannot narrow the search.")
-        try:
-            comparisons = parse_filter(data.get("filter"))
-        except SearchSyntaxError as exc:
-            raise refuse(str(exc)) from None
-        queryset = LoggedModel.objects.select_related("run", "experiment").filter(_experiments(ids))
-        for comparison in comparisons:
-            queryset = queryset.filter(_condition(comparison))
-        ordering = []
-        for order in data.get("order_by", []):
-            field = ORDER_FIELDS.get(order.get("field_name", ""))
-            if field is None:
-                raise refuse(
-                    f"Logged models are ordered by {', '.join(ORDER_FIELDS)}; "
-                    f"not {order.get('field_name', '')[:100]!r}."
-                )
-            ordering.append(field if order.get("ascending", True) else "-" + field)
-        queryset = queryset.order_by(*ordering, "-created_at", "-id")
-        return self.ok(paged(queryset, data, default=100, limit=1000, render=logged_model_json, key="models"))
-
-
 class RunLogOutputs(MlflowView):
     required_permissions = {"POST": LOG_TRAINING}
     spec = {"run_id": string(required=True), "models": message({"model_id": string(), "step": int64()}, repeated=True)}
@@ -272,4 +244,32 @@ class RunLogOutputs(MlflowView):
                 raise refuse("Each of 'models' names a 'model_id'.")
             outputs.append((logged_model_for_id(entry["model_id"]), entry.get("step", 0)))
         services.run_log_outputs(run=run, outputs=outputs)
+        return self.ok()
+
+
+class RunLogInputs(MlflowView):
+    """What the run used: logged models (the client sends them before metrics it logs for a model
+    the run did not log). Dataset inputs are not kept by Keel and are refused, not dropped."""
+
+    required_permissions = {"POST": LOG_TRAINING}
+    spec = {
+        "run_id": string(required=True),
+        "datasets": message({"tags": message(KEY_VALUE, repeated=True), "dataset": message(DATASET)}, repeated=True),
+        "models": message({"model_id": string()}, repeated=True),
+    }
+
+    def post(self, request):
+        data = self.fields(self.spec)
+        run = run_for_id(data, active=True)
+        if data.get("datasets"):
+            raise refuse(
+                "Keel does not record a run's dataset inputs; log the metric's dataset_name and "
+                "dataset_digest with the metric instead."
+            )
+        models = []
+        for entry in data.get("models", []):
+            if not entry.get("model_id"):
+                raise refuse("Each of 'models' names a 'model_id'.")
+            models.append(logged_model_for_id(entry["model_id"]))
+        services.run_log_inputs(run=run, logged_models=models)
         return self.ok()

@@ -103,7 +103,17 @@ def run_json(run: TrainingRun) -> dict:
     for name, entries in (("metrics", metrics), ("params", params), ("tags", tags)):
         if entries:
             data[name] = entries
-    return {"info": run_info_json(run), "data": data}
+    payload = {"info": run_info_json(run), "data": data}
+    # The logged models the run named as outputs (runs/outputs): the client links a metric logged at
+    # their step to them.
+    outputs = [
+        {"model_id": logged.model_id, "step": logged.output_step}
+        for logged in sorted(run.logged_models.all(), key=lambda m: m.pk)
+        if logged.output_step is not None
+    ]
+    if outputs:
+        payload["outputs"] = {"model_outputs": outputs}
+    return payload
 
 
 def run_for_id(data: dict, *, active: bool = False) -> TrainingRun:
@@ -202,7 +212,9 @@ def _metric(item: dict, path: str) -> dict:
     key = check_key(item.get("key"), f"{path}.key")
     if "value" not in item:
         raise MlflowError("INVALID_PARAMETER_VALUE", f"Missing value for required parameter '{path}.value'.")
-    return {"key": key, "value": item["value"], "step": item.get("step", 0), "timestamp": item.get("timestamp")}
+    metric = {"key": key, "value": item["value"], "step": item.get("step", 0), "timestamp": item.get("timestamp")}
+    # MLflow 3: a point measured for a logged model (on a dataset) is linked to that model too.
+    return metric | {name: item[name] for name in ("model_id", "dataset_name", "dataset_digest") if item.get(name)}
 
 
 class RunLogBatch(MlflowView):
@@ -227,7 +239,7 @@ class RunLogBatch(MlflowView):
                 f"Duplicate parameter keys have been submitted: {duplicates}. Please ensure the request "
                 "contains only one param value per param key.",
             )
-        services.run_log(
+        services.run_log_with_models(
             run=run_for_id(data, active=True),
             actor=request.user,
             params=[check_param(p.get("key"), p.get("value", ""), f"params[{i}]") for i, p in enumerate(params)],
@@ -246,7 +258,8 @@ class RunLogMetric(MlflowView):
         for required in ("key", "value", "timestamp"):
             if required not in data:
                 raise MlflowError("INVALID_PARAMETER_VALUE", f"Missing value for required parameter '{required}'.")
-        services.run_log(run=run_for_id(data, active=True), actor=request.user, metrics=[_metric(data, "metric")])
+        run = run_for_id(data, active=True)
+        services.run_log_with_models(run=run, actor=request.user, metrics=[_metric(data, "metric")])
         return self.ok()
 
 

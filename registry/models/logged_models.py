@@ -14,9 +14,22 @@ from django.utils import timezone
 
 from mlops.modelkit import choice_constraint
 
-from .catalog import Experiment, TrainingRun
+from .catalog import Experiment, RunMetric, TrainingRun
 
-__all__ = ["LoggedModelStatus", "new_logged_model_id", "LoggedModel", "artifact_owner", "artifact_owner_id"]
+__all__ = [
+    "LoggedModelStatus",
+    "new_logged_model_id",
+    "LoggedModel",
+    "LoggedModelMetric",
+    "LoggedModelInput",
+    "artifact_owner",
+    "artifact_owner_id",
+    "DATASET_NAME_MAX",
+    "DATASET_DIGEST_MAX",
+]
+
+# MLflow's column sizes for a metric's dataset.
+DATASET_NAME_MAX, DATASET_DIGEST_MAX = 500, 36
 
 
 class LoggedModelStatus(models.TextChoices):
@@ -47,16 +60,68 @@ class LoggedModel(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now)
+    # MLflow's delete is a lifecycle change, not an erasure: the row, its files and its metric links
+    # stay; who deleted it and when are kept (services.logged_model_delete, once, never undone).
+    deleted_at = models.DateTimeField(
+        null=True, blank=True, help_text="When it was deleted through the MLflow API (hidden; nothing is erased)."
+    )
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
             choice_constraint("status", LoggedModelStatus, "registry_loggedmodel_status_valid"),
             models.CheckConstraint(condition=Q(model_id__startswith="m-"), name="registry_loggedmodel_id_form"),
+            models.CheckConstraint(
+                condition=Q(deleted_at__isnull=True, deleted_by__isnull=True)
+                | Q(deleted_at__isnull=False, deleted_by__isnull=False),
+                name="registry_loggedmodel_deleted_by_whom",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.model_id[:10]})"
+
+
+class LoggedModelMetric(models.Model):
+    """A run's metric point logged for a logged model (MLflow's Metric.model_id), on a dataset or
+    none. The value is the run's RunMetric row: one record, linked to the model, never copied.
+    Append-only (a trigger refuses changes), as the metric log itself."""
+
+    logged_model = models.ForeignKey(LoggedModel, on_delete=models.PROTECT, related_name="metric_links")
+    point = models.ForeignKey(RunMetric, on_delete=models.PROTECT, related_name="logged_model_links")
+    dataset_name = models.CharField(max_length=DATASET_NAME_MAX, blank=True)
+    dataset_digest = models.CharField(max_length=DATASET_DIGEST_MAX, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            # A retried batch links nothing twice.
+            models.UniqueConstraint(
+                fields=["logged_model", "point", "dataset_name", "dataset_digest"],
+                name="registry_loggedmodelmetric_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.logged_model_id}: {self.point}"
+
+
+class LoggedModelInput(models.Model):
+    """A logged model a run used (MLflow's runs/log-inputs `models`: e.g. a run evaluating it)."""
+
+    run = models.ForeignKey(TrainingRun, on_delete=models.PROTECT, related_name="model_inputs")
+    logged_model = models.ForeignKey(LoggedModel, on_delete=models.PROTECT, related_name="run_inputs")
+    logged_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["run", "logged_model"], name="registry_loggedmodelinput_once")]
+
+    def __str__(self) -> str:
+        return f"{self.run_id} <- {self.logged_model_id}"
 
 
 def artifact_owner(owner: "TrainingRun | LoggedModel") -> dict:

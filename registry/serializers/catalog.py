@@ -367,13 +367,14 @@ class RunArtifactOut(serializers.ModelSerializer):
 
 
 class LoggedModelOut(serializers.ModelSerializer):
-    """An MLflow 3 logged model the run produced (`log_model`), with its files."""
+    """An MLflow 3 logged model the run produced (`log_model`), with its files (kept when it is
+    deleted through the MLflow API: `deleted_at` says when)."""
 
     artifacts = RunArtifactOut(many=True, read_only=True)
 
     class Meta:
         model = LoggedModel
-        fields = ["model_id", "name", "model_type", "status", "params", "tags", "created_at", "artifacts"]
+        fields = ["model_id", "name", "model_type", "status", "params", "tags", "created_at", "deleted_at", "artifacts"]
 
 
 class RunOut(serializers.ModelSerializer):

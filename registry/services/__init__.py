@@ -5,6 +5,7 @@ lives."""
 from .artifact_formats import *  # noqa: F401,F403
 from .catalog import *  # noqa: F401,F403
 from .gate import *  # noqa: F401,F403
+from .logged_model_metrics import *  # noqa: F401,F403
 from .logged_models import *  # noqa: F401,F403
 from .model_lifecycle import *  # noqa: F401,F403
 from .notifications import *  # noqa: F401,F403

@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from mlops.datafiles.storage import bounded_file_name, refuse_oversized
-from mlops.errors import ApplicationError, Conflict
+from mlops.errors import ApplicationError, Conflict, NotFound
 from mlops.hashing import sha256_stream
 
 from ..models import (
@@ -26,6 +26,7 @@ from ..models import (
     AliasEvent,
     ArtifactCheck,
     Experiment,
+    LoggedModel,
     ModelAlias,
     ModelVersion,
     ModelVersionTag,
@@ -272,6 +273,12 @@ def version_create(
     """
     # Locking the model row serialises concurrent registrations, so version numbers never collide.
     model = RegisteredModel.objects.select_for_update().get(pk=model.pk)
+    if logged_model is not None:
+        # Locked as logged_model_delete locks it: a logged model is not deleted while a version is
+        # being registered from it, nor registered from once deleted.
+        logged_model = LoggedModel.objects.select_for_update().get(pk=logged_model.pk)
+        if logged_model.deleted_at is not None:
+            raise NotFound(f"Logged model with id '{logged_model.model_id}' not found (it was deleted).")
     if logged_model is not None and run is None:
         run = logged_model.run
     if run is not None:

@@ -10,7 +10,15 @@ from django.utils import timezone
 
 from mlops.errors import ApplicationError, Conflict
 
-from ..models import Experiment, LoggedModel, LoggedModelStatus, ModelVersion, RunArtifact, TrainingRun
+from ..models import (
+    Experiment,
+    LoggedModel,
+    LoggedModelInput,
+    LoggedModelStatus,
+    ModelVersion,
+    RunArtifact,
+    TrainingRun,
+)
 from .catalog import artifact_attach
 from .run_artifacts import run_artifact_open
 
@@ -21,6 +29,8 @@ __all__ = [
     "logged_model_set_tags",
     "logged_model_delete_tag",
     "run_log_outputs",
+    "run_log_inputs",
+    "logged_model_delete",
     "version_attach_logged_model_file",
 ]
 
@@ -128,6 +138,45 @@ def run_log_outputs(*, run: TrainingRun, outputs: list[tuple[LoggedModel, int]])
             raise ApplicationError(f"The logged model {logged.model_id} was logged by another run.", field="models")
         logged.run, logged.output_step, logged.updated_at = run, step, timezone.now()
         logged.save(update_fields=["run", "output_step", "updated_at"])
+
+
+@transaction.atomic
+def run_log_inputs(*, run: TrainingRun, logged_models: list[LoggedModel]) -> int:
+    """Record that `run` used these logged models (MLflow's runs/log-inputs `models`); a model named
+    again adds nothing. Returns how many were new."""
+    if run.deleted_at is not None:
+        raise ApplicationError(f"The run {run.run_id} is deleted; restore it first.", field="run_id")
+    rows = [LoggedModelInput(run=run, logged_model=logged) for logged in {m.pk: m for m in logged_models}.values()]
+    known = set(LoggedModelInput.objects.filter(run=run).values_list("logged_model_id", flat=True))
+    new = [row for row in rows if row.logged_model_id not in known]
+    LoggedModelInput.objects.bulk_create(new, ignore_conflicts=True)
+    return len(new)
+
+
+@transaction.atomic
+def logged_model_delete(*, logged_model: LoggedModel, actor) -> LoggedModel:
+    """MLflow's delete_logged_model: the logged model is marked deleted (when, by whom) and hidden
+    from the MLflow API's get and search; its row, files and metric links stay. Deleting it again
+    changes nothing. Refused (Conflict) while a registered version was made from it: a version keeps
+    what it was registered from (services.version_create takes the same lock and refuses a deleted one)."""
+    logged = _locked(logged_model)
+    if logged.deleted_at is not None:
+        return logged
+    versions = list(
+        ModelVersion.objects.filter(logged_model=logged).select_related("model").order_by("model__name", "version")
+    )
+    if versions:
+        named = ", ".join(f"'{v.model.name}' version {v.version}" for v in versions[:5])
+        more = f" and {len(versions) - 5} more" if len(versions) > 5 else ""
+        raise Conflict(
+            f"Logged model {logged.model_id} was not deleted: model {named}{more} was registered from it, "
+            "and a registered version keeps what it was registered from."
+        )
+    now = timezone.now()
+    logged.deleted_at, logged.deleted_by, logged.updated_at = now, actor, now
+    logged.save(update_fields=["deleted_at", "deleted_by", "updated_at"])
+    log.info("%s deleted logged model %s", actor, logged.model_id)
+    return logged
 
 
 def version_attach_logged_model_file(*, version: ModelVersion, logged_model: LoggedModel) -> str:

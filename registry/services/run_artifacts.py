@@ -20,7 +20,7 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.http import UnreadablePostError
 
-from mlops.errors import ApplicationError, NotFound
+from mlops.errors import ApplicationError, Conflict, NotFound
 
 from ..models import LoggedModel, RunArtifact, TrainingRun, artifact_owner, artifact_owner_id
 
@@ -123,12 +123,29 @@ def _check_no_clash(owner: TrainingRun | LoggedModel, path: str) -> None:
         raise ApplicationError(f"'{path}' is a folder of these artifacts, not a file.", field="path")
 
 
+def _check_files_kept(owner: TrainingRun | LoggedModel, *, replacing: bool) -> None:
+    """A deleted logged model's files stay as they were; so do those a registered version was made
+    from (new files may still be added to it, none replaced or removed)."""
+    if not isinstance(owner, LoggedModel):
+        return
+    if owner.deleted_at is not None:
+        raise Conflict(f"Logged model {owner.model_id} is deleted; its files are kept as they were.")
+    if replacing:
+        version = owner.versions.select_related("model").order_by("model__name", "version").first()
+        if version is not None:
+            raise Conflict(
+                f"Model '{version.model.name}' version {version.version} was registered from logged model "
+                f"{owner.model_id}; its files are kept as they were."
+            )
+
+
 def run_artifact_store(*, owner: TrainingRun | LoggedModel, path: str, read, length: int | None, actor) -> RunArtifact:
     """Store the body `read(n)` yields as the owner's artifact at `path` (replacing one already there,
     as MLflow does), refused above KEEL_MAX_ARTIFACT_BYTES with nothing left behind."""
     run = owner.run if isinstance(owner, LoggedModel) else owner
     if run is not None and run.deleted_at is not None:
         raise ApplicationError(f"The run {run.run_id} is deleted; restore it before logging artifacts.")
+    _check_files_kept(owner, replacing=RunArtifact.objects.filter(**artifact_owner(owner), path=path).exists())
     _check_no_clash(owner, path)
     name, size, sha256 = _receive(owner, read, length, settings.KEEL_MAX_ARTIFACT_BYTES)
     try:
@@ -155,6 +172,7 @@ def run_artifact_store(*, owner: TrainingRun | LoggedModel, path: str, read, len
 def run_artifacts_delete(*, owner: TrainingRun | LoggedModel, path: str) -> int:
     """Delete the owner's artifact at `path`, or everything under the folder `path` ("" is all of it);
     their bytes go once the deletion commits."""
+    _check_files_kept(owner, replacing=True)
     found = RunArtifact.objects.filter(**artifact_owner(owner))
     if path:
         found = found.filter(path=path) | found.filter(path__startswith=path + "/")

@@ -6,6 +6,7 @@ from django.urls import path, register_converter
 from ..mlflow import (
     artifacts,
     experiments,
+    logged_model_search,
     logged_models,
     model_versions,
     registered_models,
@@ -72,7 +73,7 @@ urlpatterns += [
 LM = V2 + "logged-models"
 urlpatterns += [
     path(LM, logged_models.LoggedModelCreate.as_view(), name="logged-model-create"),
-    path(LM + "/search", logged_models.LoggedModelSearch.as_view(), name="logged-model-search"),
+    path(LM + "/search", logged_model_search.LoggedModelSearch.as_view(), name="logged-model-search"),
     path(LM + "/<str:model_id>", logged_models.LoggedModelDetail.as_view(), name="logged-model"),
     path(LM + "/<str:model_id>/params", logged_models.LoggedModelParams.as_view(), name="logged-model-params"),
     path(LM + "/<str:model_id>/tags", logged_models.LoggedModelTags.as_view(), name="logged-model-tags"),
@@ -82,6 +83,7 @@ urlpatterns += [
         name="logged-model-tag-delete",
     ),
     path(V2 + "runs/outputs", logged_models.RunLogOutputs.as_view(), name="run-log-outputs"),
+    path(V2 + "runs/log-inputs", logged_models.RunLogInputs.as_view(), name="run-log-inputs"),
 ]
 
 

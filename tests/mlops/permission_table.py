@@ -139,10 +139,12 @@ TABLE: dict[tuple[str, str], frozenset] = {
     ("mlflow:logged-model-search", "POST"): MEMBERS,  # a search is a read, whichever method
     ("mlflow:logged-model", "GET"): MEMBERS,
     ("mlflow:logged-model", "PATCH"): PRODUCERS,
+    ("mlflow:logged-model", "DELETE"): PRODUCERS,  # hidden, never erased; refused once a version came from it
     ("mlflow:logged-model-params", "POST"): PRODUCERS,
     ("mlflow:logged-model-tags", "PATCH"): PRODUCERS,
     ("mlflow:logged-model-tag-delete", "DELETE"): PRODUCERS,
     ("mlflow:run-log-outputs", "POST"): PRODUCERS,
+    ("mlflow:run-log-inputs", "POST"): PRODUCERS,
     # Any other path under /api/2.0/mlflow/ or /api/3.0/mlflow/: 404 ENDPOINT_NOT_FOUND, as MLflow answers.
     **{("mlflow-unknown:endpoint-not-found", m): EVERYONE for m in ("GET", "POST", "PUT", "PATCH", "DELETE")},
     # --- audits API ---

@@ -125,6 +125,8 @@ def test_runs_name_their_logged_models_as_outputs(mlflow_api, logged, run):
     body = {"run_id": run["run_id"], "models": [{"model_id": logged["info"]["model_id"], "step": 3}]}
     assert ok(call(mlflow_api, "POST", "runs/outputs", body))
     assert LoggedModel.objects.get().output_step == 3
+    shown = call(mlflow_api, "GET", "runs/get", {"run_id": run["run_id"]}).json()["run"]
+    assert shown["outputs"] == {"model_outputs": [{"model_id": logged["info"]["model_id"], "step": 3}]}
     other = call(mlflow_api, "POST", "runs/create", {"experiment_id": run["experiment_id"]}).json()["run"]["info"]
     stolen = call(mlflow_api, "POST", "runs/outputs", {**body, "run_id": other["run_id"]})
     assert error_of(stolen) == (400, "INVALID_PARAMETER_VALUE")
@@ -158,9 +160,9 @@ def test_search_finds_a_runs_model_by_name_as_the_client_asks(mlflow_api, logged
     "body",
     [
         {},
-        {"experiment_ids": ["1"], "filter": "metrics.auc > 0.8"},
+        {"experiment_ids": ["1"], "filter": "metrics.auc > 'high'"},
         {"experiment_ids": ["1"], "filter": "name = "},
-        {"experiment_ids": ["1"], "order_by": [{"field_name": "metrics.auc"}]},
+        {"experiment_ids": ["1"], "order_by": [{"field_name": "params.depth"}]},
         {"experiment_ids": ["1"], "page_token": "not-a-token"},
         {"experiment_ids": ["1"], "max_results": 0},
         {"experiment_ids": "1"},
@@ -264,6 +266,8 @@ def test_garbage_on_every_logged_model_route_is_a_4xx_in_mlflows_shape(mlflow_ap
         ("POST", f"logged-models/{model_id}/params"),
         ("PATCH", f"logged-models/{model_id}/tags"),
         ("POST", "runs/outputs"),
+        ("POST", "runs/log-inputs"),
+        ("DELETE", f"logged-models/{model_id}"),
     ]:
         response = call(mlflow_api, method, endpoint, body)
         if response.status_code != 200:

@@ -43,6 +43,8 @@ def test_log_model_registers_a_version_the_client_loads_back(tracking, media, tm
             model, name="model", registered_model_name="churn", serialization_format="skops"
         )
         mlflow.log_artifact(str(_write(tmp_path / "folder" / "notes.txt", b"trained on 60 rows\n")), "folder")
+        # The client links a metric logged after log_model (at the model's step) to the logged model.
+        mlflow.log_metrics({"accuracy": 0.95})
     run_id = run.info.run_id
 
     logged = LoggedModel.objects.get(model_id=info.model_id)
@@ -78,6 +80,10 @@ def test_log_model_registers_a_version_the_client_loads_back(tracking, media, tm
     assert {k: v for k, v in tree(by_run).items() if k != "registered_model_meta"} == tree(down)
     found = client.search_logged_models(experiment_ids=[logged.experiment_id and str(logged.experiment_id)])
     assert [m.model_id for m in found] == [info.model_id]
+    assert [(m.key, m.value, m.run_id) for m in found[0].metrics] == [("accuracy", 0.95, run_id)]
+    better = client.search_logged_models([str(logged.experiment_id)], filter_string="metrics.accuracy > 0.9")
+    assert [m.model_id for m in better] == [info.model_id]
+    assert [(o.model_id, o.step) for o in client.get_run(run_id).outputs.model_outputs] == [(info.model_id, 0)]
     # API v1 shows the same records: the run's logged model with its files, the version's link.
     v1 = api_as(pipeline).get(f"/api/v1/runs/{run_id}/").json()
     [shown] = v1["logged_models"]

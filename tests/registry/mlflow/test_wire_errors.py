@@ -123,3 +123,29 @@ def test_a_path_keel_does_not_serve_is_endpoint_not_found_for_anyone(db, method,
 
 def test_api_v1_keeps_its_own_not_found(db):
     assert "error_code" not in APIClient().get("/api/v1/nowhere/").json()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"experiment_ids": ["1"], "filter": "metrics.auc > 'high'"},
+        {"experiment_ids": ["1"], "filter": "params.depth > 6"},
+        {"experiment_ids": ["1"], "filter": "colour = 'red'"},
+        {"experiment_ids": ["1"], "datasets": [{"dataset_digest": "d1"}]},
+        {"experiment_ids": ["1"], "order_by": [{"field_name": "params.depth"}]},
+        {"experiment_ids": ["1"], "order_by": [{"field_name": "name", "dataset_name": "holdout"}]},
+        {"experiment_ids": ["1"], "order_by": [{"field_name": "metrics.auc", "ascending": "down"}]},
+    ],
+)
+def test_a_bad_logged_model_search_is_invalid_parameter_value(mlflow_api, body):
+    assert error_of(call(mlflow_api, "POST", "logged-models/search", body)) == (400, "INVALID_PARAMETER_VALUE")
+
+
+def test_deleting_a_logged_model_that_does_not_exist_is_resource_does_not_exist(mlflow_api):
+    for model_id in ("m-" + "0" * 32, "m-%00", "x" * 300):
+        response = mlflow_api.delete(f"{MLFLOW}/logged-models/{model_id}", {}, format="json")
+        assert error_of(response) == (404, "RESOURCE_DOES_NOT_EXIST"), model_id
+    unknown_run = call(mlflow_api, "POST", "runs/log-inputs", {"run_id": "f" * 32, "models": []})
+    assert error_of(unknown_run) == (404, "RESOURCE_DOES_NOT_EXIST")
+    garbage = call(mlflow_api, "POST", "runs/log-inputs", {"run_id": "f" * 32, "models": "m-1"})
+    assert error_of(garbage) == (400, "INVALID_PARAMETER_VALUE")
