@@ -22,6 +22,7 @@ __all__ = [
     "RelabelItem",
     "RelabelProgress",
     "WithdrawReason",
+    "describe_filters",
 ]
 
 # The answer of a labeller who cannot tell; always part of a campaign's label set.
@@ -48,6 +49,10 @@ class RelabelCampaign(models.Model):
     name = models.CharField(max_length=200)
     window_start = models.DateTimeField(null=True, blank=True, help_text="Predictions made at or after this moment.")
     window_end = models.DateTimeField(null=True, blank=True, help_text="Predictions made before this moment.")
+    surfaces = models.JSONField(default=list, blank=True, help_text="Surfaces sampled; none: all.")
+    segment = models.JSONField(
+        default=dict, blank=True, help_text="Feature column -> allowed values (AND across columns); none: all."
+    )
     label_set = models.JSONField(default=list, help_text='The labels a labeller may give, "unsure" included.')
     overlap_share = models.FloatField(default=0.0, help_text="The share of items that get several labellers.")
     overlap_labels = models.PositiveSmallIntegerField(default=2, help_text="Labellers per overlapped item (k ≥ 2).")
@@ -90,6 +95,21 @@ class RelabelCampaign(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model.name}: {self.name} ({self.state})"
+
+    @property
+    def filters(self) -> str:
+        return describe_filters(self.surfaces, self.segment)
+
+
+def describe_filters(surfaces, segment) -> str:
+    """A campaign's filters in words: "segment: country ∈ {DE, FR}; surface: app" ("" when none)."""
+    parts = []
+    if segment:
+        columns = ", ".join(f"{column} ∈ {{{', '.join(map(str, values))}}}" for column, values in segment.items())
+        parts.append(f"segment: {columns}")
+    if surfaces:
+        parts.append(f"surface{'s' if len(surfaces) > 1 else ''}: {', '.join(surfaces)}")
+    return "; ".join(parts)
 
 
 class WithdrawReason(models.TextChoices):
