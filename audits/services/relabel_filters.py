@@ -83,6 +83,9 @@ def _segment(model, segment) -> tuple[dict[str, list], list[str]]:
         if not column or len(column) > MAX_VALUE_CHARS:
             problems.append(f"A column name of 1 to {MAX_VALUE_CHARS} characters (got {column[:40]!r}).")
             continue
+        if not column.isprintable():
+            problems.append(f"{column!r}: a column name holds no control characters.")
+            continue
         if column.isdigit():  # a JSON path reads a number as an array index, not a key
             problems.append(f"{column!r}: a column named by digits only cannot be filtered on.")
             continue

@@ -212,6 +212,8 @@ def test_a_campaign_without_filters_says_none(api_as, pipeline, segmented):
         ({"segment": {"country": [{"nested": 1}]}}, "segment", "country"),
         ({"segment": {f"c{i}": ["x"] for i in range(6)}}, "segment", "At most 5"),
         ({"segment": {"7": ["x"]}}, "segment", "'7'"),
+        ({"segment": {"coun\ttry": ["x"]}}, "segment", "control"),
+        ({"segment": {"country": ["DE"] * 101}}, "segment", "at most 100"),
         ({"segment": ["country"]}, "segment", ""),
         ({"surfaces": ["Web App!"]}, "surfaces", "Web App!"),
         ({"surfaces": [""]}, "surfaces", ""),
