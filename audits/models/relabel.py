@@ -1,6 +1,8 @@
 """Human relabelling: a campaign samples logged predictions into a queue of items; labellers take
 items one at a time (an assignment that expires) and answer them blind; answers are append-only."""
 
+import json
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -101,11 +103,16 @@ class RelabelCampaign(models.Model):
         return describe_filters(self.surfaces, self.segment)
 
 
+def _shown(value) -> str:
+    """A segment value as written in the filter: text bare, numbers and true/false as JSON."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
 def describe_filters(surfaces, segment) -> str:
     """A campaign's filters in words: "segment: country ∈ {DE, FR}; surface: app" ("" when none)."""
     parts = []
     if segment:
-        columns = ", ".join(f"{column} ∈ {{{', '.join(map(str, values))}}}" for column, values in segment.items())
+        columns = ", ".join(f"{column} ∈ {{{', '.join(map(_shown, values))}}}" for column, values in segment.items())
         parts.append(f"segment: {columns}")
     if surfaces:
         parts.append(f"surface{'s' if len(surfaces) > 1 else ''}: {', '.join(surfaces)}")

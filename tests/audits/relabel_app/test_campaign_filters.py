@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from django.db import connection
 
-from audits import services
+from audits import selectors, services
 from audits.engine.relabel import design_from_dict, draw
 from audits.models import CampaignState, PredictionLog, RelabelCampaign
 from audits.services import relabel, relabel_sources
@@ -96,9 +96,11 @@ def test_segment_values_match_numbers_and_several_surfaces_add_up(drawn, segment
     rows = inside(segmented, surfaces=["web", "email"], segment={"tenure": [3, 4, 6]})
     assert rows and set(drawn_items(campaign)) == {r.pk for r in rows}
     assert {r.surface for r in rows} == {"web", "email"}
+    assert campaign.filters == "segment: tenure ∈ {3, 4, 6}; surfaces: web, email"
 
 
 def test_an_estimate_over_a_segment_is_the_one_worked_out_by_hand_on_that_segment(drawn, segmented, labeller):
+    churn = segmented
     design = {"kind": "stratified", "strata": "predicted_class", "stratum_sizes": {"churn": 6, "stay": 4}}
     campaign = drawn(design=design, segment={"country": ["DE"]})
     items = label_all(campaign, labeller, wrong=lambda item: item.prediction.pk % 3 == 0)
@@ -114,6 +116,9 @@ def test_an_estimate_over_a_segment_is_the_one_worked_out_by_hand_on_that_segmen
     assert stored.settled == 10 and stored.wrong == sum(wrong.values())
     assert stored.error_rate == pytest.approx(error_rate)
     assert stored.accuracy == pytest.approx(1 - error_rate)
+    # Beside the model's other campaigns, the estimate is marked as the segment's.
+    trend = selectors.model_estimate_trend(churn.model)
+    assert {point["filters"] for point in trend} == {"segment: country ∈ {DE}"}
 
 
 # --- the other designs ------------------------------------------------------------------------------
