@@ -246,10 +246,11 @@ def test_the_campaign_pages_show_its_filters(client_as, reviewer, labeller, draw
     assert words in client_as(labeller).get("/relabel/").content.decode()
 
 
-def test_the_labellers_card_says_where_the_prediction_was_served(api_as, labeller, drawn, segmented):
+def test_the_labellers_card_says_where_the_prediction_was_served(api_as, client_as, labeller, drawn, segmented):
     campaign = drawn(**APP_IN_DE_FR)
     card = api_as(labeller).post(f"/api/v1/relabel/campaigns/{campaign.pk}/next").json()["card"]
     assert card["surface"] == "app"
+    assert '<span id="surface">app</span>' in client_as(labeller).get(f"/relabel/{campaign.pk}/label/").content.decode()
 
 
 # --- in the database -----------------------------------------------------------------------------------
