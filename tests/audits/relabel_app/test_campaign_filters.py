@@ -243,6 +243,7 @@ def test_the_campaign_pages_show_its_filters(client_as, reviewer, labeller, draw
     campaign = drawn(**APP_IN_DE_FR)
     words = "segment: country ∈ {DE, FR}; surface: app"
     assert words in client_as(reviewer).get(f"/relabel/{campaign.pk}/").content.decode()
+    assert words in client_as(reviewer).get(f"/relabel/{campaign.pk}/team/").content.decode()
     assert words in client_as(labeller).get("/relabel/").content.decode()
 
 
