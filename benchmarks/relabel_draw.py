@@ -2,6 +2,7 @@
 next to pandas `read_sql` + `DataFrame.sample` on the same rows.
 
     .venv/bin/python benchmarks/relabel_draw.py [--draw-rows 10000000] [--rate 0.01] [--database-url postgres://…]
+        [--filters '{"surfaces": ["app"], "segment": {"country": ["DE", "FR"]}}']
     .venv/bin/python benchmarks/relabel_sampling.py --database …   (the same, as part 3 of that benchmark)
 
 Without --database-url (or DATABASE_URL) it starts a throwaway PostgreSQL on loopback
@@ -10,8 +11,10 @@ drops a database of its own there. Keel's migrations make the schema.
 
 Per size (--draw-rows, and first a tenth of it, to show whether memory grows with the log): a model
 whose prediction log holds that many rows, made server-side with generate_series (small `features`
-JSON, a score, 1% of scores missing, the predicted label; every row of 0.1% of the customers erased
-on request, with their ErasedEntity rows), then VACUUM ANALYZE. Then two child processes, each timed
+JSON, a score, 1% of scores missing, the predicted label, the surface it was served on (web, app,
+email); every row of 0.1% of the customers erased on request, with their ErasedEntity rows), then
+VACUUM ANALYZE. With --filters, the campaign samples that surface and segment only (filtered by the
+server, on the features' jsonb) and the peer's query filters the same way. Then two child processes, each timed
 from outside (spawn to exit) with its peak RSS from os.wait4's rusage of THAT child (started by
 bench_support's small launcher, so none of this benchmark's own memory is counted in it):
   keel    Django set up on the database, audits.services.campaign_create(..., start=False) with a
@@ -52,6 +55,19 @@ PEER_SQL = """
     WHERE model_id = %(model)s AND erased_at IS NULL
       AND entity_id NOT IN (SELECT entity_id FROM audits_erasedentity)
 """
+SURFACES = ("web", "app", "email")
+
+
+def peer_query(model_id: int, filters: dict) -> tuple[str, dict]:
+    """PEER_SQL with the campaign's surfaces and segment as the same WHERE clauses, and its params."""
+    sql, params = PEER_SQL, {"model": model_id}
+    if filters.get("surfaces"):
+        sql += " AND surface = ANY(%(surfaces)s)"
+        params["surfaces"] = list(filters["surfaces"])
+    for i, (column, values) in enumerate((filters.get("segment") or {}).items()):
+        sql += f" AND features -> %(column{i})s IN (SELECT jsonb_array_elements(%(values{i})s::jsonb))"
+        params[f"column{i}"], params[f"values{i}"] = column, json.dumps(values)
+    return sql, params
 
 
 # ----------------------------------------------------------------------------- the log
@@ -74,11 +90,12 @@ def build_log(rows: int, actor):
             f"""
             INSERT INTO {PredictionLog._meta.db_table}
                 (model_id, version_id, request_id, entity_id, predicted_at, raw_features, features, score, label,
-                 received_at, erased_at)
+                 surface, received_at, erased_at)
             SELECT %(model)s, %(version)s, 'draw-' || g, CASE WHEN erased THEN '' ELSE 'C' || c END,
                    now() - make_interval(secs => %(rows)s - g), CASE WHEN erased THEN '{{}}' ELSE f END,
                    CASE WHEN erased THEN '{{}}' ELSE f END, CASE WHEN g %% 100 = 7 THEN NULL ELSE s END,
-                   CASE WHEN s >= 0.5 THEN 'yes' ELSE 'no' END, now(), CASE WHEN erased THEN now() END
+                   CASE WHEN s >= 0.5 THEN 'yes' ELSE 'no' END, (ARRAY['web', 'app', 'email'])[1 + (g / 7) %% 3],
+                   now(), CASE WHEN erased THEN now() END
             FROM (SELECT g, c, c %% 1000 = 0 AS erased, random() AS s,
                          jsonb_build_object('plan', (ARRAY['free', 'pro', 'team'])[1 + g %% 3], 'seats', 1 + g %% 40,
                                             'tenure_months', g %% 61, 'country',
@@ -106,7 +123,7 @@ def build_log(rows: int, actor):
 # ----------------------------------------------------------------------------- the children
 
 
-def keel_child(model_id: int, actor_id: int, rate: float) -> dict:
+def keel_child(model_id: int, actor_id: int, rate: float, filters: dict) -> dict:
     """The app's draw: create the campaign, draw it (as the Celery job does)."""
     started = time.perf_counter()
     import django
@@ -129,6 +146,8 @@ def keel_child(model_id: int, actor_id: int, rate: float) -> dict:
         design={"kind": "uniform", "rate": rate},
         seed=SEED,
         start=False,
+        surfaces=filters.get("surfaces"),
+        segment=filters.get("segment"),
     )
     created = time.perf_counter()
     campaign = services.campaign_draw(campaign_id=campaign.pk)
@@ -146,7 +165,7 @@ def keel_child(model_id: int, actor_id: int, rate: float) -> dict:
     }
 
 
-def pandas_child(url: str, model_id: int, rate: float) -> dict:
+def pandas_child(url: str, model_id: int, rate: float, filters: dict) -> dict:
     """The peer: the rows read into one DataFrame, then DataFrame.sample."""
     import warnings
 
@@ -158,7 +177,8 @@ def pandas_child(url: str, model_id: int, rate: float) -> dict:
     started = time.perf_counter()
     with warnings.catch_warnings():  # pandas prefers SQLAlchemy; a DBAPI2 connection works the same
         warnings.simplefilter("ignore", UserWarning)
-        frame = pd.read_sql(PEER_SQL, conn, params={"model": model_id})
+        sql, params = peer_query(model_id, filters)
+        frame = pd.read_sql(sql, conn, params=params)
     read = time.perf_counter()
     sample = frame.sample(frac=rate, random_state=SEED)
     done = time.perf_counter()
@@ -174,7 +194,7 @@ def pandas_child(url: str, model_id: int, rate: float) -> dict:
     }
 
 
-def measure(url: str, model_id: int, actor_id: int, rate: float) -> dict:
+def measure(url: str, model_id: int, actor_id: int, rate: float, filters: dict | None = None) -> dict:
     """Both children on one model's log; {tool: summary with wall_s, cpu_s, peak_rss_mib, load}."""
     env = {**os.environ, "DATABASE_URL": url, "DEBUG": "0", "DJANGO_SETTINGS_MODULE": "mlops.settings"}
     runs = {}
@@ -182,6 +202,7 @@ def measure(url: str, model_id: int, actor_id: int, rate: float) -> dict:
         load = os.getloadavg()[0]
         cmd = [sys.executable, str(Path(__file__).resolve()), "--child", tool, "--model", str(model_id)]
         cmd += ["--actor", str(actor_id), "--rate", str(rate), "--database-url", url]
+        cmd += ["--filters", json.dumps(filters or {})]
         runs[tool] = {**bench_support.run_measured(cmd, cwd=ROOT, env=env), "load": load}
     return runs
 
@@ -222,10 +243,12 @@ def report(results: dict, rate: float) -> None:
         )
 
 
-def draw_table(draw_rows: int, rate: float, database_url: str) -> dict:
+def draw_table(draw_rows: int, rate: float, database_url: str, filters: dict | None = None) -> dict:
     """Part 3 of relabel_sampling.py: build and measure a tenth of --draw-rows, then --draw-rows."""
     sizes = [draw_rows // 10, draw_rows] if draw_rows >= 10_000 else [draw_rows]
     log(f"\n3. Drawing {rate:.0%} of a prediction log in PostgreSQL: the app's campaign draw vs pandas read_sql")
+    if filters:
+        log(f"   filtered to {json.dumps(filters)}")
     with bench_support.scratch_database(database_url, "keel_draw_bench") as url:
         bench_support.setup_django(url)
         from django.contrib.auth import get_user_model
@@ -237,7 +260,7 @@ def draw_table(draw_rows: int, rate: float, database_url: str) -> dict:
         for rows in sizes:
             log(f"\n{rows:,} logged predictions (load average {os.getloadavg()[0]:.1f})")
             model = build_log(rows, actor)
-            results[rows] = measure(url, model.pk, actor.pk, rate)
+            results[rows] = measure(url, model.pk, actor.pk, rate, filters)
         report(results, rate)
     return results
 
@@ -247,21 +270,24 @@ def main(argv=None) -> int:
     parser.add_argument("--draw-rows", type=int, default=10_000_000, help="rows of the biggest prediction log")
     parser.add_argument("--rate", type=float, default=0.01, help="sampling rate (default 1%%)")
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""))
+    parser.add_argument(
+        "--filters", type=json.loads, default={}, help='the campaign\'s {"surfaces": [...], "segment": {...}}'
+    )
     parser.add_argument("--child", choices=("keel", "pandas"), help=argparse.SUPPRESS)
     parser.add_argument("--model", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--actor", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child == "keel":
-        print(json.dumps(keel_child(args.model, args.actor, args.rate)))
+        print(json.dumps(keel_child(args.model, args.actor, args.rate, args.filters)))
         return 0
     if args.child == "pandas":
-        print(json.dumps(pandas_child(args.database_url, args.model, args.rate)))
+        print(json.dumps(pandas_child(args.database_url, args.model, args.rate, args.filters)))
         return 0
     log(
         f"Keel relabelling draw benchmark; {platform.platform()}, {os.cpu_count()} CPUs, "
         f"Python {platform.python_version()}"
     )
-    draw_table(args.draw_rows, args.rate, args.database_url)
+    draw_table(args.draw_rows, args.rate, args.database_url, args.filters)
     return 0
 
 

@@ -51,10 +51,11 @@ class PredictionFilter(django_filters.FilterSet):
     version = django_filters.NumberFilter(field_name="version__version")
     since = django_filters.IsoDateTimeFilter(field_name="predicted_at", lookup_expr="gte")
     until = django_filters.IsoDateTimeFilter(field_name="predicted_at", lookup_expr="lt")
+    surface = django_filters.CharFilter()
 
     class Meta:
         model = PredictionLog
-        fields = ["model", "entity_id", "version", "since", "until"]
+        fields = ["model", "entity_id", "version", "since", "until", "surface"]
 
 
 class AuditListApi(KeelAPIView):

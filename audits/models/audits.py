@@ -304,6 +304,10 @@ class Alert(models.Model):
         return f"{self.model.name}: {self.check_name} {where}({self.state}, ×{self.occurrences})"
 
 
+# Where a prediction was served ("web", "app", "upsell-email"): a short lower-case name.
+SURFACE_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+
+
 class PredictionLog(models.Model):
     """One prediction a serving system made, as it logged it: what it received (raw features), what
     the model saw (features after processing), what it answered, with which version and when.
@@ -322,6 +326,10 @@ class PredictionLog(models.Model):
     features = models.JSONField(default=dict, blank=True, help_text="As the model saw them, after processing.")
     score = models.FloatField(null=True, blank=True)
     label = models.CharField(max_length=100, blank=True, help_text="The decision or predicted class.")
+    # db_default: rows inserted by SQL that names no surface (benchmarks, bulk loads) get "" too.
+    surface = models.CharField(
+        max_length=64, blank=True, default="", db_default="", help_text="Where it was served (web, app, email)."
+    )
     received_at = models.DateTimeField(default=timezone.now, editable=False)
     erased_at = models.DateTimeField(null=True, blank=True, help_text="When a privacy request emptied this row.")
 
@@ -331,6 +339,8 @@ class PredictionLog(models.Model):
         indexes = [
             models.Index(fields=["model", "predicted_at"], name="audits_prediction_time"),
             models.Index(fields=["entity_id", "-predicted_at"], name="audits_prediction_entity"),
+            # A relabelling campaign over some surfaces reads (model, surface in …, window).
+            models.Index(fields=["model", "surface", "predicted_at"], name="audits_prediction_surface"),
         ]
         constraints = [
             # One decision per version and request: production's and a shadow's of the same request

@@ -1,6 +1,8 @@
 """Human relabelling: a campaign samples logged predictions into a queue of items; labellers take
 items one at a time (an assignment that expires) and answer them blind; answers are append-only."""
 
+import json
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -22,6 +24,7 @@ __all__ = [
     "RelabelItem",
     "RelabelProgress",
     "WithdrawReason",
+    "describe_filters",
 ]
 
 # The answer of a labeller who cannot tell; always part of a campaign's label set.
@@ -48,6 +51,10 @@ class RelabelCampaign(models.Model):
     name = models.CharField(max_length=200)
     window_start = models.DateTimeField(null=True, blank=True, help_text="Predictions made at or after this moment.")
     window_end = models.DateTimeField(null=True, blank=True, help_text="Predictions made before this moment.")
+    surfaces = models.JSONField(default=list, blank=True, help_text="Surfaces sampled; none: all.")
+    segment = models.JSONField(
+        default=dict, blank=True, help_text="Feature column -> allowed values (AND across columns); none: all."
+    )
     label_set = models.JSONField(default=list, help_text='The labels a labeller may give, "unsure" included.')
     overlap_share = models.FloatField(default=0.0, help_text="The share of items that get several labellers.")
     overlap_labels = models.PositiveSmallIntegerField(default=2, help_text="Labellers per overlapped item (k ≥ 2).")
@@ -90,6 +97,26 @@ class RelabelCampaign(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model.name}: {self.name} ({self.state})"
+
+    @property
+    def filters(self) -> str:
+        return describe_filters(self.surfaces, self.segment)
+
+
+def _shown(value) -> str:
+    """A segment value as written in the filter: text bare, numbers and true/false as JSON."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def describe_filters(surfaces, segment) -> str:
+    """A campaign's filters in words: "segment: country ∈ {DE, FR}; surface: app" ("" when none)."""
+    parts = []
+    if segment:
+        columns = ", ".join(f"{column} ∈ {{{', '.join(map(_shown, values))}}}" for column, values in segment.items())
+        parts.append(f"segment: {columns}")
+    if surfaces:
+        parts.append(f"surface{'s' if len(surfaces) > 1 else ''}: {', '.join(surfaces)}")
+    return "; ".join(parts)
 
 
 class WithdrawReason(models.TextChoices):

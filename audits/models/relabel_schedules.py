@@ -12,7 +12,7 @@ from mlops.modelkit import choice_constraint
 from registry.models import RegisteredModel
 
 from .audits import ScheduleAction
-from .relabel import RelabelCampaign
+from .relabel import RelabelCampaign, describe_filters
 
 __all__ = ["RelabelSchedule", "RelabelScheduleEvent", "RelabelScheduleRun"]
 
@@ -30,6 +30,8 @@ class RelabelSchedule(models.Model):
     )
     design = models.JSONField(help_text="The campaigns' sampling design (audits.engine.relabel.design_to_dict).")
     versions = models.JSONField(default=list, blank=True, help_text="Version numbers sampled; empty: all.")
+    surfaces = models.JSONField(default=list, blank=True, help_text="Surfaces sampled; empty: all.")
+    segment = models.JSONField(default=dict, blank=True, help_text="Feature column -> allowed values; empty: all.")
     label_set = models.JSONField(null=True, blank=True, help_text="Null: the classes logged in the run's window.")
     overlap_share = models.FloatField(default=0.0)
     overlap_labels = models.PositiveSmallIntegerField(default=2)
@@ -61,6 +63,10 @@ class RelabelSchedule(models.Model):
     def __str__(self) -> str:
         when = self.cron or f"every {self.every_hours} h"
         return f"{self.model.name}: {self.name} ({when})"
+
+    @property
+    def filters(self) -> str:
+        return describe_filters(self.surfaces, self.segment)
 
 
 class RelabelScheduleEvent(models.Model):

@@ -176,6 +176,7 @@ def model_estimate_trend(model) -> list[dict]:
             {
                 "campaign_id": campaign_id,
                 "campaign": estimate.campaign.name,
+                "filters": estimate.campaign.filters,  # a segment's estimate is that segment's, not the model's
                 "at": estimate.campaign.drawn_at or estimate.campaign.created_at,
                 "version": version.version if version else None,
                 "accuracy": estimate.accuracy,

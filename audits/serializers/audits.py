@@ -9,6 +9,7 @@ from mlops.openapi import NOT_BLANK
 from ..models import (
     CRON_HELP,
     CRON_PATTERN,
+    SURFACE_PATTERN,
     Alert,
     AuditJob,
     AuditSchedule,
@@ -197,6 +198,15 @@ class PredictionIn(StrictSerializer):
     features = serializers.DictField(help_text="As the model saw them, after processing.")
     score = serializers.FloatField(required=False, allow_null=True, default=None)
     label = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    surface = serializers.RegexField(
+        SURFACE_PATTERN,
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Where the prediction was served (web, app, upsell-email): lower-case letters, digits, - and _.",
+        error_messages={"invalid": "Not a surface name: lower-case letters, digits, - and _ (at most 64)."},
+    )
 
 
 class PredictionsIn(StrictSerializer):
@@ -221,6 +231,7 @@ class PredictionOut(serializers.ModelSerializer):
             "features",
             "score",
             "label",
+            "surface",
             "received_at",
             "erased_at",
         ]

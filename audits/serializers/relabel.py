@@ -14,6 +14,8 @@ __all__ = [
     "CampaignDetailOut",
     "CardOut",
     "NextOut",
+    "segment_field",
+    "surfaces_field",
 ]
 
 DESIGN_HELP = (
@@ -25,6 +27,31 @@ DESIGN_HELP = (
 )
 
 
+SURFACES_HELP = (
+    "Sample only predictions served on these surfaces (as logged with each prediction: lower-case letters, "
+    "digits, - and _). Default: every surface."
+)
+SEGMENT_HELP = (
+    'Sample only predictions whose logged features take these values: {"country": ["DE", "FR"], "plan": ["pro"]} '
+    "(AND across columns, OR within one; at most 5 columns, each a feature the model logged, each with a "
+    'non-empty list of text, numbers or true/false, matched as logged: 3 is not "3"). Default: every prediction.'
+)
+
+
+def surfaces_field() -> serializers.ListField:
+    # Each name is checked by the service, which answers with one message per field.
+    return serializers.ListField(
+        child=serializers.CharField(allow_blank=True, trim_whitespace=False),
+        required=False,
+        default=list,
+        help_text=SURFACES_HELP,
+    )
+
+
+def segment_field() -> JSONObjectField:
+    return JSONObjectField(required=False, default=dict, help_text=SEGMENT_HELP)
+
+
 class CampaignIn(StrictSerializer):
     model = serializers.SlugField()
     name = serializers.CharField(max_length=200)
@@ -33,6 +60,8 @@ class CampaignIn(StrictSerializer):
     )
     window_start = serializers.DateTimeField(required=False, allow_null=True, default=None)
     window_end = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    surfaces = surfaces_field()
+    segment = segment_field()
     label_set = serializers.ListField(
         child=serializers.CharField(max_length=100),
         required=False,
@@ -56,6 +85,11 @@ class CampaignOut(serializers.ModelSerializer):
     design = JSONObjectField()
     label_set = serializers.ListField(child=serializers.CharField())
     stratum_population = serializers.DictField(child=serializers.IntegerField())
+    surfaces = serializers.ListField(child=serializers.CharField())
+    segment = JSONObjectField()
+    filters = serializers.CharField(
+        read_only=True, help_text='The filters in words: "segment: country ∈ {DE, FR}; surface: app" ("" when none).'
+    )
 
     class Meta:
         model = RelabelCampaign
@@ -66,6 +100,9 @@ class CampaignOut(serializers.ModelSerializer):
             "name",
             "window_start",
             "window_end",
+            "surfaces",
+            "segment",
+            "filters",
             "label_set",
             "overlap_share",
             "overlap_labels",
@@ -116,6 +153,9 @@ class CardOut(serializers.ModelSerializer):
     raw_features = JSONObjectField(source="item.prediction.raw_features")
     score = serializers.FloatField(source="item.prediction.score", allow_null=True)
     predicted_label = serializers.CharField(source="item.prediction.label")
+    surface = serializers.CharField(
+        source="item.prediction.surface", help_text="Where it was served; blank: not logged."
+    )
 
     class Meta:
         model = RelabelAssignment
@@ -127,6 +167,7 @@ class CardOut(serializers.ModelSerializer):
             "raw_features",
             "score",
             "predicted_label",
+            "surface",
             "assigned_at",
             "expires_at",
         ]

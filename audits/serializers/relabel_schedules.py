@@ -6,7 +6,7 @@ from rest_framework import serializers
 from mlops.api import JSONObjectField, StrictSerializer, optional_whole_number
 
 from ..models import CRON_HELP, CRON_PATTERN, RelabelSchedule, RelabelScheduleEvent, RelabelScheduleRun
-from .relabel import DESIGN_HELP
+from .relabel import DESIGN_HELP, segment_field, surfaces_field
 
 __all__ = [
     "RelabelScheduleChangeIn",
@@ -35,6 +35,8 @@ class RelabelScheduleIn(StrictSerializer):
     versions = serializers.ListField(
         child=serializers.IntegerField(min_value=1), required=False, default=list, help_text="Default: all versions."
     )
+    surfaces = surfaces_field()
+    segment = segment_field()
     label_set = serializers.ListField(
         child=serializers.CharField(max_length=100),
         required=False,
@@ -73,6 +75,9 @@ class RelabelScheduleOut(serializers.ModelSerializer):
     design = JSONObjectField()
     versions = serializers.ListField(child=serializers.IntegerField())
     label_set = serializers.ListField(child=serializers.CharField(), allow_null=True)
+    surfaces = serializers.ListField(child=serializers.CharField())
+    segment = JSONObjectField()
+    filters = serializers.CharField(read_only=True, help_text='The template\'s filters in words ("" when none).')
 
     class Meta:
         model = RelabelSchedule
@@ -84,6 +89,9 @@ class RelabelScheduleOut(serializers.ModelSerializer):
             "every_hours",
             "design",
             "versions",
+            "surfaces",
+            "segment",
+            "filters",
             "label_set",
             "overlap_share",
             "overlap_labels",

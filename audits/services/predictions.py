@@ -6,6 +6,7 @@ A skew audit exports a window of logged predictions to a Parquet file and audits
 
 import json
 import os
+import re
 import tempfile
 from datetime import datetime, timedelta
 
@@ -20,7 +21,7 @@ from django.utils import timezone
 from mlops.errors import ApplicationError
 from registry.models import ModelVersion, RegisteredModel
 
-from ..models import AuditJob, BatchPurpose, DataFormat, ErasedEntity, Finding, PredictionLog
+from ..models import SURFACE_PATTERN, AuditJob, BatchPurpose, DataFormat, ErasedEntity, Finding, PredictionLog
 from .jobs import _audit_target, audit_start, batch_register
 from .relabel import relabel_items_withdraw
 
@@ -59,6 +60,8 @@ def predictions_log(*, model: RegisteredModel, records: list[dict]) -> dict:
             errors[f"records[{i}].predicted_at"] = ["The prediction is dated in the future."]
         if record.get("score") is None and not record.get("label"):
             errors[f"records[{i}].score"] = ["Give the score, the label (decision or class), or both."]
+        if record.get("surface") and not re.match(SURFACE_PATTERN, record["surface"]):
+            errors[f"records[{i}].surface"] = ["Not a surface name: lower-case letters, digits, - and _ (at most 64)."]
     if errors:
         first = next(iter(errors.values()))[0]
         raise ApplicationError(
@@ -85,6 +88,7 @@ def predictions_log(*, model: RegisteredModel, records: list[dict]) -> dict:
             features=record["features"],
             score=record.get("score"),
             label=record.get("label") or "",
+            surface=record.get("surface") or "",
             received_at=now,
         )
         if row.entity_id in erased:

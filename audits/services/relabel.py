@@ -28,6 +28,7 @@ from ..models import (
     RelabelItem,
     WithdrawReason,
 )
+from .relabel_filters import filters_applied, filters_checked
 from .relabel_lead import gold_item_due
 from .relabel_progress import progress_count_answer, progress_recount
 from .relabel_results import estimate_queue
@@ -58,7 +59,9 @@ def _queue_draw(campaign_id: int) -> None:
 
 
 def _population(campaign: RelabelCampaign):
-    """The campaign's predictions: its model (and versions, window), never a row of an erased person."""
+    """The campaign's predictions: its model (and versions, window, surfaces, segment), never a row of
+    an erased person. What the design draws from, so the population and inclusion probabilities it
+    records are those of the filtered rows."""
     rows = PredictionLog.objects.filter(model_id=campaign.model_id, erased_at__isnull=True)
     versions = [v.pk for v in campaign.versions.all()]
     if versions:
@@ -67,6 +70,7 @@ def _population(campaign: RelabelCampaign):
         rows = rows.filter(predicted_at__gte=campaign.window_start)
     if campaign.window_end:
         rows = rows.filter(predicted_at__lt=campaign.window_end)
+    rows = filters_applied(rows, surfaces=campaign.surfaces, segment=campaign.segment)
     return rows.exclude(entity_id__in=ErasedEntity.objects.values("entity_id"))
 
 
@@ -104,6 +108,8 @@ def campaign_create(
     versions: list[ModelVersion] | None = None,
     window_start: datetime | None = None,
     window_end: datetime | None = None,
+    surfaces: list[str] | None = None,
+    segment: dict[str, list] | None = None,
     label_set: list[str] | None = None,
     overlap_share: float = 0.0,
     overlap_labels: int = 2,
@@ -111,7 +117,8 @@ def campaign_create(
     start: bool = True,
 ) -> RelabelCampaign:
     """A relabelling campaign, checked whole (every problem named by its field); with `start`, its
-    sample is drawn in the background and the campaign opens once it is."""
+    sample is drawn in the background and the campaign opens once it is. `surfaces` and `segment`
+    (feature column -> allowed values) narrow the predictions sampled (relabel_filters)."""
     errors: dict[str, list[str]] = {}
     name = (name or "").strip()
     if not name or len(name) > 200:
@@ -131,6 +138,8 @@ def campaign_create(
         errors["design"] = [str(exc)]
     if seed is not None and not 0 <= seed < 2**63:
         errors["seed"] = ["A whole number from 0 to 2^63 - 1."]
+    surfaces, segment, problems = filters_checked(model=model, surfaces=surfaces, segment=segment)
+    errors.update(problems)
     if errors:
         first = next(iter(errors.values()))[0]
         raise ApplicationError(f"The campaign cannot be created: {first}", detail=errors)
@@ -142,6 +151,8 @@ def campaign_create(
         name=name,
         window_start=window_start,
         window_end=window_end,
+        surfaces=surfaces,
+        segment=segment,
         overlap_share=overlap_share,
         overlap_labels=overlap_labels,
         design=design_to_dict(parsed),
@@ -184,10 +195,11 @@ def campaign_draw(*, campaign_id: int) -> RelabelCampaign:
             return _failed(campaign, f"The sample could not be drawn: {exc}")
         items = sample.items.sort_values("id")
         if items.empty:
+            filters = f" and its {campaign.filters}" if campaign.filters else ""
             return _failed(
                 campaign,
                 f"The sample is empty: {sample.population} prediction(s) matched the campaign's model, "
-                "versions and window.",
+                f"versions and window{filters}.",
             )
         ids = items["id"].to_numpy(dtype=np.int64)
         overlapped = _overlap(ids, campaign.overlap_share, campaign.seed)

@@ -27,7 +27,16 @@ __all__ = [
 ]
 
 TASK = "audits.tasks.run_relabel_schedule"
-TEMPLATE = ("design", "versions", "label_set", "overlap_share", "overlap_labels", "window_hours")
+TEMPLATE = (
+    "design",
+    "versions",
+    "surfaces",
+    "segment",
+    "label_set",
+    "overlap_share",
+    "overlap_labels",
+    "window_hours",
+)
 EDITABLE = ("cron", "every_hours", *TEMPLATE, "enabled")
 MAX_WINDOW_HOURS = 24 * 366
 
@@ -53,6 +62,8 @@ def _campaign_settings(schedule: RelabelSchedule, now) -> dict:
         "versions": _versions(schedule.model, schedule.versions),
         "window_start": now - timedelta(hours=schedule.window_hours),
         "window_end": now,
+        "surfaces": schedule.surfaces,
+        "segment": schedule.segment,
         "label_set": schedule.label_set,
         "overlap_share": schedule.overlap_share,
         "overlap_labels": schedule.overlap_labels,
@@ -114,6 +125,8 @@ def relabel_schedule_create(
     cron: str = "",
     every_hours: int | None = None,
     versions: list[int] | None = None,
+    surfaces: list[str] | None = None,
+    segment: dict[str, list] | None = None,
     label_set: list[str] | None = None,
     overlap_share: float = 0.0,
     overlap_labels: int = 2,
@@ -132,6 +145,8 @@ def relabel_schedule_create(
         every_hours=every_hours,
         design=design,
         versions=list(versions or []),
+        surfaces=surfaces if surfaces is not None else [],
+        segment=segment if segment is not None else {},
         label_set=label_set,
         overlap_share=overlap_share,
         overlap_labels=overlap_labels,

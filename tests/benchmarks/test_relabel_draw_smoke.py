@@ -39,3 +39,21 @@ def test_the_app_and_pandas_draw_from_the_same_logged_rows(capsys):
 
     relabel_draw.report({20_000: runs}, rate=0.01)
     assert "pandas/keel" in capsys.readouterr().out
+
+
+def test_a_filtered_draw_and_the_peer_read_the_same_surface_and_segment():
+    if connection.vendor != "postgresql":
+        pytest.skip("the benchmark builds its log with PostgreSQL's generate_series")
+    actor = UserFactory(username="draw-bench-pipeline")
+    model = relabel_draw.build_log(5_000, actor)
+    filters = {"surfaces": ["app"], "segment": {"country": ["DE", "FR"], "plan": ["pro"]}}
+    # In this process (the measured children are the other test's): the same code, without their start-up.
+    keel = relabel_draw.keel_child(model.pk, actor.pk, 0.05, filters)
+    pandas = relabel_draw.pandas_child(database_url(connection.settings_dict), model.pk, 0.05, filters)
+    inside = model.predictions.filter(
+        erased_at__isnull=True, surface="app", features__country__in=["DE", "FR"], features__plan="pro"
+    ).count()
+    assert 0 < keel["population"] == pandas["population"] == inside < 5_000
+    campaign = model.relabel_campaigns.get()
+    assert (campaign.surfaces, campaign.segment) == (filters["surfaces"], filters["segment"])
+    assert not campaign.items.exclude(prediction__surface="app").exists()

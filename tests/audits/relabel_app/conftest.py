@@ -52,6 +52,22 @@ def churn(db, pipeline):
     return ChurnLog(model, v1, v2, list(PredictionLog.objects.filter(model=model).order_by("pk")))
 
 
+# Where churn's predictions were served and the customer's country, by row: `segmented` logs them.
+SURFACES = ("web", "app", "email", "app")
+COUNTRIES = ("DE", "FR", "NL", "DE", "US")
+
+
+@pytest.fixture
+def segmented(churn):
+    """churn's log served on several surfaces (row i on SURFACES[i % 4]) with the customer's country
+    among its features (COUNTRIES[i % 5])."""
+    for i, row in enumerate(churn.rows):
+        row.surface = SURFACES[i % 4]
+        row.features = {**row.features, "country": COUNTRIES[i % 5]}
+    PredictionLog.objects.bulk_update(churn.rows, ["surface", "features"])
+    return churn
+
+
 @pytest.fixture
 def second_labeller(db):
     return UserFactory(username="lee-labeller", groups=[roles.LABELLERS])

@@ -18,6 +18,7 @@ CARD_FIELDS = {
     "raw_features",
     "score",
     "predicted_label",
+    "surface",
     "assigned_at",
     "expires_at",
 }
