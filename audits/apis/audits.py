@@ -192,6 +192,24 @@ class ServingAuditApi(KeelAPIView):
         return Response(s.AuditOut(job).data, status=status.HTTP_202_ACCEPTED)
 
 
+def schedule_changes(view: KeelAPIView, request, serializer_class) -> tuple[dict, str]:
+    """The settings an edit of a schedule (audit or relabelling) sends, validated as a partial body,
+    and its reason apart ("" when none was sent)."""
+    if not request.body:
+        raise ApplicationError("Send the settings to change as a JSON object, with a reason.")
+    data = dict(view.validated(serializer_class, partial=True))
+    reason = data.pop("reason", "")
+    return data, reason
+
+
+def schedule_deletion_reason(view: KeelAPIView, request) -> str:
+    """The reason a schedule (audit or relabelling) is deleted: in the query, since DELETE bodies are
+    dropped by some proxies and clients, or in a JSON body; a 400 on `reason` without one."""
+    body = request.data if isinstance(request.data, dict) else {}
+    reason = request.query_params.get("reason", body.get("reason"))
+    return view.validated(s.ScheduleDeleteIn, data={} if reason is None else {"reason": reason})["reason"]
+
+
 class ScheduleListApi(KeelAPIView):
     required_permissions = {"GET": VIEW_AUDITS, "POST": EDIT_AUDIT_CHECKS}
 
@@ -229,10 +247,7 @@ class ScheduleDetailApi(KeelAPIView):
         (`enabled` alone; a reason is optional). Beat runs the new settings from its next tick. Settings
         sent as they already are change nothing and are not recorded."""
         schedule = self._schedule(name, schedule_name)
-        if not request.body:
-            raise ApplicationError("Send the settings to change as a JSON object, with a reason.")
-        data = dict(self.validated(s.ScheduleChangeIn, partial=True))
-        reason = data.pop("reason", "")
+        data, reason = schedule_changes(self, request, s.ScheduleChangeIn)
         if "version" in data:
             number = data["version"]
             data["version"] = registry_selectors.version_get(schedule.model, number) if number else None
@@ -261,9 +276,6 @@ class ScheduleDetailApi(KeelAPIView):
     def delete(self, request, name, schedule_name):
         """Delete a schedule, with a reason: beat never runs it again; its history stays readable here."""
         schedule = self._schedule(name, schedule_name)
-        # DELETE bodies are dropped by some proxies and clients, so the reason travels in the query.
-        body = request.data if isinstance(request.data, dict) else {}
-        reason = request.query_params.get("reason", body.get("reason"))
-        data = self.validated(s.ScheduleDeleteIn, data={} if reason is None else {"reason": reason})
-        schedule = services.schedule_delete(schedule=schedule, actor=request.user, reason=data["reason"])
+        reason = schedule_deletion_reason(self, request)
+        schedule = services.schedule_delete(schedule=schedule, actor=request.user, reason=reason)
         return Response(s.ScheduleDetailOut(schedule).data)

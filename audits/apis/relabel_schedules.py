@@ -7,7 +7,6 @@ from rest_framework import status
 from rest_framework.response import Response
 
 from mlops.api import KeelAPIView
-from mlops.errors import ApplicationError
 from mlops.openapi import list_schema
 from mlops.roles import CREATE_RELABEL_CAMPAIGNS
 from registry import selectors as registry_selectors
@@ -15,6 +14,7 @@ from registry import selectors as registry_selectors
 from .. import selectors, services
 from .. import serializers as s
 from ..models import RelabelSchedule
+from .audits import schedule_changes, schedule_deletion_reason
 
 __all__ = ["RelabelScheduleDetailApi", "RelabelScheduleListApi"]
 
@@ -66,10 +66,7 @@ class RelabelScheduleDetailApi(KeelAPIView):
     def patch(self, request, pk):
         """Edit the timing or template (a reason required) or pause/resume (`enabled` alone)."""
         schedule = selectors.relabel_schedule_get(pk)
-        if not request.body:
-            raise ApplicationError("Send the settings to change as a JSON object, with a reason.")
-        data = dict(self.validated(s.RelabelScheduleChangeIn, partial=True))
-        reason = data.pop("reason", "")
+        data, reason = schedule_changes(self, request, s.RelabelScheduleChangeIn)
         services.relabel_schedule_update(schedule=schedule, actor=request.user, reason=reason, **data)
         return Response(s.RelabelScheduleDetailOut(selectors.relabel_schedule_get(pk)).data)
 
@@ -89,8 +86,6 @@ class RelabelScheduleDetailApi(KeelAPIView):
     def delete(self, request, pk):
         """Delete a schedule with a reason: beat never runs it again; its history and campaigns stay."""
         schedule = selectors.relabel_schedule_get(pk)
-        body = request.data if isinstance(request.data, dict) else {}
-        reason = request.query_params.get("reason", body.get("reason"))
-        data = self.validated(s.RelabelScheduleDeleteIn, data={} if reason is None else {"reason": reason})
-        services.relabel_schedule_delete(schedule=schedule, actor=request.user, reason=data["reason"])
+        reason = schedule_deletion_reason(self, request)
+        services.relabel_schedule_delete(schedule=schedule, actor=request.user, reason=reason)
         return Response(s.RelabelScheduleDetailOut(selectors.relabel_schedule_get(pk)).data)

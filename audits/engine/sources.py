@@ -19,8 +19,7 @@ from audits.engine.columns import ColumnSpec
 from audits.engine.profile import (
     empty_profile,
     exact_values_max,
-    merge_profiles,
-    profile_frame,
+    profile_on_edges,
     profile_reference_chunks,
 )
 from mlops.clipping import clip
@@ -194,23 +193,16 @@ def profile_source(
             _id_duplicates=not ids,
         )
     else:
-        profile = None
-        done = 0
-        for chunk in tracked(read(wanted, cuts)()):
-            part = profile_frame(
-                chunk,
-                specs,
-                edges=edges,
-                now=now,
-                target_column=target_column,
-                keep_values=keep_values,
-                _id_duplicates=not ids,
-            )
-            profile = part if profile is None else merge_profiles(profile, part)
-            done += len(chunk)
-            del chunk, part
-            if progress:
-                progress(done)
+        profile = profile_on_edges(
+            tracked(read(wanted, cuts)()),
+            specs,
+            edges=edges,
+            now=now,
+            progress=progress,
+            target_column=target_column,
+            keep_values=keep_values,
+            _id_duplicates=not ids,
+        )
         if profile is None:
             present = set(read_columns(path, fmt))
             profile = empty_profile([s for s in specs if s.name in present], edges)

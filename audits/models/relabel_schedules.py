@@ -2,28 +2,25 @@
 every so many hours, its append-only history, and one row per run (what makes a retried run
 create no second campaign)."""
 
-from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from mlops.modelkit import choice_constraint
 from registry.models import RegisteredModel
 
-from .audits import ScheduleAction
 from .relabel import RelabelCampaign, describe_filters
+from .schedules import ScheduleBase, ScheduleEventBase, schedule_event_constraints, schedule_name_constraint
 
 __all__ = ["RelabelSchedule", "RelabelScheduleEvent", "RelabelScheduleRun"]
 
 
-class RelabelSchedule(models.Model):
+class RelabelSchedule(ScheduleBase):
     """A campaign that starts by itself: every run creates a campaign named with the run's date from
     this template (design, labels, overlap, versions) over the predictions of the last
     `window_hours` before the run, and draws it."""
 
     model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="relabel_schedules")
-    name = models.SlugField(max_length=100)
     cron = models.CharField(max_length=100, blank=True, help_text="minute hour day-of-month month day-of-week (UTC).")
     every_hours = models.PositiveIntegerField(
         null=True, blank=True, validators=[MinValueValidator(1)], help_text="Or: run every so many hours."
@@ -38,19 +35,11 @@ class RelabelSchedule(models.Model):
     window_hours = models.PositiveIntegerField(
         default=24 * 7, validators=[MinValueValidator(1)], help_text="Each run samples this many hours before it."
     )
-    periodic_task = models.OneToOneField(
-        "django_celery_beat.PeriodicTask", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    enabled = models.BooleanField(default=True)
-    last_run_at = models.DateTimeField(null=True, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
     deleted_at = models.DateTimeField(null=True, blank=True, help_text="Deleted schedules never run again.")
 
-    class Meta:
-        ordering = ["model", "name"]
+    class Meta(ScheduleBase.Meta):
         constraints = [
-            models.UniqueConstraint(fields=["model", "name"], name="audits_relabel_schedule_name"),
+            schedule_name_constraint("audits_relabel_schedule_name"),
             models.CheckConstraint(
                 condition=(Q(cron="") & Q(every_hours__isnull=False)) | (~Q(cron="") & Q(every_hours__isnull=True)),
                 name="audits_relabel_schedule_cron_or_interval",
@@ -60,38 +49,24 @@ class RelabelSchedule(models.Model):
             ),
         ]
 
-    def __str__(self) -> str:
-        when = self.cron or f"every {self.every_hours} h"
-        return f"{self.model.name}: {self.name} ({when})"
+    @property
+    def timing(self) -> str:
+        return self.cron or f"every {self.every_hours} h"
 
     @property
     def filters(self) -> str:
         return describe_filters(self.surfaces, self.segment)
 
 
-class RelabelScheduleEvent(models.Model):
-    """Append-only history of a relabelling schedule: who changed what, when and why (as
-    AuditScheduleEvent). Triggers (migration) refuse UPDATE (and DELETE on PostgreSQL)."""
+class RelabelScheduleEvent(ScheduleEventBase):
+    """The history of a relabelling schedule (ScheduleEventBase, as AuditScheduleEvent)."""
 
     schedule = models.ForeignKey(RelabelSchedule, on_delete=models.CASCADE, related_name="history")
-    action = models.CharField(max_length=10, choices=ScheduleAction.choices)
-    changes = models.JSONField(default=dict, blank=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    reason = models.TextField(blank=True)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
 
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        constraints = [
-            choice_constraint("action", ScheduleAction, "audits_relabel_schedule_event_action"),
-            models.CheckConstraint(
-                condition=~Q(action__in=[ScheduleAction.EDITED, ScheduleAction.DELETED]) | ~Q(reason=""),
-                name="audits_relabel_schedule_edit_has_reason",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.schedule.name} {self.action} by {self.actor}"
+    class Meta(ScheduleEventBase.Meta):
+        constraints = schedule_event_constraints(
+            action="audits_relabel_schedule_event_action", reason="audits_relabel_schedule_edit_has_reason"
+        )
 
 
 class RelabelScheduleRun(models.Model):

@@ -5,12 +5,12 @@ from rest_framework import serializers
 
 from mlops.api import JSONObjectField, StrictSerializer, optional_whole_number
 
-from ..models import CRON_HELP, CRON_PATTERN, RelabelSchedule, RelabelScheduleEvent, RelabelScheduleRun
+from ..models import CRON_HELP, RelabelSchedule, RelabelScheduleEvent, RelabelScheduleRun
 from .relabel import DESIGN_HELP, segment_field, surfaces_field
+from .schedules import ScheduleEventOut, cron_field
 
 __all__ = [
     "RelabelScheduleChangeIn",
-    "RelabelScheduleDeleteIn",
     "RelabelScheduleDetailOut",
     "RelabelScheduleIn",
     "RelabelScheduleOut",
@@ -20,15 +20,8 @@ __all__ = [
 class RelabelScheduleIn(StrictSerializer):
     model = serializers.SlugField()
     name = serializers.SlugField(max_length=100)
-    cron = serializers.RegexField(
-        CRON_PATTERN,
-        max_length=100,
-        trim_whitespace=False,
-        required=False,
-        allow_blank=True,
-        default="",
-        help_text=f"Either a cron or every_hours. {CRON_HELP}",
-        error_messages={"invalid": f"Not a schedule Keel runs. {CRON_HELP}"},
+    cron = cron_field(
+        required=False, allow_blank=True, default="", help_text=f"Either a cron or every_hours. {CRON_HELP}"
     )
     every_hours = optional_whole_number(min_value=1, help_text="Either every_hours or a cron.")
     design = JSONObjectField(help_text=DESIGN_HELP)
@@ -63,10 +56,6 @@ class RelabelScheduleChangeIn(RelabelScheduleIn):
     name = None
     enabled = serializers.BooleanField(required=False)
     reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, help_text="Kept in the history.")
-
-
-class RelabelScheduleDeleteIn(StrictSerializer):
-    reason = serializers.CharField(max_length=2000, help_text="Why: kept in the schedule's history.")
 
 
 class RelabelScheduleOut(serializers.ModelSerializer):
@@ -104,13 +93,9 @@ class RelabelScheduleOut(serializers.ModelSerializer):
         ]
 
 
-class RelabelScheduleEventOut(serializers.ModelSerializer):
-    actor = serializers.CharField(source="actor.username")
-    changes = JSONObjectField(help_text='Each changed setting: {"before": …, "after": …}.')
-
-    class Meta:
+class RelabelScheduleEventOut(ScheduleEventOut):
+    class Meta(ScheduleEventOut.Meta):
         model = RelabelScheduleEvent
-        fields = ["action", "changes", "actor", "reason", "created_at"]
 
 
 class RelabelScheduleRunOut(serializers.ModelSerializer):

@@ -1,5 +1,5 @@
 """Relabelling campaigns on a schedule: django-celery-beat keeps the cron (or interval) entry, Keel
-keeps the campaign template and its history, the same way audit schedules work (schedules.py): an
+keeps the campaign template and its history, through the steps audit schedules take too (schedule_kit.py): an
 edit re-saves beat's entry, a deletion deletes it, and a tick re-reads the schedule, so a deleted or
 paused one runs nothing. Each run creates a campaign named with the run's date over the predictions
 of the `window_hours` before it and draws it; a run is recorded once per beat task id, so a
@@ -9,15 +9,26 @@ from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
-from django_celery_beat.models import IntervalSchedule
 
-from mlops.errors import ApplicationError, Conflict
+from mlops.errors import ApplicationError
 from registry.models import RegisteredModel
 
-from ..models import RelabelSchedule, RelabelScheduleEvent, RelabelScheduleRun, ScheduleAction
+from ..models import RelabelSchedule, RelabelScheduleRun, ScheduleAction
 from .relabel import campaign_create
-from .schedules import _beat_entry as _audit_beat_entry
-from .schedules import _crontab, _live, _require_reason, _retire
+from .schedule_kit import (
+    beat_entry_sync,
+    changes_saved,
+    created_record,
+    crontab_for,
+    editable_only,
+    live,
+    locked_for_run,
+    name_free,
+    required_reason,
+    retire,
+    run_begins,
+    settings_diff,
+)
 
 __all__ = [
     "relabel_schedule_create",
@@ -81,7 +92,7 @@ def _checked(schedule: RelabelSchedule, actor) -> None:
     if not 1 <= schedule.window_hours <= MAX_WINDOW_HOURS:
         raise ApplicationError(f"From 1 to {MAX_WINDOW_HOURS} hours.", field="window_hours")
     if schedule.cron:
-        _crontab(schedule.cron)
+        crontab_for(schedule.cron)
     settings = _campaign_settings(schedule, timezone.now())
     if settings["label_set"] is None:  # derived from each run's window, which may be empty today
         settings["label_set"] = ["(the classes logged in the run's window)"]
@@ -93,26 +104,13 @@ def _checked(schedule: RelabelSchedule, actor) -> None:
         pass
 
 
-def _interval(hours: int) -> IntervalSchedule:
-    found, _ = IntervalSchedule.objects.get_or_create(every=hours, period=IntervalSchedule.HOURS)
-    return found
-
-
 def _beat_entry(schedule: RelabelSchedule) -> None:
-    """Beat's entry (schedules.py keeps it in step) with this schedule's crontab or interval."""
-    if schedule.cron:
-        timing = {"crontab": _crontab(schedule.cron), "interval": None}
-    else:
-        timing = {"crontab": None, "interval": _interval(schedule.every_hours)}
-    _audit_beat_entry(schedule, task_name=TASK, prefix="keel-relabel", timing=timing)
+    every_hours = None if schedule.cron else schedule.every_hours
+    beat_entry_sync(schedule, task=TASK, prefix="keel-relabel", cron=schedule.cron, every_hours=every_hours)
 
 
 def _settings(schedule: RelabelSchedule) -> dict:
     return {field: getattr(schedule, field) for field in EDITABLE}
-
-
-def _record(schedule, *, action, actor, changes, reason="") -> None:
-    RelabelScheduleEvent.objects.create(schedule=schedule, action=action, changes=changes, actor=actor, reason=reason)
 
 
 @transaction.atomic
@@ -134,10 +132,7 @@ def relabel_schedule_create(
 ) -> RelabelSchedule:
     """A campaign template run by beat, checked as a campaign would be; its creation is its first
     history entry."""
-    taken = RelabelSchedule.objects.filter(model=model, name=name).first()
-    if taken is not None:
-        deleted = " (a deleted schedule whose history keeps the name)" if taken.deleted_at else ""
-        raise Conflict(f"'{model.name}' already has a relabelling schedule named '{name}'{deleted}.", field="name")
+    name_free(RelabelSchedule.objects, model=model, name=name, what="relabelling schedule")
     schedule = RelabelSchedule(
         model=model,
         name=name,
@@ -156,8 +151,7 @@ def relabel_schedule_create(
     _checked(schedule, actor)
     schedule.save()
     _beat_entry(schedule)
-    changes = {field: {"before": None, "after": value} for field, value in _settings(schedule).items()}
-    _record(schedule, action=ScheduleAction.CREATED, actor=actor, changes=changes)
+    created_record(schedule, actor=actor, settings=_settings(schedule))
     return schedule
 
 
@@ -165,10 +159,8 @@ def relabel_schedule_create(
 def relabel_schedule_update(*, schedule: RelabelSchedule, actor, reason: str = "", **changes) -> RelabelSchedule:
     """Change a schedule's timing or template (checked as at creation; a reason required) or pause or
     resume it (`enabled` alone; a reason welcome). Settings sent as they are change nothing."""
-    unknown = sorted(set(changes) - set(EDITABLE))
-    if unknown:
-        raise ApplicationError(f"A schedule's {', '.join(unknown)} cannot be edited.", field=unknown[0])
-    schedule = _live(schedule)
+    editable_only(changes, EDITABLE)
+    schedule = live(schedule)
     before = _settings(schedule)
     if "cron" in changes and changes["cron"]:  # switching to cron drops the interval, and back
         changes.setdefault("every_hours", None)
@@ -179,22 +171,16 @@ def relabel_schedule_update(*, schedule: RelabelSchedule, actor, reason: str = "
     only_enabled = set(changes) <= {"enabled"}
     if not only_enabled:
         _checked(schedule, actor)
-    diff = {
-        field: {"before": before[field], "after": value}
-        for field, value in _settings(schedule).items()
-        if value != before[field]
-    }
+    diff = settings_diff(before, _settings(schedule))
     if not diff:
         return schedule
     if set(diff) - {"enabled"}:
-        reason = _require_reason(reason, "edit")
+        reason = required_reason(reason, "edit")
         action = ScheduleAction.EDITED
     else:
         action = ScheduleAction.RESUMED if schedule.enabled else ScheduleAction.PAUSED
         reason = (reason or "").strip()
-    schedule.save(update_fields=[*diff])
-    _beat_entry(schedule)
-    _record(schedule, action=action, actor=actor, changes=diff, reason=reason)
+    changes_saved(schedule, sync=_beat_entry, action=action, actor=actor, changes=diff, reason=reason)
     return schedule
 
 
@@ -202,10 +188,8 @@ def relabel_schedule_update(*, schedule: RelabelSchedule, actor, reason: str = "
 def relabel_schedule_delete(*, schedule: RelabelSchedule, actor, reason: str) -> RelabelSchedule:
     """Stop a schedule for good: beat forgets it, a tick already queued runs nothing; the row, its
     history and its campaigns stay."""
-    schedule = _live(schedule)
-    reason = _require_reason(reason, "delete")
-    _retire(schedule)
-    _record(schedule, action=ScheduleAction.DELETED, actor=actor, changes={}, reason=reason)
+    schedule = live(schedule)
+    retire(schedule, actor=actor, reason=reason)
     return schedule
 
 
@@ -215,20 +199,14 @@ def scheduled_campaign_run(*, schedule_id: int, trigger_key: str = "", now=None)
     the background. Idempotent per trigger (beat's task id): a redelivered tick returns the first
     one's run. None when the schedule is paused or deleted. A template that no longer makes a
     campaign (a version or an audit gone) is recorded on the run with the reason."""
-    schedule = (
-        RelabelSchedule.objects.select_for_update(of=("self",))
-        .select_related("model", "created_by")
-        .get(pk=schedule_id)
-    )
+    schedule = locked_for_run(RelabelSchedule.objects.select_related("model", "created_by"), schedule_id)
     if trigger_key:
         earlier = RelabelScheduleRun.objects.filter(trigger_key=trigger_key).first()
         if earlier is not None:
             return earlier
-    if not schedule.enabled or schedule.deleted_at is not None:
+    now = run_begins(schedule, now)
+    if now is None:
         return None
-    now = now or timezone.now()
-    schedule.last_run_at = now
-    schedule.save(update_fields=["last_run_at"])
     run = RelabelScheduleRun(schedule=schedule, trigger_key=trigger_key, ran_at=now)
     try:
         with transaction.atomic():

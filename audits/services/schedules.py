@@ -4,34 +4,31 @@ A run that finds nothing to audit (the daily file did not arrive, the file did n
 predictions were logged) is itself the finding: a staleness alert, deduplicated like any other.
 """
 
-import json
-import re
-
-from celery.schedules import crontab
 from django.db import transaction
 from django.utils import timezone
-from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from mlops.datafiles.storage import NoDataFile, data_path, resolve_data_path
-from mlops.errors import ApplicationError, Conflict
+from mlops.errors import ApplicationError
 from registry.models import ModelVersion, RegisteredModel
 
-from ..models import (
-    CRON_HELP,
-    CRON_PATTERN,
-    Alert,
-    AlertState,
-    AuditJob,
-    AuditSchedule,
-    AuditScheduleEvent,
-    ScheduleAction,
-    ScheduleSource,
-    Severity,
-)
+from ..models import Alert, AlertState, AuditJob, AuditSchedule, ScheduleAction, ScheduleSource, Severity
 from .alerts import alert_notify
 from .feeds import feed_key
 from .jobs import audit_submit
 from .predictions import serving_audit_submit
+from .schedule_kit import (
+    beat_entry_sync,
+    changes_saved,
+    created_record,
+    editable_only,
+    live,
+    locked_for_run,
+    name_free,
+    required_reason,
+    retire,
+    run_begins,
+    settings_diff,
+)
 
 __all__ = [
     "schedule_create",
@@ -45,34 +42,6 @@ TASK = "audits.tasks.run_scheduled_audit"
 # What an edit may change; the name is the schedule's address (and its staleness alert's column).
 EDITABLE = ("source", "cron", "storage_path", "format", "window_hours", "version")
 STALENESS = "staleness"
-
-
-def _crontab(cron: str) -> CrontabSchedule:
-    fields = cron.split()
-    if len(fields) != 5:
-        raise ApplicationError(
-            "A schedule has five fields: minute hour day-of-month month day-of-week "
-            "(e.g. '0 6 * * *' for 06:00 UTC daily).",
-            field="cron",
-        )
-    if not re.fullmatch(CRON_PATTERN, cron):
-        raise ApplicationError(f"'{cron}' is not a schedule Keel runs. {CRON_HELP}", field="cron")
-    minute, hour, day_of_month, month_of_year, day_of_week = fields
-    try:  # celery's own parser: what it accepts is what beat can run
-        crontab(
-            minute=minute, hour=hour, day_of_month=day_of_month, month_of_year=month_of_year, day_of_week=day_of_week
-        )
-    except (ValueError, TypeError) as exc:
-        raise ApplicationError(f"'{cron}' is not a valid schedule: {exc}", field="cron") from exc
-    found, _ = CrontabSchedule.objects.get_or_create(
-        minute=minute,
-        hour=hour,
-        day_of_month=day_of_month,
-        month_of_year=month_of_year,
-        day_of_week=day_of_week,
-        timezone="UTC",
-    )
-    return found
 
 
 def _checked(*, model: RegisteredModel, source: str, storage_path: str, version: ModelVersion | None) -> None:
@@ -89,55 +58,14 @@ def _checked(*, model: RegisteredModel, source: str, storage_path: str, version:
         raise ApplicationError("That version belongs to another model.", field="version")
 
 
-def _beat_entry(schedule, *, task_name: str = TASK, prefix: str = "keel-audit", timing: dict | None = None) -> None:
-    """Make beat's entry say what the schedule says (an audit schedule's cron, or the `timing` a
-    relabelling schedule gives: its crontab or interval). Saving a PeriodicTask marks beat's schedule
-    as changed (django-celery-beat's PeriodicTasks), so a running beat reads it on its next tick."""
-    timing = timing or {"crontab": _crontab(schedule.cron)}
-    task = schedule.periodic_task
-    if task is None:
-        schedule.periodic_task = PeriodicTask.objects.create(
-            name=f"{prefix}-{schedule.pk}-{schedule.model.name}-{schedule.name}"[:200],
-            task=task_name,
-            args=json.dumps([schedule.pk]),
-            description=f"Keel: {schedule}",
-            enabled=schedule.enabled,
-            **timing,
-        )
-        schedule.save(update_fields=["periodic_task"])
-        return
-    for field, value in timing.items():
-        setattr(task, field, value)
-    task.enabled, task.description = schedule.enabled, f"Keel: {schedule}"
-    task.save()
+def _beat_entry(schedule: AuditSchedule) -> None:
+    beat_entry_sync(schedule, task=TASK, prefix="keel-audit", cron=schedule.cron)
 
 
-def _value(schedule: AuditSchedule, field: str):
-    value = getattr(schedule, field)
-    return value.version if isinstance(value, ModelVersion) else value
-
-
-def _record(schedule: AuditSchedule, *, action: str, actor, changes: dict, reason: str = "") -> None:
-    AuditScheduleEvent.objects.create(schedule=schedule, action=action, changes=changes, actor=actor, reason=reason)
-
-
-def _live(schedule):
-    """The schedule (an audit or relabelling schedule) locked for a change; a deleted one is history
-    and changes no more."""
-    locked = type(schedule).objects.select_for_update(of=("self",)).select_related("model").get(pk=schedule.pk)
-    if locked.deleted_at is not None:
-        raise Conflict(
-            f"Schedule '{locked.name}' was deleted on {locked.deleted_at:%Y-%m-%d %H:%M} UTC; its history stays, "
-            "but it changes no more."
-        )
-    return locked
-
-
-def _require_reason(reason: str, what: str) -> str:
-    reason = (reason or "").strip()
-    if not reason:
-        raise ApplicationError(f"Say why you {what} this schedule: the reason stays in its history.", field="reason")
-    return reason
+def _settings(schedule: AuditSchedule, fields=EDITABLE) -> dict:
+    """The settings as the history keeps them (a version by its number)."""
+    values = {field: getattr(schedule, field) for field in fields}
+    return {field: v.version if isinstance(v, ModelVersion) else v for field, v in values.items()}
 
 
 @transaction.atomic
@@ -154,10 +82,7 @@ def schedule_create(
     version: ModelVersion | None = None,
 ) -> AuditSchedule:
     _checked(model=model, source=source, storage_path=storage_path, version=version)
-    taken = AuditSchedule.objects.filter(model=model, name=name).first()
-    if taken is not None:
-        deleted = " (a deleted schedule whose history keeps the name)" if taken.deleted_at else ""
-        raise Conflict(f"'{model.name}' already has a schedule named '{name}'{deleted}.", field="name")
+    name_free(AuditSchedule.objects, model=model, name=name)
     schedule = AuditSchedule.objects.create(
         model=model,
         name=name,
@@ -170,12 +95,7 @@ def schedule_create(
         created_by=actor,
     )
     _beat_entry(schedule)
-    _record(
-        schedule,
-        action=ScheduleAction.CREATED,
-        actor=actor,
-        changes={field: {"before": None, "after": _value(schedule, field)} for field in EDITABLE},
-    )
+    created_record(schedule, actor=actor, settings=_settings(schedule))
     return schedule
 
 
@@ -184,25 +104,17 @@ def schedule_update(*, schedule: AuditSchedule, actor, reason: str, **changes) -
     """Change what a schedule audits or when (any of EDITABLE, and `enabled`), checked as at creation;
     the history keeps each changed setting's before and after, who changed it, when and why."""
     fields = (*EDITABLE, "enabled")
-    unknown = sorted(set(changes) - set(fields))
-    if unknown:
-        raise ApplicationError(f"A schedule's {', '.join(unknown)} cannot be edited.", field=unknown[0])
-    schedule = _live(schedule)
-    reason = _require_reason(reason, "edit")
-    before = {field: _value(schedule, field) for field in fields}
+    editable_only(changes, fields)
+    schedule = live(schedule)
+    reason = required_reason(reason, "edit")
+    before = _settings(schedule, fields)
     for field, value in changes.items():
         setattr(schedule, field, value)
     _checked(model=schedule.model, source=schedule.source, storage_path=schedule.storage_path, version=schedule.version)
-    diff = {
-        field: {"before": before[field], "after": _value(schedule, field)}
-        for field in fields
-        if _value(schedule, field) != before[field]
-    }
+    diff = settings_diff(before, _settings(schedule, fields))
     if not diff:
         return schedule  # settings sent as they already are: nothing changed, nothing recorded
-    schedule.save(update_fields=[*diff])
-    _beat_entry(schedule)
-    _record(schedule, action=ScheduleAction.EDITED, actor=actor, changes=diff, reason=reason)
+    changes_saved(schedule, sync=_beat_entry, action=ScheduleAction.EDITED, actor=actor, changes=diff, reason=reason)
     return schedule
 
 
@@ -210,34 +122,22 @@ def schedule_update(*, schedule: AuditSchedule, actor, reason: str, **changes) -
 def schedule_delete(*, schedule: AuditSchedule, actor, reason: str) -> AuditSchedule:
     """Stop a schedule for good: beat forgets it, a tick already queued finds it deleted and runs
     nothing. The row and its history stay readable; its audits keep pointing at it."""
-    schedule = _live(schedule)
-    reason = _require_reason(reason, "delete")
-    _retire(schedule)
-    _record(schedule, action=ScheduleAction.DELETED, actor=actor, changes={}, reason=reason)
+    schedule = live(schedule)
+    retire(schedule, actor=actor, reason=reason)
     return schedule
-
-
-def _retire(schedule) -> None:
-    """Mark a schedule (an audit or relabelling schedule) deleted and delete its beat entry."""
-    task = schedule.periodic_task
-    schedule.deleted_at, schedule.enabled, schedule.periodic_task = timezone.now(), False, None
-    schedule.save(update_fields=["deleted_at", "enabled", "periodic_task"])
-    if task is not None:
-        task.delete()
 
 
 @transaction.atomic
 def schedule_set_enabled(*, schedule: AuditSchedule, actor, enabled: bool, reason: str = "") -> AuditSchedule:
     """Pause or resume a schedule (a reason is welcome, not required); beat sees the change on its next tick."""
-    schedule = _live(schedule)
+    schedule = live(schedule)
     if schedule.enabled == enabled:
         return schedule
     schedule.enabled = enabled
-    schedule.save(update_fields=["enabled"])
-    _beat_entry(schedule)
     action = ScheduleAction.RESUMED if enabled else ScheduleAction.PAUSED
     changes = {"enabled": {"before": not enabled, "after": enabled}}
-    _record(schedule, action=action, actor=actor, changes=changes, reason=(reason or "").strip())
+    reason = (reason or "").strip()
+    changes_saved(schedule, sync=_beat_entry, action=action, actor=actor, changes=changes, reason=reason)
     return schedule
 
 
@@ -278,20 +178,14 @@ def _resolve_stale(schedule: AuditSchedule, job: AuditJob) -> None:
 def scheduled_audit_run(*, schedule_id: int, trigger_key: str = "", now=None) -> AuditJob | None:
     """One tick of a schedule. Idempotent per trigger (beat's task id): a redelivered tick returns the
     audit the first delivery started. Returns None when there was nothing to audit (alert raised)."""
-    schedule = (
-        AuditSchedule.objects.select_for_update(of=("self",))
-        .select_related("model", "version", "created_by")
-        .get(pk=schedule_id)
-    )
+    schedule = locked_for_run(AuditSchedule.objects.select_related("model", "version", "created_by"), schedule_id)
     if trigger_key:
         started = AuditJob.objects.filter(trigger_key=trigger_key).first()
         if started is not None:
             return started
-    if not schedule.enabled or schedule.deleted_at is not None:
+    now = run_begins(schedule, now)
+    if now is None:
         return None
-    now = now or timezone.now()
-    schedule.last_run_at = now
-    schedule.save(update_fields=["last_run_at"])
     if schedule.source == ScheduleSource.SERVING_LOG:
         try:
             with transaction.atomic():

@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import json
 import os
 import re
 from collections.abc import Iterator
@@ -37,8 +36,9 @@ import pandas as pd
 from mlops.clipping import MESSAGE_LIMIT, clip
 
 from .cells import CELL_CHARS, CellCuts, cut_arrow_batch, cut_frame, cut_jsonl_line
-from .errors import DataFileError
+from .errors import DataFileError, not_utf8
 from .headers import check_names, csv_header
+from .jsonl import iter_jsonl, jsonl_columns, jsonl_frame, jsonl_keys
 from .scanning import (
     FileScan,
     Utf8Check,
@@ -98,13 +98,6 @@ def _check_file(path):
     return size
 
 
-def _not_utf8(offset: int | None) -> DataFileError:
-    where = f" at byte offset {offset}" if offset is not None else ""
-    return DataFileError(
-        f"The file is not valid UTF-8: the first bad byte is{where}. Save it as UTF-8 and send it again."
-    )
-
-
 def _parquet(source):
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -136,16 +129,12 @@ def read_columns(path, fmt, *, max_columns: int | None = None) -> list[str]:
             check_names(header, max_columns, unnamed_ok=True)
             return [str(c) for c in pd.read_csv(path, nrows=0, encoding="utf-8").columns]
         except UnicodeDecodeError:
-            raise _not_utf8(first_bad_utf8_offset(path)) from None
+            raise not_utf8(first_bad_utf8_offset(path)) from None
         except pd.errors.EmptyDataError:
             raise DataFileError("The file is empty.") from None
         except pd.errors.ParserError as e:
             raise _csv_error(e, 0) from None
-    names: dict[str, None] = {}
-    for _, record in _jsonl_records(path, limit=1000):
-        names.update(dict.fromkeys(record))
-    check_names(list(names), max_columns)
-    return list(names)
+    return jsonl_columns(path, max_columns)
 
 
 def count_rows(path, fmt, *, scan: FileScan | None = None) -> int:
@@ -202,7 +191,7 @@ def _read_whole(source, fmt, nrows, max_columns, max_cell_chars, cuts) -> pd.Dat
     check = Utf8Check()
     check.feed(raw, final=True)
     if check.bad is not None:
-        raise _not_utf8(check.bad)
+        raise not_utf8(check.bad)
     if not raw.strip():
         raise DataFileError("The file is empty.")
     if fmt == "jsonl":
@@ -212,28 +201,14 @@ def _read_whole(source, fmt, nrows, max_columns, max_cell_chars, cuts) -> pd.Dat
             if line.strip()
         ]
         numbered = numbered if nrows is None else numbered[:nrows]
-        check_names(_jsonl_keys(line for _, line in numbered[:1000]), max_columns)
-        return _jsonl_frame([line for _, line in numbered], [number for number, _ in numbered])
+        check_names(jsonl_keys(line for _, line in numbered[:1000]), max_columns)
+        return jsonl_frame([line for _, line in numbered], [number for number, _ in numbered])
     try:
         return cut_frame(pd.read_csv(io.BytesIO(raw), nrows=nrows), max_cell_chars, cuts)
     except pd.errors.EmptyDataError:
         raise DataFileError("The file is empty.") from None
     except pd.errors.ParserError as e:
         raise _csv_error(e, 0) from None
-
-
-def _jsonl_keys(lines) -> list[str]:
-    """The keys of the JSON objects among `lines`, in order of first appearance (other lines are left to
-    the parser, which names them)."""
-    names: dict[str, None] = {}
-    for line in lines:
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict):
-            names.update(dict.fromkeys(record))
-    return list(names)
 
 
 def _parquet_frame(source, nrows, max_columns, max_cell_chars, cuts) -> pd.DataFrame:
@@ -293,7 +268,7 @@ def iter_chunks(
         return (cut_frame(chunk, *cap) for chunk in chunks)
     if fmt == "parquet":
         return _iter_parquet(path, chunk_rows, columns, row_start, row_stop, cap)
-    return _iter_jsonl(path, chunk_rows, columns, row_start, row_stop, dtypes or {}, cap)
+    return iter_jsonl(path, chunk_rows, columns, row_start, row_stop, dtypes or {}, cap)
 
 
 _FIELDS = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
@@ -391,7 +366,7 @@ def _iter_csv(path, chunk_rows, columns, row_start, row_stop, dtypes) -> Iterato
                     return
                 yield chunk[usecols] if list(chunk.columns) != usecols else chunk
     except UnicodeDecodeError:
-        raise _not_utf8(first_bad_utf8_offset(path)) from None
+        raise not_utf8(first_bad_utf8_offset(path)) from None
     except pd.errors.EmptyDataError:
         raise DataFileError("The file is empty.") from None
     except pd.errors.ParserError as e:
@@ -435,84 +410,3 @@ def _iter_parquet(path, chunk_rows, columns, row_start, row_stop, cap) -> Iterat
                 break
     except (pa.ArrowException, OSError) as e:
         raise DataFileError(f"The Parquet file could not be read: {clip(e, MESSAGE_LIMIT)}") from None
-
-
-def _jsonl_records(path, limit: int | None = None):
-    """(line number, dict) of the first `limit` records, for read_columns."""
-    with open(path, "rb") as f:
-        for number, raw in enumerate(f, start=1):
-            if not raw.strip():
-                continue
-            try:
-                record = json.loads(raw.decode("utf-8"))
-            except UnicodeDecodeError:
-                raise _not_utf8(first_bad_utf8_offset(path)) from None
-            except ValueError as e:
-                raise DataFileError(f"Line {number} is not valid JSON: {clip(e, MESSAGE_LIMIT)}.") from None
-            if not isinstance(record, dict):
-                raise DataFileError(f"Line {number} is not a JSON object.")
-            yield number, record
-            limit = None if limit is None else limit - 1
-            if limit == 0:
-                return
-
-
-def _jsonl_frame(lines: list[bytes], numbers: list[int], path=None) -> pd.DataFrame:
-    try:
-        text = b"".join(lines).decode("utf-8")
-    except UnicodeDecodeError:
-        raise _not_utf8(first_bad_utf8_offset(path) if path is not None else None) from None
-    try:
-        frame = pd.read_json(io.StringIO(text), lines=True, dtype=False, precise_float=True)
-    except ValueError:
-        frame = None
-    if frame is None or len(frame) != len(lines):
-        for number, raw in zip(numbers, lines):
-            try:
-                record = json.loads(raw)
-            except ValueError as e:
-                raise DataFileError(f"Line {number} is not valid JSON: {clip(e, MESSAGE_LIMIT)}.") from None
-            if not isinstance(record, dict):
-                raise DataFileError(f"Line {number} is not a JSON object.")
-        raise DataFileError(f"Lines {numbers[0]}-{numbers[-1]} could not be read as JSON objects.")
-    return frame
-
-
-def _iter_jsonl(path, chunk_rows, columns, row_start, row_stop, dtypes, cap) -> Iterator[pd.DataFrame]:
-    row = 0
-    lines: list[bytes] = []
-    numbers: list[int] = []
-
-    known = [c for c in read_columns(path, "jsonl") if columns is None or c in set(columns)]
-
-    def emit():
-        frame = _jsonl_frame(lines, numbers, path)
-        if columns is not None:
-            frame = frame[[c for c in frame.columns if c in set(columns)]]
-        missing = [c for c in known if c not in frame.columns]
-        if missing:  # a key absent from every record of this chunk is null there, not absent from the file
-            frame = frame.assign(
-                **{c: pd.Series([None] * len(frame), dtype=object, index=frame.index) for c in missing}
-            )
-        for c in frame.columns:
-            if c in dtypes and frame[c].dtype != "str" and frame[c].dtype != object:
-                strings = frame[c].astype(str).astype(object)
-                strings[frame[c].isna().to_numpy()] = None
-                frame[c] = strings
-        return frame
-
-    with open(path, "rb") as f:
-        for number, raw in enumerate(f, start=1):
-            if not raw.strip():
-                continue
-            if row >= row_start:
-                if row_stop is not None and row >= row_stop:
-                    break
-                lines.append(cut_jsonl_line(raw, *cap))
-                numbers.append(number)
-                if len(lines) >= chunk_rows:
-                    yield emit()
-                    lines, numbers = [], []
-            row += 1
-    if lines:
-        yield emit()

@@ -10,5 +10,6 @@ from .logged_models import *  # noqa: F401,F403
 from .model_lifecycle import *  # noqa: F401,F403
 from .notifications import *  # noqa: F401,F403
 from .promotion import *  # noqa: F401,F403
+from .promotion_policy import *  # noqa: F401,F403
 from .run_artifacts import *  # noqa: F401,F403
 from .run_lifecycle import *  # noqa: F401,F403

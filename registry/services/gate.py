@@ -31,7 +31,8 @@ from mlops.sandbox import SandboxError, Scorer
 from .. import evaluation, selectors
 from ..models import HoldoutDataset, ModelVersion, PromotionAction, PromotionRequest, PromotionState
 from .gate_robustness import gate_robustness, robustness_evidence
-from .promotion import check_holdout_size, promotion_gate_progress, promotion_gate_record
+from .promotion import promotion_gate_progress, promotion_gate_record
+from .promotion_policy import check_holdout_size
 
 __all__ = ["promotion_gate_fail", "promotion_gate_run"]
 

@@ -1,7 +1,7 @@
 """Checks: compare a batch's profile with the training reference under a suite, and say what is wrong
 in findings a reviewer reads in seconds. Callers use `from audits.engine import checks` and
 `checks.<name>(...)`; the modules below are where each check lives: `findings` (the Finding, the
-verdict and the order of findings), `quality` (with `timestamps` and `text`), `drift_skew` (drift
+verdict and the order of findings), `quality` (with `categories`, `timestamps` and `text`), `drift_skew` (drift
 and training-serving skew), `target_correlation` (feature–label correlation) and `volume_schema`;
 `noise` holds the sampling-noise tests the quality and volume checks share.
 

@@ -26,6 +26,7 @@ from .findings import (
     _severity,
     _tripped,
 )
+from .noise import beyond_noise
 
 __all__ = [
     "SKEW_NULL_FAIL",
@@ -42,14 +43,10 @@ SKEW_PROCESSING_WARN = 0.05  # processing that nulls this share of present raw v
 SKEW_PROCESSING_ERROR = 0.5  # ... and from this share it is an error: the model mostly runs without the feature
 
 
-def _beyond_noise(pvalue, rules: ColumnRules) -> bool:
-    return pvalue is None or pvalue < rules.drift_noise_pvalue
-
-
 def _noise_veto(status: str, head: str, pvalue, rules: ColumnRules, subject: str, measured: str):
     """A warning or failure that sampling noise explains passes; its headline is then the p-value
     against the noise level (None when the status stands)."""
-    if status != "pass" and not _beyond_noise(pvalue, rules):
+    if status != "pass" and not beyond_noise(pvalue, rules):
         return "pass", f"{subject} differs from training by no more than sampling noise explains: {measured}", True
     return status, head, False
 
@@ -58,6 +55,13 @@ def _headline(stats: dict, statistic: str, value, threshold, fails: str = "above
     """The statistic that decided a finding's status, named in its details: (value, threshold)."""
     stats["headline"] = {"statistic": statistic, "fails": fails}
     return value, threshold
+
+
+def _psi_or_js_headline(stats: dict, psi_v: float, js: float, psi_limit: float, js_limit: float) -> tuple:
+    """The headline of a categorical drift that reached a level: PSI when it did, else Jensen–Shannon."""
+    if psi_v >= psi_limit:
+        return _headline(stats, "psi", psi_v, psi_limit)
+    return _headline(stats, "jensen_shannon", js, js_limit)
 
 
 def _bound_text(stats: Mapping) -> str:
@@ -129,17 +133,11 @@ def _drift_finding(
     parts = f"PSI {psi_v:.2f}, Jensen–Shannon distance {js:.2f}"
     if psi_v >= rules.drift_psi_fail or js >= rules.drift_js_fail:
         status = "fail"
-        if psi_v >= rules.drift_psi_fail:
-            value, threshold = _headline(stats, "psi", psi_v, rules.drift_psi_fail)
-        else:
-            value, threshold = _headline(stats, "jensen_shannon", js, rules.drift_js_fail)
+        value, threshold = _psi_or_js_headline(stats, psi_v, js, rules.drift_psi_fail, rules.drift_js_fail)
         head = f"{subject} drifted: {parts} (fail at PSI {rules.drift_psi_fail:g} or JS {rules.drift_js_fail:g})"
     elif psi_v >= rules.drift_psi_warn or js >= rules.drift_js_warn:
         status = "warn"
-        if psi_v >= rules.drift_psi_warn:
-            value, threshold = _headline(stats, "psi", psi_v, rules.drift_psi_warn)
-        else:
-            value, threshold = _headline(stats, "jensen_shannon", js, rules.drift_js_warn)
+        value, threshold = _psi_or_js_headline(stats, psi_v, js, rules.drift_psi_warn, rules.drift_js_warn)
         head = f"{subject} shifted: {parts} (warning at PSI {rules.drift_psi_warn:g} or JS {rules.drift_js_warn:g})"
     else:
         status, value, threshold = "pass", *_headline(stats, "psi", psi_v, rules.drift_psi_warn)

@@ -18,7 +18,13 @@ from collections.abc import Sequence
 
 from .. import drift
 
-__all__ = ["count_rise_pvalue", "absence_pvalue", "volume_noise"]
+__all__ = ["beyond_noise", "count_rise_pvalue", "absence_pvalue", "volume_noise"]
+
+
+def beyond_noise(pvalue, rules) -> bool:
+    """Whether a difference is more than sampling noise explains under a column's rules (ColumnRules):
+    its p-value is below the column's drift_noise_pvalue, or there is no p-value to veto it."""
+    return pvalue is None or pvalue < rules.drift_noise_pvalue
 
 
 def _hypergeom(total: int, marked: int, drawn: int):

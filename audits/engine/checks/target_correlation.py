@@ -11,8 +11,8 @@ from collections.abc import Iterable, Mapping
 
 from .. import target
 from ..suite import ColumnRules, Suite
-from .drift_skew import _beyond_noise
 from .findings import NOT_CHECKED, PVALUE_NOTE, Finding, _num, _pvalue, _severity
+from .noise import beyond_noise
 
 __all__ = ["target_correlation_findings"]
 
@@ -168,7 +168,7 @@ def _target_finding(feature: str, label: str, ref: Mapping, cur: Mapping, rules:
             warn_at,
             details,
         )
-    if not _beyond_noise(pvalue, rules):
+    if not beyond_noise(pvalue, rules):
         return Finding(
             "target_correlation",
             feature,

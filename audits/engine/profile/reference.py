@@ -19,7 +19,7 @@ from .frames import empty_profile, profile_frame
 from .kinds import _numeric_values
 from .merge import merge_profiles
 
-__all__ = ["profile_reference_chunks"]
+__all__ = ["profile_on_edges", "profile_reference_chunks"]
 
 
 class _EdgeCollector:
@@ -87,9 +87,40 @@ def profile_reference_chunks(
             progress(rows // 2)
     edges = None if n_chunks == 1 else {name: c.edges() for name, c in collectors.items()}
     del collectors
+
+    def pass_two(done: int) -> None:  # half the rows (pass 1), then half of them again as profiled
+        progress(min((rows + done) // 2, rows) if done < rows else done)
+
+    profile = profile_on_edges(
+        chunks(),
+        specs,
+        edges=edges,
+        now=now,
+        progress=pass_two if progress else None,
+        target_column=target_column,
+        keep_values=keep_values,
+        _id_duplicates=_id_duplicates,
+    )
+    return profile if profile is not None else empty_profile(specs, None)
+
+
+def profile_on_edges(
+    chunks: Iterable[pd.DataFrame],
+    specs: list[ColumnSpec],
+    *,
+    edges: dict | None,
+    now: datetime | None = None,
+    progress: Callable[[int], None] | None = None,
+    target_column: str | None = None,
+    keep_values: bool = True,
+    _id_duplicates: bool = True,
+) -> dict | None:
+    """Profile each chunk on the given bin edges and merge them (pass 2 of profile_reference_chunks, and
+    a batch's profile on its reference's edges); None when there was no chunk. `edges` None: the exact
+    edges of a single chunk, so a second chunk is an error. `progress` receives the rows profiled."""
     profile = None
     done = 0
-    for chunk in chunks():
+    for chunk in chunks:
         if edges is None and profile is not None:
             raise RuntimeError("chunks() yielded more chunks on its second iteration than on its first")
         part = profile_frame(
@@ -105,5 +136,5 @@ def profile_reference_chunks(
         done += len(chunk)
         del chunk, part
         if progress:
-            progress(min((rows + done) // 2, rows) if done < rows else done)
-    return profile if profile is not None else empty_profile(specs, None)
+            progress(done)
+    return profile

@@ -54,6 +54,12 @@ def test_a_lead_schedules_a_weekly_campaign_that_beat_runs(weekly):
     assert created.action == "created" and created.changes["design"] == {"before": None, "after": WEEKLY["design"]}
 
 
+def test_a_relabelling_schedule_and_its_history_read_like_an_audit_schedules(weekly):
+    # Both kinds of schedule share their base model, so the admin and logs name them the same way.
+    assert str(weekly) == "churn: weekly-check (0 6 * * mon)"
+    assert str(weekly.history.get()) == f"churn: weekly-check created by {weekly.created_by}"
+
+
 def test_a_pipeline_schedules_every_few_hours(churn, api_as, pipeline):
     body = {**WEEKLY, "cron": "", "every_hours": 6, "name": "six-hourly"}
     response = api_as(pipeline).post(URL, body, format="json")
