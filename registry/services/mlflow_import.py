@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import re
 import tempfile
 from collections import Counter
@@ -46,6 +47,8 @@ __all__ = ["ImportReport", "ImportSelection", "mlflow_import"]
 Kind = MlflowImportKind
 RUN_ID_RE = re.compile(r"[0-9a-f]{32}")
 PARENT_TAG = "mlflow.parentRunId"
+# MLflow records the script's git commit as a tag; Keel keeps it as the run's commit too.
+COMMIT_TAG, COMMIT_RE = "mlflow.source.git.commit", re.compile(r"[0-9a-f]{40}")
 
 
 class NoProgress:
@@ -97,6 +100,9 @@ class Importer:
         self.report = ImportReport(source_uri=self.source_uri)
         self.progress = progress or NoProgress()
         self.today = timezone.now().strftime("%Y-%m-%d %H:%M UTC")
+        # What could not be copied in this import, so a version or a logged model that needs it
+        # does not try (and report) it again.
+        self.failed: set[tuple[str, str]] = set()
 
     # --- where things came from -------------------------------------------------------------------
 
@@ -143,9 +149,12 @@ class Importer:
         found = self.mapped(Kind.RUN, run_id)
         if found is not None:
             return found.run
+        if (Kind.RUN, run_id) in self.failed:
+            return None
         try:
             source = self.reader.run(run_id)
         except SourceMissing as exc:
+            self.failed.add((Kind.RUN, run_id))
             self.report.cannot(f"run {run_id}", str(exc))
             return None
         return self.run(source, self.experiment_by_id(source.experiment_id))
@@ -156,6 +165,9 @@ class Importer:
         if found is not None:
             self.report.present["runs"] += 1
             return found.run
+        if (Kind.RUN, source.run_id) in self.failed:
+            return None
+        self.failed.add((Kind.RUN, source.run_id))  # until it is copied below
         if source.deleted:
             self.report.cannot(what, "deleted in MLflow; restore it there to bring it along")
             return None
@@ -167,6 +179,7 @@ class Importer:
         except NotCopied as exc:
             self.report.cannot(what, str(exc))
             return None
+        self.failed.discard((Kind.RUN, source.run_id))
         self.report.copied["runs"] += 1
         if source.dataset_inputs:
             self.report.cannot(f"{what}: {source.dataset_inputs} dataset input(s)", "Keel keeps no MLflow datasets")
@@ -191,10 +204,12 @@ class Importer:
                     self.report.notes.append(f"{what}: {note}.")
                 started = ms_moment(source.start_time) or timezone.now()
                 ended = ms_moment(source.end_time) or started
+                commit = source.tags.get(COMMIT_TAG, "")
                 run = TrainingRun(
                     run_id=run_id,
                     experiment=experiment,
                     name=source.name[:200],
+                    code_commit=commit if COMMIT_RE.fullmatch(commit) else "",
                     status=source.status,
                     started_at=started,
                     ended_at=max(ended, started),
@@ -237,8 +252,10 @@ class Importer:
             except MlflowError as exc:
                 self.report.cannot(f"{what}: artifact {source_file.path!r}", str(exc))
                 continue
+            into = os.path.join(directory, str(index))
+            os.makedirs(into)
             try:
-                local = self.reader.download(kind, owner_id, path, f"{directory}/{index}")
+                local = self.reader.download(kind, owner_id, path, into)
             except SourceMissing as exc:
                 raise NotCopied(f"its artifact '{path}' cannot be fetched: {exc}") from None
             digest, size = hashlib.sha256(), 0
@@ -297,27 +314,28 @@ class Importer:
         if selection.everything or selection.models:
             models = self.reader.models(list(selection.models) or None)
 
+        registry = RegistryImporter(self)
         for source in experiments:
-            experiment = self.experiment(source)
             runs = self.reader.runs(source.experiment_id)
+            deleted = self.reader.runs(source.experiment_id, deleted=True)
+            logged_models = self.reader.logged_models(source.experiment_id)
+            if not (runs or deleted or logged_models):
+                continue  # an empty experiment (MLflow's untouched "Default") is nothing to bring along
+            experiment = self.experiment(source)
             self.progress.begin(f"runs of '{source.name}'", len(runs))
             for run in runs:
                 self.run(run, experiment)
                 self.progress.advance()
-            for run in self.reader.runs(source.experiment_id, deleted=True):
+            for run in deleted:
                 self.run(run, experiment)
-            registry = RegistryImporter(self)
-            for logged in self.reader.logged_models(source.experiment_id):
+            for logged in logged_models:
                 registry.logged_model(logged)
-        registry = RegistryImporter(self)
+            if traces := self.reader.traces(source.experiment_id):
+                self.report.cannot(f"experiment '{source.name}': {traces} trace(s)", "Keel keeps no MLflow traces")
         registry.models(models)
         if selection.everything:
             for name in self.reader.prompts():
                 self.report.cannot(f"prompt '{name}'", "Keel keeps no MLflow prompts")
-        if experiments:
-            self.report.notes.append(
-                "MLflow traces were not looked at: Keel keeps no traces (GenAI tracing), so none were copied."
-            )
         return self.report
 
 

@@ -46,6 +46,7 @@ STAGE_NOTE_TAG = "keel.mlflow_import.stage"
 # `staging` alias, Production the governed `production` one; Archived has no Keel meaning.
 STAGE_ALIASES = {"Staging": "staging", "Production": "production"}
 MODEL_ID_RE = re.compile(r"m-[0-9a-f]{32}")
+MODELS_URI_RE = re.compile(r"models:/(m-[0-9a-f]{32})/?")
 RUNS_URI_RE = re.compile(r"runs:/([0-9a-f]{32})/?(.*)")
 MODEL_FILES = ("model.skops", "model.pkl")
 
@@ -61,9 +62,12 @@ class RegistryImporter:
         found = self.importer.mapped(Kind.LOGGED_MODEL, model_id)
         if found is not None:
             return found.logged_model
+        if (Kind.LOGGED_MODEL, model_id) in self.importer.failed:
+            return None
         try:
             source = self.reader.logged_model(model_id)
         except SourceMissing as exc:
+            self.importer.failed.add((Kind.LOGGED_MODEL, model_id))
             self.report.cannot(f"logged model {model_id}", str(exc))
             return None
         return self.logged_model(source)
@@ -74,6 +78,9 @@ class RegistryImporter:
         if found is not None:
             self.report.present["logged_models"] += 1
             return found.logged_model
+        if (Kind.LOGGED_MODEL, source.model_id) in self.importer.failed:
+            return None
+        self.importer.failed.add((Kind.LOGGED_MODEL, source.model_id))  # until it is copied below
         if source.status != LoggedModelStatus.READY:
             self.report.cannot(what, f"{source.status} in MLflow (its files never finished uploading)")
             return None
@@ -106,6 +113,7 @@ class RegistryImporter:
         except NotCopied as exc:
             self.report.cannot(what, str(exc))
             return None
+        self.importer.failed.discard((Kind.LOGGED_MODEL, source.model_id))
         self.report.copied["logged_models"] += 1
         return logged
 
@@ -204,10 +212,14 @@ class RegistryImporter:
         run = self.importer.run_by_id(source.run_id) if source.run_id else None
         if source.run_id and run is None:
             raise NotCopied(f"its source run {source.run_id} could not be copied")
-        if source.model_id:
-            logged = self.logged_model_by_id(source.model_id)
+        # MLflow 3 names the logged model in `model_id`, and its searches sometimes only in the source.
+        model_id = source.model_id
+        if not model_id and (match := MODELS_URI_RE.fullmatch(source.source)):
+            model_id = match.group(1)
+        if model_id:
+            logged = self.logged_model_by_id(model_id)
             if logged is None:
-                raise NotCopied(f"its logged model {source.model_id} could not be copied")
+                raise NotCopied(f"its logged model {model_id} could not be copied")
             return run or logged.run, logged, f"models:/{logged.model_id}", ""
         path = None
         if match := RUNS_URI_RE.fullmatch(source.source):

@@ -309,6 +309,21 @@ class MlflowReader:
         ]
         return sorted(versions, key=lambda v: v.version)
 
+    def traces(self, experiment_id: str) -> int:
+        """How many traces (GenAI tracing) the experiment has, which Keel does not keep."""
+        try:
+            return len(
+                self._pages(
+                    "Listing traces",
+                    self.client.search_traces,
+                    locations=[experiment_id],
+                    max_results=500,
+                    include_spans=False,
+                )
+            )
+        except (SourceUnreachable, SourceMissing):  # a server without tracing: nothing to report
+            return 0
+
     def prompts(self) -> list[str]:
         """The names of MLflow prompts (registered models tagged as prompts), which Keel does not keep."""
         try:

@@ -24,6 +24,8 @@ CLIENT_DEFAULTS = {
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "60",
     "MLFLOW_DISABLE_TELEMETRY": "true",
+    # One progress bar on stderr, the import's, not the client's per download.
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
 }
 ORDER = ("experiments", "runs", "params", "metrics", "artifacts", "logged_models", "models", "versions", "aliases")
 

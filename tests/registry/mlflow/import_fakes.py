@@ -40,6 +40,7 @@ class FakeMlflow:
     models_: list[SourceModel] = field(default_factory=list)
     versions_: list[SourceVersion] = field(default_factory=list)
     prompts_: list[str] = field(default_factory=list)
+    traces_: dict[str, int] = field(default_factory=dict)
     # Raised when the history of the nth run is read (1-based): a kill in the middle of an import.
     fail_on_run: int | None = None
     failure: type[BaseException] = KeyboardInterrupt
@@ -112,6 +113,9 @@ class FakeMlflow:
 
     def versions(self, name):
         return sorted((v for v in self.versions_ if v.name == name), key=lambda v: v.version)
+
+    def traces(self, experiment_id):
+        return self.traces_.get(experiment_id, 0)
 
     def prompts(self):
         return list(self.prompts_)

@@ -177,6 +177,7 @@ def test_what_keel_cannot_keep_is_reported_with_the_reason(pipeline, media):
     fake.models_.append(fake.models_[0].__class__("Churn Model.v2", aliases={}))
     fake.versions_.append(fake.versions_[1].__class__("churn", 3, "s3://bucket/model", stage="Archived"))
     fake.prompts_ = ["greeting"]
+    fake.traces_ = {"2": 4}
 
     report = import_all(fake, pipeline)
     unmapped = dict(report.unmapped)
@@ -193,8 +194,18 @@ def test_what_keel_cannot_keep_is_reported_with_the_reason(pipeline, media):
     assert "not a Keel model name" in reason("model 'Churn Model.v2'")
     assert "Keel cannot fetch its files" in reason("churn v3")
     assert "prompts" in reason("prompt 'greeting'")
+    assert "traces" in reason("experiment 'fraud': 4 trace(s)")
     assert TrainingRun.objects.get(run_id=hex_id(7)).artifacts.get().path == "fine.txt"
     assert not TrainingRun.objects.filter(run_id__in=[hex_id(5), hex_id(6)]).exists()
+
+
+def test_the_git_commit_mlflow_recorded_is_the_runs_commit(pipeline, media):
+    fake = churn_history()
+    with_run(fake, 8, tags={"mlflow.source.git.commit": "a" * 40})
+    with_run(fake, 9, tags={"mlflow.source.git.commit": "not-a-commit"})
+    import_all(fake, pipeline, experiments=("churn",))
+    assert TrainingRun.objects.get(run_id=hex_id(8)).code_commit == "a" * 40
+    assert TrainingRun.objects.get(run_id=hex_id(9)).code_commit == ""
 
 
 def test_a_run_id_already_taken_in_keel_gets_a_new_one_and_says_so(pipeline, media):
