@@ -25,6 +25,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -89,6 +90,17 @@ class NotCopied(Exception):
     """One object could not be copied (its files cannot be fetched…): reported, the import goes on."""
 
 
+def refusal(exc: Exception) -> str:
+    """Why Keel's own rules refused an object (a service's ApplicationError, a field's validation)."""
+    if isinstance(exc, ValidationError):
+        return "; ".join(exc.messages)
+    return str(exc)
+
+
+# What makes one object "not copied" rather than stopping the import: Keel's rules refusing it.
+REFUSED = (NotCopied, ApplicationError, ValidationError)
+
+
 def ms_moment(value: int | None) -> datetime | None:
     return None if value is None else datetime.fromtimestamp(value / 1000, tz=UTC)
 
@@ -116,11 +128,17 @@ class Importer:
 
     # --- experiments ------------------------------------------------------------------------------
 
-    def experiment(self, source: SourceExperiment) -> Experiment:
+    def experiment(self, source: SourceExperiment) -> Experiment | None:
         found = self.mapped(Kind.EXPERIMENT, source.experiment_id)
         if found is not None:
             self.report.present["experiments"] += 1
             return found.experiment
+        limit = Experiment._meta.get_field("name").max_length
+        if len(source.name) > limit:
+            self.report.cannot(
+                f"experiment '{source.name[:60]}…'", f"Keel's experiment names are at most {limit} characters"
+            )
+            return None
         with transaction.atomic():
             experiment = Experiment.objects.filter(name=source.name).first()
             note = ""
@@ -138,7 +156,7 @@ class Importer:
             )
         return experiment
 
-    def experiment_by_id(self, experiment_id: str) -> Experiment:
+    def experiment_by_id(self, experiment_id: str) -> Experiment | None:
         found = self.mapped(Kind.EXPERIMENT, experiment_id)
         return found.experiment if found else self.experiment(self.reader.experiment(experiment_id))
 
@@ -157,7 +175,12 @@ class Importer:
             self.failed.add((Kind.RUN, run_id))
             self.report.cannot(f"run {run_id}", str(exc))
             return None
-        return self.run(source, self.experiment_by_id(source.experiment_id))
+        experiment = self.experiment_by_id(source.experiment_id)
+        if experiment is None:
+            self.failed.add((Kind.RUN, run_id))
+            self.report.cannot(f"run {run_id}", "its experiment could not be copied")
+            return None
+        return self.run(source, experiment)
 
     def run(self, source: SourceRun, experiment: Experiment) -> TrainingRun | None:
         what = f"run {source.run_id} ('{source.name}')" if source.name else f"run {source.run_id}"
@@ -176,8 +199,8 @@ class Importer:
             return None
         try:
             run = self._copy_run(source, experiment, what)
-        except NotCopied as exc:
-            self.report.cannot(what, str(exc))
+        except REFUSED as exc:
+            self.report.cannot(what, refusal(exc))
             return None
         self.failed.discard((Kind.RUN, source.run_id))
         self.report.copied["runs"] += 1
@@ -322,6 +345,8 @@ class Importer:
             if not (runs or deleted or logged_models):
                 continue  # an empty experiment (MLflow's untouched "Default") is nothing to bring along
             experiment = self.experiment(source)
+            if experiment is None:
+                continue
             self.progress.begin(f"runs of '{source.name}'", len(runs))
             for run in runs:
                 self.run(run, experiment)

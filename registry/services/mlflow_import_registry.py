@@ -33,7 +33,7 @@ from ..models import (
     TaskType,
 )
 from . import catalog, logged_models, model_lifecycle
-from .mlflow_import import Kind, NotCopied
+from .mlflow_import import REFUSED, Kind, NotCopied, refusal
 from .mlflow_reader import SourceLoggedModel, SourceMissing, SourceModel, SourceVersion
 
 __all__ = ["RegistryImporter", "ALIAS_NOTE_TAG", "STAGE_NOTE_TAG"]
@@ -85,6 +85,9 @@ class RegistryImporter:
             self.report.cannot(what, f"{source.status} in MLflow (its files never finished uploading)")
             return None
         experiment = self.importer.experiment_by_id(source.experiment_id)
+        if experiment is None:
+            self.report.cannot(what, "its experiment could not be copied")
+            return None
         run = self.importer.run_by_id(source.source_run_id) if source.source_run_id else None
         try:
             with tempfile.TemporaryDirectory(prefix="keel-mlflow-import-") as directory:
@@ -110,8 +113,8 @@ class RegistryImporter:
                     logged.save()
                     self.importer.store_files(logged, files, stored)
                     self.importer.record(Kind.LOGGED_MODEL, source.model_id, note, logged_model=logged)
-        except NotCopied as exc:
-            self.report.cannot(what, str(exc))
+        except REFUSED as exc:
+            self.report.cannot(what, refusal(exc))
             return None
         self.importer.failed.discard((Kind.LOGGED_MODEL, source.model_id))
         self.report.copied["logged_models"] += 1
@@ -152,6 +155,13 @@ class RegistryImporter:
         if task_type not in TaskType.values:
             self.report.cannot(what, f"its tag {TASK_TYPE_TAG} is not one of {', '.join(TaskType.values)}")
             return None
+        try:
+            return self._copy_model(source, what, task_type)
+        except REFUSED as exc:
+            self.report.cannot(what, refusal(exc))
+            return None
+
+    def _copy_model(self, source: SourceModel, what: str, task_type: str) -> RegisteredModel:
         with transaction.atomic():
             model, note = RegisteredModel.objects.filter(name=source.name).first(), ""
             if model is None:
@@ -180,10 +190,13 @@ class RegistryImporter:
             self.report.cannot(what, f"its registration is {source.status} in MLflow")
             return None
         try:
-            run, logged, files_source, files_path = self._made_from(source)
-        except NotCopied as exc:
-            self.report.cannot(what, str(exc))
+            return self._copy_version(model, source, what)
+        except REFUSED as exc:
+            self.report.cannot(what, refusal(exc))
             return None
+
+    def _copy_version(self, model: RegisteredModel, source: SourceVersion, what: str) -> ModelVersion:
+        run, logged, files_source, files_path = self._made_from(source)
         with transaction.atomic():
             version = catalog.version_create(
                 model=model,
@@ -198,10 +211,11 @@ class RegistryImporter:
             if version.version != source.version:
                 note = f"MLflow's v{source.version} is Keel's v{version.version}"
                 self.report.notes.append(f"{what}: {note}.")
+            # In the same transaction: a version is never left without the artifact it should have.
+            why_not = self._attach(version, logged, run, files_path)
             self.importer.record(Kind.VERSION, f"{source.name}/{source.version}", note, version=version)
-        refusal = self._attach(version, logged, run, files_path)
-        if refusal:
-            self.report.notes.append(f"{what}: copied; Keel's gate cannot score it yet: {refusal}.")
+        if why_not:
+            self.report.notes.append(f"{what}: copied; Keel's gate cannot score it yet: {why_not}.")
         if source.stage == "Archived":
             self.report.cannot(f"{what}: stage Archived", "Keel has no archived stage; the version is copied")
         self.report.copied["versions"] += 1

@@ -199,6 +199,23 @@ def test_what_keel_cannot_keep_is_reported_with_the_reason(pipeline, media):
     assert not TrainingRun.objects.filter(run_id__in=[hex_id(5), hex_id(6)]).exists()
 
 
+def test_an_object_keels_rules_refuse_is_reported_and_the_import_goes_on(pipeline, media):
+    fake = churn_history()
+    fake.experiments_.append(fake.experiments_[0].__class__("3", "x" * 300))
+    fake.runs_.append(
+        fake.runs_[-1].__class__(**{**fake.runs_[-1].__dict__, "run_id": hex_id(30), "experiment_id": "3"})
+    )
+    with_run(fake, 11, params={"k" * 300: "1"})
+
+    report = import_all(fake, pipeline)
+
+    reasons = dict(report.unmapped)
+    assert any("at most 200 characters" in why for what, why in reasons.items() if what.startswith("experiment 'xxx"))
+    assert any("250 characters" in why for what, why in reasons.items() if hex_id(11) in what)
+    assert not TrainingRun.objects.filter(run_id__in=[hex_id(11), hex_id(30)]).exists()
+    assert report.copied["runs"] == 4 and report.copied["versions"] == 2
+
+
 def test_the_git_commit_mlflow_recorded_is_the_runs_commit(pipeline, media):
     fake = churn_history()
     with_run(fake, 8, tags={"mlflow.source.git.commit": "a" * 40})
