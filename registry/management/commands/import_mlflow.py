@@ -73,8 +73,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, tracking_uri, experiment, model, as_user, no_progress, **options):
         actor = self._actor(as_user)
-        for name, value in CLIENT_DEFAULTS.items():
-            os.environ.setdefault(name, value)
+        # The client reads its settings from the environment; an operator's own values win, and the
+        # defaults are taken back afterwards (call_command runs in a longer-lived process in tests).
+        added = {name: value for name, value in CLIENT_DEFAULTS.items() if name not in os.environ}
+        os.environ.update(added)
         progress = Progress(self.stderr._out, enabled=not no_progress)
         try:
             reader = services.MlflowReader(tracking_uri)
@@ -93,6 +95,8 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         finally:
             progress.close()
+            for name in added:
+                os.environ.pop(name, None)
         self._summary(report)
 
     def _actor(self, username: str):

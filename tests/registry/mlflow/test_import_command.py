@@ -4,6 +4,7 @@ when the server cannot be reached, a named experiment or model does not exist, o
 nobody who may register things."""
 
 import io
+import os
 import socket
 
 import pytest
@@ -19,6 +20,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def fake(monkeypatch, media):
+    monkeypatch.delenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", raising=False)
     server = churn_history()
     monkeypatch.setattr(services, "MlflowReader", lambda uri: server)
     return server
@@ -40,6 +42,8 @@ def test_the_summary_says_what_was_copied_present_and_not_mapped(fake, pipeline)
     assert "Not copied (1):" in out and "deleted in MLflow" in out
     assert "kept as history only" in out
     assert "runs of 'churn'" in err and "3/3" in err  # the progress bar, on stderr
+
+    assert "MLFLOW_HTTP_REQUEST_MAX_RETRIES" not in os.environ  # the client's defaults were taken back
 
     again, _ = run_command("--tracking-uri", URI, "--as", pipeline.username, "--no-progress")
     assert "runs: 0 copied, 4 already in Keel" in again and "versions: 0 copied, 2 already in Keel" in again
