@@ -258,3 +258,15 @@ def test_an_unreachable_server_is_an_error_before_anything_is_copied(pipeline, m
     with pytest.raises(services.SourceUnreachable, match="connection refused"):
         import_all(fake, pipeline)
     assert not Experiment.objects.exists()
+
+
+def test_the_admin_shows_where_imported_records_came_from_read_only(pipeline, reviewer, client_as, media):
+    from django.urls import reverse
+
+    import_all(churn_history(), pipeline, experiments=("fraud",))
+    reviewer.is_staff = reviewer.is_superuser = True
+    reviewer.save()
+    admin = client_as(reviewer)
+    page = admin.get(reverse("admin:registry_mlflowimport_changelist"))
+    assert page.status_code == 200 and hex_id(10) in page.content.decode() and URI in page.content.decode()
+    assert admin.get(reverse("admin:registry_mlflowimport_add")).status_code == 403
