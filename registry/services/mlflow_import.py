@@ -24,8 +24,10 @@ import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
@@ -221,7 +223,9 @@ class Importer:
             files = self.fetch("run", source.run_id, directory, what)
             with self.stored_or_removed() as stored, transaction.atomic():
                 run_id, note = source.run_id, ""
-                if not RUN_ID_RE.fullmatch(run_id) or TrainingRun.objects.filter(run_id=run_id).exists():
+                if RUN_ID_RE.fullmatch(run_id) and not TrainingRun.objects.filter(run_id=run_id).exists():
+                    self.sweep(run_id)
+                else:
                     run_id = new_run_id()
                     note = f"MLflow run {source.run_id} is Keel run {run_id} (its id was taken)"
                     self.report.notes.append(f"{what}: {note}.")
@@ -301,6 +305,18 @@ class Importer:
             if artifact.sha256 != sha256:
                 raise NotCopied(f"its artifact '{path}' was stored as {artifact.sha256}, fetched as {sha256}")
             self.report.copied["artifacts"] += 1
+
+    def sweep(self, owner_id: str) -> None:
+        """Remove the bytes a killed copy of `owner_id` left in its storage folder: the owner is not in
+        Keel (its copy never committed), so no row names them. Links are left alone, never followed."""
+        folder = Path(default_storage.path(f"{run_artifacts.RUN_ARTIFACTS_DIR}/{owner_id}"))
+        if not folder.is_dir() or folder.is_symlink():
+            return
+        for leftover in folder.iterdir():
+            if leftover.is_file() and not leftover.is_symlink():
+                with contextlib.suppress(OSError, ApplicationError):
+                    run_artifacts.run_artifact_file(f"{run_artifacts.RUN_ARTIFACTS_DIR}/{owner_id}/{leftover.name}")
+                    leftover.unlink()
 
     def stored_or_removed(self):
         """A list the copy adds stored file names to; if the copy fails, those bytes are removed (the

@@ -94,7 +94,9 @@ class RegistryImporter:
                 files = self.importer.fetch("logged_model", source.model_id, directory, what)
                 with self.importer.stored_or_removed() as stored, transaction.atomic():
                     model_id, note = source.model_id, ""
-                    if not MODEL_ID_RE.fullmatch(model_id) or LoggedModel.objects.filter(model_id=model_id).exists():
+                    if MODEL_ID_RE.fullmatch(model_id) and not LoggedModel.objects.filter(model_id=model_id).exists():
+                        self.importer.sweep(model_id)
+                    else:
                         model_id = LoggedModel._meta.get_field("model_id").get_default()
                         note = f"MLflow logged model {source.model_id} is Keel's {model_id} (its id was taken)"
                         self.report.notes.append(f"{what}: {note}.")

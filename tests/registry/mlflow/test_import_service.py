@@ -146,6 +146,21 @@ def test_a_run_that_fails_while_its_files_are_stored_leaves_no_rows_and_no_bytes
     assert not MlflowImport.objects.filter(kind="run").exists()
 
 
+def test_bytes_a_killed_copy_left_behind_are_swept_when_the_run_is_copied_again(pipeline, media):
+    # What a SIGKILL between storing a file and committing leaves: bytes in the run's folder, no row.
+    leftover = media / "run-artifacts" / hex_id(1) / ("ab" * 16)
+    leftover.parent.mkdir(parents=True)
+    leftover.write_bytes(b"half a copy")
+    model_leftover = media / "run-artifacts" / ("m-" + hex_id(99)) / ("cd" * 16)
+    model_leftover.parent.mkdir(parents=True)
+    model_leftover.write_bytes(b"half a model")
+
+    import_all(churn_history(), pipeline)
+
+    assert not leftover.exists() and not model_leftover.exists()
+    assert len(stored_files(media)) == RunArtifact.objects.count()
+
+
 def test_governed_aliases_and_the_production_stage_are_history_never_keels_pointer(pipeline, media):
     fake = churn_history()
     fake.versions_[1] = fake.versions_[1].__class__(**{**fake.versions_[1].__dict__, "stage": "Production"})
