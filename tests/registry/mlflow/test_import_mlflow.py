@@ -9,11 +9,18 @@ One server for the module: it takes 30-120 s to start on a busy machine."""
 
 import gc
 import hashlib
+import os
+import subprocess
+import sys
 import threading
+import time
+from io import StringIO
+from pathlib import Path
 
 import numpy as np
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from rest_framework.authtoken.models import Token
 
 from registry.models import MlflowImport, ModelAlias, ModelVersion, PromotionRequest, RunArtifact, TrainingRun
@@ -24,6 +31,9 @@ mlflow = pytest.importorskip("mlflow")
 request_utils = pytest.importorskip("mlflow.utils.request_utils")
 tracking_utils = pytest.importorskip("mlflow.tracking._tracking_service.utils")
 
+Metric = pytest.importorskip("mlflow.entities").Metric
+Param = pytest.importorskip("mlflow.entities").Param
+
 pytestmark = pytest.mark.integration
 
 CLIENT_ENV = {
@@ -33,6 +43,8 @@ CLIENT_ENV = {
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "60",
     "MLFLOW_ENABLE_ASYNC_LOGGING": "false",
 }
+BULK_RUNS = 12
+ROOT = Path(__file__).resolve().parents[3]
 ROWS = np.array([[0.0, 1.0], [1.0, 0.0], [0.3, 0.8], [0.7, 0.2], [0.5, 0.5]])
 NOTES = b"trained on the March snapshot\n"
 PLOTS = {"roc.csv": b"fpr,tpr\n0,0\n0.2,0.8\n1,1\n", "pr/curve.csv": b"precision,recall\n1,0\n0.5,1\n"}
@@ -85,6 +97,14 @@ def history(tmp_path_factory):
             mlflow.log_metric("recall", 0.6, step=1)
             runs.append(run.info.run_id)
         client = mlflow.MlflowClient(server.url)
+        bulk = client.create_experiment("bulk-import")
+        for n in range(BULK_RUNS):
+            run_id = client.create_run(bulk, run_name=f"sweep-{n}").info.run_id
+            metrics = [Metric("score", n / 10 + s, 1_767_000_000_000 + s, s) for s in range(3)]
+            client.log_batch(run_id, metrics=metrics, params=[Param("n", str(n))])
+            client.log_artifact(run_id, str(files / "notes.txt"))
+            client.log_artifact(run_id, str(files / "plots" / "roc.csv"), artifact_path="plots")
+            client.set_terminated(run_id)
         client.set_registered_model_alias("churn-import", "champion", "2")
         client.set_registered_model_alias("churn-import", "production", "1")
         predicted = mlflow.pyfunc.load_model("models:/churn-import/1").predict(ROWS)
@@ -125,12 +145,11 @@ def stored_bytes(artifact: RunArtifact) -> bytes:
         return handle.read()
 
 
-def import_from(history, pipeline) -> str:
-    from io import StringIO
-
+def import_from(history, pipeline, *names) -> str:
     out = StringIO()
     url = history["server"].url
-    call_command("import_mlflow", "--tracking-uri", url, "--as", pipeline.username, "--no-progress", stdout=out)
+    args = ["--tracking-uri", url, "--as", pipeline.username, "--no-progress", *names]
+    call_command("import_mlflow", *args, stdout=out)
     return out.getvalue()
 
 
@@ -162,12 +181,12 @@ def test_a_real_mlflow_history_moves_into_keel_and_loads_back_from_it(history, k
     assert dict(ModelAlias.objects.values_list("name", "version__version")) == {"champion": 2}
     assert "alias 'production' pointed here" in api.get("/api/v1/models/churn-import/versions/1/").content.decode()
     assert not PromotionRequest.objects.exists()
-    assert "runs: 3 copied" in summary and "versions: 2 copied" in summary
+    assert f"runs: {3 + BULK_RUNS} copied" in summary and "versions: 2 copied" in summary
 
     rows = MlflowImport.objects.count()
     again = import_from(history, pipeline)
     assert MlflowImport.objects.count() == rows and " 0 copied" in again and "Not copied" not in again
-    assert TrainingRun.objects.count() == 3 and ModelVersion.objects.count() == 2
+    assert TrainingRun.objects.count() == 3 + BULK_RUNS and ModelVersion.objects.count() == 2
 
     _forget_clients()
     mlflow.set_tracking_uri(keel_tracking.url)
@@ -175,3 +194,40 @@ def test_a_real_mlflow_history_moves_into_keel_and_loads_back_from_it(history, k
     np.testing.assert_array_equal(loaded.predict(ROWS), history["predicted"])
     champion = mlflow.MlflowClient().get_model_version_by_alias("churn-import", "champion")
     assert champion.version == "2" and champion.run_id == churn_2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_import_killed_mid_way_is_finished_by_the_next_without_duplicates(history, pipeline, media):
+    if connection.vendor != "postgresql":
+        pytest.skip("the killed import runs in a process of its own, which needs a database it can share")
+    db = connection.settings_dict
+    env = {**os.environ, "MEDIA_ROOT": str(media), "MLFLOW_DISABLE_TELEMETRY": "true"}
+    login = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    env["DATABASE_URL"] = f"postgres://{login}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    env.pop("MLFLOW_TRACKING_TOKEN", None)
+    command = [sys.executable, "manage.py", "import_mlflow", "--tracking-uri", history["server"].url]
+    command += ["--experiment", "bulk-import", "--as", pipeline.username, "--no-progress"]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 240
+    while process.poll() is None and time.monotonic() < deadline:
+        if MlflowImport.objects.filter(kind="run").exists():
+            process.kill()  # SIGKILL: no handler, no cleanup, mid-way through the runs
+            break
+        time.sleep(0.02)
+    process.wait(timeout=60)
+    assert process.returncode == -9, process.stderr.read().decode()[-3000:]
+
+    copied = TrainingRun.objects.filter(experiment__name="bulk-import")
+    assert 0 < copied.count() < BULK_RUNS
+    for run in copied:  # every run in Keel is whole, with its source row
+        assert MlflowImport.objects.filter(kind="run", run=run).exists()
+        assert (run.params.count(), run.metrics.count(), run.artifacts.count()) == (1, 3, 2)
+
+    summary = import_from(history, pipeline, "--experiment", "bulk-import")
+
+    assert f"runs: {BULK_RUNS - copied.count()} copied, {copied.count()} already in Keel" in summary
+    runs = TrainingRun.objects.filter(experiment__name="bulk-import")
+    assert runs.count() == BULK_RUNS and len(set(runs.values_list("name", flat=True))) == BULK_RUNS
+    assert RunArtifact.objects.filter(run__in=runs).count() == 2 * BULK_RUNS
+    stored = [p for p in (media / "run-artifacts").rglob("*") if p.is_file()]
+    assert len(stored) == RunArtifact.objects.count()
