@@ -20,6 +20,7 @@ from .models import (
     ArtifactCheck,
     Experiment,
     HoldoutDataset,
+    MlflowImport,
     ModelAlias,
     ModelVersion,
     ModelVersionTag,
@@ -168,6 +169,16 @@ class ArtifactCheckAdmin(ViewOnlyAdmin):
 class ExperimentAdmin(ViewOnlyAdmin):
     list_display = ("name", "created_by", "created_at")
     search_fields = ("name",)
+
+
+@admin.register(MlflowImport)
+class MlflowImportAdmin(ViewOnlyAdmin):
+    """Where each record `manage.py import_mlflow` copied came from (written by the import only)."""
+
+    list_display = ("kind", "source_id", "source_uri", "run", "version", "note", "imported_by", "imported_at")
+    list_filter = ("kind", "source_uri")
+    search_fields = ("source_id", "source_uri", "run__run_id", "model__name")
+    list_select_related = ("run", "version__model", "imported_by")
 
 
 @admin.register(TrainingRun)

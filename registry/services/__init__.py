@@ -7,6 +7,8 @@ from .catalog import *  # noqa: F401,F403
 from .gate import *  # noqa: F401,F403
 from .logged_model_metrics import *  # noqa: F401,F403
 from .logged_models import *  # noqa: F401,F403
+from .mlflow_import import *  # noqa: F401,F403
+from .mlflow_reader import *  # noqa: F401,F403
 from .model_lifecycle import *  # noqa: F401,F403
 from .notifications import *  # noqa: F401,F403
 from .promotion import *  # noqa: F401,F403
