@@ -141,7 +141,7 @@ def quick_live_server(live_server, monkeypatch):
 
 
 def test_schemathesis_finds_nothing(seeded_demo, quick_live_server, tmp_path):
-    # One seeded demo for both actors (seeding is half the run); the reviewer fuzzes what the
+    # One seeded demo for both actors (seeding takes a while); the reviewer fuzzes what the
     # pipeline's run left behind as well.
     expected = _schema_operations() - set(EXCLUDED_OPERATIONS)
     failures = []
