@@ -252,6 +252,14 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # How long Redis keeps an unacknowledged task before handing it to another worker: the longest a
 # killed worker's audit waits to be redelivered. Must exceed the longest job.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(os.environ.get("KEEL_BROKER_VISIBILITY_TIMEOUT", "3600"))}
+# How often (seconds) an idle worker looks for tasks past the visibility timeout and hands them out
+# again. Unset, kombu's default: a look every tenth 10-second tick, so about every 100 s; set it when
+# the visibility timeout is short, or a killed worker's task waits for the sweep rather than the timeout.
+if os.environ.get("KEEL_BROKER_RESTORE_SECONDS"):
+    CELERY_BROKER_TRANSPORT_OPTIONS |= {
+        "unacked_restore_interval": int(os.environ["KEEL_BROKER_RESTORE_SECONDS"]),
+        "unacked_restore_throttle": 1,
+    }
 # Every task's soft time limit by kind of job (seconds); its hard limit is the soft one plus the
 # grace, after which the worker process running it is ended (mlops.jobs). The hard limits must stay
 # below the visibility timeout, or Redis hands a task still running to a second worker.

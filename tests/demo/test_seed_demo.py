@@ -31,25 +31,54 @@ pytestmark = pytest.mark.django_db
 User = get_user_model()
 
 
-@pytest.fixture
-def seeded(settings, tmp_path, monkeypatch, django_capture_on_commit_callbacks):
-    """Runs the command twice, on a smaller scenario so the test stays quick."""
-    settings.MEDIA_ROOT = tmp_path
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    monkeypatch.setattr(soom, "SIGNUPS", 8_000)
-    monkeypatch.setattr(soom, "HOLDOUT_SIGNUPS", 800)
-    monkeypatch.setattr(soom, "BATCH_SIGNUPS", 1500)
-    monkeypatch.setattr(
-        soom, "RELEASES", [replace(r, hyperparameters={**r.hyperparameters, "max_iter": 40}) for r in soom.RELEASES]
-    )
-    outputs = []
-    for _ in range(2):
-        out = io.StringIO()
-        # execute=True runs the artifact checks queued on commit, as the eager Celery setup does.
-        with django_capture_on_commit_callbacks(execute=True):
-            call_command("seed_demo", stdout=out)
-        outputs.append(out.getvalue())
-    return outputs
+@pytest.fixture(scope="module")
+def seeded(django_db_setup, django_db_blocker, tmp_path_factory):
+    """Runs the command twice, on a smaller scenario so the module stays quick; returns both outputs.
+
+    Seeded once for the module, as Django's setUpTestData does: inside a transaction that stays open
+    while the module's tests run, each test in a savepoint rolled back after it (so a test that
+    changes the seeded rows changes them for itself only), and the whole seed rolled back at the end,
+    so the next module starts from an empty database."""
+    from django.core.cache import cache
+    from django.db import transaction
+    from django.test import TestCase, override_settings
+
+    from mlops.celery import app
+
+    eager = app.conf.task_always_eager
+    with (
+        pytest.MonkeyPatch.context() as patch,
+        override_settings(MEDIA_ROOT=tmp_path_factory.mktemp("seed-demo-media")),
+    ):
+        patch.setattr(soom, "SIGNUPS", 8_000)
+        patch.setattr(soom, "HOLDOUT_SIGNUPS", 800)
+        patch.setattr(soom, "BATCH_SIGNUPS", 1500)
+        patch.setattr(
+            soom, "RELEASES", [replace(r, hyperparameters={**r.hyperparameters, "max_iter": 40}) for r in soom.RELEASES]
+        )
+        # Tasks in-process, as the autouse fixture sets them for each test (it runs after this one).
+        app.conf.task_always_eager = True
+        with django_db_blocker.unblock():
+            cache.clear()
+            module_transaction = transaction.atomic()
+            module_transaction.__enter__()
+        try:
+            outputs = []
+            with django_db_blocker.unblock():
+                for _ in range(2):
+                    out = io.StringIO()
+                    # execute=True runs the artifact checks queued on commit, as the eager Celery setup does.
+                    with TestCase.captureOnCommitCallbacks(execute=True):
+                        call_command("seed_demo", stdout=out)
+                    outputs.append(out.getvalue())
+            app.conf.task_always_eager = eager
+            yield outputs
+        finally:
+            app.conf.task_always_eager = eager
+            with django_db_blocker.unblock():
+                transaction.set_rollback(True)
+                module_transaction.__exit__(None, None, None)
+                cache.clear()
 
 
 def test_second_run_duplicates_nothing(seeded):

@@ -117,7 +117,8 @@ def big_audit(upsell_model, pipeline, monkeypatch):
 @pytest.fixture
 def audit_worker(test_database_url, integration_media_root, tmp_path):
     """Starts a worker of the test's own on a queue: `audit_worker(name, queue)`. A killed worker's task
-    comes back after a 5-second visibility timeout; small chunks make an audit's progress visible."""
+    comes back after a 5-second visibility timeout, found by a worker looking every second (kombu's
+    default look, every ~100 s, would be most of the wait); small chunks make an audit's progress visible."""
 
     def start(name: str, queue: str) -> WorkerProcess:
         return WorkerProcess(
@@ -125,7 +126,11 @@ def audit_worker(test_database_url, integration_media_root, tmp_path):
             media_root=integration_media_root,
             queues=queue,
             log_path=tmp_path / f"{name}.log",
-            extra_env={"KEEL_BROKER_VISIBILITY_TIMEOUT": "5", "KEEL_AUDIT_CHUNK_ROWS": "5000"},
+            extra_env={
+                "KEEL_BROKER_VISIBILITY_TIMEOUT": "5",
+                "KEEL_BROKER_RESTORE_SECONDS": "1",
+                "KEEL_AUDIT_CHUNK_ROWS": "5000",
+            },
         )
 
     return start
