@@ -45,6 +45,8 @@ DATA_DEPENDENT_BODIES: dict[str, str] = {
     "the item's answers all in",
     "POST /api/v1/relabel/campaigns/{id}/gold": "each prediction must be a logged prediction of the campaign's "
     "model that is not an item of it yet",
+    "POST /api/v1/relabel/campaigns/": "a segment's columns must be features the model logged, and its "
+    "versions, audit or batch must exist",
     "POST /api/v1/relabel/schedules/": "the template must make a campaign: which design fields apply depends on "
     "the design's kind, and its versions, audit or batch must exist",
     "PATCH /api/v1/relabel/schedules/{id}": "an edit is checked as at creation against the saved schedule and "
