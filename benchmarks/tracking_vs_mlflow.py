@@ -370,10 +370,8 @@ def versions(executable: Path, database_url: str) -> dict:
         capture_output=True,
         text=True,
     ).stdout.strip()
-    cpu = next(
-        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if "model" in line),
-        platform.processor(),
-    )
+    lines = Path("/proc/cpuinfo").read_text().splitlines()
+    cpu = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), platform.processor())
     return {
         "machine": f"{os.cpu_count()} CPUs ({cpu}), {platform.system()} {platform.release()}",
         "python": platform.python_version(),
@@ -432,15 +430,15 @@ def interrupted(*_) -> None:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    os.environ.setdefault("DO_NOT_TRACK", "true")
-    # set_terminated would otherwise also fetch the run to print its URL: timed is the update alone.
-    os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
     try:
         executable = mlflow_server.mlflow_executable()
     except mlflow_server.MlflowServerMissing as exc:
         log(str(exc))
         return 2
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("DO_NOT_TRACK", "true")
+    # set_terminated would otherwise also fetch the run to print its URL: timed is the update alone.
+    os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
     if args.mlflow_backend == "postgres" and not mlflow_can_use_postgres(executable):
         log(
             f"--mlflow-backend postgres needs psycopg2 in {executable.parent.parent}: "
@@ -457,7 +455,8 @@ def main(argv=None) -> int:
             mlflow_store = None
             if args.mlflow_backend == "postgres":
                 mlflow_db = stack.enter_context(bench_support.scratch_database(keel_db, "mlflow_tracking"))
-                mlflow_store = mlflow_db.replace("postgres://", "postgresql://", 1)
+                # SQLAlchemy picks its driver by name: psycopg2, which requirements-mlflow.txt installs.
+                mlflow_store = mlflow_db.replace("postgres://", "postgresql+psycopg2://", 1)
             env = keel_env(keel_db, work)
             token = prepare_keel(env)
             gunicorn, port = start_gunicorn(env, args.workers, args.threads, args.worker_class)
