@@ -156,7 +156,7 @@ class RunSearch(MlflowView):
             orders = parse_order_by(data.get("order_by"))
         except SearchSyntaxError as exc:
             raise refuse(str(exc)) from None
-        queryset = selectors.runs_for_api()
+        queryset = selectors.runs_for_mlflow()
         experiment_ids = data.get("experiment_ids", [])
         if experiment_ids:
             if not all(e.isdigit() and len(e) <= 18 for e in experiment_ids):

@@ -95,9 +95,11 @@ def metric_json(point) -> dict:
 
 
 def run_json(run: TrainingRun) -> dict:
-    """A run (its params, metrics and tags prefetched, as selectors.runs_for_api does) as MLflow's Run."""
+    """A run (its params, tags and latest metric points prefetched, as selectors.runs_for_mlflow
+    does) as MLflow's Run."""
     data = {}
-    metrics = [metric_json(p) for p in _latest_points(run.metrics.all())]
+    points = getattr(run, "latest_metric_points", None)
+    metrics = [metric_json(p) for p in _latest_points(run.metrics.all() if points is None else points)]
     params = [{"key": p.key, "value": p.value} for p in sorted(run.params.all(), key=lambda p: p.key)]
     tags = [{"key": k, "value": v} for k, v in selectors.latest_tags(run.tags.all()).items()]
     for name, entries in (("metrics", metrics), ("params", params), ("tags", tags)):
@@ -116,12 +118,15 @@ def run_json(run: TrainingRun) -> dict:
     return payload
 
 
-def run_for_id(data: dict, *, active: bool = False) -> TrainingRun:
-    """The run a request names (run_id, or the older run_uuid); `active`: refuse a deleted run."""
+def run_for_id(data: dict, *, active: bool = False, queryset=None) -> TrainingRun:
+    """The run a request names (run_id, or the older run_uuid); `active`: refuse a deleted run.
+    `queryset`: read it with what an answer needs (selectors.runs_for_mlflow) in the same go."""
     run_id = data.get("run_id") or data.get("run_uuid")
     if not run_id:
         raise MlflowError("INVALID_PARAMETER_VALUE", "Missing value for required parameter 'run_id'.")
-    run = TrainingRun.objects.select_related("experiment", "created_by").filter(run_id=run_id).first()
+    if queryset is None:
+        queryset = TrainingRun.objects.select_related("experiment", "created_by")
+    run = queryset.filter(run_id=run_id).first()
     if run is None:
         raise MlflowError(RESOURCE_DOES_NOT_EXIST, f"Run with id={run_id[:100]} not found.")
     if active and run.deleted_at is not None:
@@ -129,10 +134,6 @@ def run_for_id(data: dict, *, active: bool = False) -> TrainingRun:
             INVALID_STATE, f"The run {run.run_id} must be in the 'active' state. Current state is deleted."
         )
     return run
-
-
-def _fresh(run: TrainingRun) -> TrainingRun:
-    return selectors.runs_for_api().get(pk=run.pk)
 
 
 class RunCreate(MlflowView):
@@ -154,15 +155,21 @@ class RunCreate(MlflowView):
             tags = [t for t in tags if t[0] != RUN_NAME_TAG] + [(RUN_NAME_TAG, name)]
         started_at = from_ms(data["start_time"], "start_time") if "start_time" in data else None
         experiment_id = data.get("experiment_id") or DEFAULT_EXPERIMENT_ID
-        with transaction.atomic():
-            if experiment_id == DEFAULT_EXPERIMENT_ID:
+        tags = dict(tags)
+        if experiment_id == DEFAULT_EXPERIMENT_ID:
+            with transaction.atomic():
                 experiment = services.experiment_get_or_create(name=DEFAULT_EXPERIMENT_NAME, actor=request.user)
-            else:
-                experiment = experiment_for_id(experiment_id)
+                run = services.run_create(
+                    experiment=experiment, actor=request.user, name=name, started_at=started_at, tags=tags
+                )
+        else:
+            experiment = experiment_for_id(experiment_id)
             run = services.run_create(
-                experiment=experiment, actor=request.user, name=name, started_at=started_at, tags=dict(tags)
+                experiment=experiment, actor=request.user, name=name, started_at=started_at, tags=tags
             )
-        return self.ok({"run": run_json(_fresh(run))})
+        # A new run holds nothing but these tags: answered without reading it back.
+        data = {"tags": [{"key": k, "value": v} for k, v in sorted(tags.items())]} if tags else {}
+        return self.ok({"run": {"info": run_info_json(run), "data": data}})
 
 
 class RunGet(MlflowView):
@@ -170,7 +177,7 @@ class RunGet(MlflowView):
     spec = RUN_ID
 
     def get(self, request):
-        return self.ok({"run": run_json(_fresh(run_for_id(self.fields(self.spec))))})
+        return self.ok({"run": run_json(run_for_id(self.fields(self.spec), queryset=selectors.runs_for_mlflow()))})
 
 
 class RunUpdate(MlflowView):
@@ -180,14 +187,18 @@ class RunUpdate(MlflowView):
     def post(self, request):
         data = self.fields(self.spec)
         run = run_for_id(data, active=True)
-        with transaction.atomic():
-            if "run_name" in data:
+        ended_at = from_ms(data["end_time"], "end_time") if "end_time" in data else None
+        if "run_name" in data:
+            with transaction.atomic():
                 run = services.run_rename(run=run, name=data["run_name"])
                 services.run_log(run=run, actor=request.user, tags=[(RUN_NAME_TAG, data["run_name"])])
-            if "status" in data:
-                ended_at = from_ms(data["end_time"], "end_time") if "end_time" in data else None
-                run = services.run_set_status(run=run, status=data["status"], ended_at=ended_at)
-        return self.ok({"run_info": run_info_json(_fresh(run))})
+                if "status" in data:
+                    run = services.run_set_status(run=run, status=data["status"], ended_at=ended_at)
+            run = run_for_id(data)
+        elif "status" in data:  # what set_terminated sends: one service, its own transaction
+            run = services.run_set_status(run=run, status=data["status"], ended_at=ended_at)
+        # The run's info only (its row and who started it), not its logs.
+        return self.ok({"run_info": run_info_json(run)})
 
 
 class RunDelete(MlflowView):
@@ -305,15 +316,14 @@ class MetricHistory(MlflowView):
 
     def get(self, request):
         data = self.fields(self.spec)
-        run = run_for_id(data)
+        run_id = data.get("run_id") or data.get("run_uuid") or ""
         limit = max_results(data.get("max_results"), default=HISTORY_PAGE, limit=HISTORY_PAGE)
         offset = page_offset(data.get("page_token"))
-        points = list(
-            selectors.run_metric_history(run, data["metric_key"]).order_by("step", "timestamp", "id")[
-                offset : offset + limit + 1
-            ]
-        )
-        payload = {"metrics": [dict(metric_json(p), run_id=run.run_id) for p in points[:limit]]}
+        history = selectors.run_metric_history_by_run_id(run_id, data["metric_key"])
+        points = list(history.order_by("step", "timestamp", "id")[offset : offset + limit + 1])
+        if not points:
+            run_id = run_for_id(data).run_id  # no points: is there such a run at all?
+        payload = {"metrics": [dict(metric_json(p), run_id=run_id) for p in points[:limit]]}
         if len(points) > limit:
             payload["next_page_token"] = next_page_token(offset + limit)
         return self.ok(payload)

@@ -1,11 +1,12 @@
 """Reads of the catalog: models, versions, aliases, runs and what defines a version."""
 
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import F, OuterRef, Prefetch, QuerySet, Subquery, Window
+from django.db.models.functions import RowNumber
 
 from mlops.errors import NotFound
 
 from ..config_diff import DiffRow, diff_configs
-from ..models import AliasEvent, Experiment, ModelAlias, ModelVersion, RegisteredModel, TrainingRun
+from ..models import AliasEvent, Experiment, ModelAlias, ModelVersion, RegisteredModel, RunMetric, TrainingRun
 
 __all__ = [
     "PRODUCTION",
@@ -19,6 +20,7 @@ __all__ = [
     "version_config",
     "version_diff",
     "run_metric_history",
+    "run_metric_history_by_run_id",
     "model_get",
     "version_get",
     "run_get",
@@ -26,6 +28,8 @@ __all__ = [
     "experiment_get_by_name",
     "versions_for_api",
     "runs_for_api",
+    "latest_metric_points",
+    "runs_for_mlflow",
 ]
 
 
@@ -127,6 +131,12 @@ def run_metric_history(run: TrainingRun, key: str) -> QuerySet:
     return run.metrics.filter(key=key).order_by("step", "timestamp")
 
 
+def run_metric_history_by_run_id(run_id: str, key: str) -> QuerySet[RunMetric]:
+    """A metric's points for a run named by its run_id, read without reading the run first (empty
+    for a run that does not exist as for a metric never logged)."""
+    return RunMetric.objects.filter(run__run_id=run_id, key=key).order_by("step", "timestamp")
+
+
 def model_get(name: str) -> RegisteredModel:
     model = RegisteredModel.objects.select_related("owner").filter(name=name).first()
     if model is None:
@@ -171,4 +181,23 @@ def versions_for_api(model: RegisteredModel) -> QuerySet[ModelVersion]:
 def runs_for_api() -> QuerySet[TrainingRun]:
     return TrainingRun.objects.select_related("experiment", "created_by").prefetch_related(
         "params", "metrics", "tags", "artifacts", "logged_models__artifacts"
+    )
+
+
+def latest_metric_points() -> QuerySet[RunMetric]:
+    """Each run's latest point of each metric (highest step, then newest timestamp, then the last
+    logged): one row per run and key, whatever the length of its history."""
+    rank = Window(
+        RowNumber(),
+        partition_by=[F("run_id"), F("key")],
+        order_by=[F("step").desc(), F("timestamp").desc(), F("id").desc()],
+    )
+    return RunMetric.objects.annotate(history_rank=rank).filter(history_rank=1).order_by("key")
+
+
+def runs_for_mlflow() -> QuerySet[TrainingRun]:
+    """Runs as MLflow's Run message needs them: params, tags and each metric's latest point (in
+    `latest_metric_points`), not the whole metric history nor the artifacts that API v1 lists."""
+    return TrainingRun.objects.select_related("experiment", "created_by").prefetch_related(
+        "params", "tags", Prefetch("metrics", queryset=latest_metric_points(), to_attr="latest_metric_points")
     )

@@ -134,7 +134,8 @@ def run_create(
     _clean(run, exclude=["experiment", "created_by"])
     run.save()
     if tags:
-        run_log(run=run, actor=actor, tags=tags.items())
+        # A new run has no tags yet: nothing to lock or read first (run_log does both).
+        RunTag.objects.bulk_create(_new_tag_rows(run, actor, tags.items(), current={}))
     return run
 
 
@@ -183,7 +184,7 @@ def run_log(
             raise ApplicationError(f"Param '{key}' appears twice in the batch with different values.", field="params")
         wanted_params[key] = text
 
-    existing = dict(run.params.filter(key__in=wanted_params).values_list("key", "value"))
+    existing = dict(run.params.filter(key__in=wanted_params).values_list("key", "value")) if wanted_params else {}
     for key, text in wanted_params.items():
         if key in existing and existing[key] != text:
             raise ApplicationError(
@@ -206,15 +207,8 @@ def run_log(
             raise ApplicationError(f"Metric '{key}': step and timestamp must be whole numbers.", field="metrics")
         metric_rows.append(RunMetric(run=run, key=key, value=value, is_nan=is_nan, step=step, timestamp=timestamp))
 
-    current_tags = latest_tags(run.tags.all())
-    new_tags = []
-    for key, value in tags:
-        _check_key(key, "tags")
-        if not isinstance(value, str):
-            raise ApplicationError(f"Tag '{key}' must be text.", field="tags")
-        if current_tags.get(key) != value:
-            current_tags[key] = value
-            new_tags.append(RunTag(run=run, key=key, value=value, set_by=actor))
+    tags = list(tags)
+    new_tags = _new_tag_rows(run, actor, tags, current=latest_tags(run.tags.all()) if tags else {})
 
     RunParam.objects.bulk_create(new_params)
     RunMetric.objects.bulk_create(metric_rows, ignore_conflicts=True)
@@ -222,12 +216,27 @@ def run_log(
     return {"params": len(new_params), "metrics": len(metric_rows), "tags": len(new_tags)}
 
 
+def _new_tag_rows(run: TrainingRun, actor, tags: Iterable[tuple[str, str]], *, current: dict) -> list[RunTag]:
+    """The rows that set these tags on a run whose current tags are `current` (updated in place);
+    re-setting a tag's current value adds nothing."""
+    rows = []
+    for key, value in tags:
+        _check_key(key, "tags")
+        if not isinstance(value, str):
+            raise ApplicationError(f"Tag '{key}' must be text.", field="tags")
+        if current.get(key) != value:
+            current[key] = value
+            rows.append(RunTag(run=run, key=key, value=value, set_by=actor))
+    return rows
+
+
 @transaction.atomic
 def run_set_status(*, run: TrainingRun, status: str, ended_at: datetime | None = None) -> TrainingRun:
     """Move a run to a new status. Ended runs stay ended: their record is history."""
     if status not in RunStatus.values:
         raise ApplicationError(f"Unknown status '{status}'; use one of {', '.join(RunStatus.values)}.", field="status")
-    run = TrainingRun.objects.select_for_update().get(pk=run.pk)
+    # Who started it comes along (the MLflow answer names them); only the run's row is locked.
+    run = TrainingRun.objects.select_for_update(of=("self",)).select_related("created_by").get(pk=run.pk)
     if run.status == status:
         return run
     if run.status in TERMINAL_RUN_STATUSES:
