@@ -4,7 +4,9 @@ The MLflow import test copies from it; benchmarks/tracking_vs_mlflow.py times it
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -72,7 +74,15 @@ class MlflowServer:
             env.pop(name, None)
         self._log = open(self.log_path, "ab")  # noqa: SIM115 (open while the server runs; closed by stop())
         self.process = subprocess.Popen(
-            command, cwd=self.directory, env=env, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            command,
+            cwd=self.directory,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            # Its own process group: `mlflow server` spawns uvicorn and its workers, which outlive a
+            # terminated `mlflow` command unless the whole group is signalled.
+            start_new_session=True,
         )
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
@@ -94,12 +104,15 @@ class MlflowServer:
         return ""
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
+        if self.process:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+            # Workers that did not stop with the command, and the command itself if it hung.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout=5)
         if getattr(self, "_log", None):
             self._log.close()
