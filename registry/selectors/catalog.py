@@ -196,8 +196,12 @@ def latest_metric_points() -> QuerySet[RunMetric]:
 
 
 def runs_for_mlflow() -> QuerySet[TrainingRun]:
-    """Runs as MLflow's Run message needs them: params, tags and each metric's latest point (in
-    `latest_metric_points`), not the whole metric history nor the artifacts that API v1 lists."""
+    """Runs as MLflow's Run message needs them: params, tags, each metric's latest point (in
+    `latest_metric_points`) and the logged models (its outputs), not the whole metric history nor the
+    artifacts that API v1 lists."""
     return TrainingRun.objects.select_related("experiment", "created_by").prefetch_related(
-        "params", "tags", Prefetch("metrics", queryset=latest_metric_points(), to_attr="latest_metric_points")
+        "params",
+        "tags",
+        Prefetch("metrics", queryset=latest_metric_points(), to_attr="latest_metric_points"),
+        "logged_models",
     )

@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 
 from registry import selectors
-from registry.models import RunMetric, TrainingRun
+from registry.models import RunMetric
 
 from .conftest import bearer, call
 
@@ -145,11 +145,7 @@ def test_the_latest_point_of_each_metric_is_highest_step_then_newest_then_last_l
     )
     services.run_log(run=run, actor=pipeline, metrics=[{"key": "acc", "value": 0.4, "step": 0, "timestamp": T0}])
     services.run_log(run=other, actor=pipeline, metrics=[{"key": "auc", "value": 0.1, "step": 9, "timestamp": T0}])
-    latest = (
-        TrainingRun.objects.filter(pk=run.pk)
-        .prefetch_related(selectors.runs_for_mlflow()._prefetch_related_lookups[-1])[0]
-        .latest_metric_points
-    )
+    latest = selectors.runs_for_mlflow().get(pk=run.pk).latest_metric_points
     assert [(p.key, p.value) for p in latest] == [("acc", 0.4), ("auc", 0.9), ("loss", 0.2)]
     assert [(p.key, p.value) for p in selectors.runs_for_mlflow().get(pk=other.pk).latest_metric_points] == [
         ("auc", 0.1)
