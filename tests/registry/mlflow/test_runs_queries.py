@@ -177,3 +177,19 @@ def test_a_page_of_runs_logs_is_one_query_each_run_its_own(pipeline, django_asse
     models = LoggedModel.objects.filter(run=run, output_step__isnull=False).order_by("pk")
     assert logs[run.pk].outputs == [(m.model_id, m.output_step) for m in models] and len(models) == 2
     assert logs[empty.pk] == selectors.RunLogs() and logs[other.pk].outputs == []
+
+
+def test_a_huge_page_is_read_in_slices_below_sqlites_parameter_limit(pipeline, monkeypatch, django_assert_num_queries):
+    import importlib
+
+    from registry import services
+
+    run_logs_module = importlib.import_module("registry.selectors.run_logs")
+    experiment = services.experiment_get_or_create(name="wide", actor=pipeline)
+    runs = [services.run_create(experiment=experiment, actor=pipeline, name=f"r{i}") for i in range(3)]
+    for i, run in enumerate(runs):
+        services.run_log(run=run, actor=pipeline, params=[("i", str(i))])
+    monkeypatch.setattr(run_logs_module, "CHUNK", 2)
+    with django_assert_num_queries(2):
+        logs = selectors.run_logs([run.pk for run in runs])
+    assert [logs[run.pk].params for run in runs] == [[("i", "0")], [("i", "1")], [("i", "2")]]
