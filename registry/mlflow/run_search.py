@@ -10,14 +10,13 @@ from django.db.models import Exists, F, OuterRef, Q, Subquery
 
 from mlops.roles import USE_KEEL
 
-from .. import selectors
-from ..models import RunMetric, RunParam, RunTag
+from ..models import RunMetric, RunParam, RunTag, TrainingRun
 from .base import MlflowView
 from .errors import RESOURCE_DOES_NOT_EXIST, MlflowError
 from .fields import enum, int32, string
 from .paging import max_results, next_page_token, page_offset
 from .queries import like_regex, moment_lookup, number_lookup, refuse, text_lookup
-from .runs import run_json
+from .runs import runs_json
 from .search_filter import Comparison, SearchSyntaxError, parse_filter, parse_order_by
 
 __all__ = ["RunSearch"]
@@ -156,7 +155,7 @@ class RunSearch(MlflowView):
             orders = parse_order_by(data.get("order_by"))
         except SearchSyntaxError as exc:
             raise refuse(str(exc)) from None
-        queryset = selectors.runs_for_mlflow()
+        queryset = TrainingRun.objects.select_related("created_by")
         experiment_ids = data.get("experiment_ids", [])
         if experiment_ids:
             if not all(e.isdigit() and len(e) <= 18 for e in experiment_ids):
@@ -174,7 +173,7 @@ class RunSearch(MlflowView):
         # MLflow's default and tie-breaker: newest start first, then the run id.
         queryset = query.queryset.order_by(*ordering, F("started_at").desc(), "run_id")
         page = list(queryset[offset : offset + limit + 1])
-        payload = {"runs": [run_json(run) for run in page[:limit]]}
+        payload = {"runs": runs_json(page[:limit])}
         if len(page) > limit:
             payload["next_page_token"] = next_page_token(offset + limit)
         return self.ok(payload)

@@ -18,6 +18,7 @@ from .paging import max_results, next_page_token, page_offset
 __all__ = [
     "RUN_STATUSES",
     "run_json",
+    "runs_json",
     "run_info_json",
     "run_for_id",
     "RunCreate",
@@ -76,15 +77,6 @@ def run_info_json(run: TrainingRun) -> dict:
     return info
 
 
-def _latest_points(points) -> list:
-    latest = {}
-    for point in points:
-        best = latest.get(point.key)
-        if best is None or (point.step, point.timestamp, point.id) > (best.step, best.timestamp, best.id):
-            latest[point.key] = point
-    return [latest[key] for key in sorted(latest)]
-
-
 def metric_json(point) -> dict:
     return {
         "key": point.key,
@@ -94,39 +86,39 @@ def metric_json(point) -> dict:
     }
 
 
-def run_json(run: TrainingRun) -> dict:
-    """A run (its params, tags and latest metric points prefetched, as selectors.runs_for_mlflow
-    does) as MLflow's Run."""
+def run_json(run: TrainingRun, logs: selectors.RunLogs) -> dict:
+    """A run (with who started it) and its logs (selectors.run_logs) as MLflow's Run."""
     data = {}
-    points = getattr(run, "latest_metric_points", None)
-    metrics = [metric_json(p) for p in _latest_points(run.metrics.all() if points is None else points)]
-    params = [{"key": p.key, "value": p.value} for p in sorted(run.params.all(), key=lambda p: p.key)]
-    tags = [{"key": k, "value": v} for k, v in selectors.latest_tags(run.tags.all()).items()]
-    for name, entries in (("metrics", metrics), ("params", params), ("tags", tags)):
-        if entries:
-            data[name] = entries
+    if logs.metrics:
+        data["metrics"] = [metric_json(point) for point in logs.metrics]
+    if logs.params:
+        data["params"] = [{"key": key, "value": value} for key, value in logs.params]
+    if logs.tags:
+        data["tags"] = [{"key": key, "value": value} for key, value in logs.tags.items()]
     payload = {"info": run_info_json(run), "data": data}
     # The logged models the run named as outputs (runs/outputs): the client links a metric logged at
     # their step to them.
-    outputs = [
-        {"model_id": logged.model_id, "step": logged.output_step}
-        for logged in sorted(run.logged_models.all(), key=lambda m: m.pk)
-        if logged.output_step is not None
-    ]
-    if outputs:
-        payload["outputs"] = {"model_outputs": outputs}
+    if logs.outputs:
+        payload["outputs"] = {"model_outputs": [{"model_id": m, "step": step} for m, step in logs.outputs]}
     return payload
+
+
+def runs_json(runs: list[TrainingRun]) -> list[dict]:
+    """Runs as MLflow's Run messages, their logs read in one query whatever their number."""
+    logs = selectors.run_logs([run.pk for run in runs])
+    return [run_json(run, logs[run.pk]) for run in runs]
 
 
 def run_for_id(data: dict, *, active: bool = False, queryset=None) -> TrainingRun:
     """The run a request names (run_id, or the older run_uuid); `active`: refuse a deleted run.
-    `queryset`: read it with what an answer needs (selectors.runs_for_mlflow) in the same go."""
+    `queryset`: read it with what the answer needs in the same go."""
     run_id = data.get("run_id") or data.get("run_uuid")
     if not run_id:
         raise MlflowError("INVALID_PARAMETER_VALUE", "Missing value for required parameter 'run_id'.")
     if queryset is None:
         queryset = TrainingRun.objects.select_related("experiment", "created_by")
-    run = queryset.filter(run_id=run_id).first()
+    # run_id is unique: no ORDER BY (first() would add the model's ordering) for the one row.
+    run = next(iter(queryset.filter(run_id=run_id).order_by()[:1]), None)
     if run is None:
         raise MlflowError(RESOURCE_DOES_NOT_EXIST, f"Run with id={run_id[:100]} not found.")
     if active and run.deleted_at is not None:
@@ -177,7 +169,8 @@ class RunGet(MlflowView):
     spec = RUN_ID
 
     def get(self, request):
-        return self.ok({"run": run_json(run_for_id(self.fields(self.spec), queryset=selectors.runs_for_mlflow()))})
+        run = run_for_id(self.fields(self.spec), queryset=TrainingRun.objects.select_related("created_by"))
+        return self.ok({"run": runs_json([run])[0]})
 
 
 class RunUpdate(MlflowView):
@@ -186,7 +179,7 @@ class RunUpdate(MlflowView):
 
     def post(self, request):
         data = self.fields(self.spec)
-        run = run_for_id(data, active=True)
+        run = run_for_id(data, active=True, queryset=TrainingRun.objects.select_related("created_by"))
         ended_at = from_ms(data["end_time"], "end_time") if "end_time" in data else None
         if "run_name" in data:
             with transaction.atomic():

@@ -6,4 +6,5 @@ from .catalog import *  # noqa: F401,F403
 from .pickles import *  # noqa: F401,F403
 from .promotion import *  # noqa: F401,F403
 from .run_artifacts import *  # noqa: F401,F403
+from .run_logs import *  # noqa: F401,F403
 from .serving import *  # noqa: F401,F403

@@ -1,7 +1,6 @@
 """Reads of the catalog: models, versions, aliases, runs and what defines a version."""
 
-from django.db.models import F, OuterRef, Prefetch, QuerySet, Subquery, Window
-from django.db.models.functions import RowNumber
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from mlops.errors import NotFound
 
@@ -28,8 +27,6 @@ __all__ = [
     "experiment_get_by_name",
     "versions_for_api",
     "runs_for_api",
-    "latest_metric_points",
-    "runs_for_mlflow",
 ]
 
 
@@ -181,27 +178,4 @@ def versions_for_api(model: RegisteredModel) -> QuerySet[ModelVersion]:
 def runs_for_api() -> QuerySet[TrainingRun]:
     return TrainingRun.objects.select_related("experiment", "created_by").prefetch_related(
         "params", "metrics", "tags", "artifacts", "logged_models__artifacts"
-    )
-
-
-def latest_metric_points() -> QuerySet[RunMetric]:
-    """Each run's latest point of each metric (highest step, then newest timestamp, then the last
-    logged): one row per run and key, whatever the length of its history."""
-    rank = Window(
-        RowNumber(),
-        partition_by=[F("run_id"), F("key")],
-        order_by=[F("step").desc(), F("timestamp").desc(), F("id").desc()],
-    )
-    return RunMetric.objects.annotate(history_rank=rank).filter(history_rank=1).order_by("key")
-
-
-def runs_for_mlflow() -> QuerySet[TrainingRun]:
-    """Runs as MLflow's Run message needs them: params, tags, each metric's latest point (in
-    `latest_metric_points`) and the logged models (its outputs), not the whole metric history nor the
-    artifacts that API v1 lists."""
-    return TrainingRun.objects.select_related("experiment", "created_by").prefetch_related(
-        "params",
-        "tags",
-        Prefetch("metrics", queryset=latest_metric_points(), to_attr="latest_metric_points"),
-        "logged_models",
     )

@@ -230,11 +230,29 @@ def _new_tag_rows(run: TrainingRun, actor, tags: Iterable[tuple[str, str]], *, c
     return rows
 
 
-@transaction.atomic
 def run_set_status(*, run: TrainingRun, status: str, ended_at: datetime | None = None) -> TrainingRun:
-    """Move a run to a new status. Ended runs stay ended: their record is history."""
+    """Move a run to a new status. Ended runs stay ended: their record is history.
+
+    One conditional UPDATE, atomic by itself: it changes only a run that has not ended (and does not
+    end before it started), so two callers racing cannot both end it. The MLflow client ends every
+    run this way, so the usual case costs no transaction nor lock; when nothing changed, the locked
+    read below says why (or that the run already has this status)."""
     if status not in RunStatus.values:
         raise ApplicationError(f"Unknown status '{status}'; use one of {', '.join(RunStatus.values)}.", field="status")
+    changes: dict = {"status": status}
+    still_open = TrainingRun.objects.filter(pk=run.pk).exclude(status__in=TERMINAL_RUN_STATUSES)
+    if status in TERMINAL_RUN_STATUSES:
+        changes["ended_at"] = ended_at = ended_at or timezone.now()
+        still_open = still_open.filter(started_at__lte=ended_at)
+    if still_open.update(**changes):
+        for name, value in changes.items():
+            setattr(run, name, value)
+        return run
+    return _run_set_status_locked(run=run, status=status, ended_at=ended_at)
+
+
+@transaction.atomic
+def _run_set_status_locked(*, run: TrainingRun, status: str, ended_at: datetime | None) -> TrainingRun:
     # Who started it comes along (the MLflow answer names them); only the run's row is locked.
     run = TrainingRun.objects.select_for_update(of=("self",)).select_related("created_by").get(pk=run.pk)
     if run.status == status:

@@ -33,7 +33,6 @@ def _dataset(item: dict, field: str, limit: int) -> str:
     return value
 
 
-@transaction.atomic
 def run_log_with_models(
     *,
     run: TrainingRun,
@@ -60,8 +59,11 @@ def run_log_with_models(
         )
         for m in named
     ]
-    counts = run_log(run=run, actor=actor, params=params, metrics=metrics, tags=tags)
-    if wanted:
+    if not wanted:
+        # run_log is all or nothing by itself: no outer transaction, so no savepoint round trips.
+        return run_log(run=run, actor=actor, params=params, metrics=metrics, tags=tags)
+    with transaction.atomic():
+        counts = run_log(run=run, actor=actor, params=params, metrics=metrics, tags=tags)
         counts["model_metrics"] = _link(run, wanted)
     return counts
 

@@ -2,8 +2,13 @@
 Keel's roles: anonymous callers get 401 UNAUTHENTICATED, a role without the right 403."""
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.models import Group, Permission
+from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from mlops import roles
 from registry.models import Experiment
 
 from .conftest import MLFLOW, PASSWORD, basic, bearer, call, error_of
@@ -85,3 +90,52 @@ def test_password_guessing_through_basic_auth_meets_keels_sign_in_lock(pipeline,
         assert error_of(call(basic(pipeline.username, "guess"), "GET", "experiments/search"))[0] == 401
     # Locked: even the right password is refused now, in MLflow's shape (no HTML lock page).
     assert error_of(call(basic(pipeline.username, PASSWORD), "GET", "experiments/search")) == (401, "UNAUTHENTICATED")
+
+
+# Each call reads the caller and their permissions afresh (one query, registry.mlflow.auth): nothing
+# about a token or a role is remembered between calls.
+
+
+def test_a_revoked_token_is_refused_on_the_next_call(pipeline):
+    client = bearer(pipeline)
+    assert call(client, "GET", "experiments/search").status_code == 200
+    Token.objects.filter(user=pipeline).delete()
+    assert error_of(call(client, "GET", "experiments/search")) == (401, "UNAUTHENTICATED")
+
+
+def test_a_pipeline_taken_out_of_its_group_is_refused_on_the_next_call(pipeline):
+    client = bearer(pipeline)
+    assert call(client, "POST", "experiments/create", {"name": "churn"}).status_code == 200
+    pipeline.groups.remove(Group.objects.get(name=roles.PIPELINES))
+    assert error_of(call(client, "POST", "experiments/create", {"name": "churn-2"})) == (403, "PERMISSION_DENIED")
+    assert error_of(call(client, "GET", "experiments/search")) == (403, "PERMISSION_DENIED")
+
+
+def test_a_deactivated_account_is_refused_on_the_next_call(pipeline):
+    client = bearer(pipeline)
+    assert call(client, "GET", "experiments/search").status_code == 200
+    get_user_model().objects.filter(pk=pipeline.pk).update(is_active=False)
+    assert error_of(call(client, "GET", "experiments/search")) == (401, "UNAUTHENTICATED")
+
+
+def test_a_permission_given_to_the_user_alone_counts_and_a_superuser_needs_none(outsider, db):
+    client = bearer(outsider)
+    assert error_of(call(client, "GET", "experiments/search")) == (403, "PERMISSION_DENIED")
+    outsider.user_permissions.add(Permission.objects.get(codename=roles.USE_KEEL.split(".")[1]))
+    assert call(client, "GET", "experiments/search").status_code == 200
+    admin = get_user_model().objects.create_superuser("ada-admin", "ada@example.com", PASSWORD)
+    assert call(bearer(admin), "POST", "experiments/create", {"name": "churn"}).status_code == 200
+
+
+def test_the_callers_permissions_are_modelbackends_own_and_groups(labeller, django_assert_num_queries):
+    from registry.mlflow.auth import token_with_permissions
+
+    labeller.user_permissions.add(Permission.objects.get(codename=roles.LOG_TRAINING.split(".")[1]))
+    key = Token.objects.create(user=labeller).key
+    with django_assert_num_queries(1):
+        user, token = token_with_permissions(key)
+        assert user.has_perm(roles.LOG_TRAINING) and user.has_perm(roles.USE_KEEL)
+    fresh = get_user_model().objects.get(pk=labeller.pk)
+    assert user.get_all_permissions() == ModelBackend().get_all_permissions(fresh) and token.user == fresh
+    assert (user.username, user.is_active, user.date_joined) == (fresh.username, True, fresh.date_joined)
+    assert token_with_permissions("not-a-key") is None
