@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import tempfile
 
+from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.validators import validate_slug
 from django.db import transaction
@@ -150,7 +151,7 @@ class RegistryImporter:
             validate_slug(source.name)
             if len(source.name) > RegisteredModel._meta.get_field("name").max_length:
                 raise ApplicationError("too long")
-        except Exception:
+        except (ValidationError, ApplicationError):
             self.report.cannot(what, "its name is not a Keel model name (at most 100 letters, digits, - and _)")
             return None
         task_type = source.tags.get(TASK_TYPE_TAG, TaskType.BINARY)
